@@ -1,0 +1,661 @@
+//===- IoliteOps.cpp - Iolite dialect and operations ----------------------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "iolite/Dialect/Iolite/IR/IoliteOps.h"
+#include "iolite/Dialect/Iolite/IR/TypeInference.h"
+
+#include "mlir/Dialect/CommonFolders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/TypeUtilities.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace mlir::iolite;
+
+#include "iolite/Dialect/Iolite/IR/IoliteDialect.cpp.inc"
+#include "iolite/Dialect/Iolite/IR/IoliteEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "iolite/Dialect/Iolite/IR/IoliteAttrs.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Dialect
+//===----------------------------------------------------------------------===//
+
+void IoliteDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "iolite/Dialect/Iolite/IR/IoliteOps.cpp.inc"
+      >();
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "iolite/Dialect/Iolite/IR/IoliteAttrs.cpp.inc"
+      >();
+}
+
+Operation *IoliteDialect::materializeConstant(OpBuilder &builder,
+                                              Attribute value, Type type,
+                                              Location loc) {
+  auto elements = dyn_cast<ElementsAttr>(value);
+  if (!elements || elements.getType() != type)
+    return nullptr;
+  return ConstantOp::create(builder, loc, elements);
+}
+
+//===----------------------------------------------------------------------===//
+// Helpers
+//===----------------------------------------------------------------------===//
+
+/// The type of an optional operand, or null.
+static Type typeOrNull(Value v) { return v ? v.getType() : Type(); }
+
+// Inference runs before the parser fills in default-valued attributes, so it
+// reads them through these.
+static float valueOr(FloatAttr attr, float dflt) {
+  return attr ? attr.getValue().convertToFloat() : dflt;
+}
+static int64_t valueOr(IntegerAttr attr, int64_t dflt) {
+  return attr ? attr.getInt() : dflt;
+}
+
+/// True when `attr` is a splat whose every element equals `value`.
+static bool isSplatOf(Attribute attr, double value) {
+  auto splat = dyn_cast_or_null<SplatElementsAttr>(attr);
+  if (!splat)
+    return false;
+  Type et = splat.getElementType();
+  if (isa<FloatType>(et))
+    return splat.getSplatValue<APFloat>().convertToDouble() == value;
+  if (et.isInteger(1))
+    return splat.getSplatValue<bool>() == (value != 0.0);
+  if (isa<IntegerType>(et))
+    return splat.getSplatValue<APInt>().getSExtValue() ==
+           static_cast<int64_t>(value);
+  return false;
+}
+
+/// A splat of `attr`'s value with the type `type`, or null.
+static Attribute resplat(Attribute attr, Type type) {
+  auto splat = dyn_cast_or_null<SplatElementsAttr>(attr);
+  auto shaped = dyn_cast<ShapedType>(type);
+  if (!splat || !shaped || !shaped.hasStaticShape())
+    return {};
+  return SplatElementsAttr::get(shaped, splat.getSplatValue<Attribute>());
+}
+
+/// Folds `op(x, c)` to `x` when `c` is the identity splat `identity` and the
+/// op does not broadcast `x`; `commutes` also tries `op(c, x)`.
+static OpFoldResult foldIdentity(Operation *op, ArrayRef<Attribute> operands,
+                                 double identity, bool commutes) {
+  Type resultType = op->getResult(0).getType();
+  if (isSplatOf(operands[1], identity) &&
+      op->getOperand(0).getType() == resultType)
+    return op->getOperand(0);
+  if (commutes && isSplatOf(operands[0], identity) &&
+      op->getOperand(1).getType() == resultType)
+    return op->getOperand(1);
+  return {};
+}
+
+/// Folds a binary op on two constants of the result type.
+template <typename FloatFn, typename IntFn>
+static OpFoldResult foldConstants(Operation *op, ArrayRef<Attribute> operands,
+                                  FloatFn floatFn, IntFn intFn) {
+  Type resultType = op->getResult(0).getType();
+  if (op->getOperand(0).getType() != resultType ||
+      op->getOperand(1).getType() != resultType)
+    return {};
+  Type et = getElementTypeOrSelf(resultType);
+  if (isa<FloatType>(et))
+    return constFoldBinaryOp<FloatAttr, APFloat, void>(operands, resultType,
+                                                       floatFn);
+  if (isa<IntegerType>(et) && !et.isInteger(1))
+    return constFoldBinaryOp<IntegerAttr, APInt, void>(operands, resultType,
+                                                       intFn);
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// ConstantOp and CastOp
+//===----------------------------------------------------------------------===//
+
+OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
+
+LogicalResult ConstantOp::verify() {
+  if (getValue().getType() != getType())
+    return emitOpError("value type ")
+           << getValue().getType() << " differs from result type " << getType();
+  return success();
+}
+
+void ConstantOp::getAsmResultNames(OpAsmSetValueNameFn setNameFn) {
+  setNameFn(getResult(), "cst");
+}
+
+OpFoldResult CastOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  return {};
+}
+
+namespace {
+/// cast(cast(x : A -> B) : B -> A) is x when B holds every value of A
+/// exactly (f16 or bf16 through f32).
+struct FoldLosslessCastRoundTrip : OpRewritePattern<CastOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CastOp op,
+                                PatternRewriter &rewriter) const override {
+    auto inner = op.getInput().getDefiningOp<CastOp>();
+    if (!inner || inner.getInput().getType() != op.getType())
+      return failure();
+    Type a = getElementTypeOrSelf(op.getType());
+    Type b = getElementTypeOrSelf(inner.getType());
+    bool lossless = (a.isF16() || a.isBF16()) && b.isF32();
+    if (!lossless)
+      return failure();
+    rewriter.replaceOp(op, inner.getInput());
+    return success();
+  }
+};
+} // namespace
+
+void CastOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                         MLIRContext *context) {
+  results.add<FoldLosslessCastRoundTrip>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// Elementwise ops
+//===----------------------------------------------------------------------===//
+
+#define IOLITE_BINARY_INFER(OP)                                                \
+  LogicalResult OP::inferReturnTypes(                                          \
+      MLIRContext *, std::optional<Location> loc, Adaptor adaptor,             \
+      SmallVectorImpl<Type> &results) {                                        \
+    return inferElementwiseOp(                                                 \
+        loc, {adaptor.getLhs().getType(), adaptor.getRhs().getType()},         \
+        Type(), results);                                                      \
+  }
+IOLITE_BINARY_INFER(AddOp)
+IOLITE_BINARY_INFER(SubOp)
+IOLITE_BINARY_INFER(MulOp)
+IOLITE_BINARY_INFER(DivOp)
+IOLITE_BINARY_INFER(MaxOp)
+IOLITE_BINARY_INFER(MinOp)
+IOLITE_BINARY_INFER(PowOp)
+#undef IOLITE_BINARY_INFER
+
+OpFoldResult AddOp::fold(FoldAdaptor adaptor) {
+  if (OpFoldResult r = foldIdentity(*this, adaptor.getOperands(), 0, true))
+    return r;
+  return foldConstants(
+      *this, adaptor.getOperands(),
+      [](const APFloat &a, const APFloat &b) { return a + b; },
+      [](const APInt &a, const APInt &b) { return a + b; });
+}
+
+OpFoldResult SubOp::fold(FoldAdaptor adaptor) {
+  if (OpFoldResult r = foldIdentity(*this, adaptor.getOperands(), 0, false))
+    return r;
+  return foldConstants(
+      *this, adaptor.getOperands(),
+      [](const APFloat &a, const APFloat &b) { return a - b; },
+      [](const APInt &a, const APInt &b) { return a - b; });
+}
+
+OpFoldResult MulOp::fold(FoldAdaptor adaptor) {
+  if (OpFoldResult r = foldIdentity(*this, adaptor.getOperands(), 1, true))
+    return r;
+  return foldConstants(
+      *this, adaptor.getOperands(),
+      [](const APFloat &a, const APFloat &b) { return a * b; },
+      [](const APInt &a, const APInt &b) { return a * b; });
+}
+
+OpFoldResult DivOp::fold(FoldAdaptor adaptor) {
+  if (OpFoldResult r = foldIdentity(*this, adaptor.getOperands(), 1, false))
+    return r;
+  // Integer division by zero has no value to fold to.
+  if (isSplatOf(adaptor.getRhs(), 0))
+    return {};
+  return foldConstants(
+      *this, adaptor.getOperands(),
+      [](const APFloat &a, const APFloat &b) { return a / b; },
+      [](const APInt &a, const APInt &b) { return a.sdiv(b); });
+}
+
+OpFoldResult MaxOp::fold(FoldAdaptor adaptor) {
+  if (getLhs() == getRhs())
+    return getLhs();
+  return foldConstants(
+      *this, adaptor.getOperands(),
+      [](const APFloat &a, const APFloat &b) { return llvm::maximum(a, b); },
+      [](const APInt &a, const APInt &b) { return a.sge(b) ? a : b; });
+}
+
+OpFoldResult MinOp::fold(FoldAdaptor adaptor) {
+  if (getLhs() == getRhs())
+    return getLhs();
+  return foldConstants(
+      *this, adaptor.getOperands(),
+      [](const APFloat &a, const APFloat &b) { return llvm::minimum(a, b); },
+      [](const APInt &a, const APInt &b) { return a.sle(b) ? a : b; });
+}
+
+OpFoldResult PowOp::fold(FoldAdaptor adaptor) {
+  return foldIdentity(*this, adaptor.getOperands(), 1, false);
+}
+
+LogicalResult CompareOp::inferReturnTypes(MLIRContext *context,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  return inferElementwiseOp(
+      loc, {adaptor.getLhs().getType(), adaptor.getRhs().getType()},
+      IntegerType::get(context, 1), results);
+}
+
+LogicalResult SelectOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  return inferSelectOp(loc, adaptor.getCondition().getType(),
+                       adaptor.getOnTrue().getType(),
+                       adaptor.getOnFalse().getType(), results);
+}
+
+OpFoldResult SelectOp::fold(FoldAdaptor adaptor) {
+  Value chosen;
+  if (isSplatOf(adaptor.getCondition(), 1))
+    chosen = getOnTrue();
+  else if (isSplatOf(adaptor.getCondition(), 0))
+    chosen = getOnFalse();
+  else if (getOnTrue() == getOnFalse())
+    chosen = getOnTrue();
+  if (chosen && chosen.getType() == getType())
+    return chosen;
+  return {};
+}
+
+// Unary ops get inferReturnTypes from SameOperandsAndResultType.
+
+OpFoldResult NegOp::fold(FoldAdaptor adaptor) {
+  if (auto inner = getInput().getDefiningOp<NegOp>())
+    return inner.getInput();
+  return {};
+}
+
+//===----------------------------------------------------------------------===//
+// Normalisation, softmax and reductions
+//===----------------------------------------------------------------------===//
+
+LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  return inferSoftmaxOp(loc, adaptor.getInput().getType(), valueOr(adaptor.getAxisAttr(), -1),
+                        results);
+}
+
+LogicalResult ReduceOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  return inferReduceOp(loc, adaptor.getInput().getType(), adaptor.getAxes(),
+                       adaptor.getKeepDims(), results);
+}
+
+OpFoldResult ReduceOp::fold(FoldAdaptor) {
+  // Reducing nothing, or only size-1 dims that stay, changes no value.
+  auto in = getInput().getType();
+  if (in != getType())
+    return {};
+  for (int64_t a : getAxes()) {
+    int64_t axis = a < 0 ? a + in.getRank() : a;
+    if (in.getDimSize(axis) != 1)
+      return {};
+  }
+  return getInput();
+}
+
+LogicalResult RmsNormOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  return inferRmsNormOp(loc, adaptor.getInput().getType(),
+                        typeOrNull(adaptor.getWeight()),
+                        valueOr(adaptor.getEpsilonAttr(), 1e-5f), results);
+}
+
+LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  return inferLayerNormOp(
+      loc, adaptor.getInput().getType(), typeOrNull(adaptor.getWeight()),
+      typeOrNull(adaptor.getBias()), valueOr(adaptor.getAxisAttr(), -1),
+      valueOr(adaptor.getEpsilonAttr(), 1e-5f), results);
+}
+
+LogicalResult CumsumOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  return inferCumsumOp(loc, adaptor.getInput().getType(), adaptor.getAxis(),
+                       results);
+}
+
+LogicalResult TopKOp::inferReturnTypes(MLIRContext *,
+                                       std::optional<Location> loc,
+                                       Adaptor adaptor,
+                                       SmallVectorImpl<Type> &results) {
+  return inferTopKOp(loc, adaptor.getInput().getType(), adaptor.getK(),
+                     valueOr(adaptor.getAxisAttr(), -1), results);
+}
+
+//===----------------------------------------------------------------------===//
+// Data movement
+//===----------------------------------------------------------------------===//
+
+LogicalResult ReshapeOp::verify() {
+  return verifyReshape(getLoc(), getInput().getType(), getType());
+}
+
+OpFoldResult ReshapeOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  if (auto inner = getInput().getDefiningOp<ReshapeOp>()) {
+    getInputMutable().assign(inner.getInput());
+    return getResult();
+  }
+  if (auto dense = dyn_cast_or_null<DenseElementsAttr>(adaptor.getInput()))
+    if (getType().hasStaticShape())
+      return dense.reshape(getType());
+  return {};
+}
+
+LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  return inferTransposeOp(loc, adaptor.getInput().getType(),
+                          adaptor.getPermutation(), results);
+}
+
+OpFoldResult TransposeOp::fold(FoldAdaptor adaptor) {
+  ArrayRef<int64_t> perm = getPermutation();
+  if (llvm::equal(perm, llvm::seq<int64_t>(0, perm.size())))
+    return getInput();
+  if (auto inner = getInput().getDefiningOp<TransposeOp>()) {
+    // y[i] = t[perm[i]] = x[innerPerm[perm[i]]].
+    SmallVector<int64_t> composed;
+    for (int64_t p : perm)
+      composed.push_back(inner.getPermutation()[p]);
+    getInputMutable().assign(inner.getInput());
+    setPermutation(composed);
+    return getResult();
+  }
+  return resplat(adaptor.getInput(), getType());
+}
+
+LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  return inferConcatOp(loc, adaptor.getInputs().getTypes(), adaptor.getAxis(),
+                       results);
+}
+
+OpFoldResult ConcatOp::fold(FoldAdaptor) {
+  if (getInputs().size() == 1 && getInputs().front().getType() == getType())
+    return getInputs().front();
+  return {};
+}
+
+LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
+                                        std::optional<Location> loc,
+                                        Adaptor adaptor,
+                                        SmallVectorImpl<Type> &results) {
+  ArrayRef<int64_t> strides;
+  if (auto s = adaptor.getStrides())
+    strides = *s;
+  return inferSliceOp(loc, adaptor.getInput().getType(), adaptor.getStarts(),
+                      adaptor.getLimits(), strides, results);
+}
+
+OpFoldResult SliceOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  return resplat(adaptor.getInput(), getType());
+}
+
+LogicalResult BroadcastOp::verify() {
+  return verifyBroadcastTo(getLoc(), getInput().getType(), getType());
+}
+
+OpFoldResult BroadcastOp::fold(FoldAdaptor adaptor) {
+  if (getInput().getType() == getType())
+    return getInput();
+  if (auto inner = getInput().getDefiningOp<BroadcastOp>()) {
+    getInputMutable().assign(inner.getInput());
+    return getResult();
+  }
+  return resplat(adaptor.getInput(), getType());
+}
+
+LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  return inferGatherOp(loc, adaptor.getData().getType(),
+                       adaptor.getIndices().getType(),
+                       valueOr(adaptor.getAxisAttr(), 0),
+                       results);
+}
+
+//===----------------------------------------------------------------------===//
+// Transformer ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  return inferMatmulOp(loc, adaptor.getLhs().getType(),
+                       adaptor.getRhs().getType(), adaptor.getTransposeLhs(),
+                       adaptor.getTransposeRhs(), results);
+}
+
+LogicalResult RotaryOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  return inferRotaryOp(loc, adaptor.getInput().getType(),
+                       adaptor.getCos().getType(), adaptor.getSin().getType(),
+                       results);
+}
+
+LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
+                                            std::optional<Location> loc,
+                                            Adaptor adaptor,
+                                            SmallVectorImpl<Type> &results) {
+  std::optional<float> scale, softcap;
+  if (auto s = adaptor.getScaleAttr())
+    scale = s.getValue().convertToFloat();
+  if (auto s = adaptor.getSoftcapAttr())
+    softcap = s.getValue().convertToFloat();
+  std::optional<int64_t> window;
+  if (auto w = adaptor.getWindowAttr())
+    window = w.getInt();
+  return inferAttentionOp(
+      loc, adaptor.getQuery().getType(), adaptor.getKey().getType(),
+      adaptor.getValue().getType(), typeOrNull(adaptor.getMask()),
+      typeOrNull(adaptor.getAlibiSlopes()), scale, adaptor.getCausal(),
+      window, softcap, results);
+}
+
+float AttentionOp::getEffectiveScale() {
+  if (auto s = getScaleAttr())
+    return s.getValue().convertToFloat();
+  int64_t d = getQuery().getType().getDimSize(3);
+  return 1.0f / std::sqrt(static_cast<float>(d));
+}
+
+namespace {
+/// A mask that keeps every key (all-true, or all-zero additive) is dropped.
+struct DropTrivialAttentionMask : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Value mask = op.getMask();
+    Attribute value;
+    if (!mask || !matchPattern(mask, m_Constant(&value)))
+      return failure();
+    bool isBool = getElementTypeOrSelf(mask.getType()).isInteger(1);
+    if (!isSplatOf(value, isBool ? 1.0 : 0.0))
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] { op.getMaskMutable().clear(); });
+    return success();
+  }
+};
+} // namespace
+
+void AttentionOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                              MLIRContext *context) {
+  results.add<DropTrivialAttentionMask>(context);
+}
+
+//===----------------------------------------------------------------------===//
+// State-space ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult Conv1dOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  return inferConv1dOp(loc, adaptor.getInput().getType(),
+                       adaptor.getWeight().getType(),
+                       typeOrNull(adaptor.getBias()), results);
+}
+
+LogicalResult
+SelectiveScanOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                  Adaptor adaptor,
+                                  SmallVectorImpl<Type> &results) {
+  return inferSelectiveScanOp(
+      loc, adaptor.getU().getType(), adaptor.getDelta().getType(),
+      adaptor.getA().getType(), adaptor.getB().getType(),
+      adaptor.getC().getType(), typeOrNull(adaptor.getD()),
+      typeOrNull(adaptor.getZ()), typeOrNull(adaptor.getDeltaBias()), results);
+}
+
+LogicalResult SsdOp::inferReturnTypes(MLIRContext *,
+                                      std::optional<Location> loc,
+                                      Adaptor adaptor,
+                                      SmallVectorImpl<Type> &results) {
+  return inferSsdOp(loc, adaptor.getX().getType(), adaptor.getDt().getType(),
+                    adaptor.getA().getType(), adaptor.getB().getType(),
+                    adaptor.getC().getType(), typeOrNull(adaptor.getD()),
+                    typeOrNull(adaptor.getDtBias()),
+                    valueOr(adaptor.getChunkSizeAttr(), 64),
+                    results);
+}
+
+LogicalResult LongConvOp::inferReturnTypes(MLIRContext *,
+                                           std::optional<Location> loc,
+                                           Adaptor adaptor,
+                                           SmallVectorImpl<Type> &results) {
+  return inferLongConvOp(loc, adaptor.getInput().getType(),
+                         adaptor.getFilter().getType(),
+                         typeOrNull(adaptor.getD()), results);
+}
+
+//===----------------------------------------------------------------------===//
+// Mixture-of-experts ops
+//===----------------------------------------------------------------------===//
+
+LogicalResult RouterOp::inferReturnTypes(MLIRContext *,
+                                         std::optional<Location> loc,
+                                         Adaptor adaptor,
+                                         SmallVectorImpl<Type> &results) {
+  return inferRouterOp(loc, adaptor.getLogits().getType(), adaptor.getK(),
+                       results);
+}
+
+LogicalResult DispatchOp::inferReturnTypes(MLIRContext *,
+                                           std::optional<Location> loc,
+                                           Adaptor adaptor,
+                                           SmallVectorImpl<Type> &results) {
+  return inferDispatchOp(loc, adaptor.getInput().getType(),
+                         adaptor.getExpertIds().getType(),
+                         adaptor.getNumExperts(), results);
+}
+
+LogicalResult
+GroupedMatmulOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                  Adaptor adaptor,
+                                  SmallVectorImpl<Type> &results) {
+  return inferGroupedMatmulOp(
+      loc, adaptor.getInput().getType(), adaptor.getWeight().getType(),
+      adaptor.getOffsets().getType(), adaptor.getTransposeRhs(), results);
+}
+
+LogicalResult CombineOp::inferReturnTypes(MLIRContext *,
+                                          std::optional<Location> loc,
+                                          Adaptor adaptor,
+                                          SmallVectorImpl<Type> &results) {
+  return inferCombineOp(loc, adaptor.getInput().getType(),
+                        adaptor.getRowIndex().getType(),
+                        adaptor.getWeights().getType(), results);
+}
+
+//===----------------------------------------------------------------------===//
+// KernelOp
+//===----------------------------------------------------------------------===//
+
+void KernelOp::build(OpBuilder &builder, OperationState &state, StringRef name,
+                     TypeRange resultTypes, ValueRange inputs) {
+  state.addAttribute(getNameAttrName(state.name), builder.getStringAttr(name));
+  state.addOperands(inputs);
+  state.addTypes(resultTypes);
+  Region *body = state.addRegion();
+  Block *block = new Block();
+  body->push_back(block);
+  for (Value v : inputs)
+    block->addArgument(v.getType(), v.getLoc());
+}
+
+YieldOp KernelOp::getYield() {
+  return cast<YieldOp>(getBody().front().getTerminator());
+}
+
+LogicalResult KernelOp::verify() {
+  Block &block = getBody().front();
+  if (block.getNumArguments() != getInputs().size())
+    return emitOpError("body has ")
+           << block.getNumArguments() << " arguments but the kernel has "
+           << getInputs().size() << " inputs";
+  for (auto [i, arg, in] : llvm::enumerate(block.getArguments(), getInputs()))
+    if (arg.getType() != in.getType())
+      return emitOpError("body argument ")
+             << i << " has type " << arg.getType() << " but input " << i
+             << " has type " << in.getType();
+  auto yield = block.empty() ? YieldOp() : dyn_cast<YieldOp>(block.back());
+  if (!yield)
+    return emitOpError("body must end with iolite.yield");
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError("yields ")
+           << yield.getValues().size()
+           << " values whose types differ from the kernel's result types";
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "iolite/Dialect/Iolite/IR/IoliteOps.cpp.inc"

@@ -1,0 +1,23 @@
+//===- InitAll.cpp - Register Iolite and the upstream it uses -------------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "iolite/InitAll.h"
+
+#include "iolite/Dialect/Iolite/IR/IoliteOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+void mlir::iolite::registerAllDialects(DialectRegistry &registry) {
+  registry.insert<IoliteDialect>();
+  mlir::registerAllDialects(registry);
+  mlir::registerAllExtensions(registry);
+  mlir::registerAllToLLVMIRTranslations(registry);
+}
+
+void mlir::iolite::registerAllPasses() { mlir::registerAllPasses(); }

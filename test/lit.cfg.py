@@ -1,0 +1,25 @@
+# -*- Python -*-
+# lit configuration for Iolite's FileCheck tests.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "IOLITE"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.iolite_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
+                   "python", "Inputs"]
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+config.substitutions.append(("%iolite_src_root", config.iolite_src_root))
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+tool_dirs = [config.iolite_tools_dir, config.llvm_tools_dir]
+tools = ["iolite-opt", "FileCheck", "not", "split-file", "count"]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
