@@ -17,6 +17,6 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::iolite::registerAllDialects(registry);
   mlir::iolite::registerAllPasses();
-  return mlir::asMainReturnCode(mlir::MlirOptMain(
-      argc, argv, "Iolite optimizer driver\n", registry));
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "Iolite optimizer driver\n", registry));
 }

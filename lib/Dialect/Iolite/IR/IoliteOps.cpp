@@ -180,8 +180,8 @@ void CastOp::getCanonicalizationPatterns(RewritePatternSet &results,
       MLIRContext *, std::optional<Location> loc, Adaptor adaptor,             \
       SmallVectorImpl<Type> &results) {                                        \
     return inferElementwiseOp(                                                 \
-        loc, {adaptor.getLhs().getType(), adaptor.getRhs().getType()},         \
-        Type(), results);                                                      \
+        loc, {adaptor.getLhs().getType(), adaptor.getRhs().getType()}, Type(), \
+        results);                                                              \
   }
 IOLITE_BINARY_INFER(AddOp)
 IOLITE_BINARY_INFER(SubOp)
@@ -300,8 +300,8 @@ LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *,
                                           std::optional<Location> loc,
                                           Adaptor adaptor,
                                           SmallVectorImpl<Type> &results) {
-  return inferSoftmaxOp(loc, adaptor.getInput().getType(), valueOr(adaptor.getAxisAttr(), -1),
-                        results);
+  return inferSoftmaxOp(loc, adaptor.getInput().getType(),
+                        valueOr(adaptor.getAxisAttr(), -1), results);
 }
 
 LogicalResult ReduceOp::inferReturnTypes(MLIRContext *,
@@ -456,8 +456,7 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
                                          SmallVectorImpl<Type> &results) {
   return inferGatherOp(loc, adaptor.getData().getType(),
                        adaptor.getIndices().getType(),
-                       valueOr(adaptor.getAxisAttr(), 0),
-                       results);
+                       valueOr(adaptor.getAxisAttr(), 0), results);
 }
 
 //===----------------------------------------------------------------------===//
@@ -497,8 +496,8 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
   return inferAttentionOp(
       loc, adaptor.getQuery().getType(), adaptor.getKey().getType(),
       adaptor.getValue().getType(), typeOrNull(adaptor.getMask()),
-      typeOrNull(adaptor.getAlibiSlopes()), scale, adaptor.getCausal(),
-      window, softcap, results);
+      typeOrNull(adaptor.getAlibiSlopes()), scale, adaptor.getCausal(), window,
+      softcap, results);
 }
 
 float AttentionOp::getEffectiveScale() {
@@ -564,8 +563,7 @@ LogicalResult SsdOp::inferReturnTypes(MLIRContext *,
                     adaptor.getA().getType(), adaptor.getB().getType(),
                     adaptor.getC().getType(), typeOrNull(adaptor.getD()),
                     typeOrNull(adaptor.getDtBias()),
-                    valueOr(adaptor.getChunkSizeAttr(), 64),
-                    results);
+                    valueOr(adaptor.getChunkSizeAttr(), 64), results);
 }
 
 LogicalResult LongConvOp::inferReturnTypes(MLIRContext *,

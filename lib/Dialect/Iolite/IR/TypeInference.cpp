@@ -102,8 +102,8 @@ static LogicalResult expectSameElementType(std::optional<Location> loc,
                                            StringRef what) {
   if (t.getElementType() == ref)
     return success();
-  return emitOptionalError(loc, what, " must have element type ", ref,
-                           ", got ", t.getElementType());
+  return emitOptionalError(loc, what, " must have element type ", ref, ", got ",
+                           t.getElementType());
 }
 
 LogicalResult
@@ -241,9 +241,8 @@ LogicalResult mlir::iolite::inferRmsNormOp(std::optional<Location> loc,
 }
 
 LogicalResult mlir::iolite::inferLayerNormOp(std::optional<Location> loc,
-                                             Type input, Type weight,
-                                             Type bias, int64_t axis,
-                                             float epsilon,
+                                             Type input, Type weight, Type bias,
+                                             int64_t axis, float epsilon,
                                              SmallVectorImpl<Type> &results) {
   auto t = ranked(input);
   if (t.getRank() == 0)
@@ -282,8 +281,8 @@ LogicalResult mlir::iolite::inferCumsumOp(std::optional<Location> loc,
   return success();
 }
 
-LogicalResult mlir::iolite::inferTopKOp(std::optional<Location> loc,
-                                        Type input, int64_t k, int64_t axis,
+LogicalResult mlir::iolite::inferTopKOp(std::optional<Location> loc, Type input,
+                                        int64_t k, int64_t axis,
                                         SmallVectorImpl<Type> &results) {
   auto t = ranked(input);
   FailureOr<int64_t> a = normalizeAxis(loc, axis, t.getRank());
@@ -296,8 +295,8 @@ LogicalResult mlir::iolite::inferTopKOp(std::optional<Location> loc,
   SmallVector<int64_t> shape(t.getShape());
   shape[*a] = k;
   results.push_back(RankedTensorType::get(shape, t.getElementType()));
-  results.push_back(RankedTensorType::get(
-      shape, IntegerType::get(t.getContext(), 64)));
+  results.push_back(
+      RankedTensorType::get(shape, IntegerType::get(t.getContext(), 64)));
   return success();
 }
 
@@ -347,11 +346,10 @@ LogicalResult mlir::iolite::inferConcatOp(std::optional<Location> loc,
         continue;
       }
       if (!dimsCompatible(shape[i], t.getDimSize(i)))
-        return emitOptionalError(loc, "input ", idx + 1, " has shape ",
-                                 shapeStr(t.getShape()),
-                                 " which differs from input 0 (",
-                                 shapeStr(first.getShape()),
-                                 ") outside the concat axis");
+        return emitOptionalError(
+            loc, "input ", idx + 1, " has shape ", shapeStr(t.getShape()),
+            " which differs from input 0 (", shapeStr(first.getShape()),
+            ") outside the concat axis");
     }
   }
   results.push_back(RankedTensorType::get(shape, first.getElementType()));
@@ -389,8 +387,7 @@ LogicalResult mlir::iolite::inferSliceOp(std::optional<Location> loc,
 }
 
 LogicalResult mlir::iolite::inferGatherOp(std::optional<Location> loc,
-                                          Type data, Type indices,
-                                          int64_t axis,
+                                          Type data, Type indices, int64_t axis,
                                           SmallVectorImpl<Type> &results) {
   auto d = ranked(data), i = ranked(indices);
   if (d.getRank() == 0)
@@ -414,11 +411,10 @@ LogicalResult mlir::iolite::verifyReshape(std::optional<Location> loc,
                              ")");
   if (in.hasStaticShape() && out.hasStaticShape() &&
       in.getNumElements() != out.getNumElements())
-    return emitOptionalError(loc, "reshape from ", shapeStr(in.getShape()),
-                             " (", in.getNumElements(), " elements) to ",
-                             shapeStr(out.getShape()), " (",
-                             out.getNumElements(),
-                             " elements) changes the element count");
+    return emitOptionalError(
+        loc, "reshape from ", shapeStr(in.getShape()), " (",
+        in.getNumElements(), " elements) to ", shapeStr(out.getShape()), " (",
+        out.getNumElements(), " elements) changes the element count");
   return success();
 }
 
@@ -434,9 +430,9 @@ LogicalResult mlir::iolite::verifyBroadcastTo(std::optional<Location> loc,
   return success();
 }
 
-LogicalResult mlir::iolite::inferMatmulOp(std::optional<Location> loc,
-                                          Type lhs, Type rhs,
-                                          bool transposeLhs, bool transposeRhs,
+LogicalResult mlir::iolite::inferMatmulOp(std::optional<Location> loc, Type lhs,
+                                          Type rhs, bool transposeLhs,
+                                          bool transposeRhs,
                                           SmallVectorImpl<Type> &results) {
   auto a = ranked(lhs), b = ranked(rhs);
   if (a.getRank() < 2 || b.getRank() < 2)
@@ -450,10 +446,8 @@ LogicalResult mlir::iolite::inferMatmulOp(std::optional<Location> loc,
     return emitOptionalError(loc, "contraction dims differ: lhs has ",
                              dimStr(ka), ", rhs has ", dimStr(kb));
   SmallVector<int64_t> batch;
-  if (failed(inferBroadcastShape(loc,
-                                 {a.getShape().drop_back(2),
-                                  b.getShape().drop_back(2)},
-                                 batch)))
+  if (failed(inferBroadcastShape(
+          loc, {a.getShape().drop_back(2), b.getShape().drop_back(2)}, batch)))
     return failure();
   batch.push_back(m);
   batch.push_back(n);
@@ -479,8 +473,8 @@ LogicalResult mlir::iolite::inferRotaryOp(std::optional<Location> loc,
   if (r != kDyn && (r % 2 != 0 || r < 2))
     return emitOptionalError(loc, "rotary dim ", r, " must be even and >= 2");
   if (r != kDyn && d != kDyn && r > d)
-    return emitOptionalError(loc, "rotary dim ", r,
-                             " exceeds the feature dim ", d);
+    return emitOptionalError(loc, "rotary dim ", r, " exceeds the feature dim ",
+                             d);
   SmallVector<int64_t> expect(x.getShape());
   expect.back() = r;
   if (!isBroadcastableTo(c.getShape(), expect))
@@ -541,8 +535,7 @@ LogicalResult mlir::iolite::inferAttentionOp(
     if (!causal)
       return emitOptionalError(loc, "a sliding window needs causal attention");
   }
-  results.push_back(
-      RankedTensorType::get({b, hq, sq, v.getDimSize(3)}, et));
+  results.push_back(RankedTensorType::get({b, hq, sq, v.getDimSize(3)}, et));
   return success();
 }
 
@@ -567,10 +560,11 @@ LogicalResult mlir::iolite::inferConv1dOp(std::optional<Location> loc,
   return success();
 }
 
-LogicalResult mlir::iolite::inferSelectiveScanOp(
-    std::optional<Location> loc, Type uT, Type deltaT, Type aT, Type bT,
-    Type cT, Type dT, Type zT, Type deltaBiasT,
-    SmallVectorImpl<Type> &results) {
+LogicalResult
+mlir::iolite::inferSelectiveScanOp(std::optional<Location> loc, Type uT,
+                                   Type deltaT, Type aT, Type bT, Type cT,
+                                   Type dT, Type zT, Type deltaBiasT,
+                                   SmallVectorImpl<Type> &results) {
   auto u = ranked(uT), delta = ranked(deltaT), a = ranked(aT), b = ranked(bT),
        c = ranked(cT);
   if (failed(expectRank(loc, u, 3, "u ([B, D, L])")))
@@ -624,8 +618,7 @@ LogicalResult mlir::iolite::inferSelectiveScanOp(
 
 LogicalResult mlir::iolite::inferSsdOp(std::optional<Location> loc, Type xT,
                                        Type dtT, Type aT, Type bT, Type cT,
-                                       Type dT, Type dtBiasT,
-                                       int64_t chunkSize,
+                                       Type dT, Type dtBiasT, int64_t chunkSize,
                                        SmallVectorImpl<Type> &results) {
   auto x = ranked(xT), dt = ranked(dtT), a = ranked(aT), b = ranked(bT),
        c = ranked(cT);
@@ -720,8 +713,7 @@ LogicalResult mlir::iolite::inferDispatchOp(std::optional<Location> loc,
       failed(expectDim(loc, ids, 0, x.getDimSize(0), "expert_ids", "tokens")))
     return failure();
   if (numExperts < 1)
-    return emitOptionalError(loc, "num_experts must be >= 1, got ",
-                             numExperts);
+    return emitOptionalError(loc, "num_experts must be >= 1, got ", numExperts);
   int64_t t = x.getDimSize(0), k = ids.getDimSize(1);
   int64_t rows = (t == kDyn || k == kDyn) ? kDyn : t * k;
   Type i32 = IntegerType::get(x.getContext(), 32);
@@ -732,9 +724,10 @@ LogicalResult mlir::iolite::inferDispatchOp(std::optional<Location> loc,
   return success();
 }
 
-LogicalResult mlir::iolite::inferGroupedMatmulOp(
-    std::optional<Location> loc, Type input, Type weight, Type offsets,
-    bool transposeRhs, SmallVectorImpl<Type> &results) {
+LogicalResult
+mlir::iolite::inferGroupedMatmulOp(std::optional<Location> loc, Type input,
+                                   Type weight, Type offsets, bool transposeRhs,
+                                   SmallVectorImpl<Type> &results) {
   auto x = ranked(input), w = ranked(weight), o = ranked(offsets);
   if (failed(expectRank(loc, x, 2, "input ([R, K])")) ||
       failed(expectRank(loc, w, 3, "weight ([E, K, N])")) ||
@@ -744,8 +737,7 @@ LogicalResult mlir::iolite::inferGroupedMatmulOp(
   int64_t k = w.getDimSize(transposeRhs ? 2 : 1);
   int64_t n = w.getDimSize(transposeRhs ? 1 : 2);
   if (failed(expectDim(loc, x, 1, k, "input", "contraction dim")) ||
-      failed(expectDim(loc, o, 0, e == kDyn ? kDyn : e + 1, "offsets",
-                       "size")))
+      failed(expectDim(loc, o, 0, e == kDyn ? kDyn : e + 1, "offsets", "size")))
     return failure();
   results.push_back(
       RankedTensorType::get({x.getDimSize(0), n}, x.getElementType()));

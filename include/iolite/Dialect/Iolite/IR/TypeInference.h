@@ -137,16 +137,15 @@ LogicalResult inferLongConvOp(std::optional<Location> loc, Type input,
                               Type filter, Type d,
                               SmallVectorImpl<Type> &results);
 
-LogicalResult inferRouterOp(std::optional<Location> loc, Type logits,
-                            int64_t k, SmallVectorImpl<Type> &results);
+LogicalResult inferRouterOp(std::optional<Location> loc, Type logits, int64_t k,
+                            SmallVectorImpl<Type> &results);
 
 LogicalResult inferDispatchOp(std::optional<Location> loc, Type input,
                               Type expertIds, int64_t numExperts,
                               SmallVectorImpl<Type> &results);
 
 LogicalResult inferGroupedMatmulOp(std::optional<Location> loc, Type input,
-                                   Type weight, Type offsets,
-                                   bool transposeRhs,
+                                   Type weight, Type offsets, bool transposeRhs,
                                    SmallVectorImpl<Type> &results);
 
 LogicalResult inferCombineOp(std::optional<Location> loc, Type input,
