@@ -12,6 +12,5 @@ func.func @attention(%x: tensor<1x8x16x64xf32>, %w: tensor<64xf32>,
       : tensor<1x2x16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>
   %o = iolite.attention %q, %kr, %v {causal}
       : tensor<1x8x16x64xf32>, tensor<1x2x16x64xf32>, tensor<1x2x16x64xf32>
-      -> tensor<1x8x16x64xf32>
   return %o : tensor<1x8x16x64xf32>
 }

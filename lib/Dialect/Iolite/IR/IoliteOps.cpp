@@ -56,8 +56,26 @@ Operation *IoliteDialect::materializeConstant(OpBuilder &builder,
 /// The type of an optional operand, or null.
 static Type typeOrNull(Value v) { return v ? v.getType() : Type(); }
 
-// Inference runs before the parser fills in default-valued attributes, so it
-// reads them through these.
+/// An inherent attribute as result-type inference sees it. The generated
+/// parser infers result types before it moves attr-dict entries into the
+/// op's properties, so inference looks in both places.
+template <typename AttrT, typename AdaptorT>
+static AttrT inherent(AdaptorT &adaptor, AttrT fromProperties, StringRef name) {
+  if (fromProperties)
+    return fromProperties;
+  if (DictionaryAttr attrs = adaptor.getAttributes())
+    return attrs.getAs<AttrT>(name);
+  return {};
+}
+#define IOLITE_ATTR(adaptor, Name, name)                                       \
+  inherent(adaptor, adaptor.get##Name##Attr(), name)
+
+/// A required attribute the parser has not verified yet; inference reports
+/// it missing instead of dereferencing null.
+#define IOLITE_REQUIRE(value, name)                                            \
+  if (!(value))                                                                \
+    return emitOptionalError(loc, "requires attribute '" name "'");
+
 static float valueOr(FloatAttr attr, float dflt) {
   return attr ? attr.getValue().convertToFloat() : dflt;
 }
@@ -301,15 +319,19 @@ LogicalResult SoftmaxOp::inferReturnTypes(MLIRContext *,
                                           Adaptor adaptor,
                                           SmallVectorImpl<Type> &results) {
   return inferSoftmaxOp(loc, adaptor.getInput().getType(),
-                        valueOr(adaptor.getAxisAttr(), -1), results);
+                        valueOr(IOLITE_ATTR(adaptor, Axis, "axis"), -1),
+                        results);
 }
 
 LogicalResult ReduceOp::inferReturnTypes(MLIRContext *,
                                          std::optional<Location> loc,
                                          Adaptor adaptor,
                                          SmallVectorImpl<Type> &results) {
-  return inferReduceOp(loc, adaptor.getInput().getType(), adaptor.getAxes(),
-                       adaptor.getKeepDims(), results);
+  auto axes = IOLITE_ATTR(adaptor, Axes, "axes");
+  IOLITE_REQUIRE(axes, "axes");
+  return inferReduceOp(loc, adaptor.getInput().getType(), axes.asArrayRef(),
+                       IOLITE_ATTR(adaptor, KeepDims, "keep_dims") != nullptr,
+                       results);
 }
 
 OpFoldResult ReduceOp::fold(FoldAdaptor) {
@@ -329,9 +351,9 @@ LogicalResult RmsNormOp::inferReturnTypes(MLIRContext *,
                                           std::optional<Location> loc,
                                           Adaptor adaptor,
                                           SmallVectorImpl<Type> &results) {
-  return inferRmsNormOp(loc, adaptor.getInput().getType(),
-                        typeOrNull(adaptor.getWeight()),
-                        valueOr(adaptor.getEpsilonAttr(), 1e-5f), results);
+  return inferRmsNormOp(
+      loc, adaptor.getInput().getType(), typeOrNull(adaptor.getWeight()),
+      valueOr(IOLITE_ATTR(adaptor, Epsilon, "epsilon"), 1e-5f), results);
 }
 
 LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *,
@@ -340,15 +362,18 @@ LogicalResult LayerNormOp::inferReturnTypes(MLIRContext *,
                                             SmallVectorImpl<Type> &results) {
   return inferLayerNormOp(
       loc, adaptor.getInput().getType(), typeOrNull(adaptor.getWeight()),
-      typeOrNull(adaptor.getBias()), valueOr(adaptor.getAxisAttr(), -1),
-      valueOr(adaptor.getEpsilonAttr(), 1e-5f), results);
+      typeOrNull(adaptor.getBias()),
+      valueOr(IOLITE_ATTR(adaptor, Axis, "axis"), -1),
+      valueOr(IOLITE_ATTR(adaptor, Epsilon, "epsilon"), 1e-5f), results);
 }
 
 LogicalResult CumsumOp::inferReturnTypes(MLIRContext *,
                                          std::optional<Location> loc,
                                          Adaptor adaptor,
                                          SmallVectorImpl<Type> &results) {
-  return inferCumsumOp(loc, adaptor.getInput().getType(), adaptor.getAxis(),
+  auto axis = IOLITE_ATTR(adaptor, Axis, "axis");
+  IOLITE_REQUIRE(axis, "axis");
+  return inferCumsumOp(loc, adaptor.getInput().getType(), axis.getInt(),
                        results);
 }
 
@@ -356,8 +381,10 @@ LogicalResult TopKOp::inferReturnTypes(MLIRContext *,
                                        std::optional<Location> loc,
                                        Adaptor adaptor,
                                        SmallVectorImpl<Type> &results) {
-  return inferTopKOp(loc, adaptor.getInput().getType(), adaptor.getK(),
-                     valueOr(adaptor.getAxisAttr(), -1), results);
+  auto k = IOLITE_ATTR(adaptor, K, "k");
+  IOLITE_REQUIRE(k, "k");
+  return inferTopKOp(loc, adaptor.getInput().getType(), k.getInt(),
+                     valueOr(IOLITE_ATTR(adaptor, Axis, "axis"), -1), results);
 }
 
 //===----------------------------------------------------------------------===//
@@ -385,8 +412,10 @@ LogicalResult TransposeOp::inferReturnTypes(MLIRContext *,
                                             std::optional<Location> loc,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &results) {
-  return inferTransposeOp(loc, adaptor.getInput().getType(),
-                          adaptor.getPermutation(), results);
+  auto perm = IOLITE_ATTR(adaptor, Permutation, "permutation");
+  IOLITE_REQUIRE(perm, "permutation");
+  return inferTransposeOp(loc, adaptor.getInput().getType(), perm.asArrayRef(),
+                          results);
 }
 
 OpFoldResult TransposeOp::fold(FoldAdaptor adaptor) {
@@ -409,7 +438,9 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *,
                                          std::optional<Location> loc,
                                          Adaptor adaptor,
                                          SmallVectorImpl<Type> &results) {
-  return inferConcatOp(loc, adaptor.getInputs().getTypes(), adaptor.getAxis(),
+  auto axis = IOLITE_ATTR(adaptor, Axis, "axis");
+  IOLITE_REQUIRE(axis, "axis");
+  return inferConcatOp(loc, adaptor.getInputs().getTypes(), axis.getInt(),
                        results);
 }
 
@@ -423,11 +454,15 @@ LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
                                         std::optional<Location> loc,
                                         Adaptor adaptor,
                                         SmallVectorImpl<Type> &results) {
+  auto starts = IOLITE_ATTR(adaptor, Starts, "starts");
+  auto limits = IOLITE_ATTR(adaptor, Limits, "limits");
+  IOLITE_REQUIRE(starts, "starts");
+  IOLITE_REQUIRE(limits, "limits");
   ArrayRef<int64_t> strides;
-  if (auto s = adaptor.getStrides())
-    strides = *s;
-  return inferSliceOp(loc, adaptor.getInput().getType(), adaptor.getStarts(),
-                      adaptor.getLimits(), strides, results);
+  if (auto s = IOLITE_ATTR(adaptor, Strides, "strides"))
+    strides = s.asArrayRef();
+  return inferSliceOp(loc, adaptor.getInput().getType(), starts.asArrayRef(),
+                      limits.asArrayRef(), strides, results);
 }
 
 OpFoldResult SliceOp::fold(FoldAdaptor adaptor) {
@@ -456,7 +491,7 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *,
                                          SmallVectorImpl<Type> &results) {
   return inferGatherOp(loc, adaptor.getData().getType(),
                        adaptor.getIndices().getType(),
-                       valueOr(adaptor.getAxisAttr(), 0), results);
+                       valueOr(IOLITE_ATTR(adaptor, Axis, "axis"), 0), results);
 }
 
 //===----------------------------------------------------------------------===//
@@ -467,9 +502,10 @@ LogicalResult MatmulOp::inferReturnTypes(MLIRContext *,
                                          std::optional<Location> loc,
                                          Adaptor adaptor,
                                          SmallVectorImpl<Type> &results) {
-  return inferMatmulOp(loc, adaptor.getLhs().getType(),
-                       adaptor.getRhs().getType(), adaptor.getTransposeLhs(),
-                       adaptor.getTransposeRhs(), results);
+  return inferMatmulOp(
+      loc, adaptor.getLhs().getType(), adaptor.getRhs().getType(),
+      IOLITE_ATTR(adaptor, TransposeLhs, "transpose_lhs") != nullptr,
+      IOLITE_ATTR(adaptor, TransposeRhs, "transpose_rhs") != nullptr, results);
 }
 
 LogicalResult RotaryOp::inferReturnTypes(MLIRContext *,
@@ -486,18 +522,19 @@ LogicalResult AttentionOp::inferReturnTypes(MLIRContext *,
                                             Adaptor adaptor,
                                             SmallVectorImpl<Type> &results) {
   std::optional<float> scale, softcap;
-  if (auto s = adaptor.getScaleAttr())
+  if (auto s = IOLITE_ATTR(adaptor, Scale, "scale"))
     scale = s.getValue().convertToFloat();
-  if (auto s = adaptor.getSoftcapAttr())
+  if (auto s = IOLITE_ATTR(adaptor, Softcap, "softcap"))
     softcap = s.getValue().convertToFloat();
   std::optional<int64_t> window;
-  if (auto w = adaptor.getWindowAttr())
+  if (auto w = IOLITE_ATTR(adaptor, Window, "window"))
     window = w.getInt();
   return inferAttentionOp(
       loc, adaptor.getQuery().getType(), adaptor.getKey().getType(),
       adaptor.getValue().getType(), typeOrNull(adaptor.getMask()),
-      typeOrNull(adaptor.getAlibiSlopes()), scale, adaptor.getCausal(), window,
-      softcap, results);
+      typeOrNull(adaptor.getAlibiSlopes()), scale,
+      IOLITE_ATTR(adaptor, Causal, "causal") != nullptr, window, softcap,
+      results);
 }
 
 float AttentionOp::getEffectiveScale() {
@@ -563,7 +600,8 @@ LogicalResult SsdOp::inferReturnTypes(MLIRContext *,
                     adaptor.getA().getType(), adaptor.getB().getType(),
                     adaptor.getC().getType(), typeOrNull(adaptor.getD()),
                     typeOrNull(adaptor.getDtBias()),
-                    valueOr(adaptor.getChunkSizeAttr(), 64), results);
+                    valueOr(IOLITE_ATTR(adaptor, ChunkSize, "chunk_size"), 64),
+                    results);
 }
 
 LogicalResult LongConvOp::inferReturnTypes(MLIRContext *,
@@ -583,17 +621,20 @@ LogicalResult RouterOp::inferReturnTypes(MLIRContext *,
                                          std::optional<Location> loc,
                                          Adaptor adaptor,
                                          SmallVectorImpl<Type> &results) {
-  return inferRouterOp(loc, adaptor.getLogits().getType(), adaptor.getK(),
-                       results);
+  auto k = IOLITE_ATTR(adaptor, K, "k");
+  IOLITE_REQUIRE(k, "k");
+  return inferRouterOp(loc, adaptor.getLogits().getType(), k.getInt(), results);
 }
 
 LogicalResult DispatchOp::inferReturnTypes(MLIRContext *,
                                            std::optional<Location> loc,
                                            Adaptor adaptor,
                                            SmallVectorImpl<Type> &results) {
+  auto numExperts = IOLITE_ATTR(adaptor, NumExperts, "num_experts");
+  IOLITE_REQUIRE(numExperts, "num_experts");
   return inferDispatchOp(loc, adaptor.getInput().getType(),
-                         adaptor.getExpertIds().getType(),
-                         adaptor.getNumExperts(), results);
+                         adaptor.getExpertIds().getType(), numExperts.getInt(),
+                         results);
 }
 
 LogicalResult
@@ -602,7 +643,8 @@ GroupedMatmulOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
                                   SmallVectorImpl<Type> &results) {
   return inferGroupedMatmulOp(
       loc, adaptor.getInput().getType(), adaptor.getWeight().getType(),
-      adaptor.getOffsets().getType(), adaptor.getTransposeRhs(), results);
+      adaptor.getOffsets().getType(),
+      IOLITE_ATTR(adaptor, TransposeRhs, "transpose_rhs") != nullptr, results);
 }
 
 LogicalResult CombineOp::inferReturnTypes(MLIRContext *,

@@ -731,7 +731,8 @@ mlir::iolite::inferGroupedMatmulOp(std::optional<Location> loc, Type input,
   auto x = ranked(input), w = ranked(weight), o = ranked(offsets);
   if (failed(expectRank(loc, x, 2, "input ([R, K])")) ||
       failed(expectRank(loc, w, 3, "weight ([E, K, N])")) ||
-      failed(expectRank(loc, o, 1, "offsets ([E + 1])")))
+      failed(expectRank(loc, o, 1, "offsets ([E + 1])")) ||
+      failed(expectSameElementType(loc, w, x.getElementType(), "weight")))
     return failure();
   int64_t e = w.getDimSize(0);
   int64_t k = w.getDimSize(transposeRhs ? 2 : 1);

@@ -274,14 +274,14 @@ def Iolite_ReduceOp : Iolite_InferredOp<"reduce"> {
 
     ```mlir
     %m = iolite.reduce mean %x {axes = array<i64: -1>, keep_dims}
-        : tensor<2x8x64xf32> -> tensor<2x8x1xf32>
+        : tensor<2x8x64xf32>
     ```
   }];
   let arguments = (ins Iolite_ReduceKindAttr:$kind, Iolite_NumericTensor:$input,
                        DenseI64ArrayAttr:$axes, UnitAttr:$keep_dims);
   let results = (outs Iolite_NumericTensor:$result);
   let assemblyFormat = [{
-    $kind $input attr-dict `:` type($input) `->` type($result)
+    $kind $input attr-dict `:` type($input)
   }];
   let hasFolder = 1;
 }
@@ -542,7 +542,6 @@ def Iolite_AttentionOp : Iolite_InferredOp<"attention",
     ```mlir
     %o = iolite.attention %q, %k, %v {causal}
         : tensor<1x8x128x64xf16>, tensor<1x2x128x64xf16>, tensor<1x2x128x64xf16>
-        -> tensor<1x8x128x64xf16>
     ```
   }];
   let arguments = (ins Iolite_FloatTensor:$query, Iolite_FloatTensor:$key,
@@ -556,8 +555,7 @@ def Iolite_AttentionOp : Iolite_InferredOp<"attention",
   let assemblyFormat = [{
     $query `,` $key `,` $value (`mask` `(` $mask^ `:` type($mask) `)`)?
     (`alibi_slopes` `(` $alibi_slopes^ `:` type($alibi_slopes) `)`)?
-    attr-dict `:` type($query) `,` type($key) `,` type($value) `->`
-    type($result)
+    attr-dict `:` type($query) `,` type($key) `,` type($value)
   }];
   let hasCanonicalizer = 1;
   let extraClassDeclaration = [{
@@ -611,7 +609,7 @@ def Iolite_SelectiveScanOp : Iolite_InferredOp<"selective_scan",
     %y = iolite.selective_scan %u, %dt, %A, %B, %C D(%D : tensor<64xf32>)
         z(%z : tensor<1x64x32xf32>) {delta_softplus}
         : tensor<1x64x32xf32>, tensor<1x64x32xf32>, tensor<64x16xf32>,
-          tensor<1x16x32xf32>, tensor<1x16x32xf32> -> tensor<1x64x32xf32>
+          tensor<1x16x32xf32>, tensor<1x16x32xf32>
     ```
   }];
   let arguments = (ins Iolite_FloatTensor:$u, Iolite_FloatTensor:$delta,
@@ -625,8 +623,7 @@ def Iolite_SelectiveScanOp : Iolite_InferredOp<"selective_scan",
     $u `,` $delta `,` $A `,` $B `,` $C (`D` `(` $D^ `:` type($D) `)`)?
     (`z` `(` $z^ `:` type($z) `)`)?
     (`delta_bias` `(` $delta_bias^ `:` type($delta_bias) `)`)? attr-dict `:`
-    type($u) `,` type($delta) `,` type($A) `,` type($B) `,` type($C) `->`
-    type($result)
+    type($u) `,` type($delta) `,` type($A) `,` type($B) `,` type($C)
   }];
 }
 
@@ -645,7 +642,7 @@ def Iolite_SsdOp : Iolite_InferredOp<"ssd", [AttrSizedOperandSegments]> {
     ```mlir
     %y = iolite.ssd %x, %dt, %A, %B, %C D(%D : tensor<4xf32>) {chunk_size = 16 : i64}
         : tensor<1x32x4x16xf32>, tensor<1x32x4xf32>, tensor<4xf32>,
-          tensor<1x32x1x8xf32>, tensor<1x32x1x8xf32> -> tensor<1x32x4x16xf32>
+          tensor<1x32x1x8xf32>, tensor<1x32x1x8xf32>
     ```
   }];
   let arguments = (ins Iolite_FloatTensor:$x, Iolite_FloatTensor:$dt,
@@ -658,8 +655,7 @@ def Iolite_SsdOp : Iolite_InferredOp<"ssd", [AttrSizedOperandSegments]> {
   let assemblyFormat = [{
     $x `,` $dt `,` $A `,` $B `,` $C (`D` `(` $D^ `:` type($D) `)`)?
     (`dt_bias` `(` $dt_bias^ `:` type($dt_bias) `)`)? attr-dict `:`
-    type($x) `,` type($dt) `,` type($A) `,` type($B) `,` type($C) `->`
-    type($result)
+    type($x) `,` type($dt) `,` type($A) `,` type($B) `,` type($C)
   }];
 }
 
@@ -738,8 +734,7 @@ def Iolite_DispatchOp : Iolite_InferredOp<"dispatch"> {
   }];
 }
 
-def Iolite_GroupedMatmulOp : Iolite_InferredOp<"grouped_matmul",
-                                               [SameOperandsElementType]> {
+def Iolite_GroupedMatmulOp : Iolite_InferredOp<"grouped_matmul"> {
   let summary = "Ragged grouped matmul over expert-sorted rows";
   let description = [{
     `input` is `[R, K]`, `weight` `[E, K, N]` (`[E, N, K]` with
