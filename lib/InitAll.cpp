@@ -6,6 +6,7 @@
 
 #include "iolite/InitAll.h"
 
+#include "iolite/Codegen/Passes.h"
 #include "iolite/Dialect/Iolite/IR/IoliteOps.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -20,4 +21,7 @@ void mlir::iolite::registerAllDialects(DialectRegistry &registry) {
   mlir::registerAllToLLVMIRTranslations(registry);
 }
 
-void mlir::iolite::registerAllPasses() { mlir::registerAllPasses(); }
+void mlir::iolite::registerAllPasses() {
+  mlir::registerAllPasses();
+  registerIoliteCodegenPasses();
+}

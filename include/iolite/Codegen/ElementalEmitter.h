@@ -1,0 +1,115 @@
+//===- ElementalEmitter.h - Scalar code for one tensor element --*- C++ -*-===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Given a tensor value inside an iolite.kernel body and a multi-index, emits
+// the scalar code that computes that element (as XLA's elemental IR emitter
+// does). Reading a kernel argument is a load from its global memref;
+// elementwise and data-movement ops recurse into their operands at mapped
+// indices; every other op is computed by loops over the elements it needs, so
+// any kernel can be compiled one output element at a time. Kernel templates
+// install "sources" for the values they compute themselves (a matmul
+// accumulator, a row statistic) and call the emitter for their prologues and
+// epilogues: that is how fusion reaches every template uniformly.
+//
+// Floating-point values are computed in f32 whatever their storage type;
+// integers and i1 in their own type.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef IOLITE_CODEGEN_ELEMENTALEMITTER_H
+#define IOLITE_CODEGEN_ELEMENTALEMITTER_H
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/DenseMap.h"
+#include <functional>
+
+namespace mlir {
+namespace iolite {
+
+/// Computes one element of a value a template produces itself.
+using ElementSource =
+    std::function<FailureOr<Value>(ImplicitLocOpBuilder &, ValueRange index)>;
+
+/// The type values of `elementType` are computed in (f32 for every float).
+Type getComputeType(Type elementType);
+
+/// Converts a computed scalar to the storage element type (rounding floats).
+Value convertToStorage(ImplicitLocOpBuilder &b, Value computed,
+                       Type elementType);
+/// Converts a loaded scalar of `elementType` to its compute type.
+Value convertToCompute(ImplicitLocOpBuilder &b, Value loaded);
+
+/// True for ops the emitter computes from a bounded number of operand
+/// elements (elementwise, casts, data movement, small-window conv1d): they
+/// fuse into any template's prologue or epilogue for free. Everything else
+/// is a "heavy" op and the root of some kernel template.
+bool isCheapElementalOp(Operation *op);
+
+class ElementalEmitter {
+public:
+  /// `bindings` maps kernel block arguments to the global memrefs holding
+  /// them. The builder's insertion point moves as code is emitted.
+  ElementalEmitter(ImplicitLocOpBuilder &builder,
+                   const DenseMap<Value, Value> &bindings)
+      : b(builder), bindings(bindings) {}
+
+  /// Emits the element of `value` at `index` (one `index`-typed value per
+  /// dim) and returns it in its compute type.
+  FailureOr<Value> emit(Value value, ValueRange index);
+
+  /// Makes `value`'s elements come from `source` instead of its defining op.
+  void setSource(Value value, ElementSource source) {
+    sources[value] = std::move(source);
+  }
+
+  ImplicitLocOpBuilder &getBuilder() { return b; }
+
+  // Index arithmetic helpers shared with the templates.
+  Value constIndex(int64_t v);
+  /// Row-major linear position of `index` in `shape`.
+  Value linearize(ValueRange index, ArrayRef<int64_t> shape);
+  /// The inverse of linearize.
+  SmallVector<Value> delinearize(Value linear, ArrayRef<int64_t> shape);
+  /// Maps an index of a broadcast result onto an operand of shape `shape`
+  /// (NumPy rules, right aligned).
+  SmallVector<Value> broadcastIndex(ValueRange index, ArrayRef<int64_t> shape);
+
+  /// Emits `for (iv = lb; iv < ub; iv += step)` carrying `inits`; `body`
+  /// returns the next values. Returns the loop results.
+  FailureOr<SmallVector<Value>> forLoop(
+      Value lb, Value ub, Value step, ValueRange inits,
+      function_ref<FailureOr<SmallVector<Value>>(Value iv, ValueRange)> body);
+  /// Emits `cond ? then() : else()` for scalar results of `types`.
+  FailureOr<SmallVector<Value>>
+  ifThenElse(Value cond, TypeRange types,
+             function_ref<FailureOr<SmallVector<Value>>()> thenFn,
+             function_ref<FailureOr<SmallVector<Value>>()> elseFn);
+
+private:
+  FailureOr<Value> emitUncached(Value value, ValueRange index);
+  FailureOr<Value> emitOp(Operation *op, unsigned resultNumber,
+                          ValueRange index);
+  /// Ops that are not cheap: computed by loops over their inputs.
+  FailureOr<Value> emitHeavy(Operation *op, unsigned resultNumber,
+                             ValueRange index);
+
+  ImplicitLocOpBuilder &b;
+  const DenseMap<Value, Value> &bindings;
+  DenseMap<Value, ElementSource> sources;
+  /// Elements already emitted, reused only where they dominate.
+  struct CacheEntry {
+    SmallVector<Value> index;
+    Value result;
+  };
+  DenseMap<Value, SmallVector<CacheEntry, 1>> cache;
+};
+
+} // namespace iolite
+} // namespace mlir
+
+#endif // IOLITE_CODEGEN_ELEMENTALEMITTER_H

@@ -1,0 +1,162 @@
+//===- KernelTemplate.h - Kernel families and their emitters ----*- C++ -*-===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// A kernel template turns one iolite.kernel into the body of one gpu.func.
+// Templates are registered in a KernelTemplateRegistry; for each kernel the
+// one with the highest match benefit wins (the "elemental" fallback matches
+// every kernel with benefit 1). A template receives a KernelEmitContext with
+// the gpu.func, the memrefs of every kernel input and output, the target
+// description, a shared-memory plan and an element emitter, and records the
+// launch shape it chose. docs/codegen.md says how to add a family.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef IOLITE_CODEGEN_KERNELTEMPLATE_H
+#define IOLITE_CODEGEN_KERNELTEMPLATE_H
+
+#include "iolite/Codegen/ElementalEmitter.h"
+#include "iolite/Codegen/SharedMemoryPlanner.h"
+#include "iolite/Dialect/Iolite/IR/IoliteOps.h"
+#include "iolite/Target/TargetDescription.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include <array>
+#include <memory>
+
+namespace mlir {
+namespace iolite {
+
+/// Options that override the target's tunings (tests, experiments).
+struct CodegenOverrides {
+  /// {BM, BN, BK} for matmul kernels; empty = the target's tuning.
+  SmallVector<int64_t, 3> matmulTile;
+  /// Compile every kernel with the elemental fallback.
+  bool forceElemental = false;
+};
+
+/// What the kernel body looks like, computed once for template matching.
+struct KernelAnalysis {
+  KernelOp kernel;
+  /// Ops of the body that are not cheap elementals, in order.
+  SmallVector<Operation *> heavyOps;
+  /// The single heavy op, if there is exactly one.
+  Operation *hero = nullptr;
+  /// True if every op using the hero's result (transitively) up to the
+  /// yield is elementwise at the hero's shape and every yielded value has
+  /// the hero's shape: then outputs can be written at the hero's indices.
+  bool epilogueAtHeroIndex = false;
+
+  static KernelAnalysis analyze(KernelOp kernel);
+};
+
+class KernelEmitContext {
+public:
+  KernelEmitContext(KernelOp kernel, gpu::GPUFuncOp func,
+                    const TargetDescription &target,
+                    const CodegenOverrides &overrides);
+
+  KernelOp getKernel() const { return kernel; }
+  gpu::GPUFuncOp getFunc() const { return func; }
+  const TargetDescription &getTarget() const { return target; }
+  const CodegenOverrides &getOverrides() const { return overrides; }
+  /// Builder at the end of the gpu.func body (before the return).
+  ImplicitLocOpBuilder &getBuilder() { return builder; }
+  /// Kernel block argument -> global memref.
+  const DenseMap<Value, Value> &getBindings() const { return bindings; }
+  /// Global memref of the i-th kernel result.
+  Value getOutput(unsigned i) const { return outputs[i]; }
+  unsigned getNumOutputs() const { return outputs.size(); }
+  /// The yielded tensor values, in result order.
+  ValueRange getYieldedValues();
+
+  /// Sets the launch shape.
+  void setLaunch(std::array<int64_t, 3> grid, std::array<int64_t, 3> block) {
+    this->grid = grid;
+    this->block = block;
+  }
+  std::array<int64_t, 3> getGrid() const { return grid; }
+  std::array<int64_t, 3> getBlock() const { return block; }
+
+  SharedMemoryPlan &getSharedMemoryPlan() { return smemPlan; }
+  /// Places the plan and checks it against the target; emits a diagnostic
+  /// naming the kernel, `tileDescription` and the limit when it does not fit.
+  LogicalResult finalizeSharedMemory(StringRef tileDescription);
+  /// A view of shared-memory buffer `id` as `type` (whose memory space is
+  /// set to workgroup here), at extra byte offset `extraOffset`.
+  Value getSharedView(unsigned id, MemRefType type, Value extraOffset = {});
+
+  /// A short description of the chosen template and tile, for the manifest.
+  std::string templateName, tileDescription;
+
+  // Thread and block coordinates (index-typed).
+  Value threadId(gpu::Dimension d);
+  Value blockId(gpu::Dimension d);
+
+  /// Stores `computed` (in compute type) into output `i` at `index`.
+  void storeOutput(unsigned i, Value computed, ValueRange index);
+
+private:
+  KernelOp kernel;
+  gpu::GPUFuncOp func;
+  const TargetDescription &target;
+  const CodegenOverrides &overrides;
+  ImplicitLocOpBuilder builder;
+  DenseMap<Value, Value> bindings;
+  SmallVector<Value> outputs;
+  std::array<int64_t, 3> grid{1, 1, 1}, block{1, 1, 1};
+  SharedMemoryPlan smemPlan;
+  Value smemBase;
+};
+
+class KernelTemplate {
+public:
+  virtual ~KernelTemplate();
+  virtual StringRef getName() const = 0;
+  /// 0 if the template cannot emit this kernel; otherwise higher wins.
+  virtual unsigned match(const KernelAnalysis &analysis,
+                         const TargetDescription &target) const = 0;
+  /// Emits the kernel body and sets the launch shape.
+  virtual LogicalResult emit(const KernelAnalysis &analysis,
+                             KernelEmitContext &ctx) const = 0;
+};
+
+class KernelTemplateRegistry {
+public:
+  void add(std::unique_ptr<KernelTemplate> t) {
+    templates.push_back(std::move(t));
+  }
+  /// The best template for the kernel, or nullptr.
+  const KernelTemplate *select(const KernelAnalysis &analysis,
+                               const TargetDescription &target,
+                               bool forceElemental) const;
+
+private:
+  SmallVector<std::unique_ptr<KernelTemplate>> templates;
+};
+
+/// The registry with every built-in template (elemental fallback, row
+/// reductions, matmul). New families add themselves in KernelTemplates.cpp.
+const KernelTemplateRegistry &getKernelTemplateRegistry();
+
+// Built-in templates (each in lib/Codegen/Templates/).
+std::unique_ptr<KernelTemplate> createElementalTemplate();
+std::unique_ptr<KernelTemplate> createRowReductionTemplate();
+std::unique_ptr<KernelTemplate> createMatmulTemplate();
+
+/// Emits `acc[i][j] += a[i] * b[j]` for a thread's register tile: the one
+/// place a tile's multiply-accumulate is generated (tensor cores map here).
+SmallVector<Value> emitTileMultiplyAccumulate(ImplicitLocOpBuilder &b,
+                                              ValueRange a, ValueRange bFrag,
+                                              ValueRange acc);
+
+/// Warp-wide all-reduce of an f32 with gpu.shuffle xor (width = warp size).
+Value emitWarpAllReduce(ImplicitLocOpBuilder &b, Value value, unsigned warpSize,
+                        function_ref<Value(Value, Value)> combine);
+
+} // namespace iolite
+} // namespace mlir
+
+#endif // IOLITE_CODEGEN_KERNELTEMPLATE_H

@@ -1,0 +1,198 @@
+//===- KernelTemplate.cpp - Template registry and emission context --------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "iolite/Codegen/KernelTemplate.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llvm/ADT/SetVector.h"
+
+using namespace mlir;
+using namespace mlir::iolite;
+
+KernelTemplate::~KernelTemplate() = default;
+
+//===----------------------------------------------------------------------===//
+// KernelAnalysis
+//===----------------------------------------------------------------------===//
+
+/// Ops that compute each element from the same-index elements of their
+/// operands (with broadcasting): the only ops an at-hero-index epilogue may
+/// contain.
+static bool isPointwise(Operation *op) {
+  return isCheapElementalOp(op) &&
+         !isa<ReshapeOp, TransposeOp, ConcatOp, SliceOp, BroadcastOp, GatherOp,
+              RotaryOp, Conv1dOp, ConstantOp>(op);
+}
+
+KernelAnalysis KernelAnalysis::analyze(KernelOp kernel) {
+  KernelAnalysis a;
+  a.kernel = kernel;
+  Block &body = kernel.getBody().front();
+  for (Operation &op : body.without_terminator())
+    if (!isCheapElementalOp(&op))
+      a.heavyOps.push_back(&op);
+  if (a.heavyOps.size() != 1)
+    return a;
+  a.hero = a.heavyOps.front();
+  if (a.hero->getNumResults() != 1)
+    return a;
+  Value heroResult = a.hero->getResult(0);
+  ArrayRef<int64_t> heroShape =
+      cast<ShapedType>(heroResult.getType()).getShape();
+  llvm::SmallPtrSet<Value, 16> dependent{heroResult};
+  bool ok = true;
+  for (Operation &op : body.without_terminator()) {
+    if (&op == a.hero)
+      continue;
+    bool usesHero = llvm::any_of(
+        op.getOperands(), [&](Value v) { return dependent.contains(v); });
+    if (!usesHero)
+      continue;
+    if (!isPointwise(&op) ||
+        cast<ShapedType>(op.getResult(0).getType()).getShape() != heroShape) {
+      ok = false;
+      break;
+    }
+    for (Value v : op.getOperands())
+      if (dependent.contains(v) &&
+          cast<ShapedType>(v.getType()).getShape() != heroShape)
+        ok = false;
+    dependent.insert(op.getResult(0));
+  }
+  for (Value v : kernel.getYield().getValues())
+    if (cast<ShapedType>(v.getType()).getShape() != heroShape)
+      ok = false;
+  a.epilogueAtHeroIndex = ok;
+  return a;
+}
+
+//===----------------------------------------------------------------------===//
+// KernelEmitContext
+//===----------------------------------------------------------------------===//
+
+KernelEmitContext::KernelEmitContext(KernelOp kernel, gpu::GPUFuncOp func,
+                                     const TargetDescription &target,
+                                     const CodegenOverrides &overrides)
+    : kernel(kernel), func(func), target(target), overrides(overrides),
+      builder(kernel.getLoc(), func.getContext()) {
+  Block &entry = func.getBody().front();
+  builder.setInsertionPoint(entry.getTerminator());
+  Block &body = kernel.getBody().front();
+  unsigned numInputs = body.getNumArguments();
+  for (unsigned i = 0; i < numInputs; ++i)
+    bindings[body.getArgument(i)] = entry.getArgument(i);
+  for (unsigned i = numInputs; i < entry.getNumArguments(); ++i)
+    outputs.push_back(entry.getArgument(i));
+}
+
+ValueRange KernelEmitContext::getYieldedValues() {
+  return kernel.getYield().getValues();
+}
+
+Value KernelEmitContext::threadId(gpu::Dimension d) {
+  return gpu::ThreadIdOp::create(builder, d);
+}
+Value KernelEmitContext::blockId(gpu::Dimension d) {
+  return gpu::BlockIdOp::create(builder, d);
+}
+
+void KernelEmitContext::storeOutput(unsigned i, Value computed,
+                                    ValueRange index) {
+  Value out = outputs[i];
+  Type et = cast<MemRefType>(out.getType()).getElementType();
+  memref::StoreOp::create(builder, convertToStorage(builder, computed, et), out,
+                          index);
+}
+
+LogicalResult KernelEmitContext::finalizeSharedMemory(StringRef tile) {
+  int64_t total = smemPlan.place();
+  if (total <= target.sharedMemoryPerBlockOptin)
+    return success();
+  return kernel.emitError()
+         << "kernel '" << kernel.getName() << "' with " << tile << " needs "
+         << total << " bytes of shared memory (" << smemPlan.describe()
+         << "), but " << target.name << " allows at most "
+         << target.sharedMemoryPerBlockOptin << " bytes per block";
+}
+
+Value KernelEmitContext::getSharedView(unsigned id, MemRefType type,
+                                       Value extraOffset) {
+  auto workgroup = gpu::AddressSpaceAttr::get(
+      builder.getContext(), gpu::GPUDialect::getWorkgroupAddressSpace());
+  if (!smemBase) {
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(&func.getBody().front());
+    auto baseType = MemRefType::get({ShapedType::kDynamic}, builder.getI8Type(),
+                                    nullptr, workgroup);
+    smemBase = gpu::DynamicSharedMemoryOp::create(builder, baseType);
+  }
+  Value offset =
+      arith::ConstantIndexOp::create(builder, smemPlan.getOffset(id));
+  if (extraOffset)
+    offset = arith::AddIOp::create(builder, offset, extraOffset);
+  auto viewType = MemRefType::get(type.getShape(), type.getElementType(),
+                                  nullptr, workgroup);
+  return memref::ViewOp::create(builder, viewType, smemBase, offset,
+                                ValueRange{});
+}
+
+//===----------------------------------------------------------------------===//
+// Registry and shared helpers
+//===----------------------------------------------------------------------===//
+
+const KernelTemplate *
+KernelTemplateRegistry::select(const KernelAnalysis &analysis,
+                               const TargetDescription &target,
+                               bool forceElemental) const {
+  const KernelTemplate *best = nullptr;
+  unsigned bestBenefit = 0;
+  for (const auto &t : templates) {
+    if (forceElemental && t->getName() != "elemental")
+      continue;
+    unsigned benefit = t->match(analysis, target);
+    if (benefit > bestBenefit) {
+      best = t.get();
+      bestBenefit = benefit;
+    }
+  }
+  return best;
+}
+
+const KernelTemplateRegistry &mlir::iolite::getKernelTemplateRegistry() {
+  static const KernelTemplateRegistry registry = [] {
+    KernelTemplateRegistry r;
+    r.add(createElementalTemplate());
+    r.add(createRowReductionTemplate());
+    r.add(createMatmulTemplate());
+    return r;
+  }();
+  return registry;
+}
+
+SmallVector<Value>
+mlir::iolite::emitTileMultiplyAccumulate(ImplicitLocOpBuilder &b, ValueRange a,
+                                         ValueRange bFrag, ValueRange acc) {
+  SmallVector<Value> result;
+  result.reserve(acc.size());
+  for (auto [i, x] : llvm::enumerate(a))
+    for (auto [j, y] : llvm::enumerate(bFrag))
+      result.push_back(math::FmaOp::create(b, x, y, acc[i * bFrag.size() + j]));
+  return result;
+}
+
+Value mlir::iolite::emitWarpAllReduce(
+    ImplicitLocOpBuilder &b, Value value, unsigned warpSize,
+    function_ref<Value(Value, Value)> combine) {
+  for (unsigned offset = warpSize / 2; offset >= 1; offset /= 2) {
+    auto shuffle = gpu::ShuffleOp::create(
+        b, value, static_cast<int32_t>(offset), static_cast<int32_t>(warpSize),
+        gpu::ShuffleMode::XOR);
+    value = combine(value, shuffle.getShuffleResult());
+  }
+  return value;
+}

@@ -1,0 +1,357 @@
+//===- KernelToGpu.cpp - iolite.kernel -> gpu.func + host launches --------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "iolite/Codegen/Passes.h"
+
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/MathExtras.h"
+
+namespace mlir {
+namespace iolite {
+#define GEN_PASS_DEF_KERNELTOGPU
+#include "iolite/Codegen/Passes.h.inc"
+} // namespace iolite
+} // namespace mlir
+
+using namespace mlir;
+using namespace mlir::iolite;
+
+/// Alignment of intermediates the codegen places itself (when the graph
+/// memory planner did not run).
+static constexpr int64_t kWorkspaceAlignment = 256;
+
+static MemRefType toMemRef(Type t) {
+  auto tensor = cast<RankedTensorType>(t);
+  return MemRefType::get(tensor.getShape(), tensor.getElementType());
+}
+
+static int64_t byteSize(ShapedType t) {
+  int64_t bits = t.getElementType().getIntOrFloatBitWidth();
+  int64_t bytes = bits == 1 ? 1 : bits / 8;
+  return t.getNumElements() * bytes;
+}
+
+/// Non-splat constants inside a kernel body become kernel inputs defined
+/// outside, so kernels read them from global memory like any argument.
+static void hoistKernelConstants(KernelOp kernel) {
+  Block &body = kernel.getBody().front();
+  for (Operation &op : llvm::make_early_inc_range(body)) {
+    auto cst = dyn_cast<ConstantOp>(&op);
+    if (!cst)
+      continue;
+    auto dense = dyn_cast<DenseElementsAttr>(cst.getValue());
+    if (dense && dense.isSplat())
+      continue;
+    OpBuilder b(kernel);
+    auto outer = ConstantOp::create(b, cst.getLoc(), cst.getValue());
+    kernel->insertOperands(kernel->getNumOperands(), outer.getResult());
+    BlockArgument arg = body.addArgument(cst.getType(), cst.getLoc());
+    cst.getResult().replaceAllUsesWith(arg);
+    cst.erase();
+  }
+}
+
+static std::string sanitize(StringRef name) {
+  std::string s;
+  for (char c : name)
+    s.push_back(llvm::isAlnum(c) || c == '_' ? c : '_');
+  if (s.empty() || llvm::isDigit(s[0]))
+    s = "k_" + s;
+  return s;
+}
+
+/// Generates one kernel; returns the gpu.func or null after a diagnostic.
+static gpu::GPUFuncOp generateKernel(KernelOp kernel, gpu::GPUModuleOp module,
+                                     SymbolTable &symbols,
+                                     const TargetDescription &target,
+                                     const CodegenOverrides &overrides) {
+  SmallVector<Type> argTypes;
+  for (Value v : kernel.getInputs()) {
+    if (!isa<RankedTensorType>(v.getType())) {
+      kernel.emitError() << "kernel input of type " << v.getType()
+                         << " is not a ranked tensor";
+      return {};
+    }
+    argTypes.push_back(toMemRef(v.getType()));
+  }
+  for (Type t : kernel.getResultTypes())
+    argTypes.push_back(toMemRef(t));
+  OpBuilder b(module.getBodyRegion());
+  b.setInsertionPointToEnd(module.getBody());
+  auto func =
+      gpu::GPUFuncOp::create(b, kernel.getLoc(), sanitize(kernel.getName()),
+                             b.getFunctionType(argTypes, {}));
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  symbols.insert(func); // uniquifies the name
+  b.setInsertionPointToEnd(&func.getBody().front());
+  gpu::ReturnOp::create(b, kernel.getLoc());
+
+  KernelAnalysis analysis = KernelAnalysis::analyze(kernel);
+  const KernelTemplate *tmpl = getKernelTemplateRegistry().select(
+      analysis, target, overrides.forceElemental);
+  if (!tmpl) {
+    kernel.emitError() << "no kernel template can generate kernel '"
+                       << kernel.getName() << "'";
+    return {};
+  }
+  KernelEmitContext ctx(kernel, func, target, overrides);
+  if (failed(tmpl->emit(analysis, ctx)))
+    return {};
+
+  auto grid = ctx.getGrid(), block = ctx.getBlock();
+  int64_t threads = block[0] * block[1] * block[2];
+  if (threads > target.maxThreadsPerBlock) {
+    kernel.emitError() << "kernel '" << kernel.getName() << "' uses " << threads
+                       << " threads per block; " << target.name << " allows "
+                       << target.maxThreadsPerBlock;
+    return {};
+  }
+  func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+      {static_cast<int32_t>(block[0]), static_cast<int32_t>(block[1]),
+       static_cast<int32_t>(block[2])}));
+  func->setAttr("iolite.grid", b.getDenseI64ArrayAttr(grid));
+  func->setAttr("iolite.block", b.getDenseI64ArrayAttr(block));
+  func->setAttr("iolite.shared_memory_bytes",
+                b.getI64IntegerAttr(ctx.getSharedMemoryPlan().getTotalBytes()));
+  func->setAttr("iolite.template", b.getStringAttr(ctx.templateName));
+  func->setAttr("iolite.tile", b.getStringAttr(ctx.tileDescription));
+  func->setAttr("iolite.kernel_name", kernel.getNameAttr());
+  SmallVector<Attribute> opNames, opLocs;
+  for (Operation &op : kernel.getBody().front().without_terminator()) {
+    opNames.push_back(b.getStringAttr(op.getName().getStringRef()));
+    opLocs.push_back(op.getLoc());
+  }
+  func->setAttr("iolite.source_ops", b.getArrayAttr(opNames));
+  func->setAttr("iolite.source_locs", b.getArrayAttr(opLocs));
+  return func;
+}
+
+/// Rewrites `func` (tensors, iolite.kernel ops) into the host launch form.
+static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
+                                  SymbolTable &kernelSymbols,
+                                  SymbolTable &moduleSymbols,
+                                  const TargetDescription &target,
+                                  const CodegenOverrides &overrides) {
+  Block &body = func.getBody().front();
+  auto ret = cast<func::ReturnOp>(body.getTerminator());
+  for (Operation &op : body.without_terminator())
+    if (!isa<KernelOp, ConstantOp>(op))
+      return op.emitError()
+             << "'" << op.getName()
+             << "' outside an iolite.kernel: form kernels before codegen";
+  for (Type t : func.getArgumentTypes())
+    if (!isa<RankedTensorType>(t))
+      return func.emitError()
+             << "argument of type " << t << " is not a ranked tensor";
+
+  // Which kernel results are returned, and where.
+  DenseMap<Value, unsigned> outputIndex;
+  for (auto [i, v] : llvm::enumerate(ret.getOperands())) {
+    auto kernel = v.getDefiningOp<KernelOp>();
+    if (!kernel)
+      return ret.emitError()
+             << "result #" << i << " is not computed by a kernel";
+    if (!outputIndex.try_emplace(v, i).second)
+      return ret.emitError()
+             << "result #" << i << " returns the same value as an earlier one";
+  }
+
+  // Workspace offsets: the graph planner's, or a fresh bump allocation.
+  DenseMap<Value, int64_t> offsets;
+  int64_t workspace = 0;
+  bool planned = true;
+  for (auto kernel : body.getOps<KernelOp>())
+    if (!kernel->hasAttr("result_offsets"))
+      planned = false;
+  for (auto kernel : body.getOps<KernelOp>()) {
+    auto attr = kernel->getAttrOfType<DenseI64ArrayAttr>("result_offsets");
+    if (planned &&
+        (!attr || attr.size() != static_cast<int64_t>(kernel.getNumResults())))
+      return kernel.emitError()
+             << "result_offsets must have one entry per result";
+    for (auto [i, r] : llvm::enumerate(kernel.getResults())) {
+      if (outputIndex.count(r))
+        continue;
+      int64_t bytes = byteSize(cast<ShapedType>(r.getType()));
+      int64_t offset;
+      if (planned) {
+        offset = attr[i];
+        if (offset < 0)
+          return kernel.emitError()
+                 << "result #" << i
+                 << " has no workspace offset but is not a function result";
+      } else {
+        offset = llvm::alignTo(workspace, kWorkspaceAlignment);
+      }
+      offsets[r] = offset;
+      workspace = std::max(workspace, offset + bytes);
+    }
+  }
+  if (auto attr = func->getAttrOfType<IntegerAttr>("iolite.workspace_size"))
+    workspace = std::max(workspace, attr.getInt());
+
+  // The host function: inputs, outputs, workspace.
+  SmallVector<Type> argTypes;
+  for (Type t : func.getArgumentTypes())
+    argTypes.push_back(toMemRef(t));
+  for (Type t : func.getResultTypes())
+    argTypes.push_back(toMemRef(t));
+  MLIRContext *ctx = func.getContext();
+  auto wsType = MemRefType::get({std::max<int64_t>(workspace, 1)},
+                                IntegerType::get(ctx, 8));
+  argTypes.push_back(wsType);
+  OpBuilder b(func);
+  auto host = func::FuncOp::create(b, func.getLoc(), func.getName(),
+                                   b.getFunctionType(argTypes, {}));
+  host->setAttr("iolite.workspace_size", b.getI64IntegerAttr(workspace));
+  host->setAttr("iolite.num_inputs",
+                b.getI64IntegerAttr(func.getNumArguments()));
+  host->setAttr("iolite.num_outputs",
+                b.getI64IntegerAttr(func.getNumResults()));
+  host->setAttr("iolite.target", b.getStringAttr(target.name));
+  Block *hostBody = host.addEntryBlock();
+  ImplicitLocOpBuilder hb(func.getLoc(), hostBody, hostBody->begin());
+
+  DenseMap<Value, Value> memrefOf;
+  for (auto [i, arg] : llvm::enumerate(body.getArguments()))
+    memrefOf[arg] = hostBody->getArgument(i);
+  unsigned numIn = func.getNumArguments(), numOut = func.getNumResults();
+  Value ws = hostBody->getArgument(numIn + numOut);
+  int cstCount = 0;
+  for (Operation &op : body.without_terminator()) {
+    hb.setLoc(op.getLoc());
+    if (auto cst = dyn_cast<ConstantOp>(op)) {
+      MemRefType type = toMemRef(cst.getType());
+      OpBuilder gb(moduleSymbols.getOp()->getContext());
+      gb.setInsertionPointToStart(&moduleSymbols.getOp()->getRegion(0).front());
+      auto global = memref::GlobalOp::create(
+          gb, cst.getLoc(),
+          gb.getStringAttr(func.getName() + "_constant_" +
+                           std::to_string(cstCount++)),
+          gb.getStringAttr("private"), TypeAttr::get(type), cst.getValue(),
+          gb.getUnitAttr(), gb.getI64IntegerAttr(64));
+      moduleSymbols.insert(global);
+      memrefOf[cst.getResult()] =
+          memref::GetGlobalOp::create(hb, type, global.getSymName());
+      continue;
+    }
+    auto kernel = cast<KernelOp>(op);
+    hoistKernelConstants(kernel);
+    // Constants the hoisting created sit before the kernel; map them too.
+    for (Value in : kernel.getInputs()) {
+      if (memrefOf.count(in))
+        continue;
+      auto cst = in.getDefiningOp<ConstantOp>();
+      if (!cst)
+        return kernel.emitError("kernel input defined by an unexpected op");
+      MemRefType type = toMemRef(cst.getType());
+      OpBuilder gb(ctx);
+      gb.setInsertionPointToStart(&moduleSymbols.getOp()->getRegion(0).front());
+      auto global = memref::GlobalOp::create(
+          gb, cst.getLoc(),
+          gb.getStringAttr(func.getName() + "_constant_" +
+                           std::to_string(cstCount++)),
+          gb.getStringAttr("private"), TypeAttr::get(type), cst.getValue(),
+          gb.getUnitAttr(), gb.getI64IntegerAttr(64));
+      moduleSymbols.insert(global);
+      memrefOf[in] = memref::GetGlobalOp::create(hb, type, global.getSymName());
+    }
+    for (Value r : kernel.getResults()) {
+      auto it = outputIndex.find(r);
+      if (it != outputIndex.end()) {
+        memrefOf[r] = hostBody->getArgument(numIn + it->second);
+        continue;
+      }
+      Value off = arith::ConstantIndexOp::create(hb, offsets[r]);
+      memrefOf[r] = memref::ViewOp::create(hb, toMemRef(r.getType()), ws, off,
+                                           ValueRange{});
+    }
+    gpu::GPUFuncOp gpuFunc =
+        generateKernel(kernel, module, kernelSymbols, target, overrides);
+    if (!gpuFunc)
+      return failure();
+    SmallVector<Value> args;
+    for (Value in : kernel.getInputs())
+      args.push_back(memrefOf.lookup(in));
+    for (Value r : kernel.getResults())
+      args.push_back(memrefOf.lookup(r));
+    auto grid = gpuFunc->getAttrOfType<DenseI64ArrayAttr>("iolite.grid");
+    auto block = gpuFunc->getAttrOfType<DenseI64ArrayAttr>("iolite.block");
+    auto dim3 = [&](ArrayRef<int64_t> v) {
+      return gpu::KernelDim3{arith::ConstantIndexOp::create(hb, v[0]),
+                             arith::ConstantIndexOp::create(hb, v[1]),
+                             arith::ConstantIndexOp::create(hb, v[2])};
+    };
+    gpu::KernelDim3 gridDim = dim3(grid.asArrayRef());
+    gpu::KernelDim3 blockDim = dim3(block.asArrayRef());
+    int64_t smem =
+        gpuFunc->getAttrOfType<IntegerAttr>("iolite.shared_memory_bytes")
+            .getInt();
+    Value smemValue = arith::ConstantIntOp::create(hb, smem, 32);
+    gpu::LaunchFuncOp::create(hb, gpuFunc, gridDim, blockDim, smemValue, args);
+  }
+  hb.setLoc(ret.getLoc());
+  func::ReturnOp::create(hb);
+  func.erase();
+  return success();
+}
+
+LogicalResult
+mlir::iolite::generateGpuKernels(ModuleOp module,
+                                 const TargetDescription &target,
+                                 const CodegenOverrides &overrides) {
+  SmallVector<func::FuncOp> funcs;
+  for (auto func : module.getOps<func::FuncOp>())
+    if (!func.isDeclaration())
+      funcs.push_back(func);
+  if (funcs.empty())
+    return success();
+  MLIRContext *ctx = module.getContext();
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  UnitAttr::get(ctx));
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(module.getBody());
+  auto gpuModule =
+      gpu::GPUModuleOp::create(b, module.getLoc(), kKernelModuleName);
+  gpuModule->setAttr("iolite.target", b.getStringAttr(target.name));
+  SymbolTable moduleSymbols(module);
+  SymbolTable kernelSymbols(gpuModule);
+  for (func::FuncOp func : funcs)
+    if (failed(generateHost(func, gpuModule, kernelSymbols, moduleSymbols,
+                            target, overrides)))
+      return failure();
+  return success();
+}
+
+namespace {
+struct KernelToGpuPass
+    : public mlir::iolite::impl::KernelToGpuBase<KernelToGpuPass> {
+  using Base::Base;
+  void runOnOperation() override {
+    const TargetDescription *t = lookupTarget(target);
+    if (!t) {
+      getOperation().emitError()
+          << "unknown target '" << target
+          << "' (known: " << getKnownTargetNames() << ")";
+      return signalPassFailure();
+    }
+    CodegenOverrides overrides;
+    overrides.forceElemental = forceElemental;
+    if (!matmulTile.empty()) {
+      if (matmulTile.size() != 3 ||
+          llvm::any_of(matmulTile, [](int64_t v) { return v <= 0; })) {
+        getOperation().emitError(
+            "matmul-tile needs three positive sizes BM,BN,BK");
+        return signalPassFailure();
+      }
+      overrides.matmulTile.assign(matmulTile.begin(), matmulTile.end());
+    }
+    if (failed(generateGpuKernels(getOperation(), *t, overrides)))
+      signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,143 @@
+//===- TargetDescription.cpp - Facts about the supported chips ------------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Numbers come from the vendors' programming guides: CUDA C Programming Guide
+// table "Technical Specifications per Compute Capability" (8.0, 9.0) and the
+// AMD CDNA2/CDNA3 ISA documents (64 KiB LDS per workgroup, 512 unified
+// VGPRs+AGPRs per lane, wave64).
+//
+//===----------------------------------------------------------------------===//
+
+#include "iolite/Target/TargetDescription.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+
+using namespace mlir;
+using namespace mlir::iolite;
+
+const KernelTuning *TargetDescription::getTuning(StringRef family) const {
+  for (const auto &[name, tuning] : tunings)
+    if (name == family)
+      return &tuning;
+  return nullptr;
+}
+
+static KernelTuning tuning(ArrayRef<int64_t> tile, unsigned threads,
+                           unsigned stages = 1) {
+  KernelTuning t;
+  t.tile.assign(tile.begin(), tile.end());
+  t.threads = threads;
+  t.stages = stages;
+  return t;
+}
+
+static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
+                                    unsigned smemPerSM, StringRef features,
+                                    ArrayRef<int64_t> matmulTile) {
+  TargetDescription t;
+  t.name = chip.str();
+  t.chip = chip.str();
+  t.vendor = GpuVendor::Nvidia;
+  t.warpSize = 32;
+  t.maxThreadsPerBlock = 1024;
+  t.sharedMemoryPerBlock = 48 * 1024;
+  t.sharedMemoryPerBlockOptin = smemOptin;
+  t.sharedMemoryPerMultiprocessor = smemPerSM;
+  t.registersPerThread = 255;
+  t.registersPerMultiprocessor = 65536;
+  t.features = features.str();
+  t.tunings.push_back({"elementwise", tuning({1}, 256)});
+  // {rows per block}: one row per warp, 8 warps.
+  t.tunings.push_back({"row_reduction", tuning({8}, 256)});
+  t.tunings.push_back({"matmul", tuning(matmulTile, 256, 2)});
+  return t;
+}
+
+static TargetDescription makeAmd(StringRef chip) {
+  TargetDescription t;
+  t.name = chip.str();
+  t.chip = chip.str();
+  t.vendor = GpuVendor::Amd;
+  t.warpSize = 64;
+  t.maxThreadsPerBlock = 1024;
+  // LDS has no opt-in on CDNA: 64 KiB per workgroup is the hard limit.
+  t.sharedMemoryPerBlock = 64 * 1024;
+  t.sharedMemoryPerBlockOptin = 64 * 1024;
+  t.sharedMemoryPerMultiprocessor = 64 * 1024;
+  t.registersPerThread = 512;
+  // 4 SIMDs x 512 VGPRs x 64 lanes.
+  t.registersPerMultiprocessor = 131072;
+  t.tunings.push_back({"elementwise", tuning({1}, 256)});
+  // {rows per block}: one row per wavefront, 4 wavefronts.
+  t.tunings.push_back({"row_reduction", tuning({4}, 256)});
+  t.tunings.push_back({"matmul", tuning({64, 64, 16}, 256, 2)});
+  return t;
+}
+
+static std::vector<TargetDescription> buildTargets() {
+  std::vector<TargetDescription> chips;
+  chips.push_back(
+      makeNvidia("sm_80", 163 * 1024, 164 * 1024, "+ptx70", {64, 64, 16}));
+  chips.push_back(
+      makeNvidia("sm_90a", 227 * 1024, 228 * 1024, "+ptx80", {128, 64, 16}));
+  chips.push_back(makeAmd("gfx90a"));
+  chips.push_back(makeAmd("gfx942"));
+  std::vector<TargetDescription> all(chips.begin(), chips.end());
+  for (const TargetDescription &chip : chips) {
+    TargetDescription emu = chip;
+    emu.name = "emu-" + chip.chip;
+    emu.emulated = true;
+    all.push_back(std::move(emu));
+  }
+  return all;
+}
+
+ArrayRef<TargetDescription> mlir::iolite::getAllTargets() {
+  static const std::vector<TargetDescription> targets = buildTargets();
+  return targets;
+}
+
+const TargetDescription *mlir::iolite::lookupTarget(StringRef name) {
+  for (const TargetDescription &t : getAllTargets())
+    if (t.name == name)
+      return &t;
+  return nullptr;
+}
+
+std::string mlir::iolite::getKnownTargetNames() {
+  SmallVector<StringRef> names;
+  for (const TargetDescription &t : getAllTargets())
+    names.push_back(t.name);
+  return llvm::join(names, ", ");
+}
+
+std::optional<SmallVector<const TargetDescription *>>
+mlir::iolite::parseTargetList(StringRef list, std::string &error) {
+  SmallVector<StringRef> parts;
+  list.split(parts, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  SmallVector<const TargetDescription *> result;
+  for (StringRef part : parts) {
+    part = part.trim();
+    const TargetDescription *t = lookupTarget(part);
+    if (!t) {
+      error = ("unknown target '" + part +
+               "' (known: " + getKnownTargetNames() + ")")
+                  .str();
+      return std::nullopt;
+    }
+    if (llvm::is_contained(result, t)) {
+      error = ("target '" + part + "' is named twice").str();
+      return std::nullopt;
+    }
+    result.push_back(t);
+  }
+  if (result.empty()) {
+    error = "no target given (known: " + getKnownTargetNames() + ")";
+    return std::nullopt;
+  }
+  return result;
+}
