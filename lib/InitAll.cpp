@@ -8,6 +8,7 @@
 
 #include "iolite/Codegen/Passes.h"
 #include "iolite/Dialect/Iolite/IR/IoliteOps.h"
+#include "iolite/Dialect/Iolite/Transforms/Passes.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -24,4 +25,5 @@ void mlir::iolite::registerAllDialects(DialectRegistry &registry) {
 void mlir::iolite::registerAllPasses() {
   mlir::registerAllPasses();
   registerIoliteCodegenPasses();
+  registerIolitePasses();
 }

@@ -1,0 +1,106 @@
+//===- Passes.td - Iolite graph passes ---------------------*- tablegen -*-===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Graph passes on the iolite dialect: raising decomposed subgraphs to
+// iolite's fused ops, partitioning functions into kernels, and planning the
+// memory of the tensors that cross kernel boundaries.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef IOLITE_DIALECT_IOLITE_TRANSFORMS_PASSES_TD
+#define IOLITE_DIALECT_IOLITE_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+// Every raising pass reports near misses (and, with remarks, what it raised).
+defvar RemarksOption = Option<"remarks", "remarks", "bool", /*default=*/"false",
+    "Report each rewrite and each near miss (a candidate left unraised, "
+    "with the reason) as a remark at its source location">;
+
+//===----------------------------------------------------------------------===//
+// Raising
+//===----------------------------------------------------------------------===//
+
+def IoliteRaiseAttentionPass
+    : Pass<"iolite-raise-attention", "::mlir::func::FuncOp"> {
+  let summary = "Raise matmul -> scale -> mask -> softmax -> matmul to "
+                "iolite.attention";
+  let description = [{
+    Recognises scaled dot-product attention written out as
+    `matmul(Q, K^T)`, an optional scale (`mul` or `div` by a uniform
+    constant, on the scores or on Q/K), optional masks (`add` of a float
+    mask, `select` with a large negative fill, constant causal masks),
+    `softmax` over the key axis, and `matmul(P, V)`, with casts around the
+    softmax, transposes of Q/K/V and grouped-query attention written as a
+    repeat of K and V (`reshape(broadcast(reshape(k)))`, or the per-head
+    `concat` that `repeat_interleave` exports). The rewrite checks the math it
+    claims: the softmax axis, that the scale is uniform, that every mask
+    broadcasts to the scores without widening them, and that the repeat
+    gives query head `h` the kv head `h / (Hq / Hkv)`. Constant masks equal
+    to the causal pattern become `causal`. Candidates that fail a check are
+    left as they are; with `remarks` the reason is reported.
+
+    Dropped-key semantics: `select` masks with a fill of -inf or at most
+    -1e4 exclude keys; a query whose keys are all excluded gets zeros from
+    `iolite.attention` (the unfused graph gives NaN or a uniform average).
+  }];
+  let options = [RemarksOption];
+  let dependentDialects = ["::mlir::iolite::IoliteDialect"];
+}
+
+def IoliteRaiseNormsPass : Pass<"iolite-raise-norms", "::mlir::func::FuncOp"> {
+  let summary = "Raise elementwise/reduction forms of RMSNorm and LayerNorm";
+  let description = [{
+    `x * rsqrt(mean(x^2) + eps) [* w]` (with `rsqrt` written as `rsqrt`,
+    `1 / sqrt`, `reciprocal(sqrt)` or `pow(., -0.5)`, the mean as
+    `reduce mean` or `reduce sum / N`, and casts to f32 around it) becomes
+    `iolite.rms_norm`; `(x - mean(x)) / sqrt(var + eps) [* w] [+ b]` over the
+    trailing dims becomes `iolite.layer_norm`. The rewrite checks that the
+    statistic reduces the last dims (the trailing dims from `axis` for
+    layer_norm) with kept dims, that the divisor of a sum equals the
+    reduced size, that the same `x` is normalised, that epsilon is a
+    uniform constant, and that the weight and bias have the normalised
+    shape.
+  }];
+  let options = [RemarksOption];
+  let dependentDialects = ["::mlir::iolite::IoliteDialect"];
+}
+
+def IoliteRaiseActivationsPass
+    : Pass<"iolite-raise-activations", "::mlir::func::FuncOp"> {
+  let summary = "Raise GELU (erf and tanh forms) and SiLU";
+  let description = [{
+    `0.5 x (1 + erf(x / sqrt(2)))` becomes `iolite.gelu`,
+    `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))` becomes
+    `iolite.gelu approximate = tanh` (products in any order, `x^3` as `pow`
+    or products, the erf argument as `div` by sqrt(2) or `mul` by its
+    inverse), and `x * sigmoid(x)` or `x / (1 + exp(-x))` becomes
+    `iolite.silu`. Constants must match to a relative 1e-3 (f16 roundings
+    of the exact values pass, a different constant does not) and every
+    occurrence of `x` must be the same value.
+  }];
+  let options = [RemarksOption];
+  let dependentDialects = ["::mlir::iolite::IoliteDialect"];
+}
+
+def IoliteRaiseRotaryPass
+    : Pass<"iolite-raise-rotary", "::mlir::func::FuncOp"> {
+  let summary = "Raise rotate-half RoPE written with slice/neg/concat";
+  let description = [{
+    `x * cos + concat(-x[..., R/2:R], x[..., :R/2]) * sin` (the
+    `rotate_half` of GPT-NeoX and Llama as PyTorch exports it) becomes
+    `iolite.rotary`; when the rotated part is a prefix `x[..., :R]` of the
+    features and the result is concatenated with the rest `x[..., R:]`,
+    the whole becomes one `iolite.rotary` with `R` rotary features. The
+    rewrite checks that the slices take the two halves of the same `x` on
+    the last axis, the concat order and sign (`(-x2, x1)`), and that
+    `cos`/`sin` broadcast to `[..., S, R]`.
+  }];
+  let options = [RemarksOption];
+  let dependentDialects = ["::mlir::iolite::IoliteDialect"];
+}
+
+#endif // IOLITE_DIALECT_IOLITE_TRANSFORMS_PASSES_TD

@@ -1,0 +1,112 @@
+//===- Transforms.h - Raising rewrites of the iolite dialect ----*- C++ -*-===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// The raising rewrites turn decomposed subgraphs (as importers produce them)
+// into iolite's fused ops. Each is a function that rewrites one anchor op and
+// returns the new op or failure, a populate function that wraps it in a
+// pattern, and a thin pass (Passes.td). A failed rewrite changes nothing; if
+// the anchor was a real candidate (say, a matmul fed by a softmax) the
+// control's onNearMiss hears why it was left alone.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef IOLITE_DIALECT_IOLITE_TRANSFORMS_TRANSFORMS_H
+#define IOLITE_DIALECT_IOLITE_TRANSFORMS_TRANSFORMS_H
+
+#include "iolite/Dialect/Iolite/IR/IoliteOps.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Support/LLVM.h"
+#include <functional>
+
+namespace mlir {
+namespace iolite {
+
+/// Observers of the raising rewrites; either may be empty.
+struct RaisingControl {
+  /// Called with the anchor of a candidate that was left unraised, the name
+  /// of the rewrite ("attention", "rms_norm", ...) and the reason.
+  std::function<void(Operation *anchor, StringRef rewrite, const Twine &reason)>
+      onNearMiss;
+  /// Called with each op a rewrite created and a one-line description.
+  std::function<void(Operation *raised, StringRef rewrite, const Twine &detail)>
+      onRaised;
+
+  void nearMiss(Operation *anchor, StringRef rewrite,
+                const Twine &reason) const {
+    if (onNearMiss)
+      onNearMiss(anchor, rewrite, reason);
+  }
+  void raised(Operation *op, StringRef rewrite, const Twine &detail) const {
+    if (onRaised)
+      onRaised(op, rewrite, detail);
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Attention
+//===----------------------------------------------------------------------===//
+
+/// Rewrites the attention whose final `matmul(P, V)` is `pv` into one
+/// iolite.attention (see iolite-raise-attention) and returns it.
+FailureOr<AttentionOp> raiseAttention(RewriterBase &rewriter, MatmulOp pv,
+                                      const RaisingControl &control = {});
+
+void populateRaiseAttentionPatterns(RewritePatternSet &patterns,
+                                    const RaisingControl &control = {});
+
+//===----------------------------------------------------------------------===//
+// Norms
+//===----------------------------------------------------------------------===//
+
+/// Rewrites the RMSNorm whose normalising op (the mul by the inverse RMS or
+/// the div by the RMS) is `anchor`, together with the casts and weight mul
+/// after it, and returns the new op.
+FailureOr<RmsNormOp> raiseRmsNorm(RewriterBase &rewriter, Operation *anchor,
+                                  const RaisingControl &control = {});
+
+/// Rewrites the LayerNorm whose normalising op is `anchor`, with its
+/// centring and the casts, weight mul and bias add after it.
+FailureOr<LayerNormOp> raiseLayerNorm(RewriterBase &rewriter, Operation *anchor,
+                                      const RaisingControl &control = {});
+
+void populateRaiseNormPatterns(RewritePatternSet &patterns,
+                               const RaisingControl &control = {});
+
+//===----------------------------------------------------------------------===//
+// Activations
+//===----------------------------------------------------------------------===//
+
+/// Rewrites the GELU (erf or tanh form) whose outermost product is `root`.
+FailureOr<GeluOp> raiseGelu(RewriterBase &rewriter, MulOp root,
+                            const RaisingControl &control = {});
+
+/// Rewrites `x * sigmoid(x)` (a MulOp) or `x / (1 + exp(-x))` (a DivOp).
+FailureOr<SiluOp> raiseSilu(RewriterBase &rewriter, Operation *root,
+                            const RaisingControl &control = {});
+
+void populateRaiseActivationPatterns(RewritePatternSet &patterns,
+                                     const RaisingControl &control = {});
+
+//===----------------------------------------------------------------------===//
+// Rotary embedding
+//===----------------------------------------------------------------------===//
+
+/// Rewrites `x * cos + rotate_half(x) * sin` ending at `root`.
+FailureOr<RotaryOp> raiseRotary(RewriterBase &rewriter, AddOp root,
+                                const RaisingControl &control = {});
+
+/// Rewrites `concat(rotary(x[..., :R]), x[..., R:])` into one rotary of `x`.
+FailureOr<RotaryOp> absorbRotaryPassThrough(RewriterBase &rewriter,
+                                            ConcatOp root,
+                                            const RaisingControl &control = {});
+
+void populateRaiseRotaryPatterns(RewritePatternSet &patterns,
+                                 const RaisingControl &control = {});
+
+} // namespace iolite
+} // namespace mlir
+
+#endif // IOLITE_DIALECT_IOLITE_TRANSFORMS_TRANSFORMS_H

@@ -1,0 +1,445 @@
+//===- MatchUtils.cpp - Helpers shared by the raising rewrites ------------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "MatchUtils.h"
+
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/Path.h"
+#include <cmath>
+#include <cstdio>
+
+using namespace mlir;
+using namespace mlir::iolite;
+using namespace mlir::iolite::raising;
+
+/// How deep the constant readers look through ops.
+static constexpr unsigned kMaxDepth = 8;
+/// The largest constant whose elements are compared for uniformity.
+static constexpr int64_t kMaxUniformScan = 4096;
+/// The largest intermediate a mask fold materialises (8 MiB of doubles).
+static constexpr int64_t kMaxFoldElements = int64_t(1) << 20;
+
+bool raising::approxEqual(double a, double b, double rtol) {
+  if (a == b)
+    return true;
+  return std::fabs(a - b) <= rtol * std::max(std::fabs(a), std::fabs(b));
+}
+
+/// Reads element `attr` of a constant as a double.
+static std::optional<double> toDouble(Attribute attr) {
+  if (auto f = dyn_cast<FloatAttr>(attr))
+    return f.getValueAsDouble();
+  if (auto i = dyn_cast<IntegerAttr>(attr)) {
+    if (i.getType().isInteger(1))
+      return i.getValue().getBoolValue() ? 1.0 : 0.0;
+    return static_cast<double>(i.getValue().getSExtValue());
+  }
+  return std::nullopt;
+}
+
+/// Reads all elements of a constant as doubles.
+static std::optional<std::vector<double>> readElements(ElementsAttr elements) {
+  std::vector<double> out;
+  int64_t n = elements.getNumElements();
+  out.reserve(n);
+  Type et = elements.getElementType();
+  if (auto dense = dyn_cast<DenseElementsAttr>(elements)) {
+    if (isa<FloatType>(et)) {
+      for (const APFloat &f : dense.getValues<APFloat>())
+        out.push_back(f.convertToDouble());
+      return out;
+    }
+    if (et.isInteger(1)) {
+      for (bool b : dense.getValues<bool>())
+        out.push_back(b ? 1.0 : 0.0);
+      return out;
+    }
+    if (isa<IntegerType>(et)) {
+      for (const APInt &i : dense.getValues<APInt>())
+        out.push_back(static_cast<double>(i.getSExtValue()));
+      return out;
+    }
+    return std::nullopt;
+  }
+  std::optional<ElementsAttr::iterator<Attribute>> it =
+      elements.try_value_begin<Attribute>();
+  if (!it)
+    return std::nullopt;
+  for (int64_t i = 0; i < n; ++i, ++*it) {
+    std::optional<double> d = toDouble(**it);
+    if (!d)
+      return std::nullopt;
+    out.push_back(*d);
+  }
+  return out;
+}
+
+static std::optional<double> uniformConstant(Value v, unsigned depth) {
+  if (!v)
+    return std::nullopt;
+  Attribute attr;
+  if (matchPattern(v, m_Constant(&attr))) {
+    auto elements = dyn_cast<ElementsAttr>(attr);
+    if (!elements || elements.getNumElements() < 1)
+      return std::nullopt;
+    if (auto dense = dyn_cast<DenseElementsAttr>(elements);
+        dense && dense.isSplat())
+      return toDouble(dense.getSplatValue<Attribute>());
+    if (elements.getNumElements() > kMaxUniformScan)
+      return std::nullopt;
+    std::optional<std::vector<double>> values = readElements(elements);
+    if (!values || values->empty())
+      return std::nullopt;
+    double first = values->front();
+    for (double x : *values)
+      if (x != first && !(std::isnan(x) && std::isnan(first)))
+        return std::nullopt;
+    return first;
+  }
+  if (depth == 0)
+    return std::nullopt;
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return std::nullopt;
+  auto unary = [&](auto fn) -> std::optional<double> {
+    std::optional<double> x = uniformConstant(def->getOperand(0), depth - 1);
+    if (!x)
+      return std::nullopt;
+    return fn(*x);
+  };
+  auto binary = [&](auto fn) -> std::optional<double> {
+    std::optional<double> x = uniformConstant(def->getOperand(0), depth - 1);
+    std::optional<double> y = uniformConstant(def->getOperand(1), depth - 1);
+    if (!x || !y)
+      return std::nullopt;
+    return fn(*x, *y);
+  };
+  return llvm::TypeSwitch<Operation *, std::optional<double>>(def)
+      .Case([&](CastOp op) -> std::optional<double> {
+        std::optional<double> x = uniformConstant(op.getInput(), depth - 1);
+        if (!x)
+          return std::nullopt;
+        Type et = op.getType().getElementType();
+        if (et.isInteger(1))
+          return *x != 0.0 ? 1.0 : 0.0;
+        if (isa<IntegerType>(et))
+          return std::trunc(*x);
+        return *x;
+      })
+      .Case<ReshapeOp, BroadcastOp, TransposeOp, SliceOp>(
+          [&](Operation *) { return unary([](double x) { return x; }); })
+      .Case([&](NegOp) { return unary([](double x) { return -x; }); })
+      .Case(
+          [&](SqrtOp) { return unary([](double x) { return std::sqrt(x); }); })
+      .Case([&](RsqrtOp) {
+        return unary([](double x) { return 1.0 / std::sqrt(x); });
+      })
+      .Case(
+          [&](ReciprocalOp) { return unary([](double x) { return 1.0 / x; }); })
+      .Case([&](AddOp) {
+        return binary([](double x, double y) { return x + y; });
+      })
+      .Case([&](SubOp) {
+        return binary([](double x, double y) { return x - y; });
+      })
+      .Case([&](MulOp) {
+        return binary([](double x, double y) { return x * y; });
+      })
+      .Case([&](DivOp) {
+        return binary([](double x, double y) { return x / y; });
+      })
+      .Case([&](PowOp) {
+        return binary([](double x, double y) { return std::pow(x, y); });
+      })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+std::optional<double> raising::getUniformConstant(Value v) {
+  return uniformConstant(v, kMaxDepth);
+}
+
+bool raising::isUniformConstant(Value v, double expected, double rtol) {
+  std::optional<double> c = getUniformConstant(v);
+  return c && approxEqual(*c, expected, rtol);
+}
+
+Value raising::stripFloatCasts(Value v) {
+  while (auto cast = v.getDefiningOp<CastOp>()) {
+    if (!isa<FloatType>(cast.getInput().getType().getElementType()) ||
+        !isa<FloatType>(cast.getType().getElementType()))
+      break;
+    v = cast.getInput();
+  }
+  return v;
+}
+
+FailureOr<ArrayRef<int64_t>> raising::getStaticShape(Value v) {
+  auto t = dyn_cast<RankedTensorType>(v.getType());
+  if (!t || !t.hasStaticShape())
+    return failure();
+  return t.getShape();
+}
+
+Value raising::createScalarConstant(OpBuilder &b, Location loc,
+                                    Type elementType, double value) {
+  auto type = RankedTensorType::get({}, elementType);
+  Attribute element;
+  if (auto ft = dyn_cast<FloatType>(elementType)) {
+    APFloat f(value);
+    bool losesInfo = false;
+    f.convert(ft.getFloatSemantics(), APFloat::rmNearestTiesToEven, &losesInfo);
+    element = FloatAttr::get(ft, f);
+  } else {
+    element = IntegerAttr::get(elementType, static_cast<int64_t>(value));
+  }
+  return ConstantOp::create(b, loc, DenseElementsAttr::get(type, element));
+}
+
+std::string raising::numStr(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", x);
+  return buf;
+}
+
+std::string raising::locStr(Location loc) {
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    if (!fused.getLocations().empty())
+      return locStr(fused.getLocations().front());
+  if (auto name = dyn_cast<NameLoc>(loc))
+    return locStr(name.getChildLoc());
+  if (auto file = dyn_cast<FileLineColLoc>(loc))
+    return (llvm::sys::path::filename(file.getFilename().getValue()) + ":" +
+            Twine(file.getLine()) + ":" + Twine(file.getColumn()))
+        .str();
+  return "unknown";
+}
+
+RaisingControl raising::remarkingControl(RemarkCollector &remarks) {
+  RaisingControl control;
+  control.onNearMiss = [&remarks](Operation *op, StringRef rewrite,
+                                  const Twine &why) {
+    remarks.missed(op->getLoc(), rewrite,
+                   "not raised to iolite." + rewrite + ": " + why);
+  };
+  control.onRaised = [&remarks](Operation *op, StringRef rewrite,
+                                const Twine &detail) {
+    remarks.passed(op->getLoc(), rewrite, detail);
+  };
+  return control;
+}
+
+LogicalResult raising::applyRaisingPatterns(Operation *op,
+                                            RewritePatternSet &&patterns) {
+  return applyPatternsGreedily(op, std::move(patterns),
+                               GreedyRewriteConfig().setUseTopDownTraversal());
+}
+
+//===----------------------------------------------------------------------===//
+// Constant folding of small masks
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// Row-major strides of `shape`.
+SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> strides(shape.size(), 1);
+  for (int64_t i = static_cast<int64_t>(shape.size()) - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * shape[i + 1];
+  return strides;
+}
+
+int64_t numElements(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+/// Reads `in` (of shape `inShape`, right-aligned against `outShape` and
+/// broadcast) at each index of `outShape`.
+std::vector<double> broadcastValues(const ConstantTensor &in,
+                                    ArrayRef<int64_t> outShape) {
+  int64_t n = numElements(outShape);
+  std::vector<double> out(n);
+  SmallVector<int64_t> outStrides = stridesOf(outShape);
+  SmallVector<int64_t> inStrides = stridesOf(in.shape);
+  size_t off = outShape.size() - in.shape.size();
+  for (int64_t flat = 0; flat < n; ++flat) {
+    int64_t rem = flat, inFlat = 0;
+    for (size_t d = 0; d < outShape.size(); ++d) {
+      int64_t idx = rem / outStrides[d];
+      rem %= outStrides[d];
+      if (d >= off && in.shape[d - off] != 1)
+        inFlat += idx * inStrides[d - off];
+    }
+    out[flat] = in.values[inFlat];
+  }
+  return out;
+}
+} // namespace
+
+static std::optional<ConstantTensor> foldTensor(Value v, int64_t maxElements,
+                                                unsigned depth) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || !type.hasStaticShape() || type.getNumElements() > maxElements)
+    return std::nullopt;
+  ConstantTensor result;
+  result.shape.assign(type.getShape().begin(), type.getShape().end());
+  Attribute attr;
+  if (matchPattern(v, m_Constant(&attr))) {
+    auto elements = dyn_cast<ElementsAttr>(attr);
+    if (!elements)
+      return std::nullopt;
+    std::optional<std::vector<double>> values = readElements(elements);
+    if (!values)
+      return std::nullopt;
+    result.values = std::move(*values);
+    return result;
+  }
+  Operation *def = v.getDefiningOp();
+  if (!def || depth == 0)
+    return std::nullopt;
+  auto operand = [&](unsigned i, int64_t limit = 0) {
+    return foldTensor(def->getOperand(i), limit ? limit : maxElements,
+                      depth - 1);
+  };
+  int64_t n = type.getNumElements();
+  SmallVector<int64_t> outStrides = stridesOf(result.shape);
+
+  if (isa<ReshapeOp>(def)) {
+    std::optional<ConstantTensor> in = operand(0);
+    if (!in)
+      return std::nullopt;
+    result.values = std::move(in->values);
+    return result;
+  }
+  if (auto cast = dyn_cast<CastOp>(def)) {
+    std::optional<ConstantTensor> in = operand(0);
+    if (!in)
+      return std::nullopt;
+    Type et = cast.getType().getElementType();
+    for (double &x : in->values) {
+      if (et.isInteger(1))
+        x = x != 0.0 ? 1.0 : 0.0;
+      else if (isa<IntegerType>(et))
+        x = std::trunc(x);
+    }
+    result.values = std::move(in->values);
+    return result;
+  }
+  if (isa<BroadcastOp>(def)) {
+    std::optional<ConstantTensor> in = operand(0);
+    if (!in)
+      return std::nullopt;
+    result.values = broadcastValues(*in, result.shape);
+    return result;
+  }
+  if (auto transpose = dyn_cast<TransposeOp>(def)) {
+    std::optional<ConstantTensor> in = operand(0);
+    if (!in)
+      return std::nullopt;
+    ArrayRef<int64_t> perm = transpose.getPermutation();
+    SmallVector<int64_t> inStrides = stridesOf(in->shape);
+    result.values.resize(n);
+    for (int64_t flat = 0; flat < n; ++flat) {
+      int64_t rem = flat, inFlat = 0;
+      for (size_t d = 0; d < perm.size(); ++d) {
+        int64_t idx = rem / outStrides[d];
+        rem %= outStrides[d];
+        inFlat += idx * inStrides[perm[d]];
+      }
+      result.values[flat] = in->values[inFlat];
+    }
+    return result;
+  }
+  if (auto slice = dyn_cast<SliceOp>(def)) {
+    // A causal mask is often a slice of a larger constant buffer.
+    std::optional<ConstantTensor> in =
+        operand(0, std::max(maxElements, kMaxFoldElements));
+    if (!in)
+      return std::nullopt;
+    ArrayRef<int64_t> starts = slice.getStarts();
+    SmallVector<int64_t> steps(starts.size(), 1);
+    if (auto s = slice.getStrides())
+      steps.assign(s->begin(), s->end());
+    SmallVector<int64_t> inStrides = stridesOf(in->shape);
+    result.values.resize(n);
+    for (int64_t flat = 0; flat < n; ++flat) {
+      int64_t rem = flat, inFlat = 0;
+      for (size_t d = 0; d < starts.size(); ++d) {
+        int64_t idx = rem / outStrides[d];
+        rem %= outStrides[d];
+        inFlat += (starts[d] + idx * steps[d]) * inStrides[d];
+      }
+      result.values[flat] = in->values[inFlat];
+    }
+    return result;
+  }
+  if (isa<NegOp>(def)) {
+    std::optional<ConstantTensor> in = operand(0);
+    if (!in)
+      return std::nullopt;
+    for (double &x : in->values)
+      x = -x;
+    result.values = std::move(in->values);
+    return result;
+  }
+  // Elementwise ops with broadcasting.
+  if (isa<CompareOp, AddOp, SubOp, MulOp, SelectOp>(def)) {
+    SmallVector<std::vector<double>> args;
+    for (unsigned i = 0; i < def->getNumOperands(); ++i) {
+      std::optional<ConstantTensor> in = operand(i);
+      if (!in)
+        return std::nullopt;
+      args.push_back(broadcastValues(*in, result.shape));
+    }
+    result.values.resize(n);
+    for (int64_t i = 0; i < n; ++i) {
+      double a = args[0][i], b = args[1][i];
+      double r = 0;
+      if (auto cmp = dyn_cast<CompareOp>(def)) {
+        switch (cmp.getPredicate()) {
+        case ComparePredicate::eq:
+          r = a == b;
+          break;
+        case ComparePredicate::ne:
+          r = a != b;
+          break;
+        case ComparePredicate::lt:
+          r = a < b;
+          break;
+        case ComparePredicate::le:
+          r = a <= b;
+          break;
+        case ComparePredicate::gt:
+          r = a > b;
+          break;
+        case ComparePredicate::ge:
+          r = a >= b;
+          break;
+        }
+      } else if (isa<AddOp>(def)) {
+        r = a + b;
+      } else if (isa<SubOp>(def)) {
+        r = a - b;
+      } else if (isa<MulOp>(def)) {
+        r = a * b;
+      } else {
+        r = a != 0.0 ? b : args[2][i];
+      }
+      result.values[i] = r;
+    }
+    return result;
+  }
+  return std::nullopt;
+}
+
+std::optional<ConstantTensor>
+raising::foldToConstantTensor(Value v, int64_t maxElements) {
+  return foldTensor(v, maxElements, kMaxDepth);
+}
