@@ -9,6 +9,7 @@
 #include "iolite/Codegen/Passes.h"
 #include "iolite/Dialect/Iolite/IR/IoliteOps.h"
 #include "iolite/Dialect/Iolite/Transforms/Passes.h"
+#include "iolite/Pipelines/GpuPipelines.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -26,4 +27,5 @@ void mlir::iolite::registerAllPasses() {
   mlir::registerAllPasses();
   registerIoliteCodegenPasses();
   registerIolitePasses();
+  registerGpuPipelines();
 }

@@ -44,10 +44,18 @@ KernelAnalysis KernelAnalysis::analyze(KernelOp kernel) {
   Value heroResult = a.hero->getResult(0);
   ArrayRef<int64_t> heroShape =
       cast<ShapedType>(heroResult.getType()).getShape();
+  // Ops whose results never reach the yield are not emitted; ignore them.
+  llvm::SmallPtrSet<Operation *, 16> live;
+  SmallVector<Value> worklist(kernel.getYield().getValues());
+  while (!worklist.empty()) {
+    Operation *def = worklist.pop_back_val().getDefiningOp();
+    if (def && live.insert(def).second)
+      worklist.append(def->operand_begin(), def->operand_end());
+  }
   llvm::SmallPtrSet<Value, 16> dependent{heroResult};
   bool ok = true;
   for (Operation &op : body.without_terminator()) {
-    if (&op == a.hero)
+    if (&op == a.hero || !live.contains(&op))
       continue;
     bool usesHero = llvm::any_of(
         op.getOperands(), [&](Value v) { return dependent.contains(v); });

@@ -1,0 +1,75 @@
+//===- Bundle.h - The AOT bundle: header, launch code, manifest -*- C++ -*-===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// A bundle is what a build consumes: NAME.h (the C API), NAME.c (launch code
+// calling only include/iolite/Runtime/iolite_runtime.h, with every target's
+// binary embedded and chosen at load by the device's chip), one binary per
+// target and manifest.json. It is read off the host launch function that
+// iolite-kernel-to-gpu generates.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef IOLITE_DRIVER_BUNDLE_H
+#define IOLITE_DRIVER_BUNDLE_H
+
+#include "iolite/Driver/Compile.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include <vector>
+
+namespace mlir {
+namespace iolite {
+
+/// Where a kernel argument points.
+struct BundleArg {
+  enum Kind { Input, Output, Workspace, Constant } kind;
+  /// Input/output/constant number.
+  int64_t index = 0;
+  /// Byte offset into the workspace.
+  int64_t offset = 0;
+};
+
+struct BundleTensor {
+  std::vector<int64_t> shape;
+  std::string dtype;
+  int64_t bytes = 0;
+};
+
+struct BundleLaunch {
+  std::string kernel;
+  std::vector<BundleArg> args;
+};
+
+struct BundleModel {
+  std::string name;
+  std::vector<BundleTensor> inputs, outputs;
+  int64_t workspaceBytes = 0;
+  /// Constant contents (little-endian element bytes).
+  std::vector<std::string> constants;
+  std::vector<BundleLaunch> launches;
+  std::vector<const TargetDescription *> targets;
+  std::vector<TargetArtifact> artifacts;
+  /// One per launch.
+  std::vector<BundleKernel> kernels;
+};
+
+/// Reads inputs, outputs, workspace, constants and launches off the host
+/// function in `module` (after iolite-kernel-to-gpu). `targetIndex` selects
+/// the launch-shape slot the kernels' dims fill.
+LogicalResult readHostPlan(ModuleOp module, func::FuncOp host,
+                           BundleModel &model, unsigned targetIndex);
+
+/// Writes the bundle into `outDir` atomically (temporary folder + rename).
+LogicalResult writeBundle(const BundleModel &model, StringRef outDir,
+                          std::string &error);
+
+/// Prints the per-kernel table (kernel, source ops, grid/block, shared
+/// memory, registers/spills per target).
+void printKernelTable(const BundleModel &model, llvm::raw_ostream &os);
+
+} // namespace iolite
+} // namespace mlir
+
+#endif // IOLITE_DRIVER_BUNDLE_H

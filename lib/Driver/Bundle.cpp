@@ -1,0 +1,555 @@
+//===- Bundle.cpp - The AOT bundle: header, launch code, manifest ---------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "iolite/Driver/Bundle.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+
+using namespace mlir;
+using namespace mlir::iolite;
+
+static std::string dtypeName(Type t) {
+  if (t.isF32())
+    return "f32";
+  if (t.isF16())
+    return "f16";
+  if (t.isBF16())
+    return "bf16";
+  if (t.isInteger(1))
+    return "i1";
+  if (t.isInteger(32))
+    return "i32";
+  if (t.isInteger(64))
+    return "i64";
+  return "unknown";
+}
+
+static BundleTensor describe(MemRefType t) {
+  BundleTensor d;
+  d.shape.assign(t.getShape().begin(), t.getShape().end());
+  d.dtype = dtypeName(t.getElementType());
+  int64_t bits = t.getElementTypeBitWidth();
+  d.bytes = t.getNumElements() * (bits == 1 ? 1 : bits / 8);
+  return d;
+}
+
+/// Element bytes of a constant, little endian (i1 as one byte each).
+static std::string constantBytes(ElementsAttr attr) {
+  std::string bytes;
+  auto dense = dyn_cast<DenseElementsAttr>(attr);
+  if (!dense)
+    return bytes;
+  Type et = dense.getElementType();
+  auto append = [&](const APInt &v, unsigned width) {
+    for (unsigned i = 0; i < width / 8; ++i)
+      bytes.push_back(static_cast<char>(v.extractBitsAsZExtValue(8, i * 8)));
+  };
+  if (isa<FloatType>(et)) {
+    for (APFloat v : dense.getValues<APFloat>())
+      append(v.bitcastToAPInt(), et.getIntOrFloatBitWidth());
+  } else if (et.isInteger(1)) {
+    for (bool v : dense.getValues<bool>())
+      bytes.push_back(v ? 1 : 0);
+  } else {
+    for (APInt v : dense.getValues<APInt>())
+      append(v, et.getIntOrFloatBitWidth());
+  }
+  return bytes;
+}
+
+static std::optional<int64_t> constantIndex(Value v) {
+  if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
+    return c.value();
+  if (auto c = v.getDefiningOp<arith::ConstantIntOp>())
+    return c.value();
+  return std::nullopt;
+}
+
+LogicalResult mlir::iolite::readHostPlan(ModuleOp module, func::FuncOp host,
+                                         BundleModel &model,
+                                         unsigned targetIndex) {
+  unsigned numIn =
+      host->getAttrOfType<IntegerAttr>("iolite.num_inputs").getInt();
+  unsigned numOut =
+      host->getAttrOfType<IntegerAttr>("iolite.num_outputs").getInt();
+  bool first = targetIndex == 0;
+  if (first) {
+    model.workspaceBytes =
+        host->getAttrOfType<IntegerAttr>("iolite.workspace_size").getInt();
+    for (unsigned i = 0; i < numIn + numOut; ++i) {
+      BundleTensor t =
+          describe(cast<MemRefType>(host.getArgument(i).getType()));
+      (i < numIn ? model.inputs : model.outputs).push_back(t);
+    }
+  }
+  SymbolTable symbols(module);
+  DenseMap<StringAttr, int64_t> constantIds;
+  unsigned launchNo = 0;
+  for (auto launch : host.getBody().getOps<gpu::LaunchFuncOp>()) {
+    auto gpuFunc = symbols.lookupNearestSymbolFrom<gpu::GPUFuncOp>(
+        launch, launch.getKernel());
+    if (!gpuFunc)
+      return launch.emitError("launch of an unknown kernel");
+    if (first) {
+      BundleLaunch l;
+      l.kernel = gpuFunc.getName().str();
+      for (Value arg : launch.getKernelOperands()) {
+        BundleArg a{BundleArg::Input};
+        if (auto ba = dyn_cast<BlockArgument>(arg)) {
+          unsigned n = ba.getArgNumber();
+          if (n < numIn)
+            a = {BundleArg::Input, n, 0};
+          else if (n < numIn + numOut)
+            a = {BundleArg::Output, n - numIn, 0};
+          else
+            a = {BundleArg::Workspace, 0, 0};
+        } else if (auto view = arg.getDefiningOp<memref::ViewOp>()) {
+          std::optional<int64_t> off = constantIndex(view.getByteShift());
+          if (!off)
+            return launch.emitError("workspace view at a dynamic offset");
+          a = {BundleArg::Workspace, 0, *off};
+        } else if (auto get = arg.getDefiningOp<memref::GetGlobalOp>()) {
+          auto global = symbols.lookup<memref::GlobalOp>(get.getName());
+          if (!global || !global.getInitialValue())
+            return launch.emitError("constant without a value");
+          auto [it, inserted] = constantIds.try_emplace(global.getSymNameAttr(),
+                                                        model.constants.size());
+          if (inserted)
+            model.constants.push_back(
+                constantBytes(cast<ElementsAttr>(*global.getInitialValue())));
+          a = {BundleArg::Constant, it->second, 0};
+        } else {
+          return launch.emitError("kernel argument the bundle cannot place");
+        }
+        l.args.push_back(a);
+      }
+      model.launches.push_back(std::move(l));
+      BundleKernel k;
+      k.name = gpuFunc.getName().str();
+      k.templateName =
+          gpuFunc->getAttrOfType<StringAttr>("iolite.template").str();
+      k.tile = gpuFunc->getAttrOfType<StringAttr>("iolite.tile").str();
+      auto names = gpuFunc->getAttrOfType<ArrayAttr>("iolite.source_ops");
+      auto locs = gpuFunc->getAttrOfType<ArrayAttr>("iolite.source_locs");
+      for (auto [n, l] : llvm::zip(names, locs)) {
+        std::string locText;
+        llvm::raw_string_ostream os(locText);
+        cast<LocationAttr>(l).print(os);
+        k.sourceOps.push_back({cast<StringAttr>(n).str(), locText});
+      }
+      model.kernels.push_back(std::move(k));
+    }
+    if (launchNo >= model.kernels.size() ||
+        model.kernels[launchNo].name != gpuFunc.getName())
+      return launch.emitError("targets disagree on the kernel order");
+    auto grid = gpuFunc->getAttrOfType<DenseI64ArrayAttr>("iolite.grid");
+    auto block = gpuFunc->getAttrOfType<DenseI64ArrayAttr>("iolite.block");
+    int64_t smem =
+        gpuFunc->getAttrOfType<IntegerAttr>("iolite.shared_memory_bytes")
+            .getInt();
+    auto &slots = model.kernels[launchNo].launch;
+    slots.resize(targetIndex + 1);
+    slots[targetIndex] = {grid[0],  grid[1],  grid[2], block[0],
+                          block[1], block[2], smem};
+    ++launchNo;
+  }
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Writing
+//===----------------------------------------------------------------------===//
+
+static void writeByteArray(llvm::raw_ostream &os, StringRef name,
+                           StringRef bytes) {
+  os << "static const unsigned char " << name << "["
+     << std::max<size_t>(bytes.size(), 1)
+     << "] __attribute__((aligned(64))) = {";
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (i % 16 == 0)
+      os << "\n  ";
+    os << llvm::formatv("{0:x2},", static_cast<unsigned char>(bytes[i])).str();
+  }
+  if (bytes.empty())
+    os << "0";
+  os << "\n};\n";
+}
+
+static std::string sanitizeIdent(StringRef s) {
+  std::string r;
+  for (char c : s)
+    r.push_back(llvm::isAlnum(c) ? c : '_');
+  return r;
+}
+
+static std::string shapeList(ArrayRef<int64_t> shape) {
+  if (shape.empty())
+    return "0";
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  llvm::interleave(shape, os, ", ");
+  return s;
+}
+
+static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
+  std::string up = StringRef(m.name).upper();
+  const std::string &n = m.name;
+  os << "/* " << n << ".h - generated by iolite-compile. Do not edit. */\n"
+     << "#ifndef " << up << "_H\n#define " << up << "_H\n\n"
+     << "#include \"iolite_runtime.h\"\n\n#ifdef __cplusplus\nextern \"C\" {\n"
+     << "#endif\n\n";
+  os << "/* Bytes of device scratch memory NAME_run needs. */\n"
+     << "#define " << up << "_WORKSPACE_SIZE " << m.workspaceBytes << "u\n"
+     << "#define " << up << "_NUM_INPUTS " << m.inputs.size() << "\n"
+     << "#define " << up << "_NUM_OUTPUTS " << m.outputs.size() << "\n\n";
+  auto tensors = [&](StringRef kind, const std::vector<BundleTensor> &ts) {
+    for (auto [i, t] : llvm::enumerate(ts)) {
+      std::string base =
+          up + "_" + StringRef(kind).upper() + "_" + std::to_string(i);
+      os << "/* " << kind << " " << i << ": " << t.dtype << "["
+         << shapeList(t.shape) << "] */\n"
+         << "#define " << base << "_RANK " << t.shape.size() << "\n"
+         << "#define " << base << "_DTYPE \"" << t.dtype << "\"\n"
+         << "#define " << base << "_BYTES " << t.bytes << "u\n"
+         << "static const int64_t " << n << "_" << kind << "_" << i
+         << "_shape[] = {" << shapeList(t.shape) << "};\n";
+    }
+  };
+  tensors("input", m.inputs);
+  tensors("output", m.outputs);
+  os << "\n/* Loaded kernels and constants for one device. */\n"
+     << "typedef struct " << n << "_model " << n << "_model;\n\n"
+     << "/* Picks the binary for the device's chip, loads it and uploads the "
+        "constants. */\n"
+     << "iolite_status_t " << n << "_load(iolite_device_t device, " << n
+     << "_model **model);\n"
+     << "void " << n << "_unload(" << n << "_model *model);\n\n"
+     << "/* Runs the model: device pointers to every input and output, a "
+        "workspace\n   of "
+     << up << "_WORKSPACE_SIZE bytes, and a stream (NULL: default). */\n"
+     << "iolite_status_t " << n << "_run(" << n << "_model *model";
+  for (size_t i = 0; i < m.inputs.size(); ++i)
+    os << ", const void *input" << i;
+  for (size_t i = 0; i < m.outputs.size(); ++i)
+    os << ", void *output" << i;
+  os << ", void *workspace, iolite_stream_t stream);\n\n"
+     << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << up << "_H */\n";
+}
+
+static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
+  const std::string &n = m.name;
+  size_t numKernels = m.launches.size();
+  os << "/* " << n << ".c - generated by iolite-compile. Do not edit. */\n"
+     << "#include \"" << n << ".h\"\n\n#include <stdlib.h>\n#include "
+     << "<string.h>\n\n";
+  os << "#define NUM_KERNELS " << numKernels << "\n#define NUM_CONSTANTS "
+     << m.constants.size() << "\n\n";
+  os << "static const char *const kernel_names[NUM_KERNELS + 1] = {";
+  for (const BundleLaunch &l : m.launches)
+    os << "\"" << l.kernel << "\", ";
+  os << "NULL};\n\n";
+  os << "struct launch_shape {\n  uint32_t grid[3];\n  uint32_t block[3];\n"
+     << "  uint32_t shared_bytes;\n};\n\n";
+  for (auto [t, target] : llvm::enumerate(m.targets)) {
+    std::string id = sanitizeIdent(target->name);
+    writeByteArray(os, "image_" + id, m.artifacts[t].binary);
+    os << "static const struct launch_shape launches_" << id
+       << "[NUM_KERNELS + 1] = {\n";
+    for (const BundleKernel &k : m.kernels) {
+      const auto &s = k.launch[t];
+      os << llvm::formatv("  {{{{{0}, {1}, {2}}, {{{3}, {4}, {5}}, {6}},\n",
+                          s[0], s[1], s[2], s[3], s[4], s[5], s[6])
+                .str();
+    }
+    os << "  {{0, 0, 0}, {0, 0, 0}, 0}};\n\n";
+  }
+  os << "struct target_entry {\n  const char *chip;\n  const unsigned char "
+        "*image;\n  size_t size;\n  const struct launch_shape *launches;\n};\n"
+     << "static const struct target_entry targets[] = {\n";
+  for (auto [t, target] : llvm::enumerate(m.targets)) {
+    std::string id = sanitizeIdent(target->name);
+    os << "  {\"" << target->chip << "\", image_" << id << ", "
+       << m.artifacts[t].binary.size() << ", launches_" << id << "},\n";
+  }
+  os << "};\n\n";
+  for (auto [i, c] : llvm::enumerate(m.constants))
+    writeByteArray(os, "constant_" + std::to_string(i), c);
+  os << "static const unsigned char *const constant_data[NUM_CONSTANTS + 1] = "
+        "{";
+  for (size_t i = 0; i < m.constants.size(); ++i)
+    os << "constant_" << i << ", ";
+  os << "NULL};\nstatic const size_t constant_sizes[NUM_CONSTANTS + 1] = {";
+  for (const std::string &c : m.constants)
+    os << c.size() << ", ";
+  os << "0};\n\n";
+  os << "struct " << n << "_model {\n  iolite_device_t device;\n"
+     << "  iolite_module_t module;\n  const struct target_entry *target;\n"
+     << "  iolite_kernel_t kernels[NUM_KERNELS + 1];\n"
+     << "  void *constants[NUM_CONSTANTS + 1];\n};\n\n";
+  os << "void " << n << "_unload(" << n << "_model *model) {\n"
+     << "  if (!model)\n    return;\n"
+     << "  for (int i = 0; i < NUM_CONSTANTS; ++i)\n"
+     << "    if (model->constants[i])\n"
+     << "      iolite_free(model->device, model->constants[i]);\n"
+     << "  if (model->module)\n    iolite_module_unload(model->module);\n"
+     << "  free(model);\n}\n\n";
+  os << "iolite_status_t " << n << "_load(iolite_device_t device, " << n
+     << "_model **out) {\n"
+     << "  const char *arch = iolite_device_arch(device);\n"
+     << "  const struct target_entry *target = NULL;\n"
+     << "  for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); ++i)\n"
+     << "    if (arch && strcmp(arch, targets[i].chip) == 0)\n"
+     << "      target = &targets[i];\n"
+     << "  if (!target)\n    return IOLITE_ERROR_NOT_FOUND;\n"
+     << "  " << n << "_model *model = (" << n
+     << "_model *)calloc(1, sizeof(*model));\n"
+     << "  if (!model)\n    return IOLITE_ERROR_OUT_OF_MEMORY;\n"
+     << "  model->device = device;\n  model->target = target;\n"
+     << "  iolite_status_t s = iolite_module_load(device, target->image, "
+        "target->size, &model->module);\n"
+     << "  for (int i = 0; s == IOLITE_SUCCESS && i < NUM_KERNELS; ++i)\n"
+     << "    s = iolite_module_get_kernel(model->module, kernel_names[i], "
+        "&model->kernels[i]);\n"
+     << "  for (int i = 0; s == IOLITE_SUCCESS && i < NUM_CONSTANTS; ++i) {\n"
+     << "    s = iolite_malloc(device, constant_sizes[i], "
+        "&model->constants[i]);\n"
+     << "    if (s == IOLITE_SUCCESS)\n"
+     << "      s = iolite_memcpy_h2d(device, model->constants[i], "
+        "constant_data[i], constant_sizes[i]);\n  }\n"
+     << "  if (s != IOLITE_SUCCESS) {\n    " << n
+     << "_unload(model);\n    return s;\n  }\n"
+     << "  *out = model;\n  return IOLITE_SUCCESS;\n}\n\n";
+  os << "iolite_status_t " << n << "_run(" << n << "_model *model";
+  for (size_t i = 0; i < m.inputs.size(); ++i)
+    os << ", const void *input" << i;
+  for (size_t i = 0; i < m.outputs.size(); ++i)
+    os << ", void *output" << i;
+  os << ", void *workspace, iolite_stream_t stream) {\n"
+     << "  if (!model)\n    return IOLITE_ERROR_INVALID_ARGUMENT;\n"
+     << "  const struct launch_shape *shapes = model->target->launches;\n"
+     << "  iolite_status_t s;\n  (void)workspace;\n";
+  for (auto [k, l] : llvm::enumerate(m.launches)) {
+    os << "  /* " << l.kernel << " */\n  {\n";
+    for (auto [a, arg] : llvm::enumerate(l.args)) {
+      os << "    void *p" << a << " = ";
+      switch (arg.kind) {
+      case BundleArg::Input:
+        os << "(void *)input" << arg.index;
+        break;
+      case BundleArg::Output:
+        os << "output" << arg.index;
+        break;
+      case BundleArg::Workspace:
+        os << "(char *)workspace + " << arg.offset;
+        break;
+      case BundleArg::Constant:
+        os << "model->constants[" << arg.index << "]";
+        break;
+      }
+      os << ";\n";
+    }
+    os << "    void *args[] = {";
+    for (size_t a = 0; a < l.args.size(); ++a)
+      os << "&p" << a << ", ";
+    os << "NULL};\n"
+       << "    s = iolite_launch(model->kernels[" << k << "], shapes[" << k
+       << "].grid, shapes[" << k << "].block, shapes[" << k
+       << "].shared_bytes, stream, args);\n"
+       << "    if (s != IOLITE_SUCCESS)\n      return s;\n  }\n";
+  }
+  os << "  return IOLITE_SUCCESS;\n}\n";
+}
+
+static llvm::json::Value manifest(const BundleModel &m) {
+  using namespace llvm::json;
+  auto tensorList = [](const std::vector<BundleTensor> &ts) {
+    Array a;
+    for (const BundleTensor &t : ts) {
+      Array shape;
+      for (int64_t d : t.shape)
+        shape.push_back(d);
+      a.push_back(Object{
+          {"shape", std::move(shape)}, {"dtype", t.dtype}, {"bytes", t.bytes}});
+    }
+    return a;
+  };
+  Array targets;
+  for (auto [t, target] : llvm::enumerate(m.targets))
+    targets.push_back(Object{{"name", target->name},
+                             {"chip", target->chip},
+                             {"vendor", target->isNvidia() ? "nvidia" : "amd"},
+                             {"warp_size", target->warpSize},
+                             {"binary", m.name + "." + target->name + "." +
+                                            m.artifacts[t].extension}});
+  Array kernels;
+  for (const BundleKernel &k : m.kernels) {
+    Array ops;
+    for (const auto &[op, loc] : k.sourceOps)
+      ops.push_back(Object{{"op", op}, {"loc", loc}});
+    Object perTarget;
+    for (auto [t, target] : llvm::enumerate(m.targets)) {
+      const auto &s = k.launch[t];
+      Object entry{{"grid", Array{s[0], s[1], s[2]}},
+                   {"block", Array{s[3], s[4], s[5]}},
+                   {"dynamic_shared_memory_bytes", s[6]}};
+      for (const KernelResources &r : m.artifacts[t].kernels) {
+        if (r.kernel != k.name)
+          continue;
+        Object res{{"registers", r.registers},
+                   {"spills", r.spills},
+                   {"stack_bytes", r.stackBytes},
+                   {"static_shared_memory_bytes", r.staticSharedBytes}};
+        if (r.scalarRegisters >= 0)
+          res["scalar_registers"] = r.scalarRegisters;
+        if (r.scalarSpills >= 0)
+          res["scalar_spills_to_vgpr"] = r.scalarSpills;
+        entry["resources"] = std::move(res);
+      }
+      perTarget[target->name] = std::move(entry);
+    }
+    kernels.push_back(Object{{"name", k.name},
+                             {"template", k.templateName},
+                             {"tile", k.tile},
+                             {"source_ops", std::move(ops)},
+                             {"targets", std::move(perTarget)}});
+  }
+  Array launches;
+  for (const BundleLaunch &l : m.launches) {
+    Array args;
+    for (const BundleArg &a : l.args) {
+      static const char *kinds[] = {"input", "output", "workspace", "constant"};
+      Object o{{"kind", kinds[a.kind]}};
+      if (a.kind == BundleArg::Workspace)
+        o["offset"] = a.offset;
+      else
+        o["index"] = a.index;
+      args.push_back(std::move(o));
+    }
+    launches.push_back(Object{{"kernel", l.kernel}, {"args", std::move(args)}});
+  }
+  Array constants;
+  for (const std::string &c : m.constants)
+    constants.push_back(static_cast<int64_t>(c.size()));
+  return Object{{"name", m.name},
+                {"workspace_bytes", m.workspaceBytes},
+                {"inputs", tensorList(m.inputs)},
+                {"outputs", tensorList(m.outputs)},
+                {"constant_bytes", std::move(constants)},
+                {"targets", std::move(targets)},
+                {"kernels", std::move(kernels)},
+                {"launches", std::move(launches)}};
+}
+
+static bool writeFile(StringRef path, StringRef contents, std::string &error) {
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (ec) {
+    error = ("cannot write " + path + ": " + ec.message()).str();
+    return false;
+  }
+  os << contents;
+  return true;
+}
+
+LogicalResult mlir::iolite::writeBundle(const BundleModel &m, StringRef outDir,
+                                        std::string &error) {
+  SmallString<256> target(outDir);
+  llvm::sys::fs::make_absolute(target);
+  llvm::sys::path::remove_dots(target, /*remove_dot_dot=*/true);
+  StringRef parent = llvm::sys::path::parent_path(target);
+  if (!parent.empty() && !llvm::sys::fs::is_directory(parent)) {
+    error = ("output folder's parent '" + parent + "' does not exist").str();
+    return failure();
+  }
+  // Everything goes into a sibling temporary folder first.
+  SmallString<256> tmp(target);
+  tmp += ".tmp-" + std::to_string(llvm::sys::Process::getProcessId());
+  llvm::sys::fs::remove_directories(tmp);
+  if (auto ec = llvm::sys::fs::create_directories(tmp)) {
+    error = ("cannot create " + tmp + ": " + ec.message()).str();
+    return failure();
+  }
+  auto fail = [&]() {
+    llvm::sys::fs::remove_directories(tmp);
+    return failure();
+  };
+  std::string header, source, json;
+  llvm::raw_string_ostream hs(header), ss(source), js(json);
+  writeHeader(m, hs);
+  writeSource(m, ss);
+  js << llvm::formatv("{0:2}", manifest(m)) << "\n";
+  auto path = [&](StringRef name) {
+    SmallString<256> p(tmp);
+    llvm::sys::path::append(p, name);
+    return std::string(p);
+  };
+  if (!writeFile(path(m.name + ".h"), header, error) ||
+      !writeFile(path(m.name + ".c"), source, error) ||
+      !writeFile(path("manifest.json"), json, error))
+    return fail();
+  for (auto [t, targetDesc] : llvm::enumerate(m.targets))
+    if (!writeFile(path(m.name + "." + targetDesc->name + "." +
+                        m.artifacts[t].extension),
+                   m.artifacts[t].binary, error))
+      return fail();
+  // Swap the finished folder in.
+  SmallString<256> old(target);
+  old += ".old-" + std::to_string(llvm::sys::Process::getProcessId());
+  bool hadOld = llvm::sys::fs::exists(target);
+  if (hadOld) {
+    if (auto ec = llvm::sys::fs::rename(target, old)) {
+      error = ("cannot replace " + target + ": " + ec.message()).str();
+      return fail();
+    }
+  }
+  if (auto ec = llvm::sys::fs::rename(tmp, target)) {
+    if (hadOld)
+      (void)llvm::sys::fs::rename(old, target);
+    error = ("cannot create " + target + ": " + ec.message()).str();
+    return fail();
+  }
+  if (hadOld)
+    llvm::sys::fs::remove_directories(old);
+  return success();
+}
+
+void mlir::iolite::printKernelTable(const BundleModel &m,
+                                    llvm::raw_ostream &os) {
+  os << llvm::formatv("{0,-18} {1,-13} {2,-34} {3,-8} {4,-14} {5,-12} "
+                      "{6,-7} {7}\n",
+                      "kernel", "template", "source ops", "target", "grid",
+                      "block", "smem", "regs/spills");
+  for (const BundleKernel &k : m.kernels) {
+    std::string ops;
+    for (const auto &[op, loc] : k.sourceOps) {
+      if (!ops.empty())
+        ops += ",";
+      ops += StringRef(op).starts_with("iolite.") ? op.substr(7) : op;
+    }
+    if (ops.size() > 34)
+      ops = ops.substr(0, 31) + "...";
+    for (auto [t, target] : llvm::enumerate(m.targets)) {
+      const auto &s = k.launch[t];
+      std::string regs = "-";
+      for (const KernelResources &r : m.artifacts[t].kernels)
+        if (r.kernel == k.name)
+          regs = std::to_string(r.registers) + "/" + std::to_string(r.spills);
+      os << llvm::formatv(
+          "{0,-18} {1,-13} {2,-34} {3,-8} {4,-14} {5,-12} {6,-7} {7}\n",
+          t == 0 ? k.name : "", t == 0 ? k.templateName : "", t == 0 ? ops : "",
+          target->name, llvm::formatv("{0}x{1}x{2}", s[0], s[1], s[2]).str(),
+          llvm::formatv("{0}x{1}x{2}", s[3], s[4], s[5]).str(), s[6], regs);
+    }
+  }
+}

@@ -1,0 +1,247 @@
+//===- Serialization.cpp - Kernels to cubin/HSACO with resource reports ---===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Upstream gpu-module-to-binary produces PTX (NVIDIA) and HSACO (AMD, through
+// the ROCm device libraries and ld.lld of a toolkit folder). We run ptxas
+// ourselves rather than letting MLIR do it so that its -v report (registers,
+// spills, stack, shared memory) can be read into the manifest.
+//
+//===----------------------------------------------------------------------===//
+
+#include "iolite/Target/Serialization.h"
+
+#include "iolite/Pipelines/GpuPipelines.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVM/ROCDL/Utils.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/Regex.h"
+#include <cstdlib>
+
+using namespace mlir;
+using namespace mlir::iolite;
+
+#ifndef IOLITE_DEFAULT_ROCM_TOOLKIT
+#define IOLITE_DEFAULT_ROCM_TOOLKIT ""
+#endif
+
+std::vector<KernelResources> mlir::iolite::parsePtxasReport(StringRef text) {
+  std::vector<KernelResources> reports;
+  llvm::Regex entry("Compiling entry function '([^']+)'");
+  llvm::Regex frame("([0-9]+) bytes stack frame, ([0-9]+) bytes spill "
+                    "stores, ([0-9]+) bytes spill loads");
+  llvm::Regex regs("Used ([0-9]+) registers");
+  llvm::Regex smem("([0-9]+) bytes smem");
+  SmallVector<StringRef> lines;
+  text.split(lines, '\n');
+  for (StringRef line : lines) {
+    SmallVector<StringRef> m;
+    if (entry.match(line, &m)) {
+      reports.emplace_back();
+      reports.back().kernel = m[1].str();
+      continue;
+    }
+    if (reports.empty())
+      continue;
+    KernelResources &r = reports.back();
+    if (frame.match(line, &m)) {
+      r.stackBytes = std::stoll(m[1].str());
+      r.spills = std::stoll(m[2].str()) + std::stoll(m[3].str());
+    }
+    if (regs.match(line, &m))
+      r.registers = std::stoll(m[1].str());
+    if (smem.match(line, &m))
+      r.staticSharedBytes = std::stoll(m[1].str());
+  }
+  return reports;
+}
+
+static std::string findPtxas(const BackendOptions &options) {
+  if (!options.ptxasPath.empty())
+    return options.ptxasPath;
+  if (const char *env = std::getenv("IOLITE_PTXAS"))
+    return env;
+  if (llvm::sys::fs::can_execute("/usr/local/cuda/bin/ptxas"))
+    return "/usr/local/cuda/bin/ptxas";
+  if (auto found = llvm::sys::findProgramByName("ptxas"))
+    return *found;
+  return "";
+}
+
+static std::string findRocmToolkit(const BackendOptions &options) {
+  if (!options.rocmToolkitPath.empty())
+    return options.rocmToolkitPath;
+  if (const char *env = std::getenv("IOLITE_ROCM_TOOLKIT"))
+    return env;
+  return IOLITE_DEFAULT_ROCM_TOOLKIT;
+}
+
+/// Runs gpu-module-to-binary with `format` and returns the object bytes.
+static FailureOr<std::string> moduleToObject(ModuleOp module, StringRef format,
+                                             StringRef toolkit) {
+  PassManager pm(module.getContext());
+  GpuModuleToBinaryPassOptions opts;
+  opts.compilationTarget = format.str();
+  opts.toolkitPath = toolkit.str();
+  pm.addPass(createGpuModuleToBinaryPass(opts));
+  if (failed(pm.run(module)))
+    return failure();
+  for (auto binary : module.getOps<gpu::BinaryOp>())
+    for (Attribute attr : binary.getObjects())
+      if (auto object = dyn_cast<gpu::ObjectAttr>(attr))
+        return object.getObject().getValue().str();
+  return module.emitError("gpu-module-to-binary produced no object");
+}
+
+/// ptxas: PTX -> cubin plus its resource report.
+static LogicalResult assemblePtx(ModuleOp module, StringRef ptx,
+                                 const TargetDescription &target,
+                                 const BackendOptions &options,
+                                 TargetArtifact &artifact) {
+  std::string ptxas = findPtxas(options);
+  if (ptxas.empty())
+    return module.emitError(
+        "ptxas not found (install the CUDA toolkit or set IOLITE_PTXAS)");
+  SmallString<128> ptxPath, cubinPath, logPath;
+  if (llvm::sys::fs::createTemporaryFile("iolite", "ptx", ptxPath) ||
+      llvm::sys::fs::createTemporaryFile("iolite", "cubin", cubinPath) ||
+      llvm::sys::fs::createTemporaryFile("iolite", "log", logPath))
+    return module.emitError("cannot create temporary files for ptxas");
+  auto cleanup = [&] {
+    llvm::sys::fs::remove(ptxPath);
+    llvm::sys::fs::remove(cubinPath);
+    llvm::sys::fs::remove(logPath);
+  };
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(ptxPath, ec);
+    if (ec) {
+      cleanup();
+      return module.emitError("cannot write ") << ptxPath;
+    }
+    os << ptx;
+  }
+  std::string arch = "-arch=" + target.chip;
+  SmallVector<StringRef> args{ptxas, "-v", arch, ptxPath, "-o", cubinPath};
+  std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
+                                          StringRef(logPath)};
+  std::string errMsg;
+  int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects, 0, 0,
+                                     &errMsg);
+  auto log = llvm::MemoryBuffer::getFile(logPath);
+  std::string logText = log ? (*log)->getBuffer().str() : "";
+  if (rc != 0) {
+    cleanup();
+    return module.emitError() << "ptxas failed for " << target.name << ": "
+                              << (errMsg.empty() ? logText : errMsg);
+  }
+  auto cubin = llvm::MemoryBuffer::getFile(cubinPath, /*IsText=*/false);
+  if (!cubin) {
+    cleanup();
+    return module.emitError("ptxas produced no cubin");
+  }
+  artifact.binary = (*cubin)->getBuffer().str();
+  artifact.kernels = parsePtxasReport(logText);
+  cleanup();
+  return success();
+}
+
+/// Reads VGPR/SGPR/spill/LDS/scratch use from the HSACO's metadata.
+static LogicalResult readHsacoMetadata(ModuleOp module,
+                                       TargetArtifact &artifact) {
+  Builder builder(module.getContext());
+  auto metadata = ROCDL::getAMDHSAKernelsELFMetadata(
+      builder, ArrayRef<char>(artifact.binary.data(), artifact.binary.size()));
+  if (!metadata)
+    return module.emitError("cannot read amdhsa.kernels metadata from the "
+                            "HSACO");
+  auto get = [](NamedAttrList &attrs, StringRef key) -> int64_t {
+    for (StringRef k : {key, key.drop_front()})
+      if (auto v = dyn_cast_or_null<IntegerAttr>(attrs.get(k)))
+        return v.getInt();
+    return 0;
+  };
+  for (auto &[name, attrs] : *metadata) {
+    KernelResources r;
+    r.kernel = name.getValue().str();
+    r.registers = get(attrs, ".vgpr_count");
+    r.scalarRegisters = get(attrs, ".sgpr_count");
+    r.spills = get(attrs, ".vgpr_spill_count");
+    r.scalarSpills = get(attrs, ".sgpr_spill_count");
+    r.stackBytes = get(attrs, ".private_segment_fixed_size");
+    r.staticSharedBytes = get(attrs, ".group_segment_fixed_size");
+    artifact.kernels.push_back(r);
+  }
+  llvm::sort(artifact.kernels,
+             [](const KernelResources &a, const KernelResources &b) {
+               return a.kernel < b.kernel;
+             });
+  return success();
+}
+
+LogicalResult
+mlir::iolite::runBackend(ModuleOp module, const TargetDescription &target,
+                         BackendStage stage, const BackendOptions &options,
+                         std::string *assembly, TargetArtifact *artifact) {
+  if (target.emulated)
+    return module.emitError()
+           << "target '" << target.name
+           << "' is not available: the emu back end is not part of this build";
+  PassManager pm(module.getContext());
+  GpuLoweringOptions lowering;
+  lowering.optLevel = options.optLevel;
+  buildGpuLoweringPipeline(pm, target, lowering);
+  if (failed(pm.run(module)))
+    return failure();
+  if (stage == BackendStage::Llvm)
+    return success();
+
+  std::string toolkit = target.isAmd() ? findRocmToolkit(options) : "";
+  bool needIsa = stage == BackendStage::Assembly || target.isNvidia();
+  std::string isa;
+  if (needIsa) {
+    // The binary pass replaces the gpu.module; keep the input for AMD's
+    // second (binary) serialization.
+    OwningOpRef<ModuleOp> copy = module.clone();
+    FailureOr<std::string> text = moduleToObject(*copy, "isa", toolkit);
+    if (failed(text))
+      return failure();
+    isa = std::move(*text);
+    if (stage == BackendStage::Assembly) {
+      if (assembly)
+        *assembly = isa;
+      return success();
+    }
+  }
+  TargetArtifact result;
+  result.target = target.name;
+  if (target.isNvidia()) {
+    result.extension = "cubin";
+    if (failed(assemblePtx(module, isa, target, options, result)))
+      return failure();
+  } else {
+    result.extension = "hsaco";
+    if (toolkit.empty() ||
+        !llvm::sys::fs::exists(toolkit + "/amdgcn/bitcode/ocml.bc"))
+      return module.emitError()
+             << "ROCm device libraries not found under '" << toolkit
+             << "/amdgcn/bitcode' (install rocm-device-libs or set "
+                "IOLITE_ROCM_TOOLKIT)";
+    FailureOr<std::string> hsaco = moduleToObject(module, "bin", toolkit);
+    if (failed(hsaco))
+      return failure();
+    result.binary = std::move(*hsaco);
+    if (failed(readHsacoMetadata(module, result)))
+      return failure();
+  }
+  if (artifact)
+    *artifact = std::move(result);
+  return success();
+}

@@ -1,0 +1,30 @@
+// Every kernel of every op family the example model kinds use compiles for
+// sm_80, sm_90a, gfx90a and gfx942; ptxas accepts each with 0 spill bytes
+// and 0 stack, and no HSACO kernel uses scratch (VGPR spills, private
+// segment).
+// RUN: rm -rf %t && iolite-compile %S/Inputs/all_ops.mlir --target=sm_80,sm_90a,gfx90a,gfx942 -o %t | FileCheck %s
+// RUN: FileCheck %s --check-prefix=MANIFEST --input-file=%t/manifest.json
+// RUN: FileCheck %s --check-prefix=NOSPILL --input-file=%t/manifest.json
+
+// CHECK: kernel template source ops target grid block smem regs/spills
+// CHECK: rms_norm_0 row_reduction rms_norm sm_80
+// CHECK: matmul_1 matmul matmul sm_80
+// CHECK: attention_5 elemental attention sm_80
+// CHECK: selective_scan_7 elemental selective_scan sm_80
+// CHECK: top_k_19 elemental top_k sm_80
+// CHECK-NEXT: sm_90a
+// CHECK-NEXT: gfx90a
+// CHECK-NEXT: gfx942
+// CHECK: wrote {{.*}} (20 kernels, 4 targets, workspace
+
+// MANIFEST: "kernels": [
+// MANIFEST: "name": "rms_norm_0"
+// MANIFEST: "op": "iolite.rms_norm"
+// MANIFEST: "targets": {
+// MANIFEST: "gfx90a": {
+// MANIFEST: "scalar_registers":
+// MANIFEST: "sm_80": {
+// MANIFEST: "registers":
+
+// NOSPILL-NOT: "spills": {{[1-9]}}
+// NOSPILL-NOT: "stack_bytes": {{[1-9]}}

@@ -1,0 +1,85 @@
+//===- iolite-compile.cpp - Model to GPU bundle ---------------------------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// iolite-compile INPUT --target=sm_90a,gfx942 -o OUTDIR
+//     [--emit=iolite|fused|gpu|llvm|ptx|amdgcn] [--no-fusion] [--remarks]
+//
+// A thin main over lib/Driver/Compile.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#include "iolite/Driver/Compile.h"
+#include "iolite/InitAll.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/SourceMgr.h"
+
+using namespace mlir;
+using namespace mlir::iolite;
+namespace cl = llvm::cl;
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::OptionCategory category("iolite-compile options");
+  cl::opt<std::string> input(cl::Positional, cl::desc("<model.mlir>"),
+                             cl::Required, cl::cat(category));
+  cl::opt<std::string> output("o", cl::desc("Output bundle folder"),
+                              cl::value_desc("dir"), cl::cat(category));
+  cl::opt<std::string> targets(
+      "target",
+      cl::desc("Comma-separated targets (sm_80, sm_90a, gfx90a, "
+               "gfx942, emu-<chip>)"),
+      cl::init("sm_90a"), cl::cat(category));
+  cl::opt<EmitStage> emit(
+      "emit", cl::desc("Print a stage instead of writing the bundle"),
+      cl::values(clEnumValN(EmitStage::Bundle, "bundle", "the bundle"),
+                 clEnumValN(EmitStage::Iolite, "iolite", "the input graph"),
+                 clEnumValN(EmitStage::Fused, "fused", "kernels formed"),
+                 clEnumValN(EmitStage::Gpu, "gpu", "gpu dialect kernels"),
+                 clEnumValN(EmitStage::Llvm, "llvm", "NVVM/ROCDL LLVM dialect"),
+                 clEnumValN(EmitStage::Ptx, "ptx", "PTX"),
+                 clEnumValN(EmitStage::Amdgcn, "amdgcn", "AMDGCN assembly")),
+      cl::init(EmitStage::Bundle), cl::cat(category));
+  cl::opt<bool> noFusion("no-fusion", cl::desc("One kernel per op"),
+                         cl::cat(category));
+  cl::opt<bool> remarks("remarks", cl::desc("Print fusion remarks"),
+                        cl::cat(category));
+  cl::list<int64_t> matmulTile("matmul-tile",
+                               cl::desc("Override the matmul tile BM,BN,BK"),
+                               cl::CommaSeparated, cl::cat(category));
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(argc, argv, "Iolite model compiler\n");
+
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+
+  CompileOptions options;
+  options.inputPath = input;
+  options.outputDir = output;
+  options.targets = targets;
+  options.emit = emit;
+  options.noFusion = noFusion;
+  options.remarks = remarks;
+  if (!matmulTile.empty()) {
+    if (matmulTile.size() != 3 ||
+        llvm::any_of(matmulTile, [](int64_t v) { return v <= 0; })) {
+      llvm::errs() << "error: --matmul-tile needs three positive sizes\n";
+      return 1;
+    }
+    options.overrides.matmulTile.assign(matmulTile.begin(), matmulTile.end());
+  }
+  if (options.emit == EmitStage::Bundle && options.outputDir.empty()) {
+    llvm::errs() << "error: no output folder given (-o DIR)\n";
+    return 1;
+  }
+  return failed(compile(context, options, llvm::outs())) ? 1 : 0;
+}
