@@ -8,7 +8,7 @@ from lit.llvm import llvm_config
 
 config.name = "IOLITE"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir"]
+config.suffixes = [".mlir", ".onnxtxt", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.iolite_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
@@ -16,10 +16,12 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%iolite_src_root", config.iolite_src_root))
+config.substitutions.append(("%python", config.python_executable))
 
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.iolite_tools_dir, config.llvm_tools_dir]
-tools = ["iolite-opt", "iolite-compile", "FileCheck", "not", "split-file", "count"]
+tools = ["iolite-opt", "iolite-compile", "iolite-import", "FileCheck", "not",
+         "split-file", "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
