@@ -84,11 +84,11 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
   if (!targets)
     return emitError(UnknownLoc::get(&context)) << error;
 
-  llvm::SourceMgr sourceMgr;
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(
-      options.inputPath, sourceMgr, ParserConfig(&context));
-  if (!module)
+  FailureOr<OwningOpRef<ModuleOp>> loaded =
+      loadModel(options.inputPath, context, options.load);
+  if (failed(loaded))
     return failure();
+  OwningOpRef<ModuleOp> module = std::move(*loaded);
   if (failed(verify(*module)))
     return failure();
   if (options.emit == EmitStage::Iolite) {

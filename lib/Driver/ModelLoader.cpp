@@ -133,23 +133,28 @@ LogicalResult mlir::iolite::listUnsupportedOps(StringRef path,
 // Command-line options
 //===----------------------------------------------------------------------===//
 
+llvm::cl::OptionCategory &mlir::iolite::getModelLoadCLCategory() {
+  static llvm::cl::OptionCategory category("Model loading options");
+  return category;
+}
+
 namespace {
 struct ModelLoadCLOptions {
   llvm::cl::list<std::string> dims{
       "dim",
       llvm::cl::desc("Value of a symbolic dim of the ONNX graph inputs, "
                      "NAME=VALUE (repeatable or comma-separated)"),
-      llvm::cl::CommaSeparated};
+      llvm::cl::CommaSeparated, llvm::cl::cat(getModelLoadCLCategory())};
   llvm::cl::opt<std::string> functionName{
       "onnx-function-name",
       llvm::cl::desc("Name of the function an ONNX model is imported as "
                      "(default: the graph's name)"),
-      llvm::cl::init("")};
+      llvm::cl::init(""), llvm::cl::cat(getModelLoadCLCategory())};
   llvm::cl::opt<bool> listUnsupported{
       "list-unsupported",
       llvm::cl::desc("Print every op of the ONNX model that the importer does "
                      "not support, and exit (1 when there is one)"),
-      llvm::cl::init(false)};
+      llvm::cl::init(false), llvm::cl::cat(getModelLoadCLCategory())};
 };
 } // namespace
 

@@ -12,6 +12,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "iolite/Driver/Compile.h"
+#include "iolite/Driver/ModelLoader.h"
 #include "iolite/InitAll.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -26,8 +27,9 @@ namespace cl = llvm::cl;
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::OptionCategory category("iolite-compile options");
-  cl::opt<std::string> input(cl::Positional, cl::desc("<model.mlir>"),
-                             cl::Required, cl::cat(category));
+  cl::opt<std::string> input(cl::Positional,
+                             cl::desc("<model.mlir|model.onnx>"), cl::Required,
+                             cl::cat(category));
   cl::opt<std::string> output("o", cl::desc("Output bundle folder"),
                               cl::value_desc("dir"), cl::cat(category));
   cl::opt<std::string> targets(
@@ -52,7 +54,8 @@ int main(int argc, char **argv) {
   cl::list<int64_t> matmulTile("matmul-tile",
                                cl::desc("Override the matmul tile BM,BN,BK"),
                                cl::CommaSeparated, cl::cat(category));
-  cl::HideUnrelatedOptions(category);
+  registerModelLoadCLOptions();
+  cl::HideUnrelatedOptions({&category, &getModelLoadCLCategory()});
   cl::ParseCommandLineOptions(argc, argv, "Iolite model compiler\n");
 
   DialectRegistry registry;
@@ -62,8 +65,15 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler handler(sourceMgr, &context);
 
+  if (std::optional<int> rc = handleListUnsupported(input, context))
+    return *rc;
+  FailureOr<ModelLoadOptions> load = getModelLoadOptionsFromCL();
+  if (failed(load))
+    return 1;
+
   CompileOptions options;
   options.inputPath = input;
+  options.load = *load;
   options.outputDir = output;
   options.targets = targets;
   options.emit = emit;

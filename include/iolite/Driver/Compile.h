@@ -15,6 +15,7 @@
 #define IOLITE_DRIVER_COMPILE_H
 
 #include "iolite/Codegen/KernelTemplate.h"
+#include "iolite/Driver/ModelLoader.h"
 #include "iolite/Target/Serialization.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
@@ -36,7 +37,10 @@ enum class EmitStage {
 };
 
 struct CompileOptions {
+  /// The model: .mlir, .onnx or .onnxtxt (see ModelLoader.h).
   std::string inputPath;
+  /// How an ONNX model is imported (symbolic dims, function name).
+  ModelLoadOptions load;
   std::string outputDir;
   /// Comma-separated target names.
   std::string targets = "sm_90a";

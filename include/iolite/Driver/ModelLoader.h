@@ -24,6 +24,9 @@
 
 namespace llvm {
 class SourceMgr;
+namespace cl {
+class OptionCategory;
+} // namespace cl
 } // namespace llvm
 
 namespace mlir {
@@ -72,6 +75,9 @@ LogicalResult listUnsupportedOps(StringRef path, MLIRContext &context,
 /// --onnx-function-name and --list-unsupported with LLVM's command line.
 /// Call before cl::ParseCommandLineOptions.
 void registerModelLoadCLOptions();
+
+/// The category of those options, for cl::HideUnrelatedOptions.
+llvm::cl::OptionCategory &getModelLoadCLCategory();
 
 /// The options given on the command line; fails (printing why to stderr)
 /// on a malformed --dim.
