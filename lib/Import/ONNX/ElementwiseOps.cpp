@@ -13,6 +13,7 @@
 #include "Importer.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::iolite;
@@ -976,6 +977,87 @@ LogicalResult convertSign(NodeContext &ctx) {
       ctx, selectByCompare(ctx, ComparePredicate::gt, *x, 0.0, *one, *neg));
 }
 
+LogicalResult convertTan(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, 1)) || failed(ctx.checkAttributes({})))
+    return failure();
+  FailureOr<bool> folded =
+      foldUnary(ctx, [](double x) { return std::tan(x); }, nullptr);
+  if (failed(folded) || *folded)
+    return failure(failed(folded));
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(x) || failed(ctx.requireFloat(*x, "the input")))
+    return failure();
+  return finish(ctx,
+                ctx.binary<DivOp>(ctx.unary<SinOp>(*x), ctx.unary<CosOp>(*x)));
+}
+
+LogicalResult convertIsNaN(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, 1)) || failed(ctx.checkAttributes({})))
+    return failure();
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(x) || failed(ctx.requireFloat(*x, "the input")))
+    return failure();
+  // NaN is the only value unequal to itself.
+  return finish(ctx, ctx.compare(ComparePredicate::ne, *x, *x));
+}
+
+LogicalResult convertIsInf(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, 1)) ||
+      failed(ctx.checkAttributes({"detect_negative", "detect_positive"})))
+    return failure();
+  FailureOr<int64_t> neg = ctx.intAttr("detect_negative", 1);
+  FailureOr<int64_t> pos = ctx.intAttr("detect_positive", 1);
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(neg) || failed(pos) || failed(x) ||
+      failed(ctx.requireFloat(*x, "the input")))
+    return failure();
+  Type t = cast<RankedTensorType>(x->getType()).getElementType();
+  double inf = std::numeric_limits<double>::infinity();
+  if (*neg && *pos) {
+    FailureOr<Value> c = ctx.scalar(t, inf);
+    if (failed(c))
+      return failure();
+    return finish(ctx,
+                  ctx.compare(ComparePredicate::eq, ctx.unary<AbsOp>(*x), *c));
+  }
+  FailureOr<Value> c = ctx.scalar(t, *neg ? -inf : inf);
+  if (failed(c))
+    return failure();
+  if (!*neg && !*pos) {
+    // Nothing is detected: an all-false mask.
+    FailureOr<Value> none = ctx.compare(ComparePredicate::ne, *c, *c);
+    if (failed(none))
+      return failure();
+    return finish(
+        ctx,
+        ctx.broadcast(*none, cast<RankedTensorType>(x->getType()).getShape()));
+  }
+  return finish(ctx, ctx.compare(ComparePredicate::eq, *x, *c));
+}
+
+LogicalResult convertShrink(NodeContext &ctx) {
+  Value x;
+  SmallVector<double> v;
+  if (failed(activationPrologue(ctx, {{"lambd", 0.5f}, {"bias", 0.0f}}, x, v)))
+    return failure();
+  // x < -lambd ? x + bias : (x > lambd ? x - bias : 0).
+  FailureOr<Value> up = withScalar<AddOp>(ctx, x, v[1]);
+  FailureOr<Value> down = withScalar<SubOp>(ctx, x, v[1]);
+  FailureOr<Value> zero =
+      ctx.scalar(cast<RankedTensorType>(x.getType()).getElementType(), 0.0);
+  if (failed(up) || failed(down) || failed(zero))
+    return failure();
+  FailureOr<Value> zeros =
+      ctx.broadcast(*zero, cast<RankedTensorType>(x.getType()).getShape());
+  if (failed(zeros))
+    return failure();
+  FailureOr<Value> hi =
+      selectByCompare(ctx, ComparePredicate::gt, x, v[0], *down, *zeros);
+  if (failed(hi))
+    return failure();
+  return finish(ctx,
+                selectByCompare(ctx, ComparePredicate::lt, x, -v[0], *up, *hi));
+}
 } // namespace
 
 void mlir::iolite::onnx_import::populateElementwiseConverters(
@@ -1032,4 +1114,8 @@ void mlir::iolite::onnx_import::populateElementwiseConverters(
   map["Softsign"] = convertSoftsign;
   map["ThresholdedRelu"] = convertThresholdedRelu;
   map["Mish"] = convertMish;
+  map["Tan"] = convertTan;
+  map["IsNaN"] = convertIsNaN;
+  map["IsInf"] = convertIsInf;
+  map["Shrink"] = convertShrink;
 }

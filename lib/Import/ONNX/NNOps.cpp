@@ -1025,6 +1025,195 @@ LogicalResult convertConv(NodeContext &ctx) {
   return finish(ctx, ctx.slice(y, lo, hi, st));
 }
 
+//===----------------------------------------------------------------------===//
+// Normalizations and pooling over spatial dims
+//===----------------------------------------------------------------------===//
+
+/// `v` ([C]) reshaped to [C, 1, ..., 1] to broadcast against [N, C, ...].
+FailureOr<Value> perChannel(NodeContext &ctx, Value v, int64_t rank) {
+  ArrayRef<int64_t> s = shapeOf(v);
+  if (s.size() != 1)
+    return ctx.emitError() << "per-channel parameters must be 1-D, got "
+                           << shapeString(s);
+  SmallVector<int64_t> shape(rank - 1, 1);
+  shape[0] = s[0];
+  return ctx.reshape(v, shape);
+}
+
+/// The dims from 2 on: the spatial dims of [N, C, ...].
+SmallVector<int64_t> spatialAxes(int64_t rank) {
+  SmallVector<int64_t> axes;
+  for (int64_t d = 2; d < rank; ++d)
+    axes.push_back(d);
+  return axes;
+}
+
+LogicalResult convertBatchNormalization(NodeContext &ctx) {
+  if (failed(ctx.checkArity(5, 5, 1, 3)) ||
+      failed(ctx.checkAttributes(
+          {"epsilon", "momentum", "training_mode", "spatial"})))
+    return failure();
+  FailureOr<float> epsilon = ctx.floatAttr("epsilon", 1e-5f);
+  FailureOr<int64_t> training = ctx.intAttr("training_mode", 0);
+  FailureOr<int64_t> spatial = ctx.intAttr("spatial", 1);
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(epsilon) || failed(training) || failed(spatial) || failed(x) ||
+      failed(ctx.requireFloat(*x, "the input")))
+    return failure();
+  if (*training || *spatial != 1 || ctx.numOutputs() > 1)
+    return ctx.emitUnsupported() << "training mode (only inference is)";
+  int64_t rank = shapeOf(*x).size();
+  if (rank < 2)
+    return ctx.emitError() << "the input must be [N, C, ...]";
+  // y = x * a + b with a = scale / sqrt(var + eps), b = B - mean * a.
+  SmallVector<Value> params;
+  for (unsigned i = 1; i <= 4; ++i) {
+    FailureOr<Value> p = ctx.input(i);
+    if (failed(p))
+      return failure();
+    FailureOr<Value> pc = perChannel(ctx, *p, rank);
+    if (failed(pc))
+      return failure();
+    params.push_back(*pc);
+  }
+  FailureOr<Value> varEps = withScalar<AddOp>(ctx, params[3], *epsilon);
+  if (failed(varEps))
+    return failure();
+  FailureOr<Value> a = ctx.binary<DivOp>(params[0], ctx.unary<SqrtOp>(*varEps));
+  if (failed(a))
+    return failure();
+  FailureOr<Value> ma = ctx.binary<MulOp>(params[2], *a);
+  if (failed(ma))
+    return failure();
+  FailureOr<Value> b = ctx.binary<SubOp>(params[1], *ma);
+  if (failed(b))
+    return failure();
+  FailureOr<Value> xa = ctx.binary<MulOp>(*x, *a);
+  if (failed(xa))
+    return failure();
+  return finish(ctx, ctx.binary<AddOp>(*xa, *b));
+}
+
+LogicalResult convertInstanceNormalization(NodeContext &ctx) {
+  if (failed(ctx.checkArity(3, 3)) || failed(ctx.checkAttributes({"epsilon"})))
+    return failure();
+  FailureOr<float> epsilon = ctx.floatAttr("epsilon", 1e-5f);
+  FailureOr<Value> x = ctx.input(0), scale = ctx.input(1), bias = ctx.input(2);
+  if (failed(epsilon) || failed(x) || failed(scale) || failed(bias) ||
+      failed(ctx.requireFloat(*x, "the input")))
+    return failure();
+  int64_t rank = shapeOf(*x).size();
+  if (rank < 3)
+    return ctx.emitError() << "the input must be [N, C, D1, ...]";
+  // Normalize over the spatial dims (layer_norm from axis 2, no weight),
+  // then scale and shift per channel.
+  SmallVector<Type> types;
+  if (failed(ctx.check([&](Location l) {
+        return inferLayerNormOp(l, x->getType(), Type(), Type(), 2, *epsilon,
+                                types);
+      })))
+    return failure();
+  Value n = LayerNormOp::create(ctx.builder, ctx.loc, types[0], *x, Value(),
+                                Value(), ctx.builder.getI64IntegerAttr(2),
+                                ctx.builder.getF32FloatAttr(*epsilon))
+                .getResult();
+  FailureOr<Value> s = perChannel(ctx, *scale, rank);
+  FailureOr<Value> b = perChannel(ctx, *bias, rank);
+  if (failed(s) || failed(b))
+    return failure();
+  FailureOr<Value> ns = ctx.binary<MulOp>(n, *s);
+  if (failed(ns))
+    return failure();
+  return finish(ctx, ctx.binary<AddOp>(*ns, *b));
+}
+
+LogicalResult convertMeanVarianceNormalization(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, 1)) || failed(ctx.checkAttributes({"axes"})))
+    return failure();
+  FailureOr<std::optional<SmallVector<int64_t>>> axesAttr =
+      ctx.intsAttr("axes");
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(axesAttr) || failed(x) ||
+      failed(ctx.requireFloat(*x, "the input")))
+    return failure();
+  SmallVector<int64_t> axes =
+      *axesAttr ? **axesAttr : SmallVector<int64_t>{0, 2, 3};
+  // (x - E[x]) / (sqrt(E[(x - E[x])^2]) + 1e-9), as ONNX's function body.
+  FailureOr<Value> mean = ctx.reduce(ReduceKind::mean, *x, axes, true);
+  if (failed(mean))
+    return failure();
+  FailureOr<Value> centered = ctx.binary<SubOp>(*x, *mean);
+  if (failed(centered))
+    return failure();
+  FailureOr<Value> sq = ctx.binary<MulOp>(*centered, *centered);
+  if (failed(sq))
+    return failure();
+  FailureOr<Value> var = ctx.reduce(ReduceKind::mean, *sq, axes, true);
+  if (failed(var))
+    return failure();
+  FailureOr<Value> sd = withScalar<AddOp>(ctx, ctx.unary<SqrtOp>(*var), 1e-9);
+  if (failed(sd))
+    return failure();
+  return finish(ctx, ctx.binary<DivOp>(*centered, *sd));
+}
+
+LogicalResult convertGlobalPool(NodeContext &ctx, ReduceKind kind) {
+  if (failed(ctx.checkArity(1, 1)) || failed(ctx.checkAttributes({})))
+    return failure();
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(x))
+    return failure();
+  int64_t rank = shapeOf(*x).size();
+  if (rank < 3)
+    return ctx.emitError() << "the input must be [N, C, D1, ...]";
+  return finish(ctx, ctx.reduce(kind, *x, spatialAxes(rank), true));
+}
+
+LogicalResult convertGlobalAveragePool(NodeContext &ctx) {
+  return convertGlobalPool(ctx, ReduceKind::mean);
+}
+LogicalResult convertGlobalMaxPool(NodeContext &ctx) {
+  return convertGlobalPool(ctx, ReduceKind::max);
+}
+
+LogicalResult convertHardmax(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, 1)) || failed(ctx.checkAttributes({"axis"})))
+    return failure();
+  if (ctx.opset < 13)
+    return ctx.emitUnsupported() << "Hardmax before opset 13 (2-D coercion)";
+  FailureOr<int64_t> axisAttr = ctx.intAttr("axis", -1);
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(axisAttr) || failed(x) ||
+      failed(ctx.requireFloat(*x, "the input")))
+    return failure();
+  ArrayRef<int64_t> shape = shapeOf(*x);
+  int64_t rank = shape.size();
+  int64_t axis = *axisAttr < 0 ? *axisAttr + rank : *axisAttr;
+  if (axis < 0 || axis >= rank)
+    return ctx.emitError() << "axis " << *axisAttr
+                           << " is out of range for rank " << rank;
+  // One-hot of the first maximum: top_k's index (ties to the lower index)
+  // compared with the positions along the axis.
+  FailureOr<std::pair<Value, Value>> top = topK(ctx, *x, 1, axis, true);
+  if (failed(top))
+    return failure();
+  SmallVector<int64_t> iotaShape(rank, 1);
+  iotaShape[axis] = shape[axis];
+  HostTensor iota = HostTensor::zeros(ctx.builder.getI64Type(), iotaShape);
+  for (int64_t i = 0; i < shape[axis]; ++i)
+    iota.ints[i] = i;
+  FailureOr<Value> positions = ctx.constant(iota.toAttr());
+  if (failed(positions))
+    return failure();
+  FailureOr<Value> hot =
+      ctx.compare(ComparePredicate::eq, top->second, *positions);
+  if (failed(hot))
+    return failure();
+  FailureOr<Value> hotFull = ctx.broadcast(*hot, shape);
+  if (failed(hotFull))
+    return failure();
+  return finish(ctx, ctx.castElements(*hotFull, elemTypeOf(*x)));
+}
 } // namespace
 
 void mlir::iolite::onnx_import::populateNNConverters(
@@ -1050,4 +1239,10 @@ void mlir::iolite::onnx_import::populateNNConverters(
   map["ArgMin"] = convertArgMin;
   map["CumSum"] = convertCumSum;
   map["Conv"] = convertConv;
+  map["BatchNormalization"] = convertBatchNormalization;
+  map["InstanceNormalization"] = convertInstanceNormalization;
+  map["MeanVarianceNormalization"] = convertMeanVarianceNormalization;
+  map["GlobalAveragePool"] = convertGlobalAveragePool;
+  map["GlobalMaxPool"] = convertGlobalMaxPool;
+  map["Hardmax"] = convertHardmax;
 }

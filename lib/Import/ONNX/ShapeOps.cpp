@@ -23,6 +23,10 @@ using namespace mlir::iolite::onnx_import;
 
 namespace {
 
+ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
 LogicalResult finish(NodeContext &ctx, FailureOr<Value> r, unsigned i = 0) {
   if (failed(r))
     return failure();
@@ -996,6 +1000,168 @@ LogicalResult convertPad(NodeContext &ctx) {
   return finish(ctx, r);
 }
 
+//===----------------------------------------------------------------------===//
+// EyeLike, DepthToSpace, SpaceToDepth, OneHot
+//===----------------------------------------------------------------------===//
+
+LogicalResult convertEyeLike(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, 1)) ||
+      failed(ctx.checkAttributes({"dtype", "k"})))
+    return failure();
+  FailureOr<RankedTensorType> type = ctx.inputType(0);
+  FailureOr<int64_t> k = ctx.intAttr("k", 0);
+  if (failed(type) || failed(k))
+    return failure();
+  if (type->getRank() != 2)
+    return ctx.emitError() << "the input must be 2-D";
+  Type elemType = type->getElementType();
+  if (const NodeAttribute *d = ctx.attr("dtype")) {
+    if (d->kind != NodeAttribute::Kind::Int)
+      return ctx.emitError() << "attribute 'dtype' must be an int";
+    elemType = convertDataType(ctx.ctx, static_cast<int32_t>(d->i));
+    if (!elemType)
+      return ctx.emitUnsupported()
+             << "dtype " << dataTypeName(static_cast<int32_t>(d->i));
+  }
+  int64_t rows = type->getDimSize(0), cols = type->getDimSize(1);
+  HostTensor t = HostTensor::zeros(elemType, {rows, cols});
+  for (int64_t i = 0; i < rows; ++i) {
+    int64_t j = i + *k;
+    if (j < 0 || j >= cols)
+      continue;
+    if (t.isFloat())
+      t.floats[i * cols + j] = 1.0;
+    else
+      t.ints[i * cols + j] = 1;
+  }
+  ctx.setOutput(0, t.toAttr());
+  return success();
+}
+
+/// Reshape, transpose, reshape: the shuffles of DepthToSpace and
+/// SpaceToDepth.
+LogicalResult shuffle(NodeContext &ctx, ArrayRef<int64_t> split,
+                      ArrayRef<int64_t> perm, ArrayRef<int64_t> result) {
+  FailureOr<Value> x = ctx.input(0);
+  if (failed(x))
+    return failure();
+  FailureOr<Value> a = ctx.reshape(*x, split);
+  if (failed(a))
+    return failure();
+  FailureOr<Value> b = ctx.transpose(*a, perm);
+  if (failed(b))
+    return failure();
+  return finish(ctx, ctx.reshape(*b, result));
+}
+
+LogicalResult convertDepthToSpace(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, 1)) ||
+      failed(ctx.checkAttributes({"blocksize", "mode"})))
+    return failure();
+  FailureOr<RankedTensorType> type = ctx.inputType(0);
+  FailureOr<int64_t> bs = ctx.intAttr("blocksize", 0);
+  FailureOr<std::string> mode = ctx.stringAttr("mode", "DCR");
+  if (failed(type) || failed(bs) || failed(mode))
+    return failure();
+  if (type->getRank() != 4 || *bs < 1 || type->getDimSize(1) % (*bs * *bs) != 0)
+    return ctx.emitError() << "needs a [N, C, H, W] input with C divisible by "
+                              "blocksize^2";
+  int64_t n = type->getDimSize(0), c = type->getDimSize(1),
+          h = type->getDimSize(2), w = type->getDimSize(3), b = *bs;
+  SmallVector<int64_t> result{n, c / (b * b), h * b, w * b};
+  if (*mode == "DCR")
+    return shuffle(ctx, {n, b, b, c / (b * b), h, w}, {0, 3, 4, 1, 5, 2},
+                   result);
+  if (*mode == "CRD")
+    return shuffle(ctx, {n, c / (b * b), b, b, h, w}, {0, 1, 4, 2, 5, 3},
+                   result);
+  return ctx.emitError() << "unknown mode '" << *mode << "'";
+}
+
+LogicalResult convertSpaceToDepth(NodeContext &ctx) {
+  if (failed(ctx.checkArity(1, 1)) ||
+      failed(ctx.checkAttributes({"blocksize"})))
+    return failure();
+  FailureOr<RankedTensorType> type = ctx.inputType(0);
+  FailureOr<int64_t> bs = ctx.intAttr("blocksize", 0);
+  if (failed(type) || failed(bs))
+    return failure();
+  int64_t b = *bs;
+  if (type->getRank() != 4 || b < 1 || type->getDimSize(2) % b != 0 ||
+      type->getDimSize(3) % b != 0)
+    return ctx.emitError() << "needs a [N, C, H, W] input with H and W "
+                              "divisible by blocksize";
+  int64_t n = type->getDimSize(0), c = type->getDimSize(1),
+          h = type->getDimSize(2), w = type->getDimSize(3);
+  return shuffle(ctx, {n, c, h / b, b, w / b, b}, {0, 3, 5, 1, 2, 4},
+                 {n, c * b * b, h / b, w / b});
+}
+
+LogicalResult convertOneHot(NodeContext &ctx) {
+  if (failed(ctx.checkArity(3, 3)) || failed(ctx.checkAttributes({"axis"})))
+    return failure();
+  FailureOr<int64_t> axisAttr = ctx.intAttr("axis", -1);
+  FailureOr<RankedTensorType> indicesType = ctx.inputType(0);
+  DenseElementsAttr depthAttr = ctx.constInput(1);
+  if (failed(axisAttr) || failed(indicesType))
+    return failure();
+  if (!depthAttr || depthAttr.getNumElements() != 1)
+    return ctx.emitUnsupported() << "depth must be a scalar known at import "
+                                    "time";
+  int64_t depth = HostTensor::fromAttr(depthAttr).getInt(0);
+  if (depth < 1)
+    return ctx.emitError() << "depth must be >= 1";
+  int64_t rank = indicesType->getRank() + 1;
+  int64_t axis = *axisAttr < 0 ? *axisAttr + rank : *axisAttr;
+  if (axis < 0 || axis >= rank)
+    return ctx.emitError() << "axis " << *axisAttr
+                           << " is out of range for rank " << rank;
+  FailureOr<Value> indices = ctx.input(0), values = ctx.input(2);
+  if (failed(indices) || failed(values) ||
+      failed(ctx.requireNumeric(*indices, "indices")))
+    return failure();
+  if (shapeOf(*values) != ArrayRef<int64_t>{2})
+    return ctx.emitError() << "values must be [off, on]";
+  // Negative indices count from depth; then compare with 0..depth-1 along
+  // the new axis.
+  FailureOr<Value> idx = ctx.castElements(*indices, ctx.builder.getI64Type());
+  FailureOr<Value> zero = ctx.scalar(ctx.builder.getI64Type(), 0);
+  FailureOr<Value> d = ctx.scalar(ctx.builder.getI64Type(), depth);
+  if (failed(idx) || failed(zero) || failed(d))
+    return failure();
+  FailureOr<Value> neg = ctx.compare(ComparePredicate::lt, *idx, *zero);
+  FailureOr<Value> wrapped = ctx.binary<AddOp>(*idx, *d);
+  if (failed(neg) || failed(wrapped))
+    return failure();
+  FailureOr<Value> norm = ctx.select(*neg, *wrapped, *idx);
+  if (failed(norm))
+    return failure();
+  SmallVector<int64_t> idxShape(indicesType->getShape());
+  idxShape.insert(idxShape.begin() + axis, 1);
+  FailureOr<Value> idxR = ctx.reshape(*norm, idxShape);
+  SmallVector<int64_t> iotaShape(rank, 1);
+  iotaShape[axis] = depth;
+  HostTensor iota = HostTensor::zeros(ctx.builder.getI64Type(), iotaShape);
+  for (int64_t i = 0; i < depth; ++i)
+    iota.ints[i] = i;
+  FailureOr<Value> positions = ctx.constant(iota.toAttr());
+  if (failed(idxR) || failed(positions))
+    return failure();
+  FailureOr<Value> hot = ctx.compare(ComparePredicate::eq, *idxR, *positions);
+  FailureOr<Value> off = ctx.slice(*values, {0}, {1}, {1});
+  FailureOr<Value> on = ctx.slice(*values, {1}, {2}, {1});
+  if (failed(hot) || failed(off) || failed(on))
+    return failure();
+  FailureOr<Value> offS = ctx.reshape(*off, {}), onS = ctx.reshape(*on, {});
+  if (failed(offS) || failed(onS))
+    return failure();
+  SmallVector<int64_t> outShape(idxShape);
+  outShape[axis] = depth;
+  FailureOr<Value> hotFull = ctx.broadcast(*hot, outShape);
+  if (failed(hotFull))
+    return failure();
+  return finish(ctx, ctx.select(*hotFull, *onS, *offS));
+}
 } // namespace
 
 void mlir::iolite::onnx_import::populateShapeConverters(
@@ -1018,4 +1184,8 @@ void mlir::iolite::onnx_import::populateShapeConverters(
   map["Tile"] = convertTile;
   map["Trilu"] = convertTrilu;
   map["Pad"] = convertPad;
+  map["EyeLike"] = convertEyeLike;
+  map["DepthToSpace"] = convertDepthToSpace;
+  map["SpaceToDepth"] = convertSpaceToDepth;
+  map["OneHot"] = convertOneHot;
 }
