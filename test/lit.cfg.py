@@ -22,6 +22,13 @@ llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.iolite_tools_dir, config.llvm_tools_dir]
-tools = ["iolite-opt", "iolite-compile", "iolite-import", "FileCheck", "not",
-         "split-file", "count"]
+tools = ["iolite-opt", "iolite-compile", "iolite-import", "runtime-api-test",
+         "FileCheck", "not", "split-file", "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# The CUDA toolkit's stub driver exports every driver entry point but has no
+# device: the CUDA backend must resolve all its symbols and then fail cleanly.
+cuda_stub = "/usr/local/cuda/lib64/stubs/libcuda.so"
+if os.path.exists(cuda_stub):
+    config.available_features.add("cuda-driver-stub")
+    config.substitutions.append(("%cuda_driver_stub", cuda_stub))

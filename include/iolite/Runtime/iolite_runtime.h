@@ -21,7 +21,9 @@
 extern "C" {
 #endif
 
-#define IOLITE_RUNTIME_API_VERSION 1
+/* Version 2 added emu-CHIP devices, iolite_device_supports_target,
+ * iolite_module_load_file and the emu statistics calls. */
+#define IOLITE_RUNTIME_API_VERSION 2
 
 /// Result of every runtime call.
 typedef enum iolite_status {
@@ -43,17 +45,27 @@ typedef struct iolite_stream *iolite_stream_t;
 /// The message of the last failed call on this thread ("" if none).
 const char *iolite_last_error(void);
 
-/// Opens device `ordinal` of `backend` ("cuda", "hip", "emu"). For "emu",
-/// `ordinal` is ignored.
+/// Opens device `ordinal` of `backend` ("cuda", "hip", "emu", or
+/// "emu-CHIP" such as "emu-sm_90a" for an emulator that only accepts code
+/// compiled for that chip). For emu, `ordinal` must be 0. A backend whose
+/// driver library or device is missing gives IOLITE_ERROR_BACKEND_UNAVAILABLE.
 iolite_status_t iolite_device_open(const char *backend, int ordinal,
                                    iolite_device_t *device);
 void iolite_device_close(iolite_device_t device);
 
 /// The backend name ("cuda", "hip", "emu").
 const char *iolite_device_backend(iolite_device_t device);
-/// The chip the device is, as bundle targets name chips: "sm_90a",
-/// "gfx942", ...; for emu the emulated chip chosen when loading a module.
+/// The chip the device is, as bundle targets name chips: "sm_90",
+/// "gfx942", ...; for emu "emu-CHIP" (the chip given at open, else the chip
+/// of the first module loaded, "emu" before that).
 const char *iolite_device_arch(iolite_device_t device);
+
+/// 1 if code compiled for bundle target `target` ("sm_90a", "sm_80",
+/// "gfx942", "emu-gfx942", ...) runs on `device`, else 0. NVIDIA code for
+/// sm_XY runs on compute capability X.Y' with Y' >= Y, sm_XYa only on X.Y;
+/// AMD code needs the same gfx name; emu code needs an emu device that
+/// emulates that chip or was opened as plain "emu".
+int iolite_device_supports_target(iolite_device_t device, const char *target);
 
 iolite_status_t iolite_malloc(iolite_device_t device, size_t bytes,
                               void **device_ptr);
@@ -69,6 +81,10 @@ iolite_status_t iolite_memset(iolite_device_t device, void *dst, int value,
 /// shared object (emu), given as bytes.
 iolite_status_t iolite_module_load(iolite_device_t device, const void *image,
                                    size_t bytes, iolite_module_t *module);
+/// iolite_module_load on the contents of the file at `path`.
+iolite_status_t iolite_module_load_file(iolite_device_t device,
+                                        const char *path,
+                                        iolite_module_t *module);
 void iolite_module_unload(iolite_module_t module);
 iolite_status_t iolite_module_get_kernel(iolite_module_t module,
                                          const char *name,
@@ -82,6 +98,41 @@ iolite_status_t iolite_launch(iolite_kernel_t kernel, const uint32_t grid[3],
                               iolite_stream_t stream, void **args);
 
 iolite_status_t iolite_synchronize(iolite_device_t device);
+
+/*===----------------------------------------------------------------------===*\
+|* Emulator statistics                                                        *|
+\*===----------------------------------------------------------------------===*/
+
+/// What the emulator measured in one launch. Bytes are summed over all GPU
+/// threads: every byte a thread loads or stores counts once, atomics count
+/// as read and written; accesses to private memory are not counted.
+typedef struct iolite_emu_launch_stats {
+  /// Kernel name; valid until the device is closed or the stats are reset.
+  const char *kernel;
+  uint32_t grid[3];
+  uint32_t block[3];
+  uint32_t shared_bytes;
+  uint64_t global_bytes_read;
+  uint64_t global_bytes_written;
+  uint64_t shared_bytes_read;
+  uint64_t shared_bytes_written;
+  /// Floating-point operations: add, sub, mul, div, min/max and math
+  /// functions count 1 per element, fma 2.
+  uint64_t flops;
+  /// Block-wide barriers completed, summed over blocks.
+  uint64_t barriers;
+  /// Host wall-clock seconds the launch took.
+  double seconds;
+} iolite_emu_launch_stats_t;
+
+/// Number of launches recorded on an emu `device` since it was opened or
+/// its statistics were last reset. Not an emu device: INVALID_ARGUMENT.
+iolite_status_t iolite_emu_stats_count(iolite_device_t device, size_t *count);
+/// Statistics of launch `index` (0 = oldest) on an emu `device`.
+iolite_status_t iolite_emu_get_stats(iolite_device_t device, size_t index,
+                                     iolite_emu_launch_stats_t *stats);
+/// Forgets the recorded launches of an emu `device`.
+iolite_status_t iolite_emu_reset_stats(iolite_device_t device);
 
 #ifdef __cplusplus
 }
