@@ -1,0 +1,678 @@
+//===- ConvertGpuToEmu.cpp - gpu.module -> host code for the emulator -----===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// iolite-convert-gpu-to-emu: each gpu.module becomes a nested builtin.module
+// of host LLVM dialect code. The GPU-specific ops become calls of the
+// runtime's hooks; everything else is lowered by the upstream passes a CPU
+// pipeline uses; then the hook trampolines, the kernel entries and the
+// module descriptor of iolite_emu_abi.h are added.
+//
+//===----------------------------------------------------------------------===//
+
+#include "EmuCommon.h"
+#include "iolite/Target/Emu/EmuTarget.h"
+
+#include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
+#include "mlir/Conversion/ArithToLLVM/ArithToLLVM.h"
+#include "mlir/Conversion/ControlFlowToLLVM/ControlFlowToLLVM.h"
+#include "mlir/Conversion/FuncToLLVM/ConvertFuncToLLVMPass.h"
+#include "mlir/Conversion/IndexToLLVM/IndexToLLVM.h"
+#include "mlir/Conversion/MathToLLVM/MathToLLVM.h"
+#include "mlir/Conversion/MathToLibm/MathToLibm.h"
+#include "mlir/Conversion/MemRefToLLVM/MemRefToLLVM.h"
+#include "mlir/Conversion/ReconcileUnrealizedCasts/ReconcileUnrealizedCasts.h"
+#include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
+#include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
+#include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/AttrTypeSubElements.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace mlir::iolite::emu {
+#define GEN_PASS_DEF_CONVERTGPUTOEMUPASS
+#include "iolite/Target/Emu/Passes.h.inc"
+} // namespace mlir::iolite::emu
+
+using namespace mlir;
+using namespace mlir::iolite::emu;
+
+namespace {
+
+/// What the descriptor says about one kernel.
+struct KernelInfo {
+  std::string name;
+  unsigned numParams = 0;
+  std::array<int32_t, 3> knownBlock = {0, 0, 0};
+  Location loc;
+};
+
+/// The upstream passes that lower the host module to the LLVM dialect.
+void buildHostLowering(OpPassManager &pm) {
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true; // no bf16 conversion routines on the host
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  // LLVM intrinsics where they exist, libm for the rest.
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createConvertVectorToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  ConvertFuncToLLVMPassOptions func;
+  func.useBarePtrCallConv = true; // memrefs are pointers, as on the GPU
+  pm.addPass(createConvertFuncToLLVMPass(func));
+  pm.addPass(createUBToLLVMConversionPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+/// Converts one gpu.module; keeps the state the steps share.
+class ModuleLowering {
+public:
+  ModuleLowering(gpu::GPUModuleOp module, const EmuChip &chip)
+      : gpuModule(module), chip(chip), sites(module) {}
+
+  /// Steps before the upstream lowering: checks, gpu ops to hook calls,
+  /// gpu.module to builtin.module, memory spaces dropped.
+  FailureOr<ModuleOp> prepare();
+  /// Steps after it: trampolines, entries, descriptor.
+  LogicalResult finish(ModuleOp host);
+
+private:
+  LogicalResult check();
+  LogicalResult lowerSubgroupReductions();
+  LogicalResult convertFunctions();
+  LogicalResult lowerGpuOps();
+  Value callIndex(OpBuilder &b, Location loc, uint32_t which);
+  LogicalResult lowerShuffle(gpu::ShuffleOp op);
+
+  void defineHooks(ModuleOp host);
+  LogicalResult defineEntries(ModuleOp host);
+  void defineDescriptor(ModuleOp host);
+  Value stringAddress(OpBuilder &b, ModuleOp host, StringRef text);
+
+  gpu::GPUModuleOp gpuModule;
+  const EmuChip &chip;
+  SiteTable sites;
+  SmallVector<KernelInfo> kernels;
+  std::vector<std::string> siteTexts;
+  unsigned numStrings = 0;
+};
+
+LogicalResult ModuleLowering::check() {
+  WalkResult result = gpuModule.walk([&](Operation *op) -> WalkResult {
+    StringRef dialect =
+        op->getDialect() ? op->getDialect()->getNamespace() : StringRef();
+    if (dialect == "nvvm" || dialect == "rocdl" || dialect == "nvgpu" ||
+        dialect == "amdgpu")
+      return op->emitOpError("emu: vendor-specific op in a target-neutral "
+                             "gpu.module; the emulator runs only the "
+                             "contract's gpu/memref/vector/scf/arith/math "
+                             "ops");
+    if (auto func = dyn_cast<gpu::GPUFuncOp>(op)) {
+      if (!func.getWorkgroupAttributions().empty())
+        return func.emitOpError(
+            "emu: workgroup attributions are not supported; take all shared "
+            "memory from gpu.dynamic_shared_memory");
+      if (func.isKernel() && func.getFunctionType().getNumResults())
+        return func.emitOpError("emu: a kernel must not return values");
+      if (func.getName().starts_with(kReservedPrefix))
+        return func.emitOpError("emu: names starting with ")
+               << kReservedPrefix << " are reserved";
+      for (Type type : func.getArgumentTypes())
+        if (auto memref = dyn_cast<MemRefType>(type))
+          if (!memref.hasStaticShape() || !memref.getLayout().isIdentity())
+            return func.emitOpError("emu: kernel memref parameters must have "
+                                    "static shapes and identity layouts "
+                                    "(bare-pointer convention), not ")
+                   << type;
+      return WalkResult::advance();
+    }
+    if (isa<gpu::GPUModuleOp, gpu::ReturnOp, gpu::ThreadIdOp, gpu::BlockIdOp,
+            gpu::BlockDimOp, gpu::GridDimOp, gpu::GlobalIdOp, gpu::LaneIdOp,
+            gpu::SubgroupIdOp, gpu::NumSubgroupsOp, gpu::SubgroupSizeOp,
+            gpu::BarrierOp, gpu::ShuffleOp, gpu::DynamicSharedMemoryOp,
+            gpu::SubgroupReduceOp>(op))
+      return WalkResult::advance();
+    if (dialect == "gpu")
+      return op->emitOpError("emu: not supported by the emulator");
+    return WalkResult::advance();
+  });
+  return failure(result.wasInterrupted());
+}
+
+LogicalResult ModuleLowering::lowerSubgroupReductions() {
+  RewritePatternSet patterns(gpuModule.getContext());
+  populateGpuLowerSubgroupReduceToShufflePatterns(patterns, chip.warpSize,
+                                                  /*shuffleBitwidth=*/32);
+  populateGpuLowerClusteredSubgroupReduceToShufflePatterns(
+      patterns, chip.warpSize, /*shuffleBitwidth=*/32);
+  if (failed(applyPatternsGreedily(gpuModule, std::move(patterns))))
+    return failure();
+  WalkResult left = gpuModule.walk([](gpu::SubgroupReduceOp op) {
+    op.emitOpError("emu: cannot lower this subgroup reduction to shuffles");
+    return WalkResult::interrupt();
+  });
+  return failure(left.wasInterrupted());
+}
+
+LogicalResult ModuleLowering::convertFunctions() {
+  SmallVector<gpu::GPUFuncOp> funcs(gpuModule.getOps<gpu::GPUFuncOp>());
+  for (gpu::GPUFuncOp func : funcs) {
+    OpBuilder b(func);
+    Location loc = func.getLoc();
+    unsigned numInputs = func.getFunctionType().getNumInputs();
+    if (func.isKernel()) {
+      KernelInfo info{func.getName().str(), numInputs, {0, 0, 0}, loc};
+      if (std::optional<ArrayRef<int32_t>> known = func.getKnownBlockSize())
+        std::copy(known->begin(), known->end(), info.knownBlock.begin());
+      kernels.push_back(info);
+    }
+    auto host =
+        func::FuncOp::create(b, loc, func.getName(), func.getFunctionType());
+    host.getBody().takeBody(func.getBody());
+    Block &entry = host.getBody().front();
+    // Private attributions are per-thread arrays: allocas.
+    OpBuilder atEntry = OpBuilder::atBlockBegin(&entry);
+    while (entry.getNumArguments() > numInputs) {
+      BlockArgument arg = entry.getArgument(numInputs);
+      auto type = cast<MemRefType>(arg.getType());
+      Value alloca = memref::AllocaOp::create(atEntry, arg.getLoc(), type);
+      arg.replaceAllUsesWith(alloca);
+      entry.eraseArgument(numInputs);
+    }
+    SmallVector<gpu::ReturnOp> returns;
+    host.walk([&](gpu::ReturnOp ret) { returns.push_back(ret); });
+    for (gpu::ReturnOp ret : returns) {
+      OpBuilder rb(ret);
+      func::ReturnOp::create(rb, ret.getLoc(), ret.getOperands());
+      ret.erase();
+    }
+    func.erase();
+  }
+  return success();
+}
+
+Value ModuleLowering::callIndex(OpBuilder &b, Location loc, uint32_t which) {
+  func::FuncOp hook = getOrDeclareHook(gpuModule, kIndexHook.symbol,
+                                       {b.getI32Type()}, {b.getI64Type()});
+  Value operand = arith::ConstantIntOp::create(b, loc, b.getI32Type(), which);
+  Value result =
+      func::CallOp::create(b, loc, hook, ValueRange{operand}).getResult(0);
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), result);
+}
+
+LogicalResult ModuleLowering::lowerShuffle(gpu::ShuffleOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Type i32 = b.getI32Type(), i64 = b.getI64Type();
+  func::FuncOp shuffle = getOrDeclareHook(gpuModule, kShuffleHook.symbol,
+                                          {i64, i32, i32, i32, i32}, {i64});
+  func::FuncOp valid =
+      getOrDeclareHook(gpuModule, kShuffleValidHook.symbol, {}, {i32});
+  uint32_t site = sites.add(op);
+  Value mode = arith::ConstantIntOp::create(b, loc, i32,
+                                            static_cast<int64_t>(op.getMode()));
+  Value siteValue = arith::ConstantIntOp::create(b, loc, i32, site);
+
+  // Shuffles one scalar through the hook as up to 64 bits.
+  auto shuffleScalar = [&](Value value) -> FailureOr<Value> {
+    Type type = value.getType();
+    unsigned bits = type.getIntOrFloatBitWidth();
+    if (bits > 64) {
+      op.emitOpError("emu: shuffles of more than 64 bits per element are "
+                     "not supported");
+      return failure();
+    }
+    Type intType = b.getIntegerType(bits);
+    Value asInt = isa<FloatType>(type)
+                      ? arith::BitcastOp::create(b, loc, intType, value)
+                      : value;
+    if (bits < 64)
+      asInt = arith::ExtUIOp::create(b, loc, i64, asInt);
+    Value result =
+        func::CallOp::create(
+            b, loc, shuffle,
+            ValueRange{asInt, op.getOffset(), op.getWidth(), mode, siteValue})
+            .getResult(0);
+    if (bits < 64)
+      result = arith::TruncIOp::create(b, loc, intType, result);
+    if (isa<FloatType>(type))
+      result = arith::BitcastOp::create(b, loc, type, result);
+    return result;
+  };
+
+  Value value = op.getValue();
+  Value result;
+  if (auto vectorType = dyn_cast<VectorType>(value.getType())) {
+    // Element by element: each is a warp-wide shuffle of its own.
+    result = arith::ConstantOp::create(b, loc, b.getZeroAttr(vectorType));
+    for (int64_t i = 0; i < vectorType.getNumElements(); ++i) {
+      Value element = vector::ExtractOp::create(b, loc, value, i);
+      FailureOr<Value> shuffled = shuffleScalar(element);
+      if (failed(shuffled))
+        return failure();
+      result = vector::InsertOp::create(b, loc, *shuffled, result, i);
+    }
+  } else {
+    FailureOr<Value> shuffled = shuffleScalar(value);
+    if (failed(shuffled))
+      return failure();
+    result = *shuffled;
+  }
+  Value validBits =
+      func::CallOp::create(b, loc, valid, ValueRange{}).getResult(0);
+  Value isValid =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, validBits,
+                            arith::ConstantIntOp::create(b, loc, i32, 0));
+  op.getShuffleResult().replaceAllUsesWith(result);
+  op.getValid().replaceAllUsesWith(isValid);
+  op.erase();
+  return success();
+}
+
+LogicalResult ModuleLowering::lowerGpuOps() {
+  SmallVector<Operation *> ops;
+  gpuModule.walk([&](Operation *op) {
+    if (isa<gpu::ThreadIdOp, gpu::BlockIdOp, gpu::BlockDimOp, gpu::GridDimOp,
+            gpu::GlobalIdOp, gpu::LaneIdOp, gpu::SubgroupIdOp,
+            gpu::NumSubgroupsOp, gpu::SubgroupSizeOp, gpu::BarrierOp,
+            gpu::ShuffleOp, gpu::DynamicSharedMemoryOp, cf::AssertOp>(op))
+      ops.push_back(op);
+  });
+  MLIRContext *ctx = gpuModule.getContext();
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  for (Operation *op : ops) {
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    auto dim = [](gpu::Dimension d) { return static_cast<uint32_t>(d); };
+    Value replacement;
+    if (auto tid = dyn_cast<gpu::ThreadIdOp>(op)) {
+      replacement =
+          callIndex(b, loc, IOLITE_EMU_THREAD_ID_X + dim(tid.getDimension()));
+    } else if (auto bid = dyn_cast<gpu::BlockIdOp>(op)) {
+      replacement =
+          callIndex(b, loc, IOLITE_EMU_BLOCK_ID_X + dim(bid.getDimension()));
+    } else if (auto bdim = dyn_cast<gpu::BlockDimOp>(op)) {
+      replacement =
+          callIndex(b, loc, IOLITE_EMU_BLOCK_DIM_X + dim(bdim.getDimension()));
+    } else if (auto gdim = dyn_cast<gpu::GridDimOp>(op)) {
+      replacement =
+          callIndex(b, loc, IOLITE_EMU_GRID_DIM_X + dim(gdim.getDimension()));
+    } else if (auto gid = dyn_cast<gpu::GlobalIdOp>(op)) {
+      uint32_t d = dim(gid.getDimension());
+      Value blockId = callIndex(b, loc, IOLITE_EMU_BLOCK_ID_X + d);
+      Value blockDim = callIndex(b, loc, IOLITE_EMU_BLOCK_DIM_X + d);
+      Value threadId = callIndex(b, loc, IOLITE_EMU_THREAD_ID_X + d);
+      replacement = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, blockId, blockDim), threadId);
+    } else if (isa<gpu::LaneIdOp>(op)) {
+      replacement = callIndex(b, loc, IOLITE_EMU_LANE_ID);
+    } else if (isa<gpu::SubgroupIdOp>(op)) {
+      replacement = callIndex(b, loc, IOLITE_EMU_SUBGROUP_ID);
+    } else if (isa<gpu::NumSubgroupsOp>(op)) {
+      replacement = callIndex(b, loc, IOLITE_EMU_NUM_SUBGROUPS);
+    } else if (isa<gpu::SubgroupSizeOp>(op)) {
+      replacement = arith::ConstantIndexOp::create(b, loc, chip.warpSize);
+    } else if (isa<gpu::BarrierOp>(op)) {
+      func::FuncOp hook = getOrDeclareHook(gpuModule, kBarrierHook.symbol,
+                                           {b.getI32Type()}, {});
+      Value site =
+          arith::ConstantIntOp::create(b, loc, b.getI32Type(), sites.add(op));
+      func::CallOp::create(b, loc, hook, ValueRange{site});
+    } else if (auto shuffle = dyn_cast<gpu::ShuffleOp>(op)) {
+      if (failed(lowerShuffle(shuffle)))
+        return failure();
+      continue;
+    } else if (auto shared = dyn_cast<gpu::DynamicSharedMemoryOp>(op)) {
+      // The block's buffer as a memref<?xi8> descriptor; the cast meets
+      // its inverse during the LLVM lowering and both disappear.
+      Type i64 = b.getI64Type();
+      func::FuncOp baseHook =
+          getOrDeclareHook(gpuModule, kSharedMemoryHook.symbol, {}, {ptrType});
+      func::FuncOp sizeHook =
+          getOrDeclareHook(gpuModule, kSharedMemorySizeHook.symbol, {}, {i64});
+      Value base =
+          func::CallOp::create(b, loc, baseHook, ValueRange{}).getResult(0);
+      Value size =
+          func::CallOp::create(b, loc, sizeHook, ValueRange{}).getResult(0);
+      auto array = LLVM::LLVMArrayType::get(i64, 1);
+      auto descriptorType = LLVM::LLVMStructType::getLiteral(
+          ctx, {ptrType, ptrType, i64, array, array});
+      Value d = LLVM::PoisonOp::create(b, loc, descriptorType);
+      d = LLVM::InsertValueOp::create(b, loc, d, base, ArrayRef<int64_t>{0});
+      d = LLVM::InsertValueOp::create(b, loc, d, base, ArrayRef<int64_t>{1});
+      Value zero = LLVM::ConstantOp::create(b, loc, i64, 0);
+      Value one = LLVM::ConstantOp::create(b, loc, i64, 1);
+      d = LLVM::InsertValueOp::create(b, loc, d, zero, ArrayRef<int64_t>{2});
+      d = LLVM::InsertValueOp::create(b, loc, d, size, ArrayRef<int64_t>{3, 0});
+      d = LLVM::InsertValueOp::create(b, loc, d, one, ArrayRef<int64_t>{4, 0});
+      replacement =
+          UnrealizedConversionCastOp::create(b, loc, shared.getType(), d)
+              .getResult(0);
+    } else if (auto assertOp = dyn_cast<cf::AssertOp>(op)) {
+      // The runtime stops the launch with the message; scf.if keeps the
+      // enclosing structured regions single-block.
+      func::FuncOp hook =
+          getOrDeclareHook(gpuModule, kAssertHook.symbol, {b.getI32Type()}, {});
+      uint32_t site = sites.add("'" + assertOp.getMsg().str() + "' at " +
+                                locationText(loc));
+      Value failed = arith::XOrIOp::create(
+          b, loc, assertOp.getArg(),
+          arith::ConstantIntOp::create(b, loc, b.getI1Type(), 1));
+      auto ifOp = scf::IfOp::create(b, loc, failed, /*withElse=*/false);
+      OpBuilder inner = ifOp.getThenBodyBuilder();
+      func::CallOp::create(inner, loc, hook,
+                           ValueRange{arith::ConstantIntOp::create(
+                               inner, loc, inner.getI32Type(), site)});
+    }
+    if (replacement)
+      op->getResult(0).replaceAllUsesWith(replacement);
+    op->erase();
+  }
+  return success();
+}
+
+FailureOr<ModuleOp> ModuleLowering::prepare() {
+  if (failed(check()) || failed(lowerSubgroupReductions()) ||
+      failed(convertFunctions()) || failed(lowerGpuOps()))
+    return failure();
+  sites.save();
+  for (Attribute site :
+       gpuModule->getAttrOfType<ArrayAttr>(kSitesAttrName).getValue())
+    siteTexts.push_back(cast<StringAttr>(site).str());
+
+  // The host module takes the gpu.module's place and contents; the device
+  // data layout (often a 32-bit index) does not apply to host code.
+  OpBuilder b(gpuModule);
+  auto host = ModuleOp::create(b, gpuModule.getLoc(), gpuModule.getName());
+  host->setAttr(kChipAttrName, b.getStringAttr(chip.name));
+  Block *body = host.getBody();
+  body->getOperations().splice(body->end(),
+                               gpuModule.getBody()->getOperations());
+  gpuModule.erase();
+
+  // Host memory is flat: drop memory spaces everywhere.
+  AttrTypeReplacer replacer;
+  replacer.addReplacement([](MemRefType type) -> std::optional<Type> {
+    if (!type.getMemorySpace())
+      return std::nullopt;
+    return MemRefType::get(type.getShape(), type.getElementType(),
+                           type.getLayout(), Attribute());
+  });
+  replacer.recursivelyReplaceElementsIn(host, /*replaceAttrs=*/true,
+                                        /*replaceLocs=*/false,
+                                        /*replaceTypes=*/true);
+  host.walk([](memref::MemorySpaceCastOp cast) {
+    cast.getResult().replaceAllUsesWith(cast.getSource());
+    cast.erase();
+  });
+  return host;
+}
+
+Value ModuleLowering::stringAddress(OpBuilder &b, ModuleOp host,
+                                    StringRef text) {
+  OpBuilder atTop = OpBuilder::atBlockBegin(host.getBody());
+  std::string name = "__iolite_emu_str_" + std::to_string(numStrings++);
+  std::string bytes = text.str();
+  bytes.push_back('\0');
+  auto type = LLVM::LLVMArrayType::get(atTop.getI8Type(), bytes.size());
+  LLVM::GlobalOp::create(atTop, host.getLoc(), type, /*isConstant=*/true,
+                         LLVM::Linkage::Private, name,
+                         atTop.getStringAttr(bytes));
+  return LLVM::AddressOfOp::create(
+      b, host.getLoc(), LLVM::LLVMPointerType::get(b.getContext()), name);
+}
+
+void ModuleLowering::defineHooks(ModuleOp host) {
+  MLIRContext *ctx = host.getContext();
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  OpBuilder b = OpBuilder::atBlockBegin(host.getBody());
+  Location loc = host.getLoc();
+  // The slot the runtime fills with its iolite_emu_hooks_t.
+  auto slot = LLVM::GlobalOp::create(b, loc, ptrType, /*isConstant=*/false,
+                                     LLVM::Linkage::Internal, kHooksGlobalName,
+                                     Attribute());
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.createBlock(&slot.getInitializerRegion());
+    LLVM::ReturnOp::create(b, loc,
+                           LLVM::ZeroOp::create(b, loc, ptrType).getResult());
+  }
+  for (const HookInfo &hook : kAllHooks) {
+    auto fn = host.lookupSymbol<LLVM::LLVMFuncOp>(hook.symbol);
+    if (!fn || !fn.isExternal())
+      continue;
+    Block *entry = fn.addEntryBlock(b);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(entry);
+    Value slotAddress =
+        LLVM::AddressOfOp::create(b, loc, ptrType, kHooksGlobalName);
+    // The table never changes once kernels run.
+    auto table = LLVM::LoadOp::create(b, loc, ptrType, slotAddress);
+    table.setInvariant(true);
+    Value field = LLVM::GEPOp::create(
+        b, loc, ptrType, ptrType, table,
+        ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(hook.slot)});
+    auto target = LLVM::LoadOp::create(b, loc, ptrType, field);
+    target.setInvariant(true);
+    SmallVector<Value> operands{target};
+    operands.append(entry->getArguments().begin(), entry->getArguments().end());
+    auto call = LLVM::CallOp::create(b, loc, fn.getFunctionType(), operands);
+    LLVM::ReturnOp::create(b, loc, call.getResults());
+    fn.setLinkage(LLVM::Linkage::Internal);
+  }
+}
+
+LogicalResult ModuleLowering::defineEntries(ModuleOp host) {
+  MLIRContext *ctx = host.getContext();
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  auto voidType = LLVM::LLVMVoidType::get(ctx);
+  OpBuilder b = OpBuilder::atBlockEnd(host.getBody());
+  for (const KernelInfo &kernel : kernels) {
+    auto fn = host.lookupSymbol<LLVM::LLVMFuncOp>(kernel.name);
+    if (!fn)
+      return emitError(kernel.loc, "emu: kernel '")
+             << kernel.name << "' vanished during lowering";
+    LLVM::LLVMFunctionType type = fn.getFunctionType();
+    if (type.getNumParams() != kernel.numParams)
+      return fn.emitOpError("emu: kernel parameters did not lower one to "
+                            "one (bare-pointer convention)");
+    auto entry = LLVM::LLVMFuncOp::create(
+        b, kernel.loc, (kEntryPrefix + kernel.name).str(),
+        LLVM::LLVMFunctionType::get(voidType, {ptrType}),
+        LLVM::Linkage::Internal);
+    OpBuilder::InsertionGuard guard(b);
+    Block *block = entry.addEntryBlock(b);
+    b.setInsertionPointToStart(block);
+    Value args = block->getArgument(0);
+    SmallVector<Value> params;
+    for (unsigned i = 0; i < kernel.numParams; ++i) {
+      // args[i] points at the i-th parameter's value.
+      Value slot = LLVM::GEPOp::create(b, kernel.loc, ptrType, ptrType, args,
+                                       ArrayRef<LLVM::GEPArg>{int32_t(i)});
+      Value pointer = LLVM::LoadOp::create(b, kernel.loc, ptrType, slot);
+      params.push_back(
+          LLVM::LoadOp::create(b, kernel.loc, type.getParamType(i), pointer));
+    }
+    LLVM::CallOp::create(b, kernel.loc, fn, params);
+    LLVM::ReturnOp::create(b, kernel.loc, ValueRange{});
+  }
+  return success();
+}
+
+void ModuleLowering::defineDescriptor(ModuleOp host) {
+  MLIRContext *ctx = host.getContext();
+  Location loc = host.getLoc();
+  auto ptrType = LLVM::LLVMPointerType::get(ctx);
+  Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
+  auto threeI32 = LLVM::LLVMArrayType::get(i32, 3);
+  auto kernelType =
+      LLVM::LLVMStructType::getLiteral(ctx, {ptrType, ptrType, i32, threeI32});
+  auto moduleType = LLVM::LLVMStructType::getLiteral(
+      ctx,
+      {i32, i32, i32, i32, i64, ptrType, ptrType, i32, ptrType, i32, ptrType});
+  OpBuilder b = OpBuilder::atBlockEnd(host.getBody());
+
+  // Builds `global` with an initializer computed by `fill`.
+  auto defineGlobal = [&](Type type, StringRef name, LLVM::Linkage linkage,
+                          function_ref<Value(OpBuilder &)> fill) {
+    auto global = LLVM::GlobalOp::create(b, loc, type, /*isConstant=*/true,
+                                         linkage, name, Attribute());
+    OpBuilder::InsertionGuard guard(b);
+    b.createBlock(&global.getInitializerRegion());
+    LLVM::ReturnOp::create(b, loc, fill(b));
+    return global;
+  };
+  auto constant = [&](OpBuilder &ib, Type type, int64_t value) -> Value {
+    return LLVM::ConstantOp::create(ib, loc, type, value);
+  };
+
+  bool hasKernels = !kernels.empty();
+  if (hasKernels) {
+    auto arrayType = LLVM::LLVMArrayType::get(kernelType, kernels.size());
+    defineGlobal(
+        arrayType, "__iolite_emu_kernels", LLVM::Linkage::Internal,
+        [&](OpBuilder &ib) {
+          Value array = LLVM::PoisonOp::create(ib, loc, arrayType);
+          for (auto [i, k] : llvm::enumerate(kernels)) {
+            Value desc = LLVM::PoisonOp::create(ib, loc, kernelType);
+            int64_t at = static_cast<int64_t>(i);
+            desc = LLVM::InsertValueOp::create(ib, loc, desc,
+                                               stringAddress(ib, host, k.name),
+                                               ArrayRef<int64_t>{0});
+            desc = LLVM::InsertValueOp::create(
+                ib, loc, desc,
+                LLVM::AddressOfOp::create(ib, loc, ptrType,
+                                          (kEntryPrefix + k.name).str()),
+                ArrayRef<int64_t>{1});
+            desc = LLVM::InsertValueOp::create(ib, loc, desc,
+                                               constant(ib, i32, k.numParams),
+                                               ArrayRef<int64_t>{2});
+            for (int64_t d = 0; d < 3; ++d)
+              desc = LLVM::InsertValueOp::create(
+                  ib, loc, desc, constant(ib, i32, k.knownBlock[d]),
+                  ArrayRef<int64_t>{3, d});
+            array = LLVM::InsertValueOp::create(ib, loc, array, desc,
+                                                ArrayRef<int64_t>{at});
+          }
+          return array;
+        });
+  }
+  bool hasSites = !siteTexts.empty();
+  if (hasSites) {
+    auto arrayType = LLVM::LLVMArrayType::get(ptrType, siteTexts.size());
+    defineGlobal(arrayType, "__iolite_emu_sites", LLVM::Linkage::Internal,
+                 [&](OpBuilder &ib) {
+                   Value array = LLVM::PoisonOp::create(ib, loc, arrayType);
+                   for (auto [i, text] : llvm::enumerate(siteTexts))
+                     array = LLVM::InsertValueOp::create(
+                         ib, loc, array, stringAddress(ib, host, text),
+                         ArrayRef<int64_t>{static_cast<int64_t>(i)});
+                   return array;
+                 });
+  }
+  defineGlobal(
+      moduleType, IOLITE_EMU_MODULE_SYMBOL, LLVM::Linkage::External,
+      [&](OpBuilder &ib) {
+        Value desc = LLVM::PoisonOp::create(ib, loc, moduleType);
+        auto set = [&](int64_t field, Value value) {
+          desc = LLVM::InsertValueOp::create(ib, loc, desc, value,
+                                             ArrayRef<int64_t>{field});
+        };
+        auto addressOr = [&](bool present, StringRef name) -> Value {
+          if (!present)
+            return LLVM::ZeroOp::create(ib, loc, ptrType);
+          return LLVM::AddressOfOp::create(ib, loc, ptrType, name);
+        };
+        set(0, constant(ib, i32, IOLITE_EMU_ABI_VERSION));
+        set(1,
+            constant(ib, i32,
+                     chip.vendor == EmuVendor::Nvidia ? IOLITE_EMU_VENDOR_NVIDIA
+                                                      : IOLITE_EMU_VENDOR_AMD));
+        set(2, constant(ib, i32, chip.warpSize));
+        set(3, constant(ib, i32, chip.maxThreadsPerBlock));
+        set(4, constant(ib, i64, static_cast<int64_t>(chip.maxSharedBytes)));
+        set(5, stringAddress(ib, host, chip.name));
+        set(6, LLVM::AddressOfOp::create(ib, loc, ptrType, kHooksGlobalName));
+        set(7, constant(ib, i32, static_cast<int64_t>(kernels.size())));
+        set(8, addressOr(hasKernels, "__iolite_emu_kernels"));
+        set(9, constant(ib, i32, static_cast<int64_t>(siteTexts.size())));
+        set(10, addressOr(hasSites, "__iolite_emu_sites"));
+        return desc;
+      });
+}
+
+LogicalResult ModuleLowering::finish(ModuleOp host) {
+  defineHooks(host);
+  if (failed(defineEntries(host)))
+    return failure();
+  defineDescriptor(host);
+  // Export the descriptor only: kernel names must not clash with anything
+  // in the process (a kernel called "exp" would otherwise interpose libm).
+  for (auto fn : host.getOps<LLVM::LLVMFuncOp>()) {
+    if (fn.isExternal())
+      continue;
+    fn.setLinkage(LLVM::Linkage::Internal);
+    fn->removeAttr(SymbolTable::getVisibilityAttrName());
+  }
+  host->removeAttr(kSitesAttrName);
+  return success();
+}
+
+struct ConvertGpuToEmuPass
+    : public mlir::iolite::emu::impl::ConvertGpuToEmuPassBase<
+          ConvertGpuToEmuPass> {
+  using Base::Base;
+
+  void getDependentDialects(DialectRegistry &registry) const override {
+    Base::getDependentDialects(registry);
+    OpPassManager pm(ModuleOp::getOperationName());
+    buildHostLowering(pm);
+    pm.getDependentDialects(registry);
+  }
+
+  void runOnOperation() override {
+    const EmuChip *target = lookupEmuChip(chip);
+    if (!target) {
+      std::string known;
+      for (const EmuChip &c : getEmuChips())
+        known += (known.empty() ? "" : ", ") + c.name.str();
+      getOperation().emitError("emu: unknown chip '")
+          << chip << "' (known: " << known << ")";
+      return signalPassFailure();
+    }
+    SmallVector<gpu::GPUModuleOp> modules(
+        getOperation().getOps<gpu::GPUModuleOp>());
+    for (gpu::GPUModuleOp module : modules) {
+      ModuleLowering lowering(module, *target);
+      FailureOr<ModuleOp> host = lowering.prepare();
+      if (failed(host))
+        return signalPassFailure();
+      OpPassManager pm(ModuleOp::getOperationName());
+      buildHostLowering(pm);
+      if (failed(runPipeline(pm, *host)) || failed(lowering.finish(*host)))
+        return signalPassFailure();
+    }
+  }
+};
+
+} // namespace

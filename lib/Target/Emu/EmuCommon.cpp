@@ -1,0 +1,59 @@
+//===- EmuCommon.cpp - Helpers shared by the emu passes -------------------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+
+#include "EmuCommon.h"
+
+#include "mlir/IR/Location.h"
+#include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace mlir::iolite::emu;
+
+func::FuncOp mlir::iolite::emu::getOrDeclareHook(Operation *module,
+                                                 StringRef symbol,
+                                                 TypeRange inputs,
+                                                 TypeRange results) {
+  if (auto existing = dyn_cast_or_null<func::FuncOp>(
+          SymbolTable::lookupSymbolIn(module, symbol)))
+    return existing;
+  OpBuilder b(module->getContext());
+  b.setInsertionPointToStart(&module->getRegion(0).front());
+  auto func = func::FuncOp::create(b, module->getLoc(), symbol,
+                                   b.getFunctionType(inputs, results));
+  func.setPrivate();
+  return func;
+}
+
+std::string mlir::iolite::emu::locationText(Location loc) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  if (auto file = loc->findInstanceOf<FileLineColLoc>())
+    os << file.getFilename().getValue() << ":" << file.getLine() << ":"
+       << file.getColumn();
+  else
+    loc.print(os);
+  return text;
+}
+
+SiteTable::SiteTable(Operation *module) : module(module) {
+  if (auto existing = module->getAttrOfType<ArrayAttr>(kSitesAttrName))
+    sites.append(existing.begin(), existing.end());
+}
+
+uint32_t SiteTable::add(StringRef text) {
+  sites.push_back(StringAttr::get(module->getContext(), text));
+  return static_cast<uint32_t>(sites.size() - 1);
+}
+
+uint32_t SiteTable::add(Operation *op) {
+  return add(locationText(op->getLoc()) + " " +
+             op->getName().getStringRef().str());
+}
+
+void SiteTable::save() {
+  module->setAttr(kSitesAttrName, ArrayAttr::get(module->getContext(), sites));
+}
