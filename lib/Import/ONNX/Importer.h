@@ -217,6 +217,9 @@ public:
     DenseElementsAttr constant;
     /// Non-empty when the producer could not produce it.
     std::string poison;
+    /// Where a constant came from (its initializer or folding node); the
+    /// iolite.constant gets this location.
+    std::optional<Location> loc;
   };
   /// The entry of `name`, or null when nothing defines it (yet).
   Entry *lookup(StringRef name);

@@ -350,17 +350,17 @@ LogicalResult NodeContext::checkAttributes(ArrayRef<StringRef> known) {
 
 void NodeContext::setOutput(unsigned i, Value value) {
   if (hasOutput(i))
-    importer.define(node.outputs[i], {value, {}, {}});
+    importer.define(node.outputs[i], {value, {}, {}, {}});
 }
 
 void NodeContext::setOutput(unsigned i, DenseElementsAttr value) {
   if (hasOutput(i))
-    importer.define(node.outputs[i], {{}, value, {}});
+    importer.define(node.outputs[i], {{}, value, {}, loc});
 }
 
 void NodeContext::poisonOutput(unsigned i, StringRef reason) {
   if (hasOutput(i))
-    importer.define(node.outputs[i], {{}, {}, reason.str()});
+    importer.define(node.outputs[i], {{}, {}, reason.str(), {}});
 }
 
 //===----------------------------------------------------------------------===//
@@ -619,7 +619,9 @@ GraphImporter::materialize(Entry &entry, Location loc,
                    "int64 tensors)";
     return failure();
   }
-  entry.value = ConstantOp::create(builder, loc, entry.constant).getResult();
+  entry.value =
+      ConstantOp::create(builder, entry.loc.value_or(loc), entry.constant)
+          .getResult();
   return entry.value;
 }
 
@@ -828,7 +830,7 @@ LogicalResult GraphImporter::importInitializers() {
       ok = false;
       continue;
     }
-    define(t.name, {{}, *attr, {}});
+    define(t.name, {{}, *attr, {}, loc});
   }
   return success(ok);
 }
@@ -874,7 +876,7 @@ OwningOpRef<ModuleOp> GraphImporter::import() {
   Block *entry = func.addEntryBlock();
   for (auto [i, arg] : llvm::enumerate(entry->getArguments())) {
     arg.setLoc(argLocs[i]);
-    define(argNames[i], {arg, {}, {}});
+    define(argNames[i], {arg, {}, {}, {}});
   }
   builder.setInsertionPointToEnd(entry);
 
