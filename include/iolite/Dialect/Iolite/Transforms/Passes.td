@@ -103,4 +103,47 @@ def IoliteRaiseRotaryPass
   let dependentDialects = ["::mlir::iolite::IoliteDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion and memory planning
+//===----------------------------------------------------------------------===//
+
+def IoliteFormKernelsPass
+    : Pass<"iolite-form-kernels", "::mlir::func::FuncOp"> {
+  let summary = "Partition a function into iolite.kernel regions";
+  let description = [{
+    Groups the ops of each function into `iolite.kernel` regions, one per
+    future GPU kernel, by the policy in docs/fusion.md:
+
+    1. matmuls that share their LHS run as one kernel (QKV, SwiGLU gate/up,
+       expert gate/up grouped GEMMs), and a norm whose every use is the
+       shared LHS is their prologue;
+    2. attention and the scan ops absorb their producer chains of cheap
+       ops (reshape, transpose, RoPE, casts, softplus of delta, conv1d+SiLU
+       of a Mamba-2 block) whose every use is inside;
+    3. each expensive op (in reverse program order) absorbs its consumers:
+       elementwise epilogues (bias, activation, residual, gating, casts,
+       views) with their cheap side inputs, and, for a matmul whose full
+       output row fits on chip, a row-wise softmax/top-k/router;
+    4. remaining expensive ops absorb cheap producers used only by them;
+    5. leftover cheap ops form elementwise kernels.
+
+    A value computed by an expensive op (matmul, attention, scan,
+    reduction) is never recomputed: it is materialised once when several
+    kernels use it. No kernel is formed whose estimated on-chip footprint
+    exceeds the `target` chip's limits. Splat and small constants are cloned
+    into the kernels that use them; large constants (weights) are kernel
+    inputs. `no-fusion` puts every op in its own kernel.
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"sm_80\"",
+           "Target (a name of the target descriptions: sm_80, sm_90a, "
+           "gfx90a, gfx942, emu-*) whose on-chip limits bound the kernels">,
+    Option<"noFusion", "no-fusion", "bool", /*default=*/"false",
+           "Put every op in its own kernel (the baseline benchmarks compare "
+           "against)">,
+    RemarksOption
+  ];
+  let dependentDialects = ["::mlir::iolite::IoliteDialect"];
+}
+
 #endif // IOLITE_DIALECT_IOLITE_TRANSFORMS_PASSES_TD
