@@ -1021,3 +1021,36 @@ func.func @yield_outside_kernel(%x: tensor<4xf32>) {
   // expected-error @+1 {{'iolite.yield' op expects parent op 'iolite.kernel'}}
   iolite.yield %x : tensor<4xf32>
 }
+
+// -----
+
+func.func @kernel_offsets_count(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'iolite.kernel' op result_offsets has 2 entries for 1 results}}
+  %r = iolite.kernel "k" (%x) {result_offsets = array<i64: 0, 256>} : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    iolite.yield %a : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @kernel_offsets_value(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'iolite.kernel' op result_offsets[0] = -2 is neither a workspace offset nor -1}}
+  %r = iolite.kernel "k" (%x) {result_offsets = array<i64: -2>} : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    iolite.yield %a : tensor<4xf32>
+  }
+  return
+}
+
+// -----
+
+func.func @kernel_offsets_type(%x: tensor<4xf32>) {
+  // expected-error @+1 {{'iolite.kernel' op result_offsets must be an array<i64>}}
+  %r = iolite.kernel "k" (%x) {result_offsets = [0]} : (tensor<4xf32>) -> tensor<4xf32> {
+  ^bb0(%a: tensor<4xf32>):
+    iolite.yield %a : tensor<4xf32>
+  }
+  return
+}

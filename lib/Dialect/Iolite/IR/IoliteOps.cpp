@@ -694,6 +694,21 @@ LogicalResult KernelOp::verify() {
     return emitOpError("yields ")
            << yield.getValues().size()
            << " values whose types differ from the kernel's result types";
+  // The memory planner's record (see the op description).
+  if (Attribute attr = (*this)->getAttr("result_offsets")) {
+    auto offsets = dyn_cast<DenseI64ArrayAttr>(attr);
+    if (!offsets)
+      return emitOpError("result_offsets must be an array<i64>");
+    if (offsets.size() != static_cast<int64_t>(getNumResults()))
+      return emitOpError("result_offsets has ")
+             << offsets.size() << " entries for " << getNumResults()
+             << " results";
+    for (auto [i, offset] : llvm::enumerate(offsets.asArrayRef()))
+      if (offset < -1)
+        return emitOpError("result_offsets[")
+               << i << "] = " << offset
+               << " is neither a workspace offset nor -1";
+  }
   return success();
 }
 

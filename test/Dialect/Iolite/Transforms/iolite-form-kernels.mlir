@@ -3,6 +3,9 @@
 // RUN: iolite-opt %s --split-input-file --iolite-form-kernels=no-fusion=true | FileCheck %s --check-prefix=NOFUSE
 // RUN: iolite-opt %s --split-input-file --iolite-form-kernels=target=sm_90a | FileCheck %s --check-prefix=SM90
 // RUN: iolite-opt %s --split-input-file --iolite-form-kernels=target=gfx942 | FileCheck %s --check-prefix=GFX942
+// RUN: not iolite-opt %s --split-input-file --iolite-form-kernels=target=sm_7x 2>&1 | FileCheck %s --check-prefix=BADTARGET
+
+// BADTARGET: error: iolite-form-kernels: unknown target 'sm_7x' (known: sm_80, sm_90a, gfx90a, gfx942, emu-sm_80, emu-sm_90a, emu-gfx90a, emu-gfx942)
 
 // A Llama block after raising: 5 kernels. The first norm is the prologue of
 // the Q/K/V projections (one kernel); attention takes the head reshapes,

@@ -789,8 +789,11 @@ def Iolite_KernelOp : Iolite_Op<"kernel",
     The fusion pass groups ops into kernels. The body reads only its block
     arguments (bound to `inputs`) and yields the kernel's results. The
     memory planner records on each kernel where its results live
-    (`result_offsets`, bytes into the workspace; -1 for results that are
-    function results).
+    (`result_offsets`, an `array<i64>` with one entry per result: bytes into
+    the workspace, or -1 for results that are function results; the
+    verifier checks its length and values). A result placed at the offset
+    of an input's buffer overwrites that input in place, which the planner
+    allows only where each element is read before it is written.
 
     ```mlir
     %r = iolite.kernel "k0" (%x, %w) : (tensor<8x64xf32>, tensor<64xf32>)

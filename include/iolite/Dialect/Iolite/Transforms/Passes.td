@@ -146,4 +146,25 @@ def IoliteFormKernelsPass
   let dependentDialects = ["::mlir::iolite::IoliteDialect"];
 }
 
+def IolitePlanMemoryPass : Pass<"iolite-plan-memory", "::mlir::func::FuncOp"> {
+  let summary = "Place the tensors between kernels in one workspace arena";
+  let description = [{
+    Computes the liveness of every kernel result that is not a function
+    result, lets a kernel write a result over an input that dies at that
+    kernel when the kernel reads that input only elementwise at the
+    result's own index (in-place reuse), and assigns offsets in a single
+    workspace arena by greedy-by-size with best fit over the liveness
+    intervals. Each kernel gets `result_offsets` (bytes, -1 for function
+    results); the function gets `iolite.workspace_size` and
+    `iolite.workspace_stats` (sum of sizes and the liveness lower bound:
+    the largest total size live at any one kernel).
+  }];
+  let options = [
+    Option<"alignment", "alignment", "int64_t", /*default=*/"256",
+           "Alignment of every buffer in the arena, in bytes">,
+    RemarksOption
+  ];
+  let dependentDialects = ["::mlir::iolite::IoliteDialect"];
+}
+
 #endif // IOLITE_DIALECT_IOLITE_TRANSFORMS_PASSES_TD
