@@ -16,6 +16,9 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%iolite_src_root", config.iolite_src_root))
+# Where libiolite_runtime.so is, for tests that link generated launch code.
+config.substitutions.append(
+    ("%iolite_lib_dir", os.path.join(config.iolite_obj_root, "lib")))
 config.substitutions.append(("%python", config.python_executable))
 
 llvm_config.use_default_substitutions()

@@ -244,6 +244,12 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
   for (size_t i = 0; i < m.outputs.size(); ++i)
     os << ", void *output" << i;
   os << ", void *workspace, iolite_stream_t stream);\n\n"
+     << "/* " << n
+     << "_run with the inputs and outputs as arrays, for "
+        "generic runners. */\n"
+     << "iolite_status_t " << n << "_run_v(" << n
+     << "_model *model, const void *const *inputs, void *const *outputs, "
+        "void *workspace, iolite_stream_t stream);\n\n"
      << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << up << "_H */\n";
 }
 
@@ -274,12 +280,12 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
     }
     os << "  {{0, 0, 0}, {0, 0, 0}, 0}};\n\n";
   }
-  os << "struct target_entry {\n  const char *chip;\n  const unsigned char "
+  os << "struct target_entry {\n  const char *target;\n  const unsigned char "
         "*image;\n  size_t size;\n  const struct launch_shape *launches;\n};\n"
      << "static const struct target_entry targets[] = {\n";
   for (auto [t, target] : llvm::enumerate(m.targets)) {
     std::string id = sanitizeIdent(target->name);
-    os << "  {\"" << target->chip << "\", image_" << id << ", "
+    os << "  {\"" << target->name << "\", image_" << id << ", "
        << m.artifacts[t].binary.size() << ", launches_" << id << "},\n";
   }
   os << "};\n\n";
@@ -306,10 +312,10 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
      << "  free(model);\n}\n\n";
   os << "iolite_status_t " << n << "_load(iolite_device_t device, " << n
      << "_model **out) {\n"
-     << "  const char *arch = iolite_device_arch(device);\n"
      << "  const struct target_entry *target = NULL;\n"
-     << "  for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); ++i)\n"
-     << "    if (arch && strcmp(arch, targets[i].chip) == 0)\n"
+     << "  for (size_t i = 0; !target && i < sizeof(targets) / "
+        "sizeof(targets[0]); ++i)\n"
+     << "    if (iolite_device_supports_target(device, targets[i].target))\n"
      << "      target = &targets[i];\n"
      << "  if (!target)\n    return IOLITE_ERROR_NOT_FOUND;\n"
      << "  " << n << "_model *model = (" << n
@@ -368,7 +374,17 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
        << "].shared_bytes, stream, args);\n"
        << "    if (s != IOLITE_SUCCESS)\n      return s;\n  }\n";
   }
-  os << "  return IOLITE_SUCCESS;\n}\n";
+  os << "  return IOLITE_SUCCESS;\n}\n\n";
+  os << "iolite_status_t " << n << "_run_v(" << n
+     << "_model *model, const void *const *inputs, void *const *outputs, "
+        "void *workspace, iolite_stream_t stream) {\n"
+     << "  (void)inputs;\n  (void)outputs;\n"
+     << "  return " << n << "_run(model";
+  for (size_t i = 0; i < m.inputs.size(); ++i)
+    os << ", inputs[" << i << "]";
+  for (size_t i = 0; i < m.outputs.size(); ++i)
+    os << ", outputs[" << i << "]";
+  os << ", workspace, stream);\n}\n";
 }
 
 static llvm::json::Value manifest(const BundleModel &m) {

@@ -131,9 +131,12 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
       out << "\n";
       continue;
     }
-    if (options.emit == EmitStage::Ptx && !target->isNvidia())
+    // emu-<chip> targets compile for the host: no PTX or AMDGCN.
+    if (options.emit == EmitStage::Ptx &&
+        (!target->isNvidia() || target->emulated))
       continue;
-    if (options.emit == EmitStage::Amdgcn && !target->isAmd())
+    if (options.emit == EmitStage::Amdgcn &&
+        (!target->isAmd() || target->emulated))
       continue;
     BackendStage stage = options.emit == EmitStage::Llvm ? BackendStage::Llvm
                          : options.emit == EmitStage::Bundle
@@ -153,6 +156,9 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
       out << "// target: " << target->name << "\n";
       for (auto m : copy->getOps<gpu::GPUModuleOp>())
         m.print(out);
+      // The emu back end turns the gpu.module into a host module.
+      for (auto m : copy->getOps<ModuleOp>())
+        m->print(out, OpPrintingFlags().assumeVerified());
       out << "\n";
     } else if (stage == BackendStage::Assembly) {
       out << (target->isNvidia() ? "// target: " : "; target: ") << target->name

@@ -14,6 +14,7 @@
 #include "iolite/Target/Serialization.h"
 
 #include "iolite/Pipelines/GpuPipelines.h"
+#include "iolite/Target/Emu/EmuTarget.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Pass/PassManager.h"
@@ -186,14 +187,59 @@ static LogicalResult readHsacoMetadata(ModuleOp module,
   return success();
 }
 
+/// emu-<chip>: the gpu.module becomes a host shared object for the runtime's
+/// emulator (lib/Target/Emu); there is no assembly stage and no register
+/// report.
+static LogicalResult runEmuBackend(ModuleOp module,
+                                   const TargetDescription &target,
+                                   BackendStage stage,
+                                   const BackendOptions &options,
+                                   TargetArtifact *artifact) {
+  emu::EmuOptions emuOptions;
+  emuOptions.chip = target.chip;
+  emuOptions.optLevel = std::min(options.optLevel, 2u);
+  if (stage == BackendStage::Assembly)
+    return module.emitError()
+           << "target '" << target.name
+           << "' compiles for the host CPU: it has no PTX or AMDGCN";
+  auto gpuModules = module.getOps<gpu::GPUModuleOp>();
+  if (!llvm::hasSingleElement(gpuModules))
+    return module.emitError("expected one gpu.module to compile for ")
+           << target.name;
+  if (stage == BackendStage::Llvm) {
+    // The lowering turns the gpu.module into a host builtin.module, which
+    // the host function's launches cannot refer to: lower a copy and put
+    // it in the gpu.module's place, for printing only.
+    gpu::GPUModuleOp kernels = *gpuModules.begin();
+    OwningOpRef<ModuleOp> copy = ModuleOp::create(module.getLoc());
+    copy->getBody()->push_back(kernels->clone());
+    PassManager pm(module.getContext());
+    emu::buildEmuLoweringPipeline(pm, emuOptions);
+    if (failed(pm.run(*copy)))
+      return failure();
+    for (Operation &op : llvm::make_early_inc_range(*copy->getBody()))
+      op.moveBefore(kernels);
+    kernels.erase();
+    return success();
+  }
+  FailureOr<std::string> object =
+      emu::serializeEmu(*gpuModules.begin(), emuOptions);
+  if (failed(object))
+    return failure();
+  if (artifact) {
+    artifact->target = target.name;
+    artifact->extension = "so";
+    artifact->binary = std::move(*object);
+  }
+  return success();
+}
+
 LogicalResult
 mlir::iolite::runBackend(ModuleOp module, const TargetDescription &target,
                          BackendStage stage, const BackendOptions &options,
                          std::string *assembly, TargetArtifact *artifact) {
   if (target.emulated)
-    return module.emitError()
-           << "target '" << target.name
-           << "' is not available: the emu back end is not part of this build";
+    return runEmuBackend(module, target, stage, options, artifact);
   PassManager pm(module.getContext());
   GpuLoweringOptions lowering;
   lowering.optLevel = options.optLevel;

@@ -12,7 +12,8 @@
 // RUN: ls %t/model | FileCheck %s --check-prefix=FILES
 // RUN: not iolite-compile %s --target=gfx942 --matmul-tile=256,256,64 -o %t/fresh
 // RUN: not ls %t/fresh
-// RUN: not iolite-compile %s --target=emu-sm_90a -o %t/emu 2>&1 | FileCheck %s --check-prefix=EMU
+// RUN: iolite-compile %s --target=emu-sm_90a -o %t/emu
+// RUN: ls %t/emu | FileCheck %s --check-prefix=EMU
 // RUN: not iolite-compile %s --target=sm_99 -o %t/bad 2>&1 | FileCheck %s --check-prefix=BADTARGET
 
 // TABLE: mm matmul matmul,slice,add,silu sm_90a 2x1x1 256x1x1 16384 {{[0-9]+}}/0
@@ -30,6 +31,7 @@
 // SOURCE: {"sm_90a", image_sm_90a,
 // SOURCE: {"gfx942", image_gfx942,
 // SOURCE: static const size_t constant_sizes[NUM_CONSTANTS + 1] = {256, 0};
+// SOURCE: iolite_device_supports_target(device, targets[i].target)
 // SOURCE: iolite_module_load(device, target->image
 // SOURCE-LABEL: iolite_status_t bundle_run(
 // SOURCE: /* mm */
@@ -62,7 +64,7 @@
 // FILES-NEXT: manifest.json
 
 // FAIL: error: kernel 'mm' with matmul tile 256x256x64, 1 stage(s) needs 131072 bytes of shared memory
-// EMU: error: target 'emu-sm_90a' is not available: the emu back end is not part of this build
+// EMU: bundle.emu-sm_90a.so
 // BADTARGET: error: unknown target 'sm_99'
 
 func.func @bundle(%x: tensor<64x64xf32>, %w: tensor<64x128xf32>) -> tensor<64x128xf32> {

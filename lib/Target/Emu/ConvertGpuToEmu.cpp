@@ -49,6 +49,7 @@ namespace mlir::iolite::emu {
 } // namespace mlir::iolite::emu
 
 using namespace mlir;
+using namespace mlir::iolite;
 using namespace mlir::iolite::emu;
 
 namespace {
@@ -87,7 +88,7 @@ void buildHostLowering(OpPassManager &pm) {
 /// Converts one gpu.module; keeps the state the steps share.
 class ModuleLowering {
 public:
-  ModuleLowering(gpu::GPUModuleOp module, const EmuChip &chip)
+  ModuleLowering(gpu::GPUModuleOp module, const TargetDescription &chip)
       : gpuModule(module), chip(chip), sites(module) {}
 
   /// Steps before the upstream lowering: checks, gpu ops to hook calls,
@@ -110,7 +111,8 @@ private:
   Value stringAddress(OpBuilder &b, ModuleOp host, StringRef text);
 
   gpu::GPUModuleOp gpuModule;
-  const EmuChip &chip;
+  /// The emu-<chip> target: the facts of the emulated chip.
+  const TargetDescription &chip;
   SiteTable sites;
   SmallVector<KernelInfo> kernels;
   std::vector<std::string> siteTexts;
@@ -404,7 +406,7 @@ FailureOr<ModuleOp> ModuleLowering::prepare() {
   // data layout (often a 32-bit index) does not apply to host code.
   OpBuilder b(gpuModule);
   auto host = ModuleOp::create(b, gpuModule.getLoc(), gpuModule.getName());
-  host->setAttr(kChipAttrName, b.getStringAttr(chip.name));
+  host->setAttr(kChipAttrName, b.getStringAttr(chip.chip));
   Block *body = host.getBody();
   body->getOperations().splice(body->end(),
                                gpuModule.getBody()->getOperations());
@@ -604,14 +606,14 @@ void ModuleLowering::defineDescriptor(ModuleOp host) {
           return LLVM::AddressOfOp::create(ib, loc, ptrType, name);
         };
         set(0, constant(ib, i32, IOLITE_EMU_ABI_VERSION));
-        set(1,
-            constant(ib, i32,
-                     chip.vendor == EmuVendor::Nvidia ? IOLITE_EMU_VENDOR_NVIDIA
-                                                      : IOLITE_EMU_VENDOR_AMD));
+        set(1, constant(ib, i32,
+                        chip.isNvidia() ? IOLITE_EMU_VENDOR_NVIDIA
+                                        : IOLITE_EMU_VENDOR_AMD));
         set(2, constant(ib, i32, chip.warpSize));
         set(3, constant(ib, i32, chip.maxThreadsPerBlock));
-        set(4, constant(ib, i64, static_cast<int64_t>(chip.maxSharedBytes)));
-        set(5, stringAddress(ib, host, chip.name));
+        // The opt-in maximum: what a launch may ask for on the real chip.
+        set(4, constant(ib, i64, chip.sharedMemoryPerBlockOptin));
+        set(5, stringAddress(ib, host, chip.chip));
         set(6, LLVM::AddressOfOp::create(ib, loc, ptrType, kHooksGlobalName));
         set(7, constant(ib, i32, static_cast<int64_t>(kernels.size())));
         set(8, addressOr(hasKernels, "__iolite_emu_kernels"));
@@ -651,13 +653,10 @@ struct ConvertGpuToEmuPass
   }
 
   void runOnOperation() override {
-    const EmuChip *target = lookupEmuChip(chip);
+    const TargetDescription *target = lookupEmuTarget(chip);
     if (!target) {
-      std::string known;
-      for (const EmuChip &c : getEmuChips())
-        known += (known.empty() ? "" : ", ") + c.name.str();
       getOperation().emitError("emu: unknown chip '")
-          << chip << "' (known: " << known << ")";
+          << chip << "' (known: " << getEmuChipNames() << ")";
       return signalPassFailure();
     }
     SmallVector<gpu::GPUModuleOp> modules(

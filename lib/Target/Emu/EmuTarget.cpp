@@ -41,26 +41,21 @@ namespace mlir::iolite::emu {
 } // namespace mlir::iolite::emu
 
 using namespace mlir;
+using namespace mlir::iolite;
 using namespace mlir::iolite::emu;
 
-// The limits are the real chips' (CUDA occupancy tables, AMD ISA guides):
-// dynamic shared memory per block with the opt-in maximum on NVIDIA, LDS
-// per workgroup on AMD.
-static constexpr EmuChip kChips[] = {
-    {"sm_90a", EmuVendor::Nvidia, 32, 1024, 232448},
-    {"sm_80", EmuVendor::Nvidia, 32, 1024, 166912},
-    {"gfx942", EmuVendor::Amd, 64, 1024, 65536},
-    {"gfx90a", EmuVendor::Amd, 64, 1024, 65536},
-};
-
-ArrayRef<EmuChip> mlir::iolite::emu::getEmuChips() { return kChips; }
-
-const EmuChip *mlir::iolite::emu::lookupEmuChip(StringRef name) {
+const TargetDescription *mlir::iolite::emu::lookupEmuTarget(StringRef name) {
   name.consume_front("emu-");
-  for (const EmuChip &chip : kChips)
-    if (chip.name == name)
-      return &chip;
-  return nullptr;
+  const TargetDescription *target = lookupTarget(("emu-" + name).str());
+  return target && target->emulated ? target : nullptr;
+}
+
+std::string mlir::iolite::emu::getEmuChipNames() {
+  std::string names;
+  for (const TargetDescription &t : getAllTargets())
+    if (t.emulated)
+      names += (names.empty() ? "" : ", ") + t.chip;
+  return names;
 }
 
 void mlir::iolite::emu::buildEmuLoweringPipeline(OpPassManager &pm,
@@ -236,8 +231,9 @@ FailureOr<std::string> linkSharedObject(ArrayRef<char> object,
 FailureOr<std::string>
 mlir::iolite::emu::serializeEmu(gpu::GPUModuleOp module,
                                 const EmuOptions &options) {
-  if (!lookupEmuChip(options.chip))
-    return module.emitError("emu: unknown chip '") << options.chip << "'";
+  if (!lookupEmuTarget(options.chip))
+    return module.emitError("emu: unknown chip '")
+           << options.chip << "' (known: " << getEmuChipNames() << ")";
   MLIRContext *ctx = module.getContext();
   registerBuiltinDialectTranslation(*ctx);
   registerLLVMDialectTranslation(*ctx);

@@ -36,6 +36,7 @@ namespace mlir::iolite::emu {
 } // namespace mlir::iolite::emu
 
 using namespace mlir;
+using namespace mlir::iolite;
 using namespace mlir::iolite::emu;
 
 namespace {

@@ -15,10 +15,10 @@
 #ifndef IOLITE_TARGET_EMU_EMUTARGET_H
 #define IOLITE_TARGET_EMU_EMUTARGET_H
 
+#include "iolite/Target/TargetDescription.h"
 #include "mlir/Pass/Pass.h"
 #include "mlir/Pass/PassOptions.h"
 #include "mlir/Support/LLVM.h"
-#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 
 #include <cstdint>
@@ -32,22 +32,13 @@ class GPUModuleOp;
 
 namespace iolite::emu {
 
-enum class EmuVendor { Nvidia, Amd };
+/// The emu-<chip> target description for `name` ("sm_90a" or
+/// "emu-sm_90a"): the chip's own facts (warp width, launch limits), which the
+/// emulator enforces. Null if there is none.
+const TargetDescription *lookupEmuTarget(llvm::StringRef name);
 
-/// A chip the emulator can imitate: the warp width and the launch limits
-/// it enforces are those of the real chip.
-struct EmuChip {
-  llvm::StringLiteral name; ///< "sm_90a" (bundle target "emu-sm_90a")
-  EmuVendor vendor;
-  unsigned warpSize;
-  unsigned maxThreadsPerBlock;
-  uint64_t maxSharedBytes; ///< dynamic shared memory per block (opt-in max)
-};
-
-/// Every emulated chip.
-llvm::ArrayRef<EmuChip> getEmuChips();
-/// The chip named `name` ("sm_90a" or "emu-sm_90a"), or null.
-const EmuChip *lookupEmuChip(llvm::StringRef name);
+/// "sm_80, sm_90a, gfx90a, gfx942": the chips the emulator can imitate.
+std::string getEmuChipNames();
 
 /// How to compile for the emulator.
 struct EmuOptions {
