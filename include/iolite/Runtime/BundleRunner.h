@@ -1,0 +1,87 @@
+//===- BundleRunner.h - Run a compiled bundle from a host program -*- C++
+//-*-===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// What iolite-run needs to run a bundle directory (NAME.h, NAME.c, binaries,
+// manifest.json) on a device of any backend: the bundle's own launch code is
+// compiled with the host C compiler into a shared object and called, so the
+// path exercised is the one a user's build takes. Inputs and outputs are host
+// tensors checked against the manifest.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef IOLITE_RUNTIME_BUNDLERUNNER_H
+#define IOLITE_RUNTIME_BUNDLERUNNER_H
+
+#include "iolite/Runtime/iolite_runtime.h"
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace iolite {
+
+/// A tensor in host memory: row-major, little-endian elements.
+struct HostTensor {
+  /// "f32", "f16", "bf16", "i1", "i32", "i64" (the manifest's names).
+  std::string dtype;
+  std::vector<int64_t> shape;
+  std::vector<char> bytes;
+};
+
+/// Bytes of one element of `dtype`, or 0 if unknown.
+size_t dtypeBytes(llvm::StringRef dtype);
+
+/// What the manifest says about a bundle's interface.
+struct BundleInterface {
+  std::string name;
+  /// Shapes and dtypes; `bytes` holds no data here.
+  std::vector<HostTensor> inputs, outputs;
+  int64_t workspaceBytes = 0;
+  /// Target names ("sm_90a", "emu-gfx942", ...).
+  std::vector<std::string> targets;
+};
+
+/// A bundle loaded on one device.
+class BundleRunner {
+public:
+  /// Reads `bundleDir`/manifest.json, compiles NAME.c with the host C
+  /// compiler ($IOLITE_CC, else the one Iolite was built with, else cc),
+  /// loads it and calls NAME_load on `device`, which picks the binary for
+  /// the device. The device must outlive the runner.
+  static llvm::Expected<std::unique_ptr<BundleRunner>>
+  open(llvm::StringRef bundleDir, iolite_device_t device);
+  ~BundleRunner();
+
+  const BundleInterface &getInterface() const { return interface; }
+
+  /// Copies `inputs` to the device, runs the model, copies the outputs back
+  /// into `outputs` (shaped as the manifest says). Inputs must match the
+  /// manifest's count, dtypes and shapes.
+  llvm::Error run(llvm::ArrayRef<HostTensor> inputs,
+                  std::vector<HostTensor> &outputs);
+
+private:
+  BundleRunner() = default;
+
+  BundleInterface interface;
+  iolite_device_t device = nullptr;
+  std::string scratchDir;
+  void *library = nullptr;
+  void *model = nullptr;
+  void (*unload)(void *) = nullptr;
+  iolite_status_t (*runArrays)(void *, const void *const *, void *const *,
+                               void *, iolite_stream_t) = nullptr;
+};
+
+} // namespace iolite
+
+#endif // IOLITE_RUNTIME_BUNDLERUNNER_H
