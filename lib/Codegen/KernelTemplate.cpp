@@ -177,6 +177,10 @@ const KernelTemplateRegistry &mlir::iolite::getKernelTemplateRegistry() {
     r.add(createElementalTemplate());
     r.add(createRowReductionTemplate());
     r.add(createMatmulTemplate());
+    r.add(createSelectiveScanTemplate());
+    r.add(createSsdTemplate());
+    r.add(createConv1dTemplate());
+    r.add(createLongConvTemplate());
     return r;
   }();
   return registry;

@@ -145,6 +145,11 @@ const KernelTemplateRegistry &getKernelTemplateRegistry();
 std::unique_ptr<KernelTemplate> createElementalTemplate();
 std::unique_ptr<KernelTemplate> createRowReductionTemplate();
 std::unique_ptr<KernelTemplate> createMatmulTemplate();
+// State-space templates (docs/ssm-kernels.md).
+std::unique_ptr<KernelTemplate> createSelectiveScanTemplate();
+std::unique_ptr<KernelTemplate> createSsdTemplate();
+std::unique_ptr<KernelTemplate> createConv1dTemplate();
+std::unique_ptr<KernelTemplate> createLongConvTemplate();
 
 /// Emits `acc[i][j] += a[i] * b[j]` for a thread's register tile: the one
 /// place a tile's multiply-accumulate is generated (tensor cores map here).

@@ -1,0 +1,460 @@
+//===- ScanSelective.cpp - Chunked Mamba-1 selective scan -----------------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Kernels rooted at iolite.selective_scan (u, delta, z: [B, D, L]; A: [D, N];
+// B, C: [B, N, L]). One block owns one batch and BD channels; each channel's
+// N states are split over `slices` adjacent lanes that own S = N / slices
+// states each, so the block has BD * slices threads. The block walks the
+// sequence chunk by chunk (Tc steps):
+//
+//   stage   u, delta (+ delta_bias, softplus: computed once per element here)
+//           and B, C for the chunk go to shared memory with loads whose
+//           fastest index is t (coalesced along the sequence); B and C are
+//           loaded once per block and shared by all its channels;
+//   scan    every thread runs Tc steps of h = exp(dt A) h + dt B u on its S
+//           states, which live in registers (scf.for iter_args) across all
+//           chunks and are never written to memory; y = C . h is summed over
+//           the slices of a channel with gpu.shuffle xor and put in shared
+//           memory;
+//   output  y + D u, times silu(z), then the fused epilogue, is written with
+//           t fastest (coalesced).
+//
+// A causal conv1d (+ activation) producing u inside the kernel is computed
+// from an input window kept in shared memory: each chunk loads its Tc inputs
+// once, and the last K-1 of them stay on chip as the next chunk's halo, so
+// the conv's K taps never re-read global memory.
+//
+// Global traffic: every input element once, A/D/delta_bias/conv weights once
+// per block (per channel, so once overall), B and C once per block (so
+// ceil(D / BD) times), y once. BD grows with N (>= 4N channels) so the B/C
+// re-reads stay a small fraction: their share of the traffic is at most
+// about 2N / (3 or 4 BD). docs/ssm-kernels.md has the model.
+//
+//===----------------------------------------------------------------------===//
+
+#include "ScanCommon.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/Support/MathExtras.h"
+
+using namespace mlir;
+using namespace mlir::iolite;
+using namespace mlir::iolite::scan;
+
+namespace {
+
+/// The launch shape and tiles of one selective-scan kernel.
+struct ScanPlan {
+  int64_t batch, channels, length, states;
+  /// Channels per block, chunk length, states per thread, lanes per channel.
+  int64_t bd, tc, s, slices;
+  int64_t threads;
+  /// Taps of the fused conv1d prologue on u (0 without one).
+  int64_t convTaps = 0;
+
+  int64_t sharedBytes() const {
+    int64_t bytes = 3 * bd * (tc + 1) * 4;  // u, dt, y tiles
+    bytes += 2 * tc * slices * (s + 1) * 4; // B, C tiles
+    bytes += 2 * bd * 4;                    // D, delta_bias per channel
+    if (convTaps)
+      bytes += bd * (convTaps - 1 + tc) * 4 + bd * (convTaps + 1) * 4;
+    return bytes;
+  }
+};
+
+static ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<ShapedType>(v.getType()).getShape();
+}
+
+static std::optional<ScanPlan> planScan(SelectiveScanOp op,
+                                        const TargetDescription &target) {
+  const KernelTuning *tuning = target.getTuning("selective_scan");
+  if (!tuning || tuning->tile.size() != 3)
+    return std::nullopt;
+  ScanPlan p;
+  ArrayRef<int64_t> us = shapeOf(op.getU());
+  p.batch = us[0];
+  p.channels = us[1];
+  p.length = us[2];
+  p.states = shapeOf(op.getA())[1];
+  if (p.batch <= 0 || p.channels <= 0 || p.length <= 0 || p.states <= 0)
+    return std::nullopt;
+  int64_t warp = target.warpSize;
+  int64_t maxStates = tuning->tile[2];
+  // Lanes per channel: a power of two (xor shuffles stay in the group).
+  p.slices = 1;
+  while (p.slices <= warp &&
+         (p.states % p.slices != 0 || p.states / p.slices > maxStates))
+    p.slices *= 2;
+  if (p.slices > warp)
+    return std::nullopt;
+  p.s = p.states / p.slices;
+  int64_t maxThreads = std::min<int64_t>(tuning->threads,
+                                         target.maxThreadsPerBlock);
+  // Channels per block: at least the tuning's, and >= 4N so B/C re-reads
+  // stay below ~1/8 of the traffic; whole warps; no more than D needs.
+  int64_t unit = std::max<int64_t>(1, warp / p.slices);
+  p.bd = (int64_t)llvm::PowerOf2Ceil(std::max(tuning->tile[0], 4 * p.states));
+  p.bd = std::min(p.bd, maxThreads / p.slices);
+  p.bd = std::min<int64_t>(p.bd, llvm::alignTo(p.channels, unit));
+  p.bd = llvm::alignTo(p.bd, unit);
+  p.threads = p.bd * p.slices;
+  if (p.threads > maxThreads || p.bd <= 0)
+    return std::nullopt;
+  if (Conv1dOp conv = findConvPrologue(op.getU()))
+    p.convTaps = shapeOf(conv.getWeight())[1];
+  int64_t minChunk = std::max<int64_t>(4, p.convTaps - 1);
+  p.tc = std::min<int64_t>(tuning->tile[1],
+                           (int64_t)llvm::PowerOf2Ceil(p.length));
+  p.tc = std::max(p.tc, std::min<int64_t>(minChunk, tuning->tile[1]));
+  // Halve the chunk until the tiles fit without opting in.
+  while (p.sharedBytes() > target.sharedMemoryPerBlock && p.tc / 2 >= minChunk)
+    p.tc /= 2;
+  // The halo copy needs a chunk at least K-1 long; else no conv fusion.
+  if (p.convTaps && p.tc < p.convTaps - 1)
+    p.convTaps = 0;
+  return p;
+}
+
+class SelectiveScanTemplate : public KernelTemplate {
+public:
+  StringRef getName() const override { return "selective_scan"; }
+
+  unsigned match(const KernelAnalysis &analysis,
+                 const TargetDescription &target) const override {
+    auto op = dyn_cast_or_null<SelectiveScanOp>(analysis.hero);
+    if (!op || !analysis.epilogueAtHeroIndex)
+      return 0;
+    return planScan(op, target) ? 40 : 0;
+  }
+
+  LogicalResult emit(const KernelAnalysis &analysis,
+                     KernelEmitContext &ctx) const override;
+};
+
+LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
+                                          KernelEmitContext &ctx) const {
+  auto op = cast<SelectiveScanOp>(analysis.hero);
+  const TargetDescription &target = ctx.getTarget();
+  ScanPlan p = *planScan(op, target);
+  Conv1dOp conv = p.convTaps ? findConvPrologue(op.getU()) : Conv1dOp();
+  int64_t K = p.convTaps;
+
+  // Shared memory: everything is live for the whole kernel.
+  SharedMemoryPlan &plan = ctx.getSharedMemoryPlan();
+  int64_t row = p.tc + 1; // padded: lanes of one warp hit distinct banks
+  unsigned uBuf = plan.addBuffer("u", p.bd * row * 4, 0, 0);
+  unsigned dtBuf = plan.addBuffer("dt", p.bd * row * 4, 0, 0);
+  unsigned yBuf = plan.addBuffer("y", p.bd * row * 4, 0, 0);
+  unsigned bBuf = plan.addBuffer("B", p.tc * p.slices * (p.s + 1) * 4, 0, 0);
+  unsigned cBuf = plan.addBuffer("C", p.tc * p.slices * (p.s + 1) * 4, 0, 0);
+  unsigned skipBuf = plan.addBuffer("D", p.bd * 4, 0, 0);
+  unsigned biasBuf = plan.addBuffer("delta_bias", p.bd * 4, 0, 0);
+  unsigned xBuf = 0, wBuf = 0;
+  if (conv) {
+    xBuf = plan.addBuffer("conv window", p.bd * (K - 1 + p.tc) * 4, 0, 0);
+    wBuf = plan.addBuffer("conv weight", p.bd * (K + 1) * 4, 0, 0);
+  }
+  std::string tileDesc = std::to_string(p.bd) + " channels x " +
+                         std::to_string(p.slices) + " lanes of " +
+                         std::to_string(p.s) + " states, chunk " +
+                         std::to_string(p.tc);
+  if (conv)
+    tileDesc += ", conv1d window " + std::to_string(K);
+  if (failed(ctx.finalizeSharedMemory("selective scan " + tileDesc)))
+    return failure();
+  ctx.templateName = "selective_scan";
+  ctx.tileDescription = tileDesc;
+  ctx.setLaunch({(int64_t)llvm::divideCeil(p.channels, p.bd), p.batch, 1},
+                {p.threads, 1, 1});
+
+  ImplicitLocOpBuilder &b = ctx.getBuilder();
+  ScalarBuilder k{b};
+  const DenseMap<Value, Value> &bindings = ctx.getBindings();
+  Type f32 = b.getF32Type();
+  Value zero = k.f(0.0);
+  auto view = [&](unsigned id, ArrayRef<int64_t> shape) {
+    return ctx.getSharedView(id, MemRefType::get(shape, f32));
+  };
+  Value uTile = view(uBuf, {p.bd, row});
+  Value dtTile = view(dtBuf, {p.bd, row});
+  Value yTile = view(yBuf, {p.bd, row});
+  Value bTile = view(bBuf, {p.tc, p.slices, p.s + 1});
+  Value cTile = view(cBuf, {p.tc, p.slices, p.s + 1});
+  Value skipTile = view(skipBuf, {p.bd});
+  Value biasTile = view(biasBuf, {p.bd});
+  Value xTile, wTile;
+  if (conv) {
+    xTile = view(xBuf, {p.bd, K - 1 + p.tc});
+    wTile = view(wBuf, {p.bd, K + 1}); // taps, then the conv bias
+  }
+
+  Value tid = ctx.threadId(gpu::Dimension::x);
+  Value batch = ctx.blockId(gpu::Dimension::y);
+  Value d0 = k.mul(ctx.blockId(gpu::Dimension::x), k.c(p.bd));
+  Value myChannel = k.div(tid, k.c(p.slices));
+  Value mySlice = k.rem(tid, k.c(p.slices));
+  bool raggedChannels = p.channels % p.bd != 0;
+  // ch < D, or null when every block is full.
+  auto channelOk = [&](Value local) -> Value {
+    if (!raggedChannels)
+      return Value();
+    return k.lt(k.add(d0, local), k.c(p.channels));
+  };
+
+  // Per-channel constants, read once per block.
+  {
+    ElementalEmitter em(b, bindings);
+    if (failed(emitStrided(em, tid, p.bd, p.threads, [&](Value e) {
+          Value ch = k.add(d0, e);
+          Value ok = channelOk(e);
+          if (op.getD()) {
+            FailureOr<Value> v = emitGuarded(em, op.getD(), {ch}, ok);
+            if (failed(v))
+              return failure();
+            k.store(*v, skipTile, {e});
+          }
+          if (op.getDeltaBias()) {
+            FailureOr<Value> v = emitGuarded(em, op.getDeltaBias(), {ch}, ok);
+            if (failed(v))
+              return failure();
+            k.store(*v, biasTile, {e});
+          }
+          if (conv) {
+            for (int64_t j = 0; j < K - 1; ++j)
+              k.store(zero, xTile, {e, k.c(j)}); // zeros before t = 0
+            Value bias = zero;
+            if (conv.getBias()) {
+              FailureOr<Value> v = emitGuarded(em, conv.getBias(), {ch}, ok);
+              if (failed(v))
+                return failure();
+              bias = *v;
+            }
+            k.store(bias, wTile, {e, k.c(K)});
+          }
+          return success();
+        })))
+      return failure();
+    if (conv &&
+        failed(emitStrided(em, tid, p.bd * K, p.threads, [&](Value e) {
+          Value cc = k.div(e, k.c(K)), tap = k.rem(e, k.c(K));
+          FailureOr<Value> v = emitGuarded(em, conv.getWeight(),
+                                           {k.add(d0, cc), tap}, channelOk(cc));
+          if (failed(v))
+            return failure();
+          k.store(*v, wTile, {cc, tap});
+          return success();
+        })))
+      return failure();
+  }
+
+  // This thread's slice of A, in registers for the whole kernel.
+  SmallVector<Value> aRegs;
+  {
+    ElementalEmitter em(b, bindings);
+    Value ch = k.add(d0, myChannel);
+    Value n0 = k.mul(mySlice, k.c(p.s));
+    for (int64_t j = 0; j < p.s; ++j) {
+      FailureOr<Value> v = emitGuarded(em, op.getA(), {ch, k.add(n0, k.c(j))},
+                                       channelOk(myChannel));
+      if (failed(v))
+        return failure();
+      aRegs.push_back(*v);
+    }
+  }
+
+  int64_t numChunks = (int64_t)llvm::divideCeil(p.length, p.tc);
+  SmallVector<Value> hInit(p.s, zero);
+  ElementalEmitter loops(b, bindings);
+  FailureOr<SmallVector<Value>> final = loops.forLoop(
+      k.c(0), k.c(numChunks), k.c(1), hInit,
+      [&](Value chunk, ValueRange h) -> FailureOr<SmallVector<Value>> {
+        Value t0 = k.mul(chunk, k.c(p.tc));
+        Value valid = k.min(k.c(p.tc), k.sub(k.c(p.length), t0));
+        // The previous chunk's output pass (and halo copy) is done.
+        gpu::BarrierOp::create(b);
+
+        // Stage dt (and u or the conv inputs) for BD channels x Tc steps.
+        ElementalEmitter em(b, bindings);
+        if (failed(emitStrided(em, tid, p.bd * p.tc, p.threads, [&](Value e) {
+              Value cc = k.div(e, k.c(p.tc)), tt = k.rem(e, k.c(p.tc));
+              Value ch = k.add(d0, cc), t = k.add(t0, tt);
+              Value ok = k.land(k.lt(tt, valid), channelOk(cc));
+              FailureOr<Value> dt =
+                  emitGuarded(em, op.getDelta(), {batch, ch, t}, ok);
+              if (failed(dt))
+                return failure();
+              Value dtv = *dt;
+              if (op.getDeltaBias())
+                dtv = k.addf(dtv, k.load(biasTile, {cc}));
+              if (op.getDeltaSoftplus())
+                dtv = k.softplus(dtv);
+              k.store(k.select(ok, dtv, zero), dtTile, {cc, tt});
+              Value src = conv ? conv.getInput() : op.getU();
+              FailureOr<Value> x = emitGuarded(em, src, {batch, ch, t}, ok);
+              if (failed(x))
+                return failure();
+              if (conv)
+                k.store(*x, xTile, {cc, k.add(tt, k.c(K - 1))});
+              else
+                k.store(*x, uTile, {cc, tt});
+              return success();
+            })))
+          return failure();
+        // B and C: once per block, shared by all its channels.
+        if (failed(
+                emitStrided(em, tid, p.states * p.tc, p.threads, [&](Value e) {
+                  Value n = k.div(e, k.c(p.tc)), tt = k.rem(e, k.c(p.tc));
+                  Value t = k.add(t0, tt);
+                  Value ok = k.lt(tt, valid);
+                  Value sl = k.div(n, k.c(p.s)), j = k.rem(n, k.c(p.s));
+                  FailureOr<Value> bv =
+                      emitGuarded(em, op.getB(), {batch, n, t}, ok);
+                  if (failed(bv))
+                    return failure();
+                  k.store(*bv, bTile, {tt, sl, j});
+                  FailureOr<Value> cv =
+                      emitGuarded(em, op.getC(), {batch, n, t}, ok);
+                  if (failed(cv))
+                    return failure();
+                  k.store(*cv, cTile, {tt, sl, j});
+                  return success();
+                })))
+          return failure();
+        gpu::BarrierOp::create(b);
+
+        // The conv1d prologue from the window: u = act(conv(x)) on chip.
+        if (conv) {
+          ElementalEmitter cem(b, bindings);
+          if (failed(emitStrided(cem, tid, p.bd * p.tc, p.threads, [&](Value
+                                                                           e) {
+                Value cc = k.div(e, k.c(p.tc)), tt = k.rem(e, k.c(p.tc));
+                Value ch = k.add(d0, cc), t = k.add(t0, tt);
+                cem.setSource(conv.getResult(),
+                              [&, cc, tt](ImplicitLocOpBuilder &,
+                                          ValueRange) -> FailureOr<Value> {
+                                Value acc = k.load(wTile, {cc, k.c(K)});
+                                for (int64_t j = 0; j < K; ++j)
+                                  acc = k.fma(k.load(wTile, {cc, k.c(j)}),
+                                              k.load(xTile,
+                                                     {cc, k.add(tt, k.c(j))}),
+                                              acc);
+                                if (conv.getActivation() == Activation::silu)
+                                  acc = k.silu(acc);
+                                return acc;
+                              });
+                Value ok = k.land(k.lt(tt, valid), channelOk(cc));
+                FailureOr<Value> u =
+                    emitGuarded(cem, op.getU(), {batch, ch, t}, ok);
+                if (failed(u))
+                  return failure();
+                k.store(*u, uTile, {cc, tt});
+                return success();
+              })))
+            return failure();
+          gpu::BarrierOp::create(b);
+        }
+
+        // The recurrence: S states per thread, in registers.
+        Value n0Slice = mySlice;
+        FailureOr<SmallVector<Value>> hOut = loops.forLoop(
+            k.c(0), valid, k.c(1), h,
+            [&](Value t, ValueRange hs) -> FailureOr<SmallVector<Value>> {
+              Value dt = k.load(dtTile, {myChannel, t});
+              Value du = k.mulf(dt, k.load(uTile, {myChannel, t}));
+              SmallVector<Value> next;
+              Value y = zero;
+              for (int64_t j = 0; j < p.s; ++j) {
+                Value bv = k.load(bTile, {t, n0Slice, k.c(j)});
+                Value cv = k.load(cTile, {t, n0Slice, k.c(j)});
+                Value decay = k.exp(k.mulf(dt, aRegs[j]));
+                Value hj = k.fma(decay, hs[j], k.mulf(du, bv));
+                next.push_back(hj);
+                y = k.fma(cv, hj, y);
+              }
+              if (p.slices > 1) {
+                y = emitGroupAllReduceSum(b, y, p.slices, target.warpSize);
+                auto ifOp = scf::IfOp::create(b, k.eq(mySlice, k.c(0)), false);
+                OpBuilder::InsertionGuard g(b);
+                b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+                k.store(y, yTile, {myChannel, t});
+              } else {
+                k.store(y, yTile, {myChannel, t});
+              }
+              return next;
+            });
+        if (failed(hOut))
+          return failure();
+        gpu::BarrierOp::create(b);
+
+        // Output: y + D u, times silu(z), through the epilogue; t fastest.
+        if (failed(emitStrided(
+                loops, tid, p.bd * p.tc, p.threads, [&](Value e) -> LogicalResult {
+                  Value cc = k.div(e, k.c(p.tc)), tt = k.rem(e, k.c(p.tc));
+                  Value ch = k.add(d0, cc), t = k.add(t0, tt);
+                  Value ok = k.land(k.lt(tt, valid), channelOk(cc));
+                  auto ifOp = scf::IfOp::create(b, ok, false);
+                  OpBuilder::InsertionGuard g(b);
+                  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+                  SmallVector<Value> at{batch, ch, t};
+                  ElementalEmitter out(b, bindings);
+                  ElementalEmitter plain(b, bindings);
+                  // u at this element is on chip; elsewhere recompute it.
+                  Value uOnChip = k.load(uTile, {cc, tt});
+                  out.setSource(op.getU(),
+                                [&, uOnChip, at](ImplicitLocOpBuilder &,
+                                                 ValueRange idx)
+                                    -> FailureOr<Value> {
+                                  if (llvm::equal(idx, at))
+                                    return uOnChip;
+                                  return plain.emit(op.getU(), idx);
+                                });
+                  out.setSource(
+                      op.getResult(),
+                      [&, cc, tt, at, uOnChip](ImplicitLocOpBuilder &,
+                                               ValueRange) -> FailureOr<Value> {
+                        Value y = k.load(yTile, {cc, tt});
+                        if (op.getD())
+                          y = k.fma(k.load(skipTile, {cc}), uOnChip, y);
+                        if (op.getZ()) {
+                          FailureOr<Value> z = out.emit(op.getZ(), at);
+                          if (failed(z))
+                            return failure();
+                          y = k.mulf(y, k.silu(*z));
+                        }
+                        return y;
+                      });
+                  for (auto [i, v] : llvm::enumerate(ctx.getYieldedValues())) {
+                    FailureOr<Value> r = out.emit(v, at);
+                    if (failed(r))
+                      return failure();
+                    ctx.storeOutput(i, *r, at);
+                  }
+                  return success();
+                })))
+          return failure();
+        // Keep the chunk's last K-1 conv inputs as the next chunk's halo.
+        if (conv && K > 1 &&
+            failed(emitStrided(loops, tid, p.bd * (K - 1), p.threads,
+                               [&](Value e) {
+                                 Value cc = k.div(e, k.c(K - 1));
+                                 Value j = k.rem(e, k.c(K - 1));
+                                 Value v = k.load(
+                                     xTile, {cc, k.add(j, k.c(p.tc))});
+                                 k.store(v, xTile, {cc, j});
+                                 return success();
+                               })))
+          return failure();
+        return SmallVector<Value>(*hOut);
+      });
+  return failure(failed(final));
+}
+
+} // namespace
+
+std::unique_ptr<KernelTemplate> mlir::iolite::createSelectiveScanTemplate() {
+  return std::make_unique<SelectiveScanTemplate>();
+}
