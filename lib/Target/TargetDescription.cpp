@@ -56,7 +56,7 @@ static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
   t.tunings.push_back({"matmul", tuning(matmulTile, 256, 2)});
   // {min channels per block, chunk length, max states per thread}; up to
   // 512 threads (channels x lanes per channel).
-  t.tunings.push_back({"selective_scan", tuning({128, 16, 32}, 512)});
+  t.tunings.push_back({"selective_scan", tuning({64, 16, 32}, 512)});
   // {max chunk, max heads per block, f32 state registers per thread}.
   t.tunings.push_back({"ssd", tuning({64, 4, 64}, 256)});
   // {channels per block, steps per tile, tiles per block}.
@@ -84,7 +84,7 @@ static TargetDescription makeAmd(StringRef chip) {
   // {rows per block}: one row per wavefront, 4 wavefronts.
   t.tunings.push_back({"row_reduction", tuning({4}, 256)});
   t.tunings.push_back({"matmul", tuning({64, 64, 16}, 256, 2)});
-  t.tunings.push_back({"selective_scan", tuning({128, 16, 32}, 512)});
+  t.tunings.push_back({"selective_scan", tuning({64, 16, 32}, 512)});
   // {max chunk, max heads per block, f32 state registers per thread}.
   t.tunings.push_back({"ssd", tuning({64, 4, 64}, 256)});
   // {channels per block, steps per tile, tiles per block}.

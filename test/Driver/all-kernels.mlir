@@ -10,7 +10,10 @@
 // CHECK: rms_norm_0 row_reduction rms_norm sm_80
 // CHECK: matmul_1 matmul matmul sm_80
 // CHECK: attention_5 elemental attention sm_80
-// CHECK: selective_scan_7 elemental selective_scan sm_80
+// CHECK: conv1d_6 conv1d conv1d sm_80
+// CHECK: selective_scan_7 selective_scan selective_scan sm_80
+// CHECK: ssd_8 ssd ssd sm_80
+// CHECK: long_conv_15 long_conv long_conv sm_80
 // CHECK: top_k_19 elemental top_k sm_80
 // CHECK-NEXT: sm_90a
 // CHECK-NEXT: gfx90a

@@ -113,9 +113,9 @@ Value scan::emitGroupAllReduceSum(ImplicitLocOpBuilder &b, Value value,
 LogicalResult scan::emitStrided(ElementalEmitter &em, Value tid, int64_t count,
                                 int64_t threads,
                                 function_ref<LogicalResult(Value)> body) {
-  FailureOr<SmallVector<Value>> r = em.forLoop(
-      tid, em.constIndex(count), em.constIndex(threads), {},
-      [&](Value e, ValueRange) { return noResults(body(e)); });
+  FailureOr<SmallVector<Value>> r =
+      em.forLoop(tid, em.constIndex(count), em.constIndex(threads), {},
+                 [&](Value e, ValueRange) { return noResults(body(e)); });
   return failure(failed(r));
 }
 
@@ -127,11 +127,12 @@ RegisterTile RegisterTile::choose(int64_t m, int64_t n, int64_t threads) {
   return {m, n, tx, ty, (m + ty - 1) / ty, n / tx};
 }
 
-FailureOr<SmallVector<Value>> scan::emitRegisterTileMatmul(
-    ElementalEmitter &em, const RegisterTile &tile, Value rowBase,
-    Value colBase, int64_t kSize, ValueRange init,
-    function_ref<Value(Value, Value)> loadA,
-    function_ref<Value(Value, Value)> loadB) {
+FailureOr<SmallVector<Value>>
+scan::emitRegisterTileMatmul(ElementalEmitter &em, const RegisterTile &tile,
+                             Value rowBase, Value colBase, int64_t kSize,
+                             ValueRange init,
+                             function_ref<Value(Value, Value)> loadA,
+                             function_ref<Value(Value, Value)> loadB) {
   ImplicitLocOpBuilder &b = em.getBuilder();
   ScalarBuilder k{b};
   SmallVector<Value> rows, cols;

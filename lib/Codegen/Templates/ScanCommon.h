@@ -1,4 +1,5 @@
-//===- ScanCommon.h - Helpers shared by the state-space templates -*- C++ -*-===//
+//===- ScanCommon.h - Helpers shared by the state-space templates -*- C++
+//-*-===//
 //
 // Part of the Iolite project.
 //

@@ -67,8 +67,8 @@ static std::optional<ConvPlan> planConv(Conv1dOp conv,
   p.taps = cast<ShapedType>(conv.getWeight().getType()).getShape()[1];
   if (p.batch <= 0 || p.channels <= 0 || p.length <= 0 || p.taps <= 0)
     return std::nullopt;
-  p.tt = std::min<int64_t>(tuning->tile[1],
-                           (int64_t)llvm::PowerOf2Ceil(p.length));
+  p.tt =
+      std::min<int64_t>(tuning->tile[1], (int64_t)llvm::PowerOf2Ceil(p.length));
   p.tt = std::max<int64_t>(p.tt, p.taps - 1);
   p.ct = std::min(tuning->tile[0], p.channels);
   p.ns = std::min<int64_t>(tuning->tile[2], llvm::divideCeil(p.length, p.tt));
@@ -147,8 +147,8 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
           FailureOr<SmallVector<Value>> v = em.ifThenElse(
               isTap, f32,
               [&]() -> FailureOr<SmallVector<Value>> {
-                FailureOr<Value> w = emitGuarded(em, conv.getWeight(),
-                                                 {ch, tap}, channelOk(cc));
+                FailureOr<Value> w =
+                    emitGuarded(em, conv.getWeight(), {ch, tap}, channelOk(cc));
                 if (failed(w))
                   return failure();
                 return SmallVector<Value>{*w};
@@ -187,8 +187,8 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
 
   // Tiles of this segment that hold any step before L.
   Value numTiles =
-      k.min(k.c(p.ns), k.div(k.add(k.sub(k.c(p.length), seg0), k.c(p.tt - 1)),
-                             k.c(p.tt)));
+      k.min(k.c(p.ns),
+            k.div(k.add(k.sub(k.c(p.length), seg0), k.c(p.tt - 1)), k.c(p.tt)));
   FailureOr<SmallVector<Value>> walk = loops.forLoop(
       k.c(0), numTiles, k.c(1), {},
       [&](Value tile, ValueRange) -> FailureOr<SmallVector<Value>> {
@@ -208,71 +208,60 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
             })))
           return failure();
         gpu::BarrierOp::create(b);
-        if (failed(emitStrided(loops, tid, p.ct * p.tt, p.threads,
-                               [&](Value e) -> LogicalResult {
-                                 Value cc = k.div(e, k.c(p.tt));
-                                 Value tt = k.rem(e, k.c(p.tt));
-                                 Value ch = k.add(c0, cc), t = k.add(t0, tt);
-                                 Value ok = k.land(k.lt(t, k.c(p.length)),
-                                                   channelOk(cc));
-                                 auto ifOp = scf::IfOp::create(b, ok, false);
-                                 OpBuilder::InsertionGuard g(b);
-                                 b.setInsertionPoint(
-                                     ifOp.thenBlock()->getTerminator());
-                                 SmallVector<Value> at{batch, ch, t};
-                                 ElementalEmitter out(b, bindings),
-                                     plain(b, bindings);
-                                 Value xHere = k.load(
-                                     xTile, {cc, k.add(tt, k.c(K - 1))});
-                                 out.setSource(
-                                     conv.getInput(),
-                                     [&, xHere, at](ImplicitLocOpBuilder &,
-                                                    ValueRange idx)
-                                         -> FailureOr<Value> {
-                                       if (llvm::equal(idx, at))
-                                         return xHere;
-                                       return plain.emit(conv.getInput(), idx);
-                                     });
-                                 out.setSource(
-                                     conv.getResult(),
-                                     [&, cc, tt](ImplicitLocOpBuilder &,
-                                                 ValueRange)
-                                         -> FailureOr<Value> {
-                                       Value acc =
-                                           k.load(wTile, {cc, k.c(K)});
-                                       for (int64_t j = 0; j < K; ++j)
-                                         acc = k.fma(
-                                             k.load(wTile, {cc, k.c(j)}),
-                                             k.load(xTile,
-                                                    {cc, k.add(tt, k.c(j))}),
-                                             acc);
-                                       if (conv.getActivation() ==
-                                           Activation::silu)
-                                         acc = k.silu(acc);
-                                       return acc;
-                                     });
-                                 for (auto [i, v] : llvm::enumerate(
-                                          ctx.getYieldedValues())) {
-                                   FailureOr<Value> r = out.emit(v, at);
-                                   if (failed(r))
-                                     return failure();
-                                   ctx.storeOutput(i, *r, at);
-                                 }
-                                 return success();
-                               })))
+        if (failed(emitStrided(
+                loops, tid, p.ct * p.tt, p.threads,
+                [&](Value e) -> LogicalResult {
+                  Value cc = k.div(e, k.c(p.tt));
+                  Value tt = k.rem(e, k.c(p.tt));
+                  Value ch = k.add(c0, cc), t = k.add(t0, tt);
+                  Value ok = k.land(k.lt(t, k.c(p.length)), channelOk(cc));
+                  auto ifOp = scf::IfOp::create(b, ok, false);
+                  OpBuilder::InsertionGuard g(b);
+                  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+                  SmallVector<Value> at{batch, ch, t};
+                  ElementalEmitter out(b, bindings), plain(b, bindings);
+                  Value xHere = k.load(xTile, {cc, k.add(tt, k.c(K - 1))});
+                  out.setSource(
+                      conv.getInput(),
+                      [&, xHere, at](ImplicitLocOpBuilder &,
+                                     ValueRange idx) -> FailureOr<Value> {
+                        if (llvm::equal(idx, at))
+                          return xHere;
+                        return plain.emit(conv.getInput(), idx);
+                      });
+                  out.setSource(conv.getResult(),
+                                [&, cc, tt](ImplicitLocOpBuilder &,
+                                            ValueRange) -> FailureOr<Value> {
+                                  Value acc = k.load(wTile, {cc, k.c(K)});
+                                  for (int64_t j = 0; j < K; ++j)
+                                    acc = k.fma(
+                                        k.load(wTile, {cc, k.c(j)}),
+                                        k.load(xTile, {cc, k.add(tt, k.c(j))}),
+                                        acc);
+                                  if (conv.getActivation() == Activation::silu)
+                                    acc = k.silu(acc);
+                                  return acc;
+                                });
+                  for (auto [i, v] : llvm::enumerate(ctx.getYieldedValues())) {
+                    FailureOr<Value> r = out.emit(v, at);
+                    if (failed(r))
+                      return failure();
+                    ctx.storeOutput(i, *r, at);
+                  }
+                  return success();
+                })))
           return failure();
         // Slide: the tile's last K-1 inputs become the next tile's halo.
         if (K > 1) {
           gpu::BarrierOp::create(b);
-          if (failed(emitStrided(loops, tid, p.ct * (K - 1), p.threads,
-                                 [&](Value e) {
-                                   Value cc = k.div(e, k.c(K - 1));
-                                   Value j = k.rem(e, k.c(K - 1));
-                                   k.store(k.load(xTile,
-                                                  {cc, k.add(j, k.c(p.tt))}),
-                                           xTile, {cc, j});
-                                   return success();
-                                 })))
+          if (failed(emitStrided(
+                  loops, tid, p.ct * (K - 1), p.threads, [&](Value e) {
+                    Value cc = k.div(e, k.c(K - 1));
+                    Value j = k.rem(e, k.c(K - 1));
+                    k.store(k.load(xTile, {cc, k.add(j, k.c(p.tt))}), xTile,
+                            {cc, j});
+                    return success();
+                  })))
             return failure();
         }
         return SmallVector<Value>{};

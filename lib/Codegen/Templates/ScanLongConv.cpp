@@ -57,12 +57,12 @@ static std::optional<LongConvPlan> planLongConv(LongConvOp op,
   int64_t maxThreads = std::min<int64_t>(t.maxThreadsPerBlock, 1024);
   int64_t rMax = tuning->tile[1];
   // Enough threads (whole warps) that one segment covers L when possible.
-  p.threads = std::min<int64_t>(
-      tuning->threads, llvm::alignTo(p.length, (int64_t)t.warpSize));
+  p.threads = std::min<int64_t>(tuning->threads,
+                                llvm::alignTo(p.length, (int64_t)t.warpSize));
   if (llvm::divideCeil(p.length, p.threads) > (uint64_t)rMax)
     p.threads = std::min<int64_t>(
-        maxThreads, llvm::alignTo(llvm::divideCeil(p.length, rMax),
-                                  (int64_t)t.warpSize));
+        maxThreads,
+        llvm::alignTo(llvm::divideCeil(p.length, rMax), (int64_t)t.warpSize));
   p.r = std::min<int64_t>(rMax, llvm::divideCeil(p.length, p.threads));
   p.ts = std::min<int64_t>(tuning->tile[0], llvm::alignTo(p.length, 32));
   // The whole filter row must fit next to the input tile.
@@ -104,9 +104,8 @@ LogicalResult LongConvTemplate::emit(const KernelAnalysis &analysis,
     return failure();
   ctx.templateName = "long_conv";
   ctx.tileDescription = tileDesc;
-  ctx.setLaunch(
-      {p.channels, (int64_t)llvm::divideCeil(p.length, seg), 1},
-      {p.threads, 1, 1});
+  ctx.setLaunch({p.channels, (int64_t)llvm::divideCeil(p.length, seg), 1},
+                {p.threads, 1, 1});
 
   ImplicitLocOpBuilder &b = ctx.getBuilder();
   ScalarBuilder k{b};

@@ -92,8 +92,8 @@ static std::optional<ScanPlan> planScan(SelectiveScanOp op,
   if (p.slices > warp)
     return std::nullopt;
   p.s = p.states / p.slices;
-  int64_t maxThreads = std::min<int64_t>(tuning->threads,
-                                         target.maxThreadsPerBlock);
+  int64_t maxThreads =
+      std::min<int64_t>(tuning->threads, target.maxThreadsPerBlock);
   // Channels per block: at least the tuning's, and >= 4N so B/C re-reads
   // stay below ~1/8 of the traffic; whole warps; no more than D needs.
   int64_t unit = std::max<int64_t>(1, warp / p.slices);
@@ -106,11 +106,13 @@ static std::optional<ScanPlan> planScan(SelectiveScanOp op,
     return std::nullopt;
   if (Conv1dOp conv = findConvPrologue(op.getU()))
     p.convTaps = shapeOf(conv.getWeight())[1];
-  int64_t minChunk = std::max<int64_t>(4, p.convTaps - 1);
-  p.tc = std::min<int64_t>(tuning->tile[1],
-                           (int64_t)llvm::PowerOf2Ceil(p.length));
+  // Below 8 steps a channel's row is under one 32-byte sector: rather opt
+  // in to more shared memory than shrink further.
+  int64_t minChunk = std::max<int64_t>(8, p.convTaps - 1);
+  p.tc =
+      std::min<int64_t>(tuning->tile[1], (int64_t)llvm::PowerOf2Ceil(p.length));
   p.tc = std::max(p.tc, std::min<int64_t>(minChunk, tuning->tile[1]));
-  // Halve the chunk until the tiles fit without opting in.
+  // Halve the chunk while the tiles need opt-in shared memory.
   while (p.sharedBytes() > target.sharedMemoryPerBlock && p.tc / 2 >= minChunk)
     p.tc /= 2;
   // The halo copy needs a chunk at least K-1 long; else no conv fusion.
@@ -238,8 +240,7 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
           return success();
         })))
       return failure();
-    if (conv &&
-        failed(emitStrided(em, tid, p.bd * K, p.threads, [&](Value e) {
+    if (conv && failed(emitStrided(em, tid, p.bd * K, p.threads, [&](Value e) {
           Value cc = k.div(e, k.c(K)), tap = k.rem(e, k.c(K));
           FailureOr<Value> v = emitGuarded(em, conv.getWeight(),
                                            {k.add(d0, cc), tap}, channelOk(cc));
@@ -329,31 +330,31 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
         // The conv1d prologue from the window: u = act(conv(x)) on chip.
         if (conv) {
           ElementalEmitter cem(b, bindings);
-          if (failed(emitStrided(cem, tid, p.bd * p.tc, p.threads, [&](Value
-                                                                           e) {
-                Value cc = k.div(e, k.c(p.tc)), tt = k.rem(e, k.c(p.tc));
-                Value ch = k.add(d0, cc), t = k.add(t0, tt);
-                cem.setSource(conv.getResult(),
-                              [&, cc, tt](ImplicitLocOpBuilder &,
-                                          ValueRange) -> FailureOr<Value> {
-                                Value acc = k.load(wTile, {cc, k.c(K)});
-                                for (int64_t j = 0; j < K; ++j)
-                                  acc = k.fma(k.load(wTile, {cc, k.c(j)}),
-                                              k.load(xTile,
-                                                     {cc, k.add(tt, k.c(j))}),
-                                              acc);
-                                if (conv.getActivation() == Activation::silu)
-                                  acc = k.silu(acc);
-                                return acc;
-                              });
-                Value ok = k.land(k.lt(tt, valid), channelOk(cc));
-                FailureOr<Value> u =
-                    emitGuarded(cem, op.getU(), {batch, ch, t}, ok);
-                if (failed(u))
-                  return failure();
-                k.store(*u, uTile, {cc, tt});
-                return success();
-              })))
+          if (failed(
+                  emitStrided(cem, tid, p.bd * p.tc, p.threads, [&](Value e) {
+                    Value cc = k.div(e, k.c(p.tc)), tt = k.rem(e, k.c(p.tc));
+                    Value ch = k.add(d0, cc), t = k.add(t0, tt);
+                    cem.setSource(
+                        conv.getResult(),
+                        [&, cc, tt](ImplicitLocOpBuilder &,
+                                    ValueRange) -> FailureOr<Value> {
+                          Value acc = k.load(wTile, {cc, k.c(K)});
+                          for (int64_t j = 0; j < K; ++j)
+                            acc = k.fma(k.load(wTile, {cc, k.c(j)}),
+                                        k.load(xTile, {cc, k.add(tt, k.c(j))}),
+                                        acc);
+                          if (conv.getActivation() == Activation::silu)
+                            acc = k.silu(acc);
+                          return acc;
+                        });
+                    Value ok = k.land(k.lt(tt, valid), channelOk(cc));
+                    FailureOr<Value> u =
+                        emitGuarded(cem, op.getU(), {batch, ch, t}, ok);
+                    if (failed(u))
+                      return failure();
+                    k.store(*u, uTile, {cc, tt});
+                    return success();
+                  })))
             return failure();
           gpu::BarrierOp::create(b);
         }
@@ -392,7 +393,8 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
 
         // Output: y + D u, times silu(z), through the epilogue; t fastest.
         if (failed(emitStrided(
-                loops, tid, p.bd * p.tc, p.threads, [&](Value e) -> LogicalResult {
+                loops, tid, p.bd * p.tc, p.threads,
+                [&](Value e) -> LogicalResult {
                   Value cc = k.div(e, k.c(p.tc)), tt = k.rem(e, k.c(p.tc));
                   Value ch = k.add(d0, cc), t = k.add(t0, tt);
                   Value ok = k.land(k.lt(tt, valid), channelOk(cc));
@@ -404,14 +406,14 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
                   ElementalEmitter plain(b, bindings);
                   // u at this element is on chip; elsewhere recompute it.
                   Value uOnChip = k.load(uTile, {cc, tt});
-                  out.setSource(op.getU(),
-                                [&, uOnChip, at](ImplicitLocOpBuilder &,
-                                                 ValueRange idx)
-                                    -> FailureOr<Value> {
-                                  if (llvm::equal(idx, at))
-                                    return uOnChip;
-                                  return plain.emit(op.getU(), idx);
-                                });
+                  out.setSource(
+                      op.getU(),
+                      [&, uOnChip, at](ImplicitLocOpBuilder &,
+                                       ValueRange idx) -> FailureOr<Value> {
+                        if (llvm::equal(idx, at))
+                          return uOnChip;
+                        return plain.emit(op.getU(), idx);
+                      });
                   out.setSource(
                       op.getResult(),
                       [&, cc, tt, at, uOnChip](ImplicitLocOpBuilder &,
@@ -438,15 +440,14 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
           return failure();
         // Keep the chunk's last K-1 conv inputs as the next chunk's halo.
         if (conv && K > 1 &&
-            failed(emitStrided(loops, tid, p.bd * (K - 1), p.threads,
-                               [&](Value e) {
-                                 Value cc = k.div(e, k.c(K - 1));
-                                 Value j = k.rem(e, k.c(K - 1));
-                                 Value v = k.load(
-                                     xTile, {cc, k.add(j, k.c(p.tc))});
-                                 k.store(v, xTile, {cc, j});
-                                 return success();
-                               })))
+            failed(emitStrided(
+                loops, tid, p.bd * (K - 1), p.threads, [&](Value e) {
+                  Value cc = k.div(e, k.c(K - 1));
+                  Value j = k.rem(e, k.c(K - 1));
+                  Value v = k.load(xTile, {cc, k.add(j, k.c(p.tc))});
+                  k.store(v, xTile, {cc, j});
+                  return success();
+                })))
           return failure();
         return SmallVector<Value>(*hOut);
       });

@@ -53,12 +53,12 @@ struct SsdPlan {
 
   int64_t sharedBytes() const {
     int64_t f = 0;
-    f += 2 * q * (states + 1); // B, C
-    f += 2 * q * q;            // CB, M
-    f += q * headDim;          // x
+    f += 2 * q * (states + 1);   // B, C
+    f += 2 * q * q;              // CB, M
+    f += q * headDim;            // x
     f += states * (headDim + 1); // H^T
-    f += 4 * q;                // dt, cs, exp(cs), w
-    f += 3 * hb;               // A, D, dt_bias
+    f += 4 * q;                  // dt, cs, exp(cs), w
+    f += 3 * hb;                 // A, D, dt_bias
     return 4 * f;
   }
 };
@@ -158,7 +158,7 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
   Value mTile = view(mBuf, {q, q});
   Value xTile = view(xBuf, {q, hp});
   Value hTile = view(hBuf, {n, hp + 1});
-  Value vecs = view(vBuf, {4, q}); // dt, cs, exp(cs), w
+  Value vecs = view(vBuf, {4, q});    // dt, cs, exp(cs), w
   Value consts = view(kBuf, {3, hb}); // A, D, dt_bias
   Value vDt = k.c(0), vCs = k.c(1), vEcs = k.c(2), vW = k.c(3);
 
@@ -313,8 +313,8 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
           if (failed(emitStrided(em, tid, q, p.threads, [&](Value t) {
                 FailureOr<SmallVector<Value>> cs = loops.forLoop(
                     k.c(0), k.add(t, k.c(1)), k.c(1), {zero},
-                    [&](Value s, ValueRange acc)
-                        -> FailureOr<SmallVector<Value>> {
+                    [&](Value s,
+                        ValueRange acc) -> FailureOr<SmallVector<Value>> {
                       return SmallVector<Value>{
                           k.fma(k.load(vecs, {vDt, s}), aH, acc[0])};
                     });
@@ -330,8 +330,8 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
           Value csLast = k.load(vecs, {vCs, k.c(q - 1)});
           if (failed(emitStrided(em, tid, q * q, p.threads, [&](Value e) {
                 Value t = k.div(e, k.c(q)), s = k.rem(e, k.c(q));
-                Value decay = k.exp(k.subf(k.load(vecs, {vCs, t}),
-                                           k.load(vecs, {vCs, s})));
+                Value decay = k.exp(
+                    k.subf(k.load(vecs, {vCs, t}), k.load(vecs, {vCs, s})));
                 Value v = k.mulf(k.mulf(k.load(cbTile, {t, s}), decay),
                                  k.load(vecs, {vDt, s}));
                 k.store(k.select(k.le(s, t), v, zero), mTile, {t, s});
@@ -357,8 +357,7 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
           y = emitRegisterTileMatmul(
               loops, p.y, yRow, yCol, n, *y,
               [&](Value t, Value nn) {
-                return k.mulf(k.load(cTile, {t, nn}),
-                              k.load(vecs, {vEcs, t}));
+                return k.mulf(k.load(cTile, {t, nn}), k.load(vecs, {vEcs, t}));
               },
               [&](Value nn, Value pp) { return k.load(hTile, {nn, pp}); });
           if (failed(y))
@@ -375,21 +374,21 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
               SmallVector<Value> at{batch, k.add(t0, t), hh, pp};
               ElementalEmitter out(b, bindings), plain(b, bindings);
               Value xOnChip = k.load(xTile, {t, pp});
-              out.setSource(op.getX(),
-                            [&, xOnChip, at](ImplicitLocOpBuilder &,
-                                             ValueRange idx) -> FailureOr<Value> {
-                              if (llvm::equal(idx, at))
-                                return xOnChip;
-                              return plain.emit(op.getX(), idx);
-                            });
+              out.setSource(
+                  op.getX(),
+                  [&, xOnChip, at](ImplicitLocOpBuilder &,
+                                   ValueRange idx) -> FailureOr<Value> {
+                    if (llvm::equal(idx, at))
+                      return xOnChip;
+                    return plain.emit(op.getX(), idx);
+                  });
               out.setSource(op.getResult(),
                             [&, acc, xOnChip](ImplicitLocOpBuilder &,
                                               ValueRange) -> FailureOr<Value> {
                               if (!op.getD())
                                 return acc;
-                              return k.fma(
-                                  k.load(consts, {k.c(1), k.c(j)}), xOnChip,
-                                  acc);
+                              return k.fma(k.load(consts, {k.c(1), k.c(j)}),
+                                           xOnChip, acc);
                             });
               for (auto [o, v] : llvm::enumerate(ctx.getYieldedValues())) {
                 FailureOr<Value> r = out.emit(v, at);

@@ -1,0 +1,257 @@
+// Structure of the state-space kernel templates (docs/ssm-kernels.md):
+// chunked selective scan and SSD with the recurrent state carried in
+// registers through the chunk loop (never stored to global memory), inputs
+// staged through shared memory, the fused conv1d prologue computed from an
+// on-chip window, the sliding-window conv1d and the tiled long convolution.
+// STORES checks that the only global store of each kernel is its output.
+// RUN: iolite-opt %s --split-input-file --iolite-kernel-to-gpu=target=sm_90a | FileCheck %s
+// RUN: iolite-opt %s --split-input-file --iolite-kernel-to-gpu=target=sm_90a | FileCheck %s --check-prefix=STORES
+// RUN: iolite-opt %s --split-input-file --iolite-kernel-to-gpu=target=gfx942 | FileCheck %s --check-prefix=AMD
+
+// Selective scan with D, z, delta_bias and softplus; L = 100 is not a
+// multiple of the chunk (16). One lane per channel (N = 16): no shuffles.
+// CHECK-LABEL: func.func @selective_scan
+// CHECK: gpu.func @scan(%[[U:[^:]*]]: memref<2x64x100xf32>, %[[DT:[^:]*]]: memref<2x64x100xf32>, %[[A:[^:]*]]: memref<64x16xf32>, %[[B:[^:]*]]: memref<2x16x100xf32>, %[[C:[^:]*]]: memref<2x16x100xf32>, %[[D:[^:]*]]: memref<64xf32>, %[[Z:[^:]*]]: memref<2x64x100xf32>, %[[DB:[^:]*]]: memref<64xf32>, %[[OUT:[^:]*]]: memref<2x64x100xf32>)
+// CHECK-SAME: iolite.block = array<i64: 64, 1, 1>, iolite.grid = array<i64: 1, 2, 1>
+// CHECK-SAME: iolite.template = "selective_scan", iolite.tile = "64 channels x 1 lanes of 16 states, chunk 16"
+// CHECK: gpu.dynamic_shared_memory
+// Per-channel D and delta_bias to shared memory, A to registers, once.
+// CHECK: scf.for
+// CHECK: memref.load %[[D]]
+// CHECK: memref.load %[[DB]]
+// CHECK: }
+// CHECK-COUNT-16: memref.load %[[A]]
+// The chunk loop carries the 16 states of this thread.
+// CHECK: %[[H:.*]]:16 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[H0:[^ ]*]] = 
+// CHECK: gpu.barrier
+// Staging: dt = softplus(delta + bias) and u, then B and C (once per block).
+// CHECK: memref.load %[[DT]]
+// CHECK: math.log1p
+// CHECK: memref.store %{{.*}} : memref<64x17xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.load %[[U]]
+// CHECK: memref.store %{{.*}} : memref<64x17xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.load %[[B]]
+// CHECK: memref.store %{{.*}} : memref<16x1x17xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.load %[[C]]
+// CHECK: gpu.barrier
+// The recurrence: shared-memory operands, the state in iter_args, no global
+// memory access.
+// CHECK: %[[HN:.*]]:16 = scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %[[H0]],
+// CHECK-NOT: memref.load %arg{{[0-9]+}}[
+// CHECK-NOT: memref.store {{.*}}, %arg{{[0-9]+}}[
+// CHECK: math.exp
+// CHECK: math.fma
+// CHECK-NOT: memref.load %arg{{[0-9]+}}[
+// CHECK-NOT: memref.store {{.*}}, %arg{{[0-9]+}}[
+// CHECK: scf.yield {{.*}} : f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32{{$}}
+// CHECK: gpu.barrier
+// Output pass: y + D u, times silu(z).
+// CHECK: scf.for
+// CHECK: math.fma
+// CHECK: memref.load %[[Z]]
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: scf.yield %[[HN]]#0,
+// CHECK: gpu.return
+// STORES-LABEL: gpu.func @scan(
+// STORES-NOT: memref.store {{.*}}memref<{{[0-9x]+}}xf32>{{$}}
+// STORES: memref.store %{{.*}}, %arg8[
+// STORES-NOT: memref.store {{.*}}memref<{{[0-9x]+}}xf32>{{$}}
+// STORES: gpu.return
+// AMD-LABEL: func.func @selective_scan
+// AMD: iolite.block = array<i64: 64, 1, 1>, iolite.grid = array<i64: 1, 2, 1>
+// AMD-SAME: iolite.template = "selective_scan"
+
+func.func @selective_scan(%u: tensor<2x64x100xf32>, %dt: tensor<2x64x100xf32>, %A: tensor<64x16xf32>, %B: tensor<2x16x100xf32>, %C: tensor<2x16x100xf32>, %D: tensor<64xf32>, %z: tensor<2x64x100xf32>, %db: tensor<64xf32>) -> tensor<2x64x100xf32> {
+  %r = iolite.kernel "scan" (%u, %dt, %A, %B, %C, %D, %z, %db) : (tensor<2x64x100xf32>, tensor<2x64x100xf32>, tensor<64x16xf32>, tensor<2x16x100xf32>, tensor<2x16x100xf32>, tensor<64xf32>, tensor<2x64x100xf32>, tensor<64xf32>) -> tensor<2x64x100xf32> {
+  ^bb0(%a0: tensor<2x64x100xf32>, %a1: tensor<2x64x100xf32>, %a2: tensor<64x16xf32>, %a3: tensor<2x16x100xf32>, %a4: tensor<2x16x100xf32>, %a5: tensor<64xf32>, %a6: tensor<2x64x100xf32>, %a7: tensor<64xf32>):
+    %y = iolite.selective_scan %a0, %a1, %a2, %a3, %a4 D(%a5 : tensor<64xf32>) z(%a6 : tensor<2x64x100xf32>) delta_bias(%a7 : tensor<64xf32>) {delta_softplus} : tensor<2x64x100xf32>, tensor<2x64x100xf32>, tensor<64x16xf32>, tensor<2x16x100xf32>, tensor<2x16x100xf32>
+    iolite.yield %y : tensor<2x64x100xf32>
+  }
+  return %r : tensor<2x64x100xf32>
+}
+
+// -----
+
+// The fused Mamba prologue: u = silu(conv1d(x)) is computed from a window of
+// the last K-1 + chunk inputs kept in shared memory (x is loaded once per
+// step, the window's tail is moved to its head for the next chunk). N = 64:
+// two lanes of 32 states per channel, y summed with a shuffle whose width is
+// the warp size; bf16 storage, f32 compute.
+// CHECK-LABEL: func.func @scan_conv_bf16
+// CHECK: gpu.func @scan_conv(%[[X:[^:]*]]: memref<1x64x40xbf16>, %[[W:[^:]*]]: memref<64x4xbf16>, %[[CB:[^:]*]]: memref<64xbf16>
+// CHECK-SAME: iolite.block = array<i64: 128, 1, 1>
+// CHECK-SAME: iolite.template = "selective_scan", iolite.tile = "64 channels x 2 lanes of 32 states, chunk 16, conv1d window 4"
+// CHECK: memref.load %[[CB]]
+// CHECK: memref.load %[[W]]
+// CHECK: %[[H:.*]]:32 = scf.for
+// CHECK: gpu.barrier
+// CHECK: %[[XV:.*]] = memref.load %[[X]]
+// CHECK-NEXT: arith.extf %[[XV]] : bf16 to f32
+// CHECK: memref.store %{{.*}} : memref<64x19xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: memref.load %[[X]]
+// CHECK: gpu.barrier
+// The conv from the window: K taps from shared memory, then SiLU.
+// CHECK: scf.for
+// CHECK-COUNT-4: math.fma
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: memref.store %{{.*}} : memref<64x17xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
+// CHECK: %{{.*}}:32 = scf.for
+// CHECK: gpu.shuffle  xor %{{.*}}, %{{.*}}, %[[W32:.*]] : f32
+// CHECK: gpu.barrier
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// Halo: the window's last 3 inputs move to its head.
+// CHECK: scf.for
+// CHECK: %[[T:.*]] = memref.load %{{.*}} : memref<64x19xf32, #gpu.address_space<workgroup>>
+// CHECK: memref.store %[[T]], %{{.*}} : memref<64x19xf32, #gpu.address_space<workgroup>>
+// CHECK-NOT: memref.load %[[X]]
+// CHECK: gpu.return
+// STORES-LABEL: gpu.func @scan_conv(
+// STORES-NOT: memref.store {{.*}}memref<{{[0-9x]+}}xbf16>{{$}}
+// STORES: memref.store %{{.*}}, %arg7[
+// STORES-NOT: memref.store {{.*}}memref<{{[0-9x]+}}xbf16>{{$}}
+// STORES: gpu.return
+// AMD-LABEL: func.func @scan_conv_bf16
+// AMD: %[[W64:.*]] = arith.constant 64 : i32
+// AMD: gpu.shuffle  xor %{{.*}}, %{{.*}}, %[[W64]] : f32
+
+func.func @scan_conv_bf16(%x: tensor<1x64x40xbf16>, %w: tensor<64x4xbf16>, %cb: tensor<64xbf16>, %dt: tensor<1x64x40xbf16>, %A: tensor<64x64xf32>, %B: tensor<1x64x40xbf16>, %C: tensor<1x64x40xbf16>) -> tensor<1x64x40xbf16> {
+  %r = iolite.kernel "scan_conv" (%x, %w, %cb, %dt, %A, %B, %C) : (tensor<1x64x40xbf16>, tensor<64x4xbf16>, tensor<64xbf16>, tensor<1x64x40xbf16>, tensor<64x64xf32>, tensor<1x64x40xbf16>, tensor<1x64x40xbf16>) -> tensor<1x64x40xbf16> {
+  ^bb0(%a0: tensor<1x64x40xbf16>, %a1: tensor<64x4xbf16>, %a2: tensor<64xbf16>, %a3: tensor<1x64x40xbf16>, %a4: tensor<64x64xf32>, %a5: tensor<1x64x40xbf16>, %a6: tensor<1x64x40xbf16>):
+    %c = iolite.conv1d %a0, %a1 bias(%a2 : tensor<64xbf16>) activation = silu : tensor<1x64x40xbf16>, tensor<64x4xbf16>
+    %y = iolite.selective_scan %c, %a3, %a4, %a5, %a6 : tensor<1x64x40xbf16>, tensor<1x64x40xbf16>, tensor<64x64xf32>, tensor<1x64x40xbf16>, tensor<1x64x40xbf16>
+    iolite.yield %y : tensor<1x64x40xbf16>
+  }
+  return %r : tensor<1x64x40xbf16>
+}
+
+// -----
+
+// SSD with 2 groups of 4 heads: one block per group (4 heads, one B/C load),
+// chunk 32 (L = 100 is ragged), each head's 16x32 state in registers (2 per
+// thread, 8 for the block) through the chunk loop; the tile products are
+// register-tiled loops over shared memory.
+// CHECK-LABEL: func.func @ssd
+// CHECK: gpu.func @ssd(%[[X:[^:]*]]: memref<1x100x8x16xf32>, %[[DT:[^:]*]]: memref<1x100x8xf32>, %[[A:[^:]*]]: memref<8xf32>, %[[B:[^:]*]]: memref<1x100x2x32xf32>, %[[C:[^:]*]]: memref<1x100x2x32xf32>, %[[D:[^:]*]]: memref<8xf32>, %[[OUT:[^:]*]]: memref<1x100x8x16xf32>)
+// CHECK-SAME: iolite.block = array<i64: 256, 1, 1>, iolite.grid = array<i64: 2, 1, 1>
+// CHECK-SAME: iolite.template = "ssd", iolite.tile = "chunk 32, 4 head(s) per block, state 16x32 in registers"
+// CHECK: memref.load %[[A]]
+// CHECK: memref.load %[[D]]
+// CHECK: %{{.*}}:8 = scf.for %{{.*}} iter_args(%[[S0:[^ ]*]] = 
+// CHECK: gpu.barrier
+// CHECK: memref.load %[[B]]
+// CHECK: memref.load %[[C]]
+// CHECK: gpu.barrier
+// CB = C B^T
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32)
+// CHECK: math.fma
+// Head 0: x, dt (softplus), the state to shared memory as the C H^T operand.
+// CHECK: memref.load %[[X]]
+// CHECK: memref.load %[[DT]]
+// CHECK: math.log1p
+// CHECK: memref.store %{{.*}}, %{{.*}} : memref<32x17xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
+// cumsum, then the decay-masked M and the state weights.
+// CHECK: scf.for
+// CHECK: math.exp
+// CHECK: gpu.barrier
+// CHECK: arith.cmpi ule
+// CHECK: gpu.barrier
+// y = M x + exp(cs) C H^T, stored from registers.
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32)
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32)
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// H = exp(cs_last) H + (x w)^T B, from the carried state.
+// CHECK: arith.mulf %{{.*}}, %[[S0]] : f32
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (f32, f32)
+// CHECK: memref.load %[[DT]]
+// CHECK: gpu.return
+// STORES-LABEL: gpu.func @ssd(
+// STORES-NOT: memref.store {{.*}}memref<{{[0-9x]+}}xf32>{{$}}
+// STORES: memref.store %{{.*}}, %arg6[
+// STORES-NOT: memref.store %{{.*}}, %arg{{[0-5]}}[
+// STORES: gpu.return
+// AMD-LABEL: func.func @ssd
+// AMD: iolite.template = "ssd", iolite.tile = "chunk 32, 4 head(s) per block, state 16x32 in registers"
+
+func.func @ssd(%x: tensor<1x100x8x16xf32>, %dt: tensor<1x100x8xf32>, %A: tensor<8xf32>, %B: tensor<1x100x2x32xf32>, %C: tensor<1x100x2x32xf32>, %D: tensor<8xf32>) -> tensor<1x100x8x16xf32> {
+  %r = iolite.kernel "ssd" (%x, %dt, %A, %B, %C, %D) : (tensor<1x100x8x16xf32>, tensor<1x100x8xf32>, tensor<8xf32>, tensor<1x100x2x32xf32>, tensor<1x100x2x32xf32>, tensor<8xf32>) -> tensor<1x100x8x16xf32> {
+  ^bb0(%a0: tensor<1x100x8x16xf32>, %a1: tensor<1x100x8xf32>, %a2: tensor<8xf32>, %a3: tensor<1x100x2x32xf32>, %a4: tensor<1x100x2x32xf32>, %a5: tensor<8xf32>):
+    %y = iolite.ssd %a0, %a1, %a2, %a3, %a4 D(%a5 : tensor<8xf32>) {chunk_size = 32 : i64, dt_softplus} : tensor<1x100x8x16xf32>, tensor<1x100x8xf32>, tensor<8xf32>, tensor<1x100x2x32xf32>, tensor<1x100x2x32xf32>
+    iolite.yield %y : tensor<1x100x8x16xf32>
+  }
+  return %r : tensor<1x100x8x16xf32>
+}
+
+// -----
+
+// Long convolution: the filter row (D folded into tap 0) in shared memory,
+// the input streamed once through a shared tile, 2 outputs per thread.
+// CHECK-LABEL: func.func @long_conv
+// CHECK: gpu.func @hyena(%[[X:[^:]*]]: memref<2x8x300xf32>, %[[F:[^:]*]]: memref<8x300xf32>, %[[D:[^:]*]]: memref<8xf32>, %[[OUT:[^:]*]]: memref<2x8x300xf32>)
+// CHECK-SAME: iolite.block = array<i64: 256, 1, 1>, iolite.grid = array<i64: 8, 1, 1>
+// CHECK-SAME: iolite.template = "long_conv", iolite.tile = "filter 300 on chip, 256 threads x 2 outputs, input tile 320"
+// CHECK: scf.for
+// CHECK: memref.load %[[F]]
+// CHECK: scf.if
+// CHECK: memref.load %[[D]]
+// CHECK: memref.store %{{.*}} : memref<300xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// CHECK: %[[ACC:.*]]:2 = scf.for {{.*}} iter_args(
+// CHECK: gpu.barrier
+// CHECK: memref.load %[[X]]
+// CHECK: memref.store %{{.*}} : memref<320xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.barrier
+// CHECK: scf.for {{.*}} iter_args(
+// CHECK-NOT: memref.load %arg
+// CHECK: memref.load %{{.*}} : memref<300xf32, #gpu.address_space<workgroup>>
+// CHECK: math.fma
+// CHECK: memref.store %[[ACC]]#0, %[[OUT]]
+// CHECK: memref.store %[[ACC]]#1, %[[OUT]]
+// AMD-LABEL: func.func @long_conv
+// AMD: iolite.template = "long_conv"
+
+func.func @long_conv(%x: tensor<2x8x300xf32>, %h: tensor<8x300xf32>, %d: tensor<8xf32>) -> tensor<2x8x300xf32> {
+  %r = iolite.kernel "hyena" (%x, %h, %d) : (tensor<2x8x300xf32>, tensor<8x300xf32>, tensor<8xf32>) -> tensor<2x8x300xf32> {
+  ^bb0(%a0: tensor<2x8x300xf32>, %a1: tensor<8x300xf32>, %a2: tensor<8xf32>):
+    %y = iolite.long_conv %a0, %a1 D(%a2 : tensor<8xf32>) : tensor<2x8x300xf32>, tensor<8x300xf32>
+    iolite.yield %y : tensor<2x8x300xf32>
+  }
+  return %r : tensor<2x8x300xf32>
+}
+
+// -----
+
+// conv1d alone: 8 channels x tiles of 128 steps slide over the sequence; the
+// K-1 = 3 halo inputs are read once per segment, then kept on chip.
+// CHECK-LABEL: func.func @conv1d
+// CHECK: gpu.func @conv(%[[X:[^:]*]]: memref<2x16x300xf32>, %[[W:[^:]*]]: memref<16x4xf32>, %[[B:[^:]*]]: memref<16xf32>, %[[OUT:[^:]*]]: memref<2x16x300xf32>)
+// CHECK-SAME: iolite.grid = array<i64: 2, 2, 1>
+// CHECK-SAME: iolite.template = "conv1d", iolite.tile = "8 channels x 3 tiles of 128 steps, window 4"
+// CHECK: memref.load %[[W]]
+// CHECK: memref.load %[[B]]
+// Halo before the segment.
+// CHECK: memref.load %[[X]]
+// CHECK: memref.store %{{.*}} : memref<8x131xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// CHECK: gpu.barrier
+// CHECK: memref.load %[[X]]
+// CHECK: gpu.barrier
+// CHECK-COUNT-4: math.fma
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: gpu.barrier
+// CHECK: memref.load %{{.*}} : memref<8x131xf32, #gpu.address_space<workgroup>>
+// CHECK-NEXT: memref.store %{{.*}} : memref<8x131xf32, #gpu.address_space<workgroup>>
+// AMD-LABEL: func.func @conv1d
+// AMD: iolite.template = "conv1d"
+
+func.func @conv1d(%x: tensor<2x16x300xf32>, %w: tensor<16x4xf32>, %b: tensor<16xf32>) -> tensor<2x16x300xf32> {
+  %r = iolite.kernel "conv" (%x, %w, %b) : (tensor<2x16x300xf32>, tensor<16x4xf32>, tensor<16xf32>) -> tensor<2x16x300xf32> {
+  ^bb0(%a0: tensor<2x16x300xf32>, %a1: tensor<16x4xf32>, %a2: tensor<16xf32>):
+    %y = iolite.conv1d %a0, %a1 bias(%a2 : tensor<16xf32>) activation = silu : tensor<2x16x300xf32>, tensor<16x4xf32>
+    iolite.yield %y : tensor<2x16x300xf32>
+  }
+  return %r : tensor<2x16x300xf32>
+}
