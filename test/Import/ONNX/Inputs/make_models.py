@@ -41,14 +41,18 @@ def main(out):
         [helper.make_tensor_value_info("s", TensorProto.FLOAT, [2, 8, 8])])
     onnx.save(helper.make_model(g, opset_imports=opset), f"{out}/bad_shapes.onnx")
 
-    # Weights stored as external data next to the model.
+    # Weights stored as external data next to the model, in one file (the
+    # second at an offset).
     b = numpy_helper.from_array(np.array([0.5, -1.5, 2.25], dtype=np.float32), "b")
+    s = numpy_helper.from_array(np.array([3, -4, 5], dtype=np.int64), "s")
     g = helper.make_graph(
-        [helper.make_node("Add", ["x", "b"], ["y"], name="add_bias")],
+        [helper.make_node("Add", ["x", "b"], ["xb"], name="add_bias"),
+         helper.make_node("Cast", ["s"], ["sf"], to=TensorProto.FLOAT),
+         helper.make_node("Mul", ["xb", "sf"], ["y"], name="scale")],
         "external",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
-        [b])
+        [b, s])
     m = helper.make_model(g, opset_imports=opset)
     onnx.save(m, f"{out}/external.onnx", save_as_external_data=True,
               all_tensors_to_one_file=True, location="external.weights",
