@@ -10,6 +10,7 @@
 #include "iolite/Dialect/Iolite/IR/IoliteOps.h"
 #include "iolite/Dialect/Iolite/Transforms/Passes.h"
 #include "iolite/Pipelines/GpuPipelines.h"
+#include "iolite/Pipelines/Pipelines.h"
 #include "iolite/Target/Emu/EmuTarget.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -29,5 +30,6 @@ void mlir::iolite::registerAllPasses() {
   registerIoliteCodegenPasses();
   registerIolitePasses();
   registerGpuPipelines();
+  registerGraphPipelines();
   emu::registerEmuPasses();
 }

@@ -7,61 +7,68 @@
 #include "iolite/Driver/Compile.h"
 
 #include "iolite/Codegen/Passes.h"
+#include "iolite/Dialect/Iolite/Transforms/MemoryPlan.h"
 #include "iolite/Driver/Bundle.h"
-#include "mlir/IR/IRMapping.h"
+#include "iolite/Pipelines/Pipelines.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 
 using namespace mlir;
 using namespace mlir::iolite;
 
-void mlir::iolite::wrapOpsInKernels(ModuleOp module) {
-  unsigned counter = 0;
-  module.walk([&](func::FuncOp func) {
-    for (Operation &op : llvm::make_early_inc_range(
-             func.getBody().front().without_terminator())) {
-      if (isa<KernelOp>(op) || isa<ConstantOp>(op) ||
-          op.getDialect()->getNamespace() != "iolite")
-        continue;
-      OpBuilder b(&op);
-      std::string name =
-          (op.getName().stripDialect() + "_" + Twine(counter++)).str();
-      SmallVector<Value> inputs;
-      for (Value v : op.getOperands())
-        if (!llvm::is_contained(inputs, v))
-          inputs.push_back(v);
-      auto kernel =
-          KernelOp::create(b, op.getLoc(), name, op.getResultTypes(), inputs);
-      // The builder creates the body block with one argument per input.
-      if (kernel.getBody().empty())
-        kernel.getBody().push_back(new Block());
-      Block *body = &kernel.getBody().front();
-      IRMapping mapping;
-      for (auto [i, v] : llvm::enumerate(inputs)) {
-        if (body->getNumArguments() <= i)
-          body->addArgument(v.getType(), op.getLoc());
-        mapping.map(v, body->getArgument(i));
-      }
-      OpBuilder inner = OpBuilder::atBlockEnd(body);
-      Operation *clone = inner.clone(op, mapping);
-      YieldOp::create(inner, op.getLoc(), clone->getResults());
-      op.replaceAllUsesWith(kernel.getResults());
-      op.erase();
-    }
-  });
+LogicalResult mlir::iolite::runGraphPipeline(ModuleOp module,
+                                             const CompileOptions &options,
+                                             bool raiseOnly) {
+  PassManager pm(module.getContext());
+  GraphPipelineOptions graph;
+  graph.targets = options.targets;
+  graph.fusion = !options.noFusion;
+  graph.remarks = options.remarks;
+  if (raiseOnly)
+    buildGraphRaisingPipeline(pm, graph);
+  else
+    buildGraphPipeline(pm, graph);
+  return pm.run(module);
 }
 
-static bool hasUnfusedOps(ModuleOp module) {
-  bool found = false;
-  module.walk([&](func::FuncOp func) {
-    for (Operation &op : func.getBody().front().without_terminator())
-      if (!isa<KernelOp, ConstantOp>(op) &&
-          op.getDialect()->getNamespace() == "iolite")
-        found = true;
-  });
-  return found;
+SmallVector<GraphSummary> mlir::iolite::summarizeGraph(ModuleOp module) {
+  SmallVector<GraphSummary> out;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isDeclaration())
+      continue;
+    GraphSummary s;
+    s.function = func.getSymName().str();
+    for (Block &block : func.getBody())
+      s.kernels += llvm::range_size(block.getOps<KernelOp>());
+    if (auto size = func->getAttrOfType<IntegerAttr>(kWorkspaceSizeAttr))
+      s.workspaceBytes = size.getInt();
+    if (auto stats = func->getAttrOfType<DictionaryAttr>(kWorkspaceStatsAttr)) {
+      auto get = [&](StringRef key) -> int64_t {
+        auto v = stats.getAs<IntegerAttr>(key);
+        return v ? v.getInt() : -1;
+      };
+      s.sumOfSizes = get("sum_of_sizes");
+      s.livenessLowerBound = get("liveness_lower_bound");
+      s.inPlace = get("in_place");
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void mlir::iolite::printGraphSummary(ArrayRef<GraphSummary> summaries,
+                                     llvm::raw_ostream &out) {
+  for (const GraphSummary &s : summaries) {
+    out << "// @" << s.function << ": " << s.kernels << " kernels";
+    if (s.workspaceBytes >= 0)
+      out << ", workspace peak " << s.workspaceBytes << " B (sum of sizes "
+          << s.sumOfSizes << " B, liveness lower bound " << s.livenessLowerBound
+          << " B, " << s.inPlace << " in place)";
+    out << "\n";
+  }
 }
 
 static func::FuncOp getSingleFunction(ModuleOp module) {
@@ -96,12 +103,19 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
     out << "\n";
     return success();
   }
-  // Kernel formation: the input's kernels, or one kernel per op.
-  if (hasUnfusedOps(*module))
-    wrapOpsInKernels(*module);
-  if (failed(verify(*module)))
+  if (options.emit == EmitStage::Raised) {
+    if (failed(runGraphPipeline(*module, options, /*raiseOnly=*/true)))
+      return failure();
+    module->print(out);
+    out << "\n";
+    return success();
+  }
+  // Raising, kernel formation (fused, or one op per kernel with
+  // --no-fusion; kernels already in the input stay) and the workspace plan.
+  if (failed(runGraphPipeline(*module, options)))
     return failure();
   if (options.emit == EmitStage::Fused) {
+    printGraphSummary(summarizeGraph(*module), out);
     module->print(out);
     out << "\n";
     return success();

@@ -2,26 +2,26 @@
 // sm_80, sm_90a, gfx90a and gfx942; ptxas accepts each with 0 spill bytes
 // and 0 stack, and no HSACO kernel uses scratch (VGPR spills, private
 // segment).
-// RUN: rm -rf %t && iolite-compile %S/Inputs/all_ops.mlir --target=sm_80,sm_90a,gfx90a,gfx942 -o %t | FileCheck %s
+// RUN: rm -rf %t && iolite-compile %S/Inputs/all_ops.mlir --no-fusion --target=sm_80,sm_90a,gfx90a,gfx942 -o %t | FileCheck %s
 // RUN: FileCheck %s --check-prefix=MANIFEST --input-file=%t/manifest.json
 // RUN: FileCheck %s --check-prefix=NOSPILL --input-file=%t/manifest.json
 
 // CHECK: kernel template source ops target grid block smem regs/spills
-// CHECK: rms_norm_0 row_reduction rms_norm sm_80
-// CHECK: matmul_1 matmul matmul sm_80
-// CHECK: attention_5 elemental attention sm_80
-// CHECK: conv1d_6 conv1d conv1d sm_80
-// CHECK: selective_scan_7 selective_scan selective_scan sm_80
-// CHECK: ssd_8 ssd ssd sm_80
-// CHECK: long_conv_15 long_conv long_conv sm_80
-// CHECK: top_k_19 elemental top_k sm_80
+// CHECK: all_ops_k0_rms_norm row_reduction rms_norm sm_80
+// CHECK: all_ops_k1_matmul matmul matmul sm_80
+// CHECK: all_ops_k5_attention elemental attention sm_80
+// CHECK: all_ops_k6_conv1d conv1d conv1d sm_80
+// CHECK: all_ops_k7_selective_scan selective_scan selective_scan sm_80
+// CHECK: all_ops_k8_ssd ssd ssd sm_80
+// CHECK: all_ops_k15_long_conv long_conv long_conv sm_80
+// CHECK: all_ops_k19_top_k elemental top_k sm_80
 // CHECK-NEXT: sm_90a
 // CHECK-NEXT: gfx90a
 // CHECK-NEXT: gfx942
 // CHECK: wrote {{.*}} (20 kernels, 4 targets, workspace
 
 // MANIFEST: "kernels": [
-// MANIFEST: "name": "rms_norm_0"
+// MANIFEST: "name": "all_ops_k0_rms_norm"
 // MANIFEST: "op": "iolite.rms_norm"
 // MANIFEST: "targets": {
 // MANIFEST: "gfx90a": {

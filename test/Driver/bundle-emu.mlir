@@ -4,7 +4,7 @@
 // double-precision reference (Inputs/emu_model_main.c).
 
 // RUN: rm -rf %t && mkdir -p %t
-// RUN: iolite-compile %S/Inputs/emu_model.mlir --target=emu-sm_90a,emu-gfx942 -o %t/model | FileCheck %s --check-prefix=TABLE
+// RUN: iolite-compile %S/Inputs/emu_model.mlir --no-fusion --target=emu-sm_90a,emu-gfx942 -o %t/model | FileCheck %s --check-prefix=TABLE
 // RUN: ls %t/model | FileCheck %s --check-prefix=FILES
 // RUN: FileCheck %s --check-prefix=MANIFEST --input-file=%t/model/manifest.json
 // RUN: clang -std=c11 -Wall -Wextra -Werror -I %iolite_src_root/include/iolite/Runtime -I %t/model %S/Inputs/emu_model_main.c %t/model/emu_model.c -L %iolite_lib_dir -liolite_runtime -Wl,-rpath,%iolite_lib_dir -lm -o %t/main
@@ -12,13 +12,18 @@
 // RUN: %t/main emu-gfx942 | FileCheck %s --check-prefix=RUN64
 // No binary for the chip: loading fails cleanly.
 // RUN: not %t/main emu-sm_80 | FileCheck %s --check-prefix=NOTARGET
+// Fused, the SiLU is the matmul's epilogue: the 64x128 intermediate is
+// neither written nor read back.
+// RUN: iolite-compile %S/Inputs/emu_model.mlir --target=emu-sm_90a -o %t/fused > /dev/null
+// RUN: clang -std=c11 -Wall -Wextra -Werror -I %iolite_src_root/include/iolite/Runtime -I %t/fused %S/Inputs/emu_model_main.c %t/fused/emu_model.c -L %iolite_lib_dir -liolite_runtime -Wl,-rpath,%iolite_lib_dir -lm -o %t/main_fused
+// RUN: %t/main_fused emu | FileCheck %s --check-prefix=FUSED
 // The emu target has no assembly stage.
 // RUN: iolite-compile %S/Inputs/emu_model.mlir --target=emu-sm_90a,sm_90a --emit=ptx | FileCheck %s --check-prefix=PTX
 // RUN: iolite-compile %S/Inputs/emu_model.mlir --target=emu-gfx942 --emit=llvm | FileCheck %s --check-prefix=LLVM
 
-// TABLE: matmul_0 matmul matmul emu-sm_90a 2x1x1 256x1x1 16384 -
+// TABLE: emu_model_k0_matmul matmul matmul emu-sm_90a 2x1x1 256x1x1 16384 -
 // TABLE-NEXT: emu-gfx942
-// TABLE: rms_norm_2 row_reduction rms_norm emu-sm_90a
+// TABLE: emu_model_k2_rms_norm row_reduction rms_norm emu-sm_90a
 // TABLE: wrote {{.*}}model (3 kernels, 2 targets, workspace
 
 // FILES: emu_model.c
@@ -39,9 +44,14 @@
 // The matmul reads x once per column block (2) and w once; silu reads and
 // writes the 64x128 intermediate; rms_norm reads each row twice and g once
 // per row.
-// RUN32-NEXT: matmul_0: global read 65536 written 32768
-// RUN32-NEXT: silu_1: global read 32768 written 32768
-// RUN32-NEXT: rms_norm_2: global read 49152 written 16384
+// RUN32-NEXT: emu_model_k0_matmul: global read 65536 written 32768
+// RUN32-NEXT: emu_model_k1_elementwise: global read 32768 written 32768
+// RUN32-NEXT: emu_model_k2_rms_norm: global read 49152 written 16384
+// FUSED: loaded for emu-sm_90a
+// FUSED-NEXT: mismatches: 0
+// FUSED-NEXT: emu_model_k0_matmul: global read 65536 written 32768
+// FUSED-NEXT: emu_model_k1_rms_norm: global read 49152 written 16384
+// FUSED-NOT: emu_model_k2
 // RUN64: loaded for emu-gfx942
 // RUN64-NEXT: mismatches: 0
 // NOTARGET: emu_model_load(device, &model) failed (4)

@@ -16,7 +16,7 @@
 // RUN: ls %t/emu | FileCheck %s --check-prefix=EMU
 // RUN: not iolite-compile %s --target=sm_99 -o %t/bad 2>&1 | FileCheck %s --check-prefix=BADTARGET
 
-// TABLE: mm matmul matmul,slice,add,silu sm_90a 2x1x1 256x1x1 16384 {{[0-9]+}}/0
+// TABLE: mm matmul matmul,add,silu sm_90a 2x1x1 256x1x1 16384 {{[0-9]+}}/0
 // TABLE-NEXT: gfx942 2x1x1 256x1x1 16384 {{[0-9]+}}/0
 // TABLE: wrote {{.*}}model (2 kernels, 2 targets, workspace 32768 bytes)
 

@@ -3,7 +3,7 @@
 // reference; the input checks and the "no binary" case give clear errors.
 
 // RUN: rm -rf %t && mkdir -p %t
-// RUN: iolite-compile %S/../Driver/Inputs/emu_model.mlir --target=emu-sm_90a,emu-gfx942 -o %t/model > /dev/null
+// RUN: iolite-compile %S/../Driver/Inputs/emu_model.mlir --no-fusion --target=emu-sm_90a,emu-gfx942 -o %t/model > /dev/null
 // RUN: bundle-runner-test %t/model emu | FileCheck %s
 // RUN: bundle-runner-test %t/model emu-gfx942 | FileCheck %s
 // RUN: not bundle-runner-test %t/model emu-sm_80 | FileCheck %s --check-prefix=NOBINARY
@@ -14,9 +14,9 @@
 // CHECK: swapped inputs: input 0 is f32[64x128], the model takes f32[64x64]
 // CHECK: outputs f32 64x128, f32 64x64, mismatches: 0
 // CHECK: kernel grid block shared global read global written
-// CHECK-NEXT: matmul_0 (2,1,1) (256,1,1) 16384 65536 32768
-// CHECK-NEXT: silu_1
-// CHECK-NEXT: rms_norm_2
+// CHECK-NEXT: emu_model_k0_matmul (2,1,1) (256,1,1) 16384 65536 32768
+// CHECK-NEXT: emu_model_k1_elementwise
+// CHECK-NEXT: emu_model_k2_rms_norm
 // CHECK-NEXT: total
 
 // NOBINARY: open bundle: loading the bundle on emu device emu-sm_80 failed: no binary for this device (the bundle has emu-sm_90a, emu-gfx942)

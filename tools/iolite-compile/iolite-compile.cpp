@@ -5,7 +5,8 @@
 //===----------------------------------------------------------------------===//
 //
 // iolite-compile INPUT --target=sm_90a,gfx942 -o OUTDIR
-//     [--emit=iolite|fused|gpu|llvm|ptx|amdgcn] [--no-fusion] [--remarks]
+//     [--emit=iolite|raised|fused|gpu|llvm|ptx|amdgcn] [--no-fusion]
+//     [--remarks]
 //
 // A thin main over lib/Driver/Compile.cpp.
 //
@@ -41,7 +42,11 @@ int main(int argc, char **argv) {
       "emit", cl::desc("Print a stage instead of writing the bundle"),
       cl::values(clEnumValN(EmitStage::Bundle, "bundle", "the bundle"),
                  clEnumValN(EmitStage::Iolite, "iolite", "the input graph"),
-                 clEnumValN(EmitStage::Fused, "fused", "kernels formed"),
+                 clEnumValN(EmitStage::Raised, "raised",
+                            "the graph after raising, before fusion"),
+                 clEnumValN(EmitStage::Fused, "fused",
+                            "kernels formed and the workspace planned, with "
+                            "a per-function summary"),
                  clEnumValN(EmitStage::Gpu, "gpu", "gpu dialect kernels"),
                  clEnumValN(EmitStage::Llvm, "llvm", "NVVM/ROCDL LLVM dialect"),
                  clEnumValN(EmitStage::Ptx, "ptx", "PTX"),
@@ -49,7 +54,9 @@ int main(int argc, char **argv) {
       cl::init(EmitStage::Bundle), cl::cat(category));
   cl::opt<bool> noFusion("no-fusion", cl::desc("One kernel per op"),
                          cl::cat(category));
-  cl::opt<bool> remarks("remarks", cl::desc("Print fusion remarks"),
+  cl::opt<bool> remarks("remarks",
+                        cl::desc("Report raising, fusion and memory planning "
+                                 "decisions as remarks"),
                         cl::cat(category));
   cl::list<int64_t> matmulTile("matmul-tile",
                                cl::desc("Override the matmul tile BM,BN,BK"),

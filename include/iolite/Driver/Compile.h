@@ -5,8 +5,9 @@
 //===----------------------------------------------------------------------===//
 //
 // The logic of iolite-compile, shared with tests and the Python package:
-// load a model, form kernels, generate and serialize them for each target,
-// and write the AOT bundle (NAME.h, NAME.c, binaries, manifest.json)
+// load a model, run the graph pipeline (raising, kernel formation, memory
+// planning; Pipelines.h), generate and serialize the kernels for each
+// target, and write the AOT bundle (NAME.h, NAME.c, binaries, manifest.json)
 // atomically; or print an intermediate stage.
 //
 //===----------------------------------------------------------------------===//
@@ -29,7 +30,8 @@ namespace iolite {
 enum class EmitStage {
   Bundle, ///< the AOT bundle in the output directory
   Iolite, ///< the verified input graph
-  Fused,  ///< the graph with iolite.kernel regions
+  Raised, ///< the graph after canonicalization and raising, before fusion
+  Fused,  ///< kernels formed and the workspace planned, with a summary
   Gpu,    ///< generated gpu dialect kernels + host launch function
   Llvm,   ///< kernels in the LLVM dialect (NVVM / ROCDL)
   Ptx,    ///< PTX of the NVIDIA targets
@@ -67,9 +69,31 @@ struct BundleKernel {
 LogicalResult compile(MLIRContext &context, const CompileOptions &options,
                       llvm::raw_ostream &out);
 
-/// Puts every iolite op that is not inside an iolite.kernel into a kernel of
-/// its own (the unfused form; used when the input has no kernels yet).
-void wrapOpsInKernels(ModuleOp module);
+/// Runs the graph pipeline of `options` (targets, fusion, remarks) on
+/// `module`: raising only, or raising, kernel formation and memory
+/// planning. Ops already in kernels stay as they are.
+LogicalResult runGraphPipeline(ModuleOp module, const CompileOptions &options,
+                               bool raiseOnly = false);
+
+/// What fusion and memory planning made of one function.
+struct GraphSummary {
+  std::string function;
+  unsigned kernels = 0;
+  /// The planned arena and its statistics (see MemoryPlan.h); -1 when the
+  /// function has no plan.
+  int64_t workspaceBytes = -1;
+  int64_t sumOfSizes = -1;
+  int64_t livenessLowerBound = -1;
+  int64_t inPlace = -1;
+};
+
+/// Reads the summary of every function with a body.
+SmallVector<GraphSummary> summarizeGraph(ModuleOp module);
+
+/// Prints one `// @f: N kernels, workspace ...` line per function (MLIR
+/// comments, so the printed module still parses).
+void printGraphSummary(ArrayRef<GraphSummary> summaries,
+                       llvm::raw_ostream &out);
 
 } // namespace iolite
 } // namespace mlir

@@ -9,7 +9,7 @@ func.func @all_ops(%x: tensor<1x16x64xf16>, %w: tensor<64xf16>, %wq: tensor<64x6
                    %ids: tensor<2x8xi64>, %table: tensor<100x64xf32>, %filt: tensor<32x16xf32>)
     -> (tensor<1x16x64xf16>, tensor<1x4x16x16xf16>, tensor<1x32x16xf32>, tensor<1x16x4x8xf32>,
         tensor<16x32xf32>, tensor<2x8x64xf32>, tensor<16x8xf32>, tensor<1x32x16xf32>,
-        tensor<1x16x64xf16>, tensor<1x16xf16>, tensor<16x2xi64>) {
+        tensor<1x16x64xf16>, tensor<1x16xf16>, tensor<16x2xi64>, tensor<2x8xi64>) {
   %n = iolite.rms_norm %x weight(%w : tensor<64xf16>) : tensor<1x16x64xf16>
   %q = iolite.matmul %n, %wq : tensor<1x16x64xf16>, tensor<64x64xf16>
   %q4 = iolite.reshape %q : tensor<1x16x64xf16> -> tensor<1x16x4x16xf16>
@@ -30,8 +30,8 @@ func.func @all_ops(%x: tensor<1x16x64xf16>, %w: tensor<64xf16>, %wq: tensor<64x6
   %r = iolite.reduce max %x {axes = array<i64: -1>} : tensor<1x16x64xf16>
   %cs = iolite.cumsum %ids {axis = 1 : i64} : tensor<2x8xi64>
   %tv, %ti = iolite.top_k %logits {k = 2 : i64} : tensor<16x8xf32>
-  return %n, %att, %ss, %sd, %y, %e, %sm, %lc, %ln, %r, %ti
+  return %n, %att, %ss, %sd, %y, %e, %sm, %lc, %ln, %r, %ti, %cs
       : tensor<1x16x64xf16>, tensor<1x4x16x16xf16>, tensor<1x32x16xf32>, tensor<1x16x4x8xf32>,
         tensor<16x32xf32>, tensor<2x8x64xf32>, tensor<16x8xf32>, tensor<1x32x16xf32>,
-        tensor<1x16x64xf16>, tensor<1x16xf16>, tensor<16x2xi64>
+        tensor<1x16x64xf16>, tensor<1x16xf16>, tensor<16x2xi64>, tensor<2x8xi64>
 }

@@ -73,7 +73,7 @@ struct Decision {
 class Partitioner {
 public:
   Partitioner(Block &block, const FormKernelsOptions &options)
-      : block(block), options(options), target(*options.target) {
+      : block(block), options(options) {
     for (Operation &op : block) {
       pos[&op] = order.size();
       order.push_back(&op);
@@ -133,7 +133,6 @@ public:
 private:
   Block &block;
   const FormKernelsOptions &options;
-  const TargetDescription &target;
   SmallVector<Operation *> order;
   SmallVector<FusionOpClass> classes;
   DenseMap<Operation *, unsigned> pos;
@@ -259,9 +258,14 @@ private:
     for (unsigned g : gs)
       for (unsigned p : members[g])
         ops.push_back(order[p]);
-    FailureOr<KernelFootprint> fp =
-        estimateKernelFootprint(ops, heavy, target, why);
-    return succeeded(fp) && footprintFits(*fp, target, why);
+    // The kernel must fit every target the graph is compiled for.
+    for (const TargetDescription *target : options.targets) {
+      FailureOr<KernelFootprint> fp =
+          estimateKernelFootprint(ops, heavy, *target, why);
+      if (failed(fp) || !footprintFits(*fp, *target, why))
+        return false;
+    }
+    return true;
   }
 
   void merge(ArrayRef<unsigned> gs) {
@@ -589,7 +593,8 @@ private:
     heavy.push_back(user);
     ops.push_back(user);
     std::string why;
-    if (failed(estimateKernelFootprint(ops, heavy, target, why)))
+    if (failed(
+            estimateKernelFootprint(ops, heavy, *options.targets.front(), why)))
       miss(user, root, why);
   }
 
@@ -652,7 +657,8 @@ std::string sanitize(StringRef s) {
   return out;
 }
 
-/// What a kernel is named after: its expensive op, or "elementwise".
+/// What a kernel is named after: its expensive op, its conv1d, or
+/// "elementwise".
 std::string kernelKind(ArrayRef<Operation *> ops) {
   Operation *first = nullptr;
   for (Operation *op : ops) {
@@ -663,7 +669,13 @@ std::string kernelKind(ArrayRef<Operation *> ops) {
     if (!first && isHeavyClass(c))
       first = op;
   }
-  return first ? first->getName().stripDialect().str() : "elementwise";
+  if (first)
+    return first->getName().stripDialect().str();
+  // A cheap-only kernel is elementwise, unless it runs a convolution window.
+  for (Operation *op : ops)
+    if (isa<Conv1dOp>(op))
+      return "conv1d";
+  return "elementwise";
 }
 
 /// "attention, rotary x2, transpose x3" for summaries.
@@ -756,7 +768,7 @@ FailureOr<SmallVector<KernelOp>>
 mlir::iolite::formKernels(RewriterBase &rewriter, func::FuncOp func,
                           const FormKernelsOptions &options,
                           RemarkCollector *remarks) {
-  assert(options.target && "formKernels needs a target");
+  assert(!options.targets.empty() && "formKernels needs a target");
   SmallVector<KernelOp> all;
   std::string funcName = sanitize(func.getSymName());
   for (Block &block : func.getBody()) {
@@ -834,10 +846,14 @@ mlir::iolite::formKernels(RewriterBase &rewriter, func::FuncOp func,
           heavy.push_back(&op);
       }
       std::string why, extra;
-      FailureOr<KernelFootprint> fp =
-          estimateKernelFootprint(ops, heavy, *options.target, why);
-      if (succeeded(fp) && !footprintFits(*fp, *options.target, why))
-        extra = "; exceeds the target: " + why;
+      for (const TargetDescription *target : options.targets) {
+        FailureOr<KernelFootprint> fp =
+            estimateKernelFootprint(ops, heavy, *target, why);
+        if (succeeded(fp) && !footprintFits(*fp, *target, why)) {
+          extra = "; exceeds the target: " + why;
+          break;
+        }
+      }
       remarks->analysis(k.getLoc(), "kernel",
                         llvm::formatv("kernel '{0}': {1} ({2} inputs, {3} "
                                       "results){4}",
@@ -862,14 +878,14 @@ struct IoliteFormKernelsPass
   using Base::Base;
   void runOnOperation() override {
     func::FuncOp func = getOperation();
-    const TargetDescription *chip = lookupTarget(target);
-    if (!chip) {
-      func.emitError() << "iolite-form-kernels: unknown target '" << target
-                       << "' (known: " << getKnownTargetNames() << ")";
+    std::string error;
+    auto targets = parseTargetList(target, error);
+    if (!targets) {
+      func.emitError() << "iolite-form-kernels: " << error;
       return signalPassFailure();
     }
     FormKernelsOptions options;
-    options.target = chip;
+    options.targets.assign(targets->begin(), targets->end());
     options.fuse = !noFusion;
     RemarkCollector collector(getArgument(), remarks);
     IRRewriter rewriter(&getContext());

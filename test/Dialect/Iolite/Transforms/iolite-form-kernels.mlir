@@ -1,7 +1,8 @@
 // RUN: iolite-opt %s --split-input-file --iolite-form-kernels | FileCheck %s
 // RUN: iolite-opt %s --split-input-file --iolite-form-kernels=remarks=true 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
 // RUN: iolite-opt %s --split-input-file --iolite-form-kernels=no-fusion=true | FileCheck %s --check-prefix=NOFUSE
-// RUN: iolite-opt %s --split-input-file --iolite-form-kernels=target=sm_90a | FileCheck %s --check-prefix=SM90
+// RUN: iolite-opt %s --split-input-file --iolite-form-kernels=target=sm_80 | FileCheck %s --check-prefix=SM80
+// RUN: iolite-opt %s --split-input-file --iolite-form-kernels=target=sm_80,gfx942,sm_90a | FileCheck %s --check-prefix=ALL
 // RUN: iolite-opt %s --split-input-file --iolite-form-kernels=target=gfx942 | FileCheck %s --check-prefix=GFX942
 // RUN: not iolite-opt %s --split-input-file --iolite-form-kernels=target=sm_7x 2>&1 | FileCheck %s --check-prefix=BADTARGET
 
@@ -172,7 +173,7 @@ func.func @router_decomposed(%x: tensor<16x32xf32>, %wr: tensor<32x8xf32>)
 // CHECK-LABEL: func @wide_softmax
 // CHECK: iolite.kernel "wide_softmax_k0_matmul"
 // CHECK: iolite.kernel "wide_softmax_k1_softmax"
-// REMARK: remark: kept in kernel 'wide_softmax_k1_softmax', not fused with 'iolite.matmul' ({{.*}}): at its smallest tile (8x16384x16 + row-wise epilogue) the kernel needs 2622464 B of shared memory; sm_80 allows 166912 B per block
+// REMARK: remark: kept in kernel 'wide_softmax_k1_softmax', not fused with 'iolite.matmul' ({{.*}}): at its smallest tile (8x16384x16 + row-wise epilogue) the kernel needs 2622464 B of shared memory; sm_90a allows 232448 B per block
 func.func @wide_softmax(%x: tensor<8x64xf32>, %w: tensor<64x16384xf32>) -> tensor<8x16384xf32> {
   %l = iolite.matmul %x, %w : tensor<8x64xf32>, tensor<64x16384xf32>
   %p = iolite.softmax %l {axis = -1 : i64} : tensor<8x16384xf32>
@@ -181,29 +182,37 @@ func.func @wide_softmax(%x: tensor<8x64xf32>, %w: tensor<64x16384xf32>) -> tenso
 
 // -----
 
-// Four projections of one input: one kernel on sm_80 (4 x 16 accumulator
-// registers per thread at 64x64 tiles), three plus one on sm_90a (its
-// 128x64 tiles hold 32 per matmul), one on gfx942 (512 registers).
+// Four projections of one input: three plus one on sm_90a (the default;
+// its 128x64 tiles hold 32 accumulators per thread and matmul), one kernel
+// on sm_80 (64x64 tiles, 16 each) and on gfx942 (512 registers). Compiled
+// for several targets, the kernels must fit all of them.
 
 // CHECK-LABEL: func @four_projections
 // CHECK: iolite.kernel "four_projections_k0_matmul"
 // CHECK-NEXT: ^bb0
-// CHECK-COUNT-4: iolite.matmul
-// CHECK-NOT: iolite.kernel
-// SM90-LABEL: func @four_projections
-// SM90: iolite.kernel "four_projections_k0_matmul"
-// SM90-NEXT: ^bb0
-// SM90-COUNT-3: iolite.matmul
-// SM90-NEXT: iolite.yield
-// SM90: iolite.kernel "four_projections_k1_matmul"
-// SM90-NEXT: ^bb0
-// SM90-NEXT: iolite.matmul
-// SM90-NEXT: iolite.yield
+// CHECK-COUNT-3: iolite.matmul
+// CHECK-NEXT: iolite.yield
+// CHECK: iolite.kernel "four_projections_k1_matmul"
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: iolite.matmul
+// CHECK-NEXT: iolite.yield
+// REMARK: remark: kept in kernel 'four_projections_k1_matmul', not fused with 'iolite.matmul' ({{.*}}): at its smallest tile (128x64x16 x4 matmuls) the kernel keeps 128 f32 values per thread in registers; sm_90a has 255 registers per thread and half go to accumulators
+// SM80-LABEL: func @four_projections
+// SM80: iolite.kernel "four_projections_k0_matmul"
+// SM80-NEXT: ^bb0
+// SM80-COUNT-4: iolite.matmul
+// SM80-NOT: iolite.kernel
 // GFX942-LABEL: func @four_projections
 // GFX942: iolite.kernel "four_projections_k0_matmul"
 // GFX942-NEXT: ^bb0
 // GFX942-COUNT-4: iolite.matmul
 // GFX942-NOT: iolite.kernel
+// ALL-LABEL: func @four_projections
+// ALL: iolite.kernel "four_projections_k0_matmul"
+// ALL-NEXT: ^bb0
+// ALL-COUNT-3: iolite.matmul
+// ALL-NEXT: iolite.yield
+// ALL: iolite.kernel "four_projections_k1_matmul"
 func.func @four_projections(%x: tensor<128x64xf16>, %w: tensor<64x64xf16>)
     -> (tensor<128x64xf16>, tensor<128x64xf16>, tensor<128x64xf16>, tensor<128x64xf16>) {
   %a = iolite.matmul %x, %w : tensor<128x64xf16>, tensor<64x64xf16>
@@ -219,7 +228,8 @@ func.func @four_projections(%x: tensor<128x64xf16>, %w: tensor<64x64xf16>)
 // D skip and the SiLU(z) gate its epilogue: one kernel besides dt_proj.
 
 // CHECK-LABEL: func @mamba1_scan
-// SM90-LABEL: func @mamba1_scan
+// SM80-LABEL: func @mamba1_scan
+// ALL-LABEL: func @mamba1_scan
 // GFX942-LABEL: func @mamba1_scan
 // CHECK: %[[DT:.*]] = iolite.kernel "mamba1_scan_k0_matmul"
 // CHECK-NEXT: ^bb0

@@ -87,8 +87,9 @@ bool footprintFits(const KernelFootprint &fp, const TargetDescription &target,
 
 /// Options of formKernels.
 struct FormKernelsOptions {
-  /// The chip whose limits bound the kernels; required.
-  const TargetDescription *target = nullptr;
+  /// The targets the graph is compiled for (at least one): every kernel
+  /// must fit each of them.
+  SmallVector<const TargetDescription *> targets;
   /// False keeps one op per kernel.
   bool fuse = true;
   /// Splat constants and constants with at most this many elements are

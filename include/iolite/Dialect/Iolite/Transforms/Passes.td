@@ -130,14 +130,14 @@ def IoliteFormKernelsPass
     A value computed by an expensive op (matmul, attention, scan,
     reduction) is never recomputed: it is materialised once when several
     kernels use it. No kernel is formed whose estimated on-chip footprint
-    exceeds the `target` chip's limits. Splat and small constants are cloned
-    into the kernels that use them; large constants (weights) are kernel
-    inputs. `no-fusion` puts every op in its own kernel.
+    exceeds the limits of a `target` chip. Splat and small constants are
+    cloned into the kernels that use them; large constants (weights) are
+    kernel inputs. `no-fusion` puts every op in its own kernel.
   }];
   let options = [
-    Option<"target", "target", "std::string", /*default=*/"\"sm_80\"",
-           "Target (a name of the target descriptions: sm_80, sm_90a, "
-           "gfx90a, gfx942, emu-*) whose on-chip limits bound the kernels">,
+    Option<"target", "target", "std::string", /*default=*/"\"sm_90a\"",
+           "Comma-separated targets (sm_80, sm_90a, gfx90a, gfx942, "
+           "emu-<chip>); every kernel must fit each of them">,
     Option<"noFusion", "no-fusion", "bool", /*default=*/"false",
            "Put every op in its own kernel (the baseline benchmarks compare "
            "against)">,
