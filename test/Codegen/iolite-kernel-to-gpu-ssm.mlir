@@ -129,6 +129,44 @@ func.func @scan_conv_bf16(%x: tensor<1x64x40xbf16>, %w: tensor<64x4xbf16>, %cb: 
 
 // -----
 
+// The Mamba-1 scan kernel as iolite-form-kernels forms it: delta, B and C
+// are transposes of [B, L, X] projections. Their staging loops walk the
+// channel (state) index fastest, the contiguous one in the source, while u
+// (already [B, D, L]) is walked with t fastest.
+// CHECK-LABEL: func.func @scan_transposed_operands
+// CHECK: gpu.func @tr(%[[U:[^:]*]]: memref<1x64x40xf32>, %[[DTL:[^:]*]]: memref<1x40x64xf32>, %{{[^:]*}}: memref<64x16xf32>, %[[XDBL:[^:]*]]: memref<1x40x36xf32>
+// CHECK: gpu.barrier
+// CHECK: scf.for %[[E:[^ ]*]] = %{{.*}} to %{{.*}} step
+// CHECK: %[[CH:.*]] = arith.remui %[[E]], %[[C64:.*]] : index
+// CHECK: %[[T:.*]] = arith.divui %[[E]]
+// CHECK: %[[GCH:.*]] = arith.addi %{{.*}}, %[[CH]] : index
+// CHECK: %[[GT:.*]] = arith.addi %{{.*}}, %[[T]] : index
+// CHECK: memref.load %[[DTL]][%{{.*}}, %[[GT]], %[[GCH]]]
+// CHECK: scf.for %[[E2:[^ ]*]] = %{{.*}} to %{{.*}} step
+// CHECK: arith.divui %[[E2]]
+// CHECK: arith.remui %[[E2]]
+// CHECK: memref.load %[[U]]
+// CHECK: scf.for %[[E3:[^ ]*]] = %{{.*}} to %{{.*}} step
+// CHECK: %[[N:.*]] = arith.remui %[[E3]], %[[C16:.*]] : index
+// CHECK: %[[GN:.*]] = arith.addi %{{.*}}, %[[N]] : index
+// CHECK: %[[COL:.*]] = arith.addi %[[GN]], %{{.*}} : index
+// CHECK: memref.load %[[XDBL]][%{{.*}}, %{{.*}}, %[[COL]]]
+func.func @scan_transposed_operands(%u: tensor<1x64x40xf32>, %dtl: tensor<1x40x64xf32>, %A: tensor<64x16xf32>, %xdbl: tensor<1x40x36xf32>, %D: tensor<64xf32>, %z: tensor<1x64x40xf32>, %db: tensor<64xf32>) -> tensor<1x64x40xf32> {
+  %r = iolite.kernel "tr" (%u, %dtl, %A, %xdbl, %D, %z, %db) : (tensor<1x64x40xf32>, tensor<1x40x64xf32>, tensor<64x16xf32>, tensor<1x40x36xf32>, tensor<64xf32>, tensor<1x64x40xf32>, tensor<64xf32>) -> tensor<1x64x40xf32> {
+  ^bb0(%a0: tensor<1x64x40xf32>, %a1: tensor<1x40x64xf32>, %a2: tensor<64x16xf32>, %a3: tensor<1x40x36xf32>, %a4: tensor<64xf32>, %a5: tensor<1x64x40xf32>, %a6: tensor<64xf32>):
+    %bm = iolite.slice %a3 [0, 0, 4] to [1, 40, 20] : tensor<1x40x36xf32>
+    %cm = iolite.slice %a3 [0, 0, 20] to [1, 40, 36] : tensor<1x40x36xf32>
+    %dtt = iolite.transpose %a1 [0, 2, 1] : tensor<1x40x64xf32>
+    %bt = iolite.transpose %bm [0, 2, 1] : tensor<1x40x16xf32>
+    %ct = iolite.transpose %cm [0, 2, 1] : tensor<1x40x16xf32>
+    %y = iolite.selective_scan %a0, %dtt, %a2, %bt, %ct D(%a4 : tensor<64xf32>) z(%a5 : tensor<1x64x40xf32>) delta_bias(%a6 : tensor<64xf32>) {delta_softplus} : tensor<1x64x40xf32>, tensor<1x64x40xf32>, tensor<64x16xf32>, tensor<1x16x40xf32>, tensor<1x16x40xf32>
+    iolite.yield %y : tensor<1x64x40xf32>
+  }
+  return %r : tensor<1x64x40xf32>
+}
+
+// -----
+
 // SSD with 2 groups of 4 heads: one block per group (4 heads, one B/C load),
 // chunk 32 (L = 100 is ragged), each head's 16x32 state in registers (2 per
 // thread, 8 for the block) through the chunk loop; the tile products are

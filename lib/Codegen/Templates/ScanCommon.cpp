@@ -77,6 +77,30 @@ Conv1dOp scan::findConvPrologue(Value value) {
   return paths == 1 ? found : Conv1dOp();
 }
 
+bool scan::isTransposedFromSequenceMajor(Value value) {
+  int64_t rank = shapeOf(value).size();
+  Value v = value;
+  while (Operation *op = v.getDefiningOp()) {
+    if (auto t = dyn_cast<TransposeOp>(op))
+      return t.getPermutation().back() != rank - 1;
+    if (!isa<SliceOp, CastOp>(op) && !isPointwise(op))
+      return false;
+    // Follow the operand that has this value's shape (the data, not a
+    // broadcast scale).
+    Value next;
+    for (Value operand : op->getOperands())
+      if (shapeOf(operand).size() == static_cast<size_t>(rank) &&
+          (isa<SliceOp>(op) || shapeOf(operand) == shapeOf(v))) {
+        next = operand;
+        break;
+      }
+    if (!next)
+      return false;
+    v = next;
+  }
+  return false;
+}
+
 FailureOr<Value> scan::emitGuarded(ElementalEmitter &em, Value value,
                                    ValueRange index, Value cond) {
   if (!cond)

@@ -97,6 +97,13 @@ bool isEpilogueAtIndex(KernelOp kernel, Value root);
 /// conv from an input window kept on chip instead of re-reading its K taps.
 Conv1dOp findConvPrologue(Value value);
 
+/// True if the elements of `value` (rank >= 2) come, through pointwise ops,
+/// slices and casts, from a transpose that moved the last axis: then the
+/// last index is not the contiguous one in memory and a staging loop should
+/// walk the second-to-last index fastest (Mamba's delta, B and C are
+/// transposes of [B, L, X] projections).
+bool isTransposedFromSequenceMajor(Value value);
+
 /// Emits `cond ? em.emit(value, index) : 0.0` (no load when `cond` is false,
 /// so idle threads move no bytes). A null `cond` means always.
 FailureOr<Value> emitGuarded(ElementalEmitter &em, Value value,

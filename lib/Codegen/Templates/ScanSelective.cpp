@@ -201,6 +201,11 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
   Value mySlice = k.rem(tid, k.c(p.slices));
   bool raggedChannels = p.channels % p.bd != 0;
   // ch < D, or null when every block is full.
+  // First channel (or state) of the block along an operand's middle dim.
+  Value zeroIndex = k.c(0);
+  auto rowBase = [&](Value operand) {
+    return operand == op.getB() || operand == op.getC() ? zeroIndex : d0;
+  };
   auto channelOk = [&](Value local) -> Value {
     if (!raggedChannels)
       return Value();
@@ -278,53 +283,61 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
         // The previous chunk's output pass (and halo copy) is done.
         gpu::BarrierOp::create(b);
 
-        // Stage dt (and u or the conv inputs) for BD channels x Tc steps.
+        // Stage dt and u (or the conv inputs) for BD channels x Tc steps,
+        // and B and C (once per block, shared by all its channels). Each
+        // operand's loop walks the index that is contiguous in its source
+        // fastest: t for [B, X, L] tensors, the channel/state index when the
+        // operand is a transpose of a sequence-major [B, L, X] tensor.
         ElementalEmitter em(b, bindings);
-        if (failed(emitStrided(em, tid, p.bd * p.tc, p.threads, [&](Value e) {
-              Value cc = k.div(e, k.c(p.tc)), tt = k.rem(e, k.c(p.tc));
-              Value ch = k.add(d0, cc), t = k.add(t0, tt);
-              Value ok = k.land(k.lt(tt, valid), channelOk(cc));
-              FailureOr<Value> dt =
-                  emitGuarded(em, op.getDelta(), {batch, ch, t}, ok);
-              if (failed(dt))
-                return failure();
-              Value dtv = *dt;
-              if (op.getDeltaBias())
-                dtv = k.addf(dtv, k.load(biasTile, {cc}));
-              if (op.getDeltaSoftplus())
-                dtv = k.softplus(dtv);
-              k.store(k.select(ok, dtv, zero), dtTile, {cc, tt});
-              Value src = conv ? conv.getInput() : op.getU();
-              FailureOr<Value> x = emitGuarded(em, src, {batch, ch, t}, ok);
-              if (failed(x))
-                return failure();
-              if (conv)
-                k.store(*x, xTile, {cc, k.add(tt, k.c(K - 1))});
-              else
-                k.store(*x, uTile, {cc, tt});
-              return success();
-            })))
+        auto stage = [&](Value operand, int64_t rows,
+                         function_ref<Value(Value)> rowOk,
+                         function_ref<LogicalResult(Value row, Value tt,
+                                                    Value ok, Value v)>
+                             store) -> LogicalResult {
+          bool rowFastest = isTransposedFromSequenceMajor(operand);
+          return emitStrided(em, tid, rows * p.tc, p.threads, [&](Value e) {
+            Value row = rowFastest ? k.rem(e, k.c(rows)) : k.div(e, k.c(p.tc));
+            Value tt = rowFastest ? k.div(e, k.c(rows)) : k.rem(e, k.c(p.tc));
+            Value ok = k.land(k.lt(tt, valid), rowOk(row));
+            FailureOr<Value> v = emitGuarded(
+                em, operand,
+                {batch, k.add(rowBase(operand), row), k.add(t0, tt)}, ok);
+            if (failed(v))
+              return failure();
+            return store(row, tt, ok, *v);
+          });
+        };
+        auto noCheck = [](Value) { return Value(); };
+        if (failed(stage(op.getDelta(), p.bd, channelOk,
+                         [&](Value cc, Value tt, Value ok, Value dtv) {
+                           if (op.getDeltaBias())
+                             dtv = k.addf(dtv, k.load(biasTile, {cc}));
+                           if (op.getDeltaSoftplus())
+                             dtv = k.softplus(dtv);
+                           k.store(k.select(ok, dtv, zero), dtTile, {cc, tt});
+                           return success();
+                         })) ||
+            failed(stage(conv ? conv.getInput() : op.getU(), p.bd, channelOk,
+                         [&](Value cc, Value tt, Value, Value x) {
+                           if (conv)
+                             k.store(x, xTile, {cc, k.add(tt, k.c(K - 1))});
+                           else
+                             k.store(x, uTile, {cc, tt});
+                           return success();
+                         })))
           return failure();
-        // B and C: once per block, shared by all its channels.
-        if (failed(
-                emitStrided(em, tid, p.states * p.tc, p.threads, [&](Value e) {
-                  Value n = k.div(e, k.c(p.tc)), tt = k.rem(e, k.c(p.tc));
-                  Value t = k.add(t0, tt);
-                  Value ok = k.lt(tt, valid);
-                  Value sl = k.div(n, k.c(p.s)), j = k.rem(n, k.c(p.s));
-                  FailureOr<Value> bv =
-                      emitGuarded(em, op.getB(), {batch, n, t}, ok);
-                  if (failed(bv))
-                    return failure();
-                  k.store(*bv, bTile, {tt, sl, j});
-                  FailureOr<Value> cv =
-                      emitGuarded(em, op.getC(), {batch, n, t}, ok);
-                  if (failed(cv))
-                    return failure();
-                  k.store(*cv, cTile, {tt, sl, j});
-                  return success();
-                })))
-          return failure();
+        for (auto [operand, tile] :
+             {std::pair{op.getB(), bTile}, std::pair{op.getC(), cTile}}) {
+          Value dst = tile;
+          if (failed(stage(operand, p.states, noCheck,
+                           [&](Value n, Value tt, Value, Value v) {
+                             k.store(
+                                 v, dst,
+                                 {tt, k.div(n, k.c(p.s)), k.rem(n, k.c(p.s))});
+                             return success();
+                           })))
+            return failure();
+        }
         gpu::BarrierOp::create(b);
 
         // The conv1d prologue from the window: u = act(conv(x)) on chip.
