@@ -772,6 +772,11 @@ mlir::iolite::formKernels(RewriterBase &rewriter, func::FuncOp func,
   SmallVector<KernelOp> all;
   std::string funcName = sanitize(func.getSymName());
   for (Block &block : func.getBody()) {
+    // A kernel computing only dead values would still be launched.
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(block)))
+      if (isa<IoliteDialect>(op.getDialect()) && !isa<KernelOp>(op) &&
+          isOpTriviallyDead(&op))
+        rewriter.eraseOp(&op);
     Partitioner partitioner(block, options);
     partitioner.run();
     SmallVector<SmallVector<Operation *>> groups = partitioner.getGroups();

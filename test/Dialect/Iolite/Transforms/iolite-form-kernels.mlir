@@ -388,3 +388,21 @@ func.func @norm_also_returned(%x: tensor<4x8xf32>, %w: tensor<8x8xf32>)
   %m = iolite.matmul %n, %w : tensor<4x8xf32>, tensor<8x8xf32>
   return %n, %m : tensor<4x8xf32>, tensor<4x8xf32>
 }
+
+// -----
+
+// Dead ops get no kernel: nothing would read what it writes.
+
+// CHECK-LABEL: func @dead_ops
+// CHECK: iolite.kernel "dead_ops_k0_elementwise"
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: iolite.neg
+// CHECK-NEXT: iolite.yield
+// CHECK-NOT: iolite.exp
+// CHECK-NOT: iolite.kernel
+func.func @dead_ops(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %e = iolite.exp %x : tensor<4xf32>
+  %s = iolite.sqrt %e : tensor<4xf32>
+  %n = iolite.neg %x : tensor<4xf32>
+  return %n : tensor<4xf32>
+}
