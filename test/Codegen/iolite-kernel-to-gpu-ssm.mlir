@@ -225,6 +225,29 @@ func.func @ssd(%x: tensor<1x100x8x16xf32>, %dt: tensor<1x100x8xf32>, %A: tensor<
 
 // -----
 
+// Mamba-2's gate after SSD goes through a reshape: reshape(ssd) * silu(z).
+// The output element is the SSD element at the same row-major position, so
+// the ssd template still owns the kernel and stores [B, L, H*P] directly.
+// CHECK-LABEL: func.func @ssd_gate
+// CHECK: gpu.func @ssd_gate(%{{[^:]*}}: memref<1x40x4x16xf32>, %{{.*}}, %[[Z:[^:]*]]: memref<1x40x64xf32>, %[[OUT:[^:]*]]: memref<1x40x64xf32>)
+// CHECK-SAME: iolite.template = "ssd"
+// CHECK: memref.load %[[Z]]
+// CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[OUT]][%{{.*}}, %{{.*}}, %{{.*}}] : memref<1x40x64xf32>
+func.func @ssd_gate(%x: tensor<1x40x4x16xf32>, %dt: tensor<1x40x4xf32>, %A: tensor<4xf32>, %B: tensor<1x40x1x8xf32>, %C: tensor<1x40x1x8xf32>, %z: tensor<1x40x64xf32>) -> tensor<1x40x64xf32> {
+  %r = iolite.kernel "ssd_gate" (%x, %dt, %A, %B, %C, %z) : (tensor<1x40x4x16xf32>, tensor<1x40x4xf32>, tensor<4xf32>, tensor<1x40x1x8xf32>, tensor<1x40x1x8xf32>, tensor<1x40x64xf32>) -> tensor<1x40x64xf32> {
+  ^bb0(%a0: tensor<1x40x4x16xf32>, %a1: tensor<1x40x4xf32>, %a2: tensor<4xf32>, %a3: tensor<1x40x1x8xf32>, %a4: tensor<1x40x1x8xf32>, %a5: tensor<1x40x64xf32>):
+    %y = iolite.ssd %a0, %a1, %a2, %a3, %a4 {chunk_size = 16 : i64, dt_softplus} : tensor<1x40x4x16xf32>, tensor<1x40x4xf32>, tensor<4xf32>, tensor<1x40x1x8xf32>, tensor<1x40x1x8xf32>
+    %y2 = iolite.reshape %y : tensor<1x40x4x16xf32> -> tensor<1x40x64xf32>
+    %s = iolite.silu %a5 : tensor<1x40x64xf32>
+    %m = iolite.mul %y2, %s : tensor<1x40x64xf32>, tensor<1x40x64xf32>
+    iolite.yield %m : tensor<1x40x64xf32>
+  }
+  return %r : tensor<1x40x64xf32>
+}
+
+// -----
+
 // Long convolution: the filter row (D folded into tap 0) in shared memory,
 // the input streamed once through a shared tile, 2 outputs per thread.
 // CHECK-LABEL: func.func @long_conv

@@ -24,8 +24,12 @@ static ArrayRef<int64_t> shapeOf(Value v) {
   return cast<ShapedType>(v.getType()).getShape();
 }
 
-bool scan::isEpilogueAtIndex(KernelOp kernel, Value root) {
-  ArrayRef<int64_t> shape = shapeOf(root);
+static int64_t numElements(Value v) {
+  return cast<ShapedType>(v.getType()).getNumElements();
+}
+
+bool scan::isEpilogueAtElement(KernelOp kernel, Value root) {
+  int64_t count = numElements(root);
   llvm::SmallPtrSet<Value, 16> dependent{root};
   Block &body = kernel.getBody().front();
   for (Operation &op : body.without_terminator()) {
@@ -35,18 +39,41 @@ bool scan::isEpilogueAtIndex(KernelOp kernel, Value root) {
         op.getOperands(), [&](Value v) { return dependent.contains(v); });
     if (!usesRoot)
       continue;
-    if (!isPointwise(&op) || op.getNumResults() != 1 ||
-        shapeOf(op.getResult(0)) != shape)
+    if (op.getNumResults() != 1 || numElements(op.getResult(0)) != count)
       return false;
-    for (Value v : op.getOperands())
-      if (dependent.contains(v) && shapeOf(v) != shape)
+    if (!isa<ReshapeOp>(op)) {
+      if (!isPointwise(&op))
         return false;
+      for (Value v : op.getOperands())
+        if (dependent.contains(v) && shapeOf(v) != shapeOf(op.getResult(0)))
+          return false;
+    }
     dependent.insert(op.getResult(0));
   }
   for (Value v : kernel.getYield().getValues())
-    if (shapeOf(v) != shape)
+    if (numElements(v) != count)
       return false;
   return true;
+}
+
+LogicalResult scan::emitOutputsAt(KernelEmitContext &ctx, ElementalEmitter &em,
+                                  Value root, ValueRange rootIndex) {
+  ArrayRef<int64_t> rootShape = shapeOf(root);
+  Value linear;
+  for (auto [i, v] : llvm::enumerate(ctx.getYieldedValues())) {
+    ArrayRef<int64_t> shape = shapeOf(v);
+    SmallVector<Value> index(rootIndex.begin(), rootIndex.end());
+    if (shape != rootShape) {
+      if (!linear)
+        linear = em.linearize(rootIndex, rootShape);
+      index = em.delinearize(linear, shape);
+    }
+    FailureOr<Value> r = em.emit(v, index);
+    if (failed(r))
+      return failure();
+    ctx.storeOutput(i, *r, index);
+  }
+  return success();
 }
 
 Conv1dOp scan::findConvPrologue(Value value) {

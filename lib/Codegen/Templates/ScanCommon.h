@@ -84,12 +84,21 @@ struct ScalarBuilder {
   }
 };
 
-/// True if every value yielded by `kernel` has `root`'s shape and every op
-/// using `root` (transitively) is pointwise at that shape: then all outputs
-/// can be written at the indices where `root` is computed. (KernelAnalysis
-/// computes the same for the single heavy op; conv1d is not heavy, so its
-/// template asks here.)
-bool isEpilogueAtIndex(KernelOp kernel, Value root);
+/// True if every value yielded by `kernel` has `root`'s number of elements
+/// and every op using `root` (transitively) is either pointwise at its own
+/// shape (dependent operands unbroadcast) or a reshape: then output element
+/// i (row-major) is computed from root element i, and all outputs can be
+/// written where `root` is computed (emitOutputsAt). KernelAnalysis's
+/// epilogueAtHeroIndex is the special case without reshapes; Mamba-2's gate
+/// `reshape(ssd) * silu(z)` needs them.
+bool isEpilogueAtElement(KernelOp kernel, Value root);
+
+/// Emits every yielded value of the kernel at the element corresponding to
+/// `rootIndex` of `root` (the same index for outputs of root's shape, the
+/// same row-major position otherwise) with `em`, whose sources provide the
+/// root, and stores them.
+LogicalResult emitOutputsAt(KernelEmitContext &ctx, ElementalEmitter &em,
+                            Value root, ValueRange rootIndex);
 
 /// The conv1d whose result reaches `value` through ops that are pointwise at
 /// `value`'s shape (none at all included), if there is exactly one such

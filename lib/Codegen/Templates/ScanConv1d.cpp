@@ -49,7 +49,7 @@ static Conv1dOp getRootConv(const KernelAnalysis &analysis) {
         return {};
       root = conv;
     }
-  if (!root || !isEpilogueAtIndex(kernel, root.getResult()))
+  if (!root || !isEpilogueAtElement(kernel, root.getResult()))
     return {};
   return root;
 }
@@ -242,12 +242,8 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
                                     acc = k.silu(acc);
                                   return acc;
                                 });
-                  for (auto [i, v] : llvm::enumerate(ctx.getYieldedValues())) {
-                    FailureOr<Value> r = out.emit(v, at);
-                    if (failed(r))
-                      return failure();
-                    ctx.storeOutput(i, *r, at);
-                  }
+                  if (failed(emitOutputsAt(ctx, out, conv.getResult(), at)))
+                    return failure();
                   return success();
                 })))
           return failure();

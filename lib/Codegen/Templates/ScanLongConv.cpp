@@ -78,7 +78,7 @@ public:
   unsigned match(const KernelAnalysis &analysis,
                  const TargetDescription &target) const override {
     auto op = dyn_cast_or_null<LongConvOp>(analysis.hero);
-    if (!op || !analysis.epilogueAtHeroIndex)
+    if (!op || !isEpilogueAtElement(analysis.kernel, op.getResult()))
       return 0;
     return planLongConv(op, target) ? 40 : 0;
   }
@@ -207,12 +207,8 @@ LogicalResult LongConvTemplate::emit(const KernelAnalysis &analysis,
                         [accValue](ImplicitLocOpBuilder &, ValueRange) {
                           return FailureOr<Value>(accValue);
                         });
-          for (auto [i, v] : llvm::enumerate(ctx.getYieldedValues())) {
-            FailureOr<Value> y = out.emit(v, at);
-            if (failed(y))
-              return failure();
-            ctx.storeOutput(i, *y, at);
-          }
+          if (failed(emitOutputsAt(ctx, out, op.getResult(), at)))
+            return failure();
         }
         return SmallVector<Value>{};
       });

@@ -128,7 +128,7 @@ public:
   unsigned match(const KernelAnalysis &analysis,
                  const TargetDescription &target) const override {
     auto op = dyn_cast_or_null<SelectiveScanOp>(analysis.hero);
-    if (!op || !analysis.epilogueAtHeroIndex)
+    if (!op || !isEpilogueAtElement(analysis.kernel, op.getResult()))
       return 0;
     return planScan(op, target) ? 40 : 0;
   }
@@ -442,12 +442,8 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
                         }
                         return y;
                       });
-                  for (auto [i, v] : llvm::enumerate(ctx.getYieldedValues())) {
-                    FailureOr<Value> r = out.emit(v, at);
-                    if (failed(r))
-                      return failure();
-                    ctx.storeOutput(i, *r, at);
-                  }
+                  if (failed(emitOutputsAt(ctx, out, op.getResult(), at)))
+                    return failure();
                   return success();
                 })))
           return failure();

@@ -109,7 +109,7 @@ public:
   unsigned match(const KernelAnalysis &analysis,
                  const TargetDescription &target) const override {
     auto op = dyn_cast_or_null<SsdOp>(analysis.hero);
-    if (!op || !analysis.epilogueAtHeroIndex)
+    if (!op || !isEpilogueAtElement(analysis.kernel, op.getResult()))
       return 0;
     return planSsd(op, target) ? 40 : 0;
   }
@@ -390,12 +390,8 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
                               return k.fma(k.load(consts, {k.c(1), k.c(j)}),
                                            xOnChip, acc);
                             });
-              for (auto [o, v] : llvm::enumerate(ctx.getYieldedValues())) {
-                FailureOr<Value> r = out.emit(v, at);
-                if (failed(r))
-                  return failure();
-                ctx.storeOutput(o, *r, at);
-              }
+              if (failed(emitOutputsAt(ctx, out, op.getResult(), at)))
+                return failure();
             }
           }
           // H = exp(cs[Q-1]) H + (x * w)^T B.
