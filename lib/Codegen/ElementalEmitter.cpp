@@ -11,6 +11,8 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include <cmath>
@@ -58,6 +60,32 @@ static ArrayRef<int64_t> shapeOf(Value v) {
 static Type elementTypeOf(Value v) {
   return cast<ShapedType>(v.getType()).getElementType();
 }
+
+bool mlir::iolite::isPointwiseElementalOp(Operation *op) {
+  return isCheapElementalOp(op) &&
+         !isa<ReshapeOp, TransposeOp, ConcatOp, SliceOp, BroadcastOp, GatherOp,
+              RotaryOp, Conv1dOp, ConstantOp>(op);
+}
+
+static int64_t elementBytes(Type t) {
+  return std::max<int64_t>(1, t.getIntOrFloatBitWidth() / 8);
+}
+
+int64_t mlir::iolite::getWidestElementBytes(Value value) {
+  int64_t widest = 1;
+  llvm::DenseSet<Value> seen;
+  SmallVector<Value> worklist{value};
+  while (!worklist.empty()) {
+    Value v = worklist.pop_back_val();
+    if (!seen.insert(v).second)
+      continue;
+    widest = std::max(widest, elementBytes(elementTypeOf(v)));
+    if (Operation *def = v.getDefiningOp())
+      if (isCheapElementalOp(def))
+        worklist.append(def->operand_begin(), def->operand_end());
+  }
+  return widest;
+}
 static int64_t normAxis(int64_t axis, int64_t rank) {
   return axis < 0 ? axis + rank : axis;
 }
@@ -71,9 +99,11 @@ Value ElementalEmitter::constIndex(int64_t v) {
 }
 
 Value ElementalEmitter::linearize(ValueRange index, ArrayRef<int64_t> shape) {
-  Value linear = constIndex(0);
-  for (auto [i, dim] : llvm::enumerate(shape)) {
-    linear = arith::MulIOp::create(b, linear, constIndex(dim));
+  if (shape.empty())
+    return constIndex(0);
+  Value linear = index[0];
+  for (size_t i = 1; i < shape.size(); ++i) {
+    linear = arith::MulIOp::create(b, linear, constIndex(shape[i]));
     linear = arith::AddIOp::create(b, linear, index[i]);
   }
   return linear;
@@ -102,6 +132,31 @@ SmallVector<Value> ElementalEmitter::broadcastIndex(ValueRange index,
   for (auto [i, dim] : llvm::enumerate(shape))
     result.push_back(dim == 1 ? constIndex(0) : index[offset + i]);
   return result;
+}
+
+SmallVector<Value>
+ElementalEmitter::operandIndex(ValueRange index, ArrayRef<int64_t> operandShape,
+                               ArrayRef<int64_t> resultShape) {
+  if (operandShape == resultShape)
+    return SmallVector<Value>(index.begin(), index.end());
+  return broadcastIndex(index, operandShape);
+}
+
+SmallVector<Value> ElementalEmitter::runElementIndex(ValueRange index,
+                                                     ArrayRef<int64_t> shape,
+                                                     unsigned width,
+                                                     unsigned i) {
+  SmallVector<Value> idx(index.begin(), index.end());
+  if (i == 0)
+    return idx;
+  // A run within one row only moves along the last dim.
+  if (!shape.empty() && shape.back() % width == 0) {
+    idx.back() = arith::AddIOp::create(b, idx.back(), constIndex(i));
+    return idx;
+  }
+  Value linear =
+      arith::AddIOp::create(b, linearize(index, shape), constIndex(i));
+  return delinearize(linear, shape);
 }
 
 FailureOr<SmallVector<Value>> ElementalEmitter::forLoop(
@@ -285,36 +340,186 @@ FailureOr<Value> ElementalEmitter::emitUncached(Value value, ValueRange index) {
   return emitOp(op, cast<OpResult>(value).getResultNumber(), index);
 }
 
-FailureOr<Value> ElementalEmitter::emitOp(Operation *op, unsigned resultNumber,
-                                          ValueRange index) {
+//===----------------------------------------------------------------------===//
+// Runs
+//===----------------------------------------------------------------------===//
+
+FailureOr<SmallVector<Value>>
+ElementalEmitter::emitRun(Value value, ValueRange index, unsigned width) {
+  if (width == 1) {
+    FailureOr<Value> v = emit(value, index);
+    if (failed(v))
+      return failure();
+    return SmallVector<Value>{*v};
+  }
+  for (const RunCacheEntry &entry : runCache[value])
+    if (entry.width == width && llvm::equal(entry.index, index) &&
+        llvm::all_of(entry.result,
+                     [&](Value v) { return dominatesInsertion(v, b); }))
+      return entry.result;
+  FailureOr<SmallVector<Value>> result = emitRunUncached(value, index, width);
+  if (failed(result))
+    return failure();
+  runCache[value].push_back(
+      {SmallVector<Value>(index.begin(), index.end()), width, *result});
+  return result;
+}
+
+FailureOr<SmallVector<Value>>
+ElementalEmitter::emitRunByElement(Value value, ValueRange index,
+                                   unsigned width) {
+  ArrayRef<int64_t> shape = shapeOf(value);
+  SmallVector<Value> result;
+  for (unsigned i = 0; i < width; ++i) {
+    FailureOr<Value> v = emit(value, runElementIndex(index, shape, width, i));
+    if (failed(v))
+      return failure();
+    result.push_back(*v);
+  }
+  return result;
+}
+
+FailureOr<SmallVector<Value>>
+ElementalEmitter::emitRunUncached(Value value, ValueRange index,
+                                  unsigned width) {
+  ArrayRef<int64_t> shape = shapeOf(value);
+  // Whether the run stays within one row (then it moves along the last dim
+  // only, from a multiple of `width`).
+  bool inRow = !shape.empty() && shape.back() % width == 0;
+  if (auto it = runSources.find(value); it != runSources.end() && inRow)
+    return it->second(b, index, width);
+  if (sources.count(value))
+    return emitRunByElement(value, index, width);
+
+  // A kernel argument: one aligned vector load from the flattened buffer.
+  if (auto it = bindings.find(value); it != bindings.end()) {
+    Value mem = it->second;
+    auto type = cast<MemRefType>(mem.getType());
+    Type et = type.getElementType();
+    if (bufferAlignment == 0 || !et.isIntOrFloat() ||
+        et.getIntOrFloatBitWidth() < 8 ||
+        !llvm::isPowerOf2_64(et.getIntOrFloatBitWidth()))
+      return emitRunByElement(value, index, width);
+    Value flat = mem, linear;
+    if (type.getRank() == 1) {
+      linear = index[0];
+    } else {
+      ReassociationIndices all;
+      for (int64_t d = 0; d < type.getRank(); ++d)
+        all.push_back(d);
+      flat = memref::CollapseShapeOp::create(
+          b, mem, ArrayRef<ReassociationIndices>{all});
+      linear = linearize(index, shape);
+    }
+    int64_t align = std::min<int64_t>(width * elementBytes(et),
+                                      static_cast<int64_t>(bufferAlignment));
+    Value vec = vector::LoadOp::create(
+        b, VectorType::get({width}, et), flat, ValueRange{linear},
+        /*nontemporal=*/false, llvm::MaybeAlign(align));
+    SmallVector<Value> result;
+    for (unsigned i = 0; i < width; ++i)
+      result.push_back(convertToCompute(
+          b, vector::ExtractOp::create(b, vec, static_cast<int64_t>(i))));
+    return result;
+  }
+
+  Operation *op = value.getDefiningOp();
+  if (!op)
+    return emitError(value.getLoc())
+           << "no memory bound to a kernel argument during codegen";
+  Location savedLoc = b.getLoc();
+  b.setLoc(op->getLoc());
+  llvm::scope_exit restore([&] { b.setLoc(savedLoc); });
+
+  // The run of `operand` feeding this run, broadcast as NumPy does.
+  auto operandRun = [&](Value operand) -> FailureOr<SmallVector<Value>> {
+    ArrayRef<int64_t> os = shapeOf(operand);
+    if (os == shape)
+      return emitRun(operand, index, width);
+    if (inRow && !os.empty() && os.back() == shape.back())
+      return emitRun(operand, broadcastIndex(index, os), width);
+    if (inRow && (os.empty() || os.back() == 1)) {
+      FailureOr<Value> x = emit(operand, broadcastIndex(index, os));
+      if (failed(x))
+        return failure();
+      return SmallVector<Value>(width, *x);
+    }
+    SmallVector<Value> run;
+    for (unsigned i = 0; i < width; ++i) {
+      FailureOr<Value> x = emit(
+          operand, broadcastIndex(runElementIndex(index, shape, width, i), os));
+      if (failed(x))
+        return failure();
+      run.push_back(*x);
+    }
+    return run;
+  };
+
+  auto cst = dyn_cast<ConstantOp>(op);
+  if (isPointwiseElementalOp(op) ||
+      (cst && isa<DenseElementsAttr>(cst.getValue()) &&
+       cast<DenseElementsAttr>(cst.getValue()).isSplat())) {
+    SmallVector<SmallVector<Value>> runs;
+    for (Value operand : op->getOperands()) {
+      FailureOr<SmallVector<Value>> run = operandRun(operand);
+      if (failed(run))
+        return failure();
+      runs.push_back(std::move(*run));
+    }
+    SmallVector<Value> result;
+    for (unsigned i = 0; i < width; ++i) {
+      SmallVector<Value> args;
+      for (const SmallVector<Value> &run : runs)
+        args.push_back(run[i]);
+      FailureOr<Value> v = applyPointwise(op, args);
+      if (failed(v))
+        return failure();
+      result.push_back(*v);
+    }
+    return result;
+  }
+  if (isa<BroadcastOp>(op))
+    return operandRun(op->getOperand(0));
+  // Reshapes keep the row-major order: the run continues in the input.
+  if (auto r = dyn_cast<ReshapeOp>(op)) {
+    ArrayRef<int64_t> inShape = shapeOf(r.getInput());
+    return emitRun(r.getInput(), delinearize(linearize(index, shape), inShape),
+                   width);
+  }
+  // A unit-stride slice of the last dim starting at a multiple of `width`.
+  if (auto s = dyn_cast<SliceOp>(op)) {
+    ArrayRef<int64_t> inShape = shapeOf(s.getInput());
+    auto strides = s.getStrides();
+    ArrayRef<int64_t> starts = s.getStarts();
+    bool unitLast = !strides || strides->back() == 1;
+    if (inRow && unitLast && starts.back() % width == 0 &&
+        inShape.back() % width == 0) {
+      SmallVector<Value> in;
+      for (auto [i, start] : llvm::enumerate(starts)) {
+        int64_t stride = strides ? (*strides)[i] : 1;
+        Value v = index[i];
+        if (stride != 1)
+          v = arith::MulIOp::create(b, v, constIndex(stride));
+        if (start != 0)
+          v = arith::AddIOp::create(b, v, constIndex(start));
+        in.push_back(v);
+      }
+      return emitRun(s.getInput(), in, width);
+    }
+  }
+  return emitRunByElement(value, index, width);
+}
+
+FailureOr<Value> ElementalEmitter::applyPointwise(Operation *op,
+                                                  ArrayRef<Value> args) {
   Arith a{b};
   Location savedLoc = b.getLoc();
   b.setLoc(op->getLoc());
   llvm::scope_exit restore([&] { b.setLoc(savedLoc); });
-  auto operand = [&](Value v, ValueRange idx) { return emit(v, idx); };
-  Value result = op->getNumResults() ? op->getResult(resultNumber) : Value();
-  ArrayRef<int64_t> shape = result ? shapeOf(result) : ArrayRef<int64_t>();
-  Type computeType =
-      result ? getComputeType(elementTypeOf(result)) : b.getF32Type();
-
-  // Elementwise binary ops with broadcasting.
   auto binary = [&](auto fn) -> FailureOr<Value> {
-    FailureOr<Value> x = operand(
-        op->getOperand(0), broadcastIndex(index, shapeOf(op->getOperand(0))));
-    if (failed(x))
-      return failure();
-    FailureOr<Value> y = operand(
-        op->getOperand(1), broadcastIndex(index, shapeOf(op->getOperand(1))));
-    if (failed(y))
-      return failure();
-    return fn(*x, *y);
+    return fn(args[0], args[1]);
   };
-  auto unary = [&](auto fn) -> FailureOr<Value> {
-    FailureOr<Value> x = operand(op->getOperand(0), index);
-    if (failed(x))
-      return failure();
-    return fn(*x);
-  };
+  auto unary = [&](auto fn) -> FailureOr<Value> { return fn(args[0]); };
 
   return llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
       .Case<AddOp>([&](auto) {
@@ -391,15 +596,8 @@ FailureOr<Value> ElementalEmitter::emitOp(Operation *op, unsigned resultNumber,
           return arith::CmpIOp::create(b, p, x, y);
         });
       })
-      .Case<SelectOp>([&](SelectOp sel) -> FailureOr<Value> {
-        SmallVector<Value> vals;
-        for (Value v : sel->getOperands()) {
-          FailureOr<Value> x = operand(v, broadcastIndex(index, shapeOf(v)));
-          if (failed(x))
-            return failure();
-          vals.push_back(*x);
-        }
-        return a.select(vals[0], vals[1], vals[2]);
+      .Case<SelectOp>([&](auto) -> FailureOr<Value> {
+        return a.select(args[0], args[1], args[2]);
       })
       .Case<ExpOp>(
           [&](auto) { return unary([&](Value x) { return a.exp(x); }); })
@@ -512,6 +710,34 @@ FailureOr<Value> ElementalEmitter::emitOp(Operation *op, unsigned resultNumber,
         return (Value)arith::ConstantOp::create(
             b, b.getIntegerAttr(et, dense.getSplatValue<APInt>()));
       })
+      .Default([&](Operation *other) -> FailureOr<Value> {
+        return other->emitOpError("is not a pointwise op");
+      });
+}
+
+FailureOr<Value> ElementalEmitter::emitOp(Operation *op, unsigned resultNumber,
+                                          ValueRange index) {
+  Value result = op->getNumResults() ? op->getResult(resultNumber) : Value();
+  ArrayRef<int64_t> shape = result ? shapeOf(result) : ArrayRef<int64_t>();
+  if (isPointwiseElementalOp(op) || isa<ConstantOp>(op)) {
+    SmallVector<Value> args;
+    for (Value v : op->getOperands()) {
+      FailureOr<Value> x = emit(v, operandIndex(index, shapeOf(v), shape));
+      if (failed(x))
+        return failure();
+      args.push_back(*x);
+    }
+    return applyPointwise(op, args);
+  }
+  Arith a{b};
+  Location savedLoc = b.getLoc();
+  b.setLoc(op->getLoc());
+  llvm::scope_exit restore([&] { b.setLoc(savedLoc); });
+  auto operand = [&](Value v, ValueRange idx) { return emit(v, idx); };
+  Type computeType =
+      result ? getComputeType(elementTypeOf(result)) : b.getF32Type();
+
+  return llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
       .Case<ReshapeOp>([&](ReshapeOp r) {
         Value linear = linearize(index, shape);
         return operand(r.getInput(),

@@ -9,6 +9,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/SetVector.h"
 
 using namespace mlir;
@@ -19,15 +20,6 @@ KernelTemplate::~KernelTemplate() = default;
 //===----------------------------------------------------------------------===//
 // KernelAnalysis
 //===----------------------------------------------------------------------===//
-
-/// Ops that compute each element from the same-index elements of their
-/// operands (with broadcasting): the only ops an at-hero-index epilogue may
-/// contain.
-static bool isPointwise(Operation *op) {
-  return isCheapElementalOp(op) &&
-         !isa<ReshapeOp, TransposeOp, ConcatOp, SliceOp, BroadcastOp, GatherOp,
-              RotaryOp, Conv1dOp, ConstantOp>(op);
-}
 
 KernelAnalysis KernelAnalysis::analyze(KernelOp kernel) {
   KernelAnalysis a;
@@ -61,7 +53,7 @@ KernelAnalysis KernelAnalysis::analyze(KernelOp kernel) {
         op.getOperands(), [&](Value v) { return dependent.contains(v); });
     if (!usesHero)
       continue;
-    if (!isPointwise(&op) ||
+    if (!isPointwiseElementalOp(&op) ||
         cast<ShapedType>(op.getResult(0).getType()).getShape() != heroShape) {
       ok = false;
       break;
@@ -115,6 +107,41 @@ void KernelEmitContext::storeOutput(unsigned i, Value computed,
   Type et = cast<MemRefType>(out.getType()).getElementType();
   memref::StoreOp::create(builder, convertToStorage(builder, computed, et), out,
                           index);
+}
+
+void KernelEmitContext::storeOutputRun(unsigned i, ArrayRef<Value> computed,
+                                       ValueRange index, ElementalEmitter &em) {
+  Value out = outputs[i];
+  auto type = cast<MemRefType>(out.getType());
+  Type et = type.getElementType();
+  unsigned width = computed.size();
+  unsigned bits = et.getIntOrFloatBitWidth();
+  if (width == 1 || bits < 8 || !llvm::isPowerOf2_32(bits)) {
+    for (auto [k, v] : llvm::enumerate(computed))
+      storeOutput(i, v,
+                  em.runElementIndex(index, type.getShape(), width,
+                                     static_cast<unsigned>(k)));
+    return;
+  }
+  SmallVector<Value> stored;
+  for (Value v : computed)
+    stored.push_back(convertToStorage(builder, v, et));
+  Value vec = vector::FromElementsOp::create(
+      builder, VectorType::get({static_cast<int64_t>(width)}, et), stored);
+  Value flat = out, linear;
+  if (type.getRank() == 1) {
+    linear = index[0];
+  } else {
+    ReassociationIndices all;
+    for (int64_t d = 0; d < type.getRank(); ++d)
+      all.push_back(d);
+    flat = memref::CollapseShapeOp::create(builder, out,
+                                           ArrayRef<ReassociationIndices>{all});
+    linear = em.linearize(index, type.getShape());
+  }
+  int64_t align = std::min<int64_t>(width * bits / 8, target.maxVectorBytes);
+  vector::StoreOp::create(builder, vec, flat, ValueRange{linear},
+                          /*nontemporal=*/false, llvm::MaybeAlign(align));
 }
 
 LogicalResult KernelEmitContext::finalizeSharedMemory(StringRef tile) {

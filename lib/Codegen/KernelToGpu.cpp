@@ -184,6 +184,13 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
           return kernel.emitError()
                  << "result #" << i
                  << " has no workspace offset but is not a function result";
+        // Kernels access their buffers with vectors of up to this size.
+        if (offset % target.maxVectorBytes != 0)
+          return kernel.emitError()
+                 << "result #" << i << " is placed at workspace offset "
+                 << offset << ", which is not aligned to the "
+                 << target.maxVectorBytes << " bytes the kernels' vector "
+                 << "accesses need";
       } else {
         offset = llvm::alignTo(workspace, kWorkspaceAlignment);
       }

@@ -202,6 +202,14 @@ static std::string shapeList(ArrayRef<int64_t> shape) {
   return s;
 }
 
+/// The alignment the kernels of every target assume of their buffers.
+static unsigned bufferAlignment(const BundleModel &m) {
+  unsigned align = 1;
+  for (const TargetDescription *t : m.targets)
+    align = std::max(align, t->maxVectorBytes);
+  return align;
+}
+
 static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
   std::string up = StringRef(m.name).upper();
   const std::string &n = m.name;
@@ -211,6 +219,8 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
      << "#endif\n\n";
   os << "/* Bytes of device scratch memory NAME_run needs. */\n"
      << "#define " << up << "_WORKSPACE_SIZE " << m.workspaceBytes << "u\n"
+     << "/* Alignment every buffer passed to " << n << "_run must have. */\n"
+     << "#define " << up << "_BUFFER_ALIGNMENT " << bufferAlignment(m) << "u\n"
      << "#define " << up << "_NUM_INPUTS " << m.inputs.size() << "\n"
      << "#define " << up << "_NUM_OUTPUTS " << m.outputs.size() << "\n\n";
   auto tensors = [&](StringRef kind, const std::vector<BundleTensor> &ts) {
@@ -237,7 +247,9 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
      << "void " << n << "_unload(" << n << "_model *model);\n\n"
      << "/* Runs the model: device pointers to every input and output, a "
         "workspace\n   of "
-     << up << "_WORKSPACE_SIZE bytes, and a stream (NULL: default). */\n"
+     << up << "_WORKSPACE_SIZE bytes, and a stream (NULL: default). Every "
+     << "pointer must be\n   aligned to " << up
+     << "_BUFFER_ALIGNMENT bytes (iolite_malloc's are). */\n"
      << "iolite_status_t " << n << "_run(" << n << "_model *model";
   for (size_t i = 0; i < m.inputs.size(); ++i)
     os << ", const void *input" << i;
@@ -343,6 +355,15 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
     os << ", void *output" << i;
   os << ", void *workspace, iolite_stream_t stream) {\n"
      << "  if (!model)\n    return IOLITE_ERROR_INVALID_ARGUMENT;\n"
+     << "  /* The kernels access buffers with vectors of up to "
+     << bufferAlignment(m) << " bytes. */\n"
+     << "  if ((0";
+  for (size_t i = 0; i < m.inputs.size(); ++i)
+    os << " | (uintptr_t)input" << i;
+  for (size_t i = 0; i < m.outputs.size(); ++i)
+    os << " | (uintptr_t)output" << i;
+  os << " | (uintptr_t)workspace) % " << bufferAlignment(m) << "u)\n"
+     << "    return IOLITE_ERROR_INVALID_ARGUMENT;\n"
      << "  const struct launch_shape *shapes = model->target->launches;\n"
      << "  iolite_status_t s;\n  (void)workspace;\n";
   for (auto [k, l] : llvm::enumerate(m.launches)) {

@@ -48,11 +48,15 @@ static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
   t.sharedMemoryPerBlockOptin = smemOptin;
   t.sharedMemoryPerMultiprocessor = smemPerSM;
   t.registersPerThread = 255;
+  // Half the registers a thread may have at 2 resident 256-thread blocks.
+  t.accumulatorsPerThread = 64;
   t.registersPerMultiprocessor = 65536;
   t.features = features.str();
   t.tunings.push_back({"elementwise", tuning({1}, 256)});
-  // {rows per block}: one row per warp, 8 warps.
-  t.tunings.push_back({"row_reduction", tuning({8}, 256)});
+  // {rows per block, columns from which a row gets a whole block}: one row
+  // per warp, 8 warps; from 2048 columns (16 passes of a warp's 4-wide
+  // runs) a row is a block's.
+  t.tunings.push_back({"row_reduction", tuning({8, 2048}, 256)});
   t.tunings.push_back({"matmul", tuning(matmulTile, 256, 2)});
   // {min channels per block, chunk length, max states per thread}; up to
   // 512 threads (channels x lanes per channel).
@@ -78,11 +82,15 @@ static TargetDescription makeAmd(StringRef chip) {
   t.sharedMemoryPerBlockOptin = 64 * 1024;
   t.sharedMemoryPerMultiprocessor = 64 * 1024;
   t.registersPerThread = 512;
+  // A quarter of the 256 architected VGPRs (AGPRs hold no FMA operands).
+  t.accumulatorsPerThread = 64;
   // 4 SIMDs x 512 VGPRs x 64 lanes.
   t.registersPerMultiprocessor = 131072;
   t.tunings.push_back({"elementwise", tuning({1}, 256)});
-  // {rows per block}: one row per wavefront, 4 wavefronts.
-  t.tunings.push_back({"row_reduction", tuning({4}, 256)});
+  // {rows per block, columns from which a row gets a whole block}: one row
+  // per wavefront, 4 wavefronts; from 4096 columns (16 passes of a
+  // wavefront's 4-wide runs) a row is a block's.
+  t.tunings.push_back({"row_reduction", tuning({4, 4096}, 256)});
   t.tunings.push_back({"matmul", tuning({64, 64, 16}, 256, 2)});
   t.tunings.push_back({"selective_scan", tuning({64, 16, 32}, 512)});
   // {max chunk, max heads per block, f32 state registers per thread}.

@@ -26,3 +26,21 @@ func.func @arg_returned(%x: tensor<4xf32>) -> tensor<4xf32> {
   // expected-error @+1 {{result #0 is not computed by a kernel}}
   return %x : tensor<4xf32>
 }
+
+// -----
+
+// Planned workspace offsets must keep the kernels' vector accesses aligned.
+func.func @misaligned_offset(%x: tensor<8xf32>) -> tensor<8xf32> {
+  // expected-error @+1 {{result #0 is placed at workspace offset 8, which is not aligned to the 16 bytes the kernels' vector accesses need}}
+  %t = iolite.kernel "first" (%x) {result_offsets = array<i64: 8>} : (tensor<8xf32>) -> tensor<8xf32> {
+  ^bb0(%a: tensor<8xf32>):
+    %s = iolite.exp %a : tensor<8xf32>
+    iolite.yield %s : tensor<8xf32>
+  }
+  %y = iolite.kernel "second" (%t) {result_offsets = array<i64: -1>} : (tensor<8xf32>) -> tensor<8xf32> {
+  ^bb0(%a: tensor<8xf32>):
+    %s = iolite.tanh %a : tensor<8xf32>
+    iolite.yield %s : tensor<8xf32>
+  }
+  return %y : tensor<8xf32>
+}

@@ -1,22 +1,27 @@
 // RUN: iolite-opt %s --split-input-file --iolite-kernel-to-gpu=target=sm_90a | FileCheck %s
 // RUN: iolite-opt %s --split-input-file --iolite-kernel-to-gpu=target=gfx942 | FileCheck %s --check-prefix=AMD
 
-// An elementwise chain: one thread per element, a 1-D grid covering all.
+// An elementwise chain: each thread takes a run of 4 elements (16 bytes of
+// the f32 input: one vector load; one vector store of 4 halves), a 1-D grid
+// covering the 100 runs.
 // CHECK-LABEL: func.func @elementwise
 // CHECK-SAME: (%[[X:.*]]: memref<4x100xf32>, %[[OUT:.*]]: memref<4x100xf16>, %[[WS:.*]]: memref<1xi8>)
 // CHECK: gpu.launch_func @iolite_kernels::@ew blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in
 // CHECK-SAME: args(%[[X]] : memref<4x100xf32>, %[[OUT]] : memref<4x100xf16>)
 // CHECK: gpu.module @iolite_kernels
 // CHECK: gpu.func @ew(%[[A:.*]]: memref<4x100xf32>, %[[O:.*]]: memref<4x100xf16>) kernel
-// CHECK-SAME: iolite.block = array<i64: 256, 1, 1>, iolite.grid = array<i64: 2, 1, 1>
+// CHECK-SAME: iolite.block = array<i64: 128, 1, 1>, iolite.grid = array<i64: 1, 1, 1>
 // CHECK-SAME: iolite.template = "elementwise"
 // CHECK: gpu.thread_id x
 // CHECK: gpu.block_id x
 // CHECK: scf.if
-// CHECK: %[[V:.*]] = memref.load %[[A]]
-// CHECK: math.exp
+// CHECK: %[[FLAT:.*]] = memref.collapse_shape %[[A]] {{\[\[}}0, 1]] : memref<4x100xf32> into memref<400xf32>
+// CHECK: vector.load %[[FLAT]][%{{.*}}] {alignment = 16 : i64} : memref<400xf32>, vector<4xf32>
+// CHECK-COUNT-4: math.exp
 // CHECK: arith.truncf %{{.*}} : f32 to f16
-// CHECK: memref.store %{{.*}}, %[[O]]
+// CHECK: %[[VEC:.*]] = vector.from_elements {{.*}} : vector<4xf16>
+// CHECK: %[[OFLAT:.*]] = memref.collapse_shape %[[O]]
+// CHECK: vector.store %[[VEC]], %[[OFLAT]][%{{.*}}] {alignment = 8 : i64} : memref<400xf16>, vector<4xf16>
 func.func @elementwise(%x: tensor<4x100xf32>) -> tensor<4x100xf16> {
   %r = iolite.kernel "ew" (%x) : (tensor<4x100xf32>) -> tensor<4x100xf16> {
   ^bb0(%a: tensor<4x100xf32>):
@@ -30,17 +35,20 @@ func.func @elementwise(%x: tensor<4x100xf32>) -> tensor<4x100xf16> {
 // -----
 
 // A norm with a fused residual prologue: one row per warp, shuffle-xor
-// reductions whose width is the target's warp size.
+// reductions whose width is the target's warp size; lanes read 4-wide runs.
 // CHECK-LABEL: func.func @rmsnorm
 // CHECK: gpu.func @norm
 // CHECK-SAME: iolite.template = "row_reduction"
+// CHECK-SAME: iolite.tile = "8 rows per block, 1 row per warp of 32, 4-wide runs"
 // CHECK: scf.for
+// CHECK: vector.load {{.*}} : memref<4096xf32>, vector<4xf32>
+// CHECK: vector.load {{.*}} : memref<4096xf32>, vector<4xf32>
 // CHECK: arith.addf
 // CHECK: math.fma
 // CHECK: gpu.shuffle xor %{{.*}}, %{{.*}}, %[[W:.*]] : f32
 // CHECK: math.rsqrt
 // CHECK: scf.for
-// CHECK: memref.store
+// CHECK: vector.store {{.*}} : memref<4096xf32>, vector<4xf32>
 // AMD-LABEL: func.func @rmsnorm
 // AMD: iolite.block = array<i64: 256, 1, 1>, iolite.grid = array<i64: 4, 1, 1>
 // AMD: %[[W64:.*]] = arith.constant 64 : i32
@@ -70,6 +78,8 @@ func.func @rmsnorm(%x: tensor<16x256xf32>, %r: tensor<16x256xf32>, %w: tensor<25
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // CHECK-DAG: memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x16x128xf32, #gpu.address_space<workgroup>>
 // CHECK-DAG: memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x16x64xf32, #gpu.address_space<workgroup>>
+// Tile loads are 8-wide runs of f16 (16-byte vector loads).
+// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<32768xf16>, vector<8xf16>
 // CHECK: gpu.barrier
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
 // CHECK: scf.if
@@ -155,4 +165,208 @@ func.func @fallback(%q: tensor<1x2x4x8xf32>, %k: tensor<1x1x4x8xf32>, %v: tensor
     iolite.yield %r : tensor<1x2x4x8xf32>
   }
   return %o : tensor<1x2x4x8xf32>
+}
+// -----
+
+// 21 elements: five 4-wide runs per thread and a scalar tail of one; the
+// broadcast bias is read as a run of its own (same last dim) and the
+// per-row scale as one replicated element.
+// CHECK-LABEL: func.func @elementwise_tail
+// CHECK: gpu.func @ew_tail
+// CHECK-SAME: iolite.grid = array<i64: 1, 1, 1>
+// CHECK-SAME: iolite.tile = "runs of up to 4 elements per thread, scalar tail"
+// CHECK: %[[RUNS:.*]] = arith.constant 5 : index
+// CHECK: %[[INRUNS:.*]] = arith.cmpi ult, %{{.*}}, %[[RUNS]] : index
+// CHECK: scf.if %[[INRUNS]] {
+// CHECK: vector.load %{{.*}} {alignment = 16 : i64} : memref<21xf32>, vector<4xf32>
+// CHECK: memref.load
+// CHECK: vector.store %{{.*}} {alignment = 16 : i64} : memref<21xf32>, vector<4xf32>
+// CHECK: arith.cmpi uge
+// CHECK: scf.if
+// CHECK-NOT: vector.
+// CHECK: memref.store
+// CHECK: gpu.return
+func.func @elementwise_tail(%x: tensor<3x7xf32>, %s: tensor<3x1xf32>) -> tensor<3x7xf32> {
+  %r = iolite.kernel "ew_tail" (%x, %s) : (tensor<3x7xf32>, tensor<3x1xf32>) -> tensor<3x7xf32> {
+  ^bb0(%a: tensor<3x7xf32>, %b: tensor<3x1xf32>):
+    %m = iolite.mul %a, %b : tensor<3x7xf32>, tensor<3x1xf32>
+    %e = iolite.exp %m : tensor<3x7xf32>
+    iolite.yield %e : tensor<3x7xf32>
+  }
+  return %r : tensor<3x7xf32>
+}
+
+// -----
+
+// Long rows: one row per block. Each warp folds its share (4-wide runs),
+// lane 0 leaves the warp's partial in shared memory, and after a barrier
+// every thread combines the block's partials; softmax needs two reductions
+// (max, then sum), each with its own buffer.
+// CHECK-LABEL: func.func @long_softmax
+// CHECK: gpu.func @sm
+// CHECK-SAME: iolite.block = array<i64: 256, 1, 1>, iolite.grid = array<i64: 4, 1, 1>
+// CHECK-SAME: iolite.shared_memory_bytes = 64
+// CHECK-SAME: iolite.tile = "1 row per block of 256, 4-wide runs"
+// CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory
+// CHECK: scf.for
+// CHECK: vector.load {{.*}} vector<4xf32>
+// CHECK: arith.maximumf
+// CHECK: gpu.shuffle xor
+// CHECK: memref.view %[[SMEM]]{{.*}} to memref<8xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.if
+// CHECK: memref.store
+// CHECK: gpu.barrier
+// CHECK-COUNT-8: memref.load {{.*}} : memref<8xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for
+// CHECK: math.exp
+// CHECK: gpu.shuffle xor
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK: vector.store {{.*}} vector<4xf32>
+// AMD-LABEL: func.func @long_softmax
+// AMD: iolite.shared_memory_bytes = 32
+// AMD: gpu.shuffle xor %{{.*}}, %{{.*}}, %[[W64:.*]] : f32
+// AMD: gpu.barrier
+func.func @long_softmax(%x: tensor<4x4096xf32>) -> tensor<4x4096xf32> {
+  %r = iolite.kernel "sm" (%x) : (tensor<4x4096xf32>) -> tensor<4x4096xf32> {
+  ^bb0(%a: tensor<4x4096xf32>):
+    %s = iolite.softmax %a : tensor<4x4096xf32>
+    iolite.yield %s : tensor<4x4096xf32>
+  }
+  return %r : tensor<4x4096xf32>
+}
+// -----
+
+// rms_norm prologue + SwiGLU: two matmuls share the staged (normalised) A
+// tile; each thread keeps one accumulator set per matmul, and the epilogue
+// combines them through the element emitter. The pre-phase computes each
+// row's rstd (8-wide f16 runs, warp shuffles) into shared
+// memory; the A tile is staged as x * rstd * w.
+// CHECK-LABEL: func.func @norm_swiglu
+// CHECK: gpu.func @ffn
+// CHECK-SAME: iolite.template = "matmul"
+// CHECK-SAME: iolite.tile = "matmul tile 64x64x16, 2 stage(s), 2 matmuls sharing A, rms_norm prologue"
+// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<2x16x64xf32, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[SB0:.*]] = memref.view {{.*}} to memref<2x16x64xf32, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[SB1:.*]] = memref.view {{.*}} to memref<2x16x64xf32, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[STATS:.*]] = memref.view {{.*}} to memref<2x64xf32, #gpu.address_space<workgroup>>
+// Pre-phase: one row per warp iteration, sum of squares, warp all-reduce.
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: vector.load {{.*}} : memref<32768xf16>, vector<8xf16>
+// CHECK: math.fma
+// CHECK: gpu.shuffle xor
+// CHECK: math.rsqrt
+// CHECK: memref.store %{{.*}}, %[[STATS]]
+// CHECK: gpu.barrier
+// A staging: x run, its row's rstd, the weight run.
+// CHECK: vector.load {{.*}} : memref<32768xf16>, vector<8xf16>
+// CHECK: memref.load %[[STATS]]
+// CHECK: vector.load {{.*}} : memref<256xf16>, vector<8xf16>
+// CHECK: memref.store %{{.*}}, %[[SA]]
+// CHECK: memref.store %{{.*}}, %[[SB0]]
+// CHECK: memref.store %{{.*}}, %[[SB1]]
+// The K loop carries both accumulator sets (2 x 4x4).
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: memref.load %[[SA]]
+// CHECK: memref.load %[[SB0]]
+// CHECK: math.fma
+// CHECK: memref.load %[[SB1]]
+// CHECK: math.fma
+// CHECK: gpu.barrier
+// CHECK: scf.yield
+// Epilogue: silu(gate) * up.
+// CHECK: math.exp
+// CHECK: arith.mulf
+// CHECK: memref.store
+func.func @norm_swiglu(%x: tensor<2x64x256xf16>, %w: tensor<256xf16>, %wg: tensor<256x512xf16>, %wu: tensor<256x512xf16>) -> tensor<2x64x512xf16> {
+  %y = iolite.kernel "ffn" (%x, %w, %wg, %wu) : (tensor<2x64x256xf16>, tensor<256xf16>, tensor<256x512xf16>, tensor<256x512xf16>) -> tensor<2x64x512xf16> {
+  ^bb0(%a: tensor<2x64x256xf16>, %nw: tensor<256xf16>, %g: tensor<256x512xf16>, %u: tensor<256x512xf16>):
+    %n = iolite.rms_norm %a weight(%nw : tensor<256xf16>) : tensor<2x64x256xf16>
+    %mg = iolite.matmul %n, %g : tensor<2x64x256xf16>, tensor<256x512xf16>
+    %mu = iolite.matmul %n, %u : tensor<2x64x256xf16>, tensor<256x512xf16>
+    %s = iolite.silu %mg : tensor<2x64x512xf16>
+    %p = iolite.mul %s, %mu : tensor<2x64x512xf16>, tensor<2x64x512xf16>
+    iolite.yield %p : tensor<2x64x512xf16>
+  }
+  return %y : tensor<2x64x512xf16>
+}
+
+// -----
+
+// QKV projections of one normalised x with GQA-sized K/V: the grid covers
+// the widest output, and each output is stored under its own column bound.
+// Three live accumulator sets shrink the 128x64 tile to fit the target's
+// accumulator budget.
+// CHECK-LABEL: func.func @qkv
+// CHECK: gpu.func @qkv
+// CHECK-SAME: iolite.grid = array<i64: 4, 2, 1>
+// CHECK-SAME: iolite.tile = "matmul tile 64x64x16, 2 stage(s), 3 matmuls sharing A, rms_norm prologue"
+// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: arith.addf
+// CHECK: memref.store %{{.*}}, %{{.*}} : memref<128x256xf32>
+// CHECK: %[[K:.*]] = arith.constant 64 : index
+// CHECK: %[[INK:.*]] = arith.cmpi ult, %{{.*}}, %[[K]] : index
+// CHECK: scf.if %[[INK]] {
+// CHECK: memref.store %{{.*}}, %{{.*}} : memref<128x64xf32>
+// CHECK: memref.store %{{.*}}, %{{.*}} : memref<128x64xf32>
+func.func @qkv(%x: tensor<128x256xf32>, %w: tensor<256xf32>, %wq: tensor<256x256xf32>, %wk: tensor<256x64xf32>, %wv: tensor<256x64xf32>, %bq: tensor<256xf32>) -> (tensor<128x256xf32>, tensor<128x64xf32>, tensor<128x64xf32>) {
+  %q, %k, %v = iolite.kernel "qkv" (%x, %w, %wq, %wk, %wv, %bq) : (tensor<128x256xf32>, tensor<256xf32>, tensor<256x256xf32>, tensor<256x64xf32>, tensor<256x64xf32>, tensor<256xf32>) -> (tensor<128x256xf32>, tensor<128x64xf32>, tensor<128x64xf32>) {
+  ^bb0(%a: tensor<128x256xf32>, %nw: tensor<256xf32>, %q_: tensor<256x256xf32>, %k_: tensor<256x64xf32>, %v_: tensor<256x64xf32>, %bb: tensor<256xf32>):
+    %n = iolite.rms_norm %a weight(%nw : tensor<256xf32>) : tensor<128x256xf32>
+    %mq = iolite.matmul %n, %q_ : tensor<128x256xf32>, tensor<256x256xf32>
+    %mk = iolite.matmul %n, %k_ : tensor<128x256xf32>, tensor<256x64xf32>
+    %mv = iolite.matmul %n, %v_ : tensor<128x256xf32>, tensor<256x64xf32>
+    %qb = iolite.add %mq, %bb : tensor<128x256xf32>, tensor<256xf32>
+    iolite.yield %qb, %mk, %mv : tensor<128x256xf32>, tensor<128x64xf32>, tensor<128x64xf32>
+  }
+  return %q, %k, %v : tensor<128x256xf32>, tensor<128x64xf32>, tensor<128x64xf32>
+}
+
+// -----
+
+// layer_norm prologue (weight and bias) before a matmul with a transposed
+// RHS and a residual epilogue: the pre-phase keeps mean and rstd per row,
+// the A tile is staged as (x - mean) * rstd * w + b.
+// CHECK-LABEL: func.func @ln_matmul
+// CHECK: gpu.func @ln_mm
+// CHECK-SAME: iolite.tile = "matmul tile 64x64x16, 2 stage(s), layer_norm prologue"
+// CHECK: %[[STATS:.*]] = memref.view {{.*}} to memref<2x64xf32, #gpu.address_space<workgroup>>
+// CHECK: gpu.shuffle xor
+// CHECK: gpu.shuffle xor
+// CHECK: math.rsqrt
+// CHECK: memref.store %{{.*}}, %[[STATS]]
+// CHECK: memref.store %{{.*}}, %[[STATS]]
+// CHECK: gpu.barrier
+// CHECK: memref.load %[[STATS]]
+// CHECK: memref.load %[[STATS]]
+// CHECK: arith.subf
+// CHECK: arith.mulf
+// CHECK: arith.addf
+func.func @ln_matmul(%x: tensor<64x128xf32>, %g: tensor<128xf32>, %bias: tensor<128xf32>, %wt: tensor<192x128xf32>, %r: tensor<64x192xf32>) -> tensor<64x192xf32> {
+  %y = iolite.kernel "ln_mm" (%x, %g, %bias, %wt, %r) : (tensor<64x128xf32>, tensor<128xf32>, tensor<128xf32>, tensor<192x128xf32>, tensor<64x192xf32>) -> tensor<64x192xf32> {
+  ^bb0(%a: tensor<64x128xf32>, %gg: tensor<128xf32>, %bb: tensor<128xf32>, %w: tensor<192x128xf32>, %res: tensor<64x192xf32>):
+    %n = iolite.layer_norm %a weight(%gg : tensor<128xf32>) bias(%bb : tensor<128xf32>) : tensor<64x128xf32>
+    %m = iolite.matmul %n, %w {transpose_rhs} : tensor<64x128xf32>, tensor<192x128xf32>
+    %o = iolite.add %m, %res : tensor<64x192xf32>, tensor<64x192xf32>
+    iolite.yield %o : tensor<64x192xf32>
+  }
+  return %y : tensor<64x192xf32>
+}
+
+// -----
+
+// A norm whose result is also an output cannot be a prologue (its rows
+// would be normalised once per column block): the kernel falls back.
+// CHECK-LABEL: func.func @norm_also_yielded
+// CHECK: gpu.func @nm
+// CHECK-SAME: iolite.template = "elemental"
+func.func @norm_also_yielded(%x: tensor<16x64xf32>, %w: tensor<64x64xf32>) -> (tensor<16x64xf32>, tensor<16x64xf32>) {
+  %n, %y = iolite.kernel "nm" (%x, %w) : (tensor<16x64xf32>, tensor<64x64xf32>) -> (tensor<16x64xf32>, tensor<16x64xf32>) {
+  ^bb0(%a: tensor<16x64xf32>, %b: tensor<64x64xf32>):
+    %nn = iolite.rms_norm %a : tensor<16x64xf32>
+    %m = iolite.matmul %nn, %b : tensor<16x64xf32>, tensor<64x64xf32>
+    iolite.yield %nn, %m : tensor<16x64xf32>, tensor<16x64xf32>
+  }
+  return %n, %y : tensor<16x64xf32>, tensor<16x64xf32>
 }

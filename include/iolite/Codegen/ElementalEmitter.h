@@ -34,6 +34,10 @@ namespace iolite {
 /// Computes one element of a value a template produces itself.
 using ElementSource =
     std::function<FailureOr<Value>(ImplicitLocOpBuilder &, ValueRange index)>;
+/// Computes `width` consecutive elements along the last dim of a value a
+/// template produces itself, starting at `index` (see emitRun).
+using RunSource = std::function<FailureOr<SmallVector<Value>>(
+    ImplicitLocOpBuilder &, ValueRange index, unsigned width)>;
 
 /// The type values of `elementType` are computed in (f32 for every float).
 Type getComputeType(Type elementType);
@@ -50,6 +54,16 @@ Value convertToCompute(ImplicitLocOpBuilder &b, Value loaded);
 /// is a "heavy" op and the root of some kernel template.
 bool isCheapElementalOp(Operation *op);
 
+/// True for the cheap ops that compute each element from the same-index
+/// elements of their operands (with NumPy broadcasting): elementwise math,
+/// comparisons, select and casts.
+bool isPointwiseElementalOp(Operation *op);
+
+/// Bytes of the widest element type among `value` and the kernel arguments
+/// it is computed from through cheap ops: what one element of a run of
+/// `value` loads at most from one buffer.
+int64_t getWidestElementBytes(Value value);
+
 class ElementalEmitter {
 public:
   /// `bindings` maps kernel block arguments to the global memrefs holding
@@ -62,10 +76,29 @@ public:
   /// dim) and returns it in its compute type.
   FailureOr<Value> emit(Value value, ValueRange index);
 
+  /// Emits the `width` elements of `value` that follow `index` in row-major
+  /// order (a "run"), in compute type. The linear position of `index` must
+  /// be a multiple of `width`. A run of a kernel argument is one vector.load
+  /// when the buffer alignment allows (setBufferAlignment); pointwise ops,
+  /// casts, reshapes, last-dim slices and broadcasts map a run onto runs of
+  /// their operands (or one replicated element); every other op is
+  /// computed element by element, so any value can be emitted as a run.
+  FailureOr<SmallVector<Value>> emitRun(Value value, ValueRange index,
+                                        unsigned width);
+
   /// Makes `value`'s elements come from `source` instead of its defining op.
   void setSource(Value value, ElementSource source) {
     sources[value] = std::move(source);
   }
+  /// Makes runs of `value` that lie within one row (its last dim) come from
+  /// `source`; other runs use the element source.
+  void setRunSource(Value value, RunSource source) {
+    runSources[value] = std::move(source);
+  }
+  /// Declares every kernel buffer aligned to `bytes`: runs of kernel
+  /// arguments then load as vectors aligned to at most `bytes`. 0 (the
+  /// default) keeps all loads scalar.
+  void setBufferAlignment(unsigned bytes) { bufferAlignment = bytes; }
 
   ImplicitLocOpBuilder &getBuilder() { return b; }
 
@@ -78,6 +111,9 @@ public:
   /// Maps an index of a broadcast result onto an operand of shape `shape`
   /// (NumPy rules, right aligned).
   SmallVector<Value> broadcastIndex(ValueRange index, ArrayRef<int64_t> shape);
+  /// The index of element `i` of the run of `width` at `index` in `shape`.
+  SmallVector<Value> runElementIndex(ValueRange index, ArrayRef<int64_t> shape,
+                                     unsigned width, unsigned i);
 
   /// Emits `for (iv = lb; iv < ub; iv += step)` carrying `inits`; `body`
   /// returns the next values. Returns the loop results.
@@ -94,6 +130,19 @@ private:
   FailureOr<Value> emitUncached(Value value, ValueRange index);
   FailureOr<Value> emitOp(Operation *op, unsigned resultNumber,
                           ValueRange index);
+  /// The scalar math of a pointwise op (or splat constant) on its operands'
+  /// elements.
+  FailureOr<Value> applyPointwise(Operation *op, ArrayRef<Value> args);
+  /// `index` of a result of shape `resultShape` mapped onto an operand of
+  /// shape `operandShape` (unchanged when the shapes are equal).
+  SmallVector<Value> operandIndex(ValueRange index,
+                                  ArrayRef<int64_t> operandShape,
+                                  ArrayRef<int64_t> resultShape);
+  FailureOr<SmallVector<Value>> emitRunUncached(Value value, ValueRange index,
+                                                unsigned width);
+  /// A run computed one element at a time.
+  FailureOr<SmallVector<Value>> emitRunByElement(Value value, ValueRange index,
+                                                 unsigned width);
   /// Ops that are not cheap: computed by loops over their inputs.
   FailureOr<Value> emitHeavy(Operation *op, unsigned resultNumber,
                              ValueRange index);
@@ -101,12 +150,20 @@ private:
   ImplicitLocOpBuilder &b;
   const DenseMap<Value, Value> &bindings;
   DenseMap<Value, ElementSource> sources;
+  DenseMap<Value, RunSource> runSources;
+  unsigned bufferAlignment = 0;
   /// Elements already emitted, reused only where they dominate.
   struct CacheEntry {
     SmallVector<Value> index;
     Value result;
   };
   DenseMap<Value, SmallVector<CacheEntry, 1>> cache;
+  struct RunCacheEntry {
+    SmallVector<Value> index;
+    unsigned width;
+    SmallVector<Value> result;
+  };
+  DenseMap<Value, SmallVector<RunCacheEntry, 1>> runCache;
 };
 
 } // namespace iolite

@@ -97,6 +97,11 @@ public:
 
   /// Stores `computed` (in compute type) into output `i` at `index`.
   void storeOutput(unsigned i, Value computed, ValueRange index);
+  /// Stores the run `computed` (see ElementalEmitter::emitRun) into output
+  /// `i` at `index`: one aligned vector.store when the element type allows
+  /// (buffers are aligned to the target's maxVectorBytes).
+  void storeOutputRun(unsigned i, ArrayRef<Value> computed, ValueRange index,
+                      ElementalEmitter &em);
 
 private:
   KernelOp kernel;

@@ -37,7 +37,8 @@ def KernelToGpu : Pass<"iolite-kernel-to-gpu", "ModuleOp"> {
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
-    "::mlir::math::MathDialect", "::mlir::func::FuncDialect"
+    "::mlir::math::MathDialect", "::mlir::func::FuncDialect",
+    "::mlir::vector::VectorDialect"
   ];
 }
 

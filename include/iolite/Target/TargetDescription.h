@@ -31,7 +31,8 @@ enum class GpuVendor { Nvidia, Amd };
 
 /// Preferred launch shape of one kernel family on one chip. `tile` is
 /// family-specific: matmul reads {BM, BN, BK}; row reductions read
-/// {rows per block}; elementwise reads {elements per thread}.
+/// {rows per block (one per warp), columns from which a row gets a whole
+/// block}; elementwise reads {elements per thread}.
 struct KernelTuning {
   SmallVector<int64_t, 3> tile;
   /// Threads per block.
@@ -62,8 +63,15 @@ struct TargetDescription {
   unsigned registersPerThread = 255;
   /// 32-bit registers of one multiprocessor / compute unit.
   unsigned registersPerMultiprocessor = 65536;
-  /// Widest global load/store the kernels vectorize to.
+  /// Widest global load/store the kernels vectorize to. Every buffer a
+  /// kernel receives (inputs, outputs, workspace slices, constants) is
+  /// aligned to it: the bundle checks the pointers it is given.
   unsigned maxVectorBytes = 16;
+  /// f32 accumulators one thread of a matmul kernel may keep live across all
+  /// its register tiles (several when matmuls share the LHS); tiles shrink
+  /// until they fit, leaving the rest of the registers to addresses,
+  /// fragments and the epilogue without spilling.
+  unsigned accumulatorsPerThread = 64;
   /// PTX ISA features passed to the NVPTX back end ("+ptx80"); empty on AMD.
   std::string features;
 

@@ -4,10 +4,13 @@
 //
 //===----------------------------------------------------------------------===//
 //
-// The template every kernel can use: each thread computes one element of
-// each output through the element emitter. For elementwise chains this is the
-// right kernel; for kernels containing heavy ops it is the slow but complete
-// fallback (their elements are computed by loops).
+// The template every kernel can use: each thread computes elements of each
+// output through the element emitter. For elementwise chains this is the
+// right kernel: each thread takes a run of consecutive elements (one vector
+// load per contiguous operand, one vector store per output, up to the
+// target's maxVectorBytes) and the elements after the last whole run are a
+// scalar tail. For kernels containing heavy ops it is the slow but complete
+// fallback, one element per thread (their elements are computed by loops).
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,52 +40,106 @@ public:
     const TargetDescription &target = ctx.getTarget();
     const KernelTuning *tuning = target.getTuning("elementwise");
     int64_t threads = tuning ? tuning->threads : 256;
+    // Elementwise chains move runs of elements (vector loads and stores);
+    // the fallback for heavy ops computes one element per thread.
+    bool vectorize = analysis.heavyOps.empty();
 
     // Outputs grouped by shape: one guarded region per shape, so values
-    // shared by outputs of the same shape are computed once.
-    SmallVector<std::pair<SmallVector<int64_t>, SmallVector<unsigned>>> groups;
-    int64_t maxElements = 1;
+    // shared by outputs of the same shape are computed once. Each group is
+    // cut into runs of `width` elements (row-major) and a scalar tail.
+    struct Group {
+      SmallVector<int64_t> shape;
+      SmallVector<unsigned> members;
+      int64_t width = 1, runs = 0, tail = 0;
+    };
+    SmallVector<Group> groups;
     for (auto [i, v] : llvm::enumerate(ctx.getYieldedValues())) {
       auto type = cast<ShapedType>(v.getType());
-      maxElements = std::max(maxElements, type.getNumElements());
-      auto it = llvm::find_if(groups, [&](auto &g) {
-        return ArrayRef<int64_t>(g.first) == type.getShape();
+      auto it = llvm::find_if(groups, [&](Group &g) {
+        return ArrayRef(g.shape) == type.getShape();
       });
-      if (it == groups.end())
+      if (it == groups.end()) {
         groups.push_back({SmallVector<int64_t>(type.getShape()), {}});
-      it = llvm::find_if(groups, [&](auto &g) {
-        return ArrayRef<int64_t>(g.first) == type.getShape();
-      });
-      it->second.push_back(i);
+        it = std::prev(groups.end());
+      }
+      it->members.push_back(i);
+    }
+    int64_t workItems = 1, maxWidth = 1;
+    for (Group &g : groups) {
+      int64_t n = 1;
+      for (int64_t d : g.shape)
+        n *= d;
+      if (vectorize && !g.shape.empty()) {
+        int64_t widest = 1;
+        for (unsigned i : g.members)
+          widest = std::max(widest,
+                            getWidestElementBytes(ctx.getYieldedValues()[i]));
+        g.width = std::max<int64_t>(1, target.maxVectorBytes / widest);
+        while (g.width > 1 && g.width > n)
+          g.width /= 2;
+      }
+      g.runs = n / g.width;
+      g.tail = n % g.width;
+      workItems = std::max(workItems, g.runs + g.tail);
+      maxWidth = std::max(maxWidth, g.width);
     }
     // Small kernels get one block of just enough whole warps.
     threads =
-        std::min<int64_t>(threads, llvm::alignTo(maxElements, target.warpSize));
-    int64_t blocks = (int64_t)llvm::divideCeil(maxElements, threads);
+        std::min<int64_t>(threads, llvm::alignTo(workItems, target.warpSize));
+    int64_t blocks = (int64_t)llvm::divideCeil(workItems, threads);
     ctx.setLaunch({blocks, 1, 1}, {threads, 1, 1});
-    ctx.templateName = analysis.heavyOps.empty() ? "elementwise" : "elemental";
-    ctx.tileDescription = "1 element per thread";
+    ctx.templateName = vectorize ? "elementwise" : "elemental";
+    ctx.tileDescription = maxWidth > 1
+                              ? "runs of up to " + std::to_string(maxWidth) +
+                                    " elements per thread, scalar tail"
+                              : "1 element per thread";
 
     ElementalEmitter emitter(b, ctx.getBindings());
+    emitter.setBufferAlignment(target.maxVectorBytes);
+    auto c = [&](int64_t v) { return emitter.constIndex(v); };
     Value tid = ctx.threadId(gpu::Dimension::x);
     Value bid = ctx.blockId(gpu::Dimension::x);
     Value gid = arith::AddIOp::create(
-        b, arith::MulIOp::create(b, bid, emitter.constIndex(threads)), tid);
-    for (auto &[shape, members] : groups) {
-      int64_t n = 1;
-      for (int64_t d : shape)
-        n *= d;
-      Value inRange = arith::CmpIOp::create(b, arith::CmpIPredicate::ult, gid,
-                                            emitter.constIndex(n));
-      auto ifOp = scf::IfOp::create(b, inRange, /*withElseRegion=*/false);
-      OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      SmallVector<Value> index = emitter.delinearize(gid, shape);
-      for (unsigned i : members) {
-        FailureOr<Value> v = emitter.emit(ctx.getYieldedValues()[i], index);
-        if (failed(v))
-          return failure();
-        ctx.storeOutput(i, *v, index);
+        b, arith::MulIOp::create(b, bid, c(threads)), tid);
+    auto lt = [&](Value x, int64_t bound) -> Value {
+      return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, c(bound));
+    };
+    for (Group &g : groups) {
+      // Runs: work item `gid` covers elements [gid * width, + width).
+      if (g.runs > 0) {
+        OpBuilder::InsertionGuard guard(b);
+        auto ifOp = scf::IfOp::create(b, lt(gid, g.runs), false);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        Value start = g.width == 1
+                          ? gid
+                          : (Value)arith::MulIOp::create(b, gid, c(g.width));
+        SmallVector<Value> index = emitter.delinearize(start, g.shape);
+        for (unsigned i : g.members) {
+          FailureOr<SmallVector<Value>> v = emitter.emitRun(
+              ctx.getYieldedValues()[i], index, static_cast<unsigned>(g.width));
+          if (failed(v))
+            return failure();
+          ctx.storeOutputRun(i, *v, index, emitter);
+        }
+      }
+      // Tail: work items [runs, runs + tail) take one element each.
+      if (g.tail > 0) {
+        OpBuilder::InsertionGuard guard(b);
+        Value inTail = arith::AndIOp::create(
+            b,
+            arith::CmpIOp::create(b, arith::CmpIPredicate::uge, gid, c(g.runs)),
+            lt(gid, g.runs + g.tail));
+        auto ifOp = scf::IfOp::create(b, inTail, false);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        Value linear = arith::AddIOp::create(
+            b, arith::SubIOp::create(b, gid, c(g.runs)), c(g.runs * g.width));
+        SmallVector<Value> index = emitter.delinearize(linear, g.shape);
+        for (unsigned i : g.members) {
+          FailureOr<Value> v = emitter.emit(ctx.getYieldedValues()[i], index);
+          if (failed(v))
+            return failure();
+          ctx.storeOutput(i, *v, index);
+        }
       }
     }
     return success();

@@ -1,285 +1,668 @@
-//===- Matmul.cpp - Tiled matmul with fused prologue and epilogue ---------===//
+//===- Matmul.cpp - Tiled matmuls with fused prologue and epilogue --------===//
 //
 // Part of the Iolite project.
 //
 //===----------------------------------------------------------------------===//
 //
-// Kernels rooted at one (batched) iolite.matmul. Each block computes a BMxBN
-// output tile; the K dimension is walked in BK steps whose A and B tiles are
+// Kernels rooted at one or more (batched) iolite.matmuls sharing their LHS,
+// optionally after an rms_norm / layer_norm of that LHS (the fusion policy's
+// "norm prologue" and "matmuls sharing the LHS": `rms_norm(x) @ W`, SwiGLU's
+// silu(x @ Wg) * (x @ Wu), QKV projections).
+//
+// Each block computes a BMxBN tile of every matmul's output; the K dimension
+// is walked in BK steps whose A tile (shared by all matmuls) and B tiles are
 // staged in shared memory (double-buffered when the target's default shared
-// memory has room: the next tile loads while the current one is used, one
-// barrier per step). Each thread keeps a TMxTN register tile of f32
-// accumulators carried through the loops' iter_args, and its multiply-
-// accumulate is emitted by emitTileMultiplyAccumulate alone. Operands are
-// read through the element emitter (so casts, transposes, broadcasts, rotary
-// ... of the inputs fuse into the tile loads), and outputs are written through
-// it (bias, activation, residual epilogues).
+// memory has room: the next tiles load while the current ones are used, one
+// barrier per step). Each thread keeps one TMxTN register tile of f32
+// accumulators per matmul, carried through the loops' iter_args; their
+// multiply-accumulate is emitted by emitTileMultiplyAccumulate alone. Global
+// tile loads are runs of the operands' contiguous dim (vector loads where
+// the sizes allow). Operands are read through the element emitter, so casts,
+// transposes, broadcasts, rotary ... fuse into the tile loads, and outputs are
+// written through it: bias, activation, residual and gating epilogues see
+// every matmul's accumulator at the same output index.
+//
+// A norm prologue adds a pre-phase: the block's warps compute the f32 row
+// statistics of its BM rows of x (one pass, warp shuffles) into shared
+// memory, and the A tile is staged as x * rstd * w (layer norm: (x - mean) *
+// rstd * w + b) instead of x.
 //
 //===----------------------------------------------------------------------===//
 
 #include "iolite/Codegen/KernelTemplate.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/bit.h"
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::iolite;
 
 namespace {
+
+ArrayRef<int64_t> shapeOf(Value v) {
+  return cast<ShapedType>(v.getType()).getShape();
+}
+
+/// The most matmuls one kernel keeps accumulators for.
+constexpr unsigned kMaxMatmuls = 8;
+
+/// How a kernel of matmuls maps onto the template.
+struct MatmulKernelPlan {
+  /// The matmuls, sharing their LHS, in body order.
+  SmallVector<MatmulOp> matmuls;
+  /// The rms_norm or layer_norm whose result the shared LHS is computed
+  /// from, or null.
+  Operation *norm = nullptr;
+  /// Per yielded value: one matmul whose output shape it has.
+  SmallVector<unsigned> yieldMatmul;
+};
+
+/// Decides whether the kernel is matmuls sharing their LHS (after at most one
+/// norm over the LHS rows) with pointwise epilogues at their output indices.
+std::optional<MatmulKernelPlan> planMatmulKernel(const KernelAnalysis &a) {
+  KernelOp kernel = a.kernel;
+  MatmulKernelPlan plan;
+  for (Operation *op : a.heavyOps) {
+    if (auto mm = dyn_cast<MatmulOp>(op)) {
+      if (!isa<FloatType>(mm.getType().getElementType()))
+        return std::nullopt;
+      plan.matmuls.push_back(mm);
+      continue;
+    }
+    if (isa<RmsNormOp, LayerNormOp>(op) && !plan.norm && plan.matmuls.empty()) {
+      plan.norm = op;
+      continue;
+    }
+    return std::nullopt;
+  }
+  if (plan.matmuls.empty() || plan.matmuls.size() > kMaxMatmuls)
+    return std::nullopt;
+  MatmulOp first = plan.matmuls.front();
+  Value lhs = first.getLhs();
+  ArrayRef<int64_t> rows = shapeOf(first.getResult()).drop_back();
+  for (MatmulOp mm : plan.matmuls)
+    if (mm.getLhs() != lhs || mm.getTransposeLhs() != first.getTransposeLhs() ||
+        shapeOf(mm.getResult()).drop_back() != rows)
+      return std::nullopt;
+  if (plan.norm) {
+    // The norm must normalise the LHS rows over K.
+    Value normOut = plan.norm->getResult(0);
+    int64_t rank = shapeOf(normOut).size();
+    if (first.getTransposeLhs() || shapeOf(normOut) != shapeOf(lhs))
+      return std::nullopt;
+    if (auto ln = dyn_cast<LayerNormOp>(plan.norm)) {
+      int64_t axis = static_cast<int64_t>(ln.getAxis());
+      if (axis < 0)
+        axis += rank;
+      if (axis != rank - 1)
+        return std::nullopt;
+    }
+  }
+
+  // Ops whose results never reach the yield are not emitted.
+  Block &body = kernel.getBody().front();
+  llvm::SmallPtrSet<Operation *, 32> live;
+  SmallVector<Value> worklist(kernel.getYield().getValues());
+  while (!worklist.empty()) {
+    Operation *def = worklist.pop_back_val().getDefiningOp();
+    if (def && live.insert(def).second)
+      worklist.append(def->operand_begin(), def->operand_end());
+  }
+  for (Operation *op : a.heavyOps)
+    if (!live.contains(op))
+      return std::nullopt;
+
+  // Values computed from the norm (the prologue) and from the matmuls (the
+  // epilogue, with the set of matmuls each depends on).
+  llvm::SmallPtrSet<Value, 16> prologue;
+  DenseMap<Value, uint32_t> epilogue;
+  if (plan.norm)
+    prologue.insert(plan.norm->getResult(0));
+  for (Operation &op : body.without_terminator()) {
+    if (!live.contains(&op) || &op == plan.norm)
+      continue;
+    if (auto mm = dyn_cast<MatmulOp>(&op)) {
+      if (epilogue.count(mm.getLhs()) || epilogue.count(mm.getRhs()) ||
+          prologue.contains(mm.getRhs()))
+        return std::nullopt;
+      if (plan.norm && !prologue.contains(mm.getLhs()))
+        return std::nullopt;
+      unsigned i = llvm::find(plan.matmuls, mm) - plan.matmuls.begin();
+      epilogue[mm.getResult()] = 1u << i;
+      continue;
+    }
+    bool usesPrologue = llvm::any_of(
+        op.getOperands(), [&](Value v) { return prologue.contains(v); });
+    uint32_t mask = 0;
+    for (Value v : op.getOperands())
+      mask |= epilogue.lookup(v);
+    if (!usesPrologue && !mask)
+      continue;
+    if (!isPointwiseElementalOp(&op) || op.getNumResults() != 1)
+      return std::nullopt;
+    Value r = op.getResult(0);
+    if (usesPrologue) {
+      if (shapeOf(r) != shapeOf(lhs))
+        return std::nullopt;
+      prologue.insert(r);
+    }
+    if (mask) {
+      for (Value v : op.getOperands())
+        if (epilogue.count(v) && shapeOf(v) != shapeOf(r))
+          return std::nullopt;
+      for (auto [i, mm] : llvm::enumerate(plan.matmuls))
+        if ((mask & (1u << i)) && shapeOf(mm.getResult()) != shapeOf(r))
+          return std::nullopt;
+      epilogue[r] = mask;
+    }
+  }
+  for (Value y : kernel.getYield().getValues()) {
+    uint32_t mask = epilogue.lookup(y);
+    if (!mask)
+      return std::nullopt;
+    plan.yieldMatmul.push_back(llvm::countr_zero(mask));
+  }
+  return plan;
+}
+
+/// Largest power of two <= `limit` dividing every value of `sizes`.
+int64_t largestDividingWidth(int64_t limit, ArrayRef<int64_t> sizes) {
+  int64_t w = std::max<int64_t>(1, (int64_t)llvm::bit_floor((uint64_t)limit));
+  while (w > 1 && llvm::any_of(sizes, [&](int64_t s) { return s % w != 0; }))
+    w /= 2;
+  return w;
+}
+
 class MatmulTemplate : public KernelTemplate {
 public:
   StringRef getName() const override { return "matmul"; }
 
   unsigned match(const KernelAnalysis &analysis,
                  const TargetDescription &target) const override {
-    auto mm = dyn_cast_or_null<MatmulOp>(analysis.hero);
-    if (!mm || !analysis.epilogueAtHeroIndex || !target.getTuning("matmul"))
+    if (!target.getTuning("matmul"))
       return 0;
-    return isa<FloatType>(mm.getType().getElementType()) ? 30 : 0;
+    return planMatmulKernel(analysis) ? 30 : 0;
   }
 
   LogicalResult emit(const KernelAnalysis &analysis,
-                     KernelEmitContext &ctx) const override {
-    auto mm = cast<MatmulOp>(analysis.hero);
-    ArrayRef<int64_t> out = mm.getType().getShape();
-    int64_t rank = out.size();
-    ArrayRef<int64_t> lhsShape = mm.getLhs().getType().getShape();
-    int64_t m = out[rank - 2], n = out[rank - 1];
-    int64_t k =
-        mm.getTransposeLhs() ? lhsShape[lhsShape.size() - 2] : lhsShape.back();
-    ArrayRef<int64_t> batchShape = out.drop_back(2);
-    int64_t batch = 1;
-    for (int64_t d : batchShape)
-      batch *= d;
+                     KernelEmitContext &ctx) const override;
+};
 
-    const TargetDescription &target = ctx.getTarget();
-    const KernelTuning &tuning = *target.getTuning("matmul");
-    bool forced = !ctx.getOverrides().matmulTile.empty();
-    ArrayRef<int64_t> tile =
-        forced ? ArrayRef<int64_t>(ctx.getOverrides().matmulTile)
-               : ArrayRef<int64_t>(tuning.tile);
-    int64_t threads = tuning.threads;
-    int64_t tx = 16, ty = threads / tx;
-    int64_t bm = tile[0], bn = tile[1], bk = tile[2];
-    if (!forced) {
-      // Do not spend a big tile on a small problem.
-      bm = std::min(bm, std::max(ty, (int64_t)llvm::PowerOf2Ceil(m)));
-      bn = std::min(bn, std::max(tx, (int64_t)llvm::PowerOf2Ceil(n)));
+LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
+                                   KernelEmitContext &ctx) const {
+  MatmulKernelPlan plan = *planMatmulKernel(analysis);
+  MatmulOp first = plan.matmuls.front();
+  int64_t numMM = plan.matmuls.size();
+  ArrayRef<int64_t> out = shapeOf(first.getResult());
+  int64_t rank = out.size();
+  Value lhs = first.getLhs();
+  ArrayRef<int64_t> lhsShape = shapeOf(lhs);
+  bool transA = first.getTransposeLhs();
+  int64_t m = out[rank - 2];
+  int64_t k = transA ? lhsShape[lhsShape.size() - 2] : lhsShape.back();
+  SmallVector<int64_t> ns;
+  for (MatmulOp mm : plan.matmuls)
+    ns.push_back(shapeOf(mm.getResult()).back());
+  int64_t nMax = *llvm::max_element(ns);
+  ArrayRef<int64_t> batchShape = out.drop_back(2);
+  int64_t batch = 1;
+  for (int64_t d : batchShape)
+    batch *= d;
+
+  // Tile: the target's, shrunk for small problems and until every live
+  // accumulator set fits the target's register budget.
+  const TargetDescription &target = ctx.getTarget();
+  const KernelTuning &tuning = *target.getTuning("matmul");
+  bool forced = !ctx.getOverrides().matmulTile.empty();
+  ArrayRef<int64_t> tile =
+      forced ? ArrayRef<int64_t>(ctx.getOverrides().matmulTile)
+             : ArrayRef<int64_t>(tuning.tile);
+  int64_t threads = tuning.threads;
+  int64_t tx = 16, ty = threads / tx;
+  int64_t bm = tile[0], bn = tile[1], bk = tile[2];
+  if (!forced) {
+    bm = std::min(bm, std::max(ty, (int64_t)llvm::PowerOf2Ceil(m)));
+    bn = std::min(bn, std::max(tx, (int64_t)llvm::PowerOf2Ceil(nMax)));
+    auto accumulators = [&] { return numMM * (bm / ty) * (bn / tx); };
+    while (accumulators() > target.accumulatorsPerThread) {
+      if (bm >= bn && bm / 2 >= ty)
+        bm /= 2;
+      else if (bn / 2 >= tx)
+        bn /= 2;
+      else
+        break;
     }
-    if (bm % ty || bn % tx || bk <= 0)
-      return mm.emitOpError()
-             << "matmul tile " << bm << "x" << bn << "x" << bk
-             << " does not divide among " << ty << "x" << tx << " threads";
-    int64_t tm = bm / ty, tn = bn / tx;
+  }
+  if (bm % ty || bn % tx || bk <= 0)
+    return first.emitOpError()
+           << "matmul tile " << bm << "x" << bn << "x" << bk
+           << " does not divide among " << ty << "x" << tx << " threads";
+  int64_t tm = bm / ty, tn = bn / tx;
 
-    // Shared memory: A and B tiles (f32), double-buffered if the target's
-    // default per-block shared memory has room.
-    int64_t stageBytes = (bm + bn) * bk * 4;
-    int64_t stages = tuning.stages > 1 && stageBytes * tuning.stages <=
-                                              target.sharedMemoryPerBlock
-                         ? tuning.stages
-                         : 1;
-    SharedMemoryPlan &plan = ctx.getSharedMemoryPlan();
-    unsigned aBuf = plan.addBuffer("A", stages * bk * bm * 4, 0, 0);
-    unsigned bBuf = plan.addBuffer("B", stages * bk * bn * 4, 0, 0);
-    std::string tileDesc = "matmul tile " + std::to_string(bm) + "x" +
-                           std::to_string(bn) + "x" + std::to_string(bk) +
-                           ", " + std::to_string(stages) + " stage(s)";
-    if (failed(ctx.finalizeSharedMemory(tileDesc)))
-      return failure();
-    ctx.templateName = "matmul";
-    ctx.tileDescription = tileDesc;
-    ctx.setLaunch({(int64_t)llvm::divideCeil(n, bn),
-                   (int64_t)llvm::divideCeil(m, bm), batch},
-                  {threads, 1, 1});
+  // Shared memory: the A tile and one B tile per matmul (f32), double-
+  // buffered if the target's default per-block shared memory has room; the
+  // norm's row statistics live for the whole kernel.
+  int64_t stageBytes = (bm + numMM * bn) * bk * 4;
+  int64_t stages =
+      tuning.stages > 1 && stageBytes * tuning.stages <=
+                               static_cast<int64_t>(target.sharedMemoryPerBlock)
+          ? tuning.stages
+          : 1;
+  SharedMemoryPlan &smem = ctx.getSharedMemoryPlan();
+  unsigned aBuf = smem.addBuffer("A", stages * bk * bm * 4, 0, 1);
+  SmallVector<unsigned> bBufs;
+  for (int64_t i = 0; i < numMM; ++i)
+    bBufs.push_back(
+        smem.addBuffer(numMM == 1 ? std::string("B") : "B" + std::to_string(i),
+                       stages * bk * bn * 4, 0, 1));
+  unsigned statsBuf = 0;
+  if (plan.norm)
+    statsBuf = smem.addBuffer("row_stats", 2 * bm * 4, 0, 1);
+  std::string tileDesc = "matmul tile " + std::to_string(bm) + "x" +
+                         std::to_string(bn) + "x" + std::to_string(bk) + ", " +
+                         std::to_string(stages) + " stage(s)";
+  if (numMM > 1)
+    tileDesc += ", " + std::to_string(numMM) + " matmuls sharing A";
+  if (plan.norm)
+    tileDesc += ", " + plan.norm->getName().stripDialect().str() + " prologue";
+  if (failed(ctx.finalizeSharedMemory(tileDesc)))
+    return failure();
+  ctx.templateName = "matmul";
+  ctx.tileDescription = tileDesc;
+  ctx.setLaunch({(int64_t)llvm::divideCeil(nMax, bn),
+                 (int64_t)llvm::divideCeil(m, bm), batch},
+                {threads, 1, 1});
 
-    ImplicitLocOpBuilder &b = ctx.getBuilder();
-    ElementalEmitter em(b, ctx.getBindings());
-    auto c = [&](int64_t v) { return em.constIndex(v); };
-    Type f32 = b.getF32Type();
-    Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0));
-    Value tid = ctx.threadId(gpu::Dimension::x);
-    Value tCol = arith::RemUIOp::create(b, tid, c(tx));
-    Value tRow = arith::DivUIOp::create(b, tid, c(tx));
-    Value m0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::y), c(bm));
-    Value n0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::x), c(bn));
-    SmallVector<Value> batchIdx =
-        em.delinearize(ctx.blockId(gpu::Dimension::z), batchShape);
-    if (batchShape.empty())
-      batchIdx.clear();
-    SmallVector<Value> lhsBatch =
-        em.broadcastIndex(batchIdx, lhsShape.drop_back(2));
-    SmallVector<Value> rhsBatch = em.broadcastIndex(
-        batchIdx, mm.getRhs().getType().getShape().drop_back(2));
+  ImplicitLocOpBuilder &b = ctx.getBuilder();
+  ElementalEmitter em(b, ctx.getBindings());
+  em.setBufferAlignment(target.maxVectorBytes);
+  auto c = [&](int64_t v) { return em.constIndex(v); };
+  auto f = [&](double v) -> Value {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+  };
+  Type f32 = b.getF32Type();
+  Value zero = f(0.0);
+  Value tid = ctx.threadId(gpu::Dimension::x);
+  Value tCol = arith::RemUIOp::create(b, tid, c(tx));
+  Value tRow = arith::DivUIOp::create(b, tid, c(tx));
+  Value m0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::y), c(bm));
+  Value n0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::x), c(bn));
+  SmallVector<Value> batchIdx =
+      em.delinearize(ctx.blockId(gpu::Dimension::z), batchShape);
+  if (batchShape.empty())
+    batchIdx.clear();
+  SmallVector<Value> lhsBatch =
+      em.broadcastIndex(batchIdx, lhsShape.drop_back(2));
 
-    Value aTile =
-        ctx.getSharedView(aBuf, MemRefType::get({stages, bk, bm}, f32));
-    Value bTile =
-        ctx.getSharedView(bBuf, MemRefType::get({stages, bk, bn}, f32));
+  Value aTile = ctx.getSharedView(aBuf, MemRefType::get({stages, bk, bm}, f32));
+  SmallVector<Value> bTiles;
+  for (unsigned id : bBufs)
+    bTiles.push_back(
+        ctx.getSharedView(id, MemRefType::get({stages, bk, bn}, f32)));
 
-    auto lt = [&](Value x, int64_t bound) -> Value {
-      return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, c(bound));
-    };
-    // value = inBounds ? operand(index) : 0
-    auto guardedLoad = [&](Value operand, SmallVector<Value> index,
-                           Value inBounds) -> FailureOr<Value> {
-      if (!inBounds)
-        return em.emit(operand, index);
-      FailureOr<SmallVector<Value>> r = em.ifThenElse(
-          inBounds, f32,
-          [&]() -> FailureOr<SmallVector<Value>> {
-            FailureOr<Value> v = em.emit(operand, index);
-            if (failed(v))
-              return failure();
-            return SmallVector<Value>{*v};
-          },
-          [&]() -> FailureOr<SmallVector<Value>> {
-            return SmallVector<Value>{zero};
-          });
-      if (failed(r))
-        return failure();
-      return (*r)[0];
-    };
-    auto andOpt = [&](Value x, Value y) -> Value {
-      if (!x)
-        return y;
-      if (!y)
-        return x;
-      return arith::AndIOp::create(b, x, y);
-    };
-    bool kRagged = k % bk != 0, mRagged = m % bm != 0, nRagged = n % bn != 0;
+  auto lt = [&](Value x, int64_t bound) -> Value {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, c(bound));
+  };
+  auto andOpt = [&](Value x, Value y) -> Value {
+    if (!x)
+      return y;
+    if (!y)
+      return x;
+    return arith::AndIOp::create(b, x, y);
+  };
+  auto add = [&](Value x, Value y) -> Value {
+    return arith::AddFOp::create(b, x, y);
+  };
+  auto mul = [&](Value x, Value y) -> Value {
+    return arith::MulFOp::create(b, x, y);
+  };
 
-    // Cooperative load of K tile `kt` into stage `stage`.
-    auto loadTiles = [&](Value kt, Value stage) -> LogicalResult {
-      Value k0 = arith::MulIOp::create(b, kt, c(bk));
-      FailureOr<SmallVector<Value>> la = em.forLoop(
-          tid, c(bm * bk), c(threads), {},
-          [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
-            Value mm_ = arith::DivUIOp::create(b, e, c(bk));
-            Value kk = arith::RemUIOp::create(b, e, c(bk));
-            Value gm = arith::AddIOp::create(b, m0, mm_);
-            Value gk = arith::AddIOp::create(b, k0, kk);
-            Value ok = andOpt(mRagged ? lt(gm, m) : Value(),
-                              kRagged ? lt(gk, k) : Value());
+  // Norm prologue: row statistics of the block's rows, then the normalised
+  // value as the source of the norm's result.
+  if (plan.norm) {
+    Value normOut = plan.norm->getResult(0);
+    Value normIn = plan.norm->getOperand(0);
+    auto ln = dyn_cast<LayerNormOp>(plan.norm);
+    auto rms = dyn_cast<RmsNormOp>(plan.norm);
+    double eps = ln ? ln.getEpsilon().convertToDouble()
+                    : rms.getEpsilon().convertToDouble();
+    Value weight = ln ? ln.getWeight() : rms.getWeight();
+    Value bias = ln ? ln.getBias() : Value();
+    Value stats = ctx.getSharedView(statsBuf, MemRefType::get({2, bm}, f32));
+    unsigned warp = target.warpSize;
+    int64_t numWarps = std::max<int64_t>(1, threads / warp);
+    int64_t vw = largestDividingWidth(
+        target.maxVectorBytes / getWidestElementBytes(normIn), {k});
+    Value warpId = arith::DivUIOp::create(b, tid, c(warp));
+    Value lane = arith::RemUIOp::create(b, tid, c(warp));
+    FailureOr<SmallVector<Value>> done = em.forLoop(
+        warpId, c(bm), c(numWarps), {},
+        [&](Value r, ValueRange) -> FailureOr<SmallVector<Value>> {
+          Value gm = arith::AddIOp::create(b, m0, r);
+          // Rows past M are never read; the branch is uniform per warp.
+          OpBuilder::InsertionGuard g(b);
+          if (m % bm != 0) {
+            auto ifOp = scf::IfOp::create(b, lt(gm, m), false);
+            b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+          }
+          auto rowIndex = [&](Value col) {
             SmallVector<Value> idx = lhsBatch;
-            if (mm.getTransposeLhs())
-              idx.append({gk, gm});
-            else
-              idx.append({gm, gk});
-            FailureOr<Value> v = guardedLoad(mm.getLhs(), idx, ok);
-            if (failed(v))
+            idx.append({gm, col});
+            return idx;
+          };
+          // Layer norm sums x - x[0] (shifted data: one pass without the
+          // cancellation of E[x^2] - E[x]^2 on rows with a large mean).
+          Value shift = zero;
+          if (ln) {
+            FailureOr<Value> x0 = em.emit(normIn, rowIndex(c(0)));
+            if (failed(x0))
               return failure();
-            memref::StoreOp::create(b, *v, aTile, ValueRange{stage, kk, mm_});
-            return SmallVector<Value>{};
-          });
-      if (failed(la))
-        return failure();
-      FailureOr<SmallVector<Value>> lb = em.forLoop(
-          tid, c(bn * bk), c(threads), {},
-          [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
-            Value kk = arith::DivUIOp::create(b, e, c(bn));
-            Value nn = arith::RemUIOp::create(b, e, c(bn));
-            Value gk = arith::AddIOp::create(b, k0, kk);
-            Value gn = arith::AddIOp::create(b, n0, nn);
-            Value ok = andOpt(kRagged ? lt(gk, k) : Value(),
-                              nRagged ? lt(gn, n) : Value());
-            SmallVector<Value> idx = rhsBatch;
-            if (mm.getTransposeRhs())
-              idx.append({gn, gk});
-            else
-              idx.append({gk, gn});
-            FailureOr<Value> v = guardedLoad(mm.getRhs(), idx, ok);
-            if (failed(v))
-              return failure();
-            memref::StoreOp::create(b, *v, bTile, ValueRange{stage, kk, nn});
-            return SmallVector<Value>{};
-          });
-      return failure(failed(lb));
+            shift = *x0;
+          }
+          FailureOr<SmallVector<Value>> sums = em.forLoop(
+              arith::MulIOp::create(b, lane, c(vw)), c(k), c(warp * vw),
+              {zero, zero},
+              [&](Value col, ValueRange it) -> FailureOr<SmallVector<Value>> {
+                FailureOr<SmallVector<Value>> xs =
+                    em.emitRun(normIn, rowIndex(col), vw);
+                if (failed(xs))
+                  return failure();
+                Value s1 = it[0], s2 = it[1];
+                for (Value x : *xs) {
+                  Value d = ln ? (Value)arith::SubFOp::create(b, x, shift) : x;
+                  if (ln)
+                    s1 = add(s1, d);
+                  s2 = math::FmaOp::create(b, d, d, s2);
+                }
+                return SmallVector<Value>{s1, s2};
+              });
+          if (failed(sums))
+            return failure();
+          Value s2 = emitWarpAllReduce(b, (*sums)[1], warp, add);
+          Value invK = f(1.0 / static_cast<double>(k));
+          Value mean = zero, var = mul(s2, invK);
+          if (ln) {
+            Value s1 = emitWarpAllReduce(b, (*sums)[0], warp, add);
+            Value dm = mul(s1, invK);
+            var = arith::MaximumFOp::create(
+                b, arith::SubFOp::create(b, var, mul(dm, dm)), zero);
+            mean = add(shift, dm);
+          }
+          Value rstd = math::RsqrtOp::create(b, add(var, f(eps)));
+          Value isLane0 =
+              arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, c(0));
+          auto lane0 = scf::IfOp::create(b, isLane0, false);
+          b.setInsertionPoint(lane0.thenBlock()->getTerminator());
+          memref::StoreOp::create(b, mean, stats, ValueRange{c(0), r});
+          memref::StoreOp::create(b, rstd, stats, ValueRange{c(1), r});
+          return SmallVector<Value>{};
+        });
+    if (failed(done))
+      return failure();
+    gpu::BarrierOp::create(b);
+
+    unsigned last = lhsShape.size() - 1;
+    // y = (x - mean) * rstd * w + b for the elements of one row.
+    auto normalize = [&em, stats, m0, weight, bias, last,
+                      ln](ImplicitLocOpBuilder &bb, ValueRange idx,
+                          ArrayRef<Value> xs,
+                          unsigned width) -> FailureOr<SmallVector<Value>> {
+      Value r = arith::SubIOp::create(bb, idx[last - 1], m0);
+      Value c0 = arith::ConstantIndexOp::create(bb, 0);
+      Value c1 = arith::ConstantIndexOp::create(bb, 1);
+      Value rstd = memref::LoadOp::create(bb, stats, ValueRange{c1, r});
+      Value mean =
+          ln ? (Value)memref::LoadOp::create(bb, stats, ValueRange{c0, r})
+             : Value();
+      SmallVector<Value> ws, bs;
+      if (weight) {
+        FailureOr<SmallVector<Value>> w =
+            em.emitRun(weight, {idx[last]}, width);
+        if (failed(w))
+          return failure();
+        ws = *w;
+      }
+      if (bias) {
+        FailureOr<SmallVector<Value>> bv = em.emitRun(bias, {idx[last]}, width);
+        if (failed(bv))
+          return failure();
+        bs = *bv;
+      }
+      SmallVector<Value> ys;
+      for (unsigned i = 0; i < width; ++i) {
+        Value y = xs[i];
+        if (mean)
+          y = arith::SubFOp::create(bb, y, mean);
+        y = arith::MulFOp::create(bb, y, rstd);
+        if (weight)
+          y = arith::MulFOp::create(bb, y, ws[i]);
+        if (bias)
+          y = arith::AddFOp::create(bb, y, bs[i]);
+        ys.push_back(y);
+      }
+      return ys;
     };
-    // The register-tile update over one staged K tile.
-    auto computeTile = [&](Value stage,
-                           ValueRange acc) -> FailureOr<SmallVector<Value>> {
-      return em.forLoop(
-          c(0), c(bk), c(1), acc,
-          [&](Value kk, ValueRange it) -> FailureOr<SmallVector<Value>> {
-            SmallVector<Value> aFrag, bFrag;
-            for (int64_t i = 0; i < tm; ++i) {
-              Value row = arith::AddIOp::create(b, tRow, c(i * ty));
-              aFrag.push_back(
-                  memref::LoadOp::create(b, aTile, ValueRange{stage, kk, row}));
-            }
+    em.setSource(normOut,
+                 [&em, normIn, normalize](ImplicitLocOpBuilder &bb,
+                                          ValueRange idx) -> FailureOr<Value> {
+                   FailureOr<Value> x = em.emit(normIn, idx);
+                   if (failed(x))
+                     return failure();
+                   FailureOr<SmallVector<Value>> y =
+                       normalize(bb, idx, {*x}, 1);
+                   if (failed(y))
+                     return failure();
+                   return (*y)[0];
+                 });
+    em.setRunSource(normOut,
+                    [&em, normIn, normalize](
+                        ImplicitLocOpBuilder &bb, ValueRange idx,
+                        unsigned width) -> FailureOr<SmallVector<Value>> {
+                      FailureOr<SmallVector<Value>> xs =
+                          em.emitRun(normIn, idx, width);
+                      if (failed(xs))
+                        return failure();
+                      return normalize(bb, idx, *xs, width);
+                    });
+  }
+
+  // What the grid's tiles cover of M, N (the widest matmul's) and K.
+  int64_t mCover = ctx.getGrid()[1] * bm, nCover = ctx.getGrid()[0] * bn;
+  int64_t kCover = (int64_t)llvm::divideCeil(k, bk) * bk;
+
+  // Cooperative staging of one operand tile. The operand's last two dims
+  // are (rows, cols) with cols contiguous in memory; the tile covers
+  // [r0, r0 + rExt) x [c0, c0 + cExt) and is read in runs of `width` along
+  // cols (vector loads), each run entirely in or out of bounds.
+  // `store(r, c, values)` writes the run into shared memory.
+  auto stageTile = [&](Value operand, ArrayRef<Value> batchIndex, Value r0,
+                       int64_t rExt, int64_t rBound, int64_t rCover, Value c0,
+                       int64_t cExt, int64_t cBound, int64_t cCover,
+                       function_ref<void(Value, Value, ArrayRef<Value>)> store)
+      -> LogicalResult {
+    int64_t width = largestDividingWidth(
+        target.maxVectorBytes / getWidestElementBytes(operand), {cBound, cExt});
+    int64_t runsPerRow = cExt / width;
+    // Guards where the tiles cover more than the operand (ragged dims, and
+    // columns past a narrower matmul's N).
+    bool rRagged = rCover > rBound, cRagged = cCover > cBound;
+    FailureOr<SmallVector<Value>> loop = em.forLoop(
+        tid, c(rExt * runsPerRow), c(threads), {},
+        [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
+          Value r = arith::DivUIOp::create(b, e, c(runsPerRow));
+          Value cc = arith::MulIOp::create(
+              b, arith::RemUIOp::create(b, e, c(runsPerRow)), c(width));
+          Value gr = arith::AddIOp::create(b, r0, r);
+          Value gc = arith::AddIOp::create(b, c0, cc);
+          Value ok = andOpt(rRagged ? lt(gr, rBound) : Value(),
+                            cRagged ? lt(gc, cBound) : Value());
+          SmallVector<Value> idx(batchIndex.begin(), batchIndex.end());
+          idx.append({gr, gc});
+          auto load = [&]() { return em.emitRun(operand, idx, width); };
+          FailureOr<SmallVector<Value>> values =
+              ok ? em.ifThenElse(ok, SmallVector<Type>(width, f32), load,
+                                 [&]() -> FailureOr<SmallVector<Value>> {
+                                   return SmallVector<Value>(width, zero);
+                                 })
+                 : load();
+          if (failed(values))
+            return failure();
+          store(r, cc, *values);
+          return SmallVector<Value>{};
+        });
+    return failure(failed(loop));
+  };
+
+  // Loads K tile `kt` of A and every B into stage `stage`.
+  auto loadTiles = [&](Value kt, Value stage) -> LogicalResult {
+    Value k0 = arith::MulIOp::create(b, kt, c(bk));
+    auto storeRun = [&](Value tileBuf, bool rowIsK) {
+      return [&, tileBuf, rowIsK](Value r, Value cc, ArrayRef<Value> vals) {
+        for (auto [i, v] : llvm::enumerate(vals)) {
+          Value col = arith::AddIOp::create(b, cc, c(i));
+          SmallVector<Value, 3> at{stage, col, r};
+          if (rowIsK)
+            at = {stage, r, col};
+          memref::StoreOp::create(b, v, tileBuf, at);
+        }
+      };
+    };
+    // A is [M, K] (rows m) or, transposed, [K, M] (rows k).
+    LogicalResult la =
+        transA ? stageTile(lhs, lhsBatch, k0, bk, k, kCover, m0, bm, m, mCover,
+                           storeRun(aTile, /*rowIsK=*/true))
+               : stageTile(lhs, lhsBatch, m0, bm, m, mCover, k0, bk, k, kCover,
+                           storeRun(aTile, /*rowIsK=*/false));
+    if (failed(la))
+      return failure();
+    for (auto [i, mm] : llvm::enumerate(plan.matmuls)) {
+      SmallVector<Value> rhsBatch =
+          em.broadcastIndex(batchIdx, shapeOf(mm.getRhs()).drop_back(2));
+      // B is [K, N] (rows k) or, transposed, [N, K] (rows n).
+      LogicalResult lb =
+          mm.getTransposeRhs()
+              ? stageTile(mm.getRhs(), rhsBatch, n0, bn, ns[i], nCover, k0, bk,
+                          k, kCover, storeRun(bTiles[i], /*rowIsK=*/false))
+              : stageTile(mm.getRhs(), rhsBatch, k0, bk, k, kCover, n0, bn,
+                          ns[i], nCover, storeRun(bTiles[i], /*rowIsK=*/true));
+      if (failed(lb))
+        return failure();
+    }
+    return success();
+  };
+
+  // The register-tile update of every matmul over one staged K tile; the A
+  // fragment is read once for all of them.
+  int64_t accPerMM = tm * tn;
+  auto computeTile = [&](Value stage,
+                         ValueRange acc) -> FailureOr<SmallVector<Value>> {
+    return em.forLoop(
+        c(0), c(bk), c(1), acc,
+        [&](Value kk, ValueRange it) -> FailureOr<SmallVector<Value>> {
+          SmallVector<Value> aFrag;
+          for (int64_t i = 0; i < tm; ++i) {
+            Value row = arith::AddIOp::create(b, tRow, c(i * ty));
+            aFrag.push_back(
+                memref::LoadOp::create(b, aTile, ValueRange{stage, kk, row}));
+          }
+          SmallVector<Value> next;
+          for (int64_t mi = 0; mi < numMM; ++mi) {
+            SmallVector<Value> bFrag;
             for (int64_t j = 0; j < tn; ++j) {
               Value col = arith::AddIOp::create(b, tCol, c(j * tx));
-              bFrag.push_back(
-                  memref::LoadOp::create(b, bTile, ValueRange{stage, kk, col}));
+              bFrag.push_back(memref::LoadOp::create(
+                  b, bTiles[mi], ValueRange{stage, kk, col}));
             }
-            return emitTileMultiplyAccumulate(b, aFrag, bFrag, it);
-          });
-    };
+            SmallVector<Value> updated = emitTileMultiplyAccumulate(
+                b, aFrag, bFrag, it.slice(mi * accPerMM, accPerMM));
+            next.append(updated.begin(), updated.end());
+          }
+          return next;
+        });
+  };
 
-    int64_t numK = (int64_t)llvm::divideCeil(k, bk);
-    SmallVector<Value> init(tm * tn, zero);
-    FailureOr<SmallVector<Value>> acc;
-    if (stages == 2) {
-      if (failed(loadTiles(c(0), c(0))))
-        return failure();
-      gpu::BarrierOp::create(b);
-      acc = em.forLoop(
-          c(0), c(numK), c(1), init,
-          [&](Value kt, ValueRange it) -> FailureOr<SmallVector<Value>> {
-            Value stage = arith::RemUIOp::create(b, kt, c(2));
-            Value next = arith::AddIOp::create(b, kt, c(1));
-            Value hasNext = lt(next, numK);
-            auto ifOp = scf::IfOp::create(b, hasNext, false);
-            {
-              OpBuilder::InsertionGuard g(b);
-              b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-              Value other = arith::SubIOp::create(b, c(1), stage);
-              if (failed(loadTiles(next, other)))
-                return failure();
-            }
-            FailureOr<SmallVector<Value>> r = computeTile(stage, it);
-            gpu::BarrierOp::create(b);
-            return r;
-          });
-    } else {
-      acc = em.forLoop(
-          c(0), c(numK), c(1), init,
-          [&](Value kt, ValueRange it) -> FailureOr<SmallVector<Value>> {
-            gpu::BarrierOp::create(b);
-            if (failed(loadTiles(kt, c(0))))
-              return failure();
-            gpu::BarrierOp::create(b);
-            return computeTile(c(0), it);
-          });
-    }
-    if (failed(acc))
+  int64_t numK = (int64_t)llvm::divideCeil(k, bk);
+  SmallVector<Value> init(numMM * accPerMM, zero);
+  FailureOr<SmallVector<Value>> acc;
+  if (stages == 2) {
+    if (failed(loadTiles(c(0), c(0))))
       return failure();
+    gpu::BarrierOp::create(b);
+    acc = em.forLoop(
+        c(0), c(numK), c(1), init,
+        [&](Value kt, ValueRange it) -> FailureOr<SmallVector<Value>> {
+          Value stage = arith::RemUIOp::create(b, kt, c(2));
+          Value next = arith::AddIOp::create(b, kt, c(1));
+          auto ifOp = scf::IfOp::create(b, lt(next, numK), false);
+          {
+            OpBuilder::InsertionGuard g(b);
+            b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+            Value other = arith::SubIOp::create(b, c(1), stage);
+            if (failed(loadTiles(next, other)))
+              return failure();
+          }
+          FailureOr<SmallVector<Value>> r = computeTile(stage, it);
+          gpu::BarrierOp::create(b);
+          return r;
+        });
+  } else {
+    acc = em.forLoop(
+        c(0), c(numK), c(1), init,
+        [&](Value kt, ValueRange it) -> FailureOr<SmallVector<Value>> {
+          gpu::BarrierOp::create(b);
+          if (failed(loadTiles(kt, c(0))))
+            return failure();
+          gpu::BarrierOp::create(b);
+          return computeTile(c(0), it);
+        });
+  }
+  if (failed(acc))
+    return failure();
 
-    // Epilogue: each accumulator through the fused elementwise ops.
-    for (int64_t i = 0; i < tm; ++i) {
-      for (int64_t j = 0; j < tn; ++j) {
-        Value gm = arith::AddIOp::create(
-            b, m0, arith::AddIOp::create(b, tRow, c(i * ty)));
-        Value gn = arith::AddIOp::create(
-            b, n0, arith::AddIOp::create(b, tCol, c(j * tx)));
-        Value accValue = (*acc)[i * tn + j];
+  // Epilogue: at each register-tile position every matmul's accumulator is
+  // the source of its result; outputs go through the fused elementwise ops,
+  // each guarded by its own bounds.
+  bool mRagged = m % bm != 0;
+  int64_t coveredN = ctx.getGrid()[0] * bn;
+  ValueRange yields = ctx.getYieldedValues();
+  for (int64_t i = 0; i < tm; ++i) {
+    for (int64_t j = 0; j < tn; ++j) {
+      Value gm = arith::AddIOp::create(
+          b, m0, arith::AddIOp::create(b, tRow, c(i * ty)));
+      Value gn = arith::AddIOp::create(
+          b, n0, arith::AddIOp::create(b, tCol, c(j * tx)));
+      for (auto [mi, mm] : llvm::enumerate(plan.matmuls)) {
+        Value accValue = (*acc)[mi * accPerMM + i * tn + j];
         em.setSource(mm.getResult(),
                      [accValue](ImplicitLocOpBuilder &, ValueRange) {
                        return FailureOr<Value>(accValue);
                      });
-        SmallVector<Value> idx = batchIdx;
-        idx.append({gm, gn});
-        Value ok = andOpt(mRagged ? lt(gm, m) : Value(),
-                          nRagged ? lt(gn, n) : Value());
-        OpBuilder::InsertionGuard g(b);
-        if (ok) {
-          auto ifOp = scf::IfOp::create(b, ok, false);
+      }
+      SmallVector<Value> idx = batchIdx;
+      idx.append({gm, gn});
+      OpBuilder::InsertionGuard g(b);
+      if (mRagged) {
+        auto ifOp = scf::IfOp::create(b, lt(gm, m), false);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      }
+      // Outputs grouped by their column bound.
+      llvm::SetVector<int64_t> bounds;
+      for (unsigned mi : plan.yieldMatmul)
+        bounds.insert(ns[mi]);
+      for (int64_t bound : bounds) {
+        OpBuilder::InsertionGuard g2(b);
+        if (bound < coveredN) {
+          auto ifOp = scf::IfOp::create(b, lt(gn, bound), false);
           b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
         }
-        for (auto [o, v] : llvm::enumerate(ctx.getYieldedValues())) {
+        for (auto [o, v] : llvm::enumerate(yields)) {
+          if (ns[plan.yieldMatmul[o]] != bound)
+            continue;
           FailureOr<Value> x = em.emit(v, idx);
           if (failed(x))
             return failure();
@@ -287,9 +670,10 @@ public:
         }
       }
     }
-    return success();
   }
-};
+  return success();
+}
+
 } // namespace
 
 std::unique_ptr<KernelTemplate> mlir::iolite::createMatmulTemplate() {
