@@ -248,6 +248,72 @@ func.func @ssd_gate(%x: tensor<1x40x4x16xf32>, %dt: tensor<1x40x4xf32>, %A: tens
 
 // -----
 
+// The fused Mamba-2 kernel as iolite-form-kernels forms it: conv1d + SiLU
+// over xBC, transposes/slices/reshapes to x, B and C, SSD, the gate. The
+// conv inputs of each chunk (plus K-1 = 3 earlier steps: 19 rows) are staged
+// raw, the conv weights captured into shared memory on the first chunk, and
+// the conv + SiLU computed from shared memory; raw x and raw B share bytes.
+// CHECK-LABEL: func.func @ssd_conv_gate
+// CHECK: gpu.func @ssd_conv_gate_k0_ssd(%[[P:[^:]*]]: memref<1x40x50xf32>, %[[W:[^:]*]]: memref<32x4xf32>, %[[CB:[^:]*]]: memref<32xf32>
+// CHECK-SAME: iolite.template = "ssd", iolite.tile = "chunk 16, 2 head(s) per block, state 8x8 in registers, conv1d prologue on chip"
+// CHECK: %[[RAWX:.*]] = memref.view %{{.*}}[%c[[OFF:[0-9]+]]{{[_0-9]*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<19x8xf32, #gpu.address_space<workgroup>>
+// CHECK: %[[RAWB:.*]] = memref.view %{{.*}}[%c[[OFF]]{{[_0-9]*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<19x8xf32, #gpu.address_space<workgroup>>
+// CHECK: scf.for {{.*}} iter_args(
+// CHECK: gpu.barrier
+// Raw B inputs, the weights captured on the first chunk only.
+// CHECK: scf.for
+// CHECK: scf.if
+// CHECK: scf.if
+// CHECK-COUNT-4: memref.load %[[W]]
+// CHECK: memref.load %[[CB]]
+// CHECK: }
+// CHECK: memref.load %[[P]]
+// CHECK: memref.store %{{.*}}, %[[RAWB]]
+// CHECK: gpu.barrier
+// The conv from shared memory: 4 taps, SiLU, into the B tile.
+// CHECK: scf.for
+// CHECK-NOT: memref.load %[[P]]
+// CHECK-COUNT-4: math.fma
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: memref.store %{{.*}} : memref<16x9xf32, #gpu.address_space<workgroup>>
+// Head 0: raw x, dt, then x from the window.
+// CHECK: memref.store %{{.*}}, %[[RAWX]]
+// CHECK: gpu.barrier
+// CHECK: scf.for
+// CHECK-COUNT-4: math.fma
+// CHECK: memref.store %{{.*}} : memref<16x8xf32, #gpu.address_space<workgroup>>
+// STORES-LABEL: gpu.func @ssd_conv_gate_k0_ssd(
+// STORES-NOT: memref.store %{{.*}}, %arg{{[0-5]}}[
+// STORES: memref.store %{{.*}}, %arg6[
+// STORES-NOT: memref.store %{{.*}}, %arg{{[0-5]}}[
+// STORES: gpu.return
+func.func @ssd_conv_gate(%arg0: tensor<1x40x50xf32>, %arg1: tensor<32x4xf32>, %arg2: tensor<32xf32>, %arg3: tensor<2xf32>, %arg4: tensor<2xf32>, %arg5: tensor<2xf32>) -> tensor<1x40x16xf32> {
+  %0 = iolite.kernel "ssd_conv_gate_k0_ssd"(%arg0, %arg1, %arg2, %arg3, %arg4, %arg5) : (tensor<1x40x50xf32>, tensor<32x4xf32>, tensor<32xf32>, tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<1x40x16xf32> {
+  ^bb0(%arg6: tensor<1x40x50xf32>, %arg7: tensor<32x4xf32>, %arg8: tensor<32xf32>, %arg9: tensor<2xf32>, %arg10: tensor<2xf32>, %arg11: tensor<2xf32>):
+    %1 = iolite.slice %arg6 [0, 0, 0] to [1, 40, 16] : tensor<1x40x50xf32>
+    %2 = iolite.slice %arg6 [0, 0, 16] to [1, 40, 48] : tensor<1x40x50xf32>
+    %3 = iolite.slice %arg6 [0, 0, 48] to [1, 40, 50] : tensor<1x40x50xf32>
+    %4 = iolite.transpose %2 [0, 2, 1] : tensor<1x40x32xf32>
+    %5 = iolite.conv1d %4, %arg7 bias(%arg8 : tensor<32xf32>) activation = silu : tensor<1x32x40xf32>, tensor<32x4xf32>
+    %6 = iolite.transpose %5 [0, 2, 1] : tensor<1x32x40xf32>
+    %7 = iolite.slice %6 [0, 0, 0] to [1, 40, 16] : tensor<1x40x32xf32>
+    %8 = iolite.slice %6 [0, 0, 16] to [1, 40, 24] : tensor<1x40x32xf32>
+    %9 = iolite.slice %6 [0, 0, 24] to [1, 40, 32] : tensor<1x40x32xf32>
+    %10 = iolite.reshape %7 : tensor<1x40x16xf32> -> tensor<1x40x2x8xf32>
+    %11 = iolite.reshape %8 : tensor<1x40x8xf32> -> tensor<1x40x1x8xf32>
+    %12 = iolite.reshape %9 : tensor<1x40x8xf32> -> tensor<1x40x1x8xf32>
+    %13 = iolite.ssd %10, %3, %arg9, %11, %12 D(%arg10 : tensor<2xf32>) dt_bias(%arg11 : tensor<2xf32>) {chunk_size = 16 : i64, dt_softplus} : tensor<1x40x2x8xf32>, tensor<1x40x2xf32>, tensor<2xf32>, tensor<1x40x1x8xf32>, tensor<1x40x1x8xf32>
+    %14 = iolite.reshape %13 : tensor<1x40x2x8xf32> -> tensor<1x40x16xf32>
+    %15 = iolite.silu %1 : tensor<1x40x16xf32>
+    %16 = iolite.mul %14, %15 : tensor<1x40x16xf32>, tensor<1x40x16xf32>
+    iolite.yield %16 : tensor<1x40x16xf32>
+  }
+  return %0 : tensor<1x40x16xf32>
+}
+
+// -----
+
 // Long convolution: the filter row (D folded into tap 0) in shared memory,
 // the input streamed once through a shared tile, 2 outputs per thread.
 // CHECK-LABEL: func.func @long_conv

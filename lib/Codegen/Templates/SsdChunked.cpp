@@ -27,6 +27,13 @@
 // shared-memory operands whose multiply-accumulate is the framework's
 // emitTileMultiplyAccumulate.
 //
+// When x, B or C is the output of a causal conv1d (+ SiLU) reached through
+// data movement that keeps the time axis (Mamba-2's conv over xBC, then
+// transpose / slice / reshape), the chunk stages the conv's raw inputs (the
+// chunk plus K-1 earlier steps) and computes the conv on chip from them, with
+// the conv weights read once per block: each input is loaded once per chunk
+// plus a (K-1)/Q halo, instead of K times.
+//
 // Global traffic: x, dt and y once; B and C once per block, i.e. H / (G HB)
 // times each. Q is the op's chunk_size, capped by the target's tuning and
 // halved until the tiles fit the target's shared memory (the result does
@@ -45,26 +52,126 @@ using namespace mlir::iolite::scan;
 
 namespace {
 
+/// A conv1d prologue of one SSD operand, computed on chip from raw inputs.
+struct ConvPrologue {
+  Conv1dOp conv;
+  int64_t taps = 0;
+};
+
 struct SsdPlan {
   int64_t batch, length, heads, headDim, groups, states;
   /// Chunk length, heads per block, threads per block.
   int64_t q, hb, threads;
   RegisterTile cb, y, h;
-
-  int64_t sharedBytes() const {
-    int64_t f = 0;
-    f += 2 * q * (states + 1);   // B, C
-    f += 2 * q * q;              // CB, M
-    f += q * headDim;            // x
-    f += states * (headDim + 1); // H^T
-    f += 4 * q;                  // dt, cs, exp(cs), w
-    f += 3 * hb;                 // A, D, dt_bias
-    return 4 * f;
-  }
+  /// conv1d prologues of x, B and C (taps = 0: none).
+  ConvPrologue xConv, bConv, cConv;
 };
+
+/// Shared-memory buffer ids of one SSD kernel.
+struct SsdBuffers {
+  unsigned b, c, cb, m, x, h, vecs, consts;
+  unsigned rawX = 0, rawB = 0, rawC = 0, wX = 0, wB = 0, wC = 0;
+};
+
+/// Declares the kernel's buffers with the phases of one chunk in which each
+/// is live (per chunk: 0 raw B/C staged, 1 B/C computed, then per head
+/// 2 x (or its raw conv inputs), dt and H^T staged, 3 x computed from raw
+/// inputs, 4 cs, 5 M and w, 6 products). Buffers that live across the head
+/// loop span 1..6.
+static SsdBuffers declareBuffers(const SsdPlan &p, SharedMemoryPlan &plan) {
+  int64_t q = p.q, n = p.states, hp = p.headDim;
+  SsdBuffers ids;
+  ids.b = plan.addBuffer("B", q * (n + 1) * 4, 1, 6);
+  ids.c = plan.addBuffer("C", q * (n + 1) * 4, 1, 6);
+  ids.cb = plan.addBuffer("CB", q * q * 4, 1, 6);
+  ids.m = plan.addBuffer("M", q * q * 4, 5, 6);
+  ids.x = plan.addBuffer("x", q * hp * 4, 2, 6);
+  ids.h = plan.addBuffer("H^T", n * (hp + 1) * 4, 2, 6);
+  ids.vecs = plan.addBuffer("dt/cs", 4 * q * 4, 2, 6);
+  ids.consts = plan.addBuffer("head constants", 3 * p.hb * 4, 0, 6);
+  auto raw = [&](const ConvPrologue &c, StringRef name, int64_t width,
+                 unsigned first, unsigned last) {
+    return plan.addBuffer(name, (c.taps - 1 + q) * width * 4, first, last);
+  };
+  auto weights = [&](const ConvPrologue &c, StringRef name, int64_t rows) {
+    return plan.addBuffer(name, rows * (c.taps + 1) * 4, 0, 6);
+  };
+  if (p.xConv.taps) {
+    ids.rawX = raw(p.xConv, "x conv inputs", hp, 2, 3);
+    ids.wX = weights(p.xConv, "x conv weights", p.hb * hp);
+  }
+  if (p.bConv.taps) {
+    ids.rawB = raw(p.bConv, "B conv inputs", n, 0, 1);
+    ids.wB = weights(p.bConv, "B conv weights", n);
+  }
+  if (p.cConv.taps) {
+    ids.rawC = raw(p.cConv, "C conv inputs", n, 0, 1);
+    ids.wC = weights(p.cConv, "C conv weights", n);
+  }
+  return ids;
+}
+
+static int64_t sharedBytes(const SsdPlan &p) {
+  SharedMemoryPlan plan;
+  declareBuffers(p, plan);
+  return plan.place();
+}
 
 static ArrayRef<int64_t> shapeOf(Value v) {
   return cast<ShapedType>(v.getType()).getShape();
+}
+
+/// The conv1d whose output `operand` ([B, L, *, W]) is, through transposes,
+/// slices and reshapes that keep the time axis whole (operand dim 1 is conv
+/// dim 2, unsliced): then staging the operand at steps [t0, t0 + Q) can
+/// compute the conv from its inputs at [t0 - K + 1, t0 + Q).
+static ConvPrologue findTimePreservingConv(Value operand) {
+  int64_t d = 1;
+  Value v = operand;
+  while (Operation *op = v.getDefiningOp()) {
+    if (auto conv = dyn_cast<Conv1dOp>(op)) {
+      if (d != 2)
+        return {};
+      return {conv, shapeOf(conv.getWeight())[1]};
+    }
+    if (auto t = dyn_cast<TransposeOp>(op)) {
+      d = t.getPermutation()[d];
+      v = t.getInput();
+      continue;
+    }
+    if (auto sl = dyn_cast<SliceOp>(op)) {
+      std::optional<ArrayRef<int64_t>> strides = sl.getStrides();
+      if (sl.getStarts()[d] != 0 || (strides && (*strides)[d] != 1) ||
+          sl.getLimits()[d] != shapeOf(sl.getInput())[d])
+        return {};
+      v = sl.getInput();
+      continue;
+    }
+    if (auto r = dyn_cast<ReshapeOp>(op)) {
+      // Dim d survives when the dims before it hold the same number of
+      // elements on both sides and it has the same size.
+      ArrayRef<int64_t> out = shapeOf(r.getResult()),
+                        in = shapeOf(r.getInput());
+      int64_t before = 1;
+      for (int64_t i = 0; i < d; ++i)
+        before *= out[i];
+      int64_t prefix = 1, found = -1;
+      for (int64_t i = 0; i < static_cast<int64_t>(in.size()); ++i) {
+        if (prefix == before && in[i] == out[d]) {
+          found = i;
+          break;
+        }
+        prefix *= in[i];
+      }
+      if (found < 0)
+        return {};
+      d = found;
+      v = r.getInput();
+      continue;
+    }
+    return {};
+  }
+  return {};
 }
 
 static std::optional<SsdPlan> planSsd(SsdOp op,
@@ -95,7 +202,10 @@ static std::optional<SsdPlan> planSsd(SsdOp op,
   for (int64_t c = 2; c <= std::min(perGroup, tuning->tile[1]); ++c)
     if (perGroup % c == 0 && c * stateRegs <= tuning->tile[2])
       p.hb = c;
-  while (p.sharedBytes() > target.sharedMemoryPerBlockOptin && p.q > 1)
+  p.xConv = findTimePreservingConv(op.getX());
+  p.bConv = findTimePreservingConv(op.getB());
+  p.cConv = findTimePreservingConv(op.getC());
+  while (sharedBytes(p) > target.sharedMemoryPerBlockOptin && p.q > 1)
     p.q /= 2;
   p.cb = RegisterTile::choose(p.q, p.q, p.threads);
   p.y = RegisterTile::choose(p.q, p.headDim, p.threads);
@@ -125,19 +235,13 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
   SsdPlan p = *planSsd(op, target);
   int64_t q = p.q, n = p.states, hp = p.headDim, hb = p.hb;
 
-  SharedMemoryPlan &plan = ctx.getSharedMemoryPlan();
-  unsigned bBuf = plan.addBuffer("B", q * (n + 1) * 4, 0, 0);
-  unsigned cBuf = plan.addBuffer("C", q * (n + 1) * 4, 0, 0);
-  unsigned cbBuf = plan.addBuffer("CB", q * q * 4, 0, 0);
-  unsigned mBuf = plan.addBuffer("M", q * q * 4, 0, 0);
-  unsigned xBuf = plan.addBuffer("x", q * hp * 4, 0, 0);
-  unsigned hBuf = plan.addBuffer("H^T", n * (hp + 1) * 4, 0, 0);
-  unsigned vBuf = plan.addBuffer("dt/cs", 4 * q * 4, 0, 0);
-  unsigned kBuf = plan.addBuffer("head constants", 3 * hb * 4, 0, 0);
+  SsdBuffers ids = declareBuffers(p, ctx.getSharedMemoryPlan());
   std::string tileDesc = "chunk " + std::to_string(q) + ", " +
                          std::to_string(hb) + " head(s) per block, state " +
                          std::to_string(hp) + "x" + std::to_string(n) +
                          " in registers";
+  if (p.xConv.taps || p.bConv.taps || p.cConv.taps)
+    tileDesc += ", conv1d prologue on chip";
   if (failed(ctx.finalizeSharedMemory("ssd " + tileDesc)))
     return failure();
   ctx.templateName = "ssd";
@@ -152,14 +256,29 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
   auto view = [&](unsigned id, ArrayRef<int64_t> shape) {
     return ctx.getSharedView(id, MemRefType::get(shape, f32));
   };
-  Value bTile = view(bBuf, {q, n + 1});
-  Value cTile = view(cBuf, {q, n + 1});
-  Value cbTile = view(cbBuf, {q, q});
-  Value mTile = view(mBuf, {q, q});
-  Value xTile = view(xBuf, {q, hp});
-  Value hTile = view(hBuf, {n, hp + 1});
-  Value vecs = view(vBuf, {4, q});    // dt, cs, exp(cs), w
-  Value consts = view(kBuf, {3, hb}); // A, D, dt_bias
+  Value bTile = view(ids.b, {q, n + 1});
+  Value cTile = view(ids.c, {q, n + 1});
+  Value cbTile = view(ids.cb, {q, q});
+  Value mTile = view(ids.m, {q, q});
+  Value xTile = view(ids.x, {q, hp});
+  Value hTile = view(ids.h, {n, hp + 1});
+  Value vecs = view(ids.vecs, {4, q});      // dt, cs, exp(cs), w
+  Value consts = view(ids.consts, {3, hb}); // A, D, dt_bias
+  // Raw conv inputs [K-1+Q, W] and conv weights [slots, W, K+1] (taps, then
+  // the bias) of the operands with a conv prologue.
+  auto rawView = [&](const ConvPrologue &c, unsigned id, int64_t width) {
+    return c.taps ? view(id, {c.taps - 1 + q, width}) : Value();
+  };
+  auto weightView = [&](const ConvPrologue &c, unsigned id, int64_t slots,
+                        int64_t width) {
+    return c.taps ? view(id, {slots, width, c.taps + 1}) : Value();
+  };
+  Value rawX = rawView(p.xConv, ids.rawX, hp);
+  Value rawB = rawView(p.bConv, ids.rawB, n);
+  Value rawC = rawView(p.cConv, ids.rawC, n);
+  Value wX = weightView(p.xConv, ids.wX, hb, hp);
+  Value wB = weightView(p.bConv, ids.wB, 1, n);
+  Value wC = weightView(p.cConv, ids.wC, 1, n);
   Value vDt = k.c(0), vCs = k.c(1), vEcs = k.c(2), vW = k.c(3);
 
   Value tid = ctx.threadId(gpu::Dimension::x);
@@ -181,6 +300,97 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
     OpBuilder::InsertionGuard g(b);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     return then();
+  };
+
+  // Stages the chunk's rows [0, Q) x columns [0, width) of an SSD operand
+  // into `tile` (zero past the sequence end). Without a conv prologue the
+  // element emitter computes each element. With one, stageInputs writes the
+  // conv's raw inputs for steps [t0 - K + 1, t0 + Q) into `raw` (the
+  // operand's chain is evaluated with the conv replaced by its input; on the
+  // first chunk each column's weights and bias are captured into
+  // `weights[slot]`), and, after a barrier, computeConv computes the conv
+  // (+ SiLU) from them.
+  struct Staged {
+    Value operand;
+    ConvPrologue conv;
+    Value tile, raw, weights;
+    int64_t width, slot;
+    std::function<SmallVector<Value>(Value time, Value col)> index;
+  };
+  auto stageInputs = [&](const Staged &st, Value chunk, Value t0,
+                         Value valid) -> LogicalResult {
+    ElementalEmitter em(b, bindings);
+    int64_t w = st.width;
+    if (!st.conv.taps)
+      return emitStrided(em, tid, q * w, p.threads, [&](Value e) {
+        Value t = k.div(e, k.c(w)), col = k.rem(e, k.c(w));
+        FailureOr<Value> v = emitGuarded(
+            em, st.operand, st.index(k.add(t0, t), col), k.lt(t, valid));
+        if (failed(v))
+          return failure();
+        k.store(*v, st.tile, {t, col});
+        return success();
+      });
+    int64_t halo = st.conv.taps - 1;
+    Conv1dOp conv = st.conv.conv;
+    return emitStrided(em, tid, (halo + q) * w, p.threads, [&](Value e) {
+      Value tr = k.div(e, k.c(w)), col = k.rem(e, k.c(w));
+      // Step t0 + tr - halo, when in [0, t0 + valid).
+      Value tPlus = k.add(t0, tr);
+      Value ok =
+          k.land(k.le(k.c(halo), tPlus), k.lt(tr, k.add(valid, k.c(halo))));
+      Value time = k.sub(tPlus, k.c(halo));
+      ElementalEmitter raw(b, bindings), plain(b, bindings);
+      raw.setSource(
+          conv.getResult(),
+          [&, tr, col](ImplicitLocOpBuilder &,
+                       ValueRange idx) -> FailureOr<Value> {
+            Value first = k.land(k.eq(chunk, k.c(0)), k.eq(tr, k.c(halo)));
+            auto ifOp = scf::IfOp::create(b, first, false);
+            {
+              OpBuilder::InsertionGuard g(b);
+              b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+              for (int64_t j = 0; j <= halo; ++j) {
+                FailureOr<Value> wv =
+                    plain.emit(conv.getWeight(), {idx[1], k.c(j)});
+                if (failed(wv))
+                  return failure();
+                k.store(*wv, st.weights, {k.c(st.slot), col, k.c(j)});
+              }
+              Value bias = zero;
+              if (conv.getBias()) {
+                FailureOr<Value> bv = plain.emit(conv.getBias(), {idx[1]});
+                if (failed(bv))
+                  return failure();
+                bias = *bv;
+              }
+              k.store(bias, st.weights, {k.c(st.slot), col, k.c(halo + 1)});
+            }
+            return plain.emit(conv.getInput(), idx);
+          });
+      FailureOr<Value> v =
+          emitGuarded(raw, st.operand, st.index(time, col), ok);
+      if (failed(v))
+        return failure();
+      k.store(*v, st.raw, {tr, col});
+      return success();
+    });
+  };
+  auto computeConv = [&](const Staged &st, Value valid) -> LogicalResult {
+    int64_t w = st.width, taps = st.conv.taps;
+    ElementalEmitter em(b, bindings);
+    return emitStrided(em, tid, q * w, p.threads, [&](Value e) {
+      Value t = k.div(e, k.c(w)), col = k.rem(e, k.c(w));
+      Value slot = k.c(st.slot);
+      Value acc = k.load(st.weights, {slot, col, k.c(taps)});
+      for (int64_t j = 0; j < taps; ++j)
+        acc = k.fma(k.load(st.weights, {slot, col, k.c(j)}),
+                    k.load(st.raw, {k.add(t, k.c(j)), col}), acc);
+      if (Conv1dOp(st.conv.conv).getActivation() == Activation::silu)
+        acc = k.silu(acc);
+      k.store(k.select(k.lt(t, valid), acc, zero), st.tile, {t, col});
+      return success();
+    });
   };
 
   // Per-head constants, read once per block.
@@ -223,25 +433,21 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
         Value valid = k.min(k.c(q), k.sub(k.c(p.length), t0));
         gpu::BarrierOp::create(b);
         // B and C of the group, once for all heads of the block.
-        {
-          ElementalEmitter em(b, bindings);
-          if (failed(emitStrided(em, tid, q * n, p.threads, [&](Value e) {
-                Value t = k.div(e, k.c(n)), nn = k.rem(e, k.c(n));
-                SmallVector<Value> idx{batch, k.add(t0, t), group, nn};
-                Value ok = k.lt(t, valid);
-                FailureOr<Value> bv = emitGuarded(em, op.getB(), idx, ok);
-                if (failed(bv))
-                  return failure();
-                k.store(*bv, bTile, {t, nn});
-                FailureOr<Value> cv = emitGuarded(em, op.getC(), idx, ok);
-                if (failed(cv))
-                  return failure();
-                k.store(*cv, cTile, {t, nn});
-                return success();
-              })))
-            return failure();
-        }
+        auto groupIndex = [&](Value time, Value col) {
+          return SmallVector<Value>{batch, time, group, col};
+        };
+        Staged bSt{op.getB(), p.bConv, bTile, rawB, wB, n, 0, groupIndex};
+        Staged cSt{op.getC(), p.cConv, cTile, rawC, wC, n, 0, groupIndex};
+        if (failed(stageInputs(bSt, chunk, t0, valid)) ||
+            failed(stageInputs(cSt, chunk, t0, valid)))
+          return failure();
         gpu::BarrierOp::create(b);
+        if (p.bConv.taps || p.cConv.taps) {
+          if ((p.bConv.taps && failed(computeConv(bSt, valid))) ||
+              (p.cConv.taps && failed(computeConv(cSt, valid))))
+            return failure();
+          gpu::BarrierOp::create(b);
+        }
         // CB = C B^T.
         {
           SmallVector<Value> cbInit(p.cb.tm * p.cb.tn, zero);
@@ -270,18 +476,19 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
           if (j > 0)
             gpu::BarrierOp::create(b);
           // Stage x and dt of head hh; H^T to shared memory.
-          ElementalEmitter em(b, bindings);
-          if (failed(emitStrided(em, tid, q * hp, p.threads, [&](Value e) {
-                Value t = k.div(e, k.c(hp)), pp = k.rem(e, k.c(hp));
-                FailureOr<Value> x =
-                    emitGuarded(em, op.getX(), {batch, k.add(t0, t), hh, pp},
-                                k.lt(t, valid));
-                if (failed(x))
-                  return failure();
-                k.store(*x, xTile, {t, pp});
-                return success();
-              })))
+          Staged xSt{op.getX(),
+                     p.xConv,
+                     xTile,
+                     rawX,
+                     wX,
+                     hp,
+                     j,
+                     [&](Value time, Value col) {
+                       return SmallVector<Value>{batch, time, hh, col};
+                     }};
+          if (failed(stageInputs(xSt, chunk, t0, valid)))
             return failure();
+          ElementalEmitter em(b, bindings);
           if (failed(emitStrided(em, tid, q, p.threads, [&](Value t) {
                 Value ok = k.lt(t, valid);
                 FailureOr<Value> dt =
@@ -308,6 +515,11 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
               return failure();
           }
           gpu::BarrierOp::create(b);
+          if (p.xConv.taps) {
+            if (failed(computeConv(xSt, valid)))
+              return failure();
+            gpu::BarrierOp::create(b);
+          }
           // cs = inclusive cumsum of dt * A within the chunk.
           Value aH = k.load(consts, {k.c(0), k.c(j)});
           if (failed(emitStrided(em, tid, q, p.threads, [&](Value t) {
