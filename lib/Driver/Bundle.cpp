@@ -202,6 +202,70 @@ static std::string shapeList(ArrayRef<int64_t> shape) {
   return s;
 }
 
+//===----------------------------------------------------------------------===//
+// The weights side file
+//===----------------------------------------------------------------------===//
+
+static constexpr int64_t kWeightsHeaderBytes = 64;
+static constexpr int64_t kWeightsAlignment = 64;
+static constexpr uint32_t kWeightsVersion = 1;
+static constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;
+static constexpr uint64_t kFnvPrime = 0x100000001b3ull;
+
+static uint64_t fnv1a(uint64_t hash, StringRef bytes) {
+  for (char c : bytes) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= kFnvPrime;
+  }
+  return hash;
+}
+
+WeightsLayout mlir::iolite::layoutWeights(const BundleModel &m) {
+  WeightsLayout layout;
+  int64_t end = kWeightsHeaderBytes;
+  uint64_t hash = kFnvOffset;
+  bool any = false;
+  for (const std::string &c : m.constants) {
+    if (static_cast<int64_t>(c.size()) < m.weightsThreshold) {
+      layout.offsets.push_back(-1);
+      continue;
+    }
+    any = true;
+    int64_t offset = llvm::alignTo(end, kWeightsAlignment);
+    layout.offsets.push_back(offset);
+    end = offset + static_cast<int64_t>(c.size());
+    hash = fnv1a(hash, c);
+  }
+  if (any) {
+    layout.fileBytes = end;
+    layout.hash = hash;
+  }
+  return layout;
+}
+
+static void appendLE(std::string &out, uint64_t v, unsigned bytes) {
+  for (unsigned i = 0; i < bytes; ++i)
+    out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+/// The contents of NAME.weights.
+static std::string weightsFile(const BundleModel &m,
+                               const WeightsLayout &layout) {
+  std::string file = "IOLITEWT";
+  appendLE(file, kWeightsVersion, 4);
+  appendLE(file, 0, 4);
+  appendLE(file, layout.fileBytes, 8);
+  appendLE(file, layout.hash, 8);
+  file.resize(kWeightsHeaderBytes, '\0');
+  for (auto [c, offset] : llvm::zip(m.constants, layout.offsets)) {
+    if (offset < 0)
+      continue;
+    file.resize(offset, '\0');
+    file += c;
+  }
+  return file;
+}
+
 /// The alignment the kernels of every target assume of their buffers.
 static unsigned bufferAlignment(const BundleModel &m) {
   unsigned align = 1;
@@ -221,6 +285,12 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
      << "#define " << up << "_WORKSPACE_SIZE " << m.workspaceBytes << "u\n"
      << "/* Alignment every buffer passed to " << n << "_run must have. */\n"
      << "#define " << up << "_BUFFER_ALIGNMENT " << bufferAlignment(m) << "u\n"
+     << "/* Constants of at least " << m.weightsThreshold
+     << " bytes live in this file, next to " << n << ".c;\n   " << up
+     << "_WEIGHTS_BYTES is 0 when there are none. */\n"
+     << "#define " << up << "_WEIGHTS_FILE \"" << n << ".weights\"\n"
+     << "#define " << up << "_WEIGHTS_BYTES " << layoutWeights(m).fileBytes
+     << "u\n"
      << "#define " << up << "_NUM_INPUTS " << m.inputs.size() << "\n"
      << "#define " << up << "_NUM_OUTPUTS " << m.outputs.size() << "\n\n";
   auto tensors = [&](StringRef kind, const std::vector<BundleTensor> &ts) {
@@ -244,6 +314,19 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
         "constants. */\n"
      << "iolite_status_t " << n << "_load(iolite_device_t device, " << n
      << "_model **model);\n"
+     << "/* " << n << "_load reading the constants kept in the weights file "
+     << "from `weights_path`\n   (NULL: $" << up << "_WEIGHTS if set, else "
+     << up << "_WEIGHTS_FILE in the folder this\n   bundle's " << n
+     << ".c was compiled from). A file that cannot be opened gives\n"
+     << "   IOLITE_ERROR_NOT_FOUND, one that is not this bundle's (size, "
+     << "checksum)\n   IOLITE_ERROR_INVALID_ARGUMENT; " << n
+     << "_load_error() then says why. */\n"
+     << "iolite_status_t " << n << "_load_from(iolite_device_t device, "
+     << "const char *weights_path,\n    " << n << "_model **model);\n"
+     << "/* Why the last " << n << "_load failed when the runtime's "
+     << "iolite_last_error() does\n   not say (the weights file); \"\" "
+     << "otherwise. */\n"
+     << "const char *" << n << "_load_error(void);\n"
      << "void " << n << "_unload(" << n << "_model *model);\n\n"
      << "/* Runs the model: device pointers to every input and output, a "
         "workspace\n   of "
@@ -265,12 +348,127 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
      << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << up << "_H */\n";
 }
 
+/// The C code that reads the weights file into the constants' device
+/// buffers: `load_weights(model, path)` and `NAME_load_error()`.
+static void writeWeightsLoader(const BundleModel &m,
+                               const WeightsLayout &layout,
+                               llvm::raw_ostream &os) {
+  const std::string &n = m.name;
+  std::string up = StringRef(n).upper();
+  if (layout.fileBytes == 0) {
+    os << "/* Every constant is embedded: there is no weights file. */\n"
+       << "static iolite_status_t load_weights(" << n
+       << "_model *model, const char *path) {\n"
+       << "  (void)model;\n  (void)path;\n  return IOLITE_SUCCESS;\n}\n\n";
+    return;
+  }
+  int64_t largest = 0;
+  for (auto [c, offset] : llvm::zip(m.constants, layout.offsets))
+    if (offset >= 0)
+      largest = std::max<int64_t>(largest, c.size());
+  os << "#define WEIGHTS_HASH 0x"
+     << llvm::utohexstr(layout.hash, /*LowerCase=*/true) << "ull\n"
+     << "#define WEIGHTS_STAGING " << largest << "u\n\n";
+  os << R"C(static uint64_t fnv1a(uint64_t hash, const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    hash ^= p[i];
+    hash *= 0x100000001b3ull;
+  }
+  return hash;
+}
+
+static uint64_t read_le(const unsigned char *p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i)
+    v = (v << 8) | p[i];
+  return v;
+}
+
+/* The weights file: the path given, else $)C"
+     << up << R"C(_WEIGHTS, else next to the source this
+   file was compiled from (__FILE__), else the working directory. */
+static const char *weights_file(const char *path, char *buffer, size_t size) {
+  if (path)
+    return path;
+  const char *env = getenv(")C"
+     << up << R"C(_WEIGHTS");
+  if (env && *env)
+    return env;
+  const char *here = __FILE__;
+  const char *slash = strrchr(here, '/');
+  if (!slash)
+    return )C"
+     << up << R"C(_WEIGHTS_FILE;
+  snprintf(buffer, size, "%.*s/%s", (int)(slash - here), here,
+           )C"
+     << up << R"C(_WEIGHTS_FILE);
+  return buffer;
+}
+
+)C";
+  os << "static iolite_status_t load_weights(" << n
+     << "_model *model, const char *path) {\n";
+  os << R"C(  char name[4096];
+  const char *file = weights_file(path, name, sizeof(name));
+  FILE *f = fopen(file, "rb");
+  if (!f) {
+    snprintf(load_error, sizeof(load_error),
+             "cannot open the weights file %s", file);
+    return IOLITE_ERROR_NOT_FOUND;
+  }
+  unsigned char header[64];
+  iolite_status_t s = IOLITE_SUCCESS;
+  if (fread(header, 1, sizeof(header), f) != sizeof(header) ||
+      memcmp(header, "IOLITEWT", 8) != 0 || read_le(header + 8, 4) != 1 ||
+      read_le(header + 16, 8) != )C"
+     << up << R"C(_WEIGHTS_BYTES ||
+      read_le(header + 24, 8) != WEIGHTS_HASH) {
+    snprintf(load_error, sizeof(load_error),
+             "%s is not the weights file of this bundle", file);
+    fclose(f);
+    return IOLITE_ERROR_INVALID_ARGUMENT;
+  }
+  unsigned char *staging = (unsigned char *)malloc(WEIGHTS_STAGING);
+  if (!staging) {
+    fclose(f);
+    return IOLITE_ERROR_OUT_OF_MEMORY;
+  }
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (int i = 0; s == IOLITE_SUCCESS && i < NUM_CONSTANTS; ++i) {
+    if (constant_data[i])
+      continue;
+    if (fseek(f, (long)constant_offsets[i], SEEK_SET) != 0 ||
+        fread(staging, 1, constant_sizes[i], f) != constant_sizes[i]) {
+      snprintf(load_error, sizeof(load_error),
+               "%s is truncated (constant %d)", file, i);
+  s = IOLITE_ERROR_INVALID_ARGUMENT;
+  break;
+}
+hash = fnv1a(hash, staging, constant_sizes[i]);
+s = iolite_memcpy_h2d(model->device, model->constants[i], staging,
+                      constant_sizes[i]);
+}
+if (s == IOLITE_SUCCESS && hash != WEIGHTS_HASH) {
+  snprintf(load_error, sizeof(load_error),
+           "%s is corrupted (checksum mismatch)", file);
+  s = IOLITE_ERROR_INVALID_ARGUMENT;
+}
+free(staging);
+fclose(f);
+return s;
+}
+
+)C";
+}
+
 static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
   const std::string &n = m.name;
   size_t numKernels = m.launches.size();
   os << "/* " << n << ".c - generated by iolite-compile. Do not edit. */\n"
-     << "#include \"" << n << ".h\"\n\n#include <stdlib.h>\n#include "
-     << "<string.h>\n\n";
+     << "#include \"" << n << ".h\"\n\n#include <stdio.h>\n#include "
+     << "<stdlib.h>\n#include <string.h>\n\n";
+  os << "static char load_error[512];\n\n"
+     << "const char *" << n << "_load_error(void) { return load_error; }\n\n";
   os << "#define NUM_KERNELS " << numKernels << "\n#define NUM_CONSTANTS "
      << m.constants.size() << "\n\n";
   os << "static const char *const kernel_names[NUM_KERNELS + 1] = {";
@@ -301,20 +499,36 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
        << m.artifacts[t].binary.size() << ", launches_" << id << "},\n";
   }
   os << "};\n\n";
+  WeightsLayout layout = layoutWeights(m);
   for (auto [i, c] : llvm::enumerate(m.constants))
-    writeByteArray(os, "constant_" + std::to_string(i), c);
-  os << "static const unsigned char *const constant_data[NUM_CONSTANTS + 1] = "
+    if (layout.offsets[i] < 0)
+      writeByteArray(os, "constant_" + std::to_string(i), c);
+  os << "/* Embedded constants; NULL: at constant_offsets[i] of the weights "
+        "file. */\n"
+     << "static const unsigned char *const constant_data[NUM_CONSTANTS + 1] = "
         "{";
-  for (size_t i = 0; i < m.constants.size(); ++i)
-    os << "constant_" << i << ", ";
+  for (size_t i = 0; i < m.constants.size(); ++i) {
+    if (layout.offsets[i] < 0)
+      os << "constant_" << i << ", ";
+    else
+      os << "NULL, ";
+  }
   os << "NULL};\nstatic const size_t constant_sizes[NUM_CONSTANTS + 1] = {";
   for (const std::string &c : m.constants)
     os << c.size() << ", ";
-  os << "0};\n\n";
+  os << "0};\n";
+  if (layout.fileBytes > 0) {
+    os << "static const uint64_t constant_offsets[NUM_CONSTANTS + 1] = {";
+    for (int64_t o : layout.offsets)
+      os << (o < 0 ? 0 : o) << "u, ";
+    os << "0};\n";
+  }
+  os << "\n";
   os << "struct " << n << "_model {\n  iolite_device_t device;\n"
      << "  iolite_module_t module;\n  const struct target_entry *target;\n"
      << "  iolite_kernel_t kernels[NUM_KERNELS + 1];\n"
      << "  void *constants[NUM_CONSTANTS + 1];\n};\n\n";
+  writeWeightsLoader(m, layout, os);
   os << "void " << n << "_unload(" << n << "_model *model) {\n"
      << "  if (!model)\n    return;\n"
      << "  for (int i = 0; i < NUM_CONSTANTS; ++i)\n"
@@ -322,8 +536,9 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
      << "      iolite_free(model->device, model->constants[i]);\n"
      << "  if (model->module)\n    iolite_module_unload(model->module);\n"
      << "  free(model);\n}\n\n";
-  os << "iolite_status_t " << n << "_load(iolite_device_t device, " << n
-     << "_model **out) {\n"
+  os << "iolite_status_t " << n << "_load_from(iolite_device_t device, "
+     << "const char *weights_path,\n    " << n << "_model **out) {\n"
+     << "  load_error[0] = 0;\n"
      << "  const struct target_entry *target = NULL;\n"
      << "  for (size_t i = 0; !target && i < sizeof(targets) / "
         "sizeof(targets[0]); ++i)\n"
@@ -342,12 +557,17 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
      << "  for (int i = 0; s == IOLITE_SUCCESS && i < NUM_CONSTANTS; ++i) {\n"
      << "    s = iolite_malloc(device, constant_sizes[i], "
         "&model->constants[i]);\n"
-     << "    if (s == IOLITE_SUCCESS)\n"
+     << "    if (s == IOLITE_SUCCESS && constant_data[i])\n"
      << "      s = iolite_memcpy_h2d(device, model->constants[i], "
         "constant_data[i], constant_sizes[i]);\n  }\n"
+     << "  if (s == IOLITE_SUCCESS)\n"
+     << "    s = load_weights(model, weights_path);\n"
      << "  if (s != IOLITE_SUCCESS) {\n    " << n
      << "_unload(model);\n    return s;\n  }\n"
      << "  *out = model;\n  return IOLITE_SUCCESS;\n}\n\n";
+  os << "iolite_status_t " << n << "_load(iolite_device_t device, " << n
+     << "_model **out) {\n"
+     << "  return " << n << "_load_from(device, NULL, out);\n}\n\n";
   os << "iolite_status_t " << n << "_run(" << n << "_model *model";
   for (size_t i = 0; i < m.inputs.size(); ++i)
     os << ", const void *input" << i;
@@ -475,14 +695,31 @@ static llvm::json::Value manifest(const BundleModel &m) {
     }
     launches.push_back(Object{{"kernel", l.kernel}, {"args", std::move(args)}});
   }
-  Array constants;
-  for (const std::string &c : m.constants)
-    constants.push_back(static_cast<int64_t>(c.size()));
+  Array constantBytes, constants;
+  WeightsLayout layout = layoutWeights(m);
+  for (auto [c, offset] : llvm::zip(m.constants, layout.offsets)) {
+    constantBytes.push_back(static_cast<int64_t>(c.size()));
+    Object o{{"bytes", static_cast<int64_t>(c.size())}};
+    if (offset < 0)
+      o["embedded"] = true;
+    else
+      o["offset"] = offset;
+    constants.push_back(std::move(o));
+  }
+  Object weights{{"threshold_bytes", m.weightsThreshold}};
+  if (layout.fileBytes > 0) {
+    weights["file"] = m.name + ".weights";
+    weights["bytes"] = layout.fileBytes;
+    weights["fnv1a64"] =
+        "0x" + llvm::utohexstr(layout.hash, /*LowerCase=*/true);
+  }
   return Object{{"name", m.name},
                 {"workspace_bytes", m.workspaceBytes},
                 {"inputs", tensorList(m.inputs)},
                 {"outputs", tensorList(m.outputs)},
-                {"constant_bytes", std::move(constants)},
+                {"constant_bytes", std::move(constantBytes)},
+                {"constants", std::move(constants)},
+                {"weights", std::move(weights)},
                 {"targets", std::move(targets)},
                 {"kernels", std::move(kernels)},
                 {"launches", std::move(launches)}};
@@ -534,6 +771,10 @@ LogicalResult mlir::iolite::writeBundle(const BundleModel &m, StringRef outDir,
   if (!writeFile(path(m.name + ".h"), header, error) ||
       !writeFile(path(m.name + ".c"), source, error) ||
       !writeFile(path("manifest.json"), json, error))
+    return fail();
+  WeightsLayout layout = layoutWeights(m);
+  if (layout.fileBytes > 0 &&
+      !writeFile(path(m.name + ".weights"), weightsFile(m, layout), error))
     return fail();
   for (auto [t, targetDesc] : llvm::enumerate(m.targets))
     if (!writeFile(path(m.name + "." + targetDesc->name + "." +

@@ -134,6 +134,7 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
 
   BundleModel bundle;
   bundle.name = name;
+  bundle.weightsThreshold = options.weightsThreshold;
   bool printedAny = false;
   for (auto [t, target] : llvm::enumerate(*targets)) {
     OwningOpRef<ModuleOp> copy = module->clone();

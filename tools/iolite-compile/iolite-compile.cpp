@@ -61,6 +61,11 @@ int main(int argc, char **argv) {
   cl::list<int64_t> matmulTile("matmul-tile",
                                cl::desc("Override the matmul tile BM,BN,BK"),
                                cl::CommaSeparated, cl::cat(category));
+  cl::opt<int64_t> weightsThreshold(
+      "weights-threshold",
+      cl::desc("Constants of at least this many bytes go to NAME.weights; "
+               "smaller ones are embedded in NAME.c"),
+      cl::init(kDefaultWeightsThreshold), cl::cat(category));
   registerModelLoadCLOptions();
   cl::HideUnrelatedOptions({&category, &getModelLoadCLCategory()});
   cl::ParseCommandLineOptions(argc, argv, "Iolite model compiler\n");
@@ -86,6 +91,11 @@ int main(int argc, char **argv) {
   options.emit = emit;
   options.noFusion = noFusion;
   options.remarks = remarks;
+  if (weightsThreshold < 1) {
+    llvm::errs() << "error: --weights-threshold must be at least 1 byte\n";
+    return 1;
+  }
+  options.weightsThreshold = weightsThreshold;
   if (!matmulTile.empty()) {
     if (matmulTile.size() != 3 ||
         llvm::any_of(matmulTile, [](int64_t v) { return v <= 0; })) {

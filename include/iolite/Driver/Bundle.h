@@ -48,12 +48,32 @@ struct BundleModel {
   int64_t workspaceBytes = 0;
   /// Constant contents (little-endian element bytes).
   std::vector<std::string> constants;
+  /// Constants of at least this many bytes go to the NAME.weights side file
+  /// instead of being embedded in NAME.c.
+  int64_t weightsThreshold = kDefaultWeightsThreshold;
   std::vector<BundleLaunch> launches;
   std::vector<const TargetDescription *> targets;
   std::vector<TargetArtifact> artifacts;
   /// One per launch.
   std::vector<BundleKernel> kernels;
 };
+
+/// Where the constants of a bundle live: embedded in NAME.c or at an offset
+/// of NAME.weights. The weights file is a 64-byte header (magic
+/// "IOLITEWT", format version, file size, FNV-1a 64 hash of the constants'
+/// bytes in order) followed by the constants, each at a 64-byte aligned
+/// offset.
+struct WeightsLayout {
+  /// Per constant: its offset in the weights file, or -1 when embedded.
+  std::vector<int64_t> offsets;
+  /// Size of the weights file (0: no file).
+  int64_t fileBytes = 0;
+  /// FNV-1a 64 of the bytes of the constants in the file, in order.
+  uint64_t hash = 0;
+};
+
+/// Places the constants of `model` (see WeightsLayout).
+WeightsLayout layoutWeights(const BundleModel &model);
 
 /// Reads inputs, outputs, workspace, constants and launches off the host
 /// function in `module` (after iolite-kernel-to-gpu). `targetIndex` selects

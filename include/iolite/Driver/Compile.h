@@ -38,6 +38,9 @@ enum class EmitStage {
   Amdgcn  ///< AMDGCN assembly of the AMD targets
 };
 
+/// Constants of at least this many bytes go to the bundle's NAME.weights.
+inline constexpr int64_t kDefaultWeightsThreshold = 64 * 1024;
+
 struct CompileOptions {
   /// The model: .mlir, .onnx or .onnxtxt (see ModelLoader.h).
   std::string inputPath;
@@ -52,6 +55,9 @@ struct CompileOptions {
   bool remarks = false;
   CodegenOverrides overrides;
   BackendOptions backend;
+  /// Constants of at least this many bytes are written to NAME.weights and
+  /// read by NAME_load; smaller ones are embedded in NAME.c.
+  int64_t weightsThreshold = kDefaultWeightsThreshold;
 };
 
 /// One kernel row of the summary table and the manifest.
