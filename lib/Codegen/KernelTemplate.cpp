@@ -9,8 +9,11 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/SymbolTable.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace mlir::iolite;
@@ -79,16 +82,27 @@ KernelEmitContext::KernelEmitContext(KernelOp kernel, gpu::GPUFuncOp func,
                                      const TargetDescription &target,
                                      const CodegenOverrides &overrides)
     : kernel(kernel), func(func), target(target), overrides(overrides),
-      builder(kernel.getLoc(), func.getContext()) {
+      builder(kernel.getLoc(), func.getContext()), primary(this) {
   Block &entry = func.getBody().front();
   builder.setInsertionPoint(entry.getTerminator());
   Block &body = kernel.getBody().front();
   unsigned numInputs = body.getNumArguments();
   for (unsigned i = 0; i < numInputs; ++i)
     bindings[body.getArgument(i)] = entry.getArgument(i);
-  for (unsigned i = numInputs; i < entry.getNumArguments(); ++i)
-    outputs.push_back(entry.getArgument(i));
+  for (unsigned i = 0; i < kernel.getNumResults(); ++i)
+    outputs.push_back(entry.getArgument(numInputs + i));
+  if (entry.getNumArguments() > numInputs + kernel.getNumResults())
+    scratchArg = entry.getArguments().back();
 }
+
+KernelEmitContext::KernelEmitContext(KernelEmitContext &primary,
+                                     gpu::GPUFuncOp func)
+    : KernelEmitContext(primary.kernel, func, primary.target,
+                        primary.overrides) {
+  this->primary = &primary;
+}
+
+KernelEmitContext::~KernelEmitContext() = default;
 
 ValueRange KernelEmitContext::getYieldedValues() {
   return kernel.getYield().getValues();
@@ -176,6 +190,62 @@ Value KernelEmitContext::getSharedView(unsigned id, MemRefType type,
                                 ValueRange{});
 }
 
+KernelEmitContext &KernelEmitContext::addAuxiliaryKernel(StringRef suffix) {
+  KernelEmitContext &p = *primary;
+  gpu::GPUFuncOp last =
+      p.auxiliaries.empty() ? p.func : p.auxiliaries.back()->func;
+  OpBuilder b(last->getContext());
+  b.setInsertionPointAfter(last);
+  auto aux = gpu::GPUFuncOp::create(b, p.func.getLoc(),
+                                    (p.func.getName() + "_" + suffix).str(),
+                                    p.func.getFunctionType());
+  aux->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  // Uniquify the name within the gpu.module.
+  SymbolTable(aux->getParentOp()).insert(aux, Block::iterator(aux));
+  b.setInsertionPointToEnd(&aux.getBody().front());
+  gpu::ReturnOp::create(b, p.func.getLoc());
+  p.auxiliaries.push_back(
+      std::unique_ptr<KernelEmitContext>(new KernelEmitContext(p, aux)));
+  return *p.auxiliaries.back();
+}
+
+unsigned KernelEmitContext::requestScratch(StringRef name, int64_t bytes) {
+  KernelEmitContext &p = *primary;
+  assert(!p.scratchFinalized && "scratch requested after first use");
+  (void)name;
+  // 256-byte alignment keeps every buffer aligned for vector access.
+  p.scratchBytes = llvm::alignTo(p.scratchBytes, 256);
+  p.scratchOffsets.push_back(p.scratchBytes);
+  p.scratchBytes += bytes;
+  return p.scratchOffsets.size() - 1;
+}
+
+int64_t KernelEmitContext::getScratchBytes() const {
+  return primary->scratchBytes;
+}
+
+void KernelEmitContext::appendScratchArgument() {
+  auto type = MemRefType::get({std::max<int64_t>(primary->scratchBytes, 1)},
+                              builder.getI8Type());
+  unsigned index = func.getNumArguments();
+  (void)func.insertArgument(index, type, DictionaryAttr(), kernel.getLoc());
+  scratchArg = func.getArgument(index);
+}
+
+Value KernelEmitContext::getScratchView(unsigned id, MemRefType type) {
+  KernelEmitContext &p = *primary;
+  if (!p.scratchFinalized) {
+    p.scratchFinalized = true;
+    p.appendScratchArgument();
+    for (auto &aux : p.auxiliaries)
+      aux->appendScratchArgument();
+  }
+  Value offset = arith::ConstantIndexOp::create(builder, p.scratchOffsets[id]);
+  auto viewType = MemRefType::get(type.getShape(), type.getElementType());
+  return memref::ViewOp::create(builder, viewType, scratchArg, offset,
+                                ValueRange{});
+}
+
 //===----------------------------------------------------------------------===//
 // Registry and shared helpers
 //===----------------------------------------------------------------------===//
@@ -224,10 +294,58 @@ mlir::iolite::emitTileMultiplyAccumulate(ImplicitLocOpBuilder &b, ValueRange a,
   return result;
 }
 
+SmallVector<Value> mlir::iolite::emitSharedTileMatmul(
+    ImplicitLocOpBuilder &b, const SharedTileOperand &a,
+    const SharedTileOperand &bOperand, int64_t extent, ValueRange acc) {
+  auto c = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, v);
+  };
+  // Fragment positions do not depend on k: compute them once.
+  auto positions = [&](const SharedTileOperand &op) {
+    SmallVector<Value> pos;
+    for (int64_t n = 0; n < op.count; ++n)
+      pos.push_back(n == 0 ? op.threadOffset
+                           : (Value)arith::AddIOp::create(b, op.threadOffset,
+                                                          c(n * op.stride)));
+    return pos;
+  };
+  SmallVector<Value> aPos = positions(a), bPos = positions(bOperand);
+  auto loop = scf::ForOp::create(b, c(0), c(extent), c(1), acc);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  Value k = loop.getInductionVar();
+  auto fragment = [&](const SharedTileOperand &op, ArrayRef<Value> pos) {
+    SmallVector<Value> frag;
+    for (Value x : pos) {
+      SmallVector<Value> idx(op.prefix.begin(), op.prefix.end());
+      if (op.reductionMajor)
+        idx.append({k, x});
+      else
+        idx.append({x, k});
+      frag.push_back(
+          convertToCompute(b, memref::LoadOp::create(b, op.tile, idx)));
+    }
+    return frag;
+  };
+  SmallVector<Value> aFrag = fragment(a, aPos);
+  SmallVector<Value> bFrag = fragment(bOperand, bPos);
+  scf::YieldOp::create(
+      b, emitTileMultiplyAccumulate(b, aFrag, bFrag, loop.getRegionIterArgs()));
+  return SmallVector<Value>(loop.getResults());
+}
+
 Value mlir::iolite::emitWarpAllReduce(
     ImplicitLocOpBuilder &b, Value value, unsigned warpSize,
     function_ref<Value(Value, Value)> combine) {
-  for (unsigned offset = warpSize / 2; offset >= 1; offset /= 2) {
+  return emitLaneGroupAllReduce(b, value, warpSize, warpSize, combine);
+}
+
+Value mlir::iolite::emitLaneGroupAllReduce(
+    ImplicitLocOpBuilder &b, Value value, unsigned lanes, unsigned warpSize,
+    function_ref<Value(Value, Value)> combine) {
+  assert(llvm::isPowerOf2_32(lanes) && warpSize % lanes == 0 &&
+         "lane groups must be powers of two dividing the warp");
+  for (unsigned offset = lanes / 2; offset >= 1; offset /= 2) {
     auto shuffle = gpu::ShuffleOp::create(
         b, value, static_cast<int32_t>(offset), static_cast<int32_t>(warpSize),
         gpu::ShuffleMode::XOR);

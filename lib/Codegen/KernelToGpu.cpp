@@ -64,18 +64,58 @@ static std::string sanitize(StringRef name) {
   return s;
 }
 
-/// Generates one kernel; returns the gpu.func or null after a diagnostic.
-static gpu::GPUFuncOp generateKernel(KernelOp kernel, gpu::GPUModuleOp module,
-                                     SymbolTable &symbols,
-                                     const TargetDescription &target,
-                                     const CodegenOverrides &overrides) {
+/// The functions generated for one iolite.kernel, in launch order, and the
+/// global scratch they share.
+struct GeneratedKernel {
+  SmallVector<gpu::GPUFuncOp, 1> funcs;
+  int64_t scratchBytes = 0;
+};
+
+/// Records the launch shape and provenance of one generated function.
+static LogicalResult annotateKernelFunc(KernelOp kernel, KernelEmitContext &ctx,
+                                        const TargetDescription &target) {
+  gpu::GPUFuncOp func = ctx.getFunc();
+  OpBuilder b(func);
+  auto grid = ctx.getGrid(), block = ctx.getBlock();
+  int64_t threads = block[0] * block[1] * block[2];
+  if (threads > target.maxThreadsPerBlock)
+    return kernel.emitError()
+           << "kernel '" << kernel.getName() << "' uses " << threads
+           << " threads per block; " << target.name << " allows "
+           << target.maxThreadsPerBlock;
+  func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+      {static_cast<int32_t>(block[0]), static_cast<int32_t>(block[1]),
+       static_cast<int32_t>(block[2])}));
+  func->setAttr("iolite.grid", b.getDenseI64ArrayAttr(grid));
+  func->setAttr("iolite.block", b.getDenseI64ArrayAttr(block));
+  func->setAttr("iolite.shared_memory_bytes",
+                b.getI64IntegerAttr(ctx.getSharedMemoryPlan().getTotalBytes()));
+  if (int64_t scratch = ctx.getScratchBytes())
+    func->setAttr("iolite.scratch_bytes", b.getI64IntegerAttr(scratch));
+  func->setAttr("iolite.template", b.getStringAttr(ctx.templateName));
+  func->setAttr("iolite.tile", b.getStringAttr(ctx.tileDescription));
+  func->setAttr("iolite.kernel_name", kernel.getNameAttr());
+  SmallVector<Attribute> opNames, opLocs;
+  for (Operation &op : kernel.getBody().front().without_terminator()) {
+    opNames.push_back(b.getStringAttr(op.getName().getStringRef()));
+    opLocs.push_back(op.getLoc());
+  }
+  func->setAttr("iolite.source_ops", b.getArrayAttr(opNames));
+  func->setAttr("iolite.source_locs", b.getArrayAttr(opLocs));
+  return success();
+}
+
+/// Generates one kernel (its primary gpu.func and any auxiliary ones the
+/// template added); fails after a diagnostic.
+static FailureOr<GeneratedKernel>
+generateKernel(KernelOp kernel, gpu::GPUModuleOp module, SymbolTable &symbols,
+               const TargetDescription &target,
+               const CodegenOverrides &overrides) {
   SmallVector<Type> argTypes;
   for (Value v : kernel.getInputs()) {
-    if (!isa<RankedTensorType>(v.getType())) {
-      kernel.emitError() << "kernel input of type " << v.getType()
-                         << " is not a ranked tensor";
-      return {};
-    }
+    if (!isa<RankedTensorType>(v.getType()))
+      return kernel.emitError() << "kernel input of type " << v.getType()
+                                << " is not a ranked tensor";
     argTypes.push_back(toMemRef(v.getType()));
   }
   for (Type t : kernel.getResultTypes())
@@ -93,41 +133,24 @@ static gpu::GPUFuncOp generateKernel(KernelOp kernel, gpu::GPUModuleOp module,
   KernelAnalysis analysis = KernelAnalysis::analyze(kernel);
   const KernelTemplate *tmpl = getKernelTemplateRegistry().select(
       analysis, target, overrides.forceElemental);
-  if (!tmpl) {
-    kernel.emitError() << "no kernel template can generate kernel '"
-                       << kernel.getName() << "'";
-    return {};
-  }
+  if (!tmpl)
+    return kernel.emitError() << "no kernel template can generate kernel '"
+                              << kernel.getName() << "'";
   KernelEmitContext ctx(kernel, func, target, overrides);
   if (failed(tmpl->emit(analysis, ctx)))
-    return {};
+    return failure();
 
-  auto grid = ctx.getGrid(), block = ctx.getBlock();
-  int64_t threads = block[0] * block[1] * block[2];
-  if (threads > target.maxThreadsPerBlock) {
-    kernel.emitError() << "kernel '" << kernel.getName() << "' uses " << threads
-                       << " threads per block; " << target.name << " allows "
-                       << target.maxThreadsPerBlock;
-    return {};
+  GeneratedKernel result;
+  result.scratchBytes = ctx.getScratchBytes();
+  SmallVector<KernelEmitContext *> all{&ctx};
+  for (const auto &aux : ctx.getAuxiliaryKernels())
+    all.push_back(aux.get());
+  for (KernelEmitContext *c : all) {
+    if (failed(annotateKernelFunc(kernel, *c, target)))
+      return failure();
+    result.funcs.push_back(c->getFunc());
   }
-  func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
-      {static_cast<int32_t>(block[0]), static_cast<int32_t>(block[1]),
-       static_cast<int32_t>(block[2])}));
-  func->setAttr("iolite.grid", b.getDenseI64ArrayAttr(grid));
-  func->setAttr("iolite.block", b.getDenseI64ArrayAttr(block));
-  func->setAttr("iolite.shared_memory_bytes",
-                b.getI64IntegerAttr(ctx.getSharedMemoryPlan().getTotalBytes()));
-  func->setAttr("iolite.template", b.getStringAttr(ctx.templateName));
-  func->setAttr("iolite.tile", b.getStringAttr(ctx.tileDescription));
-  func->setAttr("iolite.kernel_name", kernel.getNameAttr());
-  SmallVector<Attribute> opNames, opLocs;
-  for (Operation &op : kernel.getBody().front().without_terminator()) {
-    opNames.push_back(b.getStringAttr(op.getName().getStringRef()));
-    opLocs.push_back(op.getLoc());
-  }
-  func->setAttr("iolite.source_ops", b.getArrayAttr(opNames));
-  func->setAttr("iolite.source_locs", b.getArrayAttr(opLocs));
-  return func;
+  return result;
 }
 
 /// Rewrites `func` (tensors, iolite.kernel ops) into the host launch form.
@@ -200,6 +223,10 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
   }
   if (auto attr = func->getAttrOfType<IntegerAttr>("iolite.workspace_size"))
     workspace = std::max(workspace, attr.getInt());
+  // Kernel scratch (split-KV partials, ...) goes after the intermediates;
+  // kernels run one after another, so they all share this region.
+  int64_t scratchBase = llvm::alignTo(workspace, kWorkspaceAlignment);
+  int64_t scratchEnd = workspace;
 
   // The host function: inputs, outputs, workspace.
   SmallVector<Type> argTypes;
@@ -277,29 +304,48 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
       memrefOf[r] = memref::ViewOp::create(hb, toMemRef(r.getType()), ws, off,
                                            ValueRange{});
     }
-    gpu::GPUFuncOp gpuFunc =
+    FailureOr<GeneratedKernel> generated =
         generateKernel(kernel, module, kernelSymbols, target, overrides);
-    if (!gpuFunc)
+    if (failed(generated))
       return failure();
     SmallVector<Value> args;
     for (Value in : kernel.getInputs())
       args.push_back(memrefOf.lookup(in));
     for (Value r : kernel.getResults())
       args.push_back(memrefOf.lookup(r));
-    auto grid = gpuFunc->getAttrOfType<DenseI64ArrayAttr>("iolite.grid");
-    auto block = gpuFunc->getAttrOfType<DenseI64ArrayAttr>("iolite.block");
-    auto dim3 = [&](ArrayRef<int64_t> v) {
-      return gpu::KernelDim3{arith::ConstantIndexOp::create(hb, v[0]),
-                             arith::ConstantIndexOp::create(hb, v[1]),
-                             arith::ConstantIndexOp::create(hb, v[2])};
-    };
-    gpu::KernelDim3 gridDim = dim3(grid.asArrayRef());
-    gpu::KernelDim3 blockDim = dim3(block.asArrayRef());
-    int64_t smem =
-        gpuFunc->getAttrOfType<IntegerAttr>("iolite.shared_memory_bytes")
-            .getInt();
-    Value smemValue = arith::ConstantIntOp::create(hb, smem, 32);
-    gpu::LaunchFuncOp::create(hb, gpuFunc, gridDim, blockDim, smemValue, args);
+    if (int64_t scratch = generated->scratchBytes) {
+      Value off = arith::ConstantIndexOp::create(hb, scratchBase);
+      args.push_back(
+          memref::ViewOp::create(hb, MemRefType::get({scratch}, hb.getI8Type()),
+                                 ws, off, ValueRange{}));
+      scratchEnd = std::max(scratchEnd, scratchBase + scratch);
+    }
+    for (gpu::GPUFuncOp gpuFunc : generated->funcs) {
+      auto grid = gpuFunc->getAttrOfType<DenseI64ArrayAttr>("iolite.grid");
+      auto block = gpuFunc->getAttrOfType<DenseI64ArrayAttr>("iolite.block");
+      auto dim3 = [&](ArrayRef<int64_t> v) {
+        return gpu::KernelDim3{arith::ConstantIndexOp::create(hb, v[0]),
+                               arith::ConstantIndexOp::create(hb, v[1]),
+                               arith::ConstantIndexOp::create(hb, v[2])};
+      };
+      gpu::KernelDim3 gridDim = dim3(grid.asArrayRef());
+      gpu::KernelDim3 blockDim = dim3(block.asArrayRef());
+      int64_t smem =
+          gpuFunc->getAttrOfType<IntegerAttr>("iolite.shared_memory_bytes")
+              .getInt();
+      Value smemValue = arith::ConstantIntOp::create(hb, smem, 32);
+      gpu::LaunchFuncOp::create(hb, gpuFunc, gridDim, blockDim, smemValue,
+                                args);
+    }
+  }
+  // The workspace grows by the scratch region, if any kernel asked for it.
+  if (scratchEnd > workspace) {
+    workspace = scratchEnd;
+    auto grown = MemRefType::get({workspace}, IntegerType::get(ctx, 8));
+    ws.setType(grown);
+    argTypes.back() = grown;
+    host.setFunctionType(b.getFunctionType(argTypes, {}));
+    host->setAttr("iolite.workspace_size", b.getI64IntegerAttr(workspace));
   }
   hb.setLoc(ret.getLoc());
   func::ReturnOp::create(hb);

@@ -36,7 +36,8 @@ static KernelTuning tuning(ArrayRef<int64_t> tile, unsigned threads,
 }
 
 static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
-                                    unsigned smemPerSM, StringRef features,
+                                    unsigned smemPerSM, unsigned sms,
+                                    StringRef features,
                                     ArrayRef<int64_t> matmulTile) {
   TargetDescription t;
   t.name = chip.str();
@@ -47,6 +48,7 @@ static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
   t.sharedMemoryPerBlock = 48 * 1024;
   t.sharedMemoryPerBlockOptin = smemOptin;
   t.sharedMemoryPerMultiprocessor = smemPerSM;
+  t.multiprocessors = sms;
   t.registersPerThread = 255;
   // Half the registers a thread may have at 2 resident 256-thread blocks.
   t.accumulatorsPerThread = 64;
@@ -70,7 +72,7 @@ static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
   return t;
 }
 
-static TargetDescription makeAmd(StringRef chip) {
+static TargetDescription makeAmd(StringRef chip, unsigned cus) {
   TargetDescription t;
   t.name = chip.str();
   t.chip = chip.str();
@@ -81,6 +83,7 @@ static TargetDescription makeAmd(StringRef chip) {
   t.sharedMemoryPerBlock = 64 * 1024;
   t.sharedMemoryPerBlockOptin = 64 * 1024;
   t.sharedMemoryPerMultiprocessor = 64 * 1024;
+  t.multiprocessors = cus;
   t.registersPerThread = 512;
   // A quarter of the 256 architected VGPRs (AGPRs hold no FMA operands).
   t.accumulatorsPerThread = 64;
@@ -104,12 +107,14 @@ static TargetDescription makeAmd(StringRef chip) {
 
 static std::vector<TargetDescription> buildTargets() {
   std::vector<TargetDescription> chips;
+  // A100 (108 SMs), H100 SXM (132 SMs), MI250X per GCD (110 CUs), MI300X
+  // (304 CUs).
   chips.push_back(
-      makeNvidia("sm_80", 163 * 1024, 164 * 1024, "+ptx70", {64, 64, 16}));
-  chips.push_back(
-      makeNvidia("sm_90a", 227 * 1024, 228 * 1024, "+ptx80", {128, 64, 16}));
-  chips.push_back(makeAmd("gfx90a"));
-  chips.push_back(makeAmd("gfx942"));
+      makeNvidia("sm_80", 163 * 1024, 164 * 1024, 108, "+ptx70", {64, 64, 16}));
+  chips.push_back(makeNvidia("sm_90a", 227 * 1024, 228 * 1024, 132, "+ptx80",
+                             {128, 64, 16}));
+  chips.push_back(makeAmd("gfx90a", 110));
+  chips.push_back(makeAmd("gfx942", 304));
   std::vector<TargetDescription> all(chips.begin(), chips.end());
   for (const TargetDescription &chip : chips) {
     TargetDescription emu = chip;

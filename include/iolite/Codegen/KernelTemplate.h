@@ -57,6 +57,7 @@ public:
   KernelEmitContext(KernelOp kernel, gpu::GPUFuncOp func,
                     const TargetDescription &target,
                     const CodegenOverrides &overrides);
+  ~KernelEmitContext();
 
   KernelOp getKernel() const { return kernel; }
   gpu::GPUFuncOp getFunc() const { return func; }
@@ -103,7 +104,39 @@ public:
   void storeOutputRun(unsigned i, ArrayRef<Value> computed, ValueRange index,
                       ElementalEmitter &em);
 
+  //===--------------------------------------------------------------------===//
+  // Kernels of several launches (split-KV attention and its combine, ...)
+  //===--------------------------------------------------------------------===//
+
+  /// Adds a gpu.func `<kernel>_<suffix>` launched after this kernel's
+  /// primary function and the auxiliary kernels added before it. It takes
+  /// the same parameters (the kernel's inputs, its outputs, then the scratch
+  /// buffer if any), so its bindings and outputs work like the primary's and
+  /// an ElementalEmitter over it emits the same prologues and epilogues. The
+  /// returned context has its own builder, launch shape and shared-memory
+  /// plan; set its templateName and tileDescription too.
+  KernelEmitContext &addAuxiliaryKernel(StringRef suffix);
+  /// The auxiliary kernels, in launch order (of the primary context).
+  ArrayRef<std::unique_ptr<KernelEmitContext>> getAuxiliaryKernels() const {
+    return auxiliaries;
+  }
+
+  /// Reserves `bytes` of global scratch memory shared by every launch of
+  /// this kernel (primary and auxiliaries) and returns its id. Scratch lives
+  /// in the model workspace after the planned intermediates and is dead
+  /// between kernels. All requests come before the first getScratchView.
+  unsigned requestScratch(StringRef name, int64_t bytes);
+  /// A view of scratch buffer `id` as `type` (global memory). The first call
+  /// appends a `memref<Nxi8>` scratch parameter to every function of the
+  /// kernel (and to auxiliaries added later).
+  Value getScratchView(unsigned id, MemRefType type);
+  /// Total scratch bytes of the kernel (0 when none was requested).
+  int64_t getScratchBytes() const;
+
 private:
+  KernelEmitContext(KernelEmitContext &primary, gpu::GPUFuncOp func);
+  void appendScratchArgument();
+
   KernelOp kernel;
   gpu::GPUFuncOp func;
   const TargetDescription &target;
@@ -114,6 +147,15 @@ private:
   std::array<int64_t, 3> grid{1, 1, 1}, block{1, 1, 1};
   SharedMemoryPlan smemPlan;
   Value smemBase;
+  /// The context of the kernel's first launch (this one for the primary).
+  KernelEmitContext *primary;
+  SmallVector<std::unique_ptr<KernelEmitContext>> auxiliaries;
+  /// Scratch buffers (primary only): offsets into one scratch parameter.
+  SmallVector<int64_t> scratchOffsets;
+  int64_t scratchBytes = 0;
+  bool scratchFinalized = false;
+  /// This function's scratch parameter, once appended.
+  Value scratchArg;
 };
 
 class KernelTemplate {
@@ -143,7 +185,7 @@ private:
 };
 
 /// The registry with every built-in template (elemental fallback, row
-/// reductions, matmul). New families add themselves in KernelTemplates.cpp.
+/// reductions, matmul). New families add themselves in KernelTemplate.cpp.
 const KernelTemplateRegistry &getKernelTemplateRegistry();
 
 // Built-in templates (each in lib/Codegen/Templates/).
@@ -162,9 +204,40 @@ SmallVector<Value> emitTileMultiplyAccumulate(ImplicitLocOpBuilder &b,
                                               ValueRange a, ValueRange bFrag,
                                               ValueRange acc);
 
+/// One operand of a block-level tile product staged in shared memory.
+/// Element (k, x) of the operand (k the reduction index) is
+/// `tile[prefix..., k, x]` when `reductionMajor`, else `tile[prefix..., x,
+/// k]`. The calling thread owns positions `x = threadOffset + n * stride`
+/// for `n < count`.
+struct SharedTileOperand {
+  Value tile;
+  SmallVector<Value, 1> prefix;
+  bool reductionMajor = false;
+  Value threadOffset;
+  int64_t stride = 1;
+  int64_t count = 1;
+};
+
+/// `acc[i * b.count + j] += sum_{k < extent} A(k, i) * B(k, j)` over the
+/// thread's positions of two shared-memory operands (f32 accumulation;
+/// elements are extended to f32 as they are read). The k loop and fragment
+/// loads are emitted here and every step goes through
+/// emitTileMultiplyAccumulate, so a tensor-core mapping replaces this one
+/// function for every template that uses it.
+SmallVector<Value> emitSharedTileMatmul(ImplicitLocOpBuilder &b,
+                                        const SharedTileOperand &a,
+                                        const SharedTileOperand &bOperand,
+                                        int64_t extent, ValueRange acc);
+
 /// Warp-wide all-reduce of an f32 with gpu.shuffle xor (width = warp size).
 Value emitWarpAllReduce(ImplicitLocOpBuilder &b, Value value, unsigned warpSize,
                         function_ref<Value(Value, Value)> combine);
+
+/// All-reduce of an f32 over each aligned group of `lanes` consecutive lanes
+/// (a power of two dividing the warp size) with gpu.shuffle xor.
+Value emitLaneGroupAllReduce(ImplicitLocOpBuilder &b, Value value,
+                             unsigned lanes, unsigned warpSize,
+                             function_ref<Value(Value, Value)> combine);
 
 } // namespace iolite
 } // namespace mlir

@@ -23,7 +23,10 @@ def KernelToGpu : Pass<"iolite-kernel-to-gpu", "ModuleOp"> {
     the kernels in order with `gpu.launch_func`, reading intermediates from
     the workspace at the offsets the memory planner recorded
     (`result_offsets`) and constants from `memref.global`s. Kernels whose
-    shared memory does not fit the target are diagnosed here.
+    shared memory does not fit the target are diagnosed here. A template may
+    emit auxiliary kernels (the combine step of split-KV attention) that
+    launch right after its kernel, and request global scratch, which lives
+    in the workspace after the planned intermediates.
   }];
   let options = [
     Option<"target", "target", "std::string", "\"sm_90a\"",

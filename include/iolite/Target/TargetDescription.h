@@ -32,7 +32,8 @@ enum class GpuVendor { Nvidia, Amd };
 /// Preferred launch shape of one kernel family on one chip. `tile` is
 /// family-specific: matmul reads {BM, BN, BK}; row reductions read
 /// {rows per block (one per warp), columns from which a row gets a whole
-/// block}; elementwise reads {elements per thread}.
+/// block}; elementwise reads {elements per thread}; attention reads
+/// {BM query rows, BN keys}.
 struct KernelTuning {
   SmallVector<int64_t, 3> tile;
   /// Threads per block.
@@ -59,6 +60,9 @@ struct TargetDescription {
   /// Shared memory a block may use after opting in (the hard limit).
   unsigned sharedMemoryPerBlockOptin = 48 * 1024;
   unsigned sharedMemoryPerMultiprocessor = 64 * 1024;
+  /// Streaming multiprocessors (NVIDIA) or compute units (AMD) of the
+  /// chip's usual part; grid-size heuristics (split-KV) aim to fill them.
+  unsigned multiprocessors = 108;
   /// 32-bit registers one thread may use (VGPRs, AGPRs included, on AMD).
   unsigned registersPerThread = 255;
   /// 32-bit registers of one multiprocessor / compute unit.
