@@ -403,6 +403,21 @@ struct KernelToGpuPass
       }
       overrides.matmulTile.assign(matmulTile.begin(), matmulTile.end());
     }
+    if (!attentionTile.empty()) {
+      if (attentionTile.size() != 2 ||
+          llvm::any_of(attentionTile, [](int64_t v) { return v <= 0; })) {
+        getOperation().emitError(
+            "attention-tile needs two positive sizes BM,BN");
+        return signalPassFailure();
+      }
+      overrides.attentionTile.assign(attentionTile.begin(),
+                                     attentionTile.end());
+    }
+    if (attentionSplits < 0) {
+      getOperation().emitError("attention-splits must not be negative");
+      return signalPassFailure();
+    }
+    overrides.attentionSplits = attentionSplits;
     if (failed(generateGpuKernels(getOperation(), *t, overrides)))
       signalPassFailure();
   }

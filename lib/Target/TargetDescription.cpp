@@ -69,6 +69,10 @@ static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
   t.tunings.push_back({"conv1d", tuning({8, 128, 8}, 256)});
   // {input tile, max outputs per thread}; threads grow with L up to 1024.
   t.tunings.push_back({"long_conv", tuning({1024, 32}, 256)});
+  // {BM query rows, BN keys}: 16x16 threads, each with an 8-row slice of
+  // the 128x64 score tile; K/V double-buffered (~130 KiB at head_dim 128
+  // in f16, inside the opt-in limit of both chips). docs/attention.md.
+  t.tunings.push_back({"attention", tuning({128, 64}, 256, 2)});
   return t;
 }
 
@@ -102,6 +106,9 @@ static TargetDescription makeAmd(StringRef chip, unsigned cus) {
   t.tunings.push_back({"conv1d", tuning({8, 128, 8}, 256)});
   // {input tile, max outputs per thread}; threads grow with L up to 1024.
   t.tunings.push_back({"long_conv", tuning({1024, 32}, 256)});
+  // 64 KiB of LDS: a 64x32 score tile keeps Q, double-buffered K/V and P
+  // under the limit at head_dim 128 in f16 (~58 KiB).
+  t.tunings.push_back({"attention", tuning({64, 32}, 256, 2)});
   return t;
 }
 

@@ -149,22 +149,25 @@ func.func @inner_constant(%x: tensor<4xf32>) -> tensor<4xf32> {
 
 // -----
 
-// Kernels rooted at ops without a template (here attention) use the
-// elemental fallback: one thread per output element with loops.
+// Kernels rooted at ops without a template (here cumsum) use the
+// elemental fallback: one thread per output element with loops, the prologue
+// recomputed inside them.
 // CHECK-LABEL: func.func @fallback
-// CHECK: gpu.func @attn
+// CHECK: gpu.func @scan
 // CHECK-SAME: iolite.template = "elemental"
+// CHECK: scf.if
 // CHECK: scf.for {{.*}} iter_args
-// CHECK: scf.for {{.*}} iter_args
-// CHECK: math.fma
 // CHECK: math.exp
-func.func @fallback(%q: tensor<1x2x4x8xf32>, %k: tensor<1x1x4x8xf32>, %v: tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32> {
-  %o = iolite.kernel "attn" (%q, %k, %v) : (tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32> {
-  ^bb0(%a: tensor<1x2x4x8xf32>, %b: tensor<1x1x4x8xf32>, %c: tensor<1x1x4x8xf32>):
-    %r = iolite.attention %a, %b, %c {causal} : tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>
-    iolite.yield %r : tensor<1x2x4x8xf32>
+// CHECK: arith.addf
+// CHECK: memref.store
+func.func @fallback(%x: tensor<4x16xf32>) -> tensor<4x16xf32> {
+  %o = iolite.kernel "scan" (%x) : (tensor<4x16xf32>) -> tensor<4x16xf32> {
+  ^bb0(%a: tensor<4x16xf32>):
+    %e = iolite.exp %a : tensor<4x16xf32>
+    %c = iolite.cumsum %e {axis = 1 : i64} : tensor<4x16xf32>
+    iolite.yield %c : tensor<4x16xf32>
   }
-  return %o : tensor<1x2x4x8xf32>
+  return %o : tensor<4x16xf32>
 }
 // -----
 

@@ -9,7 +9,7 @@
 // CHECK: kernel template source ops target grid block smem regs/spills
 // CHECK: all_ops_k0_rms_norm row_reduction rms_norm sm_80
 // CHECK: all_ops_k1_matmul matmul matmul sm_80
-// CHECK: all_ops_k5_attention elemental attention sm_80
+// CHECK: all_ops_k5_attention attention attention sm_80
 // CHECK: all_ops_k6_conv1d conv1d conv1d sm_80
 // CHECK: all_ops_k7_selective_scan selective_scan selective_scan sm_80
 // CHECK: all_ops_k8_ssd ssd ssd sm_80

@@ -35,6 +35,10 @@ struct CodegenOverrides {
   SmallVector<int64_t, 3> matmulTile;
   /// Compile every kernel with the elemental fallback.
   bool forceElemental = false;
+  /// {BM, BN} for attention kernels; empty = the target's tuning.
+  SmallVector<int64_t, 2> attentionTile;
+  /// KV partitions of split-KV attention: 0 = heuristic, 1 = never split.
+  int64_t attentionSplits = 0;
 };
 
 /// What the kernel body looks like, computed once for template matching.
@@ -185,7 +189,8 @@ private:
 };
 
 /// The registry with every built-in template (elemental fallback, row
-/// reductions, matmul). New families add themselves in KernelTemplate.cpp.
+/// reductions, matmul, attention). New families add themselves in
+/// KernelTemplate.cpp.
 const KernelTemplateRegistry &getKernelTemplateRegistry();
 
 // Built-in templates (each in lib/Codegen/Templates/).
@@ -197,6 +202,7 @@ std::unique_ptr<KernelTemplate> createSelectiveScanTemplate();
 std::unique_ptr<KernelTemplate> createSsdTemplate();
 std::unique_ptr<KernelTemplate> createConv1dTemplate();
 std::unique_ptr<KernelTemplate> createLongConvTemplate();
+std::unique_ptr<KernelTemplate> createAttentionTemplate();
 
 /// Emits `acc[i][j] += a[i] * b[j]` for a thread's register tile: the one
 /// place a tile's multiply-accumulate is generated (tensor cores map here).

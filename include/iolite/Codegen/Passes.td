@@ -36,6 +36,10 @@ def KernelToGpu : Pass<"iolite-kernel-to-gpu", "ModuleOp"> {
                "Override the matmul tile as BM,BN,BK">,
     Option<"forceElemental", "force-elemental", "bool", "false",
            "Compile every kernel with the one-thread-per-element fallback">,
+    ListOption<"attentionTile", "attention-tile", "int64_t",
+               "Override the attention tile as BM,BN (query rows, keys)">,
+    Option<"attentionSplits", "attention-splits", "int64_t", "0",
+           "KV partitions of split-KV attention (0 = heuristic, 1 = never)">,
   ];
   let dependentDialects = [
     "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",

@@ -1,0 +1,823 @@
+//===- Attention.cpp - FlashAttention-2 forward and split-KV decoding -----===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Kernels rooted at one iolite.attention (with any prologue on its operands
+// and a pointwise epilogue). docs/attention.md describes the decomposition:
+//
+// - One block per (batch, kv head, tile of BM query rows). The rows of a
+//   tile are (position, head-in-group) pairs, row = i * G + g, so every K/V
+//   tile a block loads serves all G query heads that share its kv head.
+// - The Q tile is read once, through the element emitter (a fused rotary or
+//   scale on q comes for free), into shared memory; K/V tiles of BN keys are
+//   streamed through shared memory, double-buffered when the plan fits.
+// - 16 lanes share a query row: each thread owns TM rows x TN keys of the
+//   score tile and TM rows x TDv columns of the output, in f32 registers,
+//   with the running max and sum per row (online softmax). P goes through
+//   shared memory to the P.V product. Scores and probabilities never reach
+//   global memory.
+// - Both tile products go through emitSharedTileMatmul (and so through
+//   emitTileMultiplyAccumulate).
+// - Causal and sliding-window kernels only visit the KV tiles that hold an
+//   unmasked key of some row of the tile.
+// - Short queries (decode) split the KV range over gridDim.z blocks that
+//   write unnormalised partial outputs with their max and sum to scratch; an
+//   auxiliary combine kernel merges them and runs the epilogue.
+//
+//===----------------------------------------------------------------------===//
+
+#include "iolite/Codegen/KernelTemplate.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/Support/MathExtras.h"
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::iolite;
+
+namespace {
+
+/// Lanes that share one query row (and reduce its statistics by shuffles).
+constexpr int64_t kLanesPerRow = 16;
+/// A KV partition of split-KV gets at least this many KV tiles.
+constexpr int64_t kMinTilesPerSplit = 2;
+/// At most this many KV partitions.
+constexpr int64_t kMaxSplits = 64;
+
+/// The sizes of one iolite.attention.
+struct AttentionShape {
+  int64_t batch, hq, sq, d, hkv, skv, dv;
+  /// Query heads per kv head.
+  int64_t group() const { return hq / hkv; }
+  /// Query rows per (batch, kv head): every (position, head-in-group) pair.
+  int64_t rows() const { return group() * sq; }
+
+  static AttentionShape get(AttentionOp att) {
+    ArrayRef<int64_t> q = att.getQuery().getType().getShape();
+    ArrayRef<int64_t> k = att.getKey().getType().getShape();
+    ArrayRef<int64_t> v = att.getValue().getType().getShape();
+    return {q[0], q[1], q[2], q[3], k[1], k[2], v[3]};
+  }
+};
+
+/// How one attention kernel is tiled.
+struct AttentionPlan {
+  /// Query rows and keys per tile.
+  int64_t bm, bn;
+  /// Threads as ty rows of tx lanes.
+  int64_t threads, tx, ty;
+  /// Per thread: score rows, score columns, output columns.
+  int64_t tm, tn, tdv;
+  /// K/V pipeline stages in shared memory.
+  int64_t stages;
+  /// KV partitions (gridDim.z); 1 = no split.
+  int64_t splits;
+  int64_t qTiles, kvTiles;
+  /// Row strides (elements) of the shared-memory tiles.
+  int64_t qStride, kStride, vStride, pStride;
+  /// Shared-memory buffer ids.
+  unsigned qBuf, kBuf, vBuf, pBuf;
+
+  std::string describe() const {
+    return "attention tile " + std::to_string(bm) + "x" + std::to_string(bn) +
+           " (query rows x keys), " + std::to_string(ty) + "x" +
+           std::to_string(tx) + " threads, " + std::to_string(stages) +
+           " stage(s), " + std::to_string(splits) + " kv split(s)";
+  }
+};
+
+/// `n` plus the fewest elements (of `bytes` each) that make the row stride
+/// an odd number of 32-bit words: rows read at once by one warp then start
+/// in different banks.
+int64_t paddedStride(int64_t n, int64_t bytes) {
+  for (int64_t pad = 0; pad <= 8; ++pad) {
+    int64_t stride = (n + pad) * bytes;
+    if (stride % 4 == 0 && (stride / 4) % 2 == 1)
+      return n + pad;
+  }
+  return n;
+}
+
+int64_t byteWidth(Type t) {
+  return std::max<int64_t>(1, t.getIntOrFloatBitWidth() / 8);
+}
+
+/// Declares the shared-memory buffers of `p` in `plan`.
+void addBuffers(AttentionPlan &p, const AttentionShape &s, Type et,
+                SharedMemoryPlan &plan) {
+  int64_t es = byteWidth(et);
+  p.qStride = paddedStride(s.d, es);
+  p.kStride = paddedStride(p.bn, es);
+  p.vStride = p.tdv * p.tx;
+  p.pStride = paddedStride(p.bn, 4);
+  // Everything is live through the whole KV loop: one phase.
+  p.qBuf = plan.addBuffer("Q", p.bm * p.qStride * es, 0, 0);
+  p.kBuf = plan.addBuffer("K", p.stages * s.d * p.kStride * es, 0, 0);
+  p.vBuf = plan.addBuffer("V", p.stages * p.bn * p.vStride * es, 0, 0);
+  p.pBuf = plan.addBuffer("P", p.bm * p.pStride * 4, 0, 0);
+}
+
+/// Fills the per-thread sizes of `p` from bm, bn, tx, ty.
+void derive(AttentionPlan &p, const AttentionShape &s) {
+  p.threads = p.tx * p.ty;
+  p.tm = p.bm / p.ty;
+  p.tn = p.bn / p.tx;
+  p.tdv = llvm::divideCeil(s.dv, p.tx);
+  p.qTiles = llvm::divideCeil(s.rows(), p.bm);
+  p.kvTiles = llvm::divideCeil(s.skv, p.bn);
+}
+
+/// Picks the tile, the thread shape, the pipeline depth and the KV split.
+FailureOr<AttentionPlan> planAttention(AttentionOp att,
+                                       KernelEmitContext &ctx) {
+  AttentionShape s = AttentionShape::get(att);
+  const TargetDescription &target = ctx.getTarget();
+  const KernelTuning &tuning = *target.getTuning("attention");
+  Type et = att.getQuery().getType().getElementType();
+  bool forced = !ctx.getOverrides().attentionTile.empty();
+  ArrayRef<int64_t> tile =
+      forced ? ArrayRef<int64_t>(ctx.getOverrides().attentionTile)
+             : ArrayRef<int64_t>(tuning.tile);
+
+  AttentionPlan p;
+  p.tx = std::min<int64_t>(kLanesPerRow, target.warpSize);
+  p.ty = std::max<int64_t>(1, tuning.threads / p.tx);
+  p.bm = tile[0];
+  p.bn = tile[1];
+  p.stages = std::max<unsigned>(1, tuning.stages);
+  if (!forced) {
+    // Small problems get small tiles; very few rows (decode) also get fewer
+    // threads, but at least one warp.
+    int64_t rowsPow2 = (int64_t)llvm::PowerOf2Ceil(s.rows());
+    int64_t minTy = std::max<int64_t>(1, target.warpSize / p.tx);
+    if (rowsPow2 < p.ty)
+      p.ty = std::max(minTy, rowsPow2);
+    p.bm = std::min(p.bm, std::max(p.ty, rowsPow2));
+    p.bn = std::min(p.bn, std::max(p.tx, (int64_t)llvm::PowerOf2Ceil(s.skv)));
+  }
+  if (p.bm % p.ty || p.bn % p.tx)
+    return att.emitOpError()
+           << "attention tile " << p.bm << "x" << p.bn
+           << " does not divide among " << p.ty << "x" << p.tx << " threads";
+
+  // Fit: fewer stages, then fewer keys, then fewer rows per tile, until the
+  // plan fits the target (a forced tile is never shrunk).
+  while (!forced) {
+    AttentionPlan trial = p;
+    derive(trial, s);
+    SharedMemoryPlan plan;
+    addBuffers(trial, s, et, plan);
+    if (plan.place() <= target.sharedMemoryPerBlockOptin)
+      break;
+    if (p.stages > 1)
+      p.stages = 1;
+    else if (p.bn > p.tx)
+      p.bn /= 2;
+    else if (p.bm > p.ty)
+      p.bm /= 2;
+    else
+      break; // finalizeSharedMemory reports it
+  }
+  derive(p, s);
+
+  // Split-KV when the query is short (all rows of a kv head in one tile)
+  // and the grid leaves multiprocessors idle.
+  int64_t blocks = s.batch * s.hkv * p.qTiles;
+  int64_t maxSplits = std::max<int64_t>(
+      1, std::min<int64_t>(kMaxSplits, p.kvTiles / kMinTilesPerSplit));
+  p.splits = 1;
+  if (int64_t forcedSplits = ctx.getOverrides().attentionSplits)
+    p.splits = std::min(forcedSplits, p.kvTiles);
+  else if (p.qTiles == 1 && blocks < (int64_t)target.multiprocessors)
+    p.splits = std::min<int64_t>(
+        maxSplits, llvm::divideCeil(target.multiprocessors, blocks));
+  p.splits = std::max<int64_t>(1, p.splits);
+
+  addBuffers(p, s, et, ctx.getSharedMemoryPlan());
+  if (failed(ctx.finalizeSharedMemory(p.describe())))
+    return failure();
+  return p;
+}
+
+/// Emits the attention kernel(s) of one plan.
+class AttentionEmitter {
+public:
+  AttentionEmitter(AttentionOp att, const AttentionPlan &p,
+                   KernelEmitContext &ctx)
+      : att(att), s(AttentionShape::get(att)), p(p), ctx(ctx),
+        b(ctx.getBuilder()), em(b, ctx.getBindings()) {}
+
+  LogicalResult emit();
+
+private:
+  Value c(int64_t v) { return em.constIndex(v); }
+  Value f(double v) {
+    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+  }
+  Value negInf() { return f(-std::numeric_limits<double>::infinity()); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
+  Value lt(Value x, Value y) {
+    return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, x, y);
+  }
+  Value andOpt(Value x, Value y) {
+    if (!x)
+      return y;
+    if (!y)
+      return x;
+    return arith::AndIOp::create(b, x, y);
+  }
+  /// `cond ? value(operand, index) : fallback` without touching memory when
+  /// the condition is false (null `cond` = always).
+  FailureOr<Value> guardedEmit(Value operand, ArrayRef<Value> index, Value cond,
+                               Value fallback);
+
+  /// Loads the Q tile of the block into shared memory.
+  LogicalResult loadQ();
+  /// Loads K/V tile `kvTile` into pipeline stage `stage`.
+  LogicalResult loadKV(Value kvTile, Value stage);
+  /// One KV tile: scores, online softmax, P.V. Returns the next (m, l, o).
+  FailureOr<SmallVector<Value>> step(Value kvTile, Value stage,
+                                     ValueRange state);
+  /// Writes the normalised output through the epilogue.
+  LogicalResult storeOutputs(ArrayRef<Value> l, ArrayRef<Value> o);
+  /// Writes the partial (m, l, unnormalised o) of this split to scratch.
+  void storePartials(ArrayRef<Value> m, ArrayRef<Value> l, ArrayRef<Value> o);
+  /// The auxiliary kernel merging the partials of every split.
+  LogicalResult emitCombine();
+
+  AttentionOp att;
+  AttentionShape s;
+  const AttentionPlan &p;
+  KernelEmitContext &ctx;
+  ImplicitLocOpBuilder &b;
+  ElementalEmitter em;
+
+  // Block and thread coordinates.
+  Value tid, lane, rowGroup, batchIdx, kvHead, rowBase, split;
+  // Shared-memory views.
+  Value qTile, kTile, vTile, pTile;
+  // Per owned row a < tm.
+  SmallVector<Value> rowLocal, rowValid, qPos, qHead, absPos, slope;
+  // Scratch buffers (split-KV).
+  unsigned partO = 0, partM = 0, partL = 0;
+};
+
+FailureOr<Value> AttentionEmitter::guardedEmit(Value operand,
+                                               ArrayRef<Value> index,
+                                               Value cond, Value fallback) {
+  if (!cond)
+    return em.emit(operand, index);
+  FailureOr<SmallVector<Value>> r = em.ifThenElse(
+      cond, fallback.getType(),
+      [&]() -> FailureOr<SmallVector<Value>> {
+        FailureOr<Value> v = em.emit(operand, index);
+        if (failed(v))
+          return failure();
+        return SmallVector<Value>{*v};
+      },
+      [&]() -> FailureOr<SmallVector<Value>> {
+        return SmallVector<Value>{fallback};
+      });
+  if (failed(r))
+    return failure();
+  return (*r)[0];
+}
+
+LogicalResult AttentionEmitter::loadQ() {
+  Type et = att.getQuery().getType().getElementType();
+  bool ragged = s.rows() % p.bm != 0;
+  int64_t g = s.group();
+  FailureOr<SmallVector<Value>> r = em.forLoop(
+      tid, c(p.bm * s.d), c(p.threads), {},
+      [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
+        Value r = arith::DivUIOp::create(b, e, c(s.d));
+        Value dd = arith::RemUIOp::create(b, e, c(s.d));
+        Value row = add(rowBase, r);
+        Value i = g == 1 ? row : (Value)arith::DivUIOp::create(b, row, c(g));
+        Value h = g == 1 ? kvHead
+                         : add(mul(kvHead, c(g)),
+                               arith::RemUIOp::create(b, row, c(g)));
+        FailureOr<Value> q =
+            guardedEmit(att.getQuery(), {batchIdx, h, i, dd},
+                        ragged ? lt(row, c(s.rows())) : Value(), f(0.0));
+        if (failed(q))
+          return failure();
+        memref::StoreOp::create(b, convertToStorage(b, *q, et), qTile,
+                                ValueRange{r, dd});
+        return SmallVector<Value>{};
+      });
+  return failure(failed(r));
+}
+
+LogicalResult AttentionEmitter::loadKV(Value kvTile, Value stage) {
+  Type et = att.getKey().getType().getElementType();
+  bool ragged = s.skv % p.bn != 0;
+  Value k0 = mul(kvTile, c(p.bn));
+  // K is stored transposed ([d][key]) so the score loop reads consecutive
+  // keys across lanes.
+  FailureOr<SmallVector<Value>> lk =
+      em.forLoop(tid, c(p.bn * s.d), c(p.threads), {},
+                 [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
+                   Value key = arith::DivUIOp::create(b, e, c(s.d));
+                   Value dd = arith::RemUIOp::create(b, e, c(s.d));
+                   Value j = add(k0, key);
+                   FailureOr<Value> v =
+                       guardedEmit(att.getKey(), {batchIdx, kvHead, j, dd},
+                                   ragged ? lt(j, c(s.skv)) : Value(), f(0.0));
+                   if (failed(v))
+                     return failure();
+                   memref::StoreOp::create(b, convertToStorage(b, *v, et),
+                                           kTile, ValueRange{stage, dd, key});
+                   return SmallVector<Value>{};
+                 });
+  if (failed(lk))
+    return failure();
+  // V columns past dv (padding to a whole number of lanes) are zeros.
+  FailureOr<SmallVector<Value>> lv = em.forLoop(
+      tid, c(p.bn * p.vStride), c(p.threads), {},
+      [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
+        Value key = arith::DivUIOp::create(b, e, c(p.vStride));
+        Value dd = arith::RemUIOp::create(b, e, c(p.vStride));
+        Value j = add(k0, key);
+        Value ok = andOpt(ragged ? lt(j, c(s.skv)) : Value(),
+                          p.vStride != s.dv ? lt(dd, c(s.dv)) : Value());
+        FailureOr<Value> v =
+            guardedEmit(att.getValue(), {batchIdx, kvHead, j, dd}, ok, f(0.0));
+        if (failed(v))
+          return failure();
+        memref::StoreOp::create(b, convertToStorage(b, *v, et), vTile,
+                                ValueRange{stage, key, dd});
+        return SmallVector<Value>{};
+      });
+  return failure(failed(lv));
+}
+
+FailureOr<SmallVector<Value>> AttentionEmitter::step(Value kvTile, Value stage,
+                                                     ValueRange state) {
+  int64_t tm = p.tm, tn = p.tn, tdv = p.tdv;
+  ValueRange m = state.take_front(tm);
+  ValueRange l = state.slice(tm, tm);
+  ValueRange o = state.drop_front(2 * tm);
+
+  // S = Q K^T over the tile, in registers.
+  SmallVector<Value> zeros(tm * tn, f(0.0));
+  SharedTileOperand qOp{qTile, {}, false, rowGroup, p.ty, tm};
+  SharedTileOperand kOp{kTile, {stage}, true, lane, p.tx, tn};
+  SmallVector<Value> acc = emitSharedTileMatmul(b, qOp, kOp, s.d, zeros);
+
+  // Logits: scale, soft-cap, ALiBi, masks, causal and window limits, keys
+  // past the end. Excluded keys get -inf.
+  Value k0 = mul(kvTile, c(p.bn));
+  SmallVector<Value> cols, colValid;
+  bool kvRagged = s.skv % p.bn != 0;
+  for (int64_t j = 0; j < tn; ++j) {
+    cols.push_back(add(k0, add(lane, c(j * p.tx))));
+    colValid.push_back(kvRagged ? lt(cols[j], c(s.skv)) : Value());
+  }
+  Value scale = f(att.getEffectiveScale());
+  std::optional<double> softcap;
+  if (auto cap = att.getSoftcap())
+    softcap = cap->convertToDouble();
+  Value mask = att.getMask();
+  bool boolMask =
+      mask && cast<ShapedType>(mask.getType()).getElementType().isInteger(1);
+  SmallVector<Value> logits(tm * tn);
+  for (int64_t a = 0; a < tm; ++a) {
+    for (int64_t j = 0; j < tn; ++j) {
+      Value x = arith::MulFOp::create(b, acc[a * tn + j], scale);
+      if (softcap) {
+        Value cap = f(*softcap);
+        x = arith::MulFOp::create(
+            b, cap, math::TanhOp::create(b, arith::DivFOp::create(b, x, cap)));
+      }
+      if (slope[a]) {
+        Value dist = arith::IndexCastOp::create(
+            b, b.getI64Type(), arith::SubIOp::create(b, cols[j], absPos[a]));
+        x = math::FmaOp::create(
+            b, slope[a], arith::SIToFPOp::create(b, b.getF32Type(), dist), x);
+      }
+      Value keep = colValid[j];
+      if (att.getCausal())
+        keep = andOpt(keep, arith::CmpIOp::create(b, arith::CmpIPredicate::sle,
+                                                  cols[j], absPos[a]));
+      if (auto w = att.getWindow())
+        keep =
+            andOpt(keep, arith::CmpIOp::create(
+                             b, arith::CmpIPredicate::sgt, cols[j],
+                             arith::SubIOp::create(
+                                 b, absPos[a], c(static_cast<int64_t>(*w)))));
+      if (mask) {
+        SmallVector<Value> full{batchIdx, qHead[a], qPos[a], cols[j]};
+        ArrayRef<int64_t> maskShape =
+            cast<ShapedType>(mask.getType()).getShape();
+        Value inBounds = andOpt(rowValid[a], colValid[j]);
+        Value fallback =
+            boolMask ? (Value)arith::ConstantIntOp::create(b, 0, 1) : f(0.0);
+        FailureOr<Value> mv = guardedEmit(
+            mask, em.broadcastIndex(full, maskShape), inBounds, fallback);
+        if (failed(mv))
+          return failure();
+        if (boolMask)
+          keep = andOpt(keep, *mv);
+        else
+          x = arith::AddFOp::create(b, x, *mv);
+      }
+      if (keep)
+        x = arith::SelectOp::create(b, keep, x, negInf());
+      logits[a * tn + j] = x;
+    }
+  }
+
+  // Online softmax: new row max over the 16 lanes of the row, rescale the
+  // running sum and output, P into shared memory.
+  auto maxf = [&](Value x, Value y) -> Value {
+    return arith::MaximumFOp::create(b, x, y);
+  };
+  SmallVector<Value> mNext, lNext, oNext(o.begin(), o.end());
+  for (int64_t a = 0; a < tm; ++a) {
+    Value rowMax = logits[a * tn];
+    for (int64_t j = 1; j < tn; ++j)
+      rowMax = maxf(rowMax, logits[a * tn + j]);
+    rowMax =
+        emitLaneGroupAllReduce(b, rowMax, p.tx, ctx.getTarget().warpSize, maxf);
+    Value mNew = maxf(m[a], rowMax);
+    // A row with no key so far keeps m = -inf; subtract 0 instead so that
+    // exp(-inf - m) is 0, not NaN.
+    Value none =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mNew, negInf());
+    Value base = arith::SelectOp::create(b, none, f(0.0), mNew);
+    Value corr = math::ExpOp::create(b, arith::SubFOp::create(b, m[a], base));
+    Value sum = f(0.0);
+    for (int64_t j = 0; j < tn; ++j) {
+      Value pv = math::ExpOp::create(
+          b, arith::SubFOp::create(b, logits[a * tn + j], base));
+      sum = arith::AddFOp::create(b, sum, pv);
+      memref::StoreOp::create(b, pv, pTile,
+                              ValueRange{rowLocal[a], add(lane, c(j * p.tx))});
+    }
+    mNext.push_back(mNew);
+    lNext.push_back(math::FmaOp::create(b, l[a], corr, sum));
+    for (int64_t j = 0; j < tdv; ++j)
+      oNext[a * tdv + j] = arith::MulFOp::create(b, oNext[a * tdv + j], corr);
+  }
+  gpu::BarrierOp::create(b);
+
+  // O += P V over the tile.
+  SharedTileOperand pOp{pTile, {}, false, rowGroup, p.ty, tm};
+  SharedTileOperand vOp{vTile, {stage}, true, lane, p.tx, tdv};
+  oNext = emitSharedTileMatmul(b, pOp, vOp, p.bn, oNext);
+
+  SmallVector<Value> next = mNext;
+  next.append(lNext);
+  next.append(oNext);
+  return next;
+}
+
+LogicalResult AttentionEmitter::storeOutputs(ArrayRef<Value> l,
+                                             ArrayRef<Value> o) {
+  bool dvRagged = p.vStride != s.dv;
+  for (int64_t a = 0; a < p.tm; ++a) {
+    Value positive =
+        arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l[a], f(0.0));
+    Value denom = arith::SelectOp::create(b, positive, l[a], f(1.0));
+    for (int64_t j = 0; j < p.tdv; ++j) {
+      Value col = add(lane, c(j * p.tx));
+      Value ok = andOpt(rowValid[a], dvRagged ? lt(col, c(s.dv)) : Value());
+      OpBuilder::InsertionGuard g(b);
+      if (ok) {
+        auto ifOp = scf::IfOp::create(b, ok, /*withElseRegion=*/false);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      }
+      // A row whose keys were all excluded has o = 0 and l = 0: zeros.
+      Value value = arith::DivFOp::create(b, o[a * p.tdv + j], denom);
+      em.setSource(att.getResult(),
+                   [value](ImplicitLocOpBuilder &, ValueRange) {
+                     return FailureOr<Value>(value);
+                   });
+      SmallVector<Value> idx{batchIdx, qHead[a], qPos[a], col};
+      for (auto [i, y] : llvm::enumerate(ctx.getYieldedValues())) {
+        FailureOr<Value> x = em.emit(y, idx);
+        if (failed(x))
+          return failure();
+        ctx.storeOutput(i, *x, idx);
+      }
+    }
+  }
+  return success();
+}
+
+void AttentionEmitter::storePartials(ArrayRef<Value> m, ArrayRef<Value> l,
+                                     ArrayRef<Value> o) {
+  Type f32 = b.getF32Type();
+  Value po = ctx.getScratchView(
+      partO, MemRefType::get({p.splits, s.batch, s.hq, s.sq, s.dv}, f32));
+  Value pm = ctx.getScratchView(
+      partM, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, f32));
+  Value pl = ctx.getScratchView(
+      partL, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, f32));
+  bool dvRagged = p.vStride != s.dv;
+  Value lane0 = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, c(0));
+  for (int64_t a = 0; a < p.tm; ++a) {
+    SmallVector<Value> rowIdx{split, batchIdx, qHead[a], qPos[a]};
+    {
+      OpBuilder::InsertionGuard g(b);
+      auto ifOp = scf::IfOp::create(b, andOpt(rowValid[a], lane0), false);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      memref::StoreOp::create(b, m[a], pm, rowIdx);
+      memref::StoreOp::create(b, l[a], pl, rowIdx);
+    }
+    for (int64_t j = 0; j < p.tdv; ++j) {
+      Value col = add(lane, c(j * p.tx));
+      Value ok = andOpt(rowValid[a], dvRagged ? lt(col, c(s.dv)) : Value());
+      OpBuilder::InsertionGuard g(b);
+      if (ok) {
+        auto ifOp = scf::IfOp::create(b, ok, /*withElseRegion=*/false);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      }
+      SmallVector<Value> idx = rowIdx;
+      idx.push_back(col);
+      memref::StoreOp::create(b, o[a * p.tdv + j], po, idx);
+    }
+  }
+}
+
+LogicalResult AttentionEmitter::emit() {
+  const TargetDescription &target = ctx.getTarget();
+  Type et = att.getQuery().getType().getElementType();
+  Type f32 = b.getF32Type();
+  if (p.splits > 1) {
+    partO = ctx.requestScratch("partial outputs",
+                               p.splits * s.batch * s.hq * s.sq * s.dv * 4);
+    partM = ctx.requestScratch("partial maxima",
+                               p.splits * s.batch * s.hq * s.sq * 4);
+    partL = ctx.requestScratch("partial sums",
+                               p.splits * s.batch * s.hq * s.sq * 4);
+  }
+  ctx.templateName = "attention";
+  ctx.tileDescription = p.describe();
+  ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
+
+  tid = ctx.threadId(gpu::Dimension::x);
+  lane = arith::RemUIOp::create(b, tid, c(p.tx));
+  rowGroup = arith::DivUIOp::create(b, tid, c(p.tx));
+  Value bh = ctx.blockId(gpu::Dimension::y);
+  batchIdx = arith::DivUIOp::create(b, bh, c(s.hkv));
+  kvHead = arith::RemUIOp::create(b, bh, c(s.hkv));
+  rowBase = mul(ctx.blockId(gpu::Dimension::x), c(p.bm));
+  split = p.splits > 1 ? ctx.blockId(gpu::Dimension::z) : c(0);
+
+  qTile = ctx.getSharedView(p.qBuf, MemRefType::get({p.bm, p.qStride}, et));
+  kTile = ctx.getSharedView(p.kBuf,
+                            MemRefType::get({p.stages, s.d, p.kStride}, et));
+  vTile = ctx.getSharedView(p.vBuf,
+                            MemRefType::get({p.stages, p.bn, p.vStride}, et));
+  pTile = ctx.getSharedView(p.pBuf, MemRefType::get({p.bm, p.pStride}, f32));
+
+  if (failed(loadQ()))
+    return failure();
+
+  // The rows this thread owns: row = rowGroup + a * ty.
+  int64_t g = s.group();
+  bool rowsRagged = s.rows() % p.bm != 0;
+  for (int64_t a = 0; a < p.tm; ++a) {
+    Value local = add(rowGroup, c(a * p.ty));
+    Value row = add(rowBase, local);
+    rowLocal.push_back(local);
+    rowValid.push_back(rowsRagged ? lt(row, c(s.rows())) : Value());
+    Value i = g == 1 ? row : (Value)arith::DivUIOp::create(b, row, c(g));
+    qPos.push_back(i);
+    qHead.push_back(
+        g == 1 ? kvHead
+               : add(mul(kvHead, c(g)), arith::RemUIOp::create(b, row, c(g))));
+    absPos.push_back(add(i, c(s.skv - s.sq)));
+    if (Value slopes = att.getAlibiSlopes()) {
+      // Heads are always in range, so the slope load needs no guard.
+      FailureOr<Value> v = em.emit(slopes, {qHead.back()});
+      if (failed(v))
+        return failure();
+      slope.push_back(*v);
+    } else {
+      slope.push_back(Value());
+    }
+  }
+
+  // The KV tiles holding a key some row of this tile may attend to.
+  Value tBegin = c(0), tEnd = c(p.kvTiles);
+  if (att.getCausal() || att.getWindow()) {
+    Value lastRow = arith::SubIOp::create(
+        b, arith::MinSIOp::create(b, add(rowBase, c(p.bm)), c(s.rows())), c(1));
+    Value firstPos =
+        add(g == 1 ? rowBase : (Value)arith::DivUIOp::create(b, rowBase, c(g)),
+            c(s.skv - s.sq));
+    Value lastPos =
+        add(g == 1 ? lastRow : (Value)arith::DivUIOp::create(b, lastRow, c(g)),
+            c(s.skv - s.sq));
+    auto clampKeys = [&](Value v) -> Value {
+      return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, c(0)),
+                                    c(s.skv));
+    };
+    if (att.getCausal()) {
+      Value kvEnd = clampKeys(add(lastPos, c(1)));
+      tEnd = arith::DivUIOp::create(b, add(kvEnd, c(p.bn - 1)), c(p.bn));
+    }
+    if (auto w = att.getWindow()) {
+      Value kvBegin = clampKeys(add(firstPos, c(1 - static_cast<int64_t>(*w))));
+      tBegin = arith::DivUIOp::create(b, kvBegin, c(p.bn));
+    }
+  }
+  if (p.splits > 1) {
+    // This block's share of the tiles: chunks of ceil(n / splits).
+    Value n =
+        arith::MaxSIOp::create(b, arith::SubIOp::create(b, tEnd, tBegin), c(0));
+    Value chunk =
+        arith::DivUIOp::create(b, add(n, c(p.splits - 1)), c(p.splits));
+    Value first = add(tBegin, mul(split, chunk));
+    tEnd = arith::MinSIOp::create(b, tEnd, add(first, chunk));
+    tBegin = first;
+  }
+
+  // Running state: max (-inf), sum (0), output (0) per owned row.
+  SmallVector<Value> init(p.tm, negInf());
+  init.append(p.tm, f(0.0));
+  init.append(p.tm * p.tdv, f(0.0));
+  FailureOr<SmallVector<Value>> state;
+  if (p.stages == 2) {
+    Value any = lt(tBegin, tEnd);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      auto ifOp = scf::IfOp::create(b, any, false);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      if (failed(loadKV(tBegin, c(0))))
+        return failure();
+    }
+    gpu::BarrierOp::create(b);
+    state = em.forLoop(
+        tBegin, tEnd, c(1), init,
+        [&](Value t, ValueRange it) -> FailureOr<SmallVector<Value>> {
+          Value stage = arith::RemUIOp::create(
+              b, arith::SubIOp::create(b, t, tBegin), c(2));
+          Value next = add(t, c(1));
+          // Prefetch the next tile into the other stage while this one is
+          // used; the barrier ending the previous step freed it.
+          {
+            OpBuilder::InsertionGuard guard(b);
+            auto ifOp = scf::IfOp::create(b, lt(next, tEnd), false);
+            b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+            if (failed(loadKV(next, arith::SubIOp::create(b, c(1), stage))))
+              return failure();
+          }
+          FailureOr<SmallVector<Value>> r = step(t, stage, it);
+          gpu::BarrierOp::create(b);
+          return r;
+        });
+  } else {
+    state = em.forLoop(
+        tBegin, tEnd, c(1), init,
+        [&](Value t, ValueRange it) -> FailureOr<SmallVector<Value>> {
+          gpu::BarrierOp::create(b);
+          if (failed(loadKV(t, c(0))))
+            return failure();
+          gpu::BarrierOp::create(b);
+          return step(t, c(0), it);
+        });
+  }
+  if (failed(state))
+    return failure();
+
+  ArrayRef<Value> all = *state;
+  SmallVector<Value> m(all.take_front(p.tm));
+  SmallVector<Value> l;
+  auto addf = [&](Value x, Value y) -> Value {
+    return arith::AddFOp::create(b, x, y);
+  };
+  // Each lane summed only its own keys: finish the row sums.
+  for (Value partial : all.slice(p.tm, p.tm))
+    l.push_back(
+        emitLaneGroupAllReduce(b, partial, p.tx, target.warpSize, addf));
+  ArrayRef<Value> o = all.drop_front(2 * p.tm);
+
+  if (p.splits == 1)
+    return storeOutputs(l, o);
+  storePartials(m, l, o);
+  return emitCombine();
+}
+
+LogicalResult AttentionEmitter::emitCombine() {
+  KernelEmitContext &aux = ctx.addAuxiliaryKernel("combine");
+  ImplicitLocOpBuilder &cb = aux.getBuilder();
+  ElementalEmitter cem(cb, aux.getBindings());
+  auto ci = [&](int64_t v) { return cem.constIndex(v); };
+  auto cf = [&](double v) -> Value {
+    return arith::ConstantOp::create(cb, cb.getF32FloatAttr(v));
+  };
+  const KernelTuning *ew = ctx.getTarget().getTuning("elementwise");
+  int64_t threads = ew ? ew->threads : 256;
+  int64_t total = s.batch * s.hq * s.sq * s.dv;
+  threads = std::min<int64_t>(threads,
+                              llvm::alignTo(total, ctx.getTarget().warpSize));
+  aux.setLaunch({(int64_t)llvm::divideCeil(total, threads), 1, 1},
+                {threads, 1, 1});
+  aux.templateName = "attention_combine";
+  aux.tileDescription = "1 output element per thread over " +
+                        std::to_string(p.splits) + " kv split(s)";
+
+  Type f32 = cb.getF32Type();
+  Value po = aux.getScratchView(
+      partO, MemRefType::get({p.splits, s.batch, s.hq, s.sq, s.dv}, f32));
+  Value pm = aux.getScratchView(
+      partM, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, f32));
+  Value pl = aux.getScratchView(
+      partL, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, f32));
+  Value gid = arith::AddIOp::create(
+      cb,
+      arith::MulIOp::create(cb, aux.blockId(gpu::Dimension::x), ci(threads)),
+      aux.threadId(gpu::Dimension::x));
+  auto inRange = scf::IfOp::create(
+      cb, arith::CmpIOp::create(cb, arith::CmpIPredicate::ult, gid, ci(total)),
+      /*withElseRegion=*/false);
+  OpBuilder::InsertionGuard guard(cb);
+  cb.setInsertionPoint(inRange.thenBlock()->getTerminator());
+  SmallVector<Value> idx = cem.delinearize(gid, {s.batch, s.hq, s.sq, s.dv});
+  SmallVector<Value> row(idx.begin(), idx.begin() + 3);
+  auto rowAt = [&](Value sp) {
+    SmallVector<Value> r{sp};
+    r.append(row);
+    return r;
+  };
+  Value negInf = cf(-std::numeric_limits<double>::infinity());
+  FailureOr<SmallVector<Value>> mx = cem.forLoop(
+      ci(0), ci(p.splits), ci(1), {negInf},
+      [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
+        Value m = memref::LoadOp::create(cb, pm, rowAt(sp));
+        return SmallVector<Value>{arith::MaximumFOp::create(cb, it[0], m)};
+      });
+  if (failed(mx))
+    return failure();
+  Value none =
+      arith::CmpFOp::create(cb, arith::CmpFPredicate::OEQ, (*mx)[0], negInf);
+  Value base = arith::SelectOp::create(cb, none, cf(0.0), (*mx)[0]);
+  FailureOr<SmallVector<Value>> sums = cem.forLoop(
+      ci(0), ci(p.splits), ci(1), {cf(0.0), cf(0.0)},
+      [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
+        SmallVector<Value> r = rowAt(sp);
+        Value m = memref::LoadOp::create(cb, pm, r);
+        Value l = memref::LoadOp::create(cb, pl, r);
+        r.push_back(idx[3]);
+        Value o = memref::LoadOp::create(cb, po, r);
+        Value w = math::ExpOp::create(cb, arith::SubFOp::create(cb, m, base));
+        return SmallVector<Value>{math::FmaOp::create(cb, l, w, it[0]),
+                                  math::FmaOp::create(cb, o, w, it[1])};
+      });
+  if (failed(sums))
+    return failure();
+  Value positive =
+      arith::CmpFOp::create(cb, arith::CmpFPredicate::OGT, (*sums)[0], cf(0.0));
+  Value denom = arith::SelectOp::create(cb, positive, (*sums)[0], cf(1.0));
+  Value value = arith::DivFOp::create(cb, (*sums)[1], denom);
+  cem.setSource(att.getResult(), [value](ImplicitLocOpBuilder &, ValueRange) {
+    return FailureOr<Value>(value);
+  });
+  for (auto [i, y] : llvm::enumerate(aux.getYieldedValues())) {
+    FailureOr<Value> x = cem.emit(y, idx);
+    if (failed(x))
+      return failure();
+    aux.storeOutput(i, *x, idx);
+  }
+  return success();
+}
+
+class AttentionTemplate : public KernelTemplate {
+public:
+  StringRef getName() const override { return "attention"; }
+
+  unsigned match(const KernelAnalysis &analysis,
+                 const TargetDescription &target) const override {
+    auto att = dyn_cast_or_null<AttentionOp>(analysis.hero);
+    if (!att || !analysis.epilogueAtHeroIndex || !target.getTuning("attention"))
+      return 0;
+    for (Value v : att->getOperands())
+      if (!cast<ShapedType>(v.getType()).hasStaticShape())
+        return 0;
+    return 40;
+  }
+
+  LogicalResult emit(const KernelAnalysis &analysis,
+                     KernelEmitContext &ctx) const override {
+    auto att = cast<AttentionOp>(analysis.hero);
+    FailureOr<AttentionPlan> plan = planAttention(att, ctx);
+    if (failed(plan))
+      return failure();
+    return AttentionEmitter(att, *plan, ctx).emit();
+  }
+};
+} // namespace
+
+std::unique_ptr<KernelTemplate> mlir::iolite::createAttentionTemplate() {
+  return std::make_unique<AttentionTemplate>();
+}

@@ -1,0 +1,32 @@
+// RUN: split-file %s %t
+// RUN: iolite-opt %t/big.mlir --verify-diagnostics --iolite-kernel-to-gpu="target=gfx942 attention-tile=256,128"
+// RUN: iolite-opt %t/odd.mlir --verify-diagnostics --iolite-kernel-to-gpu="target=sm_90a attention-tile=100,64"
+// RUN: not iolite-opt %t/odd.mlir --iolite-kernel-to-gpu="attention-tile=64" 2>&1 | FileCheck %s --check-prefix=TILE
+// RUN: not iolite-opt %t/odd.mlir --iolite-kernel-to-gpu="attention-splits=-2" 2>&1 | FileCheck %s --check-prefix=SPLITS
+
+// TILE: attention-tile needs two positive sizes BM,BN
+// SPLITS: attention-splits must not be negative
+
+//--- big.mlir
+// A tile forced past gfx942's 64 KiB of LDS is a diagnostic naming the
+// kernel, the tile, the buffers and the limit.
+func.func @too_big(%q: tensor<1x8x512x128xf16>, %k: tensor<1x8x512x128xf16>, %v: tensor<1x8x512x128xf16>) -> tensor<1x8x512x128xf16> {
+  // expected-error @+1 {{kernel 'attn' with attention tile 256x128 (query rows x keys), 16x16 threads, 2 stage(s), 1 kv split(s) needs 330752 bytes of shared memory (Q[132096,198656) K[198656,265216) V[265216,330752) P[0,132096)), but gfx942 allows at most 65536 bytes per block}}
+  %o = iolite.kernel "attn" (%q, %k, %v) : (tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>) -> tensor<1x8x512x128xf16> {
+  ^bb0(%a: tensor<1x8x512x128xf16>, %b: tensor<1x8x512x128xf16>, %c: tensor<1x8x512x128xf16>):
+    %r = iolite.attention %a, %b, %c {causal} : tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>
+    iolite.yield %r : tensor<1x8x512x128xf16>
+  }
+  return %o : tensor<1x8x512x128xf16>
+}
+
+//--- odd.mlir
+func.func @odd(%q: tensor<1x8x512x128xf16>, %k: tensor<1x8x512x128xf16>, %v: tensor<1x8x512x128xf16>) -> tensor<1x8x512x128xf16> {
+  %o = iolite.kernel "attn" (%q, %k, %v) : (tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>) -> tensor<1x8x512x128xf16> {
+  ^bb0(%a: tensor<1x8x512x128xf16>, %b: tensor<1x8x512x128xf16>, %c: tensor<1x8x512x128xf16>):
+    // expected-error @+1 {{attention tile 100x64 does not divide among 16x16 threads}}
+    %r = iolite.attention %a, %b, %c {causal} : tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>
+    iolite.yield %r : tensor<1x8x512x128xf16>
+  }
+  return %o : tensor<1x8x512x128xf16>
+}
