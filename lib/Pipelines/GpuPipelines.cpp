@@ -49,6 +49,12 @@ void mlir::iolite::buildGpuLoweringPipeline(OpPassManager &pm,
     attach.optLevel = options.optLevel;
     attach.wave64Flag = target.warpSize == 64;
     pm.addPass(createGpuROCDLAttachTarget(attach));
+    // Math ops without an AMDGPU instruction (tanh, used by soft-capped
+    // attention and tanh-GELU) become ocml calls; convert-gpu-to-rocdl would
+    // leave llvm.tanh, which the AMDGPU back end cannot lower.
+    ConvertMathToROCDLOptions math;
+    math.chipset = target.chip;
+    pm.addPass(createConvertMathToROCDL(math));
   }
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
   kernels.addPass(createSCFToControlFlowPass());
