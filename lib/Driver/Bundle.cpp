@@ -84,9 +84,13 @@ LogicalResult mlir::iolite::readHostPlan(ModuleOp module, func::FuncOp host,
   unsigned numOut =
       host->getAttrOfType<IntegerAttr>("iolite.num_outputs").getInt();
   bool first = targetIndex == 0;
+  // Kernel scratch (split-KV partials) may differ per chip; the workspace
+  // holds the largest.
+  int64_t workspace =
+      host->getAttrOfType<IntegerAttr>("iolite.workspace_size").getInt();
+  model.workspaceBytes =
+      first ? workspace : std::max(model.workspaceBytes, workspace);
   if (first) {
-    model.workspaceBytes =
-        host->getAttrOfType<IntegerAttr>("iolite.workspace_size").getInt();
     for (unsigned i = 0; i < numIn + numOut; ++i) {
       BundleTensor t =
           describe(cast<MemRefType>(host.getArgument(i).getType()));
