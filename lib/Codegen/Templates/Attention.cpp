@@ -48,6 +48,11 @@ constexpr int64_t kLanesPerRow = 16;
 constexpr int64_t kMinTilesPerSplit = 2;
 /// At most this many KV partitions.
 constexpr int64_t kMaxSplits = 64;
+/// Split-KV applies to at most this many query rows per kv head (decode and
+/// short chunks: one q tile on every chip) ...
+constexpr int64_t kShortQueryRows = 64;
+/// ... over at least this many keys.
+constexpr int64_t kMinSplitKeys = 512;
 
 /// The sizes of one iolite.attention.
 struct AttentionShape {
@@ -75,7 +80,9 @@ struct AttentionPlan {
   int64_t tm, tn, tdv;
   /// K/V pipeline stages in shared memory.
   int64_t stages;
-  /// KV partitions (gridDim.z); 1 = no split.
+  /// Whether partial results go to scratch and a combine kernel follows.
+  bool splitKV;
+  /// KV partitions (gridDim.z).
   int64_t splits;
   int64_t qTiles, kvTiles;
   /// Row strides (elements) of the shared-memory tiles.
@@ -185,15 +192,23 @@ FailureOr<AttentionPlan> planAttention(AttentionOp att,
   }
   derive(p, s);
 
-  // Split-KV when the query is short (all rows of a kv head in one tile)
-  // and the grid leaves multiprocessors idle.
+  // Split-KV for a short query over a long KV sequence. Whether a kernel
+  // splits depends on the problem only, so every target of one compile has
+  // the same kernels (the bundle launches one sequence); how many partitions
+  // depends on the chip: enough blocks to fill its multiprocessors, at
+  // least kMinTilesPerSplit tiles each (1 on a chip the grid already fills).
   int64_t blocks = s.batch * s.hkv * p.qTiles;
   int64_t maxSplits = std::max<int64_t>(
       1, std::min<int64_t>(kMaxSplits, p.kvTiles / kMinTilesPerSplit));
+  int64_t forcedSplits = ctx.getOverrides().attentionSplits;
+  if (forcedSplits)
+    p.splitKV = forcedSplits > 1;
+  else
+    p.splitKV = s.rows() <= kShortQueryRows && s.skv >= kMinSplitKeys;
   p.splits = 1;
-  if (int64_t forcedSplits = ctx.getOverrides().attentionSplits)
+  if (forcedSplits > 1)
     p.splits = std::min(forcedSplits, p.kvTiles);
-  else if (p.qTiles == 1 && blocks < (int64_t)target.multiprocessors)
+  else if (p.splitKV)
     p.splits = std::min<int64_t>(
         maxSplits, llvm::divideCeil(target.multiprocessors, blocks));
   p.splits = std::max<int64_t>(1, p.splits);
@@ -551,7 +566,7 @@ LogicalResult AttentionEmitter::emit() {
   const TargetDescription &target = ctx.getTarget();
   Type et = att.getQuery().getType().getElementType();
   Type f32 = b.getF32Type();
-  if (p.splits > 1) {
+  if (p.splitKV) {
     partO = ctx.requestScratch("partial outputs",
                                p.splits * s.batch * s.hq * s.sq * s.dv * 4);
     partM = ctx.requestScratch("partial maxima",
@@ -570,7 +585,7 @@ LogicalResult AttentionEmitter::emit() {
   batchIdx = arith::DivUIOp::create(b, bh, c(s.hkv));
   kvHead = arith::RemUIOp::create(b, bh, c(s.hkv));
   rowBase = mul(ctx.blockId(gpu::Dimension::x), c(p.bm));
-  split = p.splits > 1 ? ctx.blockId(gpu::Dimension::z) : c(0);
+  split = p.splitKV ? ctx.blockId(gpu::Dimension::z) : c(0);
 
   qTile = ctx.getSharedView(p.qBuf, MemRefType::get({p.bm, p.qStride}, et));
   kTile = ctx.getSharedView(p.kBuf,
@@ -702,7 +717,7 @@ LogicalResult AttentionEmitter::emit() {
         emitLaneGroupAllReduce(b, partial, p.tx, target.warpSize, addf));
   ArrayRef<Value> o = all.drop_front(2 * p.tm);
 
-  if (p.splits == 1)
+  if (!p.splitKV)
     return storeOutputs(l, o);
   storePartials(m, l, o);
   return emitCombine();
