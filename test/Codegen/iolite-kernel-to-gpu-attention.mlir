@@ -162,33 +162,41 @@ func.func @masked(%q: tensor<1x2x40x32xf32>, %k: tensor<1x2x100x32xf32>, %v: ten
 // Decode (one query, 8 query heads per kv head): the KV range is split over
 // gridDim.z blocks that write partial outputs, maxima and sums to scratch in
 // the workspace (after the intermediates); the combine kernel launches next
-// with the same arguments and writes the output through the epilogue.
+// with the same arguments, turns each row's maxima and sums into per-split
+// weights in shared memory and writes the output through the epilogue.
 // CHECK-LABEL: func.func @decode
-// CHECK-SAME: %[[WS:[[:alnum:]_]+]]: memref<532480xi8>
-// CHECK-SAME: iolite.workspace_size = 532480
-// CHECK: %[[SCRATCH:.*]] = memref.view %[[WS]][%{{.*}}][] : memref<532480xi8> to memref<532480xi8>
-// CHECK: gpu.launch_func @iolite_kernels::@decode blocks in ({{.*}}) threads in ({{.*}}) {{.*}} args({{.*}}, %[[SCRATCH]] : memref<532480xi8>)
-// CHECK: gpu.launch_func @iolite_kernels::@decode_combine blocks in ({{.*}}) threads in ({{.*}}) {{.*}} args({{.*}}, %[[SCRATCH]] : memref<532480xi8>)
-// CHECK: gpu.func @decode(%{{.*}}: memref<1x32x1x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x32x1x128xf16>, %[[SCR:.*]]: memref<532480xi8>) kernel
-// CHECK-SAME: iolite.grid = array<i64: 1, 4, 32>
-// CHECK-SAME: iolite.scratch_bytes = 532480
-// CHECK-SAME: iolite.tile = "attention tile 8x64 (query rows x keys), 8x16 threads, 2 stage(s), 32 kv split(s)"
+// CHECK-SAME: %[[WS:[[:alnum:]_]+]]: memref<166400xi8>
+// CHECK-SAME: iolite.workspace_size = 166400
+// CHECK: %[[SCRATCH:.*]] = memref.view %[[WS]][%{{.*}}][] : memref<166400xi8> to memref<166400xi8>
+// CHECK: gpu.launch_func @iolite_kernels::@decode blocks in ({{.*}}) threads in ({{.*}}) {{.*}} args({{.*}}, %[[SCRATCH]] : memref<166400xi8>)
+// CHECK: gpu.launch_func @iolite_kernels::@decode_combine blocks in ({{.*}}) threads in ({{.*}}) {{.*}} args({{.*}}, %[[SCRATCH]] : memref<166400xi8>)
+// CHECK: gpu.func @decode(%{{.*}}: memref<1x32x1x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x32x1x128xf16>, %[[SCR:.*]]: memref<166400xi8>) kernel
+// CHECK-SAME: iolite.grid = array<i64: 1, 4, 10>
+// CHECK-SAME: iolite.scratch_bytes = 166400
+// CHECK-SAME: iolite.tile = "attention tile 8x64 (query rows x keys), 8x16 threads, 2 stage(s), 10 kv split(s)"
 // CHECK: gpu.block_id z
 // CHECK: scf.for {{.*}} iter_args(
 // CHECK: gpu.barrier
 // CHECK: gpu.barrier
 // CHECK-NEXT: scf.yield
 // CHECK: memref.view %[[SCR]]
-// CHECK: memref.store %{{.*}} : memref<32x1x32x1xf32>
-// CHECK: memref.store %{{.*}} : memref<32x1x32x1x128xf32>
-// CHECK: gpu.func @decode_combine(%{{.*}}: memref<1x32x1x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %[[OUT:.*]]: memref<1x32x1x128xf16>, %[[SCR2:.*]]: memref<532480xi8>) kernel
+// CHECK: memref.store %{{.*}} : memref<10x1x32x1xf32>
+// CHECK: memref.store %{{.*}} : memref<10x1x32x1x128xf32>
+// CHECK: gpu.func @decode_combine(%{{.*}}: memref<1x32x1x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %[[OUT:.*]]: memref<1x32x1x128xf16>, %[[SCR2:.*]]: memref<166400xi8>) kernel
 // CHECK-SAME: iolite.template = "attention_combine"
+// CHECK-SAME: iolite.tile = "8 query rows per block over 10 kv split(s)"
 // CHECK: memref.view %[[SCR2]]
+// CHECK: %[[W:.*]] = memref.view %{{.*}} : memref<?xi8, #gpu.address_space<workgroup>> to memref<8x10xf32, #gpu.address_space<workgroup>>
 // CHECK: scf.for {{.*}} iter_args(
 // CHECK: arith.maximumf
 // CHECK: scf.for {{.*}} iter_args(
 // CHECK: math.exp
+// CHECK: memref.store %{{.*}}, %[[W]]
 // CHECK: arith.divf
+// CHECK: gpu.barrier
+// CHECK: scf.for {{.*}} iter_args(
+// CHECK: memref.load %[[W]]
+// CHECK: math.fma
 // CHECK: memref.store %{{.*}}, %[[OUT]]
 func.func @decode(%q: tensor<1x32x1x128xf16>, %k: tensor<1x4x4096x128xf16>, %v: tensor<1x4x4096x128xf16>) -> tensor<1x32x1x128xf16> {
   %o = iolite.kernel "decode" (%q, %k, %v) : (tensor<1x32x1x128xf16>, tensor<1x4x4096x128xf16>, tensor<1x4x4096x128xf16>) -> tensor<1x32x1x128xf16> {

@@ -17,7 +17,7 @@
 // CHECK: configs_k4_attention attention attention sm_80 1x8x14 64x1x1
 // CHECK-NEXT: sm_90a 1x8x17 64x1x1
 // CHECK-NEXT: gfx90a 1x8x14 64x1x1
-// CHECK-NEXT: gfx942 1x8x38 64x1x1
+// CHECK-NEXT: gfx942 1x8x20 64x1x1
 // CHECK: configs_k4_attention_combine attention_combine attention sm_80
 // CHECK: wrote {{.*}} (6 kernels, 4 targets, workspace
 

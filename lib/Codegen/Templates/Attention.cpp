@@ -53,6 +53,10 @@ constexpr int64_t kMaxSplits = 64;
 constexpr int64_t kShortQueryRows = 64;
 /// ... over at least this many keys.
 constexpr int64_t kMinSplitKeys = 512;
+/// Split-KV partials may cost at most this fraction of the K/V traffic.
+constexpr double kSplitTrafficBudget = 0.05;
+/// Output elements one combine block merges (its rows x head dim).
+constexpr int64_t kCombineElementsPerBlock = 1024;
 
 /// The sizes of one iolite.attention.
 struct AttentionShape {
@@ -192,19 +196,29 @@ FailureOr<AttentionPlan> planAttention(AttentionOp att,
   }
   derive(p, s);
 
-  // Split-KV for a short query over a long KV sequence. Whether a kernel
-  // splits depends on the problem only, so every target of one compile has
-  // the same kernels (the bundle launches one sequence); how many partitions
-  // depends on the chip: enough blocks to fill its multiprocessors, at
-  // least kMinTilesPerSplit tiles each (1 on a chip the grid already fills).
+  // Split-KV for a short query over a long KV sequence. Every partition
+  // reads the Q tile again and writes (and the combine reads) f32 partials;
+  // the partitions are limited so that this costs at most
+  // kSplitTrafficBudget of the K/V traffic. Whether a kernel splits depends
+  // on the problem only, so every target of one compile has the same kernels
+  // (the bundle launches one sequence); how many partitions depends on the
+  // chip: enough blocks to fill its multiprocessors, at least
+  // kMinTilesPerSplit tiles each (1 where the grid already fills the chip).
+  int64_t es = byteWidth(et);
+  int64_t kvBytes = s.skv * (s.d + s.dv) * es;
+  int64_t splitBytes =
+      s.rows() * ((2 * s.dv + 5) * 4 + s.d * es); // per kv head and split
+  int64_t maxByTraffic = static_cast<int64_t>(
+      kSplitTrafficBudget * static_cast<double>(kvBytes) / splitBytes);
   int64_t blocks = s.batch * s.hkv * p.qTiles;
   int64_t maxSplits = std::max<int64_t>(
-      1, std::min<int64_t>(kMaxSplits, p.kvTiles / kMinTilesPerSplit));
+      1, std::min({kMaxSplits, p.kvTiles / kMinTilesPerSplit, maxByTraffic}));
   int64_t forcedSplits = ctx.getOverrides().attentionSplits;
   if (forcedSplits)
     p.splitKV = forcedSplits > 1;
   else
-    p.splitKV = s.rows() <= kShortQueryRows && s.skv >= kMinSplitKeys;
+    p.splitKV = s.rows() <= kShortQueryRows && s.skv >= kMinSplitKeys &&
+                maxByTraffic >= 2;
   p.splits = 1;
   if (forcedSplits > 1)
     p.splits = std::min(forcedSplits, p.kvTiles);
@@ -731,16 +745,27 @@ LogicalResult AttentionEmitter::emitCombine() {
   auto cf = [&](double v) -> Value {
     return arith::ConstantOp::create(cb, cb.getF32FloatAttr(v));
   };
+  // A block merges the partials of `rowsPerBlock` query rows: first one
+  // thread per row turns the rows' maxima and sums into per-split weights
+  // in shared memory, then every thread combines output elements with them.
+  // Each partial is read once.
   const KernelTuning *ew = ctx.getTarget().getTuning("elementwise");
   int64_t threads = ew ? ew->threads : 256;
-  int64_t total = s.batch * s.hq * s.sq * s.dv;
-  threads = std::min<int64_t>(threads,
-                              llvm::alignTo(total, ctx.getTarget().warpSize));
-  aux.setLaunch({(int64_t)llvm::divideCeil(total, threads), 1, 1},
+  int64_t rows = s.batch * s.hq * s.sq;
+  int64_t rowsPerBlock = std::clamp<int64_t>(kCombineElementsPerBlock / s.dv, 1,
+                                             std::min<int64_t>(threads, rows));
+  threads = std::min<int64_t>(
+      threads, llvm::alignTo(rowsPerBlock * s.dv, ctx.getTarget().warpSize));
+  aux.setLaunch({(int64_t)llvm::divideCeil(rows, rowsPerBlock), 1, 1},
                 {threads, 1, 1});
   aux.templateName = "attention_combine";
-  aux.tileDescription = "1 output element per thread over " +
+  aux.tileDescription = std::to_string(rowsPerBlock) +
+                        " query rows per block over " +
                         std::to_string(p.splits) + " kv split(s)";
+  SharedMemoryPlan &plan = aux.getSharedMemoryPlan();
+  unsigned wBuf = plan.addBuffer("weights", rowsPerBlock * p.splits * 4, 0, 0);
+  if (failed(aux.finalizeSharedMemory(aux.tileDescription)))
+    return failure();
 
   Type f32 = cb.getF32Type();
   Value po = aux.getScratchView(
@@ -749,62 +774,113 @@ LogicalResult AttentionEmitter::emitCombine() {
       partM, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, f32));
   Value pl = aux.getScratchView(
       partL, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, f32));
-  Value gid = arith::AddIOp::create(
-      cb,
-      arith::MulIOp::create(cb, aux.blockId(gpu::Dimension::x), ci(threads)),
-      aux.threadId(gpu::Dimension::x));
-  auto inRange = scf::IfOp::create(
-      cb, arith::CmpIOp::create(cb, arith::CmpIPredicate::ult, gid, ci(total)),
-      /*withElseRegion=*/false);
-  OpBuilder::InsertionGuard guard(cb);
-  cb.setInsertionPoint(inRange.thenBlock()->getTerminator());
-  SmallVector<Value> idx = cem.delinearize(gid, {s.batch, s.hq, s.sq, s.dv});
-  SmallVector<Value> row(idx.begin(), idx.begin() + 3);
-  auto rowAt = [&](Value sp) {
+  Value weights =
+      aux.getSharedView(wBuf, MemRefType::get({rowsPerBlock, p.splits}, f32));
+  Value tid = aux.threadId(gpu::Dimension::x);
+  Value row0 = arith::MulIOp::create(cb, aux.blockId(gpu::Dimension::x),
+                                     ci(rowsPerBlock));
+  auto lt = [&](Value x, int64_t bound) -> Value {
+    return arith::CmpIOp::create(cb, arith::CmpIPredicate::ult, x, ci(bound));
+  };
+  auto rowIndex = [&](Value sp, Value row) {
     SmallVector<Value> r{sp};
-    r.append(row);
+    r.append(cem.delinearize(row, {s.batch, s.hq, s.sq}));
     return r;
   };
   Value negInf = cf(-std::numeric_limits<double>::infinity());
-  FailureOr<SmallVector<Value>> mx = cem.forLoop(
-      ci(0), ci(p.splits), ci(1), {negInf},
-      [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
-        Value m = memref::LoadOp::create(cb, pm, rowAt(sp));
-        return SmallVector<Value>{arith::MaximumFOp::create(cb, it[0], m)};
+
+  // Weights: w[r][s] = exp(m_s - M) / L with M = max_s m_s and
+  // L = sum_s l_s exp(m_s - M); 0 for a row without any key.
+  FailureOr<SmallVector<Value>> weightLoop = cem.forLoop(
+      tid, ci(rowsPerBlock), ci(threads), {},
+      [&](Value r, ValueRange) -> FailureOr<SmallVector<Value>> {
+        Value row = arith::AddIOp::create(cb, row0, r);
+        auto valid = scf::IfOp::create(cb, lt(row, rows), false);
+        OpBuilder::InsertionGuard g(cb);
+        cb.setInsertionPoint(valid.thenBlock()->getTerminator());
+        FailureOr<SmallVector<Value>> mx = cem.forLoop(
+            ci(0), ci(p.splits), ci(1), {negInf},
+            [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
+              Value m = memref::LoadOp::create(cb, pm, rowIndex(sp, row));
+              return SmallVector<Value>{
+                  arith::MaximumFOp::create(cb, it[0], m)};
+            });
+        if (failed(mx))
+          return failure();
+        Value none = arith::CmpFOp::create(cb, arith::CmpFPredicate::OEQ,
+                                           (*mx)[0], negInf);
+        Value base = arith::SelectOp::create(cb, none, cf(0.0), (*mx)[0]);
+        FailureOr<SmallVector<Value>> sum = cem.forLoop(
+            ci(0), ci(p.splits), ci(1), {cf(0.0)},
+            [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
+              SmallVector<Value> idx = rowIndex(sp, row);
+              Value m = memref::LoadOp::create(cb, pm, idx);
+              Value l = memref::LoadOp::create(cb, pl, idx);
+              Value w =
+                  math::ExpOp::create(cb, arith::SubFOp::create(cb, m, base));
+              memref::StoreOp::create(cb, w, weights, ValueRange{r, sp});
+              return SmallVector<Value>{math::FmaOp::create(cb, l, w, it[0])};
+            });
+        if (failed(sum))
+          return failure();
+        Value positive = arith::CmpFOp::create(cb, arith::CmpFPredicate::OGT,
+                                               (*sum)[0], cf(0.0));
+        Value inv = arith::SelectOp::create(
+            cb, positive, arith::DivFOp::create(cb, cf(1.0), (*sum)[0]),
+            cf(0.0));
+        FailureOr<SmallVector<Value>> scale = cem.forLoop(
+            ci(0), ci(p.splits), ci(1), {},
+            [&](Value sp, ValueRange) -> FailureOr<SmallVector<Value>> {
+              Value w = memref::LoadOp::create(cb, weights, ValueRange{r, sp});
+              memref::StoreOp::create(cb, arith::MulFOp::create(cb, w, inv),
+                                      weights, ValueRange{r, sp});
+              return SmallVector<Value>{};
+            });
+        if (failed(scale))
+          return failure();
+        return SmallVector<Value>{};
       });
-  if (failed(mx))
+  if (failed(weightLoop))
     return failure();
-  Value none =
-      arith::CmpFOp::create(cb, arith::CmpFPredicate::OEQ, (*mx)[0], negInf);
-  Value base = arith::SelectOp::create(cb, none, cf(0.0), (*mx)[0]);
-  FailureOr<SmallVector<Value>> sums = cem.forLoop(
-      ci(0), ci(p.splits), ci(1), {cf(0.0), cf(0.0)},
-      [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
-        SmallVector<Value> r = rowAt(sp);
-        Value m = memref::LoadOp::create(cb, pm, r);
-        Value l = memref::LoadOp::create(cb, pl, r);
-        r.push_back(idx[3]);
-        Value o = memref::LoadOp::create(cb, po, r);
-        Value w = math::ExpOp::create(cb, arith::SubFOp::create(cb, m, base));
-        return SmallVector<Value>{math::FmaOp::create(cb, l, w, it[0]),
-                                  math::FmaOp::create(cb, o, w, it[1])};
+  gpu::BarrierOp::create(cb);
+
+  // Outputs: o = sum_s w[r][s] * o_s, through the epilogue.
+  FailureOr<SmallVector<Value>> outLoop = cem.forLoop(
+      tid, ci(rowsPerBlock * s.dv), ci(threads), {},
+      [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
+        Value r = arith::DivUIOp::create(cb, e, ci(s.dv));
+        Value dv = arith::RemUIOp::create(cb, e, ci(s.dv));
+        Value row = arith::AddIOp::create(cb, row0, r);
+        auto valid = scf::IfOp::create(cb, lt(row, rows), false);
+        OpBuilder::InsertionGuard g(cb);
+        cb.setInsertionPoint(valid.thenBlock()->getTerminator());
+        FailureOr<SmallVector<Value>> acc = cem.forLoop(
+            ci(0), ci(p.splits), ci(1), {cf(0.0)},
+            [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
+              SmallVector<Value> idx = rowIndex(sp, row);
+              idx.push_back(dv);
+              Value o = memref::LoadOp::create(cb, po, idx);
+              Value w = memref::LoadOp::create(cb, weights, ValueRange{r, sp});
+              return SmallVector<Value>{math::FmaOp::create(cb, w, o, it[0])};
+            });
+        if (failed(acc))
+          return failure();
+        Value value = (*acc)[0];
+        cem.setSource(att.getResult(),
+                      [value](ImplicitLocOpBuilder &, ValueRange) {
+                        return FailureOr<Value>(value);
+                      });
+        SmallVector<Value> idx = cem.delinearize(row, {s.batch, s.hq, s.sq});
+        idx.push_back(dv);
+        for (auto [i, y] : llvm::enumerate(aux.getYieldedValues())) {
+          FailureOr<Value> x = cem.emit(y, idx);
+          if (failed(x))
+            return failure();
+          aux.storeOutput(i, *x, idx);
+        }
+        return SmallVector<Value>{};
       });
-  if (failed(sums))
-    return failure();
-  Value positive =
-      arith::CmpFOp::create(cb, arith::CmpFPredicate::OGT, (*sums)[0], cf(0.0));
-  Value denom = arith::SelectOp::create(cb, positive, (*sums)[0], cf(1.0));
-  Value value = arith::DivFOp::create(cb, (*sums)[1], denom);
-  cem.setSource(att.getResult(), [value](ImplicitLocOpBuilder &, ValueRange) {
-    return FailureOr<Value>(value);
-  });
-  for (auto [i, y] : llvm::enumerate(aux.getYieldedValues())) {
-    FailureOr<Value> x = cem.emit(y, idx);
-    if (failed(x))
-      return failure();
-    aux.storeOutput(i, *x, idx);
-  }
-  return success();
+  return failure(failed(outLoop));
 }
 
 class AttentionTemplate : public KernelTemplate {
