@@ -7,6 +7,7 @@
 #include "iolite/InitAll.h"
 
 #include "iolite/Codegen/Passes.h"
+#include "iolite/Conversion/Passes.h"
 #include "iolite/Dialect/Iolite/IR/IoliteOps.h"
 #include "iolite/Dialect/Iolite/Transforms/Passes.h"
 #include "iolite/Pipelines/GpuPipelines.h"
@@ -32,4 +33,5 @@ void mlir::iolite::registerAllPasses() {
   registerGpuPipelines();
   registerGraphPipelines();
   emu::registerEmuPasses();
+  registerIoliteConversionPasses();
 }

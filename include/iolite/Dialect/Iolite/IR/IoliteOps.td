@@ -59,8 +59,9 @@ def Iolite_CastOp : Iolite_Op<"cast", [Pure, SameOperandsAndResultShape]> {
   let summary = "Element type conversion";
   let description = [{
     Converts every element to the result element type. Float to float rounds
-    to nearest even; float to integer truncates toward zero; integer or float
-    to `i1` is `x != 0`; `i1` to a number gives 0 or 1.
+    to nearest even; float to integer truncates toward zero (a value out of
+    the integer's range, or NaN, gives an unspecified integer); integer or
+    float to `i1` is `x != 0`; `i1` to a number gives 0 or 1.
 
     ```mlir
     %h = iolite.cast %x : tensor<2x8xf32> to tensor<2x8xf16>
@@ -88,7 +89,8 @@ class Iolite_BinaryOp<string mnemonic, Type operandType, list<Trait> traits = []
   let description = [{
     Elementwise with NumPy broadcasting: the shapes are aligned on the right
     and every pair of dims must be equal or one of them 1. The result has the
-    broadcast shape and the operands' element type.
+    broadcast shape and the operands' element type; f16 and bf16 compute in
+    f32 and round once.
 
     ```mlir
     %y = iolite.}] # mnemonic # [{ %a, %b : tensor<2x8x64xf32>, tensor<64xf32>
@@ -106,7 +108,7 @@ def Iolite_MulOp : Iolite_BinaryOp<"mul", Iolite_NumericTensor, [Commutative]> {
   let summary = "Elementwise multiplication";
 }
 def Iolite_DivOp : Iolite_BinaryOp<"div", Iolite_NumericTensor> {
-  let summary = "Elementwise division (integers round toward zero)";
+  let summary = "Elementwise division (integers round toward zero, x / 0 = 0)";
 }
 def Iolite_MaxOp : Iolite_BinaryOp<"max", Iolite_NumericTensor, [Commutative]> {
   let summary = "Elementwise maximum (NaN propagates)";
@@ -253,7 +255,8 @@ def Iolite_SoftmaxOp : Iolite_InferredOp<"softmax"> {
   let summary = "Softmax along one axis (max-subtracted)";
   let description = [{
     `exp(x - max(x)) / sum(exp(x - max(x)))` along `axis` (negative counts
-    from the back), accumulated in f32.
+    from the back), accumulated in f32. A slice that is all `-inf` gives NaN,
+    as in PyTorch (`iolite.attention` instead gives such rows zeros).
 
     ```mlir
     %p = iolite.softmax %s {axis = -1 : i64} : tensor<2x4x8x8xf32>
@@ -269,8 +272,9 @@ def Iolite_ReduceOp : Iolite_InferredOp<"reduce"> {
   let summary = "Reduction (sum, mean, max, min, prod) over axes";
   let description = [{
     Reduces `input` over `axes` (negative counts from the back; no two equal).
-    With `keep_dims` the reduced dims stay as size 1. Floating-point sums
-    accumulate in f32. An empty axes list is the identity.
+    With `keep_dims` the reduced dims stay as size 1. Floating-point
+    reductions accumulate in f32; an integer mean truncates toward zero. An
+    empty axes list is the identity.
 
     ```mlir
     %m = iolite.reduce mean %x {axes = array<i64: -1>, keep_dims}
@@ -353,7 +357,8 @@ def Iolite_TopKOp : Iolite_InferredOp<"top_k"> {
   let description = [{
     Returns values and `i64` indices of the `k` largest (`largest`, default)
     or smallest entries along `axis`, sorted best first. Ties go to the lower
-    index.
+    index; NaN ranks above every number (first when `largest`, last
+    otherwise), as in `torch.topk`.
 
     ```mlir
     %v, %i = iolite.top_k %x {k = 2 : i64} : tensor<16x8xf32>
@@ -536,7 +541,9 @@ def Iolite_AttentionOp : Iolite_InferredOp<"attention",
     `j > p_i`, or when `window = w` and `j <= p_i - w` (a sliding window of
     `w` keys ending at the query; it needs `causal`). The result is the
     softmax over the remaining keys applied to `value`, computed with f32
-    statistics; a query with no remaining key gets zeros, not NaN. `mask`
+    statistics; a query with no remaining key, or whose logits are all
+    `-inf` (a float mask of `-inf` excludes its key the same way), gets
+    zeros, not NaN. `mask`
     broadcasts to `[B, Hq, Sq, Skv]`.
 
     ```mlir
@@ -739,7 +746,8 @@ def Iolite_GroupedMatmulOp : Iolite_InferredOp<"grouped_matmul"> {
   let description = [{
     `input` is `[R, K]`, `weight` `[E, K, N]` (`[E, N, K]` with
     `transpose_rhs`), `offsets` `[E+1]`: rows `offsets[e] .. offsets[e+1]-1`
-    are multiplied by `weight[e]`; rows outside every group are zero.
+    are multiplied by `weight[e]` (a row in several groups, when the offsets
+    decrease, belongs to the first); rows outside every group are zero.
     Accumulation is in f32.
 
     ```mlir
