@@ -34,4 +34,5 @@ void mlir::iolite::registerAllPasses() {
   registerGraphPipelines();
   emu::registerEmuPasses();
   registerIoliteConversionPasses();
+  registerCpuPipelines();
 }

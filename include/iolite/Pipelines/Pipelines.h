@@ -47,6 +47,35 @@ void buildGraphPipeline(OpPassManager &pm, const GraphPipelineOptions &options);
 /// target, no-fusion, remarks, alignment) with the global registry.
 void registerGraphPipelines();
 
+//===----------------------------------------------------------------------===//
+// CPU pipeline (the reference path)
+//===----------------------------------------------------------------------===//
+
+/// Options of the CPU pipeline.
+struct CpuPipelineOptions {
+  /// Return function results through caller-allocated out-params after the
+  /// arguments (how iolite-run calls functions).
+  bool outParams = true;
+  /// Fuse elementwise linalg ops before bufferization: fewer temporaries,
+  /// the same values.
+  bool fuseElementwise = true;
+};
+
+/// Lowers a module of iolite ops to the LLVM dialect for the host CPU:
+/// iolite-to-linalg, one-shot bufferization across function boundaries
+/// (identity layouts), buffer deallocation, linalg to loops, and the
+/// conversions to LLVM. Math functions become libm calls (accurate to an ulp
+/// or so, unlike polynomial expansions) and bf16 conversions are expanded to
+/// integer ops, so the result needs nothing but libc and libm (and MLIR's
+/// memrefCopy for strided copies). Public functions carrying
+/// `llvm.emit_c_interface` get `_mlir_ciface_` wrappers taking memref
+/// descriptors.
+void buildCpuPipeline(OpPassManager &pm, const CpuPipelineOptions &options);
+
+/// Registers `iolite-cpu-pipeline` (options out-params, fuse-elementwise)
+/// with the global registry.
+void registerCpuPipelines();
+
 } // namespace iolite
 } // namespace mlir
 
