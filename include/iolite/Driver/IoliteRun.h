@@ -1,0 +1,88 @@
+//===- IoliteRun.h - The iolite-run tool ------------------------*- C++ -*-===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// iolite-run runs one function of a model on a backend with inputs from
+// .npy files, writes the outputs as .npy files and compares them with
+// expected arrays. The tool's main only parses the command line; everything
+// else is here so that tests and other front ends can call it.
+//
+//   iolite-run MODEL --backend=cpu [--function=NAME] --input=a.npy ...
+//       [--output-dir=DIR] [--expect=y.npy ... --rtol=R --atol=A]
+//
+// Inputs bind to the function's arguments in order; output i is written to
+// DIR/out<i>.npy. Exit status: 0 when the function ran (and every output
+// matched its --expect), 1 when an output did not match, 2 on any error
+// (bad command line, unreadable or mismatched inputs, a model that does not
+// parse or compile).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef IOLITE_DRIVER_IOLITERUN_H
+#define IOLITE_DRIVER_IOLITERUN_H
+
+#include "iolite/Driver/HostTensor.h"
+#include "iolite/Driver/ModelLoader.h"
+#include "mlir/IR/BuiltinOps.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace llvm {
+class raw_ostream;
+} // namespace llvm
+
+namespace mlir {
+namespace func {
+class FuncOp;
+} // namespace func
+
+namespace iolite {
+
+/// Everything iolite-run's command line says.
+struct RunToolOptions {
+  /// The model: .mlir (text or bytecode) or .onnx, read by loadModel.
+  std::string model;
+  ModelLoadOptions load;
+  std::string backend = "cpu";
+  /// Empty: the module's only public function, or `main`.
+  std::string function;
+  std::vector<std::string> inputs;
+  std::vector<std::string> expects;
+  /// Empty: outputs are not written.
+  std::string outputDir;
+  double rtol = 1e-5;
+  double atol = 1e-8;
+  /// LLVM optimization level for backends that JIT-compile host code.
+  unsigned optLevel = 0;
+};
+
+/// A way of running a function of a module on some device.
+class RunBackend {
+public:
+  virtual ~RunBackend();
+  /// Runs `function` of `module` on `inputs` (already checked against the
+  /// argument types) and returns its results; reports failures as
+  /// diagnostics. May rewrite `module`.
+  virtual FailureOr<SmallVector<HostTensor>>
+  run(ModuleOp module, func::FuncOp function, ArrayRef<HostTensor> inputs) = 0;
+};
+
+/// The backend `name` ("cpu"; "emu", "cuda" and "hip" are recognized but not
+/// available in this build yet), or null with `error` saying why.
+std::unique_ptr<RunBackend> createRunBackend(llvm::StringRef name,
+                                             const RunToolOptions &options,
+                                             std::string &error);
+
+/// Runs iolite-run; messages go to `out` (results, comparisons) and `err`
+/// (diagnostics). Returns the exit status described above.
+int runIoliteRun(const RunToolOptions &options, llvm::raw_ostream &out,
+                 llvm::raw_ostream &err);
+
+} // namespace iolite
+} // namespace mlir
+
+#endif // IOLITE_DRIVER_IOLITERUN_H

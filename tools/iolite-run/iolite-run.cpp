@@ -1,0 +1,75 @@
+//===- iolite-run.cpp - Run a model function on .npy inputs ---------------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Parses the command line and calls runIoliteRun (lib/Driver/IoliteRun.cpp),
+// which documents the behaviour and the exit status.
+//
+//===----------------------------------------------------------------------===//
+
+#include "iolite/Driver/IoliteRun.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/raw_ostream.h"
+
+namespace cl = llvm::cl;
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  static cl::OptionCategory category("iolite-run options");
+  cl::opt<std::string> model(
+      cl::Positional, cl::desc("<model.mlir|model.onnx>"), cl::cat(category));
+  cl::opt<std::string> backend(
+      "backend", cl::desc("Where to run: cpu (the reference lowering)"),
+      cl::init("cpu"), cl::cat(category));
+  cl::opt<std::string> function(
+      "function",
+      cl::desc("Function to run (default: the only public one, or main)"),
+      cl::cat(category));
+  cl::list<std::string> inputs(
+      "input", cl::desc("An .npy file per function argument, in order"),
+      cl::cat(category));
+  cl::opt<std::string> outputDir("output-dir",
+                                 cl::desc("Write result i to DIR/out<i>.npy"),
+                                 cl::cat(category));
+  cl::list<std::string> expects(
+      "expect", cl::desc("An .npy file per result to compare with"),
+      cl::cat(category));
+  cl::opt<double> rtol("rtol", cl::desc("Relative tolerance of --expect"),
+                       cl::init(1e-5), cl::cat(category));
+  cl::opt<double> atol("atol", cl::desc("Absolute tolerance of --expect"),
+                       cl::init(1e-8), cl::cat(category));
+  cl::opt<unsigned> optLevel(
+      "opt-level",
+      cl::desc("LLVM IR optimization level (0-3) of the JIT-compiled code; "
+               "higher runs faster but compiles much slower"),
+      cl::init(0), cl::cat(category));
+  mlir::iolite::registerModelLoadCLOptions();
+  cl::HideUnrelatedOptions(
+      {&category, &mlir::iolite::getModelLoadCLCategory()});
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "iolite-run: run a function of an Iolite model on .npy inputs\n\n"
+      "  bf16 arrays are uint16 .npy arrays of bf16 bit patterns; f16 arrays\n"
+      "  are float16. Exit status: 0 ran (and matched), 1 an output did not\n"
+      "  match its --expect, 2 error.\n");
+
+  llvm::FailureOr<mlir::iolite::ModelLoadOptions> load =
+      mlir::iolite::getModelLoadOptionsFromCL();
+  if (mlir::failed(load))
+    return 2;
+  mlir::iolite::RunToolOptions options;
+  options.model = model;
+  options.load = *load;
+  options.backend = backend;
+  options.function = function;
+  options.inputs.assign(inputs.begin(), inputs.end());
+  options.expects.assign(expects.begin(), expects.end());
+  options.outputDir = outputDir;
+  options.rtol = rtol;
+  options.atol = atol;
+  options.optLevel = optLevel;
+  return mlir::iolite::runIoliteRun(options, llvm::outs(), llvm::errs());
+}
