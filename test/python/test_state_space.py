@@ -1,0 +1,239 @@
+"""conv1d, selective scan, SSD and long convolution against references:
+PyTorch's depthwise conv1d, a step-by-step selective-scan loop (the one the
+Mamba reference implementation uses), SSD against the selective scan it
+equals, and long convolution against an FFT."""
+
+import numpy as np
+import pytest
+import torch
+
+from iolite_testing import FLOAT_TYPES, Batch, round_to, tensor_type as T
+
+rng = np.random.default_rng(5)
+BATCH = Batch("state_space")
+
+
+def f64(x):
+    return np.asarray(x, np.float64)
+
+
+def softplus(x):
+    return np.logaddexp(0.0, x)
+
+
+def silu(x):
+    return x / (1 + np.exp(-x))
+
+
+# --- conv1d (Mamba's causal depthwise conv) ------------------------------------
+def conv1d_ref(x, w, b=None, act=False):
+    c, k = w.shape
+    y = torch.nn.functional.conv1d(
+        torch.from_numpy(f64(x)), torch.from_numpy(f64(w))[:, None, :],
+        None if b is None else torch.from_numpy(f64(b)), padding=k - 1,
+        groups=c)[..., :x.shape[-1]].numpy()
+    return silu(y) if act else y
+
+
+for dt in FLOAT_TYPES:
+    x = round_to(rng.standard_normal((2, 6, 11)), dt)
+    w = round_to(rng.standard_normal((6, 4)), dt)
+    b = round_to(rng.standard_normal(6), dt)
+    BATCH.add(f"conv1d_bias_silu_{dt}",
+              f"%r = iolite.conv1d %x0, %x1 bias(%x2 : {T(b.shape, dt)}) "
+              f"activation = silu : {T(x.shape, dt)}, {T(w.shape, dt)}",
+              [(x, dt), (w, dt), (b, dt)], [("r", T(x.shape, dt))],
+              [conv1d_ref(x, w, b, True)])
+w1 = rng.standard_normal((6, 1)).astype(np.float32)
+x = round_to(rng.standard_normal((1, 6, 5)), "f32")
+BATCH.add("conv1d_width1", f"%r = iolite.conv1d %x0, %x1 : {T(x.shape, 'f32')}, "
+          f"{T(w1.shape, 'f32')}", [(x, "f32"), (w1, "f32")],
+          [("r", T(x.shape, "f32"))], [conv1d_ref(x, w1)])
+
+
+# --- selective scan ------------------------------------------------------------
+def selective_scan_ref(u, delta, a, bm, cm, d=None, z=None, delta_bias=None,
+                       delta_softplus=False):
+    """The recurrence one step at a time, float64."""
+    u, delta, a, bm, cm = map(f64, (u, delta, a, bm, cm))
+    dt = delta + (0 if delta_bias is None else f64(delta_bias)[:, None])
+    if delta_softplus:
+        dt = softplus(dt)
+    batch, dim, length = u.shape
+    h = np.zeros((batch, dim, a.shape[1]))
+    y = np.zeros_like(u)
+    for t in range(length):
+        h = np.exp(dt[:, :, t, None] * a) * h + \
+            dt[:, :, t, None] * bm[:, None, :, t] * u[:, :, t, None]
+        y[:, :, t] = (h * cm[:, None, :, t]).sum(-1)
+    if d is not None:
+        y = y + f64(d)[:, None] * u
+    if z is not None:
+        y = y * silu(f64(z))
+    return y
+
+
+def scan_inputs(dt, batch, dim, n, length):
+    u = round_to(rng.standard_normal((batch, dim, length)), dt)
+    delta = round_to(rng.uniform(-3, 1, (batch, dim, length)), dt)
+    a = -np.exp(rng.uniform(-1, 1, (dim, n))).astype(np.float32)
+    bm = round_to(rng.standard_normal((batch, n, length)), dt)
+    cm = round_to(rng.standard_normal((batch, n, length)), dt)
+    return u, delta, a, bm, cm
+
+
+for dt in FLOAT_TYPES:
+    for with_d, with_z in ((True, True), (False, False), (True, False),
+                           (False, True)):
+        batch, dim, n, length = 2, 5, 3, 17
+        u, delta, a, bm, cm = scan_inputs(dt, batch, dim, n, length)
+        inputs = [(u, dt), (delta, dt), (a, "f32"), (bm, dt), (cm, dt)]
+        extra = ""
+        d = z = None
+        if with_d:
+            d = rng.standard_normal(dim).astype(np.float32)
+            extra += f" D(%x{len(inputs)} : {T(d.shape, 'f32')})"
+            inputs.append((d, "f32"))
+        if with_z:
+            z = round_to(rng.standard_normal(u.shape), dt)
+            extra += f" z(%x{len(inputs)} : {T(z.shape, dt)})"
+            inputs.append((z, dt))
+        bias = rng.standard_normal(dim).astype(np.float32) * 0.5
+        extra += f" delta_bias(%x{len(inputs)} : {T(bias.shape, 'f32')})"
+        inputs.append((bias, "f32"))
+        BATCH.add(f"selective_scan_D{int(with_d)}_z{int(with_z)}_{dt}",
+                  f"%r = iolite.selective_scan %x0, %x1, %x2, %x3, %x4{extra} "
+                  f"{{delta_softplus}} : {T(u.shape, dt)}, {T(u.shape, dt)}, "
+                  f"{T(a.shape, 'f32')}, {T(bm.shape, dt)}, {T(cm.shape, dt)}",
+                  inputs, [("r", T(u.shape, dt))],
+                  [selective_scan_ref(u, delta, a, bm, cm, d, z, bias, True)])
+# Without softplus and bias: dt is delta itself.
+u, delta, a, bm, cm = scan_inputs("f32", 1, 4, 2, 9)
+delta = np.abs(delta)
+BATCH.add("selective_scan_plain",
+          f"%r = iolite.selective_scan %x0, %x1, %x2, %x3, %x4 : "
+          f"{T(u.shape, 'f32')}, {T(u.shape, 'f32')}, {T(a.shape, 'f32')}, "
+          f"{T(bm.shape, 'f32')}, {T(cm.shape, 'f32')}",
+          [(u, "f32"), (delta, "f32"), (a, "f32"), (bm, "f32"), (cm, "f32")],
+          [("r", T(u.shape, "f32"))], [selective_scan_ref(u, delta, a, bm, cm)])
+
+
+# --- SSD (Mamba-2) -------------------------------------------------------------
+def ssd_ref(x, dt, a, bm, cm, d=None, dt_bias=None, dt_softplus=False):
+    """SSD as the selective scan it equals: channel (h, p) of the scan has
+    u = x[..., h, p], delta = dt[..., h], A = A[h] for every state, and the
+    B/C of head h's group."""
+    x, dt, a, bm, cm = map(f64, (x, dt, a, bm, cm))
+    batch, length, heads, p = x.shape
+    groups, n = bm.shape[2], bm.shape[3]
+    if dt_bias is not None:
+        dt = dt + f64(dt_bias)
+    if dt_softplus:
+        dt = softplus(dt)
+    y = np.zeros_like(x)
+    for h in range(heads):
+        g = h // (heads // groups)
+        u = np.transpose(x[:, :, h, :], (0, 2, 1))          # [B, P, L]
+        delta = np.repeat(dt[:, None, :, h], p, axis=1)     # [B, P, L]
+        a_ss = np.full((p, n), a[h])
+        b_ss = np.transpose(bm[:, :, g, :], (0, 2, 1))      # [B, N, L]
+        c_ss = np.transpose(cm[:, :, g, :], (0, 2, 1))
+        d_ss = None if d is None else np.full(p, f64(d)[h])
+        ys = selective_scan_ref(u, delta, a_ss, b_ss, c_ss, d_ss)
+        y[:, :, h, :] = np.transpose(ys, (0, 2, 1))
+    return y
+
+
+def ssd_case(name, dt, batch, length, heads, p, groups, n, chunk, with_d):
+    x = round_to(rng.standard_normal((batch, length, heads, p)), dt)
+    dtv = round_to(rng.uniform(-2, 1, (batch, length, heads)), dt)
+    a = -np.exp(rng.uniform(-1, 1, heads)).astype(np.float32)
+    bm = round_to(rng.standard_normal((batch, length, groups, n)), dt)
+    cm = round_to(rng.standard_normal((batch, length, groups, n)), dt)
+    bias = (rng.standard_normal(heads) * 0.5).astype(np.float32)
+    inputs = [(x, dt), (dtv, dt), (a, "f32"), (bm, dt), (cm, dt)]
+    extra = ""
+    d = None
+    if with_d:
+        d = rng.standard_normal(heads).astype(np.float32)
+        extra += f" D(%x{len(inputs)} : {T(d.shape, 'f32')})"
+        inputs.append((d, "f32"))
+    extra += f" dt_bias(%x{len(inputs)} : {T(bias.shape, 'f32')})"
+    inputs.append((bias, "f32"))
+    BATCH.add(f"ssd_{name}_{dt}",
+              f"%r = iolite.ssd %x0, %x1, %x2, %x3, %x4{extra} "
+              f"{{chunk_size = {chunk} : i64, dt_softplus}} : {T(x.shape, dt)}, "
+              f"{T(dtv.shape, dt)}, {T(a.shape, 'f32')}, {T(bm.shape, dt)}, "
+              f"{T(cm.shape, dt)}",
+              inputs, [("r", T(x.shape, dt))],
+              [ssd_ref(x, dtv, a, bm, cm, d, bias, True)])
+
+
+for dt in FLOAT_TYPES:
+    ssd_case("groups2", dt, 2, 19, 4, 3, 2, 5, 8, True)
+ssd_case("one_group_no_D", "f32", 1, 23, 2, 4, 1, 3, 64, False)
+ssd_case("chunk1", "f32", 1, 7, 3, 2, 3, 2, 1, True)
+
+# SSD and the selective scan it equals, both through iolite (G = 1): the
+# scan's channel h * P + p reads x[..., h, p] and dt[..., h].
+batch, length, heads, p, n = 1, 12, 2, 3, 4
+x = round_to(rng.standard_normal((batch, length, heads, p)), "f32")
+dtv = rng.uniform(0.05, 1, (batch, length, heads)).astype(np.float32)
+a = -np.exp(rng.uniform(-1, 1, heads)).astype(np.float32)
+bm = rng.standard_normal((batch, length, 1, n)).astype(np.float32)
+cm = rng.standard_normal((batch, length, 1, n)).astype(np.float32)
+u = np.transpose(x.reshape(batch, length, heads * p), (0, 2, 1))
+delta = np.transpose(np.repeat(dtv, p, axis=2), (0, 2, 1))
+a_ss = np.repeat(a, p)[:, None] * np.ones((1, n), np.float32)
+b_ss = np.transpose(bm[:, :, 0, :], (0, 2, 1))
+c_ss = np.transpose(cm[:, :, 0, :], (0, 2, 1))
+ref = ssd_ref(x, dtv, a, bm, cm)
+hp = heads * p
+BATCH.add("ssd_equals_selective_scan",
+          f"""%ssd = iolite.ssd %x0, %x1, %x2, %x3, %x4 {{chunk_size = 5 : i64}}
+    : {T(x.shape, 'f32')}, {T(dtv.shape, 'f32')}, {T(a.shape, 'f32')},
+      {T(bm.shape, 'f32')}, {T(cm.shape, 'f32')}
+%scan = iolite.selective_scan %x5, %x6, %x7, %x8, %x9
+    : {T(u.shape, 'f32')}, {T(u.shape, 'f32')}, {T(a_ss.shape, 'f32')},
+      {T(b_ss.shape, 'f32')}, {T(c_ss.shape, 'f32')}
+%t = iolite.transpose %scan [0, 2, 1] : {T(u.shape, 'f32')}
+%scan4 = iolite.reshape %t : {T((batch, length, hp), 'f32')} -> {T(x.shape, 'f32')}""",
+          [(x, "f32"), (dtv, "f32"), (a, "f32"), (bm, "f32"), (cm, "f32"),
+           (u, "f32"), (delta, "f32"), (a_ss, "f32"), (b_ss, "f32"),
+           (c_ss, "f32")],
+          [("ssd", T(x.shape, "f32")), ("scan4", T(x.shape, "f32"))],
+          [ref, ref])
+
+
+# --- long convolution ----------------------------------------------------------
+def long_conv_fft(x, f, d=None):
+    """Causal convolution through an FFT of length 2L (no wrap-around)."""
+    x, f = f64(x), f64(f)
+    length = x.shape[-1]
+    n = 2 * length
+    y = np.fft.irfft(np.fft.rfft(x, n) * np.fft.rfft(f, n)[None], n)[..., :length]
+    if d is not None:
+        y = y + f64(d)[:, None] * x
+    return y
+
+
+for dt in FLOAT_TYPES:
+    x = round_to(rng.standard_normal((2, 3, 29)), dt)
+    f = round_to(rng.standard_normal((3, 29)) * 0.3, dt)
+    d = round_to(rng.standard_normal(3), dt)
+    BATCH.add(f"long_conv_full_{dt}",
+              f"%r = iolite.long_conv %x0, %x1 D(%x2 : {T(d.shape, dt)}) : "
+              f"{T(x.shape, dt)}, {T(f.shape, dt)}",
+              [(x, dt), (f, dt), (d, dt)], [("r", T(x.shape, dt))],
+              [long_conv_fft(x, f, d)])
+x = round_to(rng.standard_normal((1, 4, 40)), "f32")
+f = rng.standard_normal((4, 9)).astype(np.float32)
+BATCH.add("long_conv_short_filter",
+          f"%r = iolite.long_conv %x0, %x1 : {T(x.shape, 'f32')}, "
+          f"{T(f.shape, 'f32')}", [(x, "f32"), (f, "f32")],
+          [("r", T(x.shape, "f32"))], [long_conv_fft(x, f)])
+
+
+@pytest.mark.parametrize("case", BATCH.names())
+def test_state_space(case):
+    BATCH.check(case)
