@@ -12,18 +12,34 @@ from iolite_testing import MODEL_TOLERANCES, REPO, tool
 EXAMPLES = ["llama_block", "mamba_block", "moe_layer"]
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
-def test_example_matches_pytorch(name):
+def run_example(name, model):
     root = REPO / "examples" / name
     inputs = sorted((root / "inputs").glob("*.npy"))
     rtol, atol = MODEL_TOLERANCES["f32"]
     r = subprocess.run(
-        [str(tool("iolite-run")), str(root / "model.mlir"), "--backend=cpu"]
+        [str(tool("iolite-run")), str(model), "--backend=cpu"]
         + [f"--input={p}" for p in inputs]
         + [f"--expect={root / 'expected' / 'out0.npy'}", f"--rtol={rtol}",
            f"--atol={atol}"], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ok" in r.stdout
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_matches_pytorch(name):
+    run_example(name, REPO / "examples" / name / "model.mlir")
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_fused_example_matches_pytorch(name, tmp_path):
+    # The graph pipeline (raising, kernels, memory plan) keeps the values:
+    # its iolite.kernel regions run on the CPU by inlining.
+    fused = tmp_path / "fused.mlir"
+    subprocess.run([str(tool("iolite-opt")), "--iolite-graph-pipeline",
+                    str(REPO / "examples" / name / "model.mlir"), "-o",
+                    str(fused)], check=True, capture_output=True)
+    assert "iolite.kernel" in fused.read_text()
+    run_example(name, fused)
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
