@@ -666,6 +666,14 @@ FailureOr<Value> ElementalEmitter::applyPointwise(Operation *op,
         return unary([&](Value x) -> Value {
           Type dst = elementTypeOf(castOp.getResult());
           Type dstCompute = getComputeType(dst);
+          // The operand is a value of its element type: one computed in f32
+          // from f16/bf16 operands is rounded to that type first, so that a
+          // cast sees what the unfused graph would have stored.
+          Type src = elementTypeOf(castOp.getInput());
+          if (isa<FloatType>(src) && !src.isF32() && src != dst)
+            x = arith::ExtFOp::create(
+                b, b.getF32Type(),
+                arith::TruncFOp::create(b, src, x).getResult());
           if (dst.isInteger(1)) {
             if (a.isFloat(x))
               return arith::CmpFOp::create(b, arith::CmpFPredicate::UNE, x,

@@ -66,6 +66,11 @@ int main(int argc, char **argv) {
       cl::desc("Constants of at least this many bytes go to NAME.weights; "
                "smaller ones are embedded in NAME.c"),
       cl::init(kDefaultWeightsThreshold), cl::cat(category));
+  cl::opt<bool> forceElemental(
+      "force-elemental",
+      cl::desc("Compile every kernel with the one-thread-per-element "
+               "fallback (to test it, or to compare templates with it)"),
+      cl::cat(category));
   registerModelLoadCLOptions();
   cl::HideUnrelatedOptions({&category, &getModelLoadCLCategory()});
   cl::ParseCommandLineOptions(argc, argv, "Iolite model compiler\n");
@@ -96,6 +101,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   options.weightsThreshold = weightsThreshold;
+  options.overrides.forceElemental = forceElemental;
   if (!matmulTile.empty()) {
     if (matmulTile.size() != 3 ||
         llvm::any_of(matmulTile, [](int64_t v) { return v <= 0; })) {
