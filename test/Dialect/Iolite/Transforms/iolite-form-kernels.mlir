@@ -213,12 +213,13 @@ func.func @wide_softmax(%x: tensor<8x64xf32>, %w: tensor<64x16384xf32>) -> tenso
 // ALL-COUNT-3: iolite.matmul
 // ALL-NEXT: iolite.yield
 // ALL: iolite.kernel "four_projections_k1_matmul"
-func.func @four_projections(%x: tensor<128x64xf16>, %w: tensor<64x64xf16>)
+func.func @four_projections(%x: tensor<128x64xf16>, %w: tensor<64x64xf16>,
+                            %w2: tensor<64x64xf16>)
     -> (tensor<128x64xf16>, tensor<128x64xf16>, tensor<128x64xf16>, tensor<128x64xf16>) {
   %a = iolite.matmul %x, %w : tensor<128x64xf16>, tensor<64x64xf16>
   %b = iolite.matmul %x, %w {transpose_rhs} : tensor<128x64xf16>, tensor<64x64xf16>
-  %c = iolite.matmul %x, %w : tensor<128x64xf16>, tensor<64x64xf16>
-  %d = iolite.matmul %x, %w {transpose_rhs} : tensor<128x64xf16>, tensor<64x64xf16>
+  %c = iolite.matmul %x, %w2 : tensor<128x64xf16>, tensor<64x64xf16>
+  %d = iolite.matmul %x, %w2 {transpose_rhs} : tensor<128x64xf16>, tensor<64x64xf16>
   return %a, %b, %c, %d : tensor<128x64xf16>, tensor<128x64xf16>, tensor<128x64xf16>, tensor<128x64xf16>
 }
 
