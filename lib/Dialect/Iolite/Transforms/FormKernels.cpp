@@ -451,8 +451,10 @@ private:
         for (Operation *def : candidates) {
           Operation *outside = nullptr;
           if (!allUsersIn(def, gid(root), outside)) {
+            // Views read by several kernels are copied into each of them
+            // (duplicateViews), so they are not materialised either.
             if (isHeavy(root) && outside && grouped(outside) &&
-                !isCheap(outside))
+                !isCheap(outside) && cls(def) != FusionOpClass::View)
               miss(def, root,
                    "its result is also used by " + describe(outside) +
                        ", so it is materialised for both");
@@ -762,6 +764,72 @@ KernelOp buildKernel(RewriterBase &rewriter, ArrayRef<Operation *> ops,
   return kernel;
 }
 
+/// A group of views only (reshape, transpose, slice, broadcast, concat)
+/// read by several other groups costs a kernel that copies a tensor and a
+/// round trip of it through memory, where reading through the views costs
+/// nothing: give each reading group its own copy of the views. Returns,
+/// per emptied group, the groups that received its views.
+DenseMap<unsigned, SmallVector<unsigned>>
+duplicateViews(RewriterBase &rewriter,
+               SmallVectorImpl<SmallVector<Operation *>> &groups) {
+  DenseMap<Operation *, unsigned> groupOf;
+  for (auto [i, ops] : llvm::enumerate(groups))
+    for (Operation *op : ops)
+      groupOf[op] = i;
+  DenseMap<unsigned, SmallVector<unsigned>> moved;
+  for (unsigned g = 0; g < groups.size(); ++g) {
+    ArrayRef<Operation *> ops = groups[g];
+    if (ops.empty() || !llvm::all_of(ops, [](Operation *op) {
+          return classifyForFusion(op) == FusionOpClass::View;
+        }))
+      continue;
+    Block *block = ops.front()->getBlock();
+    llvm::SmallPtrSet<Operation *, 8> inGroup(ops.begin(), ops.end());
+    llvm::SetVector<unsigned> readers;
+    bool onlyGroups = true;
+    for (Operation *op : ops)
+      for (Operation *u : op->getUsers()) {
+        Operation *a = block->findAncestorOpInBlock(*u);
+        if (a && inGroup.contains(a))
+          continue;
+        auto it = a ? groupOf.find(a) : groupOf.end();
+        if (it == groupOf.end()) {
+          onlyGroups = false;
+          break;
+        }
+        readers.insert(it->second);
+      }
+    if (!onlyGroups || readers.size() < 2)
+      continue;
+    for (unsigned r : readers) {
+      rewriter.setInsertionPointAfter(ops.back());
+      IRMapping map;
+      SmallVector<Operation *> clones;
+      for (Operation *op : ops)
+        clones.push_back(rewriter.clone(*op, map));
+      for (Operation *op : ops)
+        for (auto [from, to] :
+             llvm::zip(op->getResults(), map.lookup(op)->getResults()))
+          rewriter.replaceUsesWithIf(from, to, [&](OpOperand &use) {
+            Operation *a = block->findAncestorOpInBlock(*use.getOwner());
+            return a && !inGroup.contains(a) && groupOf.lookup(a) == r &&
+                   !llvm::is_contained(clones, a);
+          });
+      for (Operation *c : clones)
+        groupOf[c] = r;
+      groups[r].append(clones);
+      llvm::sort(groups[r], [](Operation *a, Operation *b) {
+        return a->isBeforeInBlock(b);
+      });
+    }
+    for (Operation *op : llvm::reverse(ops))
+      rewriter.eraseOp(op);
+    groups[g].clear();
+    moved[g] = readers.takeVector();
+  }
+  return moved;
+}
+
 } // namespace
 
 FailureOr<SmallVector<KernelOp>>
@@ -796,16 +864,37 @@ mlir::iolite::formKernels(RewriterBase &rewriter, func::FuncOp func,
     for (const Decision &d : partitioner.getDecisions())
       pending.push_back({RemarkKind::Passed, d.op->getLoc(),
                          groupOfOp.lookup(d.op),
-                         " as " + d.role + " of " + describe(d.anchor)});
+                         "fused into kernel '%K' as " + d.role + " of " +
+                             describe(d.anchor)});
     for (const auto &[op, message] : partitioner.getMisses())
-      pending.push_back(
-          {RemarkKind::Missed, op->getLoc(), groupOfOp.lookup(op), message});
-    SmallVector<KernelOp> kernels;
-    SmallVector<std::string> summaries;
-    for (ArrayRef<Operation *> ops : groups) {
-      summaries.push_back(summarizeOps(ops));
-      kernels.push_back(buildKernel(rewriter, ops, options));
+      pending.push_back({RemarkKind::Missed, op->getLoc(), groupOfOp.lookup(op),
+                         "kept in kernel '%K', " + message});
+    SmallVector<std::pair<Location, unsigned>> duplicatedAt;
+    for (auto [i, ops] : llvm::enumerate(groups))
+      if (!ops.empty())
+        duplicatedAt.push_back({ops.front()->getLoc(), i});
+    DenseMap<unsigned, SmallVector<unsigned>> moved =
+        options.fuse ? duplicateViews(rewriter, groups)
+                     : DenseMap<unsigned, SmallVector<unsigned>>();
+    SmallVector<KernelOp> kernels(groups.size());
+    SmallVector<std::string> summaries(groups.size());
+    for (auto [i, ops] : llvm::enumerate(groups)) {
+      if (ops.empty())
+        continue;
+      summaries[i] = summarizeOps(ops);
+      kernels[i] = buildKernel(rewriter, ops, options);
     }
+    // Remarks about a duplicated view group speak of its first reader.
+    for (Pending &p : pending)
+      if (auto it = moved.find(p.group); it != moved.end())
+        p.group = it->second.front();
+    for (auto [loc, g] : duplicatedAt)
+      if (auto it = moved.find(g); it != moved.end())
+        for (unsigned r : it->second)
+          pending.push_back({RemarkKind::Passed, loc, r,
+                             "copied into kernel '%K', which reads it: a view "
+                             "costs no work, a kernel of its own would copy "
+                             "the tensor"});
     if (!sortTopologically(&block))
       return func.emitError(
           "iolite-form-kernels produced kernels that depend on each other in "
@@ -834,13 +923,13 @@ mlir::iolite::formKernels(RewriterBase &rewriter, func::FuncOp func,
     if (!remarks)
       continue;
     for (const Pending &p : pending) {
-      std::string kernelName = kernels[p.group].getName().str();
-      if (p.kind == RemarkKind::Passed)
-        remarks->passed(p.loc, "fused",
-                        "fused into kernel '" + kernelName + "'" + p.text);
-      else
-        remarks->missed(p.loc, "not-fused",
-                        "kept in kernel '" + kernelName + "', " + p.text);
+      std::string text = p.text;
+      size_t at = text.find("%K");
+      if (at != std::string::npos)
+        text.replace(at, 2, kernels[p.group].getName().str());
+      remarks->report(p.kind, p.loc,
+                      p.kind == RemarkKind::Passed ? "fused" : "not-fused",
+                      text);
     }
     for (KernelOp k : ordered) {
       unsigned i = llvm::find(kernels, k) - kernels.begin();

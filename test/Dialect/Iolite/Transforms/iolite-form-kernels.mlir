@@ -407,3 +407,29 @@ func.func @dead_ops(%x: tensor<4xf32>) -> tensor<4xf32> {
   %n = iolite.neg %x : tensor<4xf32>
   return %n : tensor<4xf32>
 }
+
+// -----
+
+// A transpose read by two kernels is copied into both rather than given a
+// kernel that would write the transposed tensor out and read it back.
+
+// CHECK-LABEL: func @shared_view
+// CHECK: iolite.kernel "shared_view_k0_matmul"(%arg0, %arg1)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: iolite.transpose
+// CHECK-NEXT: iolite.matmul
+// CHECK: iolite.kernel "shared_view_k1_softmax"(%arg0)
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: iolite.transpose
+// CHECK-NEXT: iolite.softmax
+// CHECK-NOT: iolite.kernel
+// REMARK-NOT: materialised
+// REMARK-DAG: remark: copied into kernel 'shared_view_k0_matmul', which reads it: a view costs no work, a kernel of its own would copy the tensor
+// REMARK-DAG: remark: copied into kernel 'shared_view_k1_softmax', which reads it
+func.func @shared_view(%x: tensor<8x4xf32>, %w: tensor<8x8xf32>)
+    -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  %t = iolite.transpose %x [1, 0] : tensor<8x4xf32>
+  %m = iolite.matmul %t, %w : tensor<4x8xf32>, tensor<8x8xf32>
+  %s = iolite.softmax %t {axis = -1 : i64} : tensor<4x8xf32>
+  return %m, %s : tensor<4x8xf32>, tensor<4x8xf32>
+}

@@ -125,11 +125,12 @@ def IoliteFormKernelsPass
        views) with their cheap side inputs, and, for a matmul whose full
        output row fits on chip, a row-wise softmax/top-k/router;
     4. remaining expensive ops absorb cheap producers used only by them;
-    5. leftover cheap ops form elementwise kernels.
+    5. leftover cheap ops form elementwise kernels;
+    6. views (transpose, reshape, ...) that several kernels read are copied
+       into each instead of being copied through memory by a kernel.
 
-    A value computed by an expensive op (matmul, attention, scan,
-    reduction) is never recomputed: it is materialised once when several
-    kernels use it. No kernel is formed whose estimated on-chip footprint
+    A value computed by an op other than a view is never recomputed: it is
+    materialised once when several kernels use it. No kernel is formed whose estimated on-chip footprint
     exceeds the limits of a `target` chip. Splat and small constants are
     cloned into the kernels that use them; large constants (weights) are
     kernel inputs. `no-fusion` puts every op in its own kernel.
