@@ -695,10 +695,14 @@ private:
 
 class EmuModule final : public iolite_module {
 public:
-  EmuModule(EmuDevice &device, void *library,
+  EmuModule(EmuDevice &device, void *library, int imageFd,
             const iolite_emu_module_desc_t *desc)
-      : device(device), library(library), desc(desc) {}
-  ~EmuModule() override { dlclose(library); }
+      : device(device), library(library), imageFd(imageFd), desc(desc) {}
+  ~EmuModule() override {
+    dlclose(library);
+    if (imageFd >= 0)
+      close(imageFd);
+  }
   iolite_status_t getKernel(const char *name, iolite_kernel_t *out) override {
     for (uint32_t i = 0; i < desc->num_kernels; ++i) {
       if (std::strcmp(desc->kernels[i].name, name) != 0)
@@ -719,6 +723,8 @@ public:
 private:
   EmuDevice &device;
   void *library;
+  /// The memfd the library was loaded from (-1 if none), see openImage.
+  int imageFd;
   const iolite_emu_module_desc_t *desc;
   std::vector<std::unique_ptr<EmuKernel>> kernels;
 };
@@ -897,8 +903,14 @@ private:
 };
 
 /// dlopen()s an image held in memory: through a memfd where the kernel has
-/// them, else through a temporary file that is unlinked right away.
-void *openImage(const void *image, size_t bytes, std::string &error) {
+/// them, else through a temporary file that is unlinked right away. The
+/// memfd is returned in `keptFd` and must stay open while the library is
+/// loaded: dlopen() returns an already loaded library whose path matches,
+/// and a closed descriptor's number, hence its /proc/self/fd path, would be
+/// reused by the next image.
+void *openImage(const void *image, size_t bytes, int &keptFd,
+                std::string &error) {
+  keptFd = -1;
   int fd = -1;
   std::string path;
 #ifdef MFD_CLOEXEC
@@ -943,16 +955,22 @@ void *openImage(const void *image, size_t bytes, std::string &error) {
     const char *why = dlerror();
     error = why ? why : "dlopen failed";
   }
-  close(fd);
-  if (temporary)
+  if (temporary) {
+    close(fd);
     unlink(path.c_str());
+  } else if (library) {
+    keptFd = fd;
+  } else {
+    close(fd);
+  }
   return library;
 }
 
 iolite_status_t EmuDevice::loadModule(const void *image, size_t bytes,
                                       iolite_module_t *out) {
   std::string error;
-  void *library = openImage(image, bytes, error);
+  int imageFd;
+  void *library = openImage(image, bytes, imageFd, error);
   if (!library)
     return setError(IOLITE_ERROR_NOT_FOUND,
                     "the image is not a loadable emu object: " + error);
@@ -960,6 +978,8 @@ iolite_status_t EmuDevice::loadModule(const void *image, size_t bytes,
       dlsym(library, IOLITE_EMU_MODULE_SYMBOL));
   auto reject = [&](std::string why) {
     dlclose(library);
+    if (imageFd >= 0)
+      close(imageFd);
     return setError(IOLITE_ERROR_NOT_FOUND, std::move(why));
   };
   if (!desc)
@@ -984,7 +1004,7 @@ iolite_status_t EmuDevice::loadModule(const void *image, size_t bytes,
     }
   }
   *desc->hooks = &kHooks;
-  *out = new EmuModule(*this, library, desc);
+  *out = new EmuModule(*this, library, imageFd, desc);
   return IOLITE_SUCCESS;
 }
 

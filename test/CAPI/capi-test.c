@@ -30,6 +30,12 @@ static const char kGood[] =
     "  return %r : tensor<2x4xf32>\n"
     "}\n";
 
+static const char kNeg[] =
+    "func.func @neg(%x: tensor<2x4xf32>) -> tensor<2x4xf32> {\n"
+    "  %r = iolite.neg %x : tensor<2x4xf32>\n"
+    "  return %r : tensor<2x4xf32>\n"
+    "}\n";
+
 /* Parses (the type of %0 is spelled), then fails the verifier. */
 static const char kInvalid[] =
     "func.func @f(%a: tensor<4xf32>) -> tensor<5xf32> {\n"
@@ -114,6 +120,27 @@ int main(int argc, char **argv) {
   }
   printf("no tensor 1: %d\n", iolite_capi_result_tensor(ran, 1, &y));
   iolite_capi_result_destroy(ran);
+
+  /* A second bundle loaded beside the first: each runs its own kernels. */
+  char out2[4096];
+  snprintf(out2, sizeof out2, "%s/neg", argv[1]);
+  options.output_dir = out2;
+  iolite_capi_result_destroy(
+      iolite_capi_compile(ctx, kNeg, strlen(kNeg), "neg", &options));
+  iolite_capi_bundle_t second = NULL;
+  iolite_capi_result_t opened2 = iolite_capi_bundle_open(out2, device, &second);
+  printf("== open second: ok=%d %s\n", iolite_capi_result_ok(opened2),
+         iolite_capi_result_message(opened2));
+  iolite_capi_result_destroy(opened2);
+  for (int round = 0; second && round < 2; ++round) {
+    iolite_capi_bundle_t b = round == 0 ? second : bundle;
+    iolite_capi_result_t r = iolite_capi_bundle_run(b, &input, 1);
+    if (iolite_capi_result_tensor(r, 0, &y))
+      printf("%s: %g %g\n", round == 0 ? "neg" : "mlp",
+             ((const float *)y.data)[0], ((const float *)y.data)[7]);
+    iolite_capi_result_destroy(r);
+  }
+  iolite_capi_bundle_close(second);
 
   input.dtype = "f16";
   show("wrong dtype", iolite_capi_bundle_run(bundle, &input, 1));
