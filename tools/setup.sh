@@ -20,6 +20,8 @@ PACKAGES=(
   # Tests and benchmarks
   python3 python3-numpy python3-pytest python3-torch python3-onnx
   python3-matplotlib python3-venv libonnx-testdata
+  # The Python package's wheel (pip install build/python, offline)
+  python3-setuptools python3-wheel
 )
 
 missing=()
