@@ -13,6 +13,8 @@
 #include "iolite/CAPI/iolite_capi.h"
 
 #include "iolite/Driver/Compile.h"
+#include "iolite/Driver/CpuRunner.h"
+#include "iolite/Driver/HostTensor.h"
 #include "iolite/Driver/ModelLoader.h"
 #include "iolite/InitAll.h"
 #include "iolite/Runtime/BundleRunner.h"
@@ -26,10 +28,12 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InterleavedRange.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -490,6 +494,91 @@ iolite_capi_compile(iolite_capi_context_t context, const char *source,
   }
   result = iolite_capi_compile_file(context, file.c_str(), options);
   llvm::sys::fs::remove_directories(dir);
+  return result;
+}
+
+iolite_capi_result_t iolite_capi_run_cpu(iolite_capi_context_t context,
+                                         const char *source, size_t length,
+                                         const char *buffer_name,
+                                         const char *function,
+                                         const iolite_capi_tensor_t *inputs,
+                                         size_t num_inputs) {
+  if (!context || (!source && length) || (!inputs && num_inputs))
+    return fail("iolite_capi_run_cpu: no context, source or inputs");
+  auto *result = new iolite_capi_result();
+  MLIRContext &ctx = context->context;
+  DiagnosticCollector diagnostics(ctx);
+  auto run = [&]() -> LogicalResult {
+    ParserConfig config(&ctx, /*verifyAfterParse=*/false);
+    OwningOpRef<ModuleOp> module = parseSourceString<ModuleOp>(
+        StringRef(source, length), config, buffer_name ? buffer_name : "");
+    if (!module)
+      return failure();
+    if (failed(verify(*module))) {
+      diagnostics.attributeToOps(*module);
+      return failure();
+    }
+    func::FuncOp func;
+    if (function && *function) {
+      func = module->lookupSymbol<func::FuncOp>(function);
+      if (!func || func.isDeclaration())
+        return emitError(module->getLoc(), "no function @")
+               << function << " to run";
+    } else {
+      for (auto f : module->getOps<func::FuncOp>()) {
+        if (f.isDeclaration())
+          continue;
+        if (func)
+          return emitError(
+              module->getLoc(),
+              "the module has several functions: name the one to run");
+        func = f;
+      }
+      if (!func)
+        return emitError(module->getLoc(), "the module has no function to run");
+    }
+    if (failed(verifyRunnableSignature(func)))
+      return failure();
+    if (num_inputs != func.getNumArguments())
+      return emitError(func.getLoc(), "@")
+             << func.getSymName() << " takes " << func.getNumArguments()
+             << " inputs, got " << num_inputs;
+    SmallVector<HostTensor> hostInputs;
+    for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
+      auto tensorType = cast<RankedTensorType>(type);
+      const iolite_capi_tensor_t &in = inputs[i];
+      std::string dtype;
+      llvm::raw_string_ostream ds(dtype);
+      tensorType.getElementType().print(ds);
+      HostTensor t = HostTensor::zeros(tensorType);
+      if (!in.dtype || dtype != in.dtype ||
+          ArrayRef<int64_t>(in.shape, in.rank) != tensorType.getShape() ||
+          in.bytes != t.getStorageSize() || (in.bytes && !in.data))
+        return emitError(func.getLoc(), "input ")
+               << i << " is " << (in.dtype ? in.dtype : "?") << "["
+               << llvm::interleaved(ArrayRef<int64_t>(in.shape, in.rank), "x")
+               << "] (" << in.bytes << " bytes), @" << func.getSymName()
+               << " takes " << tensorType;
+      if (in.bytes)
+        std::memcpy(t.data.data(), in.data, in.bytes);
+      hostInputs.push_back(std::move(t));
+    }
+    FailureOr<SmallVector<HostTensor>> outputs =
+        runOnCpu(*module, func, hostInputs);
+    if (failed(outputs))
+      return failure();
+    for (const HostTensor &out : *outputs) {
+      ::iolite::HostTensor t;
+      llvm::raw_string_ostream ds(t.dtype);
+      out.type.getElementType().print(ds);
+      t.shape.assign(out.type.getShape().begin(), out.type.getShape().end());
+      t.bytes.assign(out.data.begin(), out.data.end());
+      result->tensors.push_back(std::move(t));
+    }
+    return success();
+  };
+  result->ok = succeeded(run());
+  diagnostics.finish(*result);
   return result;
 }
 

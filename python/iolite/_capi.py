@@ -89,6 +89,9 @@ _CAPI_SIGNATURES = {
     "iolite_capi_compile": (_P, [_P, ctypes.c_char_p, ctypes.c_size_t,
                                  ctypes.c_char_p,
                                  ctypes.POINTER(_CompileOptions)]),
+    "iolite_capi_run_cpu": (_P, [_P, ctypes.c_char_p, ctypes.c_size_t,
+                                 ctypes.c_char_p, ctypes.c_char_p,
+                                 ctypes.POINTER(_Tensor), ctypes.c_size_t]),
     "iolite_capi_bundle_open": (_P, [ctypes.c_char_p, _P,
                                      ctypes.POINTER(_P)]),
     "iolite_capi_bundle_run": (_P, [_P, ctypes.POINTER(_Tensor),
@@ -252,19 +255,36 @@ def bundle_open(path, device):
     return result, handle
 
 
-def bundle_run(handle, inputs):
-    """`inputs`: (dtype, shape, contiguous numpy array) triples."""
+def _tensors(inputs):
+    """iolite_capi_tensor_t array for (dtype, shape, contiguous numpy array)
+    triples, and the objects that must outlive it."""
     array = (_Tensor * max(len(inputs), 1))()
-    keep = []
+    keep = [array]
     for i, (dtype, shape, data) in enumerate(inputs):
         shape_arr = (ctypes.c_int64 * max(len(shape), 1))(*shape)
-        keep.append(shape_arr)
+        keep += [shape_arr, data]
         array[i].dtype = dtype.encode()
         array[i].rank = len(shape)
         array[i].shape = ctypes.cast(shape_arr, ctypes.POINTER(ctypes.c_int64))
         array[i].data = data.ctypes.data if data.nbytes else None
         array[i].bytes = data.nbytes
+    return array, keep
+
+
+def bundle_run(handle, inputs):
+    """`inputs`: (dtype, shape, contiguous numpy array) triples."""
+    array, keep = _tensors(inputs)
     return Result(capi().iolite_capi_bundle_run(handle, array, len(inputs)))
+
+
+def run_cpu(source, buffer_name, function, inputs):
+    """Runs `function` (None: the only one) of MLIR text `source` on the CPU
+    through the reference lowering."""
+    array, keep = _tensors(inputs)
+    data = source.encode()
+    return Result(capi().iolite_capi_run_cpu(
+        context(), data, len(data), buffer_name.encode(),
+        function.encode() if function else None, array, len(inputs)))
 
 
 def bundle_close(handle):

@@ -21,7 +21,7 @@ from . import dtypes as _dt
 from . import runtime as _rt
 from .errors import BackendError, BackendUnavailable, CompileError
 from .graph import Graph, TensorType
-from .ir import Module, _dims_text
+from .ir import Module, _dims_text, import_onnx
 
 EMIT_STAGES = ("bundle", "iolite", "raised", "fused", "gpu", "llvm", "ptx",
                "amdgcn")
@@ -103,8 +103,9 @@ def compile(model, targets=("sm_90a",), output_dir=None, emit="bundle",
                            f"{result.message}", result.diagnostics)
     if emit != "bundle":
         return result.text
-    if source is None and path.suffix == ".mlir":
-        source = path.read_text()
+    if source is None:  # keep the IR for backend="cpu"
+        source = path.read_text() if path.suffix == ".mlir" else \
+            import_onnx(path, dims=dims).text
     bundle = Bundle(output_dir, source=source, table=result.text,
                     diagnostics=result.diagnostics)
     if temporary:
@@ -248,9 +249,17 @@ class Bundle:
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     def _run_cpu(self, inputs):
-        raise BackendUnavailable(
-            "backend='cpu' needs the reference CPU runner, which this "
-            "build of Iolite does not have yet; use backend='emu'")
+        """The reference lowering, JIT-compiled, on the IR the bundle was
+        compiled from (as iolite-run --backend=cpu)."""
+        if self.source is None:
+            raise BackendUnavailable(
+                f"bundle {self.name} was not compiled from Python: its IR is "
+                "unknown, so backend='cpu' cannot run it")
+        result = _capi.run_cpu(self.source, f"{self.name}.mlir", None, inputs)
+        if not result.ok:
+            raise BackendError(result.message.strip(), result.diagnostics)
+        return [_dt.from_storage(data, dtype, shape)
+                for dtype, shape, data in result.tensors]
 
     def _record_stats(self, launches):
         self.last_stats = launches

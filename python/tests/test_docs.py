@@ -22,6 +22,9 @@ def test_python_md_example_runs(tmp_path):
     out = proc.stdout
     assert "iolite.attention" in out and "iolite.rotary" in out
     assert "(1, 8, 16, 32) float32" in out
+    lines = out.splitlines()
+    cpu_vs_emu = float(lines[lines.index("(1, 8, 16, 32) float32") + 1])
+    assert cpu_vs_emu < 1e-4
     assert "global bytes read/written:" in out
     assert ("iolite.attention | query heads (8) must be a multiple of kv "
             "heads (3) | " + str(script)) in out

@@ -91,6 +91,29 @@ int main(int argc, char **argv) {
   show("bundle",
        iolite_capi_compile(ctx, kGood, strlen(kGood), "mlp", &options));
 
+  /* The reference lowering on the CPU, JIT-compiled. */
+  float cx[8] = {1, 2, 3, 4, -1, -2, -3, -4};
+  int64_t cshape[2] = {2, 4};
+  iolite_capi_tensor_t cin = {"f32", 2, cshape, cx, sizeof cx};
+  iolite_capi_result_t cpu = iolite_capi_run_cpu(ctx, kGood, strlen(kGood),
+                                                 "good.mlir", NULL, &cin, 1);
+  iolite_capi_tensor_t cy;
+  printf("== cpu: ok=%d tensors=%zu\n", iolite_capi_result_ok(cpu),
+         iolite_capi_result_num_tensors(cpu));
+  if (iolite_capi_result_tensor(cpu, 0, &cy)) {
+    printf("cpu output %s [%lld, %lld]:", cy.dtype, (long long)cy.shape[0],
+           (long long)cy.shape[1]);
+    for (size_t i = 0; i < cy.bytes / sizeof(float); ++i)
+      printf(" %g", ((const float *)cy.data)[i]);
+    printf("\n");
+  }
+  iolite_capi_result_destroy(cpu);
+  cin.dtype = "i32";
+  show("cpu wrong dtype", iolite_capi_run_cpu(ctx, kGood, strlen(kGood),
+                                              "good.mlir", NULL, &cin, 1));
+  show("cpu no function", iolite_capi_run_cpu(ctx, kGood, strlen(kGood),
+                                              "good.mlir", "nope", &cin, 1));
+
   iolite_device_t device;
   if (iolite_device_open("emu", 0, &device) != IOLITE_SUCCESS) {
     printf("no emu device: %s\n", iolite_last_error());

@@ -4,8 +4,9 @@
 |*                                                                            *|
 |* The compiler as a C library (libIoliteCAPI.so), for the Python package     *|
 |* (ctypes) and any other foreign caller: parse and verify iolite IR, import  *|
-|* ONNX models, run the iolite-compile driver (mlir::iolite::compile) and run *|
-|* a compiled bundle with BundleRunner. Every call returns a result object    *|
+|* ONNX models, run the iolite-compile driver (mlir::iolite::compile), run a  *|
+|* function on the CPU through the reference lowering (runOnCpu) and run a    *|
+|* compiled bundle with BundleRunner. Every call returns a result object      *|
 |* holding a success flag, the text it produced and the diagnostics it        *|
 |* emitted (structured, as JSON); nothing aborts the process on bad input.    *|
 |* Devices come from the runtime C API (iolite_runtime.h).                    *|
@@ -148,6 +149,22 @@ iolite_capi_result_t
 iolite_capi_compile(iolite_capi_context_t context, const char *source,
                     size_t length, const char *model_name,
                     const iolite_capi_compile_options_t *options);
+
+/*===----------------------------------------------------------------------===*\
+|* Running on the CPU                                                         *|
+\*===----------------------------------------------------------------------===*/
+
+/// Runs function `function` (NULL or "": the module's only function with a
+/// body) of the module in `source` on the host CPU, as iolite-run does: the
+/// reference lowering, JIT-compiled (mlir::iolite::runOnCpu). The inputs must
+/// match the function's argument types; the result's tensors are its
+/// results.
+iolite_capi_result_t iolite_capi_run_cpu(iolite_capi_context_t context,
+                                         const char *source, size_t length,
+                                         const char *buffer_name,
+                                         const char *function,
+                                         const iolite_capi_tensor_t *inputs,
+                                         size_t num_inputs);
 
 /*===----------------------------------------------------------------------===*\
 |* Running bundles                                                            *|
