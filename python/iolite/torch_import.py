@@ -343,6 +343,10 @@ class _Importer:
             raise self.error("unsupported by iolite.from_torch")
         args = fx.node.map_arg(node.args, self.arg)
         kwargs = fx.node.map_arg(node.kwargs, self.arg)
+        try:
+            inspect.signature(converter).bind(self, *args, **kwargs)
+        except TypeError as e:
+            raise self.error(f"unsupported arguments: {e}") from None
         result = converter(self, *args, **kwargs)
         self.check(node, result, real)
         self.values[node] = result
@@ -452,7 +456,11 @@ def _clamp(cx, x, min=None, max=None):
     return value
 
 
-def _where(cx, condition, a, b):
+def _where(cx, condition, a=None, b=None):
+    if a is None or b is None:
+        raise cx.error("torch.where(condition) has a shape that depends on "
+                       "the data; route tokens with iolite.torch_ops "
+                       "(router, dispatch, grouped_matmul, combine)")
     dtype = cx.out_dtype()
     return cx.g.select(cx.v(condition), cx.operand(a, dtype),
                        cx.operand(b, dtype))
