@@ -25,6 +25,13 @@ using FloatFn = double (*)(double, double);
 /// Returns false on an error such as an integer division by zero.
 using IntFn = bool (*)(int64_t, int64_t, int64_t &);
 
+LogicalResult finish(NodeContext &ctx, FailureOr<Value> r) {
+  if (failed(r))
+    return failure();
+  ctx.setOutput(0, *r);
+  return success();
+}
+
 /// The broadcast shape of the given inputs' types, or failure.
 FailureOr<SmallVector<int64_t>> broadcastShape(NodeContext &ctx,
                                                ArrayRef<unsigned> inputs) {
@@ -273,8 +280,42 @@ LogicalResult convertMod(NodeContext &ctx) {
     return failure();
   if (*folded)
     return success();
-  return ctx.emitUnsupported()
-         << "Mod is only evaluated on constants (iolite has no remainder op)";
+  // Integers: r = a - (a / b) * b with iolite.div rounding toward zero (C's
+  // %, the fmod form); without fmod the result takes the divisor's sign.
+  FailureOr<Value> a = ctx.input(0), b = ctx.input(1);
+  if (failed(a) || failed(b))
+    return failure();
+  Type t = cast<RankedTensorType>(a->getType()).getElementType();
+  if (!isa<IntegerType>(t) || t.isInteger(1))
+    return ctx.emitUnsupported()
+           << "Mod of " << onnxTypeName(t)
+           << " values computed at run time (iolite has no float remainder)";
+  FailureOr<Value> q = ctx.binary<DivOp>(*a, *b);
+  if (failed(q))
+    return failure();
+  FailureOr<Value> qb = ctx.binary<MulOp>(*q, *b);
+  if (failed(qb))
+    return failure();
+  FailureOr<Value> r = ctx.binary<SubOp>(*a, *qb);
+  if (failed(r) || *fmod)
+    return finish(ctx, r);
+  FailureOr<Value> zero = ctx.scalar(t, 0);
+  if (failed(zero))
+    return failure();
+  FailureOr<Value> rNeg = ctx.compare(ComparePredicate::lt, *r, *zero);
+  FailureOr<Value> bNeg = ctx.compare(ComparePredicate::lt, *b, *zero);
+  FailureOr<Value> rNonZero = ctx.compare(ComparePredicate::ne, *r, *zero);
+  if (failed(rNeg) || failed(bNeg) || failed(rNonZero))
+    return failure();
+  FailureOr<Value> signsDiffer =
+      ctx.compare(ComparePredicate::ne, *rNeg, *bNeg);
+  if (failed(signsDiffer))
+    return failure();
+  FailureOr<Value> fix = ctx.select(*rNonZero, *signsDiffer, *rNonZero);
+  FailureOr<Value> rb = ctx.binary<AddOp>(*r, *b);
+  if (failed(fix) || failed(rb))
+    return failure();
+  return finish(ctx, ctx.select(*fix, *rb, *r));
 }
 
 /// Max, Min, Sum and Mean take one or more inputs.
@@ -684,10 +725,10 @@ LogicalResult convertDropout(NodeContext &ctx) {
       failed(ctx.checkAttributes({"seed", "ratio", "is_test"})))
     return failure();
   if (ctx.hasInput(2)) {
-    DenseElementsAttr training = ctx.constInput(2);
-    if (!training || training.getNumElements() != 1)
-      return ctx.emitUnsupported() << "training_mode must be a constant";
-    if (HostTensor::fromAttr(training).getInt(0) != 0)
+    FailureOr<DenseElementsAttr> training = ctx.constScalar(2, "training_mode");
+    if (failed(training))
+      return failure();
+    if (HostTensor::fromAttr(*training).getInt(0) != 0)
       return ctx.emitUnsupported() << "training mode";
   }
   if (ctx.hasOutput(1)) {
@@ -782,13 +823,6 @@ LogicalResult activationPrologue(NodeContext &ctx,
   if (failed(in) || failed(ctx.requireFloat(*in, "the input")))
     return failure();
   x = *in;
-  return success();
-}
-
-LogicalResult finish(NodeContext &ctx, FailureOr<Value> r) {
-  if (failed(r))
-    return failure();
-  ctx.setOutput(0, *r);
   return success();
 }
 

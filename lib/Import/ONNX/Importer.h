@@ -96,6 +96,9 @@ public:
   DenseElementsAttr constInput(unsigned i);
   /// Input `i` as a list of integers; it must be a constant.
   FailureOr<SmallVector<int64_t>> constInts(unsigned i, StringRef what);
+  /// Input `i` as a one-element constant; fails (naming it `what`) when it
+  /// is not known at import time or has another size.
+  FailureOr<DenseElementsAttr> constScalar(unsigned i, StringRef what);
   /// True when every given input is a constant.
   bool allInputsConstant();
   /// The given inputs unpacked, when all are constants and a result of

@@ -268,16 +268,35 @@ NodeContext::foldableInputs(int64_t resultElements) {
   return result;
 }
 
+/// The diagnostic for a shape-like operand computed at run time.
+static InFlightDiagnostic notKnown(NodeContext &ctx, unsigned i,
+                                   StringRef what) {
+  return ctx.emitUnsupported()
+         << what << " (input " << i << ", '" << ctx.node.inputs[i]
+         << "') must be known at import time; it is "
+            "computed from graph inputs";
+}
+
+FailureOr<DenseElementsAttr> NodeContext::constScalar(unsigned i,
+                                                      StringRef what) {
+  if (!hasInput(i))
+    return emitError() << what << " (input " << i << ") is required";
+  DenseElementsAttr c = constInput(i);
+  if (!c)
+    return notKnown(*this, i, what);
+  if (c.getNumElements() != 1)
+    return emitError() << what << " (input " << i
+                       << ") must hold one value, got " << c.getType();
+  return c;
+}
+
 FailureOr<SmallVector<int64_t>> NodeContext::constInts(unsigned i,
                                                        StringRef what) {
   DenseElementsAttr c = constInput(i);
   if (!c) {
     if (!hasInput(i))
       return emitError() << what << " (input " << i << ") is required";
-    return emitUnsupported()
-           << what << " (input " << i << ", '" << node.inputs[i]
-           << "') must be known at import time; it is "
-              "computed from graph inputs";
+    return notKnown(*this, i, what);
   }
   if (!isa<IntegerType>(c.getElementType()) || c.getType().getRank() > 1)
     return emitError() << what << " (input " << i

@@ -239,13 +239,11 @@ LogicalResult convertRange(NodeContext &ctx) {
     return failure();
   SmallVector<HostTensor> in;
   for (unsigned i = 0; i < 3; ++i) {
-    DenseElementsAttr c = ctx.constInput(i);
-    if (!c)
-      return ctx.emitUnsupported()
-             << "input " << i << " must be known at import time";
-    if (c.getNumElements() != 1)
-      return ctx.emitError() << "input " << i << " must be a scalar";
-    in.push_back(HostTensor::fromAttr(c));
+    FailureOr<DenseElementsAttr> c =
+        ctx.constScalar(i, i == 0 ? "start" : (i == 1 ? "limit" : "delta"));
+    if (failed(c))
+      return failure();
+    in.push_back(HostTensor::fromAttr(*c));
   }
   if (in[0].elemType != in[1].elemType || in[0].elemType != in[2].elemType)
     return ctx.emitError() << "start, limit and delta must have one type";
@@ -921,11 +919,10 @@ LogicalResult convertPad(NodeContext &ctx) {
       return failure();
     pads = *p;
     if (ctx.hasInput(2)) {
-      DenseElementsAttr v = ctx.constInput(2);
-      if (!v || v.getNumElements() != 1)
-        return ctx.emitUnsupported()
-               << "constant_value must be a scalar known at import time";
-      fill = HostTensor::fromAttr(v).getDouble(0);
+      FailureOr<DenseElementsAttr> v = ctx.constScalar(2, "constant_value");
+      if (failed(v))
+        return failure();
+      fill = HostTensor::fromAttr(*v).getDouble(0);
     }
   }
   SmallVector<int64_t> axes;
@@ -1102,13 +1099,10 @@ LogicalResult convertOneHot(NodeContext &ctx) {
     return failure();
   FailureOr<int64_t> axisAttr = ctx.intAttr("axis", -1);
   FailureOr<RankedTensorType> indicesType = ctx.inputType(0);
-  DenseElementsAttr depthAttr = ctx.constInput(1);
-  if (failed(axisAttr) || failed(indicesType))
+  FailureOr<DenseElementsAttr> depthAttr = ctx.constScalar(1, "depth");
+  if (failed(axisAttr) || failed(indicesType) || failed(depthAttr))
     return failure();
-  if (!depthAttr || depthAttr.getNumElements() != 1)
-    return ctx.emitUnsupported() << "depth must be a scalar known at import "
-                                    "time";
-  int64_t depth = HostTensor::fromAttr(depthAttr).getInt(0);
+  int64_t depth = HostTensor::fromAttr(*depthAttr).getInt(0);
   if (depth < 1)
     return ctx.emitError() << "depth must be >= 1";
   int64_t rank = indicesType->getRank() + 1;
