@@ -26,7 +26,7 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.iolite_tools_dir, config.llvm_tools_dir]
 tools = ["bundle-runner-test", "capi-test", "iolite-emu", "iolite-opt", "iolite-compile",
-         "iolite-import", "runtime-api-test", "FileCheck", "not", "split-file",
+         "iolite-import", "iolite-run", "runtime-api-test", "FileCheck", "not", "split-file",
          "count"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 

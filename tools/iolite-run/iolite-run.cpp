@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "iolite/Driver/IoliteRun.h"
+#include "mlir/IR/MLIRContext.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/raw_ostream.h"
@@ -56,6 +57,12 @@ int main(int argc, char **argv) {
       "  are float16. Exit status: 0 ran (and matched), 1 an output did not\n"
       "  match its --expect, 2 error.\n");
 
+  {
+    mlir::MLIRContext context;
+    if (std::optional<int> rc =
+            mlir::iolite::handleListUnsupported(model, context))
+      return *rc;
+  }
   llvm::FailureOr<mlir::iolite::ModelLoadOptions> load =
       mlir::iolite::getModelLoadOptionsFromCL();
   if (mlir::failed(load))
