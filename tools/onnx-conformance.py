@@ -1,0 +1,322 @@
+#!/usr/bin/python3
+# ===- onnx-conformance.py - ONNX backend node tests on the CPU -----------===#
+#
+# Part of the Iolite project.
+#
+# ===----------------------------------------------------------------------===#
+"""Runs the ONNX backend node tests (Debian's libonnx-testdata) through
+Iolite: every test whose ops the importer supports is imported and run on the
+CPU with `iolite-run --backend=cpu`, and its outputs are compared with the
+stored ones.
+
+Each test ends as
+  pass         every data set matched;
+  fail         the importer rejected a supported model, iolite-run failed,
+               or an output did not match (floats within the tolerance of
+               iolite_testing.ONNX_CONFORMANCE_TOLERANCE, integers and
+               booleans exactly);
+  unsupported  an op, attribute, element type or dynamic shape the importer
+               reports as unsupported.
+
+Iolite compiles for static shapes, so an operand that fixes a shape (a
+Reshape's shape, Slice bounds, TopK's K, reduction axes) must be known at
+import time. Node tests feed those as graph inputs; the runner turns such an
+input into an initializer holding the test's data (the `constant inputs`
+column) and says so.
+
+    tools/onnx-conformance.py --markdown docs/onnx-conformance.md  # full sweep
+    tools/onnx-conformance.py --filter 'test_(add|softmax)' -v
+    tools/onnx-conformance.py --tests test/python/onnx_conformance_ci.txt
+
+Exit status: 0 when no test failed (and, with --expect-pass FILE, every test
+named there passed), 1 otherwise.
+"""
+
+import argparse
+import concurrent.futures
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "test" / "python"))
+import iolite_testing  # noqa: E402  (the tolerance table lives there)
+
+DATA_DIR = Path("/usr/share/libonnx-testdata/data/node")
+
+# Element types iolite-run exchanges as .npy (bf16 is not in onnx 1.12's
+# test data).
+NPY_TYPES = {np.dtype(t) for t in
+             (np.float32, np.float16, np.bool_, np.int32, np.int64)}
+
+KNOWN_AT_IMPORT = re.compile(
+    r"\(input \d+, '([^']+)'\) must be known at import time|"
+    r"input \d+ \('([^']+)'\)[^\n]*must be known at import time")
+
+
+def build_dir(arg):
+    if arg:
+        return Path(arg)
+    return iolite_testing.build_dir()
+
+
+def run(cmd, timeout=300):
+    try:
+        p = subprocess.run([str(c) for c in cmd], capture_output=True,
+                           text=True, timeout=timeout)
+        return p.returncode, p.stdout, p.stderr
+    except subprocess.TimeoutExpired:
+        return 124, "", f"timed out after {timeout} s"
+
+
+def first_error(text):
+    for line in text.splitlines():
+        if "error" in line:
+            return re.sub(r"^.*?error: ", "", line).strip()
+    lines = [l for l in text.splitlines() if l.strip()]
+    return lines[0].strip() if lines else "no output"
+
+
+def load_data_sets(test_dir, model):
+    """[(inputs by graph-input name, [outputs])] for every data set."""
+    initializers = {t.name for t in model.graph.initializer}
+    input_names = [i.name for i in model.graph.input
+                   if i.name not in initializers]
+    sets = []
+    for ds in sorted(test_dir.glob("test_data_set_*")):
+        ins = [numpy_helper.to_array(onnx.load_tensor(str(p)))
+               for p in sorted(ds.glob("input_*.pb"),
+                               key=lambda p: int(p.stem.split("_")[1]))]
+        outs = [numpy_helper.to_array(onnx.load_tensor(str(p)))
+                for p in sorted(ds.glob("output_*.pb"),
+                                key=lambda p: int(p.stem.split("_")[1]))]
+        if len(ins) != len(input_names):
+            return None
+        sets.append((dict(zip(input_names, ins)), outs))
+    return sets
+
+
+def bake_inputs(model, values):
+    """A copy of `model` with the graph inputs in `values` turned into
+    initializers holding those arrays."""
+    m = onnx.ModelProto()
+    m.CopyFrom(model)
+    keep = [i for i in m.graph.input if i.name not in values]
+    del m.graph.input[:]
+    m.graph.input.extend(keep)
+    for name, array in values.items():
+        m.graph.initializer.append(numpy_helper.from_array(array, name))
+    return m
+
+
+def compare(path, expected, rtol, atol):
+    """None when the output at `path` matches `expected`: floats within
+    rtol/atol (NaN matches NaN), integers and booleans exactly, same dtype
+    and shape. Otherwise what differs."""
+    if not path.exists():
+        return "missing"
+    actual = np.load(path)
+    if actual.dtype != expected.dtype or actual.shape != expected.shape:
+        return (f"got {actual.dtype}{list(actual.shape)}, expected "
+                f"{expected.dtype}{list(expected.shape)}")
+    if expected.dtype.kind == "f":
+        a, e = actual.astype(np.float64), expected.astype(np.float64)
+        ok = np.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+    else:
+        ok = actual == expected
+    if ok.all():
+        return None
+    bad = np.argwhere(~ok)
+    idx = tuple(bad[0])
+    return (f"{len(bad)} of {ok.size} elements differ; first at {idx}: got "
+            f"{actual[idx]}, expected {expected[idx]}")
+
+
+class Result:
+    def __init__(self, name, ops, status, note="", baked=()):
+        self.name, self.ops, self.status = name, ops, status
+        self.note, self.baked = note, tuple(baked)
+
+
+def run_test(test_dir, tools, rtol, atol):
+    name = test_dir.name
+    try:
+        model = onnx.load(str(test_dir / "model.onnx"))
+    except Exception as e:  # a model onnx itself cannot read
+        return Result(name, [], "unsupported", f"onnx cannot load it: {e}")
+    ops = sorted({(n.domain + "::" if n.domain else "") + n.op_type
+                  for n in model.graph.node})
+    rc, out, err = run([tools["iolite-import"], test_dir / "model.onnx",
+                        "--list-unsupported"])
+    if rc != 0:
+        listed = [l.strip().split(" (")[0] for l in out.splitlines()[1:]]
+        note = ("ops " + ", ".join(listed)) if listed else first_error(err)
+        return Result(name, ops, "unsupported", note)
+    try:
+        sets = load_data_sets(test_dir, model)
+    except Exception:  # sequences, optionals, maps: not tensors
+        return Result(name, ops, "unsupported", "test data are not tensors")
+    if not sets:
+        return Result(name, ops, "unsupported",
+                      "data sets do not match the graph inputs")
+
+    with tempfile.TemporaryDirectory(prefix="iolite-onnx-") as tmp:
+        tmp = Path(tmp)
+        for k, (inputs, outputs) in enumerate(sets):
+            # Import first: it says which inputs must be constants.
+            path, baked = test_dir / "model.onnx", {}
+            for _ in range(8):
+                rc, _, err = run([tools["iolite-import"], path, "-o",
+                                  tmp / "imported.mlir"])
+                if rc == 0:
+                    break
+                names = {a or b for a, b in KNOWN_AT_IMPORT.findall(err)}
+                names = {n for n in names if n in inputs and n not in baked}
+                if not names:
+                    status = "unsupported" if "unsupported" in err else "fail"
+                    return Result(name, ops, status,
+                                  "import: " + first_error(err), baked)
+                baked.update({n: inputs[n] for n in names})
+                path = tmp / "model.onnx"
+                onnx.save(bake_inputs(model, baked), str(path))
+            else:
+                return Result(name, ops, "fail", "import: " +
+                              first_error(err), baked)
+            out_dir = tmp / f"out{k}"
+            args = [tools["iolite-run"], path, "--backend=cpu",
+                    f"--output-dir={out_dir}"]
+            for i, (n, a) in enumerate(inputs.items()):
+                if n in baked:
+                    continue
+                if a.dtype not in NPY_TYPES:
+                    return Result(name, ops, "unsupported",
+                                  f"input '{n}' is {a.dtype}", baked)
+                f = tmp / f"in{k}_{i}.npy"
+                np.save(f, a)
+                args.append(f"--input={f}")
+            for i, a in enumerate(outputs):
+                if a.dtype not in NPY_TYPES:
+                    return Result(name, ops, "unsupported",
+                                  f"output {i} is {a.dtype}", baked)
+            rc, out, err = run(args)
+            if rc != 0:
+                return Result(name, ops, "fail",
+                              f"iolite-run: {first_error(err + out)}", baked)
+            for i, expected in enumerate(outputs):
+                problem = compare(out_dir / f"out{i}.npy", expected, rtol,
+                                  atol)
+                if problem:
+                    return Result(name, ops, "fail",
+                                  f"data set {k} output {i}: {problem}", baked)
+    return Result(name, ops, "pass", "", baked)
+
+
+def markdown(results, rtol, atol):
+    counts = {s: sum(r.status == s for r in results)
+              for s in ("pass", "fail", "unsupported")}
+    lines = [
+        "# ONNX backend node tests",
+        "",
+        "Generated by `tools/onnx-conformance.py --markdown "
+        "docs/onnx-conformance.md` from Debian's `libonnx-testdata` "
+        f"(ONNX {onnx.__version__}): each test's model is imported and run "
+        "on the CPU with `iolite-run --backend=cpu`, and every output of "
+        "every data set is compared with the stored one: same dtype and "
+        f"shape, floats within rtol {rtol:g} and atol {atol:g} (the ONNX "
+        "test runner's own tolerance), integers and booleans exactly.",
+        "",
+        f"| result | tests |",
+        f"| --- | --- |",
+        f"| pass | {counts['pass']} |",
+        f"| fail | {counts['fail']} |",
+        f"| unsupported | {counts['unsupported']} |",
+        f"| total | {len(results)} |",
+        "",
+        "*constant inputs*: graph inputs that fix a shape (a Reshape's "
+        "shape, Slice bounds, reduction axes, ...) were turned into "
+        "initializers holding the test's data, because Iolite compiles for "
+        "static shapes. `test/python/onnx_conformance_ci.txt` lists the "
+        "passing tests CI reruns.",
+        "",
+        "| test | ops | result | constant inputs | note |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in sorted(results, key=lambda r: r.name):
+        note = r.note.replace("|", "\\|")
+        if len(note) > 160:
+            note = note[:157] + "..."
+        lines.append(f"| {r.name} | {' '.join(r.ops)} | {r.status} | "
+                     f"{' '.join(r.baked)} | {note} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build-dir", help="default: $IOLITE_BUILD_DIR or build/")
+    ap.add_argument("--data-dir", default=str(DATA_DIR))
+    ap.add_argument("--filter", help="only tests whose name matches (regex)")
+    ap.add_argument("--tests", help="a file naming the tests to run, one a "
+                    "line (# comments)")
+    ap.add_argument("--expect-pass", help="fail unless every test named in "
+                    "this file passes")
+    ap.add_argument("--markdown", help="write the results table here")
+    ap.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("-v", "--verbose", action="store_true")
+    args = ap.parse_args()
+
+    bdir = build_dir(args.build_dir)
+    tools = {t: bdir / "bin" / t for t in ("iolite-import", "iolite-run")}
+    for t, p in tools.items():
+        if not p.exists():
+            sys.exit(f"error: {p} not found (build it, or pass --build-dir)")
+    rtol, atol = iolite_testing.ONNX_CONFORMANCE_TOLERANCE
+
+    def names_in(path):
+        return [l.split("#")[0].strip() for l in open(path)
+                if l.split("#")[0].strip()]
+
+    dirs = sorted(p for p in Path(args.data_dir).iterdir()
+                  if (p / "model.onnx").exists())
+    if args.tests:
+        wanted = set(names_in(args.tests))
+        missing = wanted - {d.name for d in dirs}
+        if missing:
+            sys.exit(f"error: no such tests: {', '.join(sorted(missing))}")
+        dirs = [d for d in dirs if d.name in wanted]
+    if args.filter:
+        dirs = [d for d in dirs if re.search(args.filter, d.name)]
+
+    results = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        futures = [ex.submit(run_test, d, tools, rtol, atol) for d in dirs]
+        for f in concurrent.futures.as_completed(futures):
+            r = f.result()
+            results.append(r)
+            if args.verbose or r.status == "fail":
+                print(f"{r.status:11} {r.name}  {r.note}", flush=True)
+
+    counts = {s: sum(r.status == s for r in results)
+              for s in ("pass", "fail", "unsupported")}
+    print(f"{counts['pass']} passed, {counts['fail']} failed, "
+          f"{counts['unsupported']} unsupported of {len(results)}")
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(results, rtol, atol))
+    ok = counts["fail"] == 0
+    if args.expect_pass:
+        status = {r.name: r.status for r in results}
+        for n in names_in(args.expect_pass):
+            if status.get(n) != "pass":
+                print(f"expected to pass: {n} ({status.get(n, 'not run')})")
+                ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
