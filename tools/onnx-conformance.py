@@ -253,7 +253,7 @@ def markdown(results, rtol, atol):
         if len(note) > 160:
             note = note[:157] + "..."
         lines.append(f"| {r.name} | {' '.join(r.ops)} | {r.status} | "
-                     f"{' '.join(r.baked)} | {note} |")
+                     f"{' '.join(sorted(r.baked))} | {note} |")
     return "\n".join(lines) + "\n"
 
 
