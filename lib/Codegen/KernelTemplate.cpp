@@ -278,6 +278,7 @@ const KernelTemplateRegistry &mlir::iolite::getKernelTemplateRegistry() {
     r.add(createSsdTemplate());
     r.add(createConv1dTemplate());
     r.add(createLongConvTemplate());
+    r.add(createMoeTemplate());
     r.add(createAttentionTemplate());
     return r;
   }();

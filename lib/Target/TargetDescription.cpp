@@ -35,10 +35,23 @@ static KernelTuning tuning(ArrayRef<int64_t> tile, unsigned threads,
   return t;
 }
 
+/// MoE kernel families (docs/moe-kernels.md). moe_router: {max tokens per
+/// block, BK}; moe_dispatch: {assignments per block}; moe_grouped_matmul:
+/// {BM, BN, BK} (BM shrinks to the average rows per expert); moe_combine:
+/// {tokens, columns} per block. The dispatch tile must be the same on every
+/// chip: it decides the number of launches, which a bundle's targets share.
+static void addMoeTunings(TargetDescription &t, ArrayRef<int64_t> gemmTile) {
+  t.tunings.push_back({"moe_router", tuning({64, 16}, 256, 2)});
+  t.tunings.push_back({"moe_dispatch", tuning({4096}, 256)});
+  t.tunings.push_back({"moe_grouped_matmul", tuning(gemmTile, 256, 2)});
+  t.tunings.push_back({"moe_combine", tuning({8, 256}, 256)});
+}
+
 static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
                                     unsigned smemPerSM, unsigned sms,
                                     StringRef features,
-                                    ArrayRef<int64_t> matmulTile) {
+                                    ArrayRef<int64_t> matmulTile,
+                                    ArrayRef<int64_t> moeGemmTile) {
   TargetDescription t;
   t.name = chip.str();
   t.chip = chip.str();
@@ -73,6 +86,7 @@ static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
   // the 128x64 score tile; K/V double-buffered (~130 KiB at head_dim 128
   // in f16, inside the opt-in limit of both chips). docs/attention.md.
   t.tunings.push_back({"attention", tuning({128, 64}, 256, 2)});
+  addMoeTunings(t, moeGemmTile);
   return t;
 }
 
@@ -109,6 +123,7 @@ static TargetDescription makeAmd(StringRef chip, unsigned cus) {
   // 64 KiB of LDS: a 64x32 score tile keeps Q, double-buffered K/V and P
   // under the limit at head_dim 128 in f16 (~58 KiB).
   t.tunings.push_back({"attention", tuning({64, 32}, 256, 2)});
+  addMoeTunings(t, {64, 128, 16});
   return t;
 }
 
@@ -116,10 +131,10 @@ static std::vector<TargetDescription> buildTargets() {
   std::vector<TargetDescription> chips;
   // A100 (108 SMs), H100 SXM (132 SMs), MI250X per GCD (110 CUs), MI300X
   // (304 CUs).
-  chips.push_back(
-      makeNvidia("sm_80", 163 * 1024, 164 * 1024, 108, "+ptx70", {64, 64, 16}));
+  chips.push_back(makeNvidia("sm_80", 163 * 1024, 164 * 1024, 108, "+ptx70",
+                             {64, 64, 16}, {64, 128, 16}));
   chips.push_back(makeNvidia("sm_90a", 227 * 1024, 228 * 1024, 132, "+ptx80",
-                             {128, 64, 16}));
+                             {128, 64, 16}, {128, 128, 16}));
   chips.push_back(makeAmd("gfx90a", 110));
   chips.push_back(makeAmd("gfx942", 304));
   std::vector<TargetDescription> all(chips.begin(), chips.end());

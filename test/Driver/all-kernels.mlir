@@ -13,12 +13,18 @@
 // CHECK: all_ops_k6_conv1d conv1d conv1d sm_80
 // CHECK: all_ops_k7_selective_scan selective_scan selective_scan sm_80
 // CHECK: all_ops_k8_ssd ssd ssd sm_80
+// CHECK: all_ops_k9_router moe_router router sm_80
+// CHECK: all_ops_k10_dispatch moe_dispatch dispatch sm_80
+// CHECK: all_ops_k11_grouped_matmul moe_grouped_matmul grouped_matmul sm_80
+// CHECK: all_ops_k12_combine moe_combine combine sm_80
+// CHECK: all_ops_k12_combine_invert moe_combine combine sm_80
+// CHECK: all_ops_k12_combine_combine moe_combine combine sm_80
 // CHECK: all_ops_k15_long_conv long_conv long_conv sm_80
 // CHECK: all_ops_k19_top_k elemental top_k sm_80
 // CHECK-NEXT: sm_90a
 // CHECK-NEXT: gfx90a
 // CHECK-NEXT: gfx942
-// CHECK: wrote {{.*}} (20 kernels, 4 targets, workspace
+// CHECK: wrote {{.*}} (22 kernels, 4 targets, workspace
 
 // MANIFEST: "kernels": [
 // MANIFEST: "name": "all_ops_k0_rms_norm"

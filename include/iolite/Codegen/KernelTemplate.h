@@ -202,6 +202,9 @@ std::unique_ptr<KernelTemplate> createSelectiveScanTemplate();
 std::unique_ptr<KernelTemplate> createSsdTemplate();
 std::unique_ptr<KernelTemplate> createConv1dTemplate();
 std::unique_ptr<KernelTemplate> createLongConvTemplate();
+/// Mixture-of-experts kernels (router, dispatch, grouped matmul, combine);
+/// see docs/moe-kernels.md.
+std::unique_ptr<KernelTemplate> createMoeTemplate();
 std::unique_ptr<KernelTemplate> createAttentionTemplate();
 
 /// Emits `acc[i][j] += a[i] * b[j]` for a thread's register tile: the one

@@ -1,0 +1,403 @@
+//===- MoeRouter.cpp - Router matmul + scoring + top-k in one launch ------===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// A block owns a tile of tokens with all E experts' logits. With the logits
+// matmul in the kernel, the block computes the [tokens x E] logits tile with
+// the block GEMM (x tile and router weight tile in shared memory, f32
+// register accumulators), writes it to shared memory through the fused
+// pointwise ops (bias, casts), and then one warp per token scores and selects:
+// lanes hold E / warp logits in registers, the softmax max and sum are warp
+// all-reduces, and each of the k rounds is a warp arg-max (gpu.shuffle xor
+// over score and index) restricted to candidates ranking after the previous
+// winner, which gives the reference's order exactly: best first, NaN above
+// numbers, ties to the lower expert index. Weights are renormalised by the
+// sum of the k winners in slot order. Without the matmul the warps read the
+// logits through the element emitter.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Moe.h"
+
+#include "iolite/Codegen/BlockGemm.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llvm/Support/MathExtras.h"
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::iolite;
+using namespace mlir::iolite::moe;
+
+namespace {
+/// True when (v, i) ranks strictly before (w, j): larger first, NaN above
+/// every number, ties to the lower index.
+Value ranksBefore(ImplicitLocOpBuilder &b, Value v, Value i, Value w, Value j) {
+  using P = arith::CmpFPredicate;
+  Value vNan = arith::CmpFOp::create(b, P::UNO, v, v);
+  Value wNan = arith::CmpFOp::create(b, P::UNO, w, w);
+  Value wNum = arith::CmpFOp::create(b, P::ORD, w, w);
+  Value before = arith::OrIOp::create(b, arith::CmpFOp::create(b, P::OGT, v, w),
+                                      arith::AndIOp::create(b, vNan, wNum));
+  Value equal = arith::OrIOp::create(b, arith::CmpFOp::create(b, P::OEQ, v, w),
+                                     arith::AndIOp::create(b, vNan, wNan));
+  Value lower = arith::CmpIOp::create(b, arith::CmpIPredicate::slt, i, j);
+  return arith::OrIOp::create(b, before,
+                              arith::AndIOp::create(b, equal, lower));
+}
+
+struct RouterEmitter {
+  MoeEmitState &state;
+  const Stage &stage;
+  RouterOp router;
+  MatmulOp matmul;
+  int64_t tokens, experts, k;
+  unsigned warp;
+
+  ImplicitLocOpBuilder &b() { return state.getContext().getBuilder(); }
+  Value c(int64_t v) { return constIndex(b(), v); }
+  Value f(double v) {
+    return arith::ConstantOp::create(b(), b().getF32FloatAttr(v));
+  }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(b(), b().getI32IntegerAttr(v));
+  }
+
+  /// Writes the exports of index space `space` at `index`.
+  LogicalResult writeExports(ElementalEmitter &em, ValueRange index,
+                             Space space) {
+    for (const Export &e : stage.exports) {
+      if (e.space != space)
+        continue;
+      FailureOr<Value> v = em.emit(e.value, index);
+      if (failed(v))
+        return failure();
+      state.store(e.value, *v, index);
+    }
+    return success();
+  }
+
+  /// Scores and selects the experts of token `t` (one warp; `lane` is the
+  /// thread's lane). `logit(e)` reads the token's logit of expert e.
+  LogicalResult selectToken(ElementalEmitter &em, Value t, Value lane,
+                            function_ref<FailureOr<Value>(Value e)> logit) {
+    ImplicitLocOpBuilder &b = this->b();
+    double inf = std::numeric_limits<double>::infinity();
+    int64_t perLane = llvm::divideCeil(experts, warp);
+    Value laneI32 = arith::IndexCastOp::create(b, b.getI32Type(), lane);
+    SmallVector<Value> logits, ids, valid;
+    for (int64_t q = 0; q < perLane; ++q) {
+      Value e = arith::AddIOp::create(b, lane, c(q * warp));
+      ids.push_back(arith::AddIOp::create(b, laneI32, i32(q * warp)));
+      if ((q + 1) * (int64_t)warp <= experts) {
+        valid.push_back(arith::ConstantIntOp::create(b, 1, 1));
+        FailureOr<Value> l = logit(e);
+        if (failed(l))
+          return failure();
+        logits.push_back(*l);
+        continue;
+      }
+      Value ok = cmpLt(b, e, c(experts));
+      valid.push_back(ok);
+      FailureOr<SmallVector<Value>> l = em.ifThenElse(
+          ok, b.getF32Type(),
+          [&]() -> FailureOr<SmallVector<Value>> {
+            FailureOr<Value> x = logit(e);
+            if (failed(x))
+              return failure();
+            return SmallVector<Value>{*x};
+          },
+          [&]() -> FailureOr<SmallVector<Value>> {
+            return SmallVector<Value>{f(-inf)};
+          });
+      if (failed(l))
+        return failure();
+      logits.push_back((*l)[0]);
+    }
+
+    // Scores (f32): softmax over the experts, or an elementwise sigmoid.
+    SmallVector<Value> scores;
+    if (router.getScoring() == RouterScoring::softmax) {
+      Value mx = f(-inf);
+      for (Value l : logits)
+        mx = arith::MaximumFOp::create(b, mx, l);
+      mx = emitWarpAllReduce(b, mx, warp, [&](Value x, Value y) -> Value {
+        return arith::MaximumFOp::create(b, x, y);
+      });
+      SmallVector<Value> exps;
+      Value sum = f(0.0);
+      for (auto [l, ok] : llvm::zip(logits, valid)) {
+        Value e = math::ExpOp::create(b, arith::SubFOp::create(b, l, mx));
+        e = arith::SelectOp::create(b, ok, e, f(0.0));
+        exps.push_back(e);
+        sum = arith::AddFOp::create(b, sum, e);
+      }
+      sum = emitWarpAllReduce(b, sum, warp, [&](Value x, Value y) -> Value {
+        return arith::AddFOp::create(b, x, y);
+      });
+      for (Value e : exps)
+        scores.push_back(arith::DivFOp::create(b, e, sum));
+    } else {
+      for (Value l : logits)
+        scores.push_back(arith::DivFOp::create(
+            b, f(1.0),
+            arith::AddFOp::create(
+                b, f(1.0),
+                math::ExpOp::create(b, arith::NegFOp::create(b, l)))));
+    }
+
+    // k rounds of warp arg-max over the candidates ranking after the last
+    // winner. Lane (j mod warp) keeps slot j's winner.
+    int64_t slots = llvm::divideCeil(k, warp);
+    Value sentinelId = i32(std::numeric_limits<int32_t>::max());
+    SmallVector<Value> init{f(inf), i32(-1), f(0.0)};
+    for (int64_t s = 0; s < slots; ++s)
+      init.append({f(0.0), i32(0)});
+    FailureOr<SmallVector<Value>> rounds = em.forLoop(
+        c(0), c(k), c(1), init,
+        [&](Value j, ValueRange it) -> FailureOr<SmallVector<Value>> {
+          Value prevV = it[0], prevI = it[1], total = it[2];
+          Value bestV = f(-inf), bestI = sentinelId;
+          Value first =
+              arith::CmpIOp::create(b, arith::CmpIPredicate::eq, j, c(0));
+          for (auto [v, id, ok] : llvm::zip(scores, ids, valid)) {
+            Value after = arith::OrIOp::create(
+                b, first, ranksBefore(b, prevV, prevI, v, id));
+            Value eligible = arith::AndIOp::create(b, ok, after);
+            Value take = arith::AndIOp::create(
+                b, eligible, ranksBefore(b, v, id, bestV, bestI));
+            bestV = arith::SelectOp::create(b, take, v, bestV);
+            bestI = arith::SelectOp::create(b, take, id, bestI);
+          }
+          for (unsigned offset = warp / 2; offset >= 1; offset /= 2) {
+            Value ov =
+                gpu::ShuffleOp::create(b, bestV, (int32_t)offset, (int32_t)warp,
+                                       gpu::ShuffleMode::XOR)
+                    .getShuffleResult();
+            Value oi =
+                gpu::ShuffleOp::create(b, bestI, (int32_t)offset, (int32_t)warp,
+                                       gpu::ShuffleMode::XOR)
+                    .getShuffleResult();
+            Value take = ranksBefore(b, ov, oi, bestV, bestI);
+            bestV = arith::SelectOp::create(b, take, ov, bestV);
+            bestI = arith::SelectOp::create(b, take, oi, bestI);
+          }
+          SmallVector<Value> next{bestV, bestI,
+                                  arith::AddFOp::create(b, total, bestV)};
+          for (int64_t s = 0; s < slots; ++s) {
+            Value mine = arith::CmpIOp::create(
+                b, arith::CmpIPredicate::eq, j,
+                arith::AddIOp::create(b, lane, c(s * warp)));
+            next.push_back(
+                arith::SelectOp::create(b, mine, bestV, it[3 + 2 * s]));
+            next.push_back(
+                arith::SelectOp::create(b, mine, bestI, it[4 + 2 * s]));
+          }
+          return next;
+        });
+    if (failed(rounds))
+      return failure();
+    Value total = (*rounds)[2];
+    Type et = router.getWeights().getType().getElementType();
+    for (int64_t s = 0; s < slots; ++s) {
+      Value j = arith::AddIOp::create(b, lane, c(s * warp));
+      Value w = (*rounds)[3 + 2 * s], id = (*rounds)[4 + 2 * s];
+      auto write = [&]() -> LogicalResult {
+        Value weight = w;
+        if (router.getRenormalize())
+          weight = arith::DivFOp::create(b, weight, total);
+        // The reference rounds the f32 weights to the logits' type.
+        weight = convertToCompute(b, convertToStorage(b, weight, et));
+        em.setSource(router.getWeights(),
+                     [weight](ImplicitLocOpBuilder &, ValueRange) {
+                       return FailureOr<Value>(weight);
+                     });
+        em.setSource(router.getExpertIds(),
+                     [id](ImplicitLocOpBuilder &, ValueRange) {
+                       return FailureOr<Value>(id);
+                     });
+        return writeExports(em, ValueRange{t, j}, kMain);
+      };
+      if ((s + 1) * (int64_t)warp <= k) {
+        if (failed(write()))
+          return failure();
+      } else if (failed(ifThen(b, cmpLt(b, j, c(k)), write))) {
+        return failure();
+      }
+    }
+    return success();
+  }
+
+  LogicalResult emitWithMatmul();
+  LogicalResult emitWithoutMatmul();
+};
+
+LogicalResult RouterEmitter::emitWithoutMatmul() {
+  state.nextLaunch("router");
+  KernelEmitContext &ctx = state.getContext();
+  const KernelTuning &tuning = getTuning(ctx, "moe_router");
+  int64_t threads = tuning.threads;
+  int64_t warps = threads / warp;
+  ctx.setLaunch({(int64_t)llvm::divideCeil(tokens, warps), 1, 1},
+                {threads, 1, 1});
+  ctx.templateName = "moe_router";
+  ctx.tileDescription =
+      std::to_string(warps) + " tokens per block, 1 token per warp";
+  ImplicitLocOpBuilder &b = this->b();
+  ElementalEmitter em(b, ctx.getBindings());
+  state.installSources(em);
+  Value tid = ctx.threadId(gpu::Dimension::x);
+  Value lane = arith::RemUIOp::create(b, tid, c(warp));
+  Value t = arith::AddIOp::create(
+      b, arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::x), c(warps)),
+      arith::DivUIOp::create(b, tid, c(warp)));
+  // Whole warps take the branch together, so the shuffles inside are safe.
+  return ifThen(b, cmpLt(b, t, c(tokens)), [&]() {
+    return selectToken(em, t, lane, [&](Value e) {
+      return em.emit(router.getLogits(), ValueRange{t, e});
+    });
+  });
+}
+
+LogicalResult RouterEmitter::emitWithMatmul() {
+  state.nextLaunch("router");
+  KernelEmitContext &ctx = state.getContext();
+  const TargetDescription &target = ctx.getTarget();
+  const KernelTuning &tuning = getTuning(ctx, "moe_router");
+  int64_t threads = tuning.threads;
+  int64_t warps = threads / warp;
+  ArrayRef<int64_t> lhs = matmul.getLhs().getType().getShape();
+  int64_t hidden = matmul.getTransposeLhs() ? lhs[0] : lhs[1];
+
+  // Threads along the experts first: the whole [tokens x E] logits tile of a
+  // block lives in registers, then in shared memory.
+  BlockGemmShape shape;
+  shape.tx = std::min<int64_t>(16, llvm::PowerOf2Ceil(experts));
+  shape.ty = threads / shape.tx;
+  int64_t tn = llvm::divideCeil(experts, shape.tx);
+  // As many tokens as the tuning asks (each block reads the whole router
+  // weight), within the target's accumulator budget and the default shared
+  // memory for the logits tile.
+  int64_t tm = std::max<int64_t>(1, tuning.tile[0] / shape.ty);
+  while (tm > 1 &&
+         (tm * tn > (int64_t)target.accumulatorsPerThread ||
+          tm * shape.ty * tn * shape.tx * 4 > target.sharedMemoryPerBlock))
+    tm /= 2;
+  shape.bm = tm * shape.ty;
+  shape.bn = tn * shape.tx;
+  shape.bk = tuning.tile[1];
+  shape.k = hidden;
+  shape.stages = tuning.stages > 1 && shape.stageBytes() * tuning.stages <=
+                                          target.sharedMemoryPerBlock
+                     ? tuning.stages
+                     : 1;
+  int64_t bm = shape.bm, bn = shape.bn;
+
+  SharedMemoryPlan &plan = ctx.getSharedMemoryPlan();
+  BlockGemmBuffers buffers = planBlockGemm(plan, shape, 0, 0);
+  unsigned logitsBuf = plan.addBuffer("logits", bm * bn * 4, 1, 1);
+  std::string tile = "router tile " + std::to_string(bm) + " tokens x " +
+                     std::to_string(experts) + " experts, " + shape.describe();
+  if (failed(ctx.finalizeSharedMemory(tile)))
+    return failure();
+  ctx.templateName = "moe_router";
+  ctx.tileDescription = tile;
+  ctx.setLaunch({(int64_t)llvm::divideCeil(tokens, bm), 1, 1}, {threads, 1, 1});
+
+  ImplicitLocOpBuilder &b = this->b();
+  ElementalEmitter em(b, ctx.getBindings());
+  state.installSources(em);
+  Value tid = ctx.threadId(gpu::Dimension::x);
+  Value t0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::x), c(bm));
+  Value lhsV = matmul.getLhs(), rhsV = matmul.getRhs();
+  bool tl = matmul.getTransposeLhs(), tr = matmul.getTransposeRhs();
+  BlockGemmOperands ops;
+  auto loadA = [&](Value i, Value gk) -> FailureOr<Value> {
+    Value t = arith::AddIOp::create(b, t0, i);
+    return tl ? em.emit(lhsV, ValueRange{gk, t}) : em.emit(lhsV, {t, gk});
+  };
+  auto loadB = [&](unsigned, Value gk, Value e) -> FailureOr<Value> {
+    return tr ? em.emit(rhsV, ValueRange{e, gk}) : em.emit(rhsV, {gk, e});
+  };
+  auto rowOk = [&](Value i) -> Value {
+    return cmpLt(b, arith::AddIOp::create(b, t0, i), c(tokens));
+  };
+  auto colOk = [&](Value e) -> Value { return cmpLt(b, e, c(experts)); };
+  ops.loadA = loadA;
+  ops.loadB = loadB;
+  if (tokens % bm)
+    ops.rowInBounds = rowOk;
+  if (bn != experts)
+    ops.colInBounds = colOk;
+  ops.aContiguousInK = !tl;
+  ops.bContiguousInK = tr;
+  FailureOr<SmallVector<SmallVector<Value>>> acc =
+      emitBlockGemm(ctx, em, shape, buffers, ops);
+  if (failed(acc))
+    return failure();
+
+  // Logits through the fused pointwise ops into shared memory (and any
+  // yielded logits-space value to global memory).
+  Type f32 = b.getF32Type();
+  Value logitsTile =
+      ctx.getSharedView(logitsBuf, MemRefType::get({bm, bn}, f32));
+  Type mmType = matmul.getType().getElementType();
+  for (int64_t i = 0; i < tm; ++i) {
+    for (int64_t j = 0; j < tn; ++j) {
+      Value row = blockGemmRow(b, shape, tid, i);
+      Value col = blockGemmCol(b, shape, tid, j);
+      Value t = arith::AddIOp::create(b, t0, row);
+      // The matmul's result is rounded to its type, as the reference does.
+      Value value = convertToCompute(
+          b, convertToStorage(b, (*acc)[0][i * tn + j], mmType));
+      Value inBounds = arith::AndIOp::create(b, cmpLt(b, t, c(tokens)),
+                                             cmpLt(b, col, c(experts)));
+      if (failed(ifThen(b, inBounds, [&]() -> LogicalResult {
+            em.setSource(matmul.getResult(),
+                         [value](ImplicitLocOpBuilder &, ValueRange) {
+                           return FailureOr<Value>(value);
+                         });
+            FailureOr<Value> l =
+                em.emit(router.getLogits(), ValueRange{t, col});
+            if (failed(l))
+              return failure();
+            memref::StoreOp::create(b, *l, logitsTile, ValueRange{row, col});
+            return writeExports(em, ValueRange{t, col}, kLogits);
+          })))
+        return failure();
+    }
+  }
+  gpu::BarrierOp::create(b);
+
+  // One warp per token of the tile.
+  Value lane = arith::RemUIOp::create(b, tid, c(warp));
+  Value warpId = arith::DivUIOp::create(b, tid, c(warp));
+  return forEach(em, warpId, c(bm), c(warps), [&](Value row) {
+    Value t = arith::AddIOp::create(b, t0, row);
+    return ifThen(b, cmpLt(b, t, c(tokens)), [&]() {
+      return selectToken(em, t, lane, [&](Value e) -> FailureOr<Value> {
+        return (Value)memref::LoadOp::create(b, logitsTile, ValueRange{row, e});
+      });
+    });
+  });
+}
+} // namespace
+
+LogicalResult moe::emitRouterStage(MoeEmitState &state, const Stage &stage) {
+  auto router = cast<RouterOp>(stage.ops.back());
+  ArrayRef<int64_t> logits = router.getLogits().getType().getShape();
+  RouterEmitter emitter{state,
+                        stage,
+                        router,
+                        stage.ops.size() == 2 ? cast<MatmulOp>(stage.ops[0])
+                                              : MatmulOp(),
+                        logits[0],
+                        logits[1],
+                        static_cast<int64_t>(router.getK()),
+                        state.getContext().getTarget().warpSize};
+  return emitter.matmul ? emitter.emitWithMatmul()
+                        : emitter.emitWithoutMatmul();
+}
