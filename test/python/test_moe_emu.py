@@ -16,6 +16,7 @@ combine) in f32/f16/bf16, skewed, and large enough for the three-launch
 dispatch; the Mixtral example layer against PyTorch.
 """
 
+import re
 import sys
 
 import numpy as np
@@ -287,3 +288,88 @@ def test_mixtral_example_layer():
                          MODEL_TOLERANCES)
     finally:
         bundle.close()
+
+
+# ---------------------------------------------------------------------------
+# Traffic: the emulator's byte counters against the IO model of
+# docs/moe-kernels.md
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("tokens,experts,k", [(64, 8, 2), (96, 16, 4)])
+def test_traffic_matches_the_io_model(tokens, experts, k):
+    """Every launch of the fused layer moves exactly the bytes the model
+    predicts: x and the router weight once per token tile, the ids twice
+    (histogram and scatter), A rows once per n tile and each expert's weight
+    slab once per row tile it has, the inverse permutation three times, and
+    the expert outputs once."""
+    hidden, ffn, s = 64, 64, 2  # f16
+    LAYER = Batch(f"moe_traffic_{tokens}_{experts}_{k}")
+    global LAYERS
+    saved, LAYERS = LAYERS, LAYER
+    try:
+        swiglu_layer("t", "f16", tokens, hidden, ffn, experts, k)
+    finally:
+        LAYERS = saved
+    case = LAYER.cases[0]
+    x = case["inputs"][0][0]
+    wr = case["inputs"][1][0]
+    logits = round_to(f64(x) @ f64(wr), "f16")
+    _, ids = router_ref(logits, k, renormalize=True)
+    _, _, offs = dispatch_ref(x, ids, experts)
+    counts = np.diff(offs)[:experts]
+    bundle = iolite.compile(LAYER.mlir(), targets=["emu-sm_90a"],
+                            name=LAYER.name)
+    try:
+        bundle.run(*[a for a, _ in case["inputs"]], backend="emu")
+        launches = {l["kernel"]: l for l in bundle.last_stats}
+        kernels = {k["name"]: k for k in bundle.manifest["kernels"]}
+    finally:
+        bundle.close()
+
+    def tile(name):
+        return kernels[name]["targets"]["emu-sm_90a"]
+
+    def gemm_tile(name):
+        desc = kernels[name]["tile"]
+        bm, bn, bk = map(int, re.search(r"(\d+)x(\d+)x(\d+)", desc).groups())
+        return bm, bn, tile(name)["grid"]
+
+    r = tokens * k
+    cdiv = lambda a, b: -(-a // b)
+    # Router: x once, the router weight once per token tile; w and ids out.
+    router = next(n for n in launches if n.endswith("matmul"))
+    blocks = tile(router)["grid"][0]
+    assert launches[router]["global_bytes_read"] == \
+        tokens * hidden * s + blocks * hidden * experts * s
+    assert launches[router]["global_bytes_written"] == tokens * k * (s + 4)
+    # Dispatch (one launch): the ids twice; row index and offsets out.
+    assert launches["up"]["global_bytes_read"] == 2 * r * 4
+    assert launches["up"]["global_bytes_written"] == r * 4 + (experts + 1) * 4
+    # Gate/up GEMM: offsets per block, rows staged and A gathered once per n
+    # tile, both weight slabs once per row tile of their expert; h out.
+    bm, bn, grid = gemm_tile("up_grouped_matmul")
+    n_tiles = cdiv(ffn, bn)
+    row_tiles = sum(cdiv(int(c), bm) for c in counts)
+    assert launches["up_grouped_matmul"]["global_bytes_read"] == (
+        grid[0] * grid[1] * (experts + 1) * 4 + n_tiles * r * (4 + hidden * s)
+        + 2 * row_tiles * n_tiles * hidden * bn * s)
+    assert launches["up_grouped_matmul"]["global_bytes_written"] == \
+        r * ffn * s
+    # Down GEMM: the same without the staged rows, into scratch.
+    bm, bn, grid = gemm_tile("down")
+    n_tiles = cdiv(hidden, bn)
+    row_tiles = sum(cdiv(int(c), bm) for c in counts)
+    assert launches["down"]["global_bytes_read"] == (
+        grid[0] * grid[1] * (experts + 1) * 4 + n_tiles * r * ffn * s
+        + row_tiles * n_tiles * ffn * bn * s)
+    assert launches["down"]["global_bytes_written"] == r * hidden * s
+    # The inverse permutation: -1 written; row index read and an atomic
+    # (read and write) per row.
+    assert launches["down_invert_init"]["global_bytes_written"] == r * 4
+    assert launches["down_invert"]["global_bytes_read"] == 2 * r * 4
+    assert launches["down_invert"]["global_bytes_written"] == r * 4
+    # Combine: each block's slots and weights, every expert output once.
+    grid = tile("down_combine")["grid"]
+    assert launches["down_combine"]["global_bytes_read"] == (
+        grid[0] * r * (4 + s) + r * hidden * s)
+    assert launches["down_combine"]["global_bytes_written"] == \
+        tokens * hidden * s
