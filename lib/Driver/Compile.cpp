@@ -21,8 +21,11 @@ using namespace mlir::iolite;
 
 LogicalResult mlir::iolite::runGraphPipeline(ModuleOp module,
                                              const CompileOptions &options,
-                                             bool raiseOnly) {
+                                             bool raiseOnly,
+                                             TimingScope *timing) {
   PassManager pm(module.getContext());
+  if (timing && *timing)
+    pm.enableTiming(*timing);
   GraphPipelineOptions graph;
   graph.targets = options.targets;
   graph.fusion = !options.noFusion;
@@ -86,13 +89,23 @@ static func::FuncOp getSingleFunction(ModuleOp module) {
 LogicalResult mlir::iolite::compile(MLIRContext &context,
                                     const CompileOptions &options,
                                     llvm::raw_ostream &out) {
+  TimingScope untimed;
+  return compile(context, options, out, untimed);
+}
+
+LogicalResult mlir::iolite::compile(MLIRContext &context,
+                                    const CompileOptions &options,
+                                    llvm::raw_ostream &out,
+                                    TimingScope &timing) {
   std::string error;
   auto targets = parseTargetList(options.targets, error);
   if (!targets)
     return emitError(UnknownLoc::get(&context)) << error;
 
+  TimingScope loadTimer = timing.nest("load model");
   FailureOr<OwningOpRef<ModuleOp>> loaded =
       loadModel(options.inputPath, context, options.load);
+  loadTimer.stop();
   if (failed(loaded))
     return failure();
   OwningOpRef<ModuleOp> module = std::move(*loaded);
@@ -104,7 +117,9 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
     return success();
   }
   if (options.emit == EmitStage::Raised) {
-    if (failed(runGraphPipeline(*module, options, /*raiseOnly=*/true)))
+    TimingScope graphTimer = timing.nest("graph pipeline");
+    if (failed(runGraphPipeline(*module, options, /*raiseOnly=*/true,
+                                &graphTimer)))
       return failure();
     module->print(out);
     out << "\n";
@@ -112,8 +127,12 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
   }
   // Raising, kernel formation (fused, or one op per kernel with
   // --no-fusion; kernels already in the input stay) and the workspace plan.
-  if (failed(runGraphPipeline(*module, options)))
-    return failure();
+  {
+    TimingScope graphTimer = timing.nest("graph pipeline");
+    if (failed(runGraphPipeline(*module, options, /*raiseOnly=*/false,
+                                &graphTimer)))
+      return failure();
+  }
   if (options.emit == EmitStage::Fused) {
     printGraphSummary(summarizeGraph(*module), out);
     module->print(out);
@@ -137,9 +156,12 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
   bundle.weightsThreshold = options.weightsThreshold;
   bool printedAny = false;
   for (auto [t, target] : llvm::enumerate(*targets)) {
+    TimingScope targetTimer = timing.nest("target " + target->name);
     OwningOpRef<ModuleOp> copy = module->clone();
+    TimingScope codegenTimer = targetTimer.nest("kernel codegen");
     if (failed(generateGpuKernels(*copy, *target, options.overrides)))
       return failure();
+    codegenTimer.stop();
     if (options.emit == EmitStage::Gpu) {
       out << "// target: " << target->name << "\n";
       copy->print(out);
@@ -164,9 +186,13 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
     }
     std::string assembly;
     TargetArtifact artifact;
-    if (failed(runBackend(*copy, *target, stage, options.backend, &assembly,
-                          &artifact)))
+    TimingScope backendTimer = targetTimer.nest("back end");
+    BackendOptions backend = options.backend;
+    backend.timing = &backendTimer;
+    if (failed(
+            runBackend(*copy, *target, stage, backend, &assembly, &artifact)))
       return failure();
+    backendTimer.stop();
     if (stage == BackendStage::Llvm) {
       out << "// target: " << target->name << "\n";
       for (auto m : copy->getOps<gpu::GPUModuleOp>())
@@ -196,6 +222,7 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
   if (options.outputDir.empty())
     return emitError(UnknownLoc::get(&context))
            << "no output folder given (-o DIR)";
+  TimingScope writeTimer = timing.nest("write bundle");
   if (failed(writeBundle(bundle, options.outputDir, error)))
     return emitError(UnknownLoc::get(&context)) << error;
   printKernelTable(bundle, out);

@@ -84,10 +84,25 @@ static std::string findRocmToolkit(const BackendOptions &options) {
   return IOLITE_DEFAULT_ROCM_TOOLKIT;
 }
 
+/// A pass manager whose passes are timed under `options.timing`, if any.
+static void enableTiming(PassManager &pm, const BackendOptions &options) {
+  if (options.timing && *options.timing)
+    pm.enableTiming(*options.timing);
+}
+
+/// A step of the back end timed under `options.timing` (empty otherwise).
+static TimingScope timeStep(const BackendOptions &options, StringRef name) {
+  if (options.timing && *options.timing)
+    return options.timing->nest(name);
+  return TimingScope();
+}
+
 /// Runs gpu-module-to-binary with `format` and returns the object bytes.
 static FailureOr<std::string> moduleToObject(ModuleOp module, StringRef format,
-                                             StringRef toolkit) {
+                                             StringRef toolkit,
+                                             const BackendOptions &options) {
   PassManager pm(module.getContext());
+  enableTiming(pm, options);
   GpuModuleToBinaryPassOptions opts;
   opts.compilationTarget = format.str();
   opts.toolkitPath = toolkit.str();
@@ -161,8 +176,10 @@ static LogicalResult assemblePtx(ModuleOp module, StringRef ptxText,
     std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath),
                                             StringRef(logPath)};
     std::string errMsg;
+    TimingScope ptxasTimer = timeStep(options, "ptxas");
     int rc = llvm::sys::ExecuteAndWait(ptxas, args, std::nullopt, redirects, 0,
                                        0, &errMsg);
+    ptxasTimer.stop();
     auto log = llvm::MemoryBuffer::getFile(logPath);
     std::string logText = log ? (*log)->getBuffer().str() : "";
     if (rc != 0) {
@@ -276,9 +293,12 @@ LogicalResult
 mlir::iolite::runBackend(ModuleOp module, const TargetDescription &target,
                          BackendStage stage, const BackendOptions &options,
                          std::string *assembly, TargetArtifact *artifact) {
-  if (target.emulated)
+  if (target.emulated) {
+    TimingScope emuTimer = timeStep(options, "emu object");
     return runEmuBackend(module, target, stage, options, artifact);
+  }
   PassManager pm(module.getContext());
+  enableTiming(pm, options);
   GpuLoweringOptions lowering;
   lowering.optLevel = options.optLevel;
   buildGpuLoweringPipeline(pm, target, lowering);
@@ -294,7 +314,8 @@ mlir::iolite::runBackend(ModuleOp module, const TargetDescription &target,
     // The binary pass replaces the gpu.module; keep the input for AMD's
     // second (binary) serialization.
     OwningOpRef<ModuleOp> copy = module.clone();
-    FailureOr<std::string> text = moduleToObject(*copy, "isa", toolkit);
+    FailureOr<std::string> text =
+        moduleToObject(*copy, "isa", toolkit, options);
     if (failed(text))
       return failure();
     isa = std::move(*text);
@@ -318,10 +339,12 @@ mlir::iolite::runBackend(ModuleOp module, const TargetDescription &target,
              << "ROCm device libraries not found under '" << toolkit
              << "/amdgcn/bitcode' (install rocm-device-libs or set "
                 "IOLITE_ROCM_TOOLKIT)";
-    FailureOr<std::string> hsaco = moduleToObject(module, "bin", toolkit);
+    FailureOr<std::string> hsaco =
+        moduleToObject(module, "bin", toolkit, options);
     if (failed(hsaco))
       return failure();
     result.binary = std::move(*hsaco);
+    TimingScope metadataTimer = timeStep(options, "read HSACO metadata");
     if (failed(readHsacoMetadata(module, result)))
       return failure();
   }

@@ -15,6 +15,8 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
 
 using namespace mlir;
 using namespace mlir::iolite;
@@ -127,6 +129,52 @@ static TargetDescription makeAmd(StringRef chip, unsigned cus) {
   return t;
 }
 
+/// Residency facts of compute capability 8.0 and 9.0: CUDA C++ Programming
+/// Guide, "Technical Specifications per Compute Capability" (32 blocks, 64
+/// warps, 64K registers per SM, 1 KB shared memory reserved per block), and
+/// the allocation granularities of the CUDA occupancy calculator
+/// (cuda_occupancy.h: registers in units of 256 per warp over 4 SM
+/// sub-partitions, shared memory in units of 128 bytes).
+static void setNvidiaResidency(TargetDescription &t) {
+  t.maxThreadsPerMultiprocessor = 2048;
+  t.maxBlocksPerMultiprocessor = 32;
+  t.registerFilePartitions = 4;
+  t.registerAllocationUnit = 256 / 32;
+  t.sharedMemoryAllocationUnit = 128;
+  t.reservedSharedMemoryPerBlock = 1024;
+}
+
+/// CDNA2/CDNA3 (gfx90a, gfx942), as LLVM's AMDGPU back end models them
+/// (AMDGPUBaseInfo.cpp): 4 SIMDs per CU with at most 8 waves each, 512
+/// VGPRs (arch + acc) per lane allocated in units of 8, 800 SGPRs per SIMD
+/// in units of 16, at most 16 multi-wave workgroups per CU (barriers), LDS
+/// allocated in blocks of 128 dwords.
+static void setCdnaResidency(TargetDescription &t) {
+  t.maxThreadsPerMultiprocessor = 4 * 8 * 64;
+  t.maxBlocksPerMultiprocessor = 16;
+  t.registerFilePartitions = 4;
+  t.registerAllocationUnit = 8;
+  t.scalarRegistersPerPartition = 800;
+  t.scalarRegisterAllocationUnit = 16;
+  t.sharedMemoryAllocationUnit = 512;
+  t.reservedSharedMemoryPerBlock = 0;
+}
+
+/// Peak rates from the data sheets: NVIDIA A100 Tensor Core GPU (SXM4
+/// 80GB: 2039 GB/s, FP32 19.5 TFLOPS, FP16 tensor 312 TFLOPS dense), NVIDIA
+/// H100 Tensor Core GPU (SXM5: 3.35 TB/s, FP32 67 TFLOPS, FP16 tensor 989.4
+/// TFLOPS dense), AMD Instinct MI250X (per GCD, half the package: 1.6384
+/// TB/s, FP32 vector 23.95 TFLOPS, FP16 matrix 191.5 TFLOPS) and AMD Instinct
+/// MI300X (5.3 TB/s, FP32 vector 81.7 TFLOPS, FP16 matrix 1307.4 TFLOPS
+/// dense).
+static void setPeaks(TargetDescription &t, StringRef part, double bytesPerS,
+                     double fp32, double fp16Matrix) {
+  t.part = part.str();
+  t.peakMemoryBandwidth = bytesPerS;
+  t.peakVectorFp32Flops = fp32;
+  t.peakMatrixFp16Flops = fp16Matrix;
+}
+
 static std::vector<TargetDescription> buildTargets() {
   std::vector<TargetDescription> chips;
   // A100 (108 SMs), H100 SXM (132 SMs), MI250X per GCD (110 CUs), MI300X
@@ -137,6 +185,16 @@ static std::vector<TargetDescription> buildTargets() {
                              {128, 64, 16}, {128, 128, 16}));
   chips.push_back(makeAmd("gfx90a", 110));
   chips.push_back(makeAmd("gfx942", 304));
+  for (TargetDescription &t : chips) {
+    if (t.isNvidia())
+      setNvidiaResidency(t);
+    else
+      setCdnaResidency(t);
+  }
+  setPeaks(chips[0], "A100 SXM4 80GB", 2.039e12, 19.5e12, 312e12);
+  setPeaks(chips[1], "H100 SXM5 80GB", 3.35e12, 66.9e12, 989.4e12);
+  setPeaks(chips[2], "MI250X (one GCD)", 1.6384e12, 23.95e12, 191.5e12);
+  setPeaks(chips[3], "MI300X", 5.3e12, 81.7e12, 1307.4e12);
   std::vector<TargetDescription> all(chips.begin(), chips.end());
   for (const TargetDescription &chip : chips) {
     TargetDescription emu = chip;
@@ -191,4 +249,48 @@ mlir::iolite::parseTargetList(StringRef list, std::string &error) {
     return std::nullopt;
   }
   return result;
+}
+
+void mlir::iolite::printTargetDescriptionsJSON(llvm::raw_ostream &os) {
+  using namespace llvm::json;
+  Array targets;
+  for (const TargetDescription &t : getAllTargets()) {
+    Object tunings;
+    for (const auto &[family, tuning] : t.tunings) {
+      Array tile;
+      for (int64_t v : tuning.tile)
+        tile.push_back(v);
+      tunings[family] = Object{{"tile", std::move(tile)},
+                               {"threads", tuning.threads},
+                               {"stages", tuning.stages}};
+    }
+    targets.push_back(Object{
+        {"name", t.name},
+        {"chip", t.chip},
+        {"vendor", t.isNvidia() ? "nvidia" : "amd"},
+        {"emulated", t.emulated},
+        {"warp_size", t.warpSize},
+        {"max_threads_per_block", t.maxThreadsPerBlock},
+        {"shared_memory_per_block", t.sharedMemoryPerBlock},
+        {"shared_memory_per_block_optin", t.sharedMemoryPerBlockOptin},
+        {"shared_memory_per_multiprocessor", t.sharedMemoryPerMultiprocessor},
+        {"multiprocessors", t.multiprocessors},
+        {"registers_per_thread", t.registersPerThread},
+        {"registers_per_multiprocessor", t.registersPerMultiprocessor},
+        {"max_threads_per_multiprocessor", t.maxThreadsPerMultiprocessor},
+        {"max_blocks_per_multiprocessor", t.maxBlocksPerMultiprocessor},
+        {"register_file_partitions", t.registerFilePartitions},
+        {"register_allocation_unit", t.registerAllocationUnit},
+        {"scalar_registers_per_partition", t.scalarRegistersPerPartition},
+        {"scalar_register_allocation_unit", t.scalarRegisterAllocationUnit},
+        {"shared_memory_allocation_unit", t.sharedMemoryAllocationUnit},
+        {"reserved_shared_memory_per_block", t.reservedSharedMemoryPerBlock},
+        {"max_vector_bytes", t.maxVectorBytes},
+        {"part", t.part},
+        {"peak_memory_bandwidth", t.peakMemoryBandwidth},
+        {"peak_vector_fp32_flops", t.peakVectorFp32Flops},
+        {"peak_matrix_fp16_flops", t.peakMatrixFp16Flops},
+        {"tunings", std::move(tunings)}});
+  }
+  os << llvm::formatv("{0:2}", Value(std::move(targets))) << "\n";
 }

@@ -6,7 +6,9 @@
 //
 // iolite-compile INPUT --target=sm_90a,gfx942 -o OUTDIR
 //     [--emit=iolite|raised|fused|gpu|llvm|ptx|amdgcn] [--no-fusion]
-//     [--remarks]
+//     [--remarks] [-mlir-timing [-mlir-timing-display=list|tree]
+//     [-mlir-output-format=text|json]]
+// iolite-compile --list-targets     (the target descriptions as JSON)
 //
 // A thin main over lib/Driver/Compile.cpp.
 //
@@ -15,8 +17,10 @@
 #include "iolite/Driver/Compile.h"
 #include "iolite/Driver/ModelLoader.h"
 #include "iolite/InitAll.h"
+#include "iolite/Target/TargetDescription.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/SourceMgr.h"
@@ -28,9 +32,13 @@ namespace cl = llvm::cl;
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   cl::OptionCategory category("iolite-compile options");
-  cl::opt<std::string> input(cl::Positional,
-                             cl::desc("<model.mlir|model.onnx>"), cl::Required,
-                             cl::cat(category));
+  cl::opt<std::string> input(
+      cl::Positional, cl::desc("<model.mlir|model.onnx>"), cl::cat(category));
+  cl::opt<bool> listTargets(
+      "list-targets",
+      cl::desc("Print every target description (limits, occupancy facts, "
+               "tunings, peak rates of the usual part) as JSON and exit"),
+      cl::cat(category));
   cl::opt<std::string> output("o", cl::desc("Output bundle folder"),
                               cl::value_desc("dir"), cl::cat(category));
   cl::opt<std::string> targets(
@@ -72,8 +80,20 @@ int main(int argc, char **argv) {
                "fallback (to test it, or to compare templates with it)"),
       cl::cat(category));
   registerModelLoadCLOptions();
+  // -mlir-timing, -mlir-timing-display, -mlir-output-format: the same
+  // per-pass report as iolite-opt, for the whole compile.
+  registerDefaultTimingManagerCLOptions();
   cl::HideUnrelatedOptions({&category, &getModelLoadCLCategory()});
   cl::ParseCommandLineOptions(argc, argv, "Iolite model compiler\n");
+
+  if (listTargets) {
+    printTargetDescriptionsJSON(llvm::outs());
+    return 0;
+  }
+  if (input.empty()) {
+    llvm::errs() << "error: no model given\n";
+    return 1;
+  }
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -114,5 +134,8 @@ int main(int argc, char **argv) {
     llvm::errs() << "error: no output folder given (-o DIR)\n";
     return 1;
   }
-  return failed(compile(context, options, llvm::outs())) ? 1 : 0;
+  DefaultTimingManager timingManager;
+  applyDefaultTimingManagerCLOptions(timingManager);
+  TimingScope timing = timingManager.getRootScope();
+  return failed(compile(context, options, llvm::outs(), timing)) ? 1 : 0;
 }

@@ -20,6 +20,7 @@
 #include "iolite/Target/Serialization.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/raw_ostream.h"
 #include <string>
 
@@ -75,11 +76,19 @@ struct BundleKernel {
 LogicalResult compile(MLIRContext &context, const CompileOptions &options,
                       llvm::raw_ostream &out);
 
+/// The same, timing its steps under `timing` (-mlir-timing): loading the
+/// model, every pass of the graph pipeline, and per target the kernel
+/// generation and every pass and tool of the back end.
+LogicalResult compile(MLIRContext &context, const CompileOptions &options,
+                      llvm::raw_ostream &out, TimingScope &timing);
+
 /// Runs the graph pipeline of `options` (targets, fusion, remarks) on
 /// `module`: raising only, or raising, kernel formation and memory
-/// planning. Ops already in kernels stay as they are.
+/// planning. Ops already in kernels stay as they are. Its passes are timed
+/// under `timing` when it holds a timer.
 LogicalResult runGraphPipeline(ModuleOp module, const CompileOptions &options,
-                               bool raiseOnly = false);
+                               bool raiseOnly = false,
+                               TimingScope *timing = nullptr);
 
 /// What fusion and memory planning made of one function.
 struct GraphSummary {

@@ -20,6 +20,7 @@
 
 #include "iolite/Target/TargetDescription.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/Timing.h"
 #include <string>
 #include <vector>
 
@@ -63,6 +64,9 @@ struct BackendOptions {
   /// Folder with amdgcn/bitcode and llvm/bin/ld.lld (default:
   /// IOLITE_ROCM_TOOLKIT or the one configured in the build tree).
   std::string rocmToolkitPath;
+  /// When set and enabled (-mlir-timing), the lowering passes,
+  /// serialization and ptxas are timed under this scope.
+  TimingScope *timing = nullptr;
 };
 
 /// Lowers the gpu.module of `module` (modified in place) for `target`.

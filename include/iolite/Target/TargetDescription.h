@@ -19,6 +19,7 @@
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/Support/raw_ostream.h"
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +68,38 @@ struct TargetDescription {
   unsigned registersPerThread = 255;
   /// 32-bit registers of one multiprocessor / compute unit.
   unsigned registersPerMultiprocessor = 65536;
+
+  // How many blocks one multiprocessor holds at once: the occupancy a
+  // kernel's registers, shared memory and block size allow.
+  /// Resident threads per multiprocessor (NVIDIA: 64 warps; AMD: 4 SIMDs
+  /// of 8 wavefronts).
+  unsigned maxThreadsPerMultiprocessor = 2048;
+  /// Resident blocks (workgroups) per multiprocessor.
+  unsigned maxBlocksPerMultiprocessor = 32;
+  /// The register file is split into this many parts (NVIDIA: SM
+  /// sub-partitions; AMD: SIMDs); a warp's registers all come from one.
+  unsigned registerFilePartitions = 4;
+  /// Registers are allocated per thread in multiples of this (NVIDIA: 256
+  /// per warp, i.e. 8 per thread; CDNA2/3: 8 VGPRs).
+  unsigned registerAllocationUnit = 8;
+  /// AMD: SGPRs of one SIMD and their allocation unit; 0 on NVIDIA.
+  unsigned scalarRegistersPerPartition = 0;
+  unsigned scalarRegisterAllocationUnit = 0;
+  /// Shared memory (LDS) is allocated per block in multiples of this.
+  unsigned sharedMemoryAllocationUnit = 128;
+  /// Shared memory the system reserves for every resident block.
+  unsigned reservedSharedMemoryPerBlock = 0;
+
+  // Peak rates of the chip's usual part (the one `multiprocessors` counts),
+  // from the vendor's data sheet: inputs of roofline estimates only.
+  /// "H100 SXM5 80GB".
+  std::string part;
+  /// DRAM (HBM) bandwidth, bytes per second.
+  double peakMemoryBandwidth = 0;
+  /// FP32 on the SIMT / vector units (an FMA counts 2), FLOP per second.
+  double peakVectorFp32Flops = 0;
+  /// Dense FP16/BF16 on tensor cores / matrix cores, FLOP per second.
+  double peakMatrixFp16Flops = 0;
   /// Widest global load/store the kernels vectorize to. Every buffer a
   /// kernel receives (inputs, outputs, workspace slices, constants) is
   /// aligned to it: the bundle checks the pointers it is given.
@@ -104,6 +137,11 @@ parseTargetList(StringRef list, std::string &error);
 
 /// "sm_80, sm_90a, gfx90a, ..." for diagnostics.
 std::string getKnownTargetNames();
+
+/// Writes every target description as a JSON array (iolite-compile
+/// --list-targets): what the benchmarks compute occupancy and rooflines
+/// from.
+void printTargetDescriptionsJSON(llvm::raw_ostream &os);
 
 } // namespace iolite
 } // namespace mlir
