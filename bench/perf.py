@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Regenerates docs/perf.md and its plots (docs/perf/*.png): run through
+bench/run.sh, which builds Iolite and installs the peers first.
+
+    /usr/bin/python3 bench/perf.py [--quick] [--no-peers] [--no-cache]
+                                   [--only io,resources,compile,peers,harness]
+
+Sections: global-memory traffic counted by the emulator against the IO lower
+bound, fusion off and FlashAttention-2 (io_traffic.py); kernel resources and
+occupancy per target (resources.py); compile time, peak memory and the
+per-pass breakdown (compile_time.py); a roofline estimate for H100 and
+MI300X (a model, from counted bytes and FLOPs and the target descriptions);
+IREE and Triton on the same attention (peers.py); the GPU harness's plumbing
+on the emulator (gpu_harness.py).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import compile_time  # noqa: E402
+import io_traffic  # noqa: E402
+import report  # noqa: E402
+import resources  # noqa: E402
+from common import (REPO, VENV_PYTHON, WORK, build_dir, log,  # noqa: E402
+                    machine_stamp)
+
+SECTIONS = ["io", "resources", "compile", "peers", "harness"]
+
+
+def run_peers(quick):
+    if not VENV_PYTHON.exists():
+        return {"error": "bench/.venv is missing: bench/run.sh installs "
+                         "iree-base-compiler, triton and onnx into it"}
+    onnx_dir = WORK / "onnx"
+    r = subprocess.run(["/usr/bin/python3", str(HERE / "onnx_models.py"),
+                        str(onnx_dir)], capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"error": "writing the ONNX models failed: " +
+                r.stderr.strip()[-400:]}
+    out = WORK / "peers.json"
+    env = dict(os.environ, IOLITE_BUILD_DIR=str(build_dir()))
+    r = subprocess.run([str(VENV_PYTHON), str(HERE / "peers.py"),
+                        str(onnx_dir), str(out)], env=env,
+                       stderr=None if os.environ.get("BENCH_VERBOSE") else
+                       subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        return {"error": "peers.py failed: " + (r.stderr or "")[-600:]}
+    return json.loads(out.read_text())
+
+
+def run_harness():
+    out = WORK / "harness.json"
+    env = dict(os.environ, IOLITE_BUILD_DIR=str(build_dir()))
+    r = subprocess.run(["/usr/bin/python3", str(HERE / "gpu_harness.py"),
+                        "--backend=emu", "--shapes=tiny", "--iters=3",
+                        "--warmup=1", "--json", str(out)], env=env,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return {"error": r.stderr.strip()[-600:]}
+    return json.loads(out.read_text())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true",
+                    help="a few sizes per family, one compile per model")
+    ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-cache", action="store_true",
+                    help="re-emulate everything")
+    ap.add_argument("--only", help="comma-separated sections: " +
+                    ",".join(SECTIONS))
+    ap.add_argument("--out", default=str(REPO / "docs" / "perf.md"))
+    a = ap.parse_args()
+    sections = a.only.split(",") if a.only else list(SECTIONS)
+    if a.no_peers and "peers" in sections:
+        sections.remove("peers")
+    WORK.mkdir(parents=True, exist_ok=True)
+
+    start = time.perf_counter()
+    stamp = machine_stamp()
+    results = {"machine": stamp, "quick": a.quick, "sections": sections,
+               "timings": {}}
+    manifests = []
+
+    def timed(name, fn):
+        t0 = time.perf_counter()
+        log(f"== {name}")
+        value = fn()
+        results["timings"][name] = time.perf_counter() - t0
+        return value
+
+    if "io" in sections:
+        results["io"] = timed("io", lambda: io_traffic.measure(
+            a.quick, not a.no_cache))
+    if "compile" in sections:
+        results["compile"], manifests = timed(
+            "compile", lambda: compile_time.measure(a.quick))
+    if "resources" in sections:
+        results["resources"] = timed(
+            "resources", lambda: resources.measure(manifests))
+    if "peers" in sections:
+        results["peers"] = timed("peers", lambda: run_peers(a.quick))
+    if "harness" in sections:
+        results["harness"] = timed("harness", run_harness)
+    results["total_seconds"] = time.perf_counter() - start
+    results["targets"] = resources.target_facts()
+
+    out = Path(a.out)
+    report.write(results, out)
+    raw = out.parent / "perf" / "results.json"
+    raw.write_text(json.dumps(results, indent=1, default=str))
+    log(f"wrote {out} and {out.parent / 'perf'} in "
+        f"{results['total_seconds'] / 60:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,763 @@
+"""docs/perf.md and docs/perf/*.png from the results of perf.py."""
+
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+FA2_BOUND = 1.1
+SCAN_BOUND = 1.2
+CHIP_PART = {"sm_90a": "H100", "gfx942": "MI300X", "sm_80": "A100",
+             "gfx90a": "MI250X GCD"}
+
+
+def mb(x):
+    return "—" if x is None else f"{x / 1e6:,.1f}"
+
+
+def ratio(a, b, digits=3):
+    if a is None or not b:
+        return "—"
+    return f"{a / b:.{digits}f}"
+
+
+def cell_status(res):
+    """A short note for a result that has no count."""
+    if res is None:
+        return "—"
+    if "fallback" in res:
+        return "fallback¹"
+    if "error" in res:
+        return "error²"
+    if res.get("schedule_check", "").startswith("different"):
+        return "schedule differs³"
+    return None
+
+
+def counted(res):
+    return None if res is None or cell_status(res) else res.get("counted")
+
+
+def ratio_cell(res, lb):
+    status = cell_status(res)
+    return status if status else ratio(res["counted"], lb)
+
+
+def table(headers, rows, align=None):
+    out = ["| " + " | ".join(headers) + " |",
+           "| " + " | ".join(align or ["---"] * len(headers)) + " |"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def emulated_note(res):
+    e = res.get("emulated") if res else None
+    if not e:
+        return "as reported"
+    if "hq" in e:
+        return f"B1 H{e['hq']}/{e['hkv']}, ×{res['scale']:.0f}"
+    if "channels" in e:
+        return f"{e['channels']} channels, ×{res['scale']:.0f}"
+    if "heads" in e:
+        return f"{e['heads']} heads, ×{res['scale']:.0f}"
+    return "reduced"
+
+
+# -- IO sections -------------------------------------------------------------
+
+def cases_of(results, family, form=None):
+    return [c for c in results.get("io", []) if c["family"] == family and
+            (form is None or c["form"] == form)]
+
+
+def attention_section(results, figdir):
+    cases = cases_of(results, "attention")
+    if not cases:
+        return "", {}
+    rows, worst = [], {}
+    for c in cases:
+        p = c["params"]
+        for key, res in c["results"].items():
+            variant, chip = key.split("/")
+            if variant != "fused":
+                continue
+            nf = c["results"].get(f"no_fusion/{chip}")
+            un = c["results"].get(f"unraised/{chip}")
+            lb = res.get("lower_bound")
+            fa2 = res.get("fa2")
+            cnt = counted(res)
+            if cnt is not None and fa2:
+                worst[(chip, p["hkv"] < p["hq"])] = max(
+                    worst.get((chip, p["hkv"] < p["hq"]), 0), cnt / fa2)
+            rows.append([
+                chip, p["n"], p["d"], "causal" if p["causal"] else "full",
+                f"{p['hq']}/{p['hkv']}", res.get("tile", "—"),
+                mb(cnt) if cnt is not None else cell_status(res),
+                mb(fa2), ratio(cnt, fa2), ratio(cnt, lb), mb(lb),
+                ratio_cell(nf, lb) if nf else "—",
+                ratio_cell(un, lb) if un else "—",
+                emulated_note(res),
+                f"{res['emu_seconds']:.1f}" if "emu_seconds" in res and
+                not res.get("cached") else ("cached" if res.get("cached")
+                                            else "—")])
+    text = ["### Attention", "",
+            "Decomposed causal or full attention (`softmax(Q Kᵀ/√d [mask]) "
+            "V`, f16, `[B, H, S, D]`; GQA as Llama's `repeat_kv`), one "
+            "batch of 32 query heads. *counted*: the fused kernel's global "
+            "bytes from the emulator; *FA2*: FlashAttention-2's analytic "
+            "forward traffic for the same tile (`tile` from the manifest, "
+            "`test/python/attention_traffic.py`); *LB*: Q, K, V read once "
+            "and O written once; *--no-fusion*: the same graph with "
+            "`--no-fusion` (raising still forms `iolite.attention`, so it "
+            "is the same kernel); *unraised*: the graph neither raised nor "
+            "fused (standard attention: S and P through memory, the mask "
+            "materialised).", "",
+            table(["chip", "N", "d", "mask", "heads q/kv", "tile",
+                   "counted MB", "FA2 MB", "counted / FA2", "counted / LB",
+                   "LB MB", "--no-fusion / LB", "unraised / LB",
+                   "emulated as", "emu s"], rows), ""]
+    # Plot: counted / LB and FA2 / LB against N.
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    for ax, chip in zip(axes, ("sm_90a", "gfx942")):
+        series = {}
+        for c in cases:
+            p = c["params"]
+            res = c["results"].get(f"fused/{chip}")
+            cnt = counted(res)
+            if cnt is None:
+                continue
+            key = (p["d"], p["causal"], p["hkv"] < p["hq"])
+            series.setdefault(key, []).append(
+                (p["n"], cnt / res["lower_bound"],
+                 res["fa2"] / res["lower_bound"] if res.get("fa2") else None,
+                 counted(c["results"].get(f"unraised/{chip}"))
+                 and counted(c["results"][f"unraised/{chip}"]) /
+                 res["lower_bound"]))
+        for (d, causal, gqa), pts in sorted(series.items()):
+            pts.sort()
+            label = f"d{d} {'causal' if causal else 'full'}" + \
+                (" GQA 4:1" if gqa else "")
+            line, = ax.plot([x[0] for x in pts], [x[1] for x in pts], "o-",
+                            label=label)
+            fa = [(x[0], x[2]) for x in pts if x[2]]
+            if fa:
+                ax.plot([x[0] for x in fa], [x[1] for x in fa], "x",
+                        color=line.get_color(), markersize=9)
+            un = [(x[0], x[3]) for x in pts if x[3]]
+            if un:
+                ax.plot([x[0] for x in un], [x[1] for x in un], "s--",
+                        color=line.get_color(), alpha=0.5)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length N")
+        ax.set_ylabel("global bytes / IO lower bound")
+        ax.set_title(f"attention on emu-{chip} ({CHIP_PART[chip]} tiles): "
+                     "o fused, x FA2, □ unraised")
+        ax.grid(True, which="both", alpha=0.3)
+        if series:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(figdir / "attention_io.png", dpi=110)
+    plt.close(fig)
+    text += ["![attention traffic](perf/attention_io.png)", ""]
+    return "\n".join(text), worst
+
+
+def ssm_section(results, figdir, family, title, describe, param_cols):
+    cases = cases_of(results, family)
+    if not cases:
+        return "", None
+    rows, worst_op = [], 0.0
+    for c in cases:
+        p = c["params"]
+        for key, res in c["results"].items():
+            variant, chip = key.split("/")
+            if variant != "fused":
+                continue
+            nf = c["results"].get(f"no_fusion/{chip}")
+            lb = res.get("lower_bound")
+            cnt = counted(res)
+            if cnt is not None and c["form"] == "op":
+                worst_op = max(worst_op, cnt / lb)
+            tile = ", ".join(k["tile"] for k in res.get("kernels", [])
+                             if k["template"] in (family, "ssd",
+                                                  "selective_scan"))
+            rows.append([c["form"], chip] + [p[k] for k in param_cols] + [
+                tile or "—", mb(cnt) if cnt is not None else cell_status(res),
+                mb(lb), ratio(cnt, lb), ratio_cell(nf, lb) if nf else "—",
+                len(res.get("kernels", [])),
+                len(nf.get("kernels", [])) if nf else "—",
+                emulated_note(res),
+                f"{res['emu_seconds']:.1f}" if "emu_seconds" in res and
+                not res.get("cached") else ("cached" if res.get("cached")
+                                            else "—")])
+    text = [f"### {title}", "", describe, "",
+            table(["form", "chip"] + param_cols + ["tile", "counted MB",
+                                                   "LB MB", "counted / LB",
+                                                   "--no-fusion / LB",
+                                                   "kernels", "kernels "
+                                                   "unfused",
+                                                   "emulated as", "emu s"],
+                  rows), ""]
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    series = {}
+    xkey = "l"
+    for c in cases:
+        p = c["params"]
+        res = c["results"].get("fused/sm_90a")
+        nf = c["results"].get("no_fusion/sm_90a")
+        if counted(res) is None:
+            continue
+        series.setdefault((c["form"], p["state"]), []).append(
+            (p[xkey], counted(res) / res["lower_bound"],
+             counted(nf) / res["lower_bound"] if counted(nf) else None))
+    for (form, n), pts in sorted(series.items()):
+        pts.sort()
+        line, = ax.plot([x[0] for x in pts], [x[1] for x in pts], "o-",
+                        label=f"{form} N={n} fused")
+        if form == "graph":
+            ax.plot([x[0] for x in pts if x[2]],
+                    [x[2] for x in pts if x[2]], "s--",
+                    color=line.get_color(), alpha=0.5,
+                    label=f"{form} N={n} --no-fusion")
+    if family == "selective_scan":
+        ax.axhline(SCAN_BOUND, color="red", lw=0.8, ls=":",
+                   label="1.2x bound")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("sequence length L")
+    ax.set_ylabel("global bytes / IO lower bound")
+    ax.set_title(f"{title} on emu-sm_90a")
+    ax.grid(True, which="both", alpha=0.3)
+    if series:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(figdir / f"{family}_io.png", dpi=110)
+    plt.close(fig)
+    text += [f"![{title} traffic](perf/{family}_io.png)", ""]
+    return "\n".join(text), worst_op
+
+
+def moe_section(results, figdir):
+    cases = cases_of(results, "moe")
+    if not cases:
+        return ""
+    rows = []
+    for c in cases:
+        p = c["params"]
+        res = c["results"].get("fused/sm_90a")
+        nf = c["results"].get("no_fusion/sm_90a")
+        lb = res.get("lower_bound") if res else None
+        cnt = counted(res)
+        templates = ", ".join(sorted({k["template"] for k in
+                                      res.get("kernels", [])})) if res else ""
+        rows.append([p["tokens"], p["experts"], p["k"], templates or "—",
+                     mb(cnt) if cnt is not None else cell_status(res),
+                     mb(lb), ratio(cnt, lb),
+                     ratio_cell(nf, lb) if nf else "—",
+                     len(res.get("kernels", [])) if res else "—",
+                     len(nf.get("kernels", [])) if nf else "—"])
+    text = ["### MoE layer", "",
+            "A Mixtral-style layer (router matmul, softmax top-k with "
+            "renormalised weights, dispatch, SwiGLU experts as grouped "
+            "GEMMs, weighted combine), f16, hidden 128, ffn 256 (small "
+            "hidden sizes so that the full token range can be emulated; the "
+            "expert weights are a larger share of the traffic at real "
+            "sizes). Emulated as reported, on emu-sm_90a. LB: x, the router "
+            "and all expert weights read once, y written once.", "",
+            table(["tokens", "experts", "top-k", "templates", "counted MB",
+                   "LB MB", "counted / LB", "--no-fusion / LB", "kernels",
+                   "kernels unfused"], rows), ""]
+    return "\n".join(text)
+
+
+def example_section(results):
+    cases = cases_of(results, "example")
+    if not cases:
+        return ""
+    rows = []
+    for c in cases:
+        res = c["results"].get("fused/sm_90a")
+        nf = c["results"].get("no_fusion/sm_90a")
+        lb = res.get("lower_bound") if res else None
+        cnt = counted(res)
+        rows.append([f"`examples/{c['params']['model']}`",
+                     len(res.get("kernels", [])) if res else "—",
+                     len(nf.get("kernels", [])) if nf else "—",
+                     f"{cnt:,.0f}" if cnt is not None else cell_status(res),
+                     f"{counted(nf):,.0f}" if counted(nf) is not None else
+                     cell_status(nf), f"{lb:,.0f}" if lb else "—",
+                     ratio(cnt, lb), ratio_cell(nf, lb) if nf else "—"])
+    return "\n".join([
+        "### Example models", "",
+        "The three example models as they are (tiny sizes: seq 12, hidden "
+        "32), fused and with `--no-fusion`, on emu-sm_90a.", "",
+        table(["model", "kernels", "kernels unfused", "counted B",
+               "--no-fusion B", "LB B", "counted / LB", "--no-fusion / LB"],
+              rows), ""])
+
+
+# -- resources ---------------------------------------------------------------
+
+def resources_section(results):
+    res = results.get("resources")
+    if not res:
+        return ""
+    targets = ["sm_80", "sm_90a", "gfx90a", "gfx942"]
+    by_kernel = {}
+    for r in res["rows"]:
+        by_kernel.setdefault((r["model"], r["kernel"], r["template"]),
+                             {})[r["target"]] = r
+    rows = []
+    for (model, kernel, template), per in by_kernel.items():
+        cells = []
+        for t in targets:
+            r = per.get(t)
+            if not r:
+                cells.append("—")
+                continue
+            regs = f"{r['registers']}"
+            if r.get("scalar_registers"):
+                regs += f"+{r['scalar_registers']}s"
+            spill = r["spills"] or 0
+            extra = f", {spill} spill" if spill else ""
+            if r.get("stack"):
+                extra += f", {r['stack']} B stack"
+            cells.append(f"{regs} r{extra}, {r['shared'] / 1024:.1f} KiB, "
+                         f"{r['threads']} thr → {r['occupancy'] * 100:.0f}% "
+                         f"({r['limiter']})")
+        rows.append([model, f"`{kernel}`", template] + cells)
+    facts = res["targets"]
+    fact_rows = [[t, facts[t]["part"], facts[t]["multiprocessors"],
+                  facts[t]["registers_per_multiprocessor"],
+                  facts[t]["max_threads_per_multiprocessor"] //
+                  facts[t]["warp_size"],
+                  facts[t]["max_blocks_per_multiprocessor"],
+                  f"{facts[t]['shared_memory_per_multiprocessor'] // 1024}"
+                  f" / {facts[t]['shared_memory_per_block_optin'] // 1024}",
+                  f"{facts[t]['register_allocation_unit']} / "
+                  f"{facts[t]['shared_memory_allocation_unit']} B"
+                  + (f" / {facts[t]['reserved_shared_memory_per_block']} B"
+                     if facts[t]['reserved_shared_memory_per_block'] else
+                     "")] for t in targets]
+    text = ["## 2. Kernel resources and occupancy", "",
+            "Registers per thread, spill bytes and stack from `ptxas -v` "
+            "(NVIDIA) and VGPRs (+SGPRs), VGPR spills and scratch from the "
+            "HSACO metadata (AMD), as `manifest.json` records them; shared "
+            "memory = dynamic + static; occupancy = resident warps / "
+            "maximum warps per multiprocessor, limited by threads, blocks, "
+            "registers (allocated per warp in units, from one register-file "
+            "partition), SGPRs and shared memory (in allocation units, plus "
+            "the per-block reservation), computed from the target "
+            "descriptions (`iolite-compile --list-targets`):", "",
+            table(["target", "part", "SMs/CUs", "registers / SM",
+                   "warps / SM", "blocks / SM", "smem KiB / SM / block",
+                   "alloc units (reg/thread, smem, reserved)"], fact_rows),
+            "", "Each cell: registers, spills, shared memory, threads per "
+            "block → occupancy (limiter).", "",
+            table(["model", "kernel", "template"] + targets, rows), ""]
+    if res.get("errors"):
+        text += ["Models that did not compile:", ""]
+        text += [f"- {e['model']}: `{e['error']}`" for e in res["errors"]]
+        text.append("")
+    return "\n".join(text)
+
+
+# -- compile time --------------------------------------------------------------
+
+def compile_section(results, figdir):
+    comp = results.get("compile")
+    if not comp or not comp["rows"]:
+        return ""
+    rows = []
+    totals = {}
+    for r in comp["rows"]:
+        if "error" in r:
+            rows.append([r["model"], r["target"], "error", "", "", "",
+                         f"`{r['error'][:120]}`"])
+            continue
+        cats = sorted(r["categories"].items(), key=lambda kv: -kv[1])
+        top = ", ".join(f"{k} {v:.2f}" for k, v in cats[:3])
+        rows.append([r["model"], r["target"], f"{r['seconds']:.2f}",
+                     f"{r['user_s'] + r['sys_s']:.2f}",
+                     f"{r['max_rss_mib']:.0f}", r["kernels"], top])
+        for path, s in r["passes"]:
+            name = path.split("/")[-1]
+            totals[name] = totals.get(name, 0.0) + s
+    total = sum(totals.values()) or 1.0
+    pass_rows = [[f"`{k}`", f"{v:.2f}", f"{100 * v / total:.1f}%"]
+                 for k, v in sorted(totals.items(),
+                                    key=lambda kv: -kv[1])[:15]]
+    # Stacked bars.
+    ok = [r for r in comp["rows"] if "error" not in r]
+    cats = sorted({c for r in ok for c in r["categories"]})
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    bottom = [0.0] * len(ok)
+    labels = [f"{r['model']}\n{r['target']}" for r in ok]
+    for c in cats:
+        vals = [r["categories"].get(c, 0.0) for r in ok]
+        ax.bar(range(len(ok)), vals, bottom=bottom, label=c)
+        bottom = [b + v for b, v in zip(bottom, vals)]
+    ax.set_xticks(range(len(ok)))
+    ax.set_xticklabels(labels, fontsize=6, rotation=90)
+    ax.set_ylabel("seconds (-mlir-timing wall)")
+    ax.set_title("iolite-compile: time per step")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(figdir / "compile_time.png", dpi=110)
+    plt.close(fig)
+    return "\n".join([
+        "## 3. Compile time and peak memory", "",
+        f"`iolite-compile examples/<model>/model.mlir --target=T -o DIR "
+        f"-mlir-timing -mlir-timing-display=tree -mlir-output-format=json`, "
+        f"one target per compile, {comp['repeats']} run(s) each (median "
+        f"wall; CPU = user + system of that run; peak RSS from `wait4`, "
+        f"what `/usr/bin/time -v` reports, max over runs). The machine is "
+        f"shared: wall times include waiting for a core.", "",
+        table(["model", "target", "wall s", "CPU s", "peak RSS MiB",
+               "kernels", "largest steps (s)"], rows), "",
+        "![compile time](perf/compile_time.png)", "",
+        "Passes and steps summed over all the compiles above:", "",
+        table(["pass or step", "seconds", "share"], pass_rows), ""])
+
+
+# -- roofline ------------------------------------------------------------------
+
+def roofline_rows(results):
+    facts = results.get("targets") or {}
+    out = []
+    for c in results.get("io", []):
+        if c["family"] == "example":
+            continue
+        for chip in ("sm_90a", "gfx942"):
+            res = c["results"].get(f"fused/{chip}")
+            if counted(res) is None or not res.get("flops"):
+                continue
+            f = facts.get(chip)
+            if not f:
+                continue
+            b, fl = res["counted"], res["flops"]
+            t_mem = b / f["peak_memory_bandwidth"]
+            t_simt = fl / f["peak_vector_fp32_flops"]
+            t_tc = fl / f["peak_matrix_fp16_flops"]
+            out.append({"family": c["family"], "form": c["form"],
+                        "params": c["params"], "chip": chip,
+                        "part": f["part"], "bytes": b, "flops": fl,
+                        "lb": res["lower_bound"], "ai": fl / b,
+                        "t_mem": t_mem, "t_simt": t_simt, "t_tc": t_tc,
+                        "t_lb": res["lower_bound"] /
+                        f["peak_memory_bandwidth"],
+                        "facts": f})
+    return out
+
+
+def describe_case(family, p, form):
+    if family == "attention":
+        return (f"attention N{p['n']} d{p['d']} "
+                f"{'causal' if p['causal'] else 'full'} "
+                f"{p['hq']}/{p['hkv']}")
+    if family == "selective_scan":
+        return f"scan ({form}) L{p['l']} N{p['state']}"
+    if family == "ssd":
+        return f"SSD ({form}) L{p['l']} N{p['state']}"
+    if family == "moe":
+        return f"MoE T{p['tokens']} E{p['experts']} k{p['k']}"
+    return family
+
+
+def roofline_section(results, figdir):
+    rows = roofline_rows(results)
+    if not rows:
+        return ""
+    facts = results["targets"]
+    table_rows = []
+    for r in rows:
+        p = r["params"]
+        big = (r["family"] == "attention" and p["n"] == max(
+            c["params"]["n"] for c in cases_of(results, "attention"))) or (
+            r["family"] in ("selective_scan", "ssd") and p["l"] == max(
+                c["params"]["l"] for c in cases_of(results, r["family"]))) \
+            or (r["family"] == "moe" and p["tokens"] == max(
+                c["params"]["tokens"] for c in cases_of(results, "moe")))
+        if not big:
+            continue
+        est = max(r["t_mem"], r["t_simt"])
+        est_tc = max(r["t_mem"], r["t_tc"])
+        table_rows.append([
+            describe_case(r["family"], p, r["form"]), r["part"],
+            f"{r['ai']:.1f}", f"{r['t_lb'] * 1e6:.1f}",
+            f"{r['t_mem'] * 1e6:.1f}", f"{r['t_simt'] * 1e6:.1f}",
+            f"{est * 1e6:.1f} ({'memory' if r['t_mem'] >= r['t_simt'] else 'FP32'})",
+            f"{est_tc * 1e6:.1f} ({'memory' if r['t_mem'] >= r['t_tc'] else 'tensor'})",
+            f"{r['flops'] / est / 1e12:.1f}"])
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    markers = {"attention": "o", "selective_scan": "s", "ssd": "^",
+               "moe": "D"}
+    for ax, chip in zip(axes, ("sm_90a", "gfx942")):
+        f = facts[chip]
+        ai = [2 ** x for x in range(-4, 12)]
+        bw = f["peak_memory_bandwidth"]
+        ax.plot(ai, [min(a * bw, f["peak_vector_fp32_flops"]) / 1e12
+                     for a in ai], "k-", label="FP32 SIMT roof")
+        ax.plot(ai, [min(a * bw, f["peak_matrix_fp16_flops"]) / 1e12
+                     for a in ai], "k--", label="FP16 matrix roof",
+                alpha=0.6)
+        for fam, m in markers.items():
+            pts = [r for r in rows if r["chip"] == chip and
+                   r["family"] == fam]
+            if not pts:
+                continue
+            ax.scatter([r["ai"] for r in pts],
+                       [min(r["ai"] * bw, f["peak_vector_fp32_flops"]) / 1e12
+                        for r in pts], marker=m, label=fam, alpha=0.7)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("counted FLOPs / counted global bytes")
+        ax.set_ylabel("attainable TFLOP/s (model)")
+        ax.set_title(f"roofline MODEL: {f['part']} (counts from "
+                     f"emu-{chip})")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(figdir / "roofline.png", dpi=110)
+    plt.close(fig)
+    peak_rows = [[t, facts[t]["part"],
+                  f"{facts[t]['peak_memory_bandwidth'] / 1e12:.2f}",
+                  f"{facts[t]['peak_vector_fp32_flops'] / 1e12:.1f}",
+                  f"{facts[t]['peak_matrix_fp16_flops'] / 1e12:.1f}"]
+                 for t in ("sm_90a", "gfx942")]
+    return "\n".join([
+        "## 4. Roofline estimate — a model, not a measurement", "",
+        "Time per layer estimated from the bytes and FLOPs the emulator "
+        "counted for the chip's kernels and the peak rates of the usual "
+        "part in the target description (`lib/Target/TargetDescription.cpp`"
+        "; data sheets: NVIDIA H100 Tensor Core GPU (SXM5), AMD Instinct "
+        "MI300X). `t_mem` = bytes / bandwidth, `t_FP32` = FLOPs / FP32 "
+        "SIMT peak (today's kernels multiply on the SIMT/vector units: no "
+        "mma/wgmma/MFMA yet), estimate = max of the two; the tensor-core "
+        "column assumes the products ran at the dense FP16 matrix peak. "
+        "Caches, latency, occupancy, launch overhead and the reachable "
+        "fraction of peak are not modelled: real kernels are slower. "
+        "`t_LB` is the IO lower bound's time.", "",
+        table(["target", "part", "HBM TB/s", "FP32 TFLOP/s",
+               "FP16 matrix TFLOP/s"], peak_rows), "",
+        "The largest size of each family:", "",
+        table(["case", "part", "FLOP/B", "t_LB µs", "t_mem µs",
+               "t_FP32 µs", "estimate µs (bound)",
+               "with tensor cores µs", "model TFLOP/s"], table_rows), "",
+        "![roofline](perf/roofline.png)", ""])
+
+
+# -- peers ---------------------------------------------------------------------
+
+def peers_section(results, figdir):
+    peers = results.get("peers")
+    if peers is None:
+        return ""
+    if "error" in peers:
+        return "\n".join(["## 5. Peers: IREE and Triton", "",
+                          f"Not run: `{peers['error']}`", ""])
+    att = peers["attention"]
+    v = peers["versions"]
+    rows = []
+    for r in peers["rows"]:
+        if r["model"] != "attention":
+            continue
+        if "error" in r:
+            rows.append([r["compiler"], r["target"], "—", "—", "—",
+                         "failed", f"`{r['error'][:160]}`"])
+            continue
+        ks = []
+        for k in r["kernels"]:
+            regs = f"{k.get('registers')}"
+            if k.get("scalar_registers"):
+                regs += f"+{k['scalar_registers']}s"
+            shared = (f"{k['shared'] / 1024:.1f} KiB" if k.get("shared") is
+                      not None else "?")
+            if k.get("shared_note"):
+                shared += " static"
+            ks.append(f"`{k['name'][:48]}`: {regs} r, "
+                      f"{k.get('spills', '?')} spill, {shared}, "
+                      f"{k.get('threads', '?')} thr")
+        rows.append([r["compiler"], r["target"], f"{r['seconds']:.1f}",
+                     f"{r['cpu_s']:.1f}", f"{r['max_rss_mib']:.0f}",
+                     len(r["kernels"]), "<br>".join(ks)])
+    model_rows = []
+    for r in peers["rows"]:
+        if r["model"] == "attention":
+            continue
+        if "error" in r:
+            model_rows.append([r["model"], r["compiler"], r["target"], "—",
+                               "—", f"failed: `{r['error'][:120]}`"])
+        else:
+            model_rows.append([r["model"], r["compiler"], r["target"],
+                               f"{r['seconds']:.1f}",
+                               f"{r['max_rss_mib']:.0f}",
+                               len(r["kernels"])])
+    for m in ("llama_block", "gpt2_block"):
+        if any(r["model"] == m for r in peers["rows"]):
+            model_rows.append([m, "triton", "—", "—", "—",
+                               "no graph frontend (kernels only)"])
+    imp = peers.get("iree_import", {})
+    # Compile-time bars for the attention.
+    ok = [r for r in peers["rows"] if r["model"] == "attention" and
+          "error" not in r]
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    ax.bar(range(len(ok)), [r["seconds"] for r in ok],
+           color=[{"iolite": "C0", "iree": "C1", "triton": "C2"}[r["compiler"]]
+                  for r in ok])
+    ax.set_xticks(range(len(ok)))
+    ax.set_xticklabels([f"{r['compiler']}\n{r['target']}" for r in ok],
+                       fontsize=7)
+    ax.set_ylabel("compile wall s (fresh process)")
+    ax.set_title("attention: compile time")
+    fig.tight_layout()
+    fig.savefig(figdir / "peers_compile.png", dpi=110)
+    plt.close(fig)
+    return "\n".join([
+        "## 5. Peers: IREE and Triton on the same attention", "",
+        f"IREE {v.get('iree')} (`iree-base-compiler` from PyPI: "
+        f"`iree-import-onnx`, then `iree-compile --iree-hal-target-device="
+        f"cuda --iree-cuda-target=T` or `hip --iree-rocm-target=T`) and "
+        f"Triton {v.get('triton')} (a FlashAttention-2 forward kernel, "
+        f"`bench/triton_attention.py`, compiled with `triton.compile(..., "
+        f"target=GPUTarget(...))`), installed by `bench/run.sh` into "
+        f"`bench/.venv`. Iolite and IREE compile the same ONNX file "
+        f"(`bench/onnx_models.py`: causal attention as exporters write it, "
+        f"B={att['batch']}, H={att['heads']}, S={att['seq']}, "
+        f"D={att['head_dim']}, f16); Triton gets the same shape. Every "
+        f"compile is a fresh process (Triton with an empty cache, so its "
+        f"time includes importing Triton); wall time on a shared 2-core "
+        f"machine. Registers/spills: `ptxas -v` of CUDA {v.get('cuda_ptxas')} "
+        f"for Iolite's and IREE's PTX, the `ptxas` Triton ships for "
+        f"Triton's (its PTX ISA is newer than CUDA {v.get('cuda_ptxas')}'s); "
+        f"AMD: the HSACO's kernel metadata. IREE's CUDA kernels size their "
+        f"shared memory at run time (only the static part is known here). "
+        f"IREE import of the ONNX file: "
+        + ", ".join(f"{m} {x.get('seconds', 0):.1f} s" for m, x in
+                    imp.items() if "error" not in x) + ".", "",
+        table(["compiler", "target", "compile s", "CPU s", "peak MiB",
+               "kernels", "per kernel: registers, spills, shared, threads"],
+              rows), "",
+        "![peers compile time](perf/peers_compile.png)", "",
+        "The torch-exported Llama and GPT-2 blocks of "
+        "`test/python/onnx_blocks.py` (batch 2, seq 16, d 64), compiled by "
+        "both from the same ONNX file:", "",
+        table(["model", "compiler", "target", "compile s", "peak MiB",
+               "kernels"], model_rows), ""])
+
+
+# -- harness -------------------------------------------------------------------
+
+def harness_section(results):
+    h = results.get("harness")
+    if h is None:
+        return ""
+    text = ["## 6. GPU harness", "",
+            "`bench/gpu_harness.py` times bundles against PyTorch with CUDA "
+            "events (warm-up, L2 flush before each run, median of ≥ 20) on "
+            "an NVIDIA GPU: causal and full attention against "
+            "`scaled_dot_product_attention` on the flash backend, a matmul "
+            "against `torch.matmul`; it reports TFLOP/s, GB/s and the "
+            "ratio. Run it on a GPU machine with "
+            "`python3 bench/gpu_harness.py --json out.json` (PyTorch with "
+            "CUDA, Iolite built). No GPU was available for this run, so "
+            "only its plumbing ran, on the emulator:", ""]
+    if "error" in h:
+        return "\n".join(text + [f"Failed: `{h['error']}`", ""])
+    text += [f"**{h['timing']}**", ""]
+    rows = [[r["case"], ", ".join(r["templates"]),
+             f"{r['iolite']['median_s'] * 1e3:.2f}",
+             f"{r['torch']['median_s'] * 1e3:.2f}",
+             f"{r['max_abs_error']:.1e}"] for r in h["cases"]]
+    text += [table(["case", "templates", "emulated ms (wall)",
+                    "torch CPU ms", "max abs error"], rows), ""]
+    return "\n".join(text)
+
+
+# -- the page --------------------------------------------------------------------
+
+def write(results, out_path):
+    out_path = Path(out_path)
+    figdir = out_path.parent / "perf"
+    figdir.mkdir(parents=True, exist_ok=True)
+    for old in figdir.glob("*.png"):
+        old.unlink()
+    m = results["machine"]
+    attention, worst_fa2 = attention_section(results, figdir)
+    scan, worst_scan = ssm_section(
+        results, figdir, "selective_scan", "Selective scan (Mamba-1)",
+        "D = 1536 channels, batch 1, bf16 sequences, f32 `A`, `D`, bias. "
+        "*op*: `iolite.selective_scan` with its own `D`, `z`, `delta_bias` "
+        "operands and `delta_softplus` (the op the IO lower bound is "
+        "defined on; `--no-fusion` is the same single op); *graph*: the "
+        "same computation written as separate ops (cast, add bias, "
+        "softplus, the bare scan, `+ D·u`, `· silu(z)`). LB: every input "
+        "read once, y written once.", ["l", "state"])
+    ssd, _ = ssm_section(
+        results, figdir, "ssd", "SSD (Mamba-2)",
+        "24 heads of 64, one B/C group, batch 1, bf16, chunk 256. *op*: "
+        "`iolite.ssd` with `D`, `dt_bias`, `dt_softplus`; *graph*: softplus"
+        "(dt + bias), the bare SSD, `+ D·x`, `· silu(z)` as separate ops "
+        "(z is an extra input).", ["l", "state"])
+    moe = moe_section(results, figdir)
+    examples = example_section(results)
+
+    checks = []
+    for (chip, gqa), w in sorted(worst_fa2.items()):
+        checks.append(f"- Attention on emu-{chip}{' (GQA)' if gqa else ''}: "
+                      f"largest counted / FA2 = **{w:.3f}** (bound "
+                      f"{FA2_BOUND}): {'met' if w <= FA2_BOUND else 'NOT met'}.")
+    if worst_scan:
+        checks.append(f"- Selective scan (op): largest counted / LB = "
+                      f"**{worst_scan:.3f}** (bound {SCAN_BOUND}): "
+                      f"{'met' if worst_scan <= SCAN_BOUND else 'NOT met'}; "
+                      "no recurrent state in global memory.")
+    if not checks:
+        checks.append("- (the IO section did not run)")
+
+    minutes = results["total_seconds"] / 60
+    head = [
+        "# Performance report", "",
+        "<!-- Generated by bench/run.sh; do not edit by hand. -->", "",
+        f"Generated by `bench/run.sh{' --quick' if results['quick'] else ''}`"
+        f" on {m['date']} — {m['cpu']}, {m['cores']} cores, "
+        f"{m['memory_gib']} GiB, {m['os']} (load average "
+        f"{m['load_average'][0]:.1f} at the start: the machine is shared), "
+        f"commit `{m['commit']}`, ptxas {m['ptxas']}. The run took "
+        f"**{minutes:.1f} minutes** ("
+        + ", ".join(f"{k} {v / 60:.1f}" for k, v in
+                    results["timings"].items()) + ").", "",
+        "No GPU was used: traffic is counted by Iolite's emulator running "
+        "the very kernels compiled for each chip, resources come from "
+        "ptxas and the HSACO metadata, and the roofline is a model.", "",
+        "## Checks", ""] + checks + ["",
+        "## 1. Global-memory traffic", "",
+        "Bytes every GPU thread loads from or stores to global memory, "
+        "counted by the emulator (`iolite-compile --target=emu-<chip>`, the "
+        "bundle run through its own launch code): demand traffic, without "
+        "caches. Each case is compiled for `emu-sm_90a` (the H100 tiles) "
+        "and, where shown, `emu-gfx942` (MI300X's).", "",
+        "**Scaling.** Emulating whole layers on a CPU is slow, so each case "
+        "runs at the smallest configuration with the same schedule — one "
+        "batch and one kv head (attention), two blocks of channels "
+        "(selective scan) or of heads (SSD) — and every kernel's counts "
+        "are multiplied by the ratio of its blocks (reported / emulated). "
+        "Every block of these kernels moves the same bytes; the reported "
+        "configuration is compiled too, and its kernels must have the same "
+        "templates and tiles (including split-KV) or the row is not scaled "
+        "(³). *emulated as* gives the configuration and factor; the lower "
+        "bound is computed for the reported configuration directly.", "",
+        "¹ a heavy op fell back to the elemental template (one thread per "
+        "output element): not the IO-aware kernel, and too slow to "
+        "emulate, so not run. ² the compile or the emulation failed. "
+        "³ the reduced configuration compiles to other kernels.", ""]
+    body = [attention, scan, ssd, moe, examples,
+            resources_section(results), compile_section(results, figdir),
+            roofline_section(results, figdir),
+            peers_section(results, figdir), harness_section(results)]
+    text = "\n".join(head + [b for b in body if b])
+    out_path.write_text(text.rstrip() + "\n")
