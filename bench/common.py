@@ -98,20 +98,20 @@ class Cache:
     """Results keyed by what determines them (for the emulator: the hash of
     the compiled object and of the launch table), so that a rerun after an
     unrelated change re-emulates nothing and a changed kernel is always
-    re-measured. --no-cache ignores it."""
+    re-measured. With `reuse=False` (--no-cache) earlier runs' entries are
+    ignored; identical kernels within one run are still measured once."""
 
-    def __init__(self, name, enabled=True):
+    def __init__(self, name, reuse=True):
         self.path = CACHE / f"{name}.json"
-        self.enabled = enabled
         self.data = {}
-        if enabled and self.path.exists():
+        if reuse and self.path.exists():
             try:
                 self.data = json.loads(self.path.read_text())
             except json.JSONDecodeError:
                 self.data = {}
 
     def get(self, key):
-        return self.data.get(key) if self.enabled else None
+        return self.data.get(key)
 
     def put(self, key, value):
         self.data[key] = value

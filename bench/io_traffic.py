@@ -73,8 +73,9 @@ class IoCase:
 def build_model(case, params):
     p = dict(params)
     if case.family == "attention":
-        return models.attention(p["b"], p["hq"], p["hkv"], p["n"], p["d"],
-                                p["causal"], p.get("dtype", "f16"))
+        fn = models.attention_op if case.form == "op" else models.attention
+        return fn(p["b"], p["hq"], p["hkv"], p["n"], p["d"], p["causal"],
+                  p.get("dtype", "f16"))
     if case.family == "selective_scan":
         fn = models.selective_scan_op if case.form == "op" else \
             models.selective_scan
@@ -236,7 +237,10 @@ def measure_case(case, cache, allow_fallback=False):
                 continue
             res["lower_bound"] = io_bytes(full)
             res["kernels"] = [{"name": k["name"], "template": k["template"],
-                               "tile": k["tile"]} for k in full["kernels"]]
+                               "tile": k["tile"],
+                               "ops": sorted({o["op"] for o in
+                                              k["source_ops"]})}
+                              for k in full["kernels"]]
             bad = fallback_kernels(full)
             if bad and not allow_fallback:
                 res["fallback"] = bad
@@ -343,19 +347,27 @@ def attention_cases(quick):
                 chips = ["sm_90a"]
                 if d == 128:
                     chips.append("gfx942")
-                cases.append(IoCase(
-                    "attention", "graph",
-                    {"b": 1, "hq": 32, "hkv": 32, "n": n, "d": d,
-                     "causal": causal}, chips, variants,
-                    reduce=reduce_attention))
+                params = {"b": 1, "hq": 32, "hkv": 32, "n": n, "d": d,
+                          "causal": causal}
+                cases.append(IoCase("attention", "graph", params, chips,
+                                    variants, reduce=reduce_attention))
+                # The causal op itself: what raising makes of the mask
+                # when it recognises it (not at every length, see
+                # docs/benchmarks.md).
+                if causal:
+                    cases.append(IoCase("attention", "op", params, chips,
+                                        ["fused"], reduce=reduce_attention))
     # GQA 4:1 (32 query heads over 8 kv heads), head_dim 128.
     for causal in ((True,) if quick else (False, True)):
         for n in ns:
-            cases.append(IoCase(
-                "attention", "graph",
-                {"b": 1, "hq": 32, "hkv": 8, "n": n, "d": 128,
-                 "causal": causal}, ["sm_90a"], ["fused", "no_fusion"],
-                reduce=reduce_attention))
+            params = {"b": 1, "hq": 32, "hkv": 8, "n": n, "d": 128,
+                      "causal": causal}
+            cases.append(IoCase("attention", "graph", params, ["sm_90a"],
+                                ["fused", "no_fusion"],
+                                reduce=reduce_attention))
+            if causal:
+                cases.append(IoCase("attention", "op", params, ["sm_90a"],
+                                    ["fused"], reduce=reduce_attention))
     return cases
 
 

@@ -64,6 +64,17 @@ def attention(b, hq, hkv, n, d, causal, dtype="f16"):
     return "attention", "\n".join(lines) + "\n"
 
 
+def attention_op(b, hq, hkv, n, d, causal, dtype="f16"):
+    """The same attention as the op a frontend that knows it emits
+    (the Python builder, or a graph raising has already seen)."""
+    qt, kt = t([b, hq, n, d], dtype), t([b, hkv, n, d], dtype)
+    attr = " {causal}" if causal else ""
+    return "attention", (
+        f"func.func @attention(%q: {qt}, %k: {kt}, %v: {kt}) -> {qt} {{\n"
+        f"  %o = iolite.attention %q, %k, %v{attr} : {qt}, {kt}, {kt}\n"
+        f"  return %o : {qt}\n}}\n")
+
+
 def selective_scan(b, channels, length, state, dtype="bf16"):
     """Mamba-1's scan as a model writes it: softplus(delta + bias) as the
     step size, the scan, the D skip and the SiLU(z) gate as separate ops.

@@ -78,7 +78,16 @@ def main():
     ap.add_argument("--only", help="comma-separated sections: " +
                     ",".join(SECTIONS))
     ap.add_argument("--out", default=str(REPO / "docs" / "perf.md"))
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite the report from docs/perf/results.json "
+                         "without measuring")
     a = ap.parse_args()
+    if a.report_only:
+        out = Path(a.out)
+        results = json.loads((out.parent / "perf" /
+                              "results.json").read_text())
+        report.write(results, out)
+        return
     sections = a.only.split(",") if a.only else list(SECTIONS)
     if a.no_peers and "peers" in sections:
         sections.remove("peers")

@@ -26,7 +26,7 @@ for arg in "$@"; do
 done
 
 BUILD_DIR="$IOLITE_BUILD_DIR" "$ROOT/tools/build.sh" -j"$(nproc)" \
-  iolite-compile iolite-opt iolite_runtime >&2
+  --target iolite-compile iolite-opt iolite_runtime >&2
 
 if [ "$peers" -eq 1 ]; then
   VENV="$ROOT/bench/.venv"
