@@ -299,7 +299,10 @@ def example_section(results):
         nf = c["results"].get("no_fusion/sm_90a")
         lb = res.get("lower_bound") if res else None
         cnt = counted(res)
-        rows.append([f"`examples/{c['params']['model']}`",
+        fb = [k for r in (res, nf) if r for k in
+              r.get("fallback_emulated", [])]
+        rows.append([f"`examples/{c['params']['model']}`" +
+                     (" ‡" if fb else ""),
                      len(res.get("kernels", [])) if res else "—",
                      len(nf.get("kernels", [])) if nf else "—",
                      f"{cnt:,.0f}" if cnt is not None else cell_status(res),
@@ -309,7 +312,9 @@ def example_section(results):
     return "\n".join([
         "### Example models", "",
         "The three example models as they are (tiny sizes: seq 12, hidden "
-        "32), fused and with `--no-fusion`, on emu-sm_90a.", "",
+        "32), fused and with `--no-fusion`, on emu-sm_90a. ‡: some "
+        "kernels fall back to the elemental template (emulated anyway at "
+        "this size; their traffic is not the IO-aware kernels').", "",
         table(["model", "kernels", "kernels unfused", "counted B",
                "--no-fusion B", "LB B", "counted / LB", "--no-fusion / LB"],
               rows), ""])
