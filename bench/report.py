@@ -169,8 +169,8 @@ def attention_section(results, figdir):
         ax.set_yscale("log")
         ax.set_xlabel("sequence length N")
         ax.set_ylabel("global bytes / IO lower bound")
-        ax.set_title(f"attention on emu-{chip} ({CHIP_PART[chip]} tiles): "
-                     "o fused, x FA2, □ unraised")
+        ax.set_title(f"attention, emu-{chip} ({CHIP_PART[chip]} tiles): "
+                     "o graph, v op, x FA2, □ unraised", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
         if series:
             ax.legend(fontsize=7)
@@ -282,7 +282,11 @@ def moe_section(results, figdir):
             "hidden sizes so that the full token range can be emulated; the "
             "expert weights are a larger share of the traffic at real "
             "sizes). Emulated as reported, on emu-sm_90a. LB: x, the router "
-            "and all expert weights read once, y written once.", "",
+            "and all expert weights read once, y written once — it has no "
+            "room for the `T·k` expert rows between the grouped GEMMs, "
+            "which any multi-kernel MoE writes and reads back, so the ratio "
+            "grows with tokens × top-k at this small hidden size "
+            "(docs/moe-kernels.md has the kernels' own traffic model).", "",
             table(["tokens", "experts", "top-k", "templates", "counted MB",
                    "LB MB", "counted / LB", "--no-fusion / LB", "kernels",
                    "kernels unfused"], rows), ""]
@@ -518,7 +522,7 @@ def roofline_section(results, figdir):
                "moe": "D"}
     for ax, chip in zip(axes, ("sm_90a", "gfx942")):
         f = facts[chip]
-        ai = [2 ** x for x in range(-4, 12)]
+        ai = [2 ** (x / 16) for x in range(-4 * 16, 11 * 16 + 1)]
         bw = f["peak_memory_bandwidth"]
         ax.plot(ai, [min(a * bw, f["peak_vector_fp32_flops"]) / 1e12
                      for a in ai], "k-", label="FP32 SIMT roof")
