@@ -139,6 +139,7 @@ def iolite(model, target, out):
         rr = t.get("resources", {})
         res["kernels"].append({
             "name": k["name"], "template": k["template"],
+            "ops": sorted({o["op"] for o in k["source_ops"]}),
             "threads": t["block"][0] * t["block"][1] * t["block"][2],
             "registers": rr.get("registers"),
             "scalar_registers": rr.get("scalar_registers"),

@@ -97,6 +97,11 @@ def main():
     stamp = machine_stamp()
     results = {"machine": stamp, "quick": a.quick, "sections": sections,
                "timings": {}}
+    raw = Path(a.out).parent / "perf" / "results.json"
+    previous = None
+    if a.only and raw.exists():
+        # A partial run replaces its sections in the last full results.
+        previous = json.loads(raw.read_text())
     manifests = []
 
     def timed(name, fn):
@@ -121,13 +126,24 @@ def main():
         results["harness"] = timed("harness", run_harness)
     results["total_seconds"] = time.perf_counter() - start
     results["targets"] = resources.target_facts()
+    if previous:
+        partial = results
+        results = previous
+        results["partial_runs"] = results.get("partial_runs", []) + [
+            {"date": stamp["date"], "commit": stamp["commit"],
+             "sections": sections,
+             "seconds": partial["total_seconds"]}]
+        for key in ("io", "compile", "resources", "peers", "harness"):
+            if key in partial:
+                results[key] = partial[key]
+        results["targets"] = partial["targets"]
 
     out = Path(a.out)
     report.write(results, out)
-    raw = out.parent / "perf" / "results.json"
+    raw.parent.mkdir(parents=True, exist_ok=True)
     raw.write_text(json.dumps(results, indent=1, default=str))
     log(f"wrote {out} and {out.parent / 'perf'} in "
-        f"{results['total_seconds'] / 60:.1f} min")
+        f"{(time.perf_counter() - start) / 60:.1f} min")
 
 
 if __name__ == "__main__":

@@ -603,7 +603,9 @@ def peers_section(results, figdir):
                       not None else "?")
             if k.get("shared_note"):
                 shared += " static"
-            ks.append(f"`{k['name'][:48]}`: {regs} r, "
+            masked = "iolite.compare" in k.get("ops", [])
+            ks.append(f"`{k['name'][:48]}`{' †' if masked else ''}: "
+                      f"{regs} r, "
                       f"{k.get('spills', '?')} spill, {shared}, "
                       f"{k.get('threads', '?')} thr")
         rows.append([r["compiler"], r["target"], f"{r['seconds']:.1f}",
@@ -660,6 +662,8 @@ def peers_section(results, figdir):
         f"Triton's (its PTX ISA is newer than CUDA {v.get('cuda_ptxas')}'s); "
         f"AMD: the HSACO's kernel metadata. IREE's CUDA kernels size their "
         f"shared memory at run time (only the static part is known here). "
+        f"†: the kernel computes the causal mask itself (raising does "
+        f"not recognise it at 4096 tokens, see section 1). "
         f"IREE import of the ONNX file: "
         + ", ".join(f"{m} {x.get('seconds', 0):.1f} s" for m, x in
                     imp.items() if "error" not in x) + ".", "",
@@ -762,6 +766,11 @@ def write(results, out_path):
         f"**{minutes:.1f} minutes** ("
         + ", ".join(f"{k} {v / 60:.1f}" for k, v in
                     results["timings"].items()) + ").", "",
+        ] + ([
+        "Sections rerun since: " + "; ".join(
+            f"{', '.join(r['sections'])} at `{r['commit']}` on {r['date']}"
+            for r in results["partial_runs"]) + ".", ""]
+        if results.get("partial_runs") else []) + [
         "No GPU was used: traffic is counted by Iolite's emulator running "
         "the very kernels compiled for each chip, resources come from "
         "ptxas and the HSACO metadata, and the roofline is a model.", "",

@@ -57,8 +57,9 @@ def occupancy(facts, threads, registers, shared_bytes, scalar_registers=0):
         limits["shared memory"] = \
             facts["shared_memory_per_multiprocessor"] // per_block
     blocks = min(limits.values())
+    occ = blocks * warps_per_block / max_warps
     limiter = min(limits, key=lambda k: (limits[k], k != "registers"))
-    return blocks, blocks * warps_per_block / max_warps, limiter
+    return blocks, occ, "full" if occ >= 1.0 else limiter
 
 
 def representative_models():
