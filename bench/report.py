@@ -480,7 +480,7 @@ def roofline_rows(results):
 
 def describe_case(family, p, form):
     if family == "attention":
-        return (f"attention N{p['n']} d{p['d']} "
+        return (f"attention ({form}) N{p['n']} d{p['d']} "
                 f"{'causal' if p['causal'] else 'full'} "
                 f"{p['hq']}/{p['hkv']}")
     if family == "selective_scan":
