@@ -11,6 +11,7 @@
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Path.h"
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -283,6 +284,34 @@ std::vector<double> broadcastValues(const ConstantTensor &in,
 }
 } // namespace
 
+/// `def` (compare, add, sub, mul or select) on element values; `c` is
+/// select's third operand.
+static double applyElementwise(Operation *def, double a, double b, double c) {
+  if (auto cmp = dyn_cast<CompareOp>(def)) {
+    switch (cmp.getPredicate()) {
+    case ComparePredicate::eq:
+      return a == b;
+    case ComparePredicate::ne:
+      return a != b;
+    case ComparePredicate::lt:
+      return a < b;
+    case ComparePredicate::le:
+      return a <= b;
+    case ComparePredicate::gt:
+      return a > b;
+    case ComparePredicate::ge:
+      return a >= b;
+    }
+  }
+  if (isa<AddOp>(def))
+    return a + b;
+  if (isa<SubOp>(def))
+    return a - b;
+  if (isa<MulOp>(def))
+    return a * b;
+  return a != 0.0 ? b : c;
+}
+
 static std::optional<ConstantTensor> foldTensor(Value v, int64_t maxElements,
                                                 unsigned depth) {
   auto type = dyn_cast<RankedTensorType>(v.getType());
@@ -399,41 +428,9 @@ static std::optional<ConstantTensor> foldTensor(Value v, int64_t maxElements,
       args.push_back(broadcastValues(*in, result.shape));
     }
     result.values.resize(n);
-    for (int64_t i = 0; i < n; ++i) {
-      double a = args[0][i], b = args[1][i];
-      double r = 0;
-      if (auto cmp = dyn_cast<CompareOp>(def)) {
-        switch (cmp.getPredicate()) {
-        case ComparePredicate::eq:
-          r = a == b;
-          break;
-        case ComparePredicate::ne:
-          r = a != b;
-          break;
-        case ComparePredicate::lt:
-          r = a < b;
-          break;
-        case ComparePredicate::le:
-          r = a <= b;
-          break;
-        case ComparePredicate::gt:
-          r = a > b;
-          break;
-        case ComparePredicate::ge:
-          r = a >= b;
-          break;
-        }
-      } else if (isa<AddOp>(def)) {
-        r = a + b;
-      } else if (isa<SubOp>(def)) {
-        r = a - b;
-      } else if (isa<MulOp>(def)) {
-        r = a * b;
-      } else {
-        r = a != 0.0 ? b : args[2][i];
-      }
-      result.values[i] = r;
-    }
+    for (int64_t i = 0; i < n; ++i)
+      result.values[i] = applyElementwise(def, args[0][i], args[1][i],
+                                          args.size() > 2 ? args[2][i] : 0.0);
     return result;
   }
   return std::nullopt;
@@ -442,4 +439,83 @@ static std::optional<ConstantTensor> foldTensor(Value v, int64_t maxElements,
 std::optional<ConstantTensor>
 raising::foldToConstantTensor(Value v, int64_t maxElements) {
   return foldTensor(v, maxElements, kMaxDepth);
+}
+
+//===----------------------------------------------------------------------===//
+// Lazily evaluated constants
+//===----------------------------------------------------------------------===//
+
+static constexpr int64_t kMaxLazyRank = 8;
+
+struct raising::LazyConstantTensor::Node {
+  /// The elementwise op; null for a folded leaf.
+  Operation *op = nullptr;
+  SmallVector<int64_t> shape;
+  ConstantTensor leaf;
+  SmallVector<int64_t> leafStrides;
+  SmallVector<std::shared_ptr<const Node>> operands;
+
+  /// The element at `outer`, an index into a shape this node is
+  /// right-aligned against and broadcast to.
+  double at(ArrayRef<int64_t> outer) const {
+    std::array<int64_t, kMaxLazyRank> local;
+    size_t rank = shape.size(), off = outer.size() - rank;
+    for (size_t d = 0; d < rank; ++d)
+      local[d] = shape[d] == 1 ? 0 : outer[off + d];
+    ArrayRef<int64_t> index(local.data(), rank);
+    if (!op) {
+      int64_t flat = 0;
+      for (size_t d = 0; d < rank; ++d)
+        flat += index[d] * leafStrides[d];
+      return leaf.values[flat];
+    }
+    double a = operands[0]->at(index), b = operands[1]->at(index);
+    double c = operands.size() > 2 ? operands[2]->at(index) : 0.0;
+    return applyElementwise(op, a, b, c);
+  }
+};
+
+static std::shared_ptr<const raising::LazyConstantTensor::Node>
+buildLazy(Value v, int64_t maxLeafElements, unsigned depth) {
+  using Node = raising::LazyConstantTensor::Node;
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || !type.hasStaticShape() || type.getRank() > kMaxLazyRank)
+    return nullptr;
+  auto node = std::make_shared<Node>();
+  node->shape.assign(type.getShape().begin(), type.getShape().end());
+  if (std::optional<ConstantTensor> leaf =
+          foldTensor(v, maxLeafElements, kMaxDepth)) {
+    node->leaf = std::move(*leaf);
+    node->leafStrides = stridesOf(node->shape);
+    return node;
+  }
+  Operation *def = v.getDefiningOp();
+  if (!depth || !def || !isa<CompareOp, AddOp, SubOp, MulOp, SelectOp>(def))
+    return nullptr;
+  node->op = def;
+  for (Value operand : def->getOperands()) {
+    auto child = buildLazy(operand, maxLeafElements, depth - 1);
+    if (!child || child->shape.size() > node->shape.size())
+      return nullptr;
+    node->operands.push_back(std::move(child));
+  }
+  return node;
+}
+
+std::optional<raising::LazyConstantTensor>
+raising::LazyConstantTensor::build(Value v, int64_t maxLeafElements) {
+  auto root = buildLazy(v, maxLeafElements, kMaxDepth);
+  if (!root)
+    return std::nullopt;
+  LazyConstantTensor result;
+  result.root = std::move(root);
+  return result;
+}
+
+ArrayRef<int64_t> raising::LazyConstantTensor::getShape() const {
+  return root->shape;
+}
+
+double raising::LazyConstantTensor::at(ArrayRef<int64_t> index) const {
+  return root->at(index);
 }

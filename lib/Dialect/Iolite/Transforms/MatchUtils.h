@@ -18,6 +18,7 @@
 #include "iolite/Dialect/Iolite/Transforms/Remarks.h"
 #include "iolite/Dialect/Iolite/Transforms/Transforms.h"
 #include "mlir/IR/PatternMatch.h"
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -53,6 +54,27 @@ struct ConstantTensor {
 /// gives up beyond `maxElements` elements.
 std::optional<ConstantTensor> foldToConstantTensor(Value v,
                                                    int64_t maxElements);
+
+/// A constant too large to fold into values: elementwise compare, add,
+/// sub, mul and select (with broadcasting) over operands that fold,
+/// evaluated one element at a time. A causal mask built as
+/// compare(row ids, column ids) is checked this way at any sequence length
+/// without materializing its S x S plane.
+class LazyConstantTensor {
+public:
+  /// The evaluator of `v`, or nullopt when `v` is not such a tree, has rank
+  /// above 8, or a leaf has more than `maxLeafElements` elements.
+  static std::optional<LazyConstantTensor> build(Value v,
+                                                 int64_t maxLeafElements);
+  ArrayRef<int64_t> getShape() const;
+  /// The element at `index` (one entry per dim of the shape).
+  double at(ArrayRef<int64_t> index) const;
+
+  struct Node;
+
+private:
+  std::shared_ptr<const Node> root;
+};
 
 /// If `op` is a binary op with operands `a` and `b` and `pred(x, y)` holds
 /// for (a, b) or, when `commutative`, for (b, a), calls it that way round

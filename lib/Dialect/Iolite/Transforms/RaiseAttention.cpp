@@ -39,8 +39,13 @@ static constexpr StringLiteral kRewrite = "attention";
 /// A finite fill at or below this excludes a key: exp(fill - max) is 0 in
 /// f32 for any score within 1e4 - 104 of the row maximum.
 static constexpr double kExclusionThreshold = -1.0e4;
-/// Constant masks up to this many elements are checked for the causal form.
+/// Constant masks up to this many elements are folded and checked for the
+/// causal form; larger ones are evaluated lazily from operands of up to
+/// kMaxCausalLeafElements, up to kMaxCausalLazyElements in all (a 16k x 16k
+/// plane).
 static constexpr int64_t kMaxCausalCheckElements = int64_t(1) << 22;
+static constexpr int64_t kMaxCausalLeafElements = int64_t(1) << 20;
+static constexpr int64_t kMaxCausalLazyElements = int64_t(1) << 28;
 
 namespace {
 
@@ -259,24 +264,46 @@ bool reachesMatmul(Value v, unsigned depth = 10) {
 /// it returns nullopt for values that are neither keep nor drop.
 bool isCausalConstant(Value mask, int64_t sq, int64_t skv,
                       llvm::function_ref<std::optional<bool>(double)> keep) {
-  std::optional<ConstantTensor> t =
-      foldToConstantTensor(mask, kMaxCausalCheckElements);
-  if (!t || t->shape.size() < 2)
-    return false;
-  int64_t rows = t->shape[t->shape.size() - 2];
-  int64_t cols = t->shape.back();
-  if (rows != sq || cols != skv)
+  auto type = dyn_cast<RankedTensorType>(mask.getType());
+  if (!type || !type.hasStaticShape() || type.getRank() < 2 ||
+      type.getDimSize(type.getRank() - 2) != sq ||
+      type.getShape().back() != skv)
     return false;
   int64_t offset = skv - sq;
-  int64_t plane = rows * cols;
-  for (size_t flat = 0; flat < t->values.size(); ++flat) {
-    int64_t inPlane = static_cast<int64_t>(flat) % plane;
-    int64_t i = inPlane / cols, j = inPlane % cols;
-    std::optional<bool> k = keep(t->values[flat]);
+  if (std::optional<ConstantTensor> t =
+          foldToConstantTensor(mask, kMaxCausalCheckElements)) {
+    int64_t plane = sq * skv;
+    for (size_t flat = 0; flat < t->values.size(); ++flat) {
+      int64_t inPlane = static_cast<int64_t>(flat) % plane;
+      int64_t i = inPlane / skv, j = inPlane % skv;
+      std::optional<bool> k = keep(t->values[flat]);
+      if (!k || *k != (j <= i + offset))
+        return false;
+    }
+    return true;
+  }
+  // Too large to fold (long sequences): evaluate it element by element from
+  // the small operands it is computed from, e.g. compare(row ids, col ids).
+  if (type.getNumElements() > kMaxCausalLazyElements)
+    return false;
+  std::optional<LazyConstantTensor> lazy =
+      LazyConstantTensor::build(mask, kMaxCausalLeafElements);
+  if (!lazy)
+    return false;
+  ArrayRef<int64_t> shape = type.getShape();
+  SmallVector<int64_t> index(shape.size(), 0);
+  size_t rank = shape.size();
+  while (true) {
+    int64_t i = index[rank - 2], j = index[rank - 1];
+    std::optional<bool> k = keep(lazy->at(index));
     if (!k || *k != (j <= i + offset))
       return false;
+    size_t d = rank;
+    while (d > 0 && ++index[d - 1] == shape[d - 1])
+      index[--d] = 0;
+    if (d == 0)
+      return true;
   }
-  return true;
 }
 
 std::string typeStr(Type t) {
