@@ -242,16 +242,36 @@ func.func @down(%h: tensor<32x128xf16>, %wd: tensor<8x128x64xf16>, %offs: tensor
 
 // -----
 
-// A kernel the MoE stages cannot write (a router result reshaped before it
-// is yielded) falls back to the elemental template.
-// CHECK-LABEL: func.func @not_moe
-// CHECK: iolite.template = "elemental"
-func.func @not_moe(%l: tensor<4x8xf32>) -> tensor<8xi32> {
-  %y = iolite.kernel "n" (%l) : (tensor<4x8xf32>) -> tensor<8xi32> {
+// A router result reshaped before it is yielded: a reshape renames the
+// row-major elements, so the router stage writes its [4, 2] ids into the
+// [8] output viewed as [4, 2].
+// CHECK-LABEL: func.func @reshaped
+// CHECK: gpu.func @r(
+// CHECK-SAME: iolite.template = "moe_router"
+// CHECK: memref.expand_shape %arg1 {{\[}}[0, 1]] output_shape [4, 2] : memref<8xi32> into memref<4x2xi32>
+// CHECK: memref.store {{.*}} : memref<4x2xi32>
+func.func @reshaped(%l: tensor<4x8xf32>) -> tensor<8xi32> {
+  %y = iolite.kernel "r" (%l) : (tensor<4x8xf32>) -> tensor<8xi32> {
   ^bb0(%a: tensor<4x8xf32>):
     %rw, %ri = iolite.router %a {k = 2 : i64} : tensor<4x8xf32>
     %f = iolite.reshape %ri : tensor<4x2xi32> -> tensor<8xi32>
     iolite.yield %f : tensor<8xi32>
   }
   return %y : tensor<8xi32>
+}
+
+// -----
+
+// A kernel the MoE stages cannot write (a router result transposed before
+// it is yielded) falls back to the elemental template.
+// CHECK-LABEL: func.func @not_moe
+// CHECK: iolite.template = "elemental"
+func.func @not_moe(%l: tensor<4x8xf32>) -> tensor<2x4xi32> {
+  %y = iolite.kernel "n" (%l) : (tensor<4x8xf32>) -> tensor<2x4xi32> {
+  ^bb0(%a: tensor<4x8xf32>):
+    %rw, %ri = iolite.router %a {k = 2 : i64} : tensor<4x8xf32>
+    %f = iolite.transpose %ri [1, 0] : tensor<4x2xi32>
+    iolite.yield %f : tensor<2x4xi32>
+  }
+  return %y : tensor<2x4xi32>
 }

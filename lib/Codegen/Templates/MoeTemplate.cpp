@@ -125,10 +125,37 @@ Value MoeEmitState::getStageScratch(const Stage &stage) {
   return getScratch(stageScratch.lookup(&stage));
 }
 
+/// Kernel output `o` viewed with the shape of `value`: a value yielded
+/// through reshapes (the combine's [tokens, hidden] returned as
+/// [batch, seq, hidden]) is written in its own shape into the same
+/// row-major buffer, collapsed to one dim and expanded again.
+static Value outputViewFor(KernelEmitContext &context, int o, Value value) {
+  Value output = context.getOutput(o);
+  auto type = cast<MemRefType>(output.getType());
+  ArrayRef<int64_t> shape = cast<ShapedType>(value.getType()).getShape();
+  if (type.getShape() == shape)
+    return output;
+  ImplicitLocOpBuilder &b = context.getBuilder();
+  Value flat = output;
+  if (type.getRank() != 1) {
+    ReassociationIndices all = llvm::to_vector(
+        llvm::seq<int64_t>(0, static_cast<int64_t>(type.getRank())));
+    flat = memref::CollapseShapeOp::create(b, output,
+                                           ArrayRef<ReassociationIndices>{all});
+  }
+  if (shape.size() == 1)
+    return flat;
+  ReassociationIndices into = llvm::to_vector(
+      llvm::seq<int64_t>(0, static_cast<int64_t>(shape.size())));
+  return memref::ExpandShapeOp::create(
+      b, MemRefType::get(shape, type.getElementType()), flat,
+      ArrayRef<ReassociationIndices>{into});
+}
+
 Value MoeEmitState::getMemory(Value value) {
   const Memory &m = locations.find(value)->second;
   if (!m.outputs.empty())
-    return current->getOutput(m.outputs.front());
+    return outputViewFor(*current, m.outputs.front(), value);
   return getScratch(m.scratch);
 }
 
@@ -137,7 +164,7 @@ void MoeEmitState::store(Value value, Value computed, ValueRange index) {
   ImplicitLocOpBuilder &b = current->getBuilder();
   SmallVector<Value> targets;
   for (int o : m.outputs)
-    targets.push_back(current->getOutput(o));
+    targets.push_back(outputViewFor(*current, o, value));
   if (m.scratch >= 0)
     targets.push_back(getScratch(m.scratch));
   for (Value target : targets) {
@@ -401,11 +428,16 @@ private:
     // Values yielded by the kernel are written by the stage computing them.
     for (auto [i, y] :
          llvm::enumerate(KernelOp(analysis.kernel).getYield().getValues())) {
-      auto it = spaces.find(y);
+      // A reshape only renames the row-major elements: the stage writes
+      // the value before it, in its own shape (outputViewFor).
+      Value v = y;
+      while (!spaces.count(v) && v.getDefiningOp<ReshapeOp>())
+        v = v.getDefiningOp<ReshapeOp>().getInput();
+      auto it = spaces.find(v);
       if (it == spaces.end())
         return fail("yielded value #" + Twine(i) +
                     " is not computed pointwise by an MoE stage");
-      addExport(y, i);
+      addExport(v, i);
     }
     // Operands of every heavy op.
     for (auto [si, stage] : llvm::enumerate(plan.stages)) {
