@@ -746,10 +746,14 @@ LogicalResult mlir::iolite::writeBundle(const BundleModel &m, StringRef outDir,
   llvm::sys::fs::make_absolute(target);
   llvm::sys::path::remove_dots(target, /*remove_dot_dot=*/true);
   StringRef parent = llvm::sys::path::parent_path(target);
-  if (!parent.empty() && !llvm::sys::fs::is_directory(parent)) {
-    error = ("output folder's parent '" + parent + "' does not exist").str();
-    return failure();
-  }
+  // Like `mkdir -p`: missing parents are created (and stay on failure).
+  if (!parent.empty())
+    if (std::error_code ec = llvm::sys::fs::create_directories(parent)) {
+      error = ("cannot create the output folder's parent '" + parent +
+               "': " + ec.message())
+                  .str();
+      return failure();
+    }
   // Everything goes into a sibling temporary folder first.
   SmallString<256> tmp(target);
   tmp += ".tmp-" + std::to_string(llvm::sys::Process::getProcessId());
@@ -808,10 +812,23 @@ LogicalResult mlir::iolite::writeBundle(const BundleModel &m, StringRef outDir,
 
 void mlir::iolite::printKernelTable(const BundleModel &m,
                                     llvm::raw_ostream &os) {
-  os << llvm::formatv("{0,-18} {1,-13} {2,-34} {3,-8} {4,-14} {5,-12} "
-                      "{6,-7} {7}\n",
-                      "kernel", "template", "source ops", "target", "grid",
-                      "block", "smem", "regs/spills");
+  // Columns as wide as their longest entry, so long names stay aligned.
+  size_t nameWidth = 18, targetWidth = 8;
+  for (const BundleKernel &k : m.kernels)
+    nameWidth = std::max(nameWidth, k.name.size());
+  for (const auto &target : m.targets)
+    targetWidth = std::max(targetWidth, target->name.size());
+  auto row = [&](StringRef name, StringRef templ, StringRef ops,
+                 StringRef target, StringRef grid, StringRef block,
+                 StringRef smem, StringRef regs) {
+    os << llvm::left_justify(name, nameWidth) << " "
+       << llvm::left_justify(templ, 13) << " " << llvm::left_justify(ops, 34)
+       << " " << llvm::left_justify(target, targetWidth) << " "
+       << llvm::left_justify(grid, 14) << " " << llvm::left_justify(block, 12)
+       << " " << llvm::left_justify(smem, 7) << " " << regs << "\n";
+  };
+  row("kernel", "template", "source ops", "target", "grid", "block", "smem",
+      "regs/spills");
   for (const BundleKernel &k : m.kernels) {
     std::string ops;
     for (const auto &[op, loc] : k.sourceOps) {
@@ -827,11 +844,11 @@ void mlir::iolite::printKernelTable(const BundleModel &m,
       for (const KernelResources &r : m.artifacts[t].kernels)
         if (r.kernel == k.name)
           regs = std::to_string(r.registers) + "/" + std::to_string(r.spills);
-      os << llvm::formatv(
-          "{0,-18} {1,-13} {2,-34} {3,-8} {4,-14} {5,-12} {6,-7} {7}\n",
-          t == 0 ? k.name : "", t == 0 ? k.templateName : "", t == 0 ? ops : "",
+      row(t == 0 ? StringRef(k.name) : "",
+          t == 0 ? StringRef(k.templateName) : "", t == 0 ? StringRef(ops) : "",
           target->name, llvm::formatv("{0}x{1}x{2}", s[0], s[1], s[2]).str(),
-          llvm::formatv("{0}x{1}x{2}", s[3], s[4], s[5]).str(), s[6], regs);
+          llvm::formatv("{0}x{1}x{2}", s[3], s[4], s[5]).str(),
+          std::to_string(s[6]), regs);
     }
   }
 }

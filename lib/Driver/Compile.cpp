@@ -111,6 +111,16 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
   OwningOpRef<ModuleOp> module = std::move(*loaded);
   if (failed(verify(*module)))
     return failure();
+  if (!options.function.empty()) {
+    auto chosen = module->lookupSymbol<func::FuncOp>(options.function);
+    if (!chosen || chosen.isDeclaration())
+      return module->emitError("no function @")
+             << options.function << " with a body in the model";
+    for (auto f : llvm::make_early_inc_range(module->getOps<func::FuncOp>()))
+      if (f != chosen && !f.isDeclaration() &&
+          SymbolTable::symbolKnownUseEmpty(f, *module))
+        f.erase();
+  }
   if (options.emit == EmitStage::Iolite) {
     module->print(out);
     out << "\n";

@@ -6,39 +6,212 @@
 
 #include "iolite/Driver/IoliteRun.h"
 
+#include "iolite/Driver/Compile.h"
 #include "iolite/Driver/CpuRunner.h"
 #include "iolite/InitAll.h"
+#include "iolite/Runtime/BundleRunner.h"
+#include "iolite/Runtime/EmuStats.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
 using namespace mlir::iolite;
 
-RunBackend::~RunBackend() = default;
-
 namespace {
 
 enum ExitCode { kOk = 0, kMismatch = 1, kError = 2 };
 
+/// What the run takes and returns: the model function's signature, or the
+/// bundle manifest's.
+struct Signature {
+  std::string name;
+  SmallVector<RankedTensorType> inputs, results;
+  /// Where a bad input is reported: the argument's location.
+  SmallVector<Location> inputLocs;
+};
+
+/// A way of running the model on some device.
+class RunBackend {
+public:
+  virtual ~RunBackend() = default;
+  /// Runs on `inputs`, already checked against the signature; reports
+  /// failures as diagnostics at `loc`.
+  virtual FailureOr<SmallVector<HostTensor>> run(ArrayRef<HostTensor> inputs,
+                                                 Location loc) = 0;
+};
+
 class CpuBackend : public RunBackend {
 public:
-  explicit CpuBackend(unsigned optLevel) { options.optLevel = optLevel; }
-  FailureOr<SmallVector<HostTensor>> run(ModuleOp module, func::FuncOp function,
-                                         ArrayRef<HostTensor> inputs) override {
+  CpuBackend(ModuleOp module, func::FuncOp function, unsigned optLevel)
+      : module(module), function(function) {
+    options.optLevel = optLevel;
+  }
+  FailureOr<SmallVector<HostTensor>> run(ArrayRef<HostTensor> inputs,
+                                         Location) override {
     return runOnCpu(module, function, inputs, options);
   }
 
 private:
+  ModuleOp module;
+  func::FuncOp function;
   CpuRunOptions options;
 };
+
+/// The manifest's dtype names as MLIR element types; null if unknown.
+Type parseDType(MLIRContext &context, StringRef dtype) {
+  Builder b(&context);
+  return llvm::StringSwitch<Type>(dtype)
+      .Case("f32", b.getF32Type())
+      .Case("f16", b.getF16Type())
+      .Case("bf16", b.getBF16Type())
+      .Case("i1", b.getI1Type())
+      .Case("i32", b.getI32Type())
+      .Case("i64", b.getI64Type())
+      .Default(Type());
+}
+
+std::string typeString(Type t) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << t;
+  return s;
+}
+
+/// A compiled bundle run through the runtime on an emu, CUDA or HIP device.
+class BundleBackend : public RunBackend {
+public:
+  ~BundleBackend() override {
+    runner.reset();
+    if (device)
+      iolite_device_close(device);
+    if (!temporaryDir.empty())
+      llvm::sys::fs::remove_directories(temporaryDir);
+  }
+
+  FailureOr<SmallVector<HostTensor>> run(ArrayRef<HostTensor> inputs,
+                                         Location loc) override {
+    std::vector<::iolite::HostTensor> in, out;
+    for (const HostTensor &t : inputs) {
+      ::iolite::HostTensor h;
+      h.dtype = typeString(t.type.getElementType());
+      h.shape.assign(t.type.getShape().begin(), t.type.getShape().end());
+      h.bytes.assign(t.data.begin(), t.data.end());
+      in.push_back(std::move(h));
+    }
+    if (llvm::Error e = runner->run(in, out))
+      return emitError(loc) << llvm::toString(std::move(e));
+    SmallVector<HostTensor> results;
+    for (auto [h, type] : llvm::zip(out, signature.results)) {
+      HostTensor t = HostTensor::zeros(type);
+      if (h.bytes.size() != t.data.size())
+        return emitError(loc)
+               << "the bundle returned " << h.bytes.size() << " bytes for a "
+               << type << ", expected " << t.data.size();
+      std::memcpy(t.data.data(), h.bytes.data(), h.bytes.size());
+      results.push_back(std::move(t));
+    }
+    return results;
+  }
+
+  iolite_device_t device = nullptr;
+  std::unique_ptr<::iolite::BundleRunner> runner;
+  /// The manifest's interface as MLIR types.
+  Signature signature;
+  /// Removed with the backend: where a model file was compiled to.
+  std::string temporaryDir;
+};
+
+/// The emu device to open: "emu-CHIP" for the first emu target named, else
+/// plain "emu" (which runs the bundle's first emu binary).
+std::string emuDeviceName(StringRef targets) {
+  SmallVector<StringRef> names;
+  targets.split(names, ',', -1, /*KeepEmpty=*/false);
+  for (StringRef t : names)
+    if (t.trim().starts_with("emu-"))
+      return t.trim().str();
+  return "emu";
+}
+
+/// Opens the device of `options.backend`, compiles `function` of a model
+/// file into a temporary bundle first, and loads the bundle. Errors are
+/// diagnostics at `loc`.
+FailureOr<std::unique_ptr<BundleBackend>>
+openBundleBackend(const RunToolOptions &options, StringRef function,
+                  bool isBundleDir, MLIRContext &context, Location loc) {
+  auto backend = std::make_unique<BundleBackend>();
+  std::string deviceName = options.backend;
+  if (options.backend == "emu")
+    deviceName = emuDeviceName(options.targets);
+  if (iolite_device_open(deviceName.c_str(), 0, &backend->device) !=
+      IOLITE_SUCCESS) {
+    backend->device = nullptr;
+    return emitError(loc) << "cannot open a " << deviceName
+                          << " device: " << iolite_last_error();
+  }
+  std::string bundleDir = options.model;
+  if (!isBundleDir) {
+    std::string targets = options.targets;
+    if (targets.empty()) {
+      // The device's own chip; an sm_90 device runs sm_90a code.
+      targets = options.backend == "emu" ? "emu-sm_90a"
+                                         : iolite_device_arch(backend->device);
+      if (targets == "sm_90")
+        targets = "sm_90a";
+    }
+    SmallString<128> dir;
+    if (std::error_code ec =
+            llvm::sys::fs::createUniqueDirectory("iolite-run", dir))
+      return emitError(loc)
+             << "cannot create a temporary folder: " << ec.message();
+    backend->temporaryDir = dir.str().str();
+    llvm::sys::path::append(dir, "bundle");
+    bundleDir = dir.str().str();
+    CompileOptions compileOptions;
+    compileOptions.inputPath = options.model;
+    compileOptions.load = options.load;
+    compileOptions.outputDir = bundleDir;
+    compileOptions.targets = targets;
+    compileOptions.function = function.str();
+    llvm::raw_null_ostream kernelTable;
+    if (failed(compile(context, compileOptions, kernelTable)))
+      return emitError(loc)
+             << "compiling the model for " << targets << " failed";
+  }
+  auto runner = ::iolite::BundleRunner::open(bundleDir, backend->device);
+  if (!runner)
+    return emitError(loc) << llvm::toString(runner.takeError());
+  backend->runner = std::move(*runner);
+
+  const ::iolite::BundleInterface &interface = backend->runner->getInterface();
+  Signature &sig = backend->signature;
+  sig.name = interface.name;
+  auto toTypes = [&](const std::vector<::iolite::HostTensor> &tensors,
+                     SmallVector<RankedTensorType> &types) -> LogicalResult {
+    for (const ::iolite::HostTensor &t : tensors) {
+      Type element = parseDType(context, t.dtype);
+      if (!element)
+        return emitError(loc) << "the bundle's manifest names dtype '"
+                              << t.dtype << "', which iolite-run cannot hold";
+      types.push_back(RankedTensorType::get(t.shape, element));
+    }
+    return success();
+  };
+  if (failed(toTypes(interface.inputs, sig.inputs)) ||
+      failed(toTypes(interface.outputs, sig.results)))
+    return failure();
+  sig.inputLocs.assign(sig.inputs.size(), loc);
+  return backend;
+}
 
 /// The function to run: the named one, else the only public one, else
 /// `main`.
@@ -78,29 +251,7 @@ func::FuncOp pickFunction(ModuleOp module, StringRef name) {
   return {};
 }
 
-std::string typeString(Type t) {
-  std::string s;
-  llvm::raw_string_ostream os(s);
-  os << t;
-  return s;
-}
-
 } // namespace
-
-std::unique_ptr<RunBackend>
-mlir::iolite::createRunBackend(StringRef name, const RunToolOptions &options,
-                               std::string &error) {
-  if (name == "cpu")
-    return std::make_unique<CpuBackend>(options.optLevel);
-  if (name == "emu" || name == "cuda" || name == "hip") {
-    error = ("backend '" + name +
-             "' is not available in this build yet (available: cpu)")
-                .str();
-    return nullptr;
-  }
-  error = ("unknown backend '" + name + "' (available: cpu)").str();
-  return nullptr;
-}
 
 int mlir::iolite::runIoliteRun(const RunToolOptions &options,
                                llvm::raw_ostream &out, llvm::raw_ostream &err) {
@@ -112,11 +263,26 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
     return fail("no model given");
   if (options.rtol < 0 || options.atol < 0)
     return fail("--rtol and --atol must be >= 0");
-  std::string backendError;
-  std::unique_ptr<RunBackend> backend =
-      createRunBackend(options.backend, options, backendError);
-  if (!backend)
-    return fail(backendError);
+  bool deviceBackend = options.backend == "emu" || options.backend == "cuda" ||
+                       options.backend == "hip";
+  if (options.backend != "cpu" && !deviceBackend)
+    return fail("unknown backend '" + options.backend +
+                "' (available: cpu, emu, cuda, hip)");
+  if (!options.stats.empty() && options.stats != "table" &&
+      options.stats != "json")
+    return fail("--stats takes table or json, not '" + options.stats + "'");
+  bool wantStats = !options.stats.empty() || !options.statsFile.empty();
+  if (wantStats && options.backend != "emu")
+    return fail("--stats needs --backend=emu: only the emulator counts "
+                "memory traffic");
+  if (!options.targets.empty() && !deviceBackend)
+    return fail("--target applies to the emu, cuda and hip backends; "
+                "--backend=cpu runs the reference lowering");
+  bool isBundleDir = llvm::sys::fs::is_directory(options.model);
+  if (isBundleDir && !deviceBackend)
+    return fail(options.model +
+                " is a bundle folder: run it with --backend=emu, cuda or hip "
+                "(--backend=cpu runs a model file)");
 
   DialectRegistry registry;
   registerAllDialects(registry);
@@ -126,27 +292,63 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context, err);
 
-  std::string fileError;
-  auto file = openInputFile(options.model, &fileError);
-  if (!file)
-    return fail("cannot read model " + options.model + ": " + fileError);
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = loadModel(
-      sourceMgr, getModelFormat(options.model), context, options.load);
-  if (!module)
-    return kError;
-
-  func::FuncOp function = pickFunction(*module, options.function);
-  if (!function || failed(verifyRunnableSignature(function)))
-    return kError;
-  std::string fname = function.getSymName().str();
+  // The model (cpu, or a model file to compile) and what the run takes.
+  OwningOpRef<ModuleOp> module;
+  Signature sig;
+  std::unique_ptr<RunBackend> backend;
+  Location runLoc = FileLineColLoc::get(&context, options.model, 0, 0);
+  std::string functionName;
+  if (!isBundleDir) {
+    std::string fileError;
+    auto file = openInputFile(options.model, &fileError);
+    if (!file)
+      return fail("cannot read model " + options.model + ": " + fileError);
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+    module = loadModel(sourceMgr, getModelFormat(options.model), context,
+                       options.load);
+    if (!module)
+      return kError;
+    func::FuncOp function = pickFunction(*module, options.function);
+    if (!function || failed(verifyRunnableSignature(function)))
+      return kError;
+    functionName = function.getSymName().str();
+    sig.name = "@" + functionName;
+    for (auto [i, type] : llvm::enumerate(function.getArgumentTypes())) {
+      sig.inputs.push_back(cast<RankedTensorType>(type));
+      sig.inputLocs.push_back(function.getArgument(i).getLoc());
+    }
+    for (Type type : function.getResultTypes())
+      sig.results.push_back(cast<RankedTensorType>(type));
+    runLoc = function.getLoc();
+    if (!deviceBackend)
+      backend =
+          std::make_unique<CpuBackend>(*module, function, options.optLevel);
+  } else if (!options.function.empty()) {
+    return fail("--function does not apply to a bundle folder (a bundle "
+                "holds one model)");
+  }
+  BundleBackend *bundleBackend = nullptr;
+  if (deviceBackend) {
+    FailureOr<std::unique_ptr<BundleBackend>> opened =
+        openBundleBackend(options, functionName, isBundleDir, context, runLoc);
+    if (failed(opened))
+      return kError;
+    bundleBackend = opened->get();
+    if (isBundleDir)
+      sig = bundleBackend->signature;
+    else if (sig.inputs != bundleBackend->signature.inputs ||
+             sig.results != bundleBackend->signature.results)
+      return fail("the compiled bundle's interface differs from " + sig.name +
+                  "'s signature");
+    backend = std::move(*opened);
+  }
+  const std::string &fname = sig.name;
 
   // Inputs bind to arguments in order; every mismatch is reported.
-  unsigned numArgs = function.getNumArguments();
+  unsigned numArgs = sig.inputs.size();
   if (options.inputs.size() != numArgs) {
-    function.emitError() << "@" << fname << " takes " << numArgs
-                         << " argument(s) but " << options.inputs.size()
-                         << " --input file(s) were given";
+    emitError(runLoc) << fname << " takes " << numArgs << " argument(s) but "
+                      << options.inputs.size() << " --input file(s) were given";
     return kError;
   }
   SmallVector<HostTensor> inputs;
@@ -159,13 +361,13 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
       inputsOk = false;
       continue;
     }
-    auto type = cast<RankedTensorType>(function.getArgumentTypes()[i]);
+    RankedTensorType type = sig.inputs[i];
     std::string whyNot;
     FailureOr<HostTensor> t = tensorFromNpy(*array, type, whyNot);
     if (failed(t)) {
-      emitError(function.getArgument(i).getLoc())
+      emitError(sig.inputLocs[i])
           << "input #" << i << " (" << path << ") does not fit argument #" << i
-          << " of @" << fname << ": " << whyNot;
+          << " of " << fname << ": " << whyNot;
       inputsOk = false;
       continue;
     }
@@ -174,9 +376,9 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
   if (!inputsOk)
     return kError;
 
-  unsigned numResults = function.getNumResults();
+  unsigned numResults = sig.results.size();
   if (!options.expects.empty() && options.expects.size() != numResults)
-    return fail(llvm::formatv("@{0} returns {1} result(s) but {2} --expect "
+    return fail(llvm::formatv("{0} returns {1} result(s) but {2} --expect "
                               "file(s) were given",
                               fname, numResults, options.expects.size()));
   SmallVector<NpyArray> expected;
@@ -191,9 +393,8 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
             llvm::sys::fs::create_directories(options.outputDir))
       return fail("cannot create " + options.outputDir + ": " + ec.message());
 
-  SmallVector<Type> resultTypes(function.getResultTypes());
-  FailureOr<SmallVector<HostTensor>> results =
-      backend->run(*module, function, inputs);
+  SmallVector<RankedTensorType> resultTypes(sig.results);
+  FailureOr<SmallVector<HostTensor>> results = backend->run(inputs, runLoc);
   if (failed(results))
     return kError;
 
@@ -230,6 +431,24 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
                          options.rtol, options.atol, c.firstMismatch,
                          c.actualAtMismatch, c.expectedAtMismatch);
     status = kMismatch;
+  }
+
+  if (wantStats) {
+    std::vector<iolite_emu_launch_stats_t> stats =
+        ::iolite::collectEmuStats(bundleBackend->device);
+    if (options.stats == "table")
+      ::iolite::printEmuStatsTable(out, stats);
+    else if (options.stats == "json")
+      ::iolite::printEmuStatsJson(out, stats);
+    if (!options.statsFile.empty()) {
+      std::string fileError;
+      std::unique_ptr<llvm::ToolOutputFile> file =
+          openOutputFile(options.statsFile, &fileError);
+      if (!file)
+        return fail("cannot write " + options.statsFile + ": " + fileError);
+      ::iolite::printEmuStatsJson(file->os(), stats);
+      file->keep();
+    }
   }
   return status;
 }

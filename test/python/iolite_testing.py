@@ -127,9 +127,10 @@ def tensor_type(shape, dtype):
 # ---------------------------------------------------------------------------
 # Running
 # ---------------------------------------------------------------------------
-def iolite_run(model, inputs, function=None, extra_args=(), check=True):
-    """Runs `function` of `model` (a path, or MLIR text) on `inputs` (arrays
-    already in their .npy encoding). Returns (returncode, outputs, stdout,
+def iolite_run(model, inputs, function=None, extra_args=(), check=True,
+               backend="cpu"):
+    """Runs `function` of `model` (a path, a bundle folder, or MLIR text) on
+    `inputs` (arrays already in their .npy encoding) on `backend`. Returns (returncode, outputs, stdout,
     stderr); outputs are the raw arrays of out<i>.npy."""
     with tempfile.TemporaryDirectory(prefix="iolite-test-") as tmp:
         tmp = Path(tmp)
@@ -138,7 +139,7 @@ def iolite_run(model, inputs, function=None, extra_args=(), check=True):
             path.write_text(model)
         else:
             path = Path(model)
-        args = [str(tool("iolite-run")), str(path), "--backend=cpu",
+        args = [str(tool("iolite-run")), str(path), f"--backend={backend}",
                 f"--output-dir={tmp / 'out'}"]
         if function:
             args.append(f"--function={function}")

@@ -1,6 +1,7 @@
 """iolite-run's command line: inputs, outputs, --expect, and the errors it
 must report (with a non-zero exit, never a crash)."""
 
+import json
 import subprocess
 
 import numpy as np
@@ -126,9 +127,15 @@ ERRORS = [
     (["--function=nope"], "no function @nope in the model (functions: "
      "@scale, @pair)"),
     ([], "the model has several functions; pick one with --function"),
-    (["--function=scale", "--backend=emu", "--input={x}", "--input={s}"],
-     "backend 'emu' is not available in this build yet"),
     (["--function=scale", "--backend=tpu"], "unknown backend 'tpu'"),
+    (["--function=scale", "--stats", "--input={x}", "--input={s}"],
+     "--stats needs --backend=emu"),
+    (["--function=scale", "--backend=emu", "--stats=csv"],
+     "--stats takes table or json, not 'csv'"),
+    (["--function=scale", "--target=emu-gfx942"],
+     "--target applies to the emu, cuda and hip backends"),
+    (["--function=scale", "--backend=emu", "--target=emu-sm_75",
+      "--input={x}", "--input={s}"], "unknown target 'emu-sm_75'"),
     (["--function=scale", "--input={x}", "--input={s}", "--expect={x}",
       "--expect={x}"], "@scale returns 1 result(s) but 2 --expect file(s)"),
 ]
@@ -150,6 +157,95 @@ def test_errors(model, tmp_path, args, message):
     r = run([model] + args, tmp_path)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert message.format(**files) in r.stderr, r.stderr
+
+
+def test_emu_backend(model, tmp_path):
+    # A model file on emu is compiled to a temporary bundle (one function
+    # of several), run on the emulator of each vendor, and cleaned up.
+    x, s = save(tmp_path, "x.npy", X), save(tmp_path, "s.npy", S)
+    want = save(tmp_path, "want.npy", X * S)
+    for chip in ("emu-sm_90a", "emu-gfx942"):
+        stats = tmp_path / f"{chip}.json"
+        r = run([model, "--backend=emu", f"--target={chip}",
+                 "--function=scale", f"--input={x}", f"--input={s}",
+                 f"--expect={want}", "--rtol=0", "--atol=0", "--stats",
+                 f"--stats-file={stats}"], tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert "ok" in r.stdout
+        # The table: a header and the kernel's row.
+        assert "global read" in r.stdout and "_k0_" in r.stdout, r.stdout
+        launches = json.loads(stats.read_text())["launches"]
+        assert len(launches) == 1
+        # Six f32 outputs written exactly once; x read once, s per element.
+        assert launches[0]["global_bytes_written"] == 6 * 4
+        assert launches[0]["global_bytes_read"] >= (6 + 3) * 4
+
+
+def test_bundle_folder(tmp_path):
+    # iolite-compile's bundle, run as it is; --backend=cpu needs a model.
+    path = tmp_path / "scale.mlir"
+    path.write_text(MODEL.split("func.func @pair")[0])
+    bundle = tmp_path / "bundle"
+    subprocess.run([str(tool("iolite-compile")), str(path),
+                    "--target=gfx942,emu-gfx942,emu-sm_90a", "-o",
+                    str(bundle)], check=True, capture_output=True)
+    x, s = save(tmp_path, "x.npy", X), save(tmp_path, "s.npy", S)
+    for extra in ([], ["--target=emu-gfx942"]):
+        r = run([bundle, "--backend=emu", *extra, f"--input={x}",
+                 f"--input={s}", f"--output-dir={tmp_path / 'out'}",
+                 "--stats=json"], tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+        np.testing.assert_array_equal(np.load(tmp_path / "out" / "out0.npy"),
+                                      X * S)
+        stats = json.loads(r.stdout[r.stdout.index("{"):])
+        assert stats["total"]["global_bytes_written"] == 24
+    r = run([bundle, f"--input={x}"], tmp_path)
+    assert r.returncode == 2 and "is a bundle folder" in r.stderr, r.stderr
+    r = run([bundle, "--backend=emu", f"--input={x}"], tmp_path)
+    assert r.returncode == 2
+    assert "takes 2 argument(s) but 1 --input" in r.stderr, r.stderr
+    r = run([bundle, "--backend=emu", "--target=emu-sm_80", f"--input={x}",
+             f"--input={s}"], tmp_path)
+    assert r.returncode == 2 and "sm_80" in r.stderr, r.stderr
+
+
+def test_gpu_backend_without_a_gpu(model, tmp_path):
+    # No driver library or device: a clear error, exit 2, no crash.
+    x, s = save(tmp_path, "x.npy", X), save(tmp_path, "s.npy", S)
+    for backend in ("cuda", "hip"):
+        r = run([model, f"--backend={backend}", "--function=scale",
+                 f"--input={x}", f"--input={s}"], tmp_path)
+        if r.returncode == 0:
+            continue  # a machine with that GPU
+        assert r.returncode == 2, (r.returncode, r.stderr)
+        assert f"cannot open a {backend} device" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("backend", ["cpu", "emu"])
+def test_value_returned_twice(tmp_path, backend):
+    # On the CPU each result gets its own output buffer, also when two
+    # results are the same value or a result is an argument. A bundle's
+    # outputs are kernel outputs, and the compiler says so with a location
+    # instead (docs/codegen.md).
+    path = tmp_path / "twice.mlir"
+    path.write_text("""
+func.func @f(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>,
+                                     tensor<4xf32>) {
+  %y = iolite.exp %x : tensor<4xf32>
+  return %y, %y, %x : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+}
+""")
+    x = np.array([0.0, 1.0, -1.0, 2.0], np.float32)
+    rc, outs, _, stderr = iolite_run(path, [x], backend=backend, check=False)
+    if backend == "emu":
+        assert rc == 2
+        assert ("twice.mlir:5:3: error: result #1 returns the same value as "
+                "an earlier one") in stderr, stderr
+        return
+    assert rc == 0, stderr
+    np.testing.assert_allclose(outs[0], np.exp(x), rtol=1e-6)
+    np.testing.assert_allclose(outs[1], np.exp(x), rtol=1e-6)
+    np.testing.assert_array_equal(outs[2], x)
 
 
 def test_model_errors_have_locations(tmp_path):

@@ -19,12 +19,33 @@ namespace cl = llvm::cl;
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // LLVM's own -stats would clash with ours: rename it before registering.
+  if (cl::Option *llvmStats = cl::getRegisteredOptions().lookup("stats"))
+    llvmStats->setArgStr("llvm-stats");
   static cl::OptionCategory category("iolite-run options");
-  cl::opt<std::string> model(
-      cl::Positional, cl::desc("<model.mlir|model.onnx>"), cl::cat(category));
+  cl::opt<std::string> model(cl::Positional,
+                             cl::desc("<model.mlir|model.onnx|bundle folder>"),
+                             cl::cat(category));
   cl::opt<std::string> backend(
-      "backend", cl::desc("Where to run: cpu (the reference lowering)"),
+      "backend",
+      cl::desc("Where to run: cpu (the reference lowering), emu (the GPU "
+               "emulator), cuda or hip (a GPU through the runtime)"),
       cl::init("cpu"), cl::cat(category));
+  cl::opt<std::string> targets(
+      "target",
+      cl::desc("Bundle targets a model file is compiled for on emu, cuda and "
+               "hip (default: emu-sm_90a on emu, the device's chip on cuda "
+               "and hip); on a bundle folder an emu-CHIP picks the emulated "
+               "chip"),
+      cl::cat(category));
+  cl::opt<std::string> stats(
+      "stats",
+      cl::desc("After an emu run, print each kernel launch's counted "
+               "global/shared bytes, flops and barriers (table or json)"),
+      cl::ValueOptional, cl::cat(category));
+  cl::opt<std::string> statsFile(
+      "stats-file", cl::desc("Also write the emu statistics as JSON here"),
+      cl::cat(category));
   cl::opt<std::string> function(
       "function",
       cl::desc("Function to run (default: the only public one, or main)"),
@@ -52,7 +73,8 @@ int main(int argc, char **argv) {
       {&category, &mlir::iolite::getModelLoadCLCategory()});
   cl::ParseCommandLineOptions(
       argc, argv,
-      "iolite-run: run a function of an Iolite model on .npy inputs\n\n"
+      "iolite-run: run a function of an Iolite model, or a compiled bundle,\n"
+      "on .npy inputs\n\n"
       "  bf16 arrays are uint16 .npy arrays of bf16 bit patterns; f16 arrays\n"
       "  are float16. Exit status: 0 ran (and matched), 1 an output did not\n"
       "  match its --expect, 2 error.\n");
@@ -78,5 +100,9 @@ int main(int argc, char **argv) {
   options.rtol = rtol;
   options.atol = atol;
   options.optLevel = optLevel;
+  options.targets = targets;
+  if (stats.getNumOccurrences())
+    options.stats = stats.empty() ? "table" : stats.getValue();
+  options.statsFile = statsFile;
   return mlir::iolite::runIoliteRun(options, llvm::outs(), llvm::errs());
 }

@@ -48,6 +48,9 @@ struct CompileOptions {
   /// How an ONNX model is imported (symbolic dims, function name).
   ModelLoadOptions load;
   std::string outputDir;
+  /// The function to compile when the model has several; the others are
+  /// dropped. Empty: the model must have exactly one.
+  std::string function;
   /// Comma-separated target names.
   std::string targets = "sm_90a";
   EmitStage emit = EmitStage::Bundle;

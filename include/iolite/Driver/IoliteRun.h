@@ -9,12 +9,20 @@
 // expected arrays. The tool's main only parses the command line; everything
 // else is here so that tests and other front ends can call it.
 //
-//   iolite-run MODEL --backend=cpu [--function=NAME] --input=a.npy ...
-//       [--output-dir=DIR] [--expect=y.npy ... --rtol=R --atol=A]
+//   iolite-run MODEL|BUNDLE_DIR --backend=cpu|emu|cuda|hip [--function=NAME]
+//       --input=a.npy ... [--output-dir=DIR]
+//       [--expect=y.npy ... --rtol=R --atol=A] [--stats[=table|json]]
 //
-// Inputs bind to the function's arguments in order; output i is written to
-// DIR/out<i>.npy. Exit status: 0 when the function ran (and every output
-// matched its --expect), 1 when an output did not match, 2 on any error
+// cpu JIT-runs the model's reference lowering. emu, cuda and hip run a
+// compiled bundle through the runtime (BundleRunner): a bundle folder as it
+// is, or a model file compiled first into a temporary bundle for --target
+// (default: emu-sm_90a on emu, the device's own chip on cuda and hip).
+// --stats prints the emulator's per-launch counters (global and shared
+// bytes, flops, barriers) as a table or as JSON.
+//
+// Inputs bind to the function's (or the bundle's) inputs in order; output i
+// is written to DIR/out<i>.npy. Exit status: 0 when the function ran (and every
+// output matched its --expect), 1 when an output did not match, 2 on any error
 // (bad command line, unreadable or mismatched inputs, a model that does not
 // parse or compile).
 //
@@ -58,24 +66,15 @@ struct RunToolOptions {
   double atol = 1e-8;
   /// LLVM optimization level for backends that JIT-compile host code.
   unsigned optLevel = 0;
+  /// Comma-separated bundle targets a model file is compiled for on the
+  /// emu, cuda and hip backends; on a bundle folder, an emu-CHIP entry picks
+  /// the emulated chip. Empty: see above.
+  std::string targets;
+  /// Emulator statistics after the run: "" none, "table" or "json".
+  std::string stats;
+  /// Also write the statistics as JSON to this file.
+  std::string statsFile;
 };
-
-/// A way of running a function of a module on some device.
-class RunBackend {
-public:
-  virtual ~RunBackend();
-  /// Runs `function` of `module` on `inputs` (already checked against the
-  /// argument types) and returns its results; reports failures as
-  /// diagnostics. May rewrite `module`.
-  virtual FailureOr<SmallVector<HostTensor>>
-  run(ModuleOp module, func::FuncOp function, ArrayRef<HostTensor> inputs) = 0;
-};
-
-/// The backend `name` ("cpu"; "emu", "cuda" and "hip" are recognized but not
-/// available in this build yet), or null with `error` saying why.
-std::unique_ptr<RunBackend> createRunBackend(llvm::StringRef name,
-                                             const RunToolOptions &options,
-                                             std::string &error);
 
 /// Runs iolite-run; messages go to `out` (results, comparisons) and `err`
 /// (diagnostics). Returns the exit status described above.
