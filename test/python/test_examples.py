@@ -1,5 +1,6 @@
-"""The example models on the CPU against the PyTorch modules they come from
-(examples/gen_examples.py), and the committed arrays against the script."""
+"""The example models on the CPU and on the GPU emulator against the PyTorch
+modules they come from (examples/gen_examples.py), and the committed arrays
+against the script."""
 
 import subprocess
 import sys
@@ -12,12 +13,12 @@ from iolite_testing import MODEL_TOLERANCES, REPO, tool
 EXAMPLES = ["llama_block", "mamba_block", "moe_layer"]
 
 
-def run_example(name, model):
+def run_example(name, model, backend_args=("--backend=cpu",)):
     root = REPO / "examples" / name
     inputs = sorted((root / "inputs").glob("*.npy"))
     rtol, atol = MODEL_TOLERANCES["f32"]
     r = subprocess.run(
-        [str(tool("iolite-run")), str(model), "--backend=cpu"]
+        [str(tool("iolite-run")), str(model), *backend_args]
         + [f"--input={p}" for p in inputs]
         + [f"--expect={root / 'expected' / 'out0.npy'}", f"--rtol={rtol}",
            f"--atol={atol}"], capture_output=True, text=True)
@@ -40,6 +41,15 @@ def test_fused_example_matches_pytorch(name, tmp_path):
                     str(fused)], check=True, capture_output=True)
     assert "iolite.kernel" in fused.read_text()
     run_example(name, fused)
+
+
+@pytest.mark.parametrize("chip", ["emu-sm_90a", "emu-gfx942"])
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_example_on_emu_matches_pytorch(name, chip):
+    # The model file compiled to GPU kernels for the emulated chip (32- and
+    # 64-lane warps), run kernel by kernel on the emulator.
+    run_example(name, REPO / "examples" / name / "model.mlir",
+                ("--backend=emu", f"--target={chip}"))
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

@@ -3,7 +3,8 @@
 imported and run on the CPU with iolite-run: the imported graph as it is,
 and after the raising pipeline has turned its attention into one
 iolite.attention (checked) and its norms, activations and RoPE into their
-iolite ops.
+iolite ops; and compiled to GPU kernels run on the emulator of both
+vendors.
 """
 
 import re
@@ -87,3 +88,21 @@ def test_raised_block_matches_torch(exported, tmp_path, name, opset):
     _, outs, _, _ = it.iolite_run(model, [x])
     it.assert_close(outs[0], reference(block, x), "f32",
                     f"raised {name} opset {opset}", it.MODEL_TOLERANCES)
+
+
+@pytest.mark.parametrize("chip", ["emu-sm_90a", "emu-gfx942"])
+@pytest.mark.parametrize("name", list(onnx_blocks.BLOCKS))
+def test_block_on_emu_matches_torch(exported, name, chip):
+    # The .onnx file straight to the emulator: iolite-run imports it,
+    # compiles it (raising, fusion, GPU kernels for the emulated chip) into
+    # a temporary bundle and runs the bundle's kernels.
+    path, block = exported[(name, onnx_blocks.OPSETS[-1])]
+    batch, seq = SHAPES[1]
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((batch, seq, onnx_blocks.D_MODEL)).astype(
+        np.float32)
+    _, outs, _, _ = it.iolite_run(path, [x], backend="emu",
+                                  extra_args=[dims(batch, seq),
+                                              f"--target={chip}"])
+    it.assert_close(outs[0], reference(block, x), "f32",
+                    f"{name} on {chip}", it.MODEL_TOLERANCES)
