@@ -9,8 +9,6 @@
 #include "iolite/Pipelines/Pipelines.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
-#include "mlir/Dialect/Linalg/IR/Linalg.h"
-#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/ExecutionEngine/CRunnerUtils.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -61,26 +59,6 @@ struct Descriptor {
   }
 };
 
-/// Each result is written to its own out-param buffer, so a value returned
-/// at two positions, or an argument returned as is, gets a copy of its own:
-/// buffer-results-to-out-params cannot give one buffer two destinations.
-void copyAliasedResults(func::FuncOp function) {
-  function.walk([](func::ReturnOp ret) {
-    llvm::SmallPtrSet<Value, 8> seen;
-    OpBuilder b(ret);
-    for (OpOperand &operand : ret->getOpOperands()) {
-      Value v = operand.get();
-      if (seen.insert(v).second && !isa<BlockArgument>(v))
-        continue;
-      auto type = cast<RankedTensorType>(v.getType());
-      Value empty = tensor::EmptyOp::create(b, ret.getLoc(), type.getShape(),
-                                            type.getElementType());
-      operand.set(
-          linalg::CopyOp::create(b, ret.getLoc(), v, empty).getResult(0));
-    }
-  });
-}
-
 } // namespace
 
 FailureOr<SmallVector<HostTensor>>
@@ -101,7 +79,6 @@ mlir::iolite::runOnCpu(ModuleOp module, func::FuncOp function,
   for (auto f : module.getOps<func::FuncOp>())
     if (f != function && !f.isDeclaration())
       f.setPrivate();
-  copyAliasedResults(function);
   function->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                     UnitAttr::get(ctx));
   PassManager pm(ctx);

@@ -40,6 +40,10 @@ void mlir::iolite::buildCpuPipeline(OpPassManager &pm,
   if (options.fuseElementwise)
     pm.addPass(createLinalgElementwiseOpFusionPass());
 
+  // Each result becomes a caller-provided buffer: a value of its own each.
+  if (options.outParams)
+    pm.addNestedPass<func::FuncOp>(createIoliteCopyReturnedValuesPass());
+
   // Tensors to buffers. Loops may carry freshly allocated tensors (the
   // lowering's scans do), which the deallocation pipeline then frees.
   bufferization::OneShotBufferizePassOptions bufferize;

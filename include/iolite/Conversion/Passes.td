@@ -41,4 +41,34 @@ def IoliteToLinalgPass : Pass<"iolite-to-linalg"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// IoliteCopyReturnedValues
+//===----------------------------------------------------------------------===//
+
+def IoliteCopyReturnedValuesPass
+    : Pass<"iolite-copy-returned-values", "::mlir::func::FuncOp"> {
+  let summary = "Give every returned tensor a value of its own";
+  let description = [{
+    A step of the CPU pipeline, on tensors just before bufferization: a
+    value returned at two positions, or a function argument returned as
+    is, is copied (`linalg.copy` into a `tensor.empty`) so that each result
+    becomes its own buffer. buffer-results-to-out-params, which turns
+    results into caller-provided output buffers, cannot give one buffer two
+    destinations. Tensors without elements are left alone.
+
+    ```mlir
+    // iolite-opt --iolite-copy-returned-values
+    return %y, %y : tensor<4xf32>, tensor<4xf32>
+    // becomes
+    %e = tensor.empty() : tensor<4xf32>
+    %c = linalg.copy ins(%y : tensor<4xf32>) outs(%e : tensor<4xf32>)
+    return %y, %c : tensor<4xf32>, tensor<4xf32>
+    ```
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::tensor::TensorDialect",
+  ];
+}
+
 #endif // IOLITE_CONVERSION_PASSES_TD

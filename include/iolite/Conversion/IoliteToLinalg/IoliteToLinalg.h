@@ -14,6 +14,7 @@
 #ifndef IOLITE_CONVERSION_IOLITETOLINALG_IOLITETOLINALG_H
 #define IOLITE_CONVERSION_IOLITETOLINALG_IOLITETOLINALG_H
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {
@@ -23,6 +24,7 @@ class RewritePatternSet;
 namespace iolite {
 
 #define GEN_PASS_DECL_IOLITETOLINALGPASS
+#define GEN_PASS_DECL_IOLITECOPYRETURNEDVALUESPASS
 #include "iolite/Conversion/Passes.h.inc"
 
 /// Adds the patterns lowering every iolite op (and inlining iolite.kernel
