@@ -304,6 +304,12 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
       memrefOf[r] = memref::ViewOp::create(hb, toMemRef(r.getType()), ws, off,
                                            ValueRange{});
     }
+    // A kernel whose results hold no elements (a dim of size 0) has
+    // nothing to compute: no GPU function, no launch.
+    if (llvm::all_of(kernel.getResults(), [](Value r) {
+          return cast<ShapedType>(r.getType()).getNumElements() == 0;
+        }))
+      continue;
     FailureOr<GeneratedKernel> generated =
         generateKernel(kernel, module, kernelSymbols, target, overrides);
     if (failed(generated))

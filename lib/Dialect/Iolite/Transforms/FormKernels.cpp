@@ -764,6 +764,45 @@ KernelOp buildKernel(RewriterBase &rewriter, ArrayRef<Operation *> ops,
   return kernel;
 }
 
+/// A compiled model's outputs are written by its kernels. A returned value
+/// no kernel computes (an argument or a constant returned as is), or a
+/// kernel result returned a second time, gets a kernel of its own that
+/// copies it (or writes the constant) into that output.
+void addCopyKernels(RewriterBase &rewriter, Block &block,
+                    SmallVectorImpl<KernelOp> &kernels,
+                    SmallVectorImpl<std::string> &summaries) {
+  auto ret =
+      dyn_cast_or_null<func::ReturnOp>(block.empty() ? nullptr : &block.back());
+  if (!ret)
+    return;
+  llvm::SmallPtrSet<Value, 8> seen;
+  for (OpOperand &operand : ret->getOpOperands()) {
+    Value v = operand.get();
+    bool fromKernel = static_cast<bool>(v.getDefiningOp<KernelOp>());
+    if (seen.insert(v).second && fromKernel)
+      continue;
+    auto type = dyn_cast<RankedTensorType>(v.getType());
+    auto constant = v.getDefiningOp<ConstantOp>();
+    if (!type || (!fromKernel && !constant && !isa<BlockArgument>(v)))
+      continue;
+    rewriter.setInsertionPoint(ret);
+    SmallVector<Value> inputs;
+    if (!constant)
+      inputs.push_back(v);
+    auto copy =
+        KernelOp::create(rewriter, ret.getLoc(), "", TypeRange{type}, inputs);
+    Block &body = copy.getBody().front();
+    OpBuilder inner = OpBuilder::atBlockEnd(&body);
+    Value result = constant ? Value(inner.clone(*constant)->getResult(0))
+                            : Value(body.getArgument(0));
+    YieldOp::create(inner, ret.getLoc(), ValueRange{result});
+    rewriter.modifyOpInPlace(ret, [&] { operand.set(copy.getResult(0)); });
+    kernels.push_back(copy);
+    summaries.push_back(constant ? "writes a returned constant"
+                                 : "copies a value returned as is or twice");
+  }
+}
+
 /// A group of views only (reshape, transpose, slice, broadcast, concat)
 /// read by several other groups costs a kernel that copies a tensor and a
 /// round trip of it through memory, where reading through the views costs
@@ -884,6 +923,7 @@ mlir::iolite::formKernels(RewriterBase &rewriter, func::FuncOp func,
       summaries[i] = summarizeOps(ops);
       kernels[i] = buildKernel(rewriter, ops, options);
     }
+    addCopyKernels(rewriter, block, kernels, summaries);
     // Remarks about a duplicated view group speak of its first reader.
     for (Pending &p : pending)
       if (auto it = moved.find(p.group); it != moved.end())

@@ -433,3 +433,25 @@ func.func @shared_view(%x: tensor<8x4xf32>, %w: tensor<8x8xf32>)
   %s = iolite.softmax %t {axis = -1 : i64} : tensor<4x8xf32>
   return %m, %s : tensor<4x8xf32>, tensor<4x8xf32>
 }
+
+// -----
+
+// A model's outputs are written by kernels: a value returned twice, an
+// argument returned as is and a returned constant each get a copy kernel.
+// CHECK-LABEL: func.func @returned_as_is
+// CHECK: %[[E:.*]] = iolite.kernel "returned_as_is_k0_elementwise"(%[[X:.*]])
+// CHECK: iolite.exp
+// CHECK: %[[E2:.*]] = iolite.kernel "returned_as_is_k1_elementwise"(%[[E]])
+// CHECK-NEXT: ^bb0(%[[A:.*]]: tensor<4xf32>):
+// CHECK-NEXT: iolite.yield %[[A]]
+// CHECK: %[[X2:.*]] = iolite.kernel "returned_as_is_k2_elementwise"(%[[X]])
+// CHECK: %[[C:.*]] = iolite.kernel "returned_as_is_k3_elementwise"()
+// CHECK-NEXT: iolite.constant dense<[1.000000e+00, 2.000000e+00]>
+// CHECK: return %[[E]], %[[E2]], %[[X2]], %[[C]]
+// NOFUSE-LABEL: func.func @returned_as_is
+// NOFUSE-COUNT-4: iolite.kernel
+func.func @returned_as_is(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2xf32>) {
+  %y = iolite.exp %x : tensor<4xf32>
+  %c = iolite.constant dense<[1.0, 2.0]> : tensor<2xf32>
+  return %y, %y, %x, %c : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2xf32>
+}
