@@ -25,6 +25,7 @@ void mlir::iolite::buildGraphRaisingPipeline(
   fn.addPass(createIoliteRaiseNormsPass({options.remarks}));
   fn.addPass(createIoliteRaiseActivationsPass({options.remarks}));
   fn.addPass(createIoliteRaiseRotaryPass({options.remarks}));
+  fn.addPass(createIoliteRaiseScanPass({options.remarks}));
   fn.addPass(createIoliteRaiseAttentionPass({options.remarks}));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

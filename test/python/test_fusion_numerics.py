@@ -116,6 +116,7 @@ RAISING = {
     "iolite-raise-norms": r"iolite\.(rms|layer)_norm",
     "iolite-raise-activations": r"iolite\.(gelu|silu)",
     "iolite-raise-rotary": "iolite.rotary",
+    "iolite-raise-scan": r"selective_scan [^:]*(D\(|z\(|delta_bias|softplus)",
 }
 
 RAISING_CASES = [(p, n, t) for p in RAISING

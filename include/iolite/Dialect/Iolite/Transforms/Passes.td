@@ -103,6 +103,39 @@ def IoliteRaiseRotaryPass
   let dependentDialects = ["::mlir::iolite::IoliteDialect"];
 }
 
+def IoliteRaiseScanPass
+    : Pass<"iolite-raise-scan", "::mlir::func::FuncOp"> {
+  let summary = "Raise Mamba's step-size prologue and gate epilogue into "
+                "iolite.selective_scan";
+  let description = [{
+    A Mamba block written as separate ops computes
+    `dt = softplus(delta + bias)` before a bare `iolite.selective_scan` and
+    `(y + u * D) * silu(z)` after it. The scan op takes these as its
+    `delta_bias`, `delta_softplus`, `D` and `z`: raised into it, the scan
+    kernel reads `delta`, `u`, `z` once and never writes `dt` or the bare
+    `y`. Each piece is optional; float casts around the pieces (a bf16
+    model computing them in f32) are absorbed, since the op computes them in
+    f32 and rounds once. The rewrite checks that `bias` and `D` are
+    per-channel vectors (`[D, 1]` or `[1, D, 1]` against `[B, D, L]`), that
+    the skip multiplies the scan's own `u`, that `z` has `u`'s type, and
+    that no intermediate has another use.
+
+    ```mlir
+    // iolite-opt --iolite-raise-scan
+    %db = iolite.add %delta, %bias : tensor<1x64x32xf32>, tensor<64x1xf32>
+    %dt = iolite.softplus %db : tensor<1x64x32xf32>
+    %y = iolite.selective_scan %u, %dt, %A, %B, %C : ...
+    %du = iolite.mul %u, %D : tensor<1x64x32xf32>, tensor<64x1xf32>
+    %ys = iolite.add %y, %du : tensor<1x64x32xf32>, tensor<1x64x32xf32>
+    // becomes
+    %y = iolite.selective_scan %u, %delta, %A, %B, %C D(%d : tensor<64xf32>)
+        delta_bias(%b : tensor<64xf32>) {delta_softplus} : ...
+    ```
+  }];
+  let options = [RemarksOption];
+  let dependentDialects = ["::mlir::iolite::IoliteDialect"];
+}
+
 //===----------------------------------------------------------------------===//
 // Fusion and memory planning
 //===----------------------------------------------------------------------===//

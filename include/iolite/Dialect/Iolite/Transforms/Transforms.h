@@ -106,6 +106,20 @@ FailureOr<RotaryOp> absorbRotaryPassThrough(RewriterBase &rewriter,
 void populateRaiseRotaryPatterns(RewritePatternSet &patterns,
                                  const RaisingControl &control = {});
 
+//===----------------------------------------------------------------------===//
+// State-space scans
+//===----------------------------------------------------------------------===//
+
+/// Absorbs the step-size prologue (softplus(delta + per-channel bias)) and
+/// the D skip / silu(z) gate epilogue around a bare `scan` into its
+/// operands (see iolite-raise-scan).
+FailureOr<SelectiveScanOp>
+raiseSelectiveScanOperands(RewriterBase &rewriter, SelectiveScanOp scan,
+                           const RaisingControl &control = {});
+
+void populateRaiseScanPatterns(RewritePatternSet &patterns,
+                               const RaisingControl &control = {});
+
 } // namespace iolite
 } // namespace mlir
 

@@ -1,0 +1,86 @@
+// RUN: iolite-opt %s --split-input-file --iolite-raise-scan | FileCheck %s
+// RUN: iolite-opt %s --split-input-file --iolite-raise-scan=remarks=true 2>&1 >/dev/null | FileCheck %s --check-prefix=REMARK
+
+// A bf16 Mamba block as a model writes it (bench/models.py): the step size
+// computed in f32 and rounded, the bare scan, the D skip and the SiLU(z)
+// gate in f32, rounded once at the end. All of it becomes the scan's own
+// operands. A = -exp(A_log), as Mamba keeps it (and a stable scan for the
+// numerics test that runs these cases).
+// CHECK-LABEL: func.func @mamba_bf16
+// CHECK-SAME: (%[[U:[^:]*]]: tensor<1x64x32xbf16>, %[[DELTA:[^:]*]]: tensor<1x64x32xbf16>, %[[ALOG:[^:]*]]: tensor<64x16xf32>, %[[B:[^:]*]]: tensor<1x16x32xbf16>, %[[C:[^:]*]]: tensor<1x16x32xbf16>, %[[D:[^:]*]]: tensor<64x1xf32>, %[[Z:[^:]*]]: tensor<1x64x32xbf16>, %[[BIAS:[^:]*]]: tensor<64x1xf32>)
+// CHECK: %[[A:.*]] = iolite.neg
+// CHECK-DAG: %[[D1:.*]] = iolite.reshape %[[D]] : tensor<64x1xf32> -> tensor<64xf32>
+// CHECK-DAG: %[[B1:.*]] = iolite.reshape %[[BIAS]] : tensor<64x1xf32> -> tensor<64xf32>
+// CHECK: %[[Y:.*]] = iolite.selective_scan %[[U]], %[[DELTA]], %[[A]], %[[B]], %[[C]] D(%[[D1]] : tensor<64xf32>) z(%[[Z]] : tensor<1x64x32xbf16>) delta_bias(%[[B1]] : tensor<64xf32>) {delta_softplus}
+// CHECK-NOT: iolite.softplus
+// CHECK-NOT: iolite.silu
+// CHECK: return %[[Y]]
+// REMARK: remark: absorbed delta_bias, delta_softplus, D, z into iolite.selective_scan
+func.func @mamba_bf16(%u: tensor<1x64x32xbf16>, %delta: tensor<1x64x32xbf16>, %A_log: tensor<64x16xf32>, %B: tensor<1x16x32xbf16>, %C: tensor<1x16x32xbf16>, %D: tensor<64x1xf32>, %z: tensor<1x64x32xbf16>, %bias: tensor<64x1xf32>) -> tensor<1x64x32xbf16> {
+  %Ae = iolite.exp %A_log : tensor<64x16xf32>
+  %A = iolite.neg %Ae : tensor<64x16xf32>
+  %d32 = iolite.cast %delta : tensor<1x64x32xbf16> to tensor<1x64x32xf32>
+  %db = iolite.add %d32, %bias : tensor<1x64x32xf32>, tensor<64x1xf32>
+  %dt32 = iolite.softplus %db : tensor<1x64x32xf32>
+  %dt = iolite.cast %dt32 : tensor<1x64x32xf32> to tensor<1x64x32xbf16>
+  %y = iolite.selective_scan %u, %dt, %A, %B, %C : tensor<1x64x32xbf16>, tensor<1x64x32xbf16>, tensor<64x16xf32>, tensor<1x16x32xbf16>, tensor<1x16x32xbf16>
+  %u32 = iolite.cast %u : tensor<1x64x32xbf16> to tensor<1x64x32xf32>
+  %du = iolite.mul %u32, %D : tensor<1x64x32xf32>, tensor<64x1xf32>
+  %y32 = iolite.cast %y : tensor<1x64x32xbf16> to tensor<1x64x32xf32>
+  %ys = iolite.add %y32, %du : tensor<1x64x32xf32>, tensor<1x64x32xf32>
+  %z32 = iolite.cast %z : tensor<1x64x32xbf16> to tensor<1x64x32xf32>
+  %gz = iolite.silu %z32 : tensor<1x64x32xf32>
+  %o32 = iolite.mul %ys, %gz : tensor<1x64x32xf32>, tensor<1x64x32xf32>
+  %o = iolite.cast %o32 : tensor<1x64x32xf32> to tensor<1x64x32xbf16>
+  return %o : tensor<1x64x32xbf16>
+}
+
+// -----
+
+// f32 without casts, the skip written D * u (operands swapped), no gate,
+// no bias: softplus and D are absorbed.
+// CHECK-LABEL: func.func @skip_only
+// CHECK: %[[Y:.*]] = iolite.selective_scan %arg0, %arg1, %arg2, %arg3, %arg4 D(%{{.*}} : tensor<8xf32>) {delta_softplus}
+// CHECK-NEXT: return %[[Y]]
+func.func @skip_only(%u: tensor<2x8x16xf32>, %delta: tensor<2x8x16xf32>, %A: tensor<8x4xf32>, %B: tensor<2x4x16xf32>, %C: tensor<2x4x16xf32>, %D: tensor<1x8x1xf32>) -> tensor<2x8x16xf32> {
+  %dt = iolite.softplus %delta : tensor<2x8x16xf32>
+  %y = iolite.selective_scan %u, %dt, %A, %B, %C : tensor<2x8x16xf32>, tensor<2x8x16xf32>, tensor<8x4xf32>, tensor<2x4x16xf32>, tensor<2x4x16xf32>
+  %du = iolite.mul %D, %u : tensor<1x8x1xf32>, tensor<2x8x16xf32>
+  %ys = iolite.add %du, %y : tensor<2x8x16xf32>, tensor<2x8x16xf32>
+  return %ys : tensor<2x8x16xf32>
+}
+
+// -----
+
+// A gate without a skip, and a bias [1, D, 1] without softplus, in f16 with
+// f32 pieces.
+// CHECK-LABEL: func.func @gate_and_bias
+// CHECK: iolite.selective_scan %arg0, %arg1, %arg2, %arg3, %arg4 z(%arg6 : tensor<1x8x16xf16>) delta_bias(%{{.*}} : tensor<8xf32>) :
+// CHECK-NOT: iolite.silu
+func.func @gate_and_bias(%u: tensor<1x8x16xf16>, %delta: tensor<1x8x16xf16>, %A: tensor<8x4xf32>, %B: tensor<1x4x16xf16>, %C: tensor<1x4x16xf16>, %bias: tensor<1x8x1xf32>, %z: tensor<1x8x16xf16>) -> tensor<1x8x16xf16> {
+  %d32 = iolite.cast %delta : tensor<1x8x16xf16> to tensor<1x8x16xf32>
+  %db = iolite.add %bias, %d32 : tensor<1x8x1xf32>, tensor<1x8x16xf32>
+  %dt = iolite.cast %db : tensor<1x8x16xf32> to tensor<1x8x16xf16>
+  %y = iolite.selective_scan %u, %dt, %A, %B, %C : tensor<1x8x16xf16>, tensor<1x8x16xf16>, tensor<8x4xf32>, tensor<1x4x16xf16>, tensor<1x4x16xf16>
+  %gz = iolite.silu %z : tensor<1x8x16xf16>
+  %o = iolite.mul %gz, %y : tensor<1x8x16xf16>, tensor<1x8x16xf16>
+  return %o : tensor<1x8x16xf16>
+}
+
+// -----
+
+// Near misses stay as they are: a bias along the sequence axis ([L], not
+// per channel), and a skip of another tensor than the scan's u.
+// CHECK-LABEL: func.func @near_misses
+// CHECK: iolite.softplus
+// CHECK: iolite.selective_scan %{{[^ ]*}}, %{{[^ ]*}}, %{{[^ ]*}}, %{{[^ ]*}}, %{{[^ ]*}} :
+// CHECK: iolite.add
+// REMARK: remark: not raised to iolite.selective_scan: the step size adds a term that is not a per-channel bias ([D, 1] or [1, D, 1])
+func.func @near_misses(%u: tensor<1x8x16xf32>, %delta: tensor<1x8x16xf32>, %A: tensor<8x4xf32>, %B: tensor<1x4x16xf32>, %C: tensor<1x4x16xf32>, %bias: tensor<16xf32>, %w: tensor<1x8x16xf32>, %D: tensor<8x1xf32>) -> tensor<1x8x16xf32> {
+  %db = iolite.add %delta, %bias : tensor<1x8x16xf32>, tensor<16xf32>
+  %dt = iolite.softplus %db : tensor<1x8x16xf32>
+  %y = iolite.selective_scan %u, %dt, %A, %B, %C : tensor<1x8x16xf32>, tensor<1x8x16xf32>, tensor<8x4xf32>, tensor<1x4x16xf32>, tensor<1x4x16xf32>
+  %dw = iolite.mul %w, %D : tensor<1x8x16xf32>, tensor<8x1xf32>
+  %ys = iolite.add %y, %dw : tensor<1x8x16xf32>, tensor<1x8x16xf32>
+  return %ys : tensor<1x8x16xf32>
+}
