@@ -262,3 +262,23 @@ class Batch:
         for k, (out, exp, dt) in enumerate(zip(outs, c["expected"],
                                                c["dtypes"])):
             assert_close(out, exp, dt, f"{name} result {k}", c["tolerances"])
+
+    def check_bundle(self, bundle, backend="emu", target=None):
+        """Runs the batch compiled as `bundle` (iolite.compile of mlir())
+        through the Python package and checks every case's results,
+        reporting all mismatches at once."""
+        inputs = [a for c in self.cases for a, _ in c["inputs"]]
+        outputs = bundle.run(*inputs, backend=backend, target=target)
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        assert len(outputs) == sum(len(c["expected"]) for c in self.cases)
+        failures, i = [], 0
+        for c in self.cases:
+            for k, (exp, dt) in enumerate(zip(c["expected"], c["dtypes"])):
+                try:
+                    assert_close(outputs[i], exp, dt,
+                                 f"{target or backend} {c['name']} result {k}",
+                                 c["tolerances"])
+                except AssertionError as err:
+                    failures.append(str(err))
+                i += 1
+        assert not failures, "\n".join(failures)

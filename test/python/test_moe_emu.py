@@ -228,32 +228,14 @@ def bundles():
         bundle.close()
 
 
-def run_and_check(bundle, batch, chip):
-    inputs = [a for c in batch.cases for a, _ in c["inputs"]]
-    outputs = bundle.run(*inputs, backend="emu", target=chip)
-    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-    assert len(outputs) == sum(len(c["expected"]) for c in batch.cases)
-    failures, i = [], 0
-    for c in batch.cases:
-        for k, (exp, dt) in enumerate(zip(c["expected"], c["dtypes"])):
-            try:
-                assert_close(outputs[i], exp, dt,
-                             f"{chip} {c['name']} result {k}",
-                             c["tolerances"])
-            except AssertionError as err:
-                failures.append(str(err))
-            i += 1
-    assert not failures, "\n".join(failures)
-
-
 @pytest.mark.parametrize("chip", CHIPS)
 def test_ops(bundles, chip):
-    run_and_check(bundles[OPS.name], OPS, chip)
+    OPS.check_bundle(bundles[OPS.name], target=chip)
 
 
 @pytest.mark.parametrize("chip", CHIPS)
 def test_layers(bundles, chip):
-    run_and_check(bundles[LAYERS.name], LAYERS, chip)
+    LAYERS.check_bundle(bundles[LAYERS.name], target=chip)
 
 
 def test_moe_ops_use_the_moe_template(bundles):

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from iolite_testing import assert_close, build_dir
+from iolite_testing import build_dir
 from test_state_space import BATCH
 
 sys.path.insert(0, str(build_dir() / "python"))
@@ -36,21 +36,7 @@ def bundle():
 
 @pytest.mark.parametrize("chip", CHIPS)
 def test_ssm_kernels_match_the_references(bundle, chip):
-    inputs = [a for c in BATCH.cases for a, _ in c["inputs"]]
-    outputs = bundle.run(*inputs, backend="emu", target=chip)
-    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-    assert len(outputs) == sum(len(c["expected"]) for c in BATCH.cases)
-    failures, i = [], 0
-    for c in BATCH.cases:
-        for k, (exp, dt) in enumerate(zip(c["expected"], c["dtypes"])):
-            try:
-                assert_close(outputs[i], exp, dt,
-                             f"{chip} {c['name']} result {k}",
-                             c["tolerances"])
-            except AssertionError as err:
-                failures.append(str(err))
-            i += 1
-    assert not failures, "\n".join(failures)
+    BATCH.check_bundle(bundle, target=chip)
 
 
 def test_ssm_ops_use_the_ssm_templates(bundle):
