@@ -327,21 +327,29 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
     return fail("--function does not apply to a bundle folder (a bundle "
                 "holds one model)");
   }
+  // The device and the bundle: a bundle folder's manifest gives the
+  // signature, so it is opened first; a model file is compiled only once
+  // its inputs have been checked.
   BundleBackend *bundleBackend = nullptr;
-  if (deviceBackend) {
+  auto openDevice = [&]() -> LogicalResult {
     FailureOr<std::unique_ptr<BundleBackend>> opened =
         openBundleBackend(options, functionName, isBundleDir, context, runLoc);
     if (failed(opened))
-      return kError;
+      return failure();
     bundleBackend = opened->get();
-    if (isBundleDir)
+    if (isBundleDir) {
       sig = bundleBackend->signature;
-    else if (sig.inputs != bundleBackend->signature.inputs ||
-             sig.results != bundleBackend->signature.results)
-      return fail("the compiled bundle's interface differs from " + sig.name +
-                  "'s signature");
+    } else if (sig.inputs != bundleBackend->signature.inputs ||
+               sig.results != bundleBackend->signature.results) {
+      fail("the compiled bundle's interface differs from " + sig.name +
+           "'s signature");
+      return failure();
+    }
     backend = std::move(*opened);
-  }
+    return success();
+  };
+  if (isBundleDir && failed(openDevice()))
+    return kError;
   const std::string &fname = sig.name;
 
   // Inputs bind to arguments in order; every mismatch is reported.
@@ -393,6 +401,8 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
             llvm::sys::fs::create_directories(options.outputDir))
       return fail("cannot create " + options.outputDir + ": " + ec.message());
 
+  if (deviceBackend && !isBundleDir && failed(openDevice()))
+    return kError;
   SmallVector<RankedTensorType> resultTypes(sig.results);
   FailureOr<SmallVector<HostTensor>> results = backend->run(inputs, runLoc);
   if (failed(results))

@@ -128,6 +128,9 @@ ERRORS = [
      "@scale, @pair)"),
     ([], "the model has several functions; pick one with --function"),
     (["--function=scale", "--backend=tpu"], "unknown backend 'tpu'"),
+    # Inputs are checked before the model is compiled for the device.
+    (["--function=scale", "--backend=emu", "--input={x}"],
+     "@scale takes 2 argument(s) but 1 --input file(s) were given"),
     (["--function=scale", "--stats", "--input={x}", "--input={s}"],
      "--stats needs --backend=emu"),
     (["--function=scale", "--backend=emu", "--stats=csv"],
