@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -128,6 +129,15 @@ def _read(path):
         return ""
 
 
+def find_ptxas():
+    """The ptxas Iolite uses: the CUDA toolkit's, else the one
+    tools/setup.sh installs from PyPI into /opt/iolite/cuda."""
+    for p in ("/usr/local/cuda/bin/ptxas", "/opt/iolite/cuda/bin/ptxas"):
+        if os.path.exists(p):
+            return p
+    return shutil.which("ptxas") or "ptxas"
+
+
 def machine_stamp():
     """What the numbers were measured on."""
     cpu = ""
@@ -145,7 +155,7 @@ def machine_stamp():
         osname = m.group(1)
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short",
                              "HEAD"], capture_output=True, text=True).stdout
-    ptxas = subprocess.run(["/usr/local/cuda/bin/ptxas", "--version"],
+    ptxas = subprocess.run([find_ptxas(), "--version"],
                            capture_output=True, text=True).stdout
     m = re.search(r"release ([\d.]+)", ptxas)
     return {

@@ -25,11 +25,12 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, build_dir, log, run_measured  # noqa: E402
+from common import (WORK, build_dir, find_ptxas, log,  # noqa: E402
+                    run_measured)
 
 VENV_BIN = Path(sys.executable).parent
 READELF = "/usr/lib/llvm-22/bin/llvm-readelf"
-CUDA_PTXAS = "/usr/local/cuda/bin/ptxas"
+CUDA_PTXAS = find_ptxas()
 
 # Targets each compiler is asked for: (label, iolite, iree flags, triton).
 TARGETS = [

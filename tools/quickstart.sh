@@ -22,7 +22,7 @@ ex="$ROOT/examples/llama_block"
 out="$BUILD_DIR/quickstart/llama_block"
 targets="sm_90a,gfx942,emu-sm_90a"
 if [ -z "${IOLITE_PTXAS:-}" ] && [ ! -x /usr/local/cuda/bin/ptxas ] &&
-  ! command -v ptxas > /dev/null; then
+  [ ! -x /opt/iolite/cuda/bin/ptxas ] && ! command -v ptxas > /dev/null; then
   echo "quickstart: note: no ptxas (CUDA toolkit); compiling for gfx942 only"
   targets="gfx942,emu-sm_90a"
 fi

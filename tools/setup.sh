@@ -42,9 +42,27 @@ else
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# The CUDA toolkit (ptxas) is not a Debian package: NVIDIA binaries are
-# checked by ptxas when /usr/local/cuda/bin/ptxas exists, and skipped with a
-# note otherwise.
-if [ ! -x /usr/local/cuda/bin/ptxas ]; then
-  echo "setup: note: /usr/local/cuda/bin/ptxas not found; cubin checks will be skipped"
+# ptxas and libdevice (NVIDIA binaries, and the CUDA toolkit, are not
+# Debian packages): /usr/local/cuda when it is there, else NVIDIA's
+# nvidia-cuda-nvcc wheel from PyPI, unpacked into /opt/iolite/cuda (bin/ptxas,
+# nvvm/libdevice), where the compiler looks next (lib/Target/Serialization.cpp).
+FALLBACK=/opt/iolite/cuda
+if [ -x /usr/local/cuda/bin/ptxas ] ||
+  { [ -x "$FALLBACK/bin/ptxas" ] &&
+    [ -f "$FALLBACK/nvvm/libdevice/libdevice.10.bc" ]; }; then
+  :
+else
+  echo "setup: no CUDA toolkit in /usr/local/cuda; installing ptxas and" \
+    "libdevice from PyPI (nvidia-cuda-nvcc-cu12) into $FALLBACK"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO mkdir -p /opt/iolite
+  $SUDO rm -rf /opt/iolite/cuda-venv
+  $SUDO /usr/bin/python3 -m venv /opt/iolite/cuda-venv
+  $SUDO /opt/iolite/cuda-venv/bin/pip install -q --disable-pip-version-check \
+    "nvidia-cuda-nvcc-cu12>=12.8,<13"
+  nvcc_dir=$(ls -d /opt/iolite/cuda-venv/lib/python3*/site-packages/nvidia/cuda_nvcc)
+  $SUDO ln -sfn "$nvcc_dir" "$FALLBACK"
+  $SUDO chmod +x "$FALLBACK/bin/ptxas"
+  "$FALLBACK/bin/ptxas" --version | tail -1
 fi

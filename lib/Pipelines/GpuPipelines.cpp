@@ -26,7 +26,12 @@ using namespace mlir::iolite;
 std::string mlir::iolite::getDefaultLibdevicePath() {
   if (const char *env = std::getenv("IOLITE_LIBDEVICE"))
     return env;
-  return "/usr/local/cuda/nvvm/libdevice/libdevice.10.bc";
+  // The CUDA toolkit's, else the one tools/setup.sh installs from PyPI.
+  const char *toolkit = "/usr/local/cuda/nvvm/libdevice/libdevice.10.bc";
+  const char *fallback = "/opt/iolite/cuda/nvvm/libdevice/libdevice.10.bc";
+  if (!llvm::sys::fs::exists(toolkit) && llvm::sys::fs::exists(fallback))
+    return fallback;
+  return toolkit;
 }
 
 void mlir::iolite::buildGpuLoweringPipeline(OpPassManager &pm,

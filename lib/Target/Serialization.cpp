@@ -64,6 +64,10 @@ std::vector<KernelResources> mlir::iolite::parsePtxasReport(StringRef text) {
   return reports;
 }
 
+/// Where tools/setup.sh puts ptxas and libdevice (NVIDIA's
+/// nvidia-cuda-nvcc wheel from PyPI) on a machine without a CUDA toolkit.
+static constexpr const char *kFallbackCudaToolkit = "/opt/iolite/cuda";
+
 static std::string findPtxas(const BackendOptions &options) {
   if (!options.ptxasPath.empty())
     return options.ptxasPath;
@@ -73,6 +77,23 @@ static std::string findPtxas(const BackendOptions &options) {
     return "/usr/local/cuda/bin/ptxas";
   if (auto found = llvm::sys::findProgramByName("ptxas"))
     return *found;
+  std::string fallback = std::string(kFallbackCudaToolkit) + "/bin/ptxas";
+  if (llvm::sys::fs::can_execute(fallback))
+    return fallback;
+  return "";
+}
+
+/// The CUDA toolkit folder whose nvvm/libdevice the NVVM serializer links:
+/// empty (MLIR's default, /usr/local/cuda) when that one has it, else the
+/// setup script's fallback.
+static std::string findCudaToolkit() {
+  if (const char *env = std::getenv("IOLITE_CUDA_TOOLKIT"))
+    return env;
+  if (llvm::sys::fs::exists("/usr/local/cuda/nvvm/libdevice/libdevice.10.bc"))
+    return "";
+  std::string fallback = kFallbackCudaToolkit;
+  if (llvm::sys::fs::exists(fallback + "/nvvm/libdevice/libdevice.10.bc"))
+    return fallback;
   return "";
 }
 
@@ -307,7 +328,8 @@ mlir::iolite::runBackend(ModuleOp module, const TargetDescription &target,
   if (stage == BackendStage::Llvm)
     return success();
 
-  std::string toolkit = target.isAmd() ? findRocmToolkit(options) : "";
+  std::string toolkit =
+      target.isAmd() ? findRocmToolkit(options) : findCudaToolkit();
   bool needIsa = stage == BackendStage::Assembly || target.isNvidia();
   std::string isa;
   if (needIsa) {

@@ -14,6 +14,7 @@ from iolite_testing import MODEL_TOLERANCES, assert_close
 
 REPO = Path(__file__).resolve().parents[2]
 HAVE_PTXAS = os.path.exists("/usr/local/cuda/bin/ptxas") or \
+    os.path.exists("/opt/iolite/cuda/bin/ptxas") or \
     shutil.which("ptxas") is not None
 
 

@@ -59,7 +59,8 @@ enum class BackendStage { Llvm, Assembly, Binary };
 
 struct BackendOptions {
   unsigned optLevel = 3;
-  /// ptxas to run (default: IOLITE_PTXAS, /usr/local/cuda/bin/ptxas, PATH).
+  /// ptxas to run (default: IOLITE_PTXAS, /usr/local/cuda/bin/ptxas, PATH,
+  /// /opt/iolite/cuda/bin/ptxas).
   std::string ptxasPath;
   /// Folder with amdgcn/bitcode and llvm/bin/ld.lld (default:
   /// IOLITE_ROCM_TOOLKIT or the one configured in the build tree).
