@@ -9,7 +9,9 @@
 // D skip and multiplies by silu(z) after it. The scan op has operands and
 // an attribute for exactly these (delta_bias, delta_softplus, D, z): raised
 // into it, the scan kernel reads every input once instead of writing and
-// re-reading the step sizes and the scan output around it.
+// re-reading the step sizes and the scan output around it. Mamba-2's
+// iolite.ssd takes the step-size prologue (dt_bias, dt_softplus) and the D
+// skip the same way.
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,23 +49,34 @@ bool castsHaveOneUse(Value v, Value root) {
   return true;
 }
 
-/// True if `v` is a per-channel vector of a `[B, D, L]` tensor with
-/// elements of `u`'s type or f32 (what the scan op takes): `[D, 1]` or
-/// `[1, D, 1]`, which broadcast along the channel axis.
-bool isChannelVector(Value v, RankedTensorType uType) {
+/// True if `v` broadcasts against `of` as a vector along `axis`: size
+/// `of`'s at that axis, 1 at the axes after it, absent or 1 before it
+/// (`[D, 1]` or `[1, D, 1]` for the channels of `[B, D, L]`), with elements
+/// of `of`'s type or f32 (what the scan ops take).
+bool isVectorAlong(Value v, RankedTensorType of, int64_t axis) {
   auto type = dyn_cast<RankedTensorType>(v.getType());
-  if (!type || !type.hasStaticShape())
+  if (!type || !type.hasStaticShape() || type.getRank() > of.getRank())
     return false;
   Type et = type.getElementType();
-  if (!et.isF32() && et != uType.getElementType())
+  if (!et.isF32() && et != of.getElementType())
     return false;
-  int64_t channels = uType.getDimSize(1);
-  ArrayRef<int64_t> s = type.getShape();
-  return (s.size() == 2 && s[0] == channels && s[1] == 1) ||
-         (s.size() == 3 && s[0] == 1 && s[1] == channels && s[2] == 1);
+  int64_t offset = of.getRank() - type.getRank();
+  if (axis < offset)
+    return false;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    int64_t want = d + offset == axis ? of.getDimSize(axis) : 1;
+    if (type.getDimSize(d) != want)
+      return false;
+  }
+  return true;
 }
 
-/// `v` (a channel vector) reshaped to `[D]`.
+/// True if `v` is a per-channel vector of the scan's `[B, D, L]` `uType`.
+bool isChannelVector(Value v, RankedTensorType uType) {
+  return isVectorAlong(v, uType, 1);
+}
+
+/// `v` (a vector along one axis) reshaped to one dim.
 Value toChannels(RewriterBase &rewriter, Value v) {
   if (!v)
     return v;
@@ -200,7 +213,125 @@ FailureOr<SelectiveScanOp> mlir::iolite::raiseSelectiveScanOperands(
   return raised;
 }
 
+FailureOr<SsdOp> mlir::iolite::raiseSsdOperands(RewriterBase &rewriter,
+                                                SsdOp ssd,
+                                                const RaisingControl &ctl) {
+  if (ssd.getD() || ssd.getDtBias() || ssd.getDtSoftplus())
+    return failure();
+  auto xType = ssd.getX().getType();
+  auto dtType = ssd.getDt().getType();
+  if (!xType.hasStaticShape() || xType.getRank() != 4 ||
+      !dtType.hasStaticShape())
+    return failure();
+  Location loc = ssd.getLoc();
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(ssd);
+
+  // Prologue: dt = cast(softplus(cast(dt0) + bias)), bias per head.
+  Value dt = ssd.getDt();
+  Value bias;
+  bool softplus = false;
+  Value cur = stripFloatCasts(dt);
+  if (!castsHaveOneUse(dt, cur))
+    cur = dt;
+  if (auto sp = cur.getDefiningOp<SoftplusOp>(); sp && cur.hasOneUse()) {
+    softplus = true;
+    cur = stripFloatCasts(sp.getInput());
+    if (!castsHaveOneUse(sp.getInput(), cur))
+      return failure();
+  }
+  if (auto add = cur.getDefiningOp<AddOp>(); add && cur.hasOneUse()) {
+    for (int side = 0; side < 2 && !bias; ++side) {
+      Value raw = stripFloatCasts(side ? add.getRhs() : add.getLhs());
+      Value other = side ? add.getLhs() : add.getRhs();
+      if (raw.getType() == dtType && isVectorAlong(other, dtType, 2)) {
+        bias = other;
+        cur = raw;
+      }
+    }
+    if (!bias && softplus) {
+      ctl.nearMiss(ssd, "ssd",
+                   "the step size adds a term that is not a per-head bias");
+      return failure();
+    }
+  }
+  Value newDt = dt;
+  if (softplus || bias) {
+    newDt = stripFloatCasts(cur);
+    if (newDt.getType() != dtType)
+      return failure();
+  }
+
+  // Epilogue: cast(y) + cast(x) * D, rounded back to x's type. The op
+  // rounds once, so the skip is absorbed only when its sum is rounded to
+  // x's type right away (not when more f32 math such as a gate follows).
+  Value v = ssd.getResult();
+  Operation *user = singleUser(v);
+  if (auto c = dyn_cast_or_null<CastOp>(user);
+      c && isa<FloatType>(c.getType().getElementType())) {
+    v = c.getResult();
+    user = singleUser(v);
+  }
+  Value d;
+  Value end;
+  if (auto add = dyn_cast_or_null<AddOp>(user)) {
+    Value other = add.getLhs() == v ? add.getRhs() : add.getLhs();
+    auto mul = other.getDefiningOp<MulOp>();
+    if (mul && other.hasOneUse() && add.getType() == v.getType()) {
+      for (int side = 0; side < 2 && !d; ++side) {
+        Value x = side ? mul.getRhs() : mul.getLhs();
+        Value w = side ? mul.getLhs() : mul.getRhs();
+        if (stripFloatCasts(x) == ssd.getX() && isVectorAlong(w, xType, 2))
+          d = w;
+      }
+    }
+    if (d) {
+      end = add.getResult();
+      if (end.getType() != xType) {
+        auto c = dyn_cast_or_null<CastOp>(singleUser(end));
+        if (c && c.getType() == xType) {
+          end = c.getResult();
+        } else {
+          ctl.nearMiss(ssd, "ssd",
+                       "the D skip is not rounded to the input type before "
+                       "the ops after it; absorbing it would add a rounding");
+          d = Value();
+        }
+      }
+    }
+  }
+  if (!d && !softplus && !bias)
+    return failure();
+  if (!d)
+    end = ssd.getResult();
+
+  auto raised = SsdOp::create(
+      rewriter, loc, xType, ssd.getX(), newDt, ssd.getA(), ssd.getB(),
+      ssd.getC(), toChannels(rewriter, d), toChannels(rewriter, bias),
+      ssd.getChunkSizeAttr(), softplus ? rewriter.getUnitAttr() : UnitAttr());
+  rewriter.replaceAllUsesWith(end, raised.getResult());
+  SmallString<64> what;
+  for (auto [present, name] :
+       {std::pair<bool, StringRef>{static_cast<bool>(bias), "dt_bias"},
+        {softplus, "dt_softplus"},
+        {static_cast<bool>(d), "D"}})
+    if (present)
+      what += (what.empty() ? "" : ", ") + name.str();
+  ctl.raised(raised, "ssd", "absorbed " + what + " into iolite.ssd");
+  return raised;
+}
+
 namespace {
+struct RaiseSsdPattern : OpRewritePattern<SsdOp> {
+  RaiseSsdPattern(MLIRContext *ctx, RaisingControl control)
+      : OpRewritePattern(ctx), control(std::move(control)) {}
+  LogicalResult matchAndRewrite(SsdOp op,
+                                PatternRewriter &rewriter) const override {
+    return raiseSsdOperands(rewriter, op, control);
+  }
+  RaisingControl control;
+};
+
 struct RaiseSelectiveScanPattern : OpRewritePattern<SelectiveScanOp> {
   RaiseSelectiveScanPattern(MLIRContext *ctx, RaisingControl control)
       : OpRewritePattern(ctx), control(std::move(control)) {}
@@ -226,5 +357,6 @@ struct IoliteRaiseScanPass
 
 void mlir::iolite::populateRaiseScanPatterns(RewritePatternSet &patterns,
                                              const RaisingControl &control) {
-  patterns.add<RaiseSelectiveScanPattern>(patterns.getContext(), control);
+  patterns.add<RaiseSelectiveScanPattern, RaiseSsdPattern>(
+      patterns.getContext(), control);
 }

@@ -84,3 +84,59 @@ func.func @near_misses(%u: tensor<1x8x16xf32>, %delta: tensor<1x8x16xf32>, %A: t
   %ys = iolite.add %y, %dw : tensor<1x8x16xf32>, tensor<1x8x16xf32>
   return %ys : tensor<1x8x16xf32>
 }
+
+// -----
+
+// Mamba-2 as Hugging Face writes it in bf16: softplus(dt + dt_bias) in f32,
+// the bare SSD, and the D skip rounded to bf16 right away. All three become
+// the SSD's own operands.
+// CHECK-LABEL: func.func @ssd_skip
+// CHECK: %[[A:.*]] = iolite.neg
+// CHECK: %[[D1:.*]] = iolite.reshape %arg5 : tensor<4x1xf32> -> tensor<4xf32>
+// CHECK: %[[Y:.*]] = iolite.ssd %arg0, %arg1, %[[A]], %arg3, %arg4 D(%[[D1]] : tensor<4xf32>) dt_bias(%arg6 : tensor<4xf32>) {chunk_size = 8 : i64, dt_softplus}
+// CHECK-NEXT: return %[[Y]]
+// REMARK: remark: absorbed dt_bias, dt_softplus, D into iolite.ssd
+func.func @ssd_skip(%x: tensor<1x16x4x8xbf16>, %dt: tensor<1x16x4xbf16>, %A: tensor<4xf32>, %B: tensor<1x16x1x8xbf16>, %C: tensor<1x16x1x8xbf16>, %D: tensor<4x1xf32>, %bias: tensor<4xf32>) -> tensor<1x16x4x8xbf16> {
+  %dt32 = iolite.cast %dt : tensor<1x16x4xbf16> to tensor<1x16x4xf32>
+  %db = iolite.add %dt32, %bias : tensor<1x16x4xf32>, tensor<4xf32>
+  %sp = iolite.softplus %db : tensor<1x16x4xf32>
+  %dts = iolite.cast %sp : tensor<1x16x4xf32> to tensor<1x16x4xbf16>
+  %Ae = iolite.exp %A : tensor<4xf32>
+  %An = iolite.neg %Ae : tensor<4xf32>
+  %y = iolite.ssd %x, %dts, %An, %B, %C {chunk_size = 8 : i64} : tensor<1x16x4x8xbf16>, tensor<1x16x4xbf16>, tensor<4xf32>, tensor<1x16x1x8xbf16>, tensor<1x16x1x8xbf16>
+  %x32 = iolite.cast %x : tensor<1x16x4x8xbf16> to tensor<1x16x4x8xf32>
+  %dx = iolite.mul %x32, %D : tensor<1x16x4x8xf32>, tensor<4x1xf32>
+  %y32 = iolite.cast %y : tensor<1x16x4x8xbf16> to tensor<1x16x4x8xf32>
+  %ys = iolite.add %y32, %dx : tensor<1x16x4x8xf32>, tensor<1x16x4x8xf32>
+  %o = iolite.cast %ys : tensor<1x16x4x8xf32> to tensor<1x16x4x8xbf16>
+  return %o : tensor<1x16x4x8xbf16>
+}
+
+// -----
+
+// The same with a SiLU(z) gate after the skip in f32 (bench/models.py's
+// graph): the step size is absorbed, the skip stays outside the op.
+// CHECK-LABEL: func.func @ssd_gated
+// CHECK: %[[Y:.*]] = iolite.ssd %arg0, %arg1, %{{.*}}, %arg3, %arg4 dt_bias(%arg6 : tensor<4xf32>) {chunk_size = 8 : i64, dt_softplus}
+// CHECK: iolite.mul %{{.*}}, %arg5
+// CHECK: iolite.silu
+// REMARK: remark: not raised to iolite.ssd: the D skip is not rounded to the input type before the ops after it; absorbing it would add a rounding
+// REMARK: remark: absorbed dt_bias, dt_softplus into iolite.ssd
+func.func @ssd_gated(%x: tensor<1x16x4x8xf16>, %dt: tensor<1x16x4xf16>, %A: tensor<4xf32>, %B: tensor<1x16x1x8xf16>, %C: tensor<1x16x1x8xf16>, %D: tensor<4x1xf32>, %bias: tensor<4xf32>, %z: tensor<1x16x4x8xf16>) -> tensor<1x16x4x8xf16> {
+  %dt32 = iolite.cast %dt : tensor<1x16x4xf16> to tensor<1x16x4xf32>
+  %db = iolite.add %dt32, %bias : tensor<1x16x4xf32>, tensor<4xf32>
+  %sp = iolite.softplus %db : tensor<1x16x4xf32>
+  %dts = iolite.cast %sp : tensor<1x16x4xf32> to tensor<1x16x4xf16>
+  %Ae = iolite.exp %A : tensor<4xf32>
+  %An = iolite.neg %Ae : tensor<4xf32>
+  %y = iolite.ssd %x, %dts, %An, %B, %C {chunk_size = 8 : i64} : tensor<1x16x4x8xf16>, tensor<1x16x4xf16>, tensor<4xf32>, tensor<1x16x1x8xf16>, tensor<1x16x1x8xf16>
+  %x32 = iolite.cast %x : tensor<1x16x4x8xf16> to tensor<1x16x4x8xf32>
+  %dx = iolite.mul %x32, %D : tensor<1x16x4x8xf32>, tensor<4x1xf32>
+  %y32 = iolite.cast %y : tensor<1x16x4x8xf16> to tensor<1x16x4x8xf32>
+  %ys = iolite.add %y32, %dx : tensor<1x16x4x8xf32>, tensor<1x16x4x8xf32>
+  %z32 = iolite.cast %z : tensor<1x16x4x8xf16> to tensor<1x16x4x8xf32>
+  %gz = iolite.silu %z32 : tensor<1x16x4x8xf32>
+  %o32 = iolite.mul %ys, %gz : tensor<1x16x4x8xf32>, tensor<1x16x4x8xf32>
+  %o = iolite.cast %o32 : tensor<1x16x4x8xf32> to tensor<1x16x4x8xf16>
+  return %o : tensor<1x16x4x8xf16>
+}

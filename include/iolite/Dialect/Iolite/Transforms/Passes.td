@@ -105,8 +105,8 @@ def IoliteRaiseRotaryPass
 
 def IoliteRaiseScanPass
     : Pass<"iolite-raise-scan", "::mlir::func::FuncOp"> {
-  let summary = "Raise Mamba's step-size prologue and gate epilogue into "
-                "iolite.selective_scan";
+  let summary = "Raise Mamba's step-size prologue and skip/gate epilogue "
+                "into iolite.selective_scan and iolite.ssd";
   let description = [{
     A Mamba block written as separate ops computes
     `dt = softplus(delta + bias)` before a bare `iolite.selective_scan` and
@@ -119,6 +119,12 @@ def IoliteRaiseScanPass
     per-channel vectors (`[D, 1]` or `[1, D, 1]` against `[B, D, L]`), that
     the skip multiplies the scan's own `u`, that `z` has `u`'s type, and
     that no intermediate has another use.
+
+    `iolite.ssd` (Mamba-2) takes `softplus(dt + bias)` with a per-head bias
+    as `dt_bias`/`dt_softplus`, and `y + x * D` with a per-head `D`
+    (`[H, 1]` against `[B, L, H, P]`) when the sum is rounded to `x`'s type
+    right away; a skip followed by more f32 math (a gate) stays outside,
+    since absorbing it would add a rounding.
 
     ```mlir
     // iolite-opt --iolite-raise-scan

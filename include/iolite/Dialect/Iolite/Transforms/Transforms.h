@@ -117,6 +117,12 @@ FailureOr<SelectiveScanOp>
 raiseSelectiveScanOperands(RewriterBase &rewriter, SelectiveScanOp scan,
                            const RaisingControl &control = {});
 
+/// Absorbs the step-size prologue (softplus(dt + per-head bias)) around a
+/// bare `ssd`, and its D skip when the sum is rounded to the input type
+/// right away, into its operands (see iolite-raise-scan).
+FailureOr<SsdOp> raiseSsdOperands(RewriterBase &rewriter, SsdOp ssd,
+                                  const RaisingControl &control = {});
+
 void populateRaiseScanPatterns(RewritePatternSet &patterns,
                                const RaisingControl &control = {});
 
