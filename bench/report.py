@@ -708,6 +708,18 @@ def harness_section(results):
 
 # -- the page --------------------------------------------------------------------
 
+def latest_partial_runs(results):
+    """The partial reruns, each with only the sections no later rerun
+    replaced."""
+    runs, shown = results.get("partial_runs", []), []
+    for i, r in enumerate(runs):
+        later = {s for x in runs[i + 1:] for s in x["sections"]}
+        sections = [s for s in r["sections"] if s not in later]
+        if sections:
+            shown.append({**r, "sections": sections})
+    return shown
+
+
 def write(results, out_path):
     out_path = Path(out_path)
     figdir = out_path.parent / "perf"
@@ -769,7 +781,7 @@ def write(results, out_path):
         ] + ([
         "Sections rerun since: " + "; ".join(
             f"{', '.join(r['sections'])} at `{r['commit']}` on {r['date']}"
-            for r in results["partial_runs"]) + ".", ""]
+            for r in latest_partial_runs(results)) + ".", ""]
         if results.get("partial_runs") else []) + [
         "No GPU was used: traffic is counted by Iolite's emulator running "
         "the very kernels compiled for each chip, resources come from "
