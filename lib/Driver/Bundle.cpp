@@ -740,8 +740,36 @@ static bool writeFile(StringRef path, StringRef contents, std::string &error) {
   return true;
 }
 
+LogicalResult mlir::iolite::checkBundleOutput(StringRef outDir,
+                                              std::string &error) {
+  if (!llvm::sys::fs::exists(outDir))
+    return success();
+  if (!llvm::sys::fs::is_directory(outDir)) {
+    error = ("-o " + outDir +
+             " is an existing file, not a bundle folder; refusing to "
+             "replace it")
+                .str();
+    return failure();
+  }
+  SmallString<256> manifest(outDir);
+  llvm::sys::path::append(manifest, "manifest.json");
+  std::error_code ec;
+  bool empty = llvm::sys::fs::directory_iterator(outDir, ec) ==
+               llvm::sys::fs::directory_iterator();
+  if (!ec && !empty && !llvm::sys::fs::exists(manifest)) {
+    error = ("-o " + outDir +
+             " is a folder that holds no bundle (no manifest.json); "
+             "refusing to replace it")
+                .str();
+    return failure();
+  }
+  return success();
+}
+
 LogicalResult mlir::iolite::writeBundle(const BundleModel &m, StringRef outDir,
                                         std::string &error) {
+  if (failed(checkBundleOutput(outDir, error)))
+    return failure();
   SmallString<256> target(outDir);
   llvm::sys::fs::make_absolute(target);
   llvm::sys::path::remove_dots(target, /*remove_dot_dot=*/true);

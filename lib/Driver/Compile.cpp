@@ -101,6 +101,10 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
   auto targets = parseTargetList(options.targets, error);
   if (!targets)
     return emitError(UnknownLoc::get(&context)) << error;
+  // Refuse a bad -o before the work, not after it.
+  if (options.emit == EmitStage::Bundle && !options.outputDir.empty() &&
+      failed(checkBundleOutput(options.outputDir, error)))
+    return emitError(UnknownLoc::get(&context)) << error;
 
   TimingScope loadTimer = timing.nest("load model");
   FailureOr<OwningOpRef<ModuleOp>> loaded =

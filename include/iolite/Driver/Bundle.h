@@ -81,7 +81,12 @@ WeightsLayout layoutWeights(const BundleModel &model);
 LogicalResult readHostPlan(ModuleOp module, func::FuncOp host,
                            BundleModel &model, unsigned targetIndex);
 
-/// Writes the bundle into `outDir` atomically (temporary folder + rename).
+/// Fails, saying why, unless `outDir` may receive a bundle: it does not
+/// exist, is an empty folder, or holds an earlier bundle (manifest.json).
+LogicalResult checkBundleOutput(StringRef outDir, std::string &error);
+
+/// Writes the bundle into `outDir` atomically (temporary folder + rename),
+/// replacing an earlier bundle there; checks `outDir` first.
 LogicalResult writeBundle(const BundleModel &model, StringRef outDir,
                           std::string &error);
 
