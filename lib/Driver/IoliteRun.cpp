@@ -278,6 +278,26 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
   if (!options.targets.empty() && !deviceBackend)
     return fail("--target applies to the emu, cuda and hip backends; "
                 "--backend=cpu runs the reference lowering");
+  if (!options.targets.empty()) {
+    // The device runs only code for its own kind of target.
+    StringRef prefix = options.backend == "emu"    ? "emu-"
+                       : options.backend == "cuda" ? "sm_"
+                                                   : "gfx";
+    SmallVector<StringRef> names;
+    StringRef(options.targets).split(names, ',', -1, /*KeepEmpty=*/false);
+    if (llvm::none_of(
+            names, [&](StringRef t) { return t.trim().starts_with(prefix); }))
+      return fail("--target=" + options.targets + " has no " + prefix +
+                  "... target, which --backend=" + options.backend +
+                  " needs (e.g. " +
+                  (options.backend == "emu"    ? "emu-gfx942"
+                   : options.backend == "cuda" ? "sm_90a"
+                                               : "gfx942") +
+                  ")");
+  }
+  if (!options.statsFile.empty() &&
+      llvm::sys::fs::is_directory(options.statsFile))
+    return fail("--stats-file=" + options.statsFile + " is a folder");
   bool isBundleDir = llvm::sys::fs::is_directory(options.model);
   if (isBundleDir && !deviceBackend)
     return fail(options.model +

@@ -139,6 +139,9 @@ ERRORS = [
      "--target applies to the emu, cuda and hip backends"),
     (["--function=scale", "--backend=emu", "--target=emu-sm_75",
       "--input={x}", "--input={s}"], "unknown target 'emu-sm_75'"),
+    (["--function=scale", "--backend=emu", "--target=gfx942",
+      "--input={x}", "--input={s}"],
+     "--target=gfx942 has no emu-... target, which --backend=emu needs"),
     (["--function=scale", "--input={x}", "--input={s}", "--expect={x}",
       "--expect={x}"], "@scale returns 1 result(s) but 2 --expect file(s)"),
 ]
