@@ -71,11 +71,6 @@ bool isVectorAlong(Value v, RankedTensorType of, int64_t axis) {
   return true;
 }
 
-/// True if `v` is a per-channel vector of the scan's `[B, D, L]` `uType`.
-bool isChannelVector(Value v, RankedTensorType uType) {
-  return isVectorAlong(v, uType, 1);
-}
-
 /// `v` (a vector along one axis) reshaped to one dim.
 Value toChannels(RewriterBase &rewriter, Value v) {
   if (!v)
@@ -91,63 +86,79 @@ Operation *singleUser(Value v) {
   return v.hasOneUse() ? *v.getUsers().begin() : nullptr;
 }
 
-} // namespace
-
-FailureOr<SelectiveScanOp> mlir::iolite::raiseSelectiveScanOperands(
-    RewriterBase &rewriter, SelectiveScanOp scan, const RaisingControl &ctl) {
-  if (scan.getD() || scan.getZ() || scan.getDeltaBias() ||
-      scan.getDeltaSoftplus())
-    return failure();
-  auto uType = scan.getU().getType();
-  if (!uType.hasStaticShape() || uType.getRank() != 3)
-    return failure();
-  Location loc = scan.getLoc();
-  OpBuilder::InsertionGuard guard(rewriter);
-  rewriter.setInsertionPoint(scan);
-
-  // Prologue: delta = cast(softplus(cast(delta0) + bias)), each piece
-  // optional, every intermediate used only here.
-  Value delta = scan.getDelta();
+/// What precedes a scan's step-size operand:
+/// `dt = cast(softplus(cast(raw) + bias))`, each piece optional.
+struct StepSize {
+  Value raw;
   Value bias;
   bool softplus = false;
-  Value cur = stripFloatCasts(delta);
-  if (!castsHaveOneUse(delta, cur))
-    cur = delta;
+};
+
+/// Matches the step size `dt` of a scan whose raw step sizes have type
+/// `rawType` and whose bias is a vector along `axis` of it. Nothing to
+/// absorb gives `raw == dt`; a softplus over a sum that is not a bias is a
+/// near miss (failure).
+FailureOr<StepSize> matchStepSize(Value dt, RankedTensorType rawType,
+                                  int64_t axis, Operation *anchor,
+                                  StringRef rewrite, const char *biasForm,
+                                  const RaisingControl &ctl) {
+  StepSize step{dt, Value(), false};
+  Value cur = stripFloatCasts(dt);
+  if (!castsHaveOneUse(dt, cur))
+    cur = dt;
   if (auto sp = cur.getDefiningOp<SoftplusOp>(); sp && cur.hasOneUse()) {
-    softplus = true;
+    step.softplus = true;
     cur = stripFloatCasts(sp.getInput());
     if (!castsHaveOneUse(sp.getInput(), cur))
       return failure();
   }
   if (auto add = cur.getDefiningOp<AddOp>(); add && cur.hasOneUse()) {
-    for (int side = 0; side < 2 && !bias; ++side) {
+    for (int side = 0; side < 2 && !step.bias; ++side) {
       Value raw = stripFloatCasts(side ? add.getRhs() : add.getLhs());
       Value other = side ? add.getLhs() : add.getRhs();
-      if (raw.getType() != uType)
-        continue;
-      if (isChannelVector(other, uType)) {
-        bias = other;
+      if (raw.getType() == rawType && isVectorAlong(other, rawType, axis)) {
+        step.bias = other;
         cur = raw;
       }
     }
-    if (!bias && softplus) {
-      ctl.nearMiss(scan, kRewrite,
-                   "the step size adds a term that is not a per-channel "
-                   "bias ([D, 1] or [1, D, 1])");
+    if (!step.bias && step.softplus) {
+      ctl.nearMiss(anchor, rewrite,
+                   Twine("the step size adds a term that is not a ") +
+                       biasForm);
       return failure();
     }
   }
-  Value newDelta = delta;
-  if (softplus || bias) {
-    newDelta = stripFloatCasts(cur);
-    if (newDelta.getType() != uType)
+  if (step.softplus || step.bias) {
+    step.raw = stripFloatCasts(cur);
+    if (step.raw.getType() != rawType)
       return failure();
   }
+  return step;
+}
 
-  // Epilogue: cast(y) + cast(u) * D, then * silu(cast(z)), then a cast
-  // back to u's type; each optional, intermediates used only here.
-  Value end = scan.getResult();
-  Value v = end;
+/// What follows a scan's result `y`: `cast(y) + cast(input) * D`, then
+/// `* silu(cast(z))` (when the op takes a gate), rounded to the input type.
+struct Epilogue {
+  Value d, z;
+  /// The value the raised op replaces; null when nothing is absorbed.
+  Value end;
+};
+
+/// Matches the epilogue of `y`, a scan over `input` of type `inType` with D
+/// a vector along `axis`. A piece is absorbed only where the chain is
+/// rounded to `inType` right after it: the op rounds once, and absorbing a
+/// sum that more f32 math follows would add a rounding (a near miss).
+Epilogue matchEpilogue(Value y, Value input, RankedTensorType inType,
+                       int64_t axis, bool takesGate, Operation *anchor,
+                       StringRef rewrite, const RaisingControl &ctl) {
+  auto rounded = [&](Value v) -> Value {
+    if (v.getType() == inType)
+      return v;
+    auto c = dyn_cast_or_null<CastOp>(singleUser(v));
+    return c && c.getType() == inType ? c.getResult() : Value();
+  };
+  Epilogue best;
+  Value v = y;
   Operation *user = singleUser(v);
   if (auto c = dyn_cast_or_null<CastOp>(user);
       c && isa<FloatType>(c.getType().getElementType())) {
@@ -162,54 +173,81 @@ FailureOr<SelectiveScanOp> mlir::iolite::raiseSelectiveScanOperands(
       for (int side = 0; side < 2 && !d; ++side) {
         Value x = side ? mul.getRhs() : mul.getLhs();
         Value w = side ? mul.getLhs() : mul.getRhs();
-        if (stripFloatCasts(x) == scan.getU() && isChannelVector(w, uType))
+        if (stripFloatCasts(x) == input && isVectorAlong(w, inType, axis))
           d = w;
       }
     }
     if (d) {
       v = add.getResult();
       user = singleUser(v);
+      if (Value end = rounded(v))
+        best = {d, Value(), end};
     }
   }
-  if (auto mul = dyn_cast_or_null<MulOp>(user)) {
+  if (auto mul = dyn_cast_or_null<MulOp>(user); mul && takesGate) {
     Value other = mul.getLhs() == v ? mul.getRhs() : mul.getLhs();
     auto silu = other.getDefiningOp<SiluOp>();
     if (silu && other.hasOneUse() && mul.getType() == v.getType()) {
       Value raw = stripFloatCasts(silu.getInput());
-      if (raw.getType() == uType) {
+      if (raw.getType() == inType) {
         z = raw;
-        v = mul.getResult();
-        user = singleUser(v);
+        if (Value end = rounded(mul.getResult()))
+          best = {d, z, end};
       }
     }
   }
-  if (v.getType() != uType) {
-    auto c = dyn_cast_or_null<CastOp>(user);
-    if (!c || c.getType() != uType)
-      return failure();
-    v = c.getResult();
-  }
-  bool epilogue = d || z;
-  if (!epilogue && !softplus && !bias)
-    return failure();
-  if (!epilogue)
-    v = end;
+  if (d && !best.d)
+    ctl.nearMiss(anchor, rewrite,
+                 "the D skip is not rounded to the input type before the ops "
+                 "after it; absorbing it would add a rounding");
+  return best;
+}
 
-  auto raised = SelectiveScanOp::create(
-      rewriter, loc, uType, scan.getU(), newDelta, scan.getA(), scan.getB(),
-      scan.getC(), toChannels(rewriter, d), z, toChannels(rewriter, bias),
-      softplus ? rewriter.getUnitAttr() : UnitAttr());
-  rewriter.replaceAllUsesWith(v, raised.getResult());
-  SmallString<64> what;
-  for (auto [present, name] :
-       {std::pair<bool, StringRef>{static_cast<bool>(bias), "delta_bias"},
-        {softplus, "delta_softplus"},
-        {static_cast<bool>(d), "D"},
-        {static_cast<bool>(z), "z"}})
+/// "a, b" of the names whose flag is set.
+std::string listPresent(ArrayRef<std::pair<bool, StringRef>> names) {
+  std::string out;
+  for (auto [present, name] : names)
     if (present)
-      what += (what.empty() ? "" : ", ") + name.str();
+      out += (out.empty() ? "" : ", ") + name.str();
+  return out;
+}
+
+} // namespace
+
+FailureOr<SelectiveScanOp> mlir::iolite::raiseSelectiveScanOperands(
+    RewriterBase &rewriter, SelectiveScanOp scan, const RaisingControl &ctl) {
+  if (scan.getD() || scan.getZ() || scan.getDeltaBias() ||
+      scan.getDeltaSoftplus())
+    return failure();
+  auto uType = scan.getU().getType();
+  if (!uType.hasStaticShape() || uType.getRank() != 3)
+    return failure();
+  FailureOr<StepSize> step =
+      matchStepSize(scan.getDelta(), uType, 1, scan, kRewrite,
+                    "per-channel bias ([D, 1] or [1, D, 1])", ctl);
+  if (failed(step))
+    return failure();
+  Epilogue ep = matchEpilogue(scan.getResult(), scan.getU(), uType, 1,
+                              /*takesGate=*/true, scan, kRewrite, ctl);
+  if (!step->bias && !step->softplus && !ep.end)
+    return failure();
+
+  OpBuilder::InsertionGuard guard(rewriter);
+  rewriter.setInsertionPoint(scan);
+  auto raised = SelectiveScanOp::create(
+      rewriter, scan.getLoc(), uType, scan.getU(), step->raw, scan.getA(),
+      scan.getB(), scan.getC(), toChannels(rewriter, ep.d), ep.z,
+      toChannels(rewriter, step->bias),
+      step->softplus ? rewriter.getUnitAttr() : UnitAttr());
+  rewriter.replaceAllUsesWith(ep.end ? ep.end : scan.getResult(),
+                              raised.getResult());
   ctl.raised(raised, kRewrite,
-             "absorbed " + what + " into iolite.selective_scan");
+             "absorbed " +
+                 listPresent({{static_cast<bool>(step->bias), "delta_bias"},
+                              {step->softplus, "delta_softplus"},
+                              {static_cast<bool>(ep.d), "D"},
+                              {static_cast<bool>(ep.z), "z"}}) +
+                 " into iolite.selective_scan");
   return raised;
 }
 
@@ -223,101 +261,30 @@ FailureOr<SsdOp> mlir::iolite::raiseSsdOperands(RewriterBase &rewriter,
   if (!xType.hasStaticShape() || xType.getRank() != 4 ||
       !dtType.hasStaticShape())
     return failure();
-  Location loc = ssd.getLoc();
+  FailureOr<StepSize> step =
+      matchStepSize(ssd.getDt(), dtType, 2, ssd, "ssd", "per-head bias", ctl);
+  if (failed(step))
+    return failure();
+  Epilogue ep = matchEpilogue(ssd.getResult(), ssd.getX(), xType, 2,
+                              /*takesGate=*/false, ssd, "ssd", ctl);
+  if (!step->bias && !step->softplus && !ep.end)
+    return failure();
+
   OpBuilder::InsertionGuard guard(rewriter);
   rewriter.setInsertionPoint(ssd);
-
-  // Prologue: dt = cast(softplus(cast(dt0) + bias)), bias per head.
-  Value dt = ssd.getDt();
-  Value bias;
-  bool softplus = false;
-  Value cur = stripFloatCasts(dt);
-  if (!castsHaveOneUse(dt, cur))
-    cur = dt;
-  if (auto sp = cur.getDefiningOp<SoftplusOp>(); sp && cur.hasOneUse()) {
-    softplus = true;
-    cur = stripFloatCasts(sp.getInput());
-    if (!castsHaveOneUse(sp.getInput(), cur))
-      return failure();
-  }
-  if (auto add = cur.getDefiningOp<AddOp>(); add && cur.hasOneUse()) {
-    for (int side = 0; side < 2 && !bias; ++side) {
-      Value raw = stripFloatCasts(side ? add.getRhs() : add.getLhs());
-      Value other = side ? add.getLhs() : add.getRhs();
-      if (raw.getType() == dtType && isVectorAlong(other, dtType, 2)) {
-        bias = other;
-        cur = raw;
-      }
-    }
-    if (!bias && softplus) {
-      ctl.nearMiss(ssd, "ssd",
-                   "the step size adds a term that is not a per-head bias");
-      return failure();
-    }
-  }
-  Value newDt = dt;
-  if (softplus || bias) {
-    newDt = stripFloatCasts(cur);
-    if (newDt.getType() != dtType)
-      return failure();
-  }
-
-  // Epilogue: cast(y) + cast(x) * D, rounded back to x's type. The op
-  // rounds once, so the skip is absorbed only when its sum is rounded to
-  // x's type right away (not when more f32 math such as a gate follows).
-  Value v = ssd.getResult();
-  Operation *user = singleUser(v);
-  if (auto c = dyn_cast_or_null<CastOp>(user);
-      c && isa<FloatType>(c.getType().getElementType())) {
-    v = c.getResult();
-    user = singleUser(v);
-  }
-  Value d;
-  Value end;
-  if (auto add = dyn_cast_or_null<AddOp>(user)) {
-    Value other = add.getLhs() == v ? add.getRhs() : add.getLhs();
-    auto mul = other.getDefiningOp<MulOp>();
-    if (mul && other.hasOneUse() && add.getType() == v.getType()) {
-      for (int side = 0; side < 2 && !d; ++side) {
-        Value x = side ? mul.getRhs() : mul.getLhs();
-        Value w = side ? mul.getLhs() : mul.getRhs();
-        if (stripFloatCasts(x) == ssd.getX() && isVectorAlong(w, xType, 2))
-          d = w;
-      }
-    }
-    if (d) {
-      end = add.getResult();
-      if (end.getType() != xType) {
-        auto c = dyn_cast_or_null<CastOp>(singleUser(end));
-        if (c && c.getType() == xType) {
-          end = c.getResult();
-        } else {
-          ctl.nearMiss(ssd, "ssd",
-                       "the D skip is not rounded to the input type before "
-                       "the ops after it; absorbing it would add a rounding");
-          d = Value();
-        }
-      }
-    }
-  }
-  if (!d && !softplus && !bias)
-    return failure();
-  if (!d)
-    end = ssd.getResult();
-
   auto raised = SsdOp::create(
-      rewriter, loc, xType, ssd.getX(), newDt, ssd.getA(), ssd.getB(),
-      ssd.getC(), toChannels(rewriter, d), toChannels(rewriter, bias),
-      ssd.getChunkSizeAttr(), softplus ? rewriter.getUnitAttr() : UnitAttr());
-  rewriter.replaceAllUsesWith(end, raised.getResult());
-  SmallString<64> what;
-  for (auto [present, name] :
-       {std::pair<bool, StringRef>{static_cast<bool>(bias), "dt_bias"},
-        {softplus, "dt_softplus"},
-        {static_cast<bool>(d), "D"}})
-    if (present)
-      what += (what.empty() ? "" : ", ") + name.str();
-  ctl.raised(raised, "ssd", "absorbed " + what + " into iolite.ssd");
+      rewriter, ssd.getLoc(), xType, ssd.getX(), step->raw, ssd.getA(),
+      ssd.getB(), ssd.getC(), toChannels(rewriter, ep.d),
+      toChannels(rewriter, step->bias), ssd.getChunkSizeAttr(),
+      step->softplus ? rewriter.getUnitAttr() : UnitAttr());
+  rewriter.replaceAllUsesWith(ep.end ? ep.end : ssd.getResult(),
+                              raised.getResult());
+  ctl.raised(raised, "ssd",
+             "absorbed " +
+                 listPresent({{static_cast<bool>(step->bias), "dt_bias"},
+                              {step->softplus, "dt_softplus"},
+                              {static_cast<bool>(ep.d), "D"}}) +
+                 " into iolite.ssd");
   return raised;
 }
 

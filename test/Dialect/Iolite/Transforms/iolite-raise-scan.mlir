@@ -69,6 +69,30 @@ func.func @gate_and_bias(%u: tensor<1x8x16xf16>, %delta: tensor<1x8x16xf16>, %A:
 
 // -----
 
+// The skip is followed by f32 math other than the gate (a residual add
+// before the rounding): absorbing it would add a rounding, so only the
+// step size is raised.
+// CHECK-LABEL: func.func @prologue_only
+// CHECK: %[[Y:.*]] = iolite.selective_scan %arg0, %arg1, %arg2, %arg3, %arg4 {delta_softplus}
+// CHECK: iolite.cast %[[Y]]
+// CHECK: iolite.mul
+// CHECK: iolite.add
+// REMARK: remark: not raised to iolite.selective_scan: the D skip is not rounded to the input type before the ops after it; absorbing it would add a rounding
+// REMARK: remark: absorbed delta_softplus into iolite.selective_scan
+func.func @prologue_only(%u: tensor<1x8x16xbf16>, %delta: tensor<1x8x16xbf16>, %A: tensor<8x4xf32>, %B: tensor<1x4x16xbf16>, %C: tensor<1x4x16xbf16>, %D: tensor<8x1xf32>, %r: tensor<1x8x16xf32>) -> tensor<1x8x16xbf16> {
+  %dt = iolite.softplus %delta : tensor<1x8x16xbf16>
+  %y = iolite.selective_scan %u, %dt, %A, %B, %C : tensor<1x8x16xbf16>, tensor<1x8x16xbf16>, tensor<8x4xf32>, tensor<1x4x16xbf16>, tensor<1x4x16xbf16>
+  %y32 = iolite.cast %y : tensor<1x8x16xbf16> to tensor<1x8x16xf32>
+  %u32 = iolite.cast %u : tensor<1x8x16xbf16> to tensor<1x8x16xf32>
+  %du = iolite.mul %u32, %D : tensor<1x8x16xf32>, tensor<8x1xf32>
+  %ys = iolite.add %y32, %du : tensor<1x8x16xf32>, tensor<1x8x16xf32>
+  %res = iolite.add %ys, %r : tensor<1x8x16xf32>, tensor<1x8x16xf32>
+  %o = iolite.cast %res : tensor<1x8x16xf32> to tensor<1x8x16xbf16>
+  return %o : tensor<1x8x16xbf16>
+}
+
+// -----
+
 // Near misses stay as they are: a bias along the sequence axis ([L], not
 // per channel), and a skip of another tensor than the scan's u.
 // CHECK-LABEL: func.func @near_misses
