@@ -11,6 +11,7 @@
 #include "iolite/InitAll.h"
 #include "iolite/Runtime/BundleRunner.h"
 #include "iolite/Runtime/EmuStats.h"
+#include "iolite/Target/TargetDescription.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -131,27 +132,14 @@ public:
   std::string temporaryDir;
 };
 
-/// The emu device to open: "emu-CHIP" for the first emu target named, else
-/// plain "emu" (which runs the bundle's first emu binary).
-std::string emuDeviceName(StringRef targets) {
-  SmallVector<StringRef> names;
-  targets.split(names, ',', -1, /*KeepEmpty=*/false);
-  for (StringRef t : names)
-    if (t.trim().starts_with("emu-"))
-      return t.trim().str();
-  return "emu";
-}
-
-/// Opens the device of `options.backend`, compiles `function` of a model
-/// file into a temporary bundle first, and loads the bundle. Errors are
+/// Opens device `deviceName`, compiles `function` of a model file into a
+/// temporary bundle first, and loads the bundle. Errors are
 /// diagnostics at `loc`.
 FailureOr<std::unique_ptr<BundleBackend>>
-openBundleBackend(const RunToolOptions &options, StringRef function,
-                  bool isBundleDir, MLIRContext &context, Location loc) {
+openBundleBackend(const RunToolOptions &options, const std::string &deviceName,
+                  StringRef function, bool isBundleDir, MLIRContext &context,
+                  Location loc) {
   auto backend = std::make_unique<BundleBackend>();
-  std::string deviceName = options.backend;
-  if (options.backend == "emu")
-    deviceName = emuDeviceName(options.targets);
   if (iolite_device_open(deviceName.c_str(), 0, &backend->device) !=
       IOLITE_SUCCESS) {
     backend->device = nullptr;
@@ -278,22 +266,34 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
   if (!options.targets.empty() && !deviceBackend)
     return fail("--target applies to the emu, cuda and hip backends; "
                 "--backend=cpu runs the reference lowering");
+  // The device: the emu device emulates the first emu target named (plain
+  // "emu" runs a bundle's first emu binary), and runs only code for its own
+  // kind of target.
+  std::string deviceName = options.backend;
   if (!options.targets.empty()) {
-    // The device runs only code for its own kind of target.
-    StringRef prefix = options.backend == "emu"    ? "emu-"
-                       : options.backend == "cuda" ? "sm_"
-                                                   : "gfx";
-    SmallVector<StringRef> names;
-    StringRef(options.targets).split(names, ',', -1, /*KeepEmpty=*/false);
-    if (llvm::none_of(
-            names, [&](StringRef t) { return t.trim().starts_with(prefix); }))
-      return fail("--target=" + options.targets + " has no " + prefix +
+    std::string targetError;
+    auto targets = parseTargetList(options.targets, targetError);
+    if (!targets)
+      return fail(targetError);
+    auto runsOn = [&](const TargetDescription *t) {
+      return options.backend == "emu"    ? t->emulated
+             : options.backend == "cuda" ? !t->emulated && t->isNvidia()
+                                         : !t->emulated && t->isAmd();
+    };
+    auto first = llvm::find_if(*targets, runsOn);
+    if (first == targets->end())
+      return fail("--target=" + options.targets + " has no " +
+                  (options.backend == "emu"    ? "emu-"
+                   : options.backend == "cuda" ? "sm_"
+                                               : "gfx") +
                   "... target, which --backend=" + options.backend +
                   " needs (e.g. " +
                   (options.backend == "emu"    ? "emu-gfx942"
                    : options.backend == "cuda" ? "sm_90a"
                                                : "gfx942") +
                   ")");
+    if (options.backend == "emu")
+      deviceName = (*first)->name;
   }
   if (!options.statsFile.empty() &&
       llvm::sys::fs::is_directory(options.statsFile))
@@ -352,8 +352,8 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
   // its inputs have been checked.
   BundleBackend *bundleBackend = nullptr;
   auto openDevice = [&]() -> LogicalResult {
-    FailureOr<std::unique_ptr<BundleBackend>> opened =
-        openBundleBackend(options, functionName, isBundleDir, context, runLoc);
+    FailureOr<std::unique_ptr<BundleBackend>> opened = openBundleBackend(
+        options, deviceName, functionName, isBundleDir, context, runLoc);
     if (failed(opened))
       return failure();
     bundleBackend = opened->get();
