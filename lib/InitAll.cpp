@@ -10,6 +10,7 @@
 #include "iolite/Conversion/Passes.h"
 #include "iolite/Dialect/Iolite/IR/IoliteOps.h"
 #include "iolite/Dialect/Iolite/Transforms/Passes.h"
+#include "iolite/Dialect/IoliteGPU/Transforms/Passes.h"
 #include "iolite/Pipelines/GpuPipelines.h"
 #include "iolite/Pipelines/Pipelines.h"
 #include "iolite/Target/Emu/EmuTarget.h"
@@ -20,7 +21,7 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 
 void mlir::iolite::registerAllDialects(DialectRegistry &registry) {
-  registry.insert<IoliteDialect>();
+  registry.insert<IoliteDialect, igpu::IoliteGPUDialect>();
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   mlir::registerAllToLLVMIRTranslations(registry);
@@ -30,6 +31,7 @@ void mlir::iolite::registerAllPasses() {
   mlir::registerAllPasses();
   registerIoliteCodegenPasses();
   registerIolitePasses();
+  igpu::registerIoliteGPUPasses();
   registerGpuPipelines();
   registerGraphPipelines();
   emu::registerEmuPasses();

@@ -452,6 +452,15 @@ iolite_capi_compile_file(iolite_capi_context_t context, const char *path,
     compileOptions.remarks = options->remarks != 0;
     if (!parseDims(options->dims, compileOptions.load.dims, error))
       return fail(error);
+    compileOptions.overrides.allowTf32 = options->allow_tf32 != 0;
+    compileOptions.overrides.noMatrixUnits = options->no_matrix_units != 0;
+    if (options->emu_matrix_level && *options->emu_matrix_level) {
+      std::string level = options->emu_matrix_level;
+      if (level != "isa" && level != "warp")
+        return fail("emu_matrix_level must be isa or warp, not '" + level +
+                    "'");
+      compileOptions.backend.emuMatrixLevel = level;
+    }
   }
   if (compileOptions.emit == EmitStage::Bundle &&
       compileOptions.outputDir.empty())

@@ -94,6 +94,8 @@ static LogicalResult annotateKernelFunc(KernelOp kernel, KernelEmitContext &ctx,
     func->setAttr("iolite.scratch_bytes", b.getI64IntegerAttr(scratch));
   func->setAttr("iolite.template", b.getStringAttr(ctx.templateName));
   func->setAttr("iolite.tile", b.getStringAttr(ctx.tileDescription));
+  func->setAttr("iolite.matrix", b.getStringAttr(ctx.matrixKind));
+  func->setAttr("iolite.matrix_reason", b.getStringAttr(ctx.matrixReason));
   func->setAttr("iolite.kernel_name", kernel.getNameAttr());
   SmallVector<Attribute> opNames, opLocs;
   for (Operation &op : kernel.getBody().front().without_terminator()) {

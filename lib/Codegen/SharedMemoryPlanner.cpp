@@ -23,8 +23,56 @@ using namespace mlir::iolite;
 unsigned SharedMemoryPlan::addBuffer(StringRef name, int64_t bytes,
                                      unsigned firstPhase, unsigned lastPhase,
                                      int64_t alignment) {
-  buffers.push_back({name.str(), bytes, alignment, firstPhase, lastPhase});
+  Buffer buf;
+  buf.name = name.str();
+  buf.bytes = bytes;
+  buf.alignment = alignment;
+  buf.firstPhase = firstPhase;
+  buf.lastPhase = lastPhase;
+  buffers.push_back(std::move(buf));
   return buffers.size() - 1;
+}
+
+TileSwizzle mlir::iolite::chooseTileSwizzle(int64_t rows, int64_t cols,
+                                            int64_t elementBytes,
+                                            int64_t readBytes) {
+  TileSwizzle none;
+  if (readBytes <= 0 || readBytes % elementBytes != 0 || readBytes > 128 ||
+      !llvm::isPowerOf2_64(readBytes))
+    return none;
+  int64_t rowBytes = cols * elementBytes;
+  if (rowBytes % readBytes != 0)
+    return none;
+  // A 128-byte phase has `slots` places of readBytes; a row holds `chunks`
+  // of them. Rows at the same column must fall in distinct slots: XOR the
+  // chunk with the row's phase, which advances every `perPhase` rows
+  // (perPhase * chunks >= slots) over `maxPhase` values.
+  int64_t slots = 128 / readBytes, chunks = rowBytes / readBytes;
+  if (!llvm::isPowerOf2_64(chunks))
+    return none;
+  TileSwizzle s;
+  s.vec = readBytes / elementBytes;
+  s.perPhase = std::max<int64_t>(1, slots / chunks);
+  s.maxPhase = std::min(slots, chunks);
+  // The pattern repeats every perPhase * maxPhase rows; a tile (or stage)
+  // must hold whole repeats so stacked stages see the same layout.
+  if (s.maxPhase <= 1 || rows % (s.perPhase * s.maxPhase) != 0)
+    return none;
+  return s;
+}
+
+unsigned SharedMemoryPlan::addTile(StringRef name, int64_t copies, int64_t rows,
+                                   int64_t cols, int64_t elementBytes,
+                                   int64_t readBytes, unsigned firstPhase,
+                                   unsigned lastPhase) {
+  unsigned id = addBuffer(name, copies * rows * cols * elementBytes, firstPhase,
+                          lastPhase, /*alignment=*/128);
+  Buffer &buf = buffers[id];
+  buf.rows = copies * rows;
+  buf.cols = cols;
+  buf.elementBytes = elementBytes;
+  buf.swizzle = chooseTileSwizzle(rows, cols, elementBytes, readBytes);
+  return id;
 }
 
 int64_t SharedMemoryPlan::place() {
@@ -84,6 +132,9 @@ std::string SharedMemoryPlan::describe() const {
       [&](const Buffer &buf) {
         os << buf.name << "[" << buf.offset << "," << buf.offset + buf.bytes
            << ")";
+        if (!buf.swizzle.isIdentity())
+          os << "{swizzle " << buf.swizzle.vec << "/" << buf.swizzle.perPhase
+             << "/" << buf.swizzle.maxPhase << "}";
       },
       " ");
   return s;

@@ -170,6 +170,8 @@ openBundleBackend(const RunToolOptions &options, const std::string &deviceName,
     compileOptions.outputDir = bundleDir;
     compileOptions.targets = targets;
     compileOptions.function = function.str();
+    compileOptions.overrides.allowTf32 = options.allowTf32;
+    compileOptions.backend.emuMatrixLevel = options.emuMatrixLevel;
     llvm::raw_null_ostream kernelTable;
     if (failed(compile(context, compileOptions, kernelTable)))
       return emitError(loc)

@@ -11,6 +11,7 @@
 
 #include "iolite/Pipelines/GpuPipelines.h"
 
+#include "iolite/Dialect/IoliteGPU/Transforms/Passes.h"
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
@@ -62,14 +63,23 @@ void mlir::iolite::buildGpuLoweringPipeline(OpPassManager &pm,
     pm.addPass(createConvertMathToROCDL(math));
   }
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  // Matrix ops to the chip's instructions (nvgpu / amdgpu), then those to
+  // NVVM / ROCDL intrinsics before the generic GPU lowering.
+  igpu::LowerMatrixOpsOptions matrix;
+  matrix.chip = target.chip;
+  kernels.addPass(igpu::createLowerMatrixOps(matrix));
   kernels.addPass(createSCFToControlFlowPass());
   kernels.addPass(memref::createExpandStridedMetadataPass());
   kernels.addPass(createLowerAffinePass());
   if (target.isNvidia()) {
+    kernels.addPass(createConvertNVGPUToNVVMPass());
     ConvertGpuOpsToNVVMOpsOptions lower;
     lower.useBarePtrCallConv = true;
     kernels.addPass(createConvertGpuOpsToNVVMOps(lower));
   } else {
+    ConvertAMDGPUToROCDLPassOptions amd;
+    amd.chipset = target.chip;
+    kernels.addPass(createConvertAMDGPUToROCDLPass(amd));
     ConvertGpuOpsToROCDLOpsOptions lower;
     lower.chipset = target.chip;
     lower.useBarePtrCallConv = true;

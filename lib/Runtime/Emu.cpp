@@ -6,10 +6,11 @@
 //
 // Runs emu objects (see iolite_emu_abi.h): every GPU thread of a block is a
 // fiber on one host thread; blocks are spread over a few host threads.
-// A fiber runs until it reaches a barrier or a warp shuffle, or exits; when
-// no fiber of the block can run, the scheduler completes the warp shuffles
-// whose lanes have all arrived, else the block barrier, else reports why the
-// block cannot go on. Everything is deterministic for a given launch: the
+// A fiber runs until it reaches a barrier, a warp shuffle or a warp-level
+// matrix instruction, or exits; when no fiber of the block can run, the
+// scheduler completes the matrix instructions and shuffles whose lanes have
+// all arrived, else the block barrier, else reports why the block cannot go
+// on. Everything is deterministic for a given launch: the
 // fibers of a block always run in the same order.
 //
 // Device memory is host memory. Every global or shared access of a kernel
@@ -19,6 +20,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "EmuFiber.h"
+#include "EmuMatrix.h"
 #include "RuntimeImpl.h"
 #include "iolite/Runtime/iolite_emu_abi.h"
 
@@ -39,6 +41,7 @@
 #include <sys/mman.h>
 #include <thread>
 #include <unistd.h>
+#include <unordered_map>
 #include <vector>
 
 using namespace iolite::runtime;
@@ -60,6 +63,8 @@ struct Counters {
   uint64_t globalRead = 0, globalWritten = 0;
   uint64_t sharedRead = 0, sharedWritten = 0;
   uint64_t flops = 0, barriers = 0;
+  uint64_t matrixFlops = 0;
+  uint64_t sharedWavefronts = 0, sharedConflicts = 0;
   void add(const Counters &o) {
     globalRead += o.globalRead;
     globalWritten += o.globalWritten;
@@ -67,6 +72,9 @@ struct Counters {
     sharedWritten += o.sharedWritten;
     flops += o.flops;
     barriers += o.barriers;
+    matrixFlops += o.matrixFlops;
+    sharedWavefronts += o.sharedWavefronts;
+    sharedConflicts += o.sharedConflicts;
   }
 };
 
@@ -74,8 +82,19 @@ enum class FiberState : uint8_t {
   Runnable,
   AtBarrier,
   AtShuffle,
+  /// At a warp-collective matrix instruction (mma or ldmatrix).
+  AtMatrix,
   Exited,
   Failed
+};
+
+/// Which warp-collective matrix instruction a fiber waits at.
+enum class MatrixOp : uint8_t { Mma, LdMatrix };
+
+/// Per site: how often the fiber has run it since the last scheduling
+/// point (`epoch` tells stale counts apart without clearing them).
+struct SiteCount {
+  uint32_t epoch = 0, count = 0;
 };
 
 struct BlockRunner;
@@ -92,6 +111,14 @@ struct Fiber {
   uint64_t shuffleIn = 0, shuffleOut = 0;
   uint32_t shuffleOffset = 0, shuffleWidth = 0, shuffleMode = 0;
   uint32_t shuffleValid = 0;
+  /// The matrix instruction the fiber waits at, with its operands.
+  MatrixOp matrixOp = MatrixOp::Mma;
+  uint32_t mmaLevel = 0, mmaKind = 0;
+  uint64_t mmaA = 0, mmaB = 0, mmaC = 0, mmaD = 0;
+  uint64_t ldAddress = 0, ldResult = 0;
+  uint32_t ldTiles = 0, ldTranspose = 0;
+  /// Shared-memory accesses per site, for the bank model.
+  std::vector<SiteCount> siteCounts;
   /// The allocation of the last global access: most accesses hit it again.
   const Allocation *lastAllocation = nullptr;
   Counters counters;
@@ -105,6 +132,8 @@ struct LaunchState {
   uint32_t sharedBytes = 0;
   void **args = nullptr;
   uint32_t threadsPerBlock = 0;
+  /// Whether shared accesses are grouped into warp-wide wavefronts.
+  bool bankModel = true;
   uint64_t numBlocks = 0;
   /// Sorted by base; fixed for the launch.
   std::vector<Allocation> allocations;
@@ -142,7 +171,7 @@ struct BlockRunner {
 
   BlockRunner(LaunchState &launch, std::vector<FiberStack> stacks)
       : launch(launch), stacks(std::move(stacks)),
-        fibers(launch.threadsPerBlock) {
+        fibers(launch.threadsPerBlock), bankModel(launch.bankModel) {
     // 128-byte aligned, never null even for zero bytes.
     size_t bytes = launch.sharedBytes + 128;
     sharedStorage.reset(new uint8_t[bytes]);
@@ -151,6 +180,16 @@ struct BlockRunner {
   }
 
   uint32_t warpSize() const { return launch.module->warp_size; }
+
+  /// The bank model (IOLITE_EMU_BANK_MODEL=0 turns it off): the shared
+  /// accesses of each warp since the last scheduling point, grouped by
+  /// (site, n-th execution of the site by the lane). Between two points
+  /// every lane of a warp runs each site in the same order, so a group is
+  /// one warp-wide instruction.
+  bool bankModel = true;
+  uint32_t epoch = 1;
+  std::vector<std::unordered_map<uint64_t, std::vector<BankAccess>>>
+      pendingShared;
 
   std::string blockText() const {
     char text[96];
@@ -182,6 +221,11 @@ struct BlockRunner {
   }
 
   bool runBlock(uint64_t linearBlock);
+  /// Counts the wavefronts of the grouped shared accesses and starts a new
+  /// epoch.
+  void flushSharedAccesses();
+  void countPhases(std::vector<BankAccess> &accesses);
+  bool completeMatrix(bool &progressed);
   bool completeShuffles(bool &progressed);
   bool completeBarrier();
   std::string describeLane(uint32_t warp, uint32_t lane) const;
@@ -228,8 +272,12 @@ bool BlockRunner::runBlock(uint64_t linearBlock) {
     f.state = FiberState::Runnable;
     f.lastAllocation = nullptr;
     f.counters = Counters();
+    if (bankModel && f.siteCounts.size() != launch.module->num_sites)
+      f.siteCounts.assign(launch.module->num_sites, SiteCount());
     makeContext(f.context, stacks[i], fiberMain, &f);
   }
+  if (bankModel)
+    pendingShared.resize((fibers.size() + warp - 1) / warp);
 
   for (;;) {
     for (Fiber &f : fibers) {
@@ -244,10 +292,16 @@ bool BlockRunner::runBlock(uint64_t linearBlock) {
     bool allExited = std::all_of(fibers.begin(), fibers.end(), [](auto &f) {
       return f.state == FiberState::Exited;
     });
+    if (bankModel)
+      flushSharedAccesses();
     if (allExited)
       break;
     // No fiber can run: complete what the waiting ones wait for.
     bool progressed = false;
+    if (!completeMatrix(progressed))
+      return false;
+    if (progressed)
+      continue;
     if (!completeShuffles(progressed))
       return false;
     if (progressed)
@@ -273,6 +327,9 @@ std::string BlockRunner::describeLane(uint32_t warp, uint32_t lane) const {
     return std::string("waits at the barrier at ") + launch.site(f.site);
   case FiberState::AtShuffle:
     return std::string("is in the shuffle at ") + launch.site(f.site);
+  case FiberState::AtMatrix:
+    return std::string("is in the matrix instruction at ") +
+           launch.site(f.site);
   default:
     return "is running";
   }
@@ -442,6 +499,152 @@ bool BlockRunner::completeShuffles(bool &progressed) {
   return true;
 }
 
+void BlockRunner::countPhases(std::vector<BankAccess> &accesses) {
+  uint32_t widest = 0;
+  for (const BankAccess &a : accesses)
+    widest = std::max(widest, a.bytes);
+  uint32_t lanesPerPhase = std::max(1u, 128 / std::max(4u, widest));
+  std::sort(
+      accesses.begin(), accesses.end(),
+      [](const BankAccess &x, const BankAccess &y) { return x.lane < y.lane; });
+  for (size_t i = 0; i < accesses.size();) {
+    uint32_t phase = accesses[i].lane / lanesPerPhase;
+    size_t j = i;
+    while (j < accesses.size() && accesses[j].lane / lanesPerPhase == phase)
+      ++j;
+    uint32_t wavefronts = phaseWavefronts(accesses.data() + i, j - i);
+    counters.sharedWavefronts += wavefronts;
+    if (wavefronts > 1)
+      counters.sharedConflicts += wavefronts - 1;
+    i = j;
+  }
+}
+
+void BlockRunner::flushSharedAccesses() {
+  for (auto &groups : pendingShared) {
+    for (auto &[key, accesses] : groups)
+      countPhases(accesses);
+    groups.clear();
+  }
+  ++epoch;
+}
+
+bool BlockRunner::completeMatrix(bool &progressed) {
+  uint32_t warp = warpSize();
+  uint32_t numWarps = (static_cast<uint32_t>(fibers.size()) + warp - 1) / warp;
+  for (uint32_t w = 0; w < numWarps; ++w) {
+    uint32_t first = w * warp;
+    uint32_t count =
+        std::min<uint32_t>(warp, static_cast<uint32_t>(fibers.size()) - first);
+    Fiber *leader = nullptr;
+    for (uint32_t l = 0; l < count && !leader; ++l)
+      if (fibers[first + l].state == FiberState::AtMatrix)
+        leader = &fibers[first + l];
+    if (!leader)
+      continue;
+    uint32_t site = leader->site;
+    auto failWith = [&](const Fiber &f, const std::string &what) {
+      launch.fail("emu: invalid matrix instruction in " + kernelText() + ", " +
+                  threadText(f) + " (warp " + std::to_string(w) + " lane " +
+                  std::to_string(f.lane) + ")\n  at " + launch.site(site) +
+                  "\n  " + what);
+      return false;
+    };
+    if (count != warp)
+      return failWith(*leader, "matrix instructions need whole warps, but "
+                               "this warp has " +
+                                   std::to_string(count) + " of " +
+                                   std::to_string(warp) + " lanes");
+    // Every lane of the warp executes it together, with the same operands
+    // of the instruction itself.
+    for (uint32_t k = 0; k < warp; ++k) {
+      const Fiber &f = fibers[first + k];
+      if (f.state != FiberState::AtMatrix || f.site != site)
+        return failWith(*leader, "lane " + std::to_string(k) + " " +
+                                     describeLane(w, k) +
+                                     "; all lanes of a warp must execute a "
+                                     "matrix instruction together");
+      bool same =
+          f.matrixOp == leader->matrixOp &&
+          (f.matrixOp == MatrixOp::Mma
+               ? f.mmaLevel == leader->mmaLevel && f.mmaKind == leader->mmaKind
+               : f.ldTiles == leader->ldTiles &&
+                     f.ldTranspose == leader->ldTranspose);
+      if (!same)
+        return failWith(f, "lanes of the warp disagree on the instruction");
+    }
+    if (leader->matrixOp == MatrixOp::Mma) {
+      auto kind = static_cast<mlir::iolite::matrix::Kind>(leader->mmaKind);
+      const mlir::iolite::matrix::Instruction *inst =
+          mlir::iolite::matrix::lookup(kind);
+      if (!inst)
+        return failWith(*leader, "unknown matrix instruction kind " +
+                                     std::to_string(leader->mmaKind));
+      if (inst->warpSize != warp)
+        return failWith(*leader, std::string(inst->name) + " needs " +
+                                     std::to_string(inst->warpSize) +
+                                     "-lane warps; this chip has " +
+                                     std::to_string(warp));
+      std::vector<MmaLaneFragments> lanes(warp);
+      for (uint32_t k = 0; k < warp; ++k) {
+        const Fiber &f = fibers[first + k];
+        lanes[k] = {reinterpret_cast<const void *>(f.mmaA),
+                    reinterpret_cast<const void *>(f.mmaB),
+                    reinterpret_cast<const void *>(f.mmaC),
+                    reinterpret_cast<void *>(f.mmaD)};
+      }
+      std::string error = executeMma(
+          kind, leader->mmaLevel == IOLITE_EMU_MMA_ISA, lanes.data());
+      if (!error.empty())
+        return failWith(*leader, error);
+      counters.matrixFlops += inst->flops();
+    } else {
+      uint32_t tiles = leader->ldTiles;
+      if (warp != 32 || (tiles != 1 && tiles != 2 && tiles != 4))
+        return failWith(*leader, "ldmatrix needs 32-lane warps and 1, 2 or "
+                                 "4 tiles");
+      auto base = reinterpret_cast<uintptr_t>(shared);
+      uint64_t size = launch.sharedBytes;
+      uint64_t rows[32] = {};
+      void *results[32];
+      for (uint32_t k = 0; k < 32; ++k) {
+        const Fiber &f = fibers[first + k];
+        results[k] = reinterpret_cast<void *>(f.ldResult);
+        if (k >= 8 * tiles)
+          continue;
+        uint64_t address = f.ldAddress;
+        if (address % 16 != 0)
+          return failWith(f, "ldmatrix row address is not 16-byte aligned "
+                             "(offset " +
+                                 std::to_string(address - base) +
+                                 " in shared memory)");
+        if (address < base || address - base > size ||
+            size - (address - base) < 16)
+          return failWith(f, "emu memcheck: the ldmatrix row at byte " +
+                                 std::to_string(int64_t(address - base)) +
+                                 " is outside the block's " +
+                                 std::to_string(size) +
+                                 "-byte dynamic shared memory");
+        rows[k] = address;
+      }
+      executeLdMatrix(tiles, leader->ldTranspose != 0, rows, results);
+      counters.sharedRead += uint64_t(tiles) * 8 * 16;
+      for (uint32_t i = 0; i < tiles; ++i) {
+        BankAccess phase[8];
+        for (uint32_t r = 0; r < 8; ++r)
+          phase[r] = {8 * i + r, rows[8 * i + r], 16};
+        uint32_t wavefronts = phaseWavefronts(phase, 8);
+        counters.sharedWavefronts += wavefronts;
+        counters.sharedConflicts += wavefronts - 1;
+      }
+    }
+    for (uint32_t k = 0; k < warp; ++k)
+      fibers[first + k].state = FiberState::Runnable;
+    progressed = true;
+  }
+  return true;
+}
+
 bool BlockRunner::completeBarrier() {
   std::map<uint32_t, std::vector<uint32_t>> waiting;
   std::vector<uint32_t> exited;
@@ -541,6 +744,34 @@ uint64_t hookShuffle(uint64_t value, uint32_t offset, uint32_t width,
 
 uint32_t hookShuffleValid() { return self().shuffleValid; }
 
+void hookMma(uint32_t level, uint32_t kind, uint64_t a, uint64_t b, uint64_t c,
+             uint64_t d, uint32_t site) {
+  Fiber &f = self();
+  f.state = FiberState::AtMatrix;
+  f.site = site;
+  f.matrixOp = MatrixOp::Mma;
+  f.mmaLevel = level;
+  f.mmaKind = kind;
+  f.mmaA = a;
+  f.mmaB = b;
+  f.mmaC = c;
+  f.mmaD = d;
+  switchContext(f.context, f.runner->scheduler);
+}
+
+void hookLdMatrix(uint64_t address, uint32_t tiles, uint32_t transpose,
+                  uint64_t result, uint32_t site) {
+  Fiber &f = self();
+  f.state = FiberState::AtMatrix;
+  f.site = site;
+  f.matrixOp = MatrixOp::LdMatrix;
+  f.ldAddress = address;
+  f.ldTiles = tiles;
+  f.ldTranspose = transpose;
+  f.ldResult = result;
+  switchContext(f.context, f.runner->scheduler);
+}
+
 void *hookDynamicSharedMemory() { return self().runner->shared; }
 
 uint64_t hookDynamicSharedMemorySize() {
@@ -595,6 +826,17 @@ void hookAccess(uint64_t address, uint64_t extent, uint64_t counted,
       f.counters.sharedRead += counted;
     if (writes)
       f.counters.sharedWritten += counted;
+    BlockRunner &runner = *f.runner;
+    if (runner.bankModel && site < f.siteCounts.size()) {
+      SiteCount &n = f.siteCounts[site];
+      if (n.epoch != runner.epoch) {
+        n.epoch = runner.epoch;
+        n.count = 0;
+      }
+      uint64_t key = uint64_t(site) << 32 | n.count++;
+      runner.pendingShared[f.warp][key].push_back(
+          {f.lane, address, static_cast<uint32_t>(extent)});
+    }
     return;
   }
   const Allocation *a = f.lastAllocation;
@@ -659,7 +901,9 @@ const iolite_emu_hooks_t kHooks = {hookIndex,
                                    hookDynamicSharedMemorySize,
                                    hookAccess,
                                    hookFlops,
-                                   hookAssertFail};
+                                   hookAssertFail,
+                                   hookMma,
+                                   hookLdMatrix};
 
 //===----------------------------------------------------------------------===//
 // Device, module, kernel
@@ -1062,6 +1306,7 @@ iolite_status_t EmuKernel::launch(const uint32_t grid[3],
   launch.threadsPerBlock = static_cast<uint32_t>(threads);
   launch.numBlocks = uint64_t(grid[0]) * grid[1] * grid[2];
   launch.allocations = device.snapshotAllocations();
+  launch.bankModel = envSize("IOLITE_EMU_BANK_MODEL", 1, 0, 1) != 0;
 
   size_t hostThreads =
       envSize("IOLITE_EMU_THREADS",
@@ -1110,6 +1355,9 @@ iolite_status_t EmuKernel::launch(const uint32_t grid[3],
   stats.shared_bytes_written = total.sharedWritten;
   stats.flops = total.flops;
   stats.barriers = total.barriers;
+  stats.matrix_flops = total.matrixFlops;
+  stats.shared_wavefronts = total.sharedWavefronts;
+  stats.shared_bank_conflicts = total.sharedConflicts;
   stats.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();

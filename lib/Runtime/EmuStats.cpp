@@ -39,6 +39,9 @@ total(llvm::ArrayRef<iolite_emu_launch_stats_t> stats) {
     sum.flops += s.flops;
     sum.barriers += s.barriers;
     sum.seconds += s.seconds;
+    sum.matrix_flops += s.matrix_flops;
+    sum.shared_wavefronts += s.shared_wavefronts;
+    sum.shared_bank_conflicts += s.shared_bank_conflicts;
   }
   return sum;
 }
@@ -55,28 +58,32 @@ void iolite::printEmuStatsTable(
     nameWidth = std::max(nameWidth, std::string(s.kernel).size());
   auto row = [&](llvm::StringRef kernel, llvm::StringRef grid,
                  llvm::StringRef block, llvm::StringRef shared,
-                 llvm::StringRef cells[7]) {
+                 llvm::StringRef cells[10]) {
     os << llvm::left_justify(kernel, nameWidth) << "  "
        << llvm::left_justify(grid, 16) << "  " << llvm::left_justify(block, 14)
        << "  " << llvm::right_justify(shared, 8);
-    for (int i = 0; i < 7; ++i)
-      os << "  " << llvm::right_justify(cells[i], i == 6 ? 9 : 14);
+    for (int i = 0; i < 10; ++i)
+      os << "  " << llvm::right_justify(cells[i], i == 9 ? 9 : 14);
     os << "\n";
   };
-  llvm::StringRef header[7] = {
+  llvm::StringRef header[10] = {
       "global read", "global written", "shared read", "shared written",
-      "flops",       "barriers",       "seconds"};
+      "flops",       "matrix flops",   "wavefronts",  "bank conflicts",
+      "barriers",    "seconds"};
   row("kernel", "grid", "block", "shared", header);
   auto emit = [&](const iolite_emu_launch_stats_t &s, bool isTotal) {
-    std::string cells[7] = {std::to_string(s.global_bytes_read),
-                            std::to_string(s.global_bytes_written),
-                            std::to_string(s.shared_bytes_read),
-                            std::to_string(s.shared_bytes_written),
-                            std::to_string(s.flops),
-                            std::to_string(s.barriers),
-                            llvm::formatv("{0:f4}", s.seconds).str()};
-    llvm::StringRef refs[7];
-    for (int i = 0; i < 7; ++i)
+    std::string cells[10] = {std::to_string(s.global_bytes_read),
+                             std::to_string(s.global_bytes_written),
+                             std::to_string(s.shared_bytes_read),
+                             std::to_string(s.shared_bytes_written),
+                             std::to_string(s.flops),
+                             std::to_string(s.matrix_flops),
+                             std::to_string(s.shared_wavefronts),
+                             std::to_string(s.shared_bank_conflicts),
+                             std::to_string(s.barriers),
+                             llvm::formatv("{0:f4}", s.seconds).str()};
+    llvm::StringRef refs[10];
+    for (int i = 0; i < 10; ++i)
       refs[i] = cells[i];
     row(s.kernel, isTotal ? "" : triple(s.grid), isTotal ? "" : triple(s.block),
         isTotal ? "" : std::to_string(s.shared_bytes), refs);
@@ -101,6 +108,9 @@ static llvm::json::Object toJson(const iolite_emu_launch_stats_t &s,
   o["shared_bytes_read"] = s.shared_bytes_read;
   o["shared_bytes_written"] = s.shared_bytes_written;
   o["flops"] = s.flops;
+  o["matrix_flops"] = s.matrix_flops;
+  o["shared_wavefronts"] = s.shared_wavefronts;
+  o["shared_bank_conflicts"] = s.shared_bank_conflicts;
   o["barriers"] = s.barriers;
   o["seconds"] = s.seconds;
   return o;

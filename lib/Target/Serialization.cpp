@@ -274,6 +274,7 @@ static LogicalResult runEmuBackend(ModuleOp module,
   emu::EmuOptions emuOptions;
   emuOptions.chip = target.chip;
   emuOptions.optLevel = std::min(options.optLevel, 2u);
+  emuOptions.matrixLevel = options.emuMatrixLevel;
   if (stage == BackendStage::Assembly)
     return module.emitError()
            << "target '" << target.name

@@ -28,6 +28,10 @@ const KernelTuning *TargetDescription::getTuning(StringRef family) const {
   return nullptr;
 }
 
+bool TargetDescription::hasMatrixKind(::mlir::iolite::matrix::Kind kind) const {
+  return llvm::is_contained(matrixKinds, kind);
+}
+
 static KernelTuning tuning(ArrayRef<int64_t> tile, unsigned threads,
                            unsigned stages = 1) {
   KernelTuning t;
@@ -69,12 +73,20 @@ static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
   t.accumulatorsPerThread = 64;
   t.registersPerMultiprocessor = 65536;
   t.features = features.str();
+  // mma.sync m16n8k16 (f16, bf16) and m16n8k8 (tf32): sm_80 and later.
+  using ::mlir::iolite::matrix::Kind;
+  t.matrixKinds = {Kind::NvF16_16x8x16, Kind::NvBf16_16x8x16,
+                   Kind::NvTf32_16x8x8};
   t.tunings.push_back({"elementwise", tuning({1}, 256)});
   // {rows per block, columns from which a row gets a whole block}: one row
   // per warp, 8 warps; from 2048 columns (16 passes of a warp's 4-wide
   // runs) a row is a block's.
   t.tunings.push_back({"row_reduction", tuning({8, 2048}, 256)});
   t.tunings.push_back({"matmul", tuning(matmulTile, 256, 2)});
+  // Tensor-core matmuls (mma.sync m16n8k16): CUTLASS's and Triton's usual
+  // 128x128x32 block with 8 warps as 2x4, 64x32 per warp (4x4 m16n8
+  // tiles, 64 f32 accumulators per thread), double-buffered (32 KiB).
+  t.tunings.push_back({"matmul_mma", tuning({128, 128, 32}, 256, 2)});
   // {min channels per block, chunk length, max states per thread}; up to
   // 512 threads (channels x lanes per channel).
   t.tunings.push_back({"selective_scan", tuning({64, 16, 32}, 512)});
@@ -109,12 +121,22 @@ static TargetDescription makeAmd(StringRef chip, unsigned cus) {
   t.accumulatorsPerThread = 64;
   // 4 SIMDs x 512 VGPRs x 64 lanes.
   t.registersPerMultiprocessor = 131072;
+  // MFMA 32x32x8 and 16x16x16 in f16 and bf16 (the bf16_1k forms on both
+  // CDNA2 and CDNA3); 32x32x8 first: it moves half the operand bytes per
+  // flop of 16x16x16.
+  using ::mlir::iolite::matrix::Kind;
+  t.matrixKinds = {Kind::AmdF16_32x32x8, Kind::AmdBf16_32x32x8,
+                   Kind::AmdF16_16x16x16, Kind::AmdBf16_16x16x16};
   t.tunings.push_back({"elementwise", tuning({1}, 256)});
   // {rows per block, columns from which a row gets a whole block}: one row
   // per wavefront, 4 wavefronts; from 4096 columns (16 passes of a
   // wavefront's 4-wide runs) a row is a block's.
   t.tunings.push_back({"row_reduction", tuning({4, 4096}, 256)});
   t.tunings.push_back({"matmul", tuning({64, 64, 16}, 256, 2)});
+  // MFMA matmuls: 128x128x32 with 4 waves as 2x2, 64x64 per wave (2x2
+  // 32x32x8 tiles, 64 f32 accumulators per lane), double-buffered (32 KiB
+  // of the 64 KiB LDS).
+  t.tunings.push_back({"matmul_mma", tuning({128, 128, 32}, 256, 2)});
   t.tunings.push_back({"selective_scan", tuning({64, 16, 32}, 512)});
   // {max chunk, max heads per block, f32 state registers per thread}.
   t.tunings.push_back({"ssd", tuning({64, 4, 64}, 256)});

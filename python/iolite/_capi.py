@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import IoliteError
 
-CAPI_VERSION = 1
+CAPI_VERSION = 2
 
 
 def library_dir():
@@ -47,7 +47,10 @@ class _CompileOptions(ctypes.Structure):
                 ("emit", ctypes.c_char_p),
                 ("no_fusion", ctypes.c_int),
                 ("remarks", ctypes.c_int),
-                ("dims", ctypes.c_char_p)]
+                ("dims", ctypes.c_char_p),
+                ("allow_tf32", ctypes.c_int),
+                ("no_matrix_units", ctypes.c_int),
+                ("emu_matrix_level", ctypes.c_char_p)]
 
 
 class EmuLaunchStats(ctypes.Structure):
@@ -62,7 +65,10 @@ class EmuLaunchStats(ctypes.Structure):
                 ("shared_bytes_written", ctypes.c_uint64),
                 ("flops", ctypes.c_uint64),
                 ("barriers", ctypes.c_uint64),
-                ("seconds", ctypes.c_double)]
+                ("seconds", ctypes.c_double),
+                ("matrix_flops", ctypes.c_uint64),
+                ("shared_wavefronts", ctypes.c_uint64),
+                ("shared_bank_conflicts", ctypes.c_uint64)]
 
 
 _P = ctypes.c_void_p
@@ -227,7 +233,8 @@ def import_onnx(path, dims, function_name, flags):
 
 
 def compile_model(source, model_name, path, targets, output_dir, emit,
-                  no_fusion, remarks, dims):
+                  no_fusion, remarks, dims, allow_tf32=False,
+                  no_matrix_units=False, emu_matrix_level=None):
     """Runs the compile driver on MLIR text `source` named `model_name`, or
     on the model file at `path`."""
     options = _CompileOptions(
@@ -235,7 +242,11 @@ def compile_model(source, model_name, path, targets, output_dir, emit,
         output_dir=str(output_dir).encode() if output_dir else None,
         emit=emit.encode() if emit else None,
         no_fusion=int(bool(no_fusion)), remarks=int(bool(remarks)),
-        dims=dims.encode() if dims else None)
+        dims=dims.encode() if dims else None,
+        allow_tf32=int(bool(allow_tf32)),
+        no_matrix_units=int(bool(no_matrix_units)),
+        emu_matrix_level=emu_matrix_level.encode() if emu_matrix_level
+        else None)
     lib = capi()
     if path is not None:
         handle = lib.iolite_capi_compile_file(context(), str(path).encode(),

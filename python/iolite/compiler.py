@@ -61,7 +61,8 @@ def _source_of(model, name, example_inputs):
 
 def compile(model, targets=("sm_90a",), output_dir=None, emit="bundle",
             no_fusion=False, remarks=False, name=None, example_inputs=None,
-            dims=None):
+            dims=None, allow_tf32=False, no_matrix_units=False,
+            emu_matrix_level=None):
     """Compiles `model` as iolite-compile does.
 
     `model` is a Graph, a Module (iolite.parse / iolite.import_onnx), MLIR
@@ -71,6 +72,10 @@ def compile(model, targets=("sm_90a",), output_dir=None, emit="bundle",
     the bundle is written to `output_dir` (a temporary folder, removed with
     the Bundle, when None) and a Bundle is returned; any other stage returns
     the driver's text for it. `dims` gives an ONNX model's symbolic dims.
+    `allow_tf32` lets f32 products use TF32 matrix instructions (as
+    torch.backends.cuda.matmul.allow_tf32); `no_matrix_units` keeps every
+    product on the FMA units; `emu_matrix_level` ("isa" or "warp") picks how
+    emu targets run matrix instructions.
     Raises CompileError with the driver's diagnostics on failure.
     """
     if emit not in EMIT_STAGES:
@@ -91,7 +96,9 @@ def compile(model, targets=("sm_90a",), output_dir=None, emit="bundle",
     try:
         result = _capi.compile_model(source, model_name, path,
                                      ",".join(targets), output_dir, emit,
-                                     no_fusion, remarks, _dims_text(dims))
+                                     no_fusion, remarks, _dims_text(dims),
+                                     allow_tf32, no_matrix_units,
+                                     emu_matrix_level)
     except BaseException:
         if temporary:
             shutil.rmtree(temporary, ignore_errors=True)

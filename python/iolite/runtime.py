@@ -11,6 +11,7 @@ IOLITE_ERROR_BACKEND_UNAVAILABLE = 2
 
 STAT_FIELDS = ("global_bytes_read", "global_bytes_written",
                "shared_bytes_read", "shared_bytes_written", "flops",
+               "matrix_flops", "shared_wavefronts", "shared_bank_conflicts",
                "barriers", "seconds")
 
 

@@ -79,6 +79,23 @@ int main(int argc, char **argv) {
       cl::desc("Compile every kernel with the one-thread-per-element "
                "fallback (to test it, or to compare templates with it)"),
       cl::cat(category));
+  cl::opt<bool> allowTf32(
+      "allow-tf32",
+      cl::desc("Let f32 matmuls and attention use TF32 matrix instructions "
+               "(10-bit mantissa inputs, f32 accumulation), as PyTorch's "
+               "allow_tf32; f32 stays exact otherwise"),
+      cl::cat(category));
+  cl::opt<bool> noMatrixUnits(
+      "no-matrix-units",
+      cl::desc("Keep every tile product on the scalar FMA units"),
+      cl::cat(category));
+  cl::opt<std::string> emuMatrixLevel(
+      "emu-matrix-level",
+      cl::desc("How emu-<chip> targets run matrix instructions: isa (the "
+               "chip's nvgpu/amdgpu instructions, emulated from the ISA "
+               "documents) or warp (iolite_gpu.mma, from the instruction "
+               "table)"),
+      cl::init("isa"), cl::cat(category));
   registerModelLoadCLOptions();
   // -mlir-timing, -mlir-timing-display, -mlir-output-format: the same
   // per-pass report as iolite-opt, for the whole compile.
@@ -122,6 +139,14 @@ int main(int argc, char **argv) {
   }
   options.weightsThreshold = weightsThreshold;
   options.overrides.forceElemental = forceElemental;
+  options.overrides.allowTf32 = allowTf32;
+  options.overrides.noMatrixUnits = noMatrixUnits;
+  if (emuMatrixLevel != "isa" && emuMatrixLevel != "warp") {
+    llvm::errs() << "error: --emu-matrix-level must be isa or warp, not '"
+                 << emuMatrixLevel << "'\n";
+    return 1;
+  }
+  options.backend.emuMatrixLevel = emuMatrixLevel;
   if (!matmulTile.empty()) {
     if (matmulTile.size() != 3 ||
         llvm::any_of(matmulTile, [](int64_t v) { return v <= 0; })) {

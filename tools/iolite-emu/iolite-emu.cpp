@@ -52,6 +52,12 @@ static cl::opt<std::string>
                cl::value_desc("file"));
 static cl::opt<unsigned> optLevel("O", cl::desc("Host optimization level"),
                                   cl::init(2));
+static cl::opt<std::string>
+    matrixLevel("matrix-level",
+                cl::desc("isa: lower matrix ops for the chip and emulate its "
+                         "instructions; warp: emulate iolite_gpu.mma from the "
+                         "instruction table"),
+                cl::init("isa"));
 static cl::opt<std::string> kernelName("kernel", cl::desc("Kernel to launch"));
 static cl::opt<std::string> gridText("grid", cl::desc("Grid X[,Y[,Z]]"),
                                      cl::init("1"));
@@ -289,6 +295,7 @@ int main(int argc, char **argv) {
     mlir::iolite::emu::EmuOptions options;
     options.chip = chip;
     options.optLevel = optLevel;
+    options.matrixLevel = matrixLevel;
     FailureOr<std::string> object =
         mlir::iolite::emu::serializeEmu(module, options);
     if (failed(object))

@@ -68,6 +68,16 @@ int main(int argc, char **argv) {
       cl::desc("LLVM IR optimization level (0-3) of the JIT-compiled code; "
                "higher runs faster but compiles much slower"),
       cl::init(0), cl::cat(category));
+  cl::opt<bool> allowTf32(
+      "allow-tf32",
+      cl::desc("Compile a model file with TF32 matrix instructions for f32 "
+               "products (as iolite-compile --allow-tf32)"),
+      cl::cat(category));
+  cl::opt<std::string> emuMatrixLevel(
+      "emu-matrix-level",
+      cl::desc("How a model file compiled for emu runs matrix instructions: "
+               "isa or warp (as iolite-compile --emu-matrix-level)"),
+      cl::init("isa"), cl::cat(category));
   mlir::iolite::registerModelLoadCLOptions();
   cl::HideUnrelatedOptions(
       {&category, &mlir::iolite::getModelLoadCLCategory()});
@@ -104,5 +114,13 @@ int main(int argc, char **argv) {
   if (stats.getNumOccurrences())
     options.stats = stats.empty() ? "table" : stats.getValue();
   options.statsFile = statsFile;
+  options.allowTf32 = allowTf32;
+  if (emuMatrixLevel != "isa" && emuMatrixLevel != "warp") {
+    llvm::errs() << "iolite-run: error: --emu-matrix-level must be isa or "
+                    "warp, not '"
+                 << emuMatrixLevel << "'\n";
+    return 2;
+  }
+  options.emuMatrixLevel = emuMatrixLevel;
   return mlir::iolite::runIoliteRun(options, llvm::outs(), llvm::errs());
 }

@@ -25,7 +25,7 @@
 extern "C" {
 #endif
 
-#define IOLITE_CAPI_VERSION 1
+#define IOLITE_CAPI_VERSION 2
 
 /// IOLITE_CAPI_VERSION of the library (to check against the header).
 int iolite_capi_version(void);
@@ -134,6 +134,13 @@ typedef struct iolite_capi_compile_options {
   int remarks;
   /// Symbolic dims of an ONNX model, "NAME=VALUE,...".
   const char *dims;
+  /// f32 products on TF32 matrix instructions (--allow-tf32).
+  int allow_tf32;
+  /// Every tile product on the FMA units (--no-matrix-units).
+  int no_matrix_units;
+  /// How emu targets run matrix instructions: "isa" (default) or "warp"
+  /// (--emu-matrix-level).
+  const char *emu_matrix_level;
 } iolite_capi_compile_options_t;
 
 /// Runs mlir::iolite::compile on the model at `path` (.mlir, .onnx,

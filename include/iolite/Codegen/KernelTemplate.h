@@ -39,6 +39,11 @@ struct CodegenOverrides {
   SmallVector<int64_t, 2> attentionTile;
   /// KV partitions of split-KV attention: 0 = heuristic, 1 = never split.
   int64_t attentionSplits = 0;
+  /// Let f32 products use TF32 matrix instructions (as PyTorch's
+  /// allow_tf32); f32 stays exact on the FMA units otherwise.
+  bool allowTf32 = false;
+  /// Keep every tile product on the FMA units (tests, comparisons).
+  bool noMatrixUnits = false;
 };
 
 /// What the kernel body looks like, computed once for template matching.
@@ -95,6 +100,9 @@ public:
 
   /// A short description of the chosen template and tile, for the manifest.
   std::string templateName, tileDescription;
+  /// The matrix instruction the kernel's tile products use ("fma" for the
+  /// scalar units, "none" without tile products) and why.
+  std::string matrixKind = "none", matrixReason = "no tile product";
 
   // Thread and block coordinates (index-typed).
   Value threadId(gpu::Dimension d);

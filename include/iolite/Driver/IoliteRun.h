@@ -70,6 +70,11 @@ struct RunToolOptions {
   /// emu, cuda and hip backends; on a bundle folder, an emu-CHIP entry picks
   /// the emulated chip. Empty: see above.
   std::string targets;
+  /// How a model file is compiled: TF32 for f32 products, and how emu
+  /// targets run matrix instructions ("isa" or "warp"; iolite-compile's
+  /// --allow-tf32 and --emu-matrix-level).
+  bool allowTf32 = false;
+  std::string emuMatrixLevel = "isa";
   /// Emulator statistics after the run: "" none, "table" or "json".
   std::string stats;
   /// Also write the statistics as JSON to this file.

@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define IOLITE_EMU_ABI_VERSION 1
+#define IOLITE_EMU_ABI_VERSION 2
 
 /// The one symbol an emu object exports: an iolite_emu_module_desc.
 #define IOLITE_EMU_MODULE_SYMBOL "__iolite_emu_module"
@@ -62,6 +62,16 @@ enum iolite_emu_access_kind {
   IOLITE_EMU_ACCESS_SHARED = 8
 };
 
+/// `level` operand of the mma hook.
+enum iolite_emu_mma_level {
+  /// iolite_gpu.mma: fragments in the layout of Iolite's instruction table
+  /// (include/iolite/Target/MatrixTable.h).
+  IOLITE_EMU_MMA_WARP = 0,
+  /// nvgpu.mma.sync / amdgpu.mfma: fragments in the vendor's register
+  /// order, as the PTX and CDNA3 ISA documents give it.
+  IOLITE_EMU_MMA_ISA = 1
+};
+
 /// Vendor whose warp-level semantics the object was compiled for.
 enum iolite_emu_vendor {
   IOLITE_EMU_VENDOR_NVIDIA = 0,
@@ -92,6 +102,16 @@ typedef struct iolite_emu_hooks {
   void (*flops)(uint64_t count);
   /// cf.assert failed; the message is the site's text. Does not return.
   void (*assert_fail)(uint32_t site);
+  /// One matrix multiply-accumulate by the whole warp: every lane passes
+  /// the addresses of its A, B and C fragments and of its D fragment.
+  /// `kind` is an iolite::matrix::Kind, `level` an iolite_emu_mma_level.
+  void (*mma)(uint32_t level, uint32_t kind, uint64_t a, uint64_t b, uint64_t c,
+              uint64_t d, uint32_t site);
+  /// nvgpu.ldmatrix (.m8n8 .b16, x1/x2/x4): every lane passes the shared
+  /// memory address of one row of 8 elements; `result` receives the lane's
+  /// 2 * tiles elements.
+  void (*ldmatrix)(uint64_t address, uint32_t tiles, uint32_t transpose,
+                   uint64_t result, uint32_t site);
 } iolite_emu_hooks_t;
 
 typedef struct iolite_emu_kernel_desc {

@@ -23,7 +23,7 @@ extern "C" {
 
 /* Version 2 added emu-CHIP devices, iolite_device_supports_target,
  * iolite_module_load_file and the emu statistics calls. */
-#define IOLITE_RUNTIME_API_VERSION 2
+#define IOLITE_RUNTIME_API_VERSION 3
 
 /// Result of every runtime call.
 typedef enum iolite_status {
@@ -123,6 +123,14 @@ typedef struct iolite_emu_launch_stats {
   uint64_t barriers;
   /// Host wall-clock seconds the launch took.
   double seconds;
+  /// Floating-point operations on the matrix units (2 m n k per warp-level
+  /// MMA); `flops` counts the scalar ones only.
+  uint64_t matrix_flops;
+  /// Shared-memory wavefronts of all warp-wide accesses (ldmatrix and
+  /// loads/stores), and how many of them were extra because of bank
+  /// conflicts (0 for conflict-free code).
+  uint64_t shared_wavefronts;
+  uint64_t shared_bank_conflicts;
 } iolite_emu_launch_stats_t;
 
 /// Number of launches recorded on an emu `device` since it was opened or

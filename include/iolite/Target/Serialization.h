@@ -65,6 +65,10 @@ struct BackendOptions {
   /// Folder with amdgcn/bitcode and llvm/bin/ld.lld (default:
   /// IOLITE_ROCM_TOOLKIT or the one configured in the build tree).
   std::string rocmToolkitPath;
+  /// How emu-<chip> targets run matrix ops: "isa" (the chip's lowered
+  /// instructions, from the vendors' ISA documents) or "warp"
+  /// (iolite_gpu.mma from Iolite's instruction table); see EmuOptions.
+  std::string emuMatrixLevel = "isa";
   /// When set and enabled (-mlir-timing), the lowering passes,
   /// serialization and ptxas are timed under this scope.
   TimingScope *timing = nullptr;

@@ -15,6 +15,7 @@
 #ifndef IOLITE_TARGET_TARGETDESCRIPTION_H
 #define IOLITE_TARGET_TARGETDESCRIPTION_H
 
+#include "iolite/Target/MatrixTable.h"
 #include "mlir/Support/LLVM.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/SmallVector.h"
@@ -109,8 +110,14 @@ struct TargetDescription {
   /// until they fit, leaving the rest of the registers to addresses,
   /// fragments and the epilogue without spilling.
   unsigned accumulatorsPerThread = 64;
+  /// The same for matrix-instruction tiles, whose accumulators are the
+  /// fragments of the instruction (f32 registers per lane).
+  unsigned matrixAccumulatorsPerThread = 128;
   /// PTX ISA features passed to the NVPTX back end ("+ptx80"); empty on AMD.
   std::string features;
+  /// The matrix instructions of the chip (MatrixTable.h), preferred first
+  /// among those of one input type.
+  SmallVector<::mlir::iolite::matrix::Kind, 8> matrixKinds;
 
   /// Tunings keyed by kernel family ("elementwise", "row_reduction",
   /// "matmul", ...).
@@ -121,6 +128,8 @@ struct TargetDescription {
 
   /// The tuning of `family`, or nullptr when the chip has none.
   const KernelTuning *getTuning(StringRef family) const;
+  /// Whether the chip has the matrix instruction `kind`.
+  bool hasMatrixKind(::mlir::iolite::matrix::Kind kind) const;
 };
 
 /// Every known target, emu variants included, in a stable order.

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "EmuCommon.h"
+#include "iolite/Dialect/IoliteGPU/IR/IoliteGPUOps.h"
 #include "iolite/Target/Emu/EmuTarget.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
@@ -27,6 +28,7 @@
 #include "mlir/Conversion/SCFToControlFlow/SCFToControlFlow.h"
 #include "mlir/Conversion/UBToLLVM/UBToLLVM.h"
 #include "mlir/Conversion/VectorToLLVM/ConvertVectorToLLVMPass.h"
+#include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/ControlFlow/IR/ControlFlowOps.h"
@@ -35,6 +37,7 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/IR/AttrTypeSubElements.h"
@@ -104,6 +107,7 @@ private:
   LogicalResult lowerGpuOps();
   Value callIndex(OpBuilder &b, Location loc, uint32_t which);
   LogicalResult lowerShuffle(gpu::ShuffleOp op);
+  LogicalResult lowerMatrixOps();
 
   void defineHooks(ModuleOp host);
   LogicalResult defineEntries(ModuleOp host);
@@ -123,12 +127,20 @@ LogicalResult ModuleLowering::check() {
   WalkResult result = gpuModule.walk([&](Operation *op) -> WalkResult {
     StringRef dialect =
         op->getDialect() ? op->getDialect()->getNamespace() : StringRef();
+    // Matrix instructions run as warp-collective hooks: Iolite's own and,
+    // after iolite-gpu-lower-matrix, the vendors' forms of them.
+    if (isa<igpu::MmaOp, nvgpu::LdMatrixOp, nvgpu::MmaSyncOp, amdgpu::MFMAOp>(
+            op))
+      return WalkResult::advance();
+    if (isa<igpu::MmaLoadOp>(op))
+      return op->emitOpError("emu: lower iolite_gpu.mma_load with "
+                             "iolite-gpu-lower-matrix first");
     if (dialect == "nvvm" || dialect == "rocdl" || dialect == "nvgpu" ||
         dialect == "amdgpu")
       return op->emitOpError("emu: vendor-specific op in a target-neutral "
                              "gpu.module; the emulator runs only the "
                              "contract's gpu/memref/vector/scf/arith/math "
-                             "ops");
+                             "ops and the matrix instructions");
     if (auto func = dyn_cast<gpu::GPUFuncOp>(op)) {
       if (!func.getWorkgroupAttributions().empty())
         return func.emitOpError(
@@ -291,6 +303,158 @@ LogicalResult ModuleLowering::lowerShuffle(gpu::ShuffleOp op) {
   return success();
 }
 
+/// The matrix kind of an nvgpu.mma.sync or amdgpu.mfma, or Kind::Fma when
+/// the emulator does not know it.
+::mlir::iolite::matrix::Kind vendorMatrixKind(Operation *op) {
+  using ::mlir::iolite::matrix::Kind;
+  if (auto mma = dyn_cast<nvgpu::MmaSyncOp>(op)) {
+    std::array<int64_t, 3> shape = mma.getMmaShapeAsArray();
+    Type element = mma.getMatrixA().getType().getElementType();
+    if (shape == std::array<int64_t, 3>{16, 8, 16})
+      return element.isF16()    ? Kind::NvF16_16x8x16
+             : element.isBF16() ? Kind::NvBf16_16x8x16
+                                : Kind::Fma;
+    if (shape == std::array<int64_t, 3>{16, 8, 8} && element.isF32() &&
+        mma.getTf32Enabled().value_or(false))
+      return Kind::NvTf32_16x8x8;
+    return Kind::Fma;
+  }
+  auto mfma = cast<amdgpu::MFMAOp>(op);
+  Type element = getElementTypeOrSelf(mfma.getSourceA().getType());
+  if (mfma.getBlocks() != 1 || mfma.getCbsz() || mfma.getAbid() ||
+      mfma.getBlgp() != amdgpu::MFMAPermB::none)
+    return Kind::Fma;
+  uint32_t m = mfma.getM(), n = mfma.getN(), k = mfma.getK();
+  if (m == 32 && n == 32 && k == 8)
+    return element.isF16()    ? Kind::AmdF16_32x32x8
+           : element.isBF16() ? Kind::AmdBf16_32x32x8
+                              : Kind::Fma;
+  if (m == 16 && n == 16 && k == 16)
+    return element.isF16()    ? Kind::AmdF16_16x16x16
+           : element.isBF16() ? Kind::AmdBf16_16x16x16
+                              : Kind::Fma;
+  return Kind::Fma;
+}
+
+LogicalResult ModuleLowering::lowerMatrixOps() {
+  SmallVector<Operation *> ops;
+  gpuModule.walk([&](Operation *op) {
+    if (isa<igpu::MmaOp, nvgpu::LdMatrixOp, nvgpu::MmaSyncOp, amdgpu::MFMAOp>(
+            op))
+      ops.push_back(op);
+  });
+  Type i32 = IntegerType::get(gpuModule.getContext(), 32);
+  Type i64 = IntegerType::get(gpuModule.getContext(), 64);
+  for (Operation *op : ops) {
+    auto fn = op->getParentOfType<func::FuncOp>();
+    OpBuilder b(op);
+    Location loc = op->getLoc();
+    auto constI32 = [&](int64_t v) -> Value {
+      return arith::ConstantIntOp::create(b, loc, i32, v);
+    };
+    // Fragments travel through private buffers at the function's entry (an
+    // alloca in a loop would grow the stack on every iteration).
+    auto buffer = [&](VectorType type) -> Value {
+      OpBuilder entry = OpBuilder::atBlockBegin(&fn.getBody().front());
+      return memref::AllocaOp::create(
+          entry, loc,
+          MemRefType::get({type.getNumElements()}, type.getElementType()));
+    };
+    auto addressOf = [&](Value memref) -> Value {
+      Value index =
+          memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
+      return arith::IndexCastOp::create(b, loc, i64, index);
+    };
+    auto flat = [](VectorType type) {
+      return VectorType::get({type.getNumElements()}, type.getElementType());
+    };
+    auto spill = [&](Value vector) -> Value {
+      auto type = cast<VectorType>(vector.getType());
+      Value memref = buffer(type);
+      Value value =
+          type.getRank() == 1
+              ? vector
+              : vector::ShapeCastOp::create(b, loc, flat(type), vector);
+      Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+      vector::StoreOp::create(b, loc, value, memref, ValueRange{zero});
+      return addressOf(memref);
+    };
+    auto reload = [&](Value memref, VectorType type) -> Value {
+      Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+      Value value =
+          vector::LoadOp::create(b, loc, flat(type), memref, ValueRange{zero});
+      if (type.getRank() == 1)
+        return value;
+      return vector::ShapeCastOp::create(b, loc, type, value);
+    };
+    uint32_t site = sites.add(op);
+    Value replacement;
+    if (auto ld = dyn_cast<nvgpu::LdMatrixOp>(op)) {
+      if (ld.getSrcMemref().getType().getElementTypeBitWidth() != 16)
+        return ld.emitOpError("emu: only 16-bit ldmatrix is emulated");
+      // The address of the lane's row, as the instrumentation computes
+      // element addresses.
+      auto type = cast<MemRefType>(ld.getSrcMemref().getType());
+      Value base = memref::ExtractAlignedPointerAsIndexOp::create(
+          b, loc, ld.getSrcMemref());
+      auto metadata =
+          memref::ExtractStridedMetadataOp::create(b, loc, ld.getSrcMemref());
+      Value offset = metadata.getOffset();
+      for (auto [index, stride] :
+           llvm::zip(ld.getIndices(), metadata.getStrides()))
+        offset = arith::AddIOp::create(
+            b, loc, offset, arith::MulIOp::create(b, loc, index, stride));
+      Value bytes = arith::ConstantIndexOp::create(
+          b, loc, type.getElementTypeBitWidth() / 8);
+      Value address = arith::IndexCastOp::create(
+          b, loc, i64,
+          arith::AddIOp::create(b, loc, base,
+                                arith::MulIOp::create(b, loc, offset, bytes)));
+      VectorType resultType = ld.getRes().getType();
+      Value result = buffer(resultType);
+      func::FuncOp hook = getOrDeclareHook(gpuModule, kLdMatrixHook.symbol,
+                                           {i64, i32, i32, i64, i32}, {});
+      func::CallOp::create(b, loc, hook,
+                           ValueRange{address, constI32(ld.getNumTiles()),
+                                      constI32(ld.getTranspose() ? 1 : 0),
+                                      addressOf(result), constI32(site)});
+      replacement = reload(result, resultType);
+    } else {
+      uint32_t level = IOLITE_EMU_MMA_ISA;
+      ::mlir::iolite::matrix::Kind kind;
+      Value a, bb, c;
+      if (auto mma = dyn_cast<igpu::MmaOp>(op)) {
+        level = IOLITE_EMU_MMA_WARP;
+        kind = igpu::getInstruction(mma.getKind()).kind;
+        a = mma.getA();
+        bb = mma.getB();
+        c = mma.getC();
+      } else {
+        kind = vendorMatrixKind(op);
+        if (kind == ::mlir::iolite::matrix::Kind::Fma)
+          return op->emitOpError("emu: this matrix instruction is not "
+                                 "emulated");
+        a = op->getOperand(0);
+        bb = op->getOperand(1);
+        c = op->getOperand(2);
+      }
+      auto resultType = cast<VectorType>(op->getResult(0).getType());
+      Value d = buffer(resultType);
+      func::FuncOp hook = getOrDeclareHook(
+          gpuModule, kMmaHook.symbol, {i32, i32, i64, i64, i64, i64, i32}, {});
+      func::CallOp::create(b, loc, hook,
+                           ValueRange{constI32(level),
+                                      constI32(static_cast<int64_t>(kind)),
+                                      spill(a), spill(bb), spill(c),
+                                      addressOf(d), constI32(site)});
+      replacement = reload(d, resultType);
+    }
+    op->getResult(0).replaceAllUsesWith(replacement);
+    op->erase();
+  }
+  return success();
+}
+
 LogicalResult ModuleLowering::lowerGpuOps() {
   SmallVector<Operation *> ops;
   gpuModule.walk([&](Operation *op) {
@@ -395,7 +559,8 @@ LogicalResult ModuleLowering::lowerGpuOps() {
 
 FailureOr<ModuleOp> ModuleLowering::prepare() {
   if (failed(check()) || failed(lowerSubgroupReductions()) ||
-      failed(convertFunctions()) || failed(lowerGpuOps()))
+      failed(convertFunctions()) || failed(lowerMatrixOps()) ||
+      failed(lowerGpuOps()))
     return failure();
   sites.save();
   for (Attribute site :

@@ -52,12 +52,16 @@ constexpr HookInfo kFlopsHook = {"__iolite_emu_flops",
                                  IOLITE_EMU_HOOK_SLOT(flops)};
 constexpr HookInfo kAssertHook = {"__iolite_emu_assert_fail",
                                   IOLITE_EMU_HOOK_SLOT(assert_fail)};
+constexpr HookInfo kMmaHook = {"__iolite_emu_mma", IOLITE_EMU_HOOK_SLOT(mma)};
+constexpr HookInfo kLdMatrixHook = {"__iolite_emu_ldmatrix",
+                                    IOLITE_EMU_HOOK_SLOT(ldmatrix)};
 #undef IOLITE_EMU_HOOK_SLOT
 
 constexpr HookInfo kAllHooks[] = {
     kIndexHook,        kBarrierHook,      kShuffleHook,
     kShuffleValidHook, kSharedMemoryHook, kSharedMemorySizeHook,
-    kAccessHook,       kFlopsHook,        kAssertHook};
+    kAccessHook,       kFlopsHook,        kAssertHook,
+    kMmaHook,          kLdMatrixHook};
 static_assert(sizeof(kAllHooks) / sizeof(kAllHooks[0]) ==
                   sizeof(iolite_emu_hooks_t) / sizeof(void *),
               "every hook of iolite_emu_hooks_t has a HookInfo");

@@ -14,6 +14,7 @@
 #include "iolite/Target/Emu/EmuTarget.h"
 
 #include "EmuCommon.h"
+#include "iolite/Dialect/IoliteGPU/Transforms/Passes.h"
 
 #include "mlir/Conversion/AffineToStandard/AffineToStandard.h"
 #include "mlir/Conversion/VectorToSCF/VectorToSCF.h"
@@ -61,6 +62,12 @@ std::string mlir::iolite::emu::getEmuChipNames() {
 void mlir::iolite::emu::buildEmuLoweringPipeline(OpPassManager &pm,
                                                  const EmuOptions &options) {
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  igpu::LowerMatrixOpsOptions matrix;
+  StringRef chip = options.chip;
+  chip.consume_front("emu-");
+  matrix.chip = ("emu-" + chip).str();
+  matrix.level = options.matrixLevel;
+  kernels.addPass(igpu::createLowerMatrixOps(matrix));
   kernels.addPass(createLowerAffinePass());
   // n-D transfers to unrolled 1-D ones (no temporary buffers), which the
   // instrumentation pass then turns into plain or masked vector accesses.
@@ -85,6 +92,7 @@ void mlir::iolite::emu::registerEmuPasses() {
         EmuOptions emu;
         emu.chip = options.chip;
         emu.countFlops = options.countFlops;
+        emu.matrixLevel = options.matrixLevel;
         buildEmuLoweringPipeline(pm, emu);
       });
 }

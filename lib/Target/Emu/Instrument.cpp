@@ -19,6 +19,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Vector/Transforms/LoweringPatterns.h"
@@ -379,6 +380,10 @@ LogicalResult Instrumenter::instrument(Operation *op) {
                 "convert-vector-to-scf; transfers of rank > 1 or with "
                 "non-minor-identity maps are not lowered here)");
           })
+      .Case([&](nvgpu::LdMatrixOp) {
+        // Converted to the ldmatrix hook, which checks and counts the rows.
+        return success();
+      })
       .Case<memref::AllocOp, memref::DeallocOp>([&](Operation *alloc) {
         return alloc->emitOpError(
             "emu: heap allocation in a kernel is not supported; use "

@@ -39,7 +39,7 @@
 // CHECK: llvm.mlir.constant(128 : i32)
 // CHECK: llvm.mlir.global external constant @__iolite_emu_module()
 // CHECK-NEXT: llvm.mlir.poison
-// CHECK-NEXT: llvm.mlir.constant(1 : i32)
+// CHECK-NEXT: llvm.mlir.constant(2 : i32)
 // CHECK-NEXT: llvm.insertvalue
 // CHECK-NEXT: %[[VENDOR:.*]] = llvm.mlir.constant(1 : i32)
 // CHECK-NEXT: llvm.insertvalue %[[VENDOR]], %{{.*}}[1]
@@ -55,7 +55,7 @@
 // NV: llvm.mlir.constant(32 : index)
 // NV: llvm.mlir.global external constant @__iolite_emu_module()
 // NV-NEXT: llvm.mlir.poison
-// NV-NEXT: llvm.mlir.constant(1 : i32)
+// NV-NEXT: llvm.mlir.constant(2 : i32)
 // NV-NEXT: llvm.insertvalue
 // NV-NEXT: %[[VENDOR:.*]] = llvm.mlir.constant(0 : i32)
 // NV-NEXT: llvm.insertvalue %[[VENDOR]], %{{.*}}[1]
@@ -174,6 +174,45 @@ gpu.module @checks {
     %c8 = arith.constant 8 : index
     %ok = arith.cmpi ult, %n, %c8 : index
     cf.assert %ok, "n is small"
+    gpu.return
+  }
+}
+
+// -----
+
+// Matrix instructions become warp-collective hooks. iolite_gpu.mma (level 0,
+// the instruction table) and nvgpu.mma.sync (level 1, the PTX ISA) pass the
+// addresses of each lane's fragments, spilled to buffers allocated once at
+// the function's entry; nvgpu.ldmatrix passes the lane's row address, the
+// tile count and .trans, and where its result goes.
+
+// NV-LABEL: module @matrix
+// NV: llvm.func internal @__iolite_emu_mma(%{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i64, %{{.*}}: i32)
+// NV: llvm.func internal @__iolite_emu_ldmatrix(%{{.*}}: i64, %{{.*}}: i32, %{{.*}}: i32, %{{.*}}: i64, %{{.*}}: i32)
+// NV: llvm.func internal @k(
+// NV-DAG: %[[C1:.*]] = llvm.mlir.constant(1 : i32) : i32
+// NV-DAG: %[[C0:.*]] = llvm.mlir.constant(0 : i32) : i32
+// NV-DAG: %[[C4:.*]] = llvm.mlir.constant(4 : i32) : i32
+// NV-COUNT-9: llvm.alloca
+// NV-NOT: llvm.alloca
+// NV: llvm.call @__iolite_emu_ldmatrix(%{{.*}}, %[[C4]], %[[C0]], %{{.*}}, %{{.*}})
+// NV: llvm.call @__iolite_emu_mma(%[[C0]], %[[C1]],
+// NV: llvm.call @__iolite_emu_mma(%[[C1]], %[[C1]],
+gpu.module @matrix {
+  gpu.func @k(%out: memref<4xf32>) kernel {
+    %c0 = arith.constant 0 : index
+    %smem = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
+    %tile = memref.view %smem[%c0][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<16x16xf16, #gpu.address_space<workgroup>>
+    %a = nvgpu.ldmatrix %tile[%c0, %c0] {numTiles = 4 : i32, transpose = false} : memref<16x16xf16, #gpu.address_space<workgroup>> -> vector<4x2xf16>
+    %flat = vector.shape_cast %a : vector<4x2xf16> to vector<8xf16>
+    %b = arith.constant dense<1.0> : vector<4xf16>
+    %c = arith.constant dense<0.0> : vector<4xf32>
+    %d = iolite_gpu.mma nv_m16n8k16_f16 %flat, %b, %c : vector<8xf16>, vector<4xf16> into vector<4xf32>
+    %b2 = arith.constant dense<1.0> : vector<2x2xf16>
+    %c2 = vector.shape_cast %d : vector<4xf32> to vector<2x2xf32>
+    %e = nvgpu.mma.sync(%a, %b2, %c2) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+    %r = vector.shape_cast %e : vector<2x2xf32> to vector<4xf32>
+    vector.store %r, %out[%c0] : memref<4xf32>, vector<4xf32>
     gpu.return
   }
 }

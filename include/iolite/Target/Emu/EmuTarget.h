@@ -53,6 +53,11 @@ struct EmuOptions {
   std::string linker;
   /// Count floating-point operations (one hook call per basic block).
   bool countFlops = true;
+  /// How matrix ops run: "isa" lowers them as for the chip (nvgpu.ldmatrix,
+  /// nvgpu.mma.sync, amdgpu.mfma) and emulates those from the vendors' ISA
+  /// documents; "warp" keeps iolite_gpu.mma and emulates it from Iolite's
+  /// instruction table.
+  std::string matrixLevel = "isa";
 };
 
 /// Pipeline options mirroring EmuOptions for iolite-opt.
@@ -62,12 +67,18 @@ struct EmuPipelineOptions : public PassPipelineOptions<EmuPipelineOptions> {
   PassOptions::Option<bool> countFlops{
       *this, "count-flops", llvm::cl::desc("Count floating-point operations"),
       llvm::cl::init(true)};
+  PassOptions::Option<std::string> matrixLevel{
+      *this, "matrix-level",
+      llvm::cl::desc("isa: emulate the chip's matrix instructions; warp: "
+                     "emulate iolite_gpu.mma from the instruction table"),
+      llvm::cl::init("isa")};
 };
 
 /// Adds to `pm` (anchored on a builtin.module holding gpu.modules) the passes
 /// that turn each gpu.module into a nested builtin.module of host LLVM
-/// dialect code ready for translation: lower-affine and convert-vector-to-scf
-/// on the kernels, iolite-emu-instrument, iolite-convert-gpu-to-emu.
+/// dialect code ready for translation: iolite-gpu-lower-matrix, lower-affine
+/// and convert-vector-to-scf on the kernels, iolite-emu-instrument,
+/// iolite-convert-gpu-to-emu.
 void buildEmuLoweringPipeline(OpPassManager &pm, const EmuOptions &options);
 
 /// Compiles `module` for the emulator: the returned bytes are a host shared
