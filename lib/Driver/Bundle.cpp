@@ -166,6 +166,14 @@ LogicalResult mlir::iolite::readHostPlan(ModuleOp module, func::FuncOp host,
     slots.resize(targetIndex + 1);
     slots[targetIndex] = {grid[0],  grid[1],  grid[2], block[0],
                           block[1], block[2], smem};
+    auto &matrix = model.kernels[launchNo].matrix;
+    matrix.resize(targetIndex + 1);
+    auto attrText = [&](StringRef name) -> std::string {
+      auto attr = gpuFunc->getAttrOfType<StringAttr>(name);
+      return attr ? attr.str() : std::string();
+    };
+    matrix[targetIndex] = {attrText("iolite.matrix"),
+                           attrText("iolite.matrix_reason")};
     ++launchNo;
   }
   return success();
@@ -664,6 +672,9 @@ static llvm::json::Value manifest(const BundleModel &m) {
       Object entry{{"grid", Array{s[0], s[1], s[2]}},
                    {"block", Array{s[3], s[4], s[5]}},
                    {"dynamic_shared_memory_bytes", s[6]}};
+      if (t < k.matrix.size())
+        entry["matrix"] =
+            Object{{"kind", k.matrix[t].first}, {"reason", k.matrix[t].second}};
       for (const KernelResources &r : m.artifacts[t].kernels) {
         if (r.kernel != k.name)
           continue;
@@ -848,15 +859,16 @@ void mlir::iolite::printKernelTable(const BundleModel &m,
     targetWidth = std::max(targetWidth, target->name.size());
   auto row = [&](StringRef name, StringRef templ, StringRef ops,
                  StringRef target, StringRef grid, StringRef block,
-                 StringRef smem, StringRef regs) {
+                 StringRef smem, StringRef regs, StringRef matrix) {
     os << llvm::left_justify(name, nameWidth) << " "
        << llvm::left_justify(templ, 13) << " " << llvm::left_justify(ops, 34)
        << " " << llvm::left_justify(target, targetWidth) << " "
        << llvm::left_justify(grid, 14) << " " << llvm::left_justify(block, 12)
-       << " " << llvm::left_justify(smem, 7) << " " << regs << "\n";
+       << " " << llvm::left_justify(smem, 7) << " "
+       << llvm::left_justify(regs, 11) << " " << matrix << "\n";
   };
   row("kernel", "template", "source ops", "target", "grid", "block", "smem",
-      "regs/spills");
+      "regs/spills", "matrix");
   for (const BundleKernel &k : m.kernels) {
     std::string ops;
     for (const auto &[op, loc] : k.sourceOps) {
@@ -876,7 +888,8 @@ void mlir::iolite::printKernelTable(const BundleModel &m,
           t == 0 ? StringRef(k.templateName) : "", t == 0 ? StringRef(ops) : "",
           target->name, llvm::formatv("{0}x{1}x{2}", s[0], s[1], s[2]).str(),
           llvm::formatv("{0}x{1}x{2}", s[3], s[4], s[5]).str(),
-          std::to_string(s[6]), regs);
+          std::to_string(s[6]), regs,
+          t < k.matrix.size() ? StringRef(k.matrix[t].first) : "");
     }
   }
 }

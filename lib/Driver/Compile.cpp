@@ -86,6 +86,26 @@ static func::FuncOp getSingleFunction(ModuleOp module) {
   return result;
 }
 
+/// One remark per generated kernel: which matrix instruction its tile
+/// products use on `target`, and why, at the kernel's first source op.
+static void remarkMatrixKinds(ModuleOp module,
+                              const TargetDescription &target) {
+  module.walk([&](gpu::GPUFuncOp func) {
+    auto kind = func->getAttrOfType<StringAttr>("iolite.matrix");
+    auto reason = func->getAttrOfType<StringAttr>("iolite.matrix_reason");
+    auto locs = func->getAttrOfType<ArrayAttr>("iolite.source_locs");
+    if (!kind || !reason || kind.getValue() == "none")
+      return;
+    Location loc = func.getLoc();
+    if (locs && !locs.empty())
+      loc = Location(cast<LocationAttr>(locs[0]));
+    mlir::emitRemark(loc) << "kernel '" << func.getName() << "' on "
+                          << target.name << ": tile products on "
+                          << kind.getValue() << " (" << reason.getValue()
+                          << ")";
+  });
+}
+
 LogicalResult mlir::iolite::compile(MLIRContext &context,
                                     const CompileOptions &options,
                                     llvm::raw_ostream &out) {
@@ -176,6 +196,8 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
     if (failed(generateGpuKernels(*copy, *target, options.overrides)))
       return failure();
     codegenTimer.stop();
+    if (options.remarks)
+      remarkMatrixKinds(*copy, *target);
     if (options.emit == EmitStage::Gpu) {
       out << "// target: " << target->name << "\n";
       copy->print(out);

@@ -65,21 +65,23 @@ func.func @rmsnorm(%x: tensor<16x256xf32>, %r: tensor<16x256xf32>, %w: tensor<25
 
 // -----
 
-// A matmul with a SiLU epilogue: A/B tiles staged in shared memory (one
-// dynamic allocation), a barrier in the K loop, the register tile carried
-// through iter_args.
+// An f32 matmul with a SiLU epilogue stays exact on the FMA units: A/B
+// tiles staged in shared memory (one dynamic allocation), a barrier in the
+// K loop, the register tile carried through iter_args.
 // CHECK-LABEL: func.func @matmul
 // CHECK: gpu.launch_func @iolite_kernels::@mm
 // CHECK-SAME: dynamic_shared_memory_size
 // CHECK: gpu.func @mm
+// CHECK-SAME: iolite.matrix = "fma"
+// CHECK-SAME: iolite.matrix_reason = "f32 operands stay exact f32 on the FMA units (--allow-tf32 puts them on TF32 matrix units)"
 // CHECK-SAME: iolite.shared_memory_bytes = 24576
 // CHECK-SAME: iolite.template = "matmul"
 // CHECK-SAME: iolite.tile = "matmul tile 128x64x16, 2 stage(s)"
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory : memref<?xi8, #gpu.address_space<workgroup>>
 // CHECK-DAG: memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x16x128xf32, #gpu.address_space<workgroup>>
 // CHECK-DAG: memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x16x64xf32, #gpu.address_space<workgroup>>
-// Tile loads are 8-wide runs of f16 (16-byte vector loads).
-// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<32768xf16>, vector<8xf16>
+// Tile loads are 4-wide runs of f32 (16-byte vector loads).
+// CHECK: vector.load {{.*}} {alignment = 16 : i64} : memref<32768xf32>, vector<4xf32>
 // CHECK: gpu.barrier
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args(
 // CHECK: scf.if
@@ -91,9 +93,53 @@ func.func @rmsnorm(%x: tensor<16x256xf32>, %r: tensor<16x256xf32>, %w: tensor<25
 // CHECK: scf.yield
 // CHECK: math.exp
 // CHECK: memref.store
+// CHECK-NOT: iolite_gpu
 // AMD-LABEL: func.func @matmul
+// AMD: iolite.matrix = "fma"
 // AMD: iolite.tile = "matmul tile 64x64x16, 2 stage(s)"
-func.func @matmul(%x: tensor<256x128xf16>, %w: tensor<128x256xf16>) -> tensor<256x256xf16> {
+func.func @matmul(%x: tensor<256x128xf32>, %w: tensor<128x256xf32>) -> tensor<256x256xf32> {
+  %y = iolite.kernel "mm" (%x, %w) : (tensor<256x128xf32>, tensor<128x256xf32>) -> tensor<256x256xf32> {
+  ^bb0(%a: tensor<256x128xf32>, %b: tensor<128x256xf32>):
+    %m = iolite.matmul %a, %b : tensor<256x128xf32>, tensor<128x256xf32>
+    %s = iolite.silu %m : tensor<256x256xf32>
+    iolite.yield %s : tensor<256x256xf32>
+  }
+  return %y : tensor<256x256xf32>
+}
+
+// -----
+
+// The same in f16 runs on the matrix units: A [m][k] and B [k][n] tiles in
+// f16, swizzled, staged with 16-byte vector stores; each of the 2x4 warps
+// (sm_90a) or 2x2 waves (gfx942) loads fragments with iolite_gpu.mma_load
+// and keeps its accumulator fragments in the K loop's iter_args; the SiLU
+// epilogue runs on every accumulator element.
+// CHECK-LABEL: func.func @matmul_f16
+// CHECK: gpu.func @mm
+// CHECK-SAME: iolite.matrix = "nv_m16n8k16_f16"
+// CHECK-SAME: iolite.matrix_reason = "f16 operands on mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"
+// CHECK-SAME: iolite.shared_memory_bytes = 32768
+// CHECK-SAME: iolite.tile = "matmul tile 128x128x32, 2 stage(s), 2x4 warps of 4x4 nv_m16n8k16_f16"
+// CHECK-DAG: %[[A:.*]] = memref.view %{{.*}} to memref<256x32xf16, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[B:.*]] = memref.view %{{.*}} to memref<64x128xf16, #gpu.address_space<workgroup>>
+// CHECK: vector.store %{{.*}}, %[[A]][%{{.*}}, %{{.*}}] : memref<256x32xf16, #gpu.address_space<workgroup>>, vector<8xf16>
+// CHECK: vector.store %{{.*}}, %[[B]][%{{.*}}, %{{.*}}] : memref<64x128xf16, #gpu.address_space<workgroup>>, vector<8xf16>
+// CHECK: gpu.barrier
+// CHECK: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK: iolite_gpu.mma_load a nv_m16n8k16_f16 %[[A]][%{{.*}}, %{{.*}}] {swizzle = #iolite_gpu.swizzle<vec = 8, per_phase = 2, max_phase = 4>}
+// CHECK: iolite_gpu.mma_load b nv_m16n8k16_f16 %[[B]][%{{.*}}, %{{.*}}] {swizzle = #iolite_gpu.swizzle<vec = 8, per_phase = 1, max_phase = 8>}
+// CHECK-COUNT-4: iolite_gpu.mma nv_m16n8k16_f16
+// CHECK: gpu.barrier
+// CHECK: vector.extract %{{.*}}[0] : f32 from vector<4xf32>
+// CHECK: math.exp
+// CHECK: memref.store
+// CHECK-NOT: math.fma
+// AMD-LABEL: func.func @matmul_f16
+// AMD: iolite.matrix = "amd_mfma_32x32x8_f16"
+// AMD: iolite.tile = "matmul tile 128x128x32, 2 stage(s), 2x2 warps of 2x2 amd_mfma_32x32x8_f16"
+// AMD: iolite_gpu.mma_load a amd_mfma_32x32x8_f16 {{.*}} {swizzle = #iolite_gpu.swizzle<vec = 4, per_phase = 2, max_phase = 8>}
+// AMD: iolite_gpu.mma amd_mfma_32x32x8_f16 {{.*}} into vector<16xf32>
+func.func @matmul_f16(%x: tensor<256x128xf16>, %w: tensor<128x256xf16>) -> tensor<256x256xf16> {
   %y = iolite.kernel "mm" (%x, %w) : (tensor<256x128xf16>, tensor<128x256xf16>) -> tensor<256x256xf16> {
   ^bb0(%a: tensor<256x128xf16>, %b: tensor<128x256xf16>):
     %m = iolite.matmul %a, %b : tensor<256x128xf16>, tensor<128x256xf16>
@@ -240,18 +286,19 @@ func.func @long_softmax(%x: tensor<4x4096xf32>) -> tensor<4x4096xf32> {
 }
 // -----
 
-// rms_norm prologue + SwiGLU: two matmuls share the staged (normalised) A
-// tile; each thread keeps one accumulator set per matmul, and the epilogue
-// combines them through the element emitter. The pre-phase computes each
-// row's rstd (8-wide f16 runs, warp shuffles) into shared
+// rms_norm prologue + SwiGLU on the matrix units: two matmuls share the
+// staged (normalised, rounded to f16) A tile; each warp keeps one set of
+// accumulator fragments per matmul and loads each A fragment once for both;
+// the epilogue combines them through the element emitter. The pre-phase
+// computes each row's rstd (8-wide f16 runs, warp shuffles) into shared
 // memory; the A tile is staged as x * rstd * w.
 // CHECK-LABEL: func.func @norm_swiglu
 // CHECK: gpu.func @ffn
 // CHECK-SAME: iolite.template = "matmul"
-// CHECK-SAME: iolite.tile = "matmul tile 64x64x16, 2 stage(s), 2 matmuls sharing A, rms_norm prologue"
-// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<2x16x64xf32, #gpu.address_space<workgroup>>
-// CHECK-DAG: %[[SB0:.*]] = memref.view {{.*}} to memref<2x16x64xf32, #gpu.address_space<workgroup>>
-// CHECK-DAG: %[[SB1:.*]] = memref.view {{.*}} to memref<2x16x64xf32, #gpu.address_space<workgroup>>
+// CHECK-SAME: iolite.tile = "matmul tile 64x128x32, 2 stage(s), 2x4 warps of 2x4 nv_m16n8k16_f16, 2 matmuls sharing A, rms_norm prologue"
+// CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<128x32xf16, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[SB0:.*]] = memref.view {{.*}} to memref<64x128xf16, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[SB1:.*]] = memref.view {{.*}} to memref<64x128xf16, #gpu.address_space<workgroup>>
 // CHECK-DAG: %[[STATS:.*]] = memref.view {{.*}} to memref<2x64xf32, #gpu.address_space<workgroup>>
 // Pre-phase: one row per warp iteration, sum of squares, warp all-reduce.
 // CHECK: scf.for
@@ -262,20 +309,20 @@ func.func @long_softmax(%x: tensor<4x4096xf32>) -> tensor<4x4096xf32> {
 // CHECK: math.rsqrt
 // CHECK: memref.store %{{.*}}, %[[STATS]]
 // CHECK: gpu.barrier
-// A staging: x run, its row's rstd, the weight run.
+// A staging: x run, its row's rstd, the weight run, rounded to f16.
 // CHECK: vector.load {{.*}} : memref<32768xf16>, vector<8xf16>
 // CHECK: memref.load %[[STATS]]
 // CHECK: vector.load {{.*}} : memref<256xf16>, vector<8xf16>
-// CHECK: memref.store %{{.*}}, %[[SA]]
-// CHECK: memref.store %{{.*}}, %[[SB0]]
-// CHECK: memref.store %{{.*}}, %[[SB1]]
-// The K loop carries both accumulator sets (2 x 4x4).
-// CHECK: scf.for {{.*}} -> (f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)
-// CHECK: memref.load %[[SA]]
-// CHECK: memref.load %[[SB0]]
-// CHECK: math.fma
-// CHECK: memref.load %[[SB1]]
-// CHECK: math.fma
+// CHECK: arith.truncf %{{.*}} : f32 to f16
+// CHECK: vector.store %{{.*}}, %[[SA]]
+// CHECK: vector.store %{{.*}}, %[[SB0]]
+// CHECK: vector.store %{{.*}}, %[[SB1]]
+// The K loop carries both fragment sets (2 x 2x4).
+// CHECK: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK-COUNT-2: iolite_gpu.mma_load a nv_m16n8k16_f16 %[[SA]]
+// CHECK: iolite_gpu.mma_load b nv_m16n8k16_f16 %[[SB0]]
+// CHECK-COUNT-2: iolite_gpu.mma
+// CHECK: iolite_gpu.mma_load b nv_m16n8k16_f16 %[[SB1]]
 // CHECK: gpu.barrier
 // CHECK: scf.yield
 // Epilogue: silu(gate) * up.

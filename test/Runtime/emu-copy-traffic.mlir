@@ -38,8 +38,8 @@
 
 // Stats as a table.
 // RUN: iolite-emu %s --kernel=copy --grid=4 --block=256 --arg='f32[1024]=iota' --arg='f32[1024]=zeros' --stats | FileCheck %s --check-prefix=TABLE
-// TABLE: kernel grid block shared global read global written shared read shared written flops barriers seconds
-// TABLE-NEXT: copy (4,1,1) (256,1,1) 0 4096 4096 0 0 0 0 {{[0-9.]+$}}
+// TABLE: kernel grid block shared global read global written shared read shared written flops matrix flops wavefronts bank conflicts barriers seconds
+// TABLE-NEXT: copy (4,1,1) (256,1,1) 0 4096 4096 0 0 0 0 0 0 0 {{[0-9.]+$}}
 
 gpu.module @kernels {
   gpu.func @copy(%in: memref<1024xf32>, %out: memref<1024xf32>) kernel {

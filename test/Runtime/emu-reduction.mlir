@@ -3,12 +3,15 @@
 // level. Sums of 0..1023 by block: 32640, 98176, 163712, 229248.
 // Traffic by hand, per block: global 256 x 4 read, 4 written; shared 256
 // stores + 255 x (2 loads + 1 store) + 1 final load = 2044 bytes read and
-// 2044 written; 1 + 8 barriers; 255 additions.
+// 2044 written; 1 + 8 barriers; 255 additions. Shared wavefronts per block:
+// 8 warps store (8), then per level s the s/32 (at least 1) active warps
+// load twice and store once (12 + 6 + 3 + 5 x 3), and one final load: 45,
+// none of them conflicting.
 
 // RUN: iolite-emu %s --chip=sm_90a --kernel=block_sum --grid=4 --block=256 --shared=1024 --arg='f32[1024]=iota' --arg='f32[4]=zeros' --print=1 --stats | FileCheck %s
 // RUN: iolite-emu %s --chip=gfx90a --kernel=block_sum --grid=4 --block=256 --shared=1024 --arg='f32[1024]=iota' --arg='f32[4]=zeros' --print=1 --stats | FileCheck %s
 // CHECK: arg1 = 32640 98176 163712 229248{{$}}
-// CHECK: block_sum (4,1,1) (256,1,1) 1024 4096 16 8176 8176 1020 36
+// CHECK: block_sum (4,1,1) (256,1,1) 1024 4096 16 8176 8176 1020 0 180 0 36
 
 // Blocks run on several host threads and in any order; the result is the
 // same.

@@ -259,7 +259,9 @@ class Tensor(ctypes.Structure):
 class CompileOptions(ctypes.Structure):
     _fields_ = [("targets", ctypes.c_char_p), ("output_dir", ctypes.c_char_p),
                 ("emit", ctypes.c_char_p), ("no_fusion", ctypes.c_int),
-                ("remarks", ctypes.c_int), ("dims", ctypes.c_char_p)]
+                ("remarks", ctypes.c_int), ("dims", ctypes.c_char_p),
+                ("allow_tf32", ctypes.c_int), ("no_matrix_units", ctypes.c_int),
+                ("emu_matrix_level", ctypes.c_char_p)]
 
 
 def load_libraries():

@@ -8,6 +8,7 @@
 #define IOLITE_CODEGEN_PASSES_H
 
 #include "iolite/Codegen/KernelTemplate.h"
+#include "iolite/Dialect/IoliteGPU/IR/IoliteGPUDialect.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"

@@ -45,7 +45,7 @@ def KernelToGpu : Pass<"iolite-kernel-to-gpu", "ModuleOp"> {
     "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
     "::mlir::math::MathDialect", "::mlir::func::FuncDialect",
-    "::mlir::vector::VectorDialect"
+    "::mlir::vector::VectorDialect", "::mlir::iolite::igpu::IoliteGPUDialect"
   ];
 }
 

@@ -71,6 +71,9 @@ struct BundleKernel {
   std::vector<std::pair<std::string, std::string>> sourceOps; // op, location
   /// Per target, in target order.
   std::vector<std::array<int64_t, 7>> launch; // grid[3], block[3], smem
+  /// Per target: the matrix instruction of the kernel's tile products
+  /// ("fma", "none", or a MatrixTable.h name) and why.
+  std::vector<std::pair<std::string, std::string>> matrix;
   std::vector<KernelResources> resources;
 };
 

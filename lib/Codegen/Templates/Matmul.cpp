@@ -30,11 +30,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "iolite/Codegen/KernelTemplate.h"
+#include "iolite/Codegen/MatrixCodegen.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/MathExtras.h"
@@ -178,6 +180,96 @@ int64_t largestDividingWidth(int64_t limit, ArrayRef<int64_t> sizes) {
   return w;
 }
 
+/// How a matmul kernel's block tile maps onto warps of matrix instructions.
+struct MmaTiling {
+  int64_t bm, bn, bk;
+  int64_t warpsM, warpsN;
+  /// Instruction tiles per warp along M and N, k-steps per BK.
+  int64_t mTiles, nTiles, kSteps;
+  int64_t stages;
+  int64_t threads() const { return warpsM * warpsN * warpSize; }
+  int64_t warpSize;
+};
+
+/// Splits `warps` over a bm x bn tile of instruction tiles (m x n): as many
+/// warps as the tile has instruction tiles, the most square warp tiles.
+std::pair<int64_t, int64_t> splitWarps(int64_t warps, int64_t bm, int64_t bn,
+                                       int64_t m, int64_t n) {
+  std::pair<int64_t, int64_t> best{1, 1};
+  double bestAspect = 0;
+  for (int64_t wm = 1; wm <= warps; wm *= 2) {
+    int64_t wn = warps / wm;
+    while (wn > 1 && bn / wn < n)
+      wn /= 2;
+    if (bm / wm < m)
+      break;
+    int64_t used = wm * wn, bestUsed = best.first * best.second;
+    double tm = double(bm) / wm, tn = double(bn) / wn;
+    double aspect = std::min(tm, tn) / std::max(tm, tn);
+    if (used > bestUsed || (used == bestUsed && aspect > bestAspect)) {
+      best = {wm, wn};
+      bestAspect = aspect;
+    }
+  }
+  return best;
+}
+
+FailureOr<MmaTiling> planMmaTiling(MatmulOp op, const matrix::Instruction &inst,
+                                   const TargetDescription &target,
+                                   ArrayRef<int64_t> forcedTile, int64_t m,
+                                   int64_t n, int64_t k, int64_t numMM) {
+  const KernelTuning &tuning = *target.getTuning("matmul_mma");
+  bool forced = !forcedTile.empty();
+  ArrayRef<int64_t> tile = forced ? forcedTile : ArrayRef<int64_t>(tuning.tile);
+  MmaTiling t;
+  t.warpSize = target.warpSize;
+  t.bm = tile[0];
+  t.bn = tile[1];
+  t.bk = tile[2];
+  if (!forced) {
+    // Small problems get small tiles, never below one instruction.
+    t.bm = std::min<int64_t>(t.bm,
+                             std::max<int64_t>(inst.m, llvm::PowerOf2Ceil(m)));
+    t.bn = std::min<int64_t>(t.bn,
+                             std::max<int64_t>(inst.n, llvm::PowerOf2Ceil(n)));
+    t.bk =
+        std::min<int64_t>(t.bk, std::max<int64_t>(std::max<int64_t>(inst.k, 16),
+                                                  llvm::PowerOf2Ceil(k)));
+  }
+  if (t.bm % inst.m || t.bn % inst.n || t.bk % inst.k)
+    return op.emitOpError()
+           << "matmul tile " << t.bm << "x" << t.bn << "x" << t.bk
+           << " is not a multiple of the " << inst.name << " instruction ("
+           << inst.m << "x" << inst.n << "x" << inst.k << ")";
+  int64_t warps = std::max<int64_t>(1, tuning.threads / target.warpSize);
+  int64_t perTile = inst.c.elementsPerLane();
+  for (;;) {
+    auto [wm, wn] = splitWarps(warps, t.bm, t.bn, inst.m, inst.n);
+    t.warpsM = wm;
+    t.warpsN = wn;
+    t.mTiles = t.bm / wm / inst.m;
+    t.nTiles = t.bn / wn / inst.n;
+    if (forced || numMM * t.mTiles * t.nTiles * perTile <=
+                      target.matrixAccumulatorsPerThread)
+      break;
+    // Too many accumulators: halve the larger side of the warp tile.
+    if (t.bn / wn > inst.n && (t.bn >= t.bm || t.bm / wm <= inst.m))
+      t.bn /= 2;
+    else if (t.bm / wm > inst.m)
+      t.bm /= 2;
+    else
+      break;
+  }
+  t.kSteps = t.bk / inst.k;
+  int64_t stageBytes = (t.bm + numMM * t.bn) * t.bk * inst.inputBytes();
+  t.stages =
+      tuning.stages > 1 && stageBytes * tuning.stages <=
+                               static_cast<int64_t>(target.sharedMemoryPerBlock)
+          ? tuning.stages
+          : 1;
+  return t;
+}
+
 class MatmulTemplate : public KernelTemplate {
 public:
   StringRef getName() const override { return "matmul"; }
@@ -214,58 +306,133 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   for (int64_t d : batchShape)
     batch *= d;
 
-  // Tile: the target's, shrunk for small problems and until every live
-  // accumulator set fits the target's register budget.
   const TargetDescription &target = ctx.getTarget();
-  const KernelTuning &tuning = *target.getTuning("matmul");
-  bool forced = !ctx.getOverrides().matmulTile.empty();
-  ArrayRef<int64_t> tile =
-      forced ? ArrayRef<int64_t>(ctx.getOverrides().matmulTile)
-             : ArrayRef<int64_t>(tuning.tile);
-  int64_t threads = tuning.threads;
-  int64_t tx = 16, ty = threads / tx;
-  int64_t bm = tile[0], bn = tile[1], bk = tile[2];
-  if (!forced) {
-    bm = std::min(bm, std::max(ty, (int64_t)llvm::PowerOf2Ceil(m)));
-    bn = std::min(bn, std::max(tx, (int64_t)llvm::PowerOf2Ceil(nMax)));
-    auto accumulators = [&] { return numMM * (bm / ty) * (bn / tx); };
-    while (accumulators() > target.accumulatorsPerThread) {
-      if (bm >= bn && bm / 2 >= ty)
-        bm /= 2;
-      else if (bn / 2 >= tx)
-        bn /= 2;
-      else
-        break;
+  const CodegenOverrides &overrides = ctx.getOverrides();
+  bool forced = !overrides.matmulTile.empty();
+
+  // The matrix instruction: every matmul must multiply the same types.
+  Type lhsElement = cast<ShapedType>(lhs.getType()).getElementType();
+  Type rhsElement = cast<ShapedType>(first.getRhs().getType()).getElementType();
+  MatrixChoice choice;
+  if (overrides.noMatrixUnits) {
+    choice.reason = "matrix units turned off for this compile";
+  } else if (llvm::any_of(plan.matmuls, [&](MatmulOp mm) {
+               return cast<ShapedType>(mm.getRhs().getType())
+                          .getElementType() != rhsElement;
+             })) {
+    choice.reason = "the matmuls sharing A have B operands of different "
+                    "types";
+  } else {
+    const KernelTuning *mmaTuning = target.getTuning("matmul_mma");
+    choice = chooseMatrixInstruction(target, lhsElement, rhsElement,
+                                     overrides.allowTf32);
+    if (choice.inst && !mmaTuning) {
+      choice.inst = nullptr;
+      choice.reason = target.chip + " has no matrix matmul tuning";
     }
   }
-  if (bm % ty || bn % tx || bk <= 0)
-    return first.emitOpError()
-           << "matmul tile " << bm << "x" << bn << "x" << bk
-           << " does not divide among " << ty << "x" << tx << " threads";
-  int64_t tm = bm / ty, tn = bn / tx;
+  const matrix::Instruction *inst = choice.inst;
+  ctx.matrixKind = choice.kindName();
+  ctx.matrixReason = choice.reason;
 
-  // Shared memory: the A tile and one B tile per matmul (f32), double-
-  // buffered if the target's default per-block shared memory has room; the
-  // norm's row statistics live for the whole kernel.
-  int64_t stageBytes = (bm + numMM * bn) * bk * 4;
-  int64_t stages =
-      tuning.stages > 1 && stageBytes * tuning.stages <=
-                               static_cast<int64_t>(target.sharedMemoryPerBlock)
-          ? tuning.stages
-          : 1;
+  int64_t threads, bm, bn, bk, stages, tm = 0, tn = 0;
+  int64_t tx = 16, ty = 1;
+  MmaTiling mt{};
+  if (inst) {
+    FailureOr<MmaTiling> planned = planMmaTiling(
+        first, *inst, target, overrides.matmulTile, m, nMax, k, numMM);
+    if (failed(planned))
+      return failure();
+    mt = *planned;
+    threads = mt.threads();
+    bm = mt.bm;
+    bn = mt.bn;
+    bk = mt.bk;
+    stages = mt.stages;
+  } else {
+    // Tile: the target's, shrunk for small problems and until every live
+    // accumulator set fits the target's register budget.
+    const KernelTuning &tuning = *target.getTuning("matmul");
+    ArrayRef<int64_t> tile = forced ? ArrayRef<int64_t>(overrides.matmulTile)
+                                    : ArrayRef<int64_t>(tuning.tile);
+    threads = tuning.threads;
+    ty = threads / tx;
+    bm = tile[0];
+    bn = tile[1];
+    bk = tile[2];
+    if (!forced) {
+      bm = std::min(bm, std::max(ty, (int64_t)llvm::PowerOf2Ceil(m)));
+      bn = std::min(bn, std::max(tx, (int64_t)llvm::PowerOf2Ceil(nMax)));
+      auto accumulators = [&] { return numMM * (bm / ty) * (bn / tx); };
+      while (accumulators() > target.accumulatorsPerThread) {
+        if (bm >= bn && bm / 2 >= ty)
+          bm /= 2;
+        else if (bn / 2 >= tx)
+          bn /= 2;
+        else
+          break;
+      }
+    }
+    if (bm % ty || bn % tx || bk <= 0)
+      return first.emitOpError()
+             << "matmul tile " << bm << "x" << bn << "x" << bk
+             << " does not divide among " << ty << "x" << tx << " threads";
+    tm = bm / ty;
+    tn = bn / tx;
+    // The A tile and one B tile per matmul (f32), double-buffered if the
+    // target's default per-block shared memory has room.
+    int64_t stageBytes = (bm + numMM * bn) * bk * 4;
+    stages = tuning.stages > 1 &&
+                     stageBytes * tuning.stages <=
+                         static_cast<int64_t>(target.sharedMemoryPerBlock)
+                 ? tuning.stages
+                 : 1;
+  }
+
+  // Shared memory: the A tile and one B tile per matmul; the norm's row
+  // statistics live for the whole kernel. Matrix tiles hold the input
+  // precision as the tile's rows (its global layout: A [m][k] or, for a
+  // transposed A, [k][m]; B [k][n] or [n][k]), swizzled for the fragment
+  // loads; FMA tiles are f32 [k][m] / [k][n].
   SharedMemoryPlan &smem = ctx.getSharedMemoryPlan();
-  unsigned aBuf = smem.addBuffer("A", stages * bk * bm * 4, 0, 1);
+  unsigned aBuf;
   SmallVector<unsigned> bBufs;
-  for (int64_t i = 0; i < numMM; ++i)
-    bBufs.push_back(
-        smem.addBuffer(numMM == 1 ? std::string("B") : "B" + std::to_string(i),
-                       stages * bk * bn * 4, 0, 1));
+  auto bName = [&](int64_t i) {
+    return numMM == 1 ? std::string("B") : "B" + std::to_string(i);
+  };
+  if (inst) {
+    int64_t e = inst->inputBytes();
+    aBuf =
+        transA
+            ? smem.addTile("A", stages, bk, bm, e,
+                           fragmentReadBytes(*inst, matrix::Operand::A, true),
+                           0, 1)
+            : smem.addTile("A", stages, bm, bk, e,
+                           fragmentReadBytes(*inst, matrix::Operand::A, false),
+                           0, 1);
+    for (int64_t i = 0; i < numMM; ++i) {
+      bool t = plan.matmuls[i].getTransposeRhs();
+      int64_t read = fragmentReadBytes(*inst, matrix::Operand::B, t);
+      bBufs.push_back(
+          t ? smem.addTile(bName(i), stages, bn, bk, e, read, 0, 1)
+            : smem.addTile(bName(i), stages, bk, bn, e, read, 0, 1));
+    }
+  } else {
+    aBuf = smem.addBuffer("A", stages * bk * bm * 4, 0, 1);
+    for (int64_t i = 0; i < numMM; ++i)
+      bBufs.push_back(smem.addBuffer(bName(i), stages * bk * bn * 4, 0, 1));
+  }
   unsigned statsBuf = 0;
   if (plan.norm)
     statsBuf = smem.addBuffer("row_stats", 2 * bm * 4, 0, 1);
   std::string tileDesc = "matmul tile " + std::to_string(bm) + "x" +
                          std::to_string(bn) + "x" + std::to_string(bk) + ", " +
                          std::to_string(stages) + " stage(s)";
+  if (inst)
+    tileDesc += ", " + std::to_string(mt.warpsM) + "x" +
+                std::to_string(mt.warpsN) + " warps of " +
+                std::to_string(mt.mTiles) + "x" + std::to_string(mt.nTiles) +
+                " " + inst->name;
   if (numMM > 1)
     tileDesc += ", " + std::to_string(numMM) + " matmuls sharing A";
   if (plan.norm)
@@ -299,11 +466,31 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   SmallVector<Value> lhsBatch =
       em.broadcastIndex(batchIdx, lhsShape.drop_back(2));
 
-  Value aTile = ctx.getSharedView(aBuf, MemRefType::get({stages, bk, bm}, f32));
+  Value aTile;
   SmallVector<Value> bTiles;
-  for (unsigned id : bBufs)
-    bTiles.push_back(
-        ctx.getSharedView(id, MemRefType::get({stages, bk, bn}, f32)));
+  igpu::SwizzleAttr aSwizzle;
+  SmallVector<igpu::SwizzleAttr> bSwizzles;
+  if (inst) {
+    Type input = igpu::getInputElementType(b.getContext(), *inst);
+    aTile = ctx.getSharedView(
+        aBuf, MemRefType::get(transA ? ArrayRef<int64_t>{stages * bk, bm}
+                                     : ArrayRef<int64_t>{stages * bm, bk},
+                              input));
+    aSwizzle = getSwizzleAttr(b.getContext(), smem.getSwizzle(aBuf));
+    for (auto [i, id] : llvm::enumerate(bBufs)) {
+      bool t = plan.matmuls[i].getTransposeRhs();
+      bTiles.push_back(ctx.getSharedView(
+          id, MemRefType::get(t ? ArrayRef<int64_t>{stages * bn, bk}
+                                : ArrayRef<int64_t>{stages * bk, bn},
+                              input)));
+      bSwizzles.push_back(getSwizzleAttr(b.getContext(), smem.getSwizzle(id)));
+    }
+  } else {
+    aTile = ctx.getSharedView(aBuf, MemRefType::get({stages, bk, bm}, f32));
+    for (unsigned id : bBufs)
+      bTiles.push_back(
+          ctx.getSharedView(id, MemRefType::get({stages, bk, bn}, f32)));
+  }
 
   auto lt = [&](Value x, int64_t bound) -> Value {
     return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, c(bound));
@@ -483,10 +670,13 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   auto stageTile = [&](Value operand, ArrayRef<Value> batchIndex, Value r0,
                        int64_t rExt, int64_t rBound, int64_t rCover, Value c0,
                        int64_t cExt, int64_t cBound, int64_t cCover,
+                       int64_t maxWidth,
                        function_ref<void(Value, Value, ArrayRef<Value>)> store)
       -> LogicalResult {
     int64_t width = largestDividingWidth(
-        target.maxVectorBytes / getWidestElementBytes(operand), {cBound, cExt});
+        std::min<int64_t>(maxWidth, target.maxVectorBytes /
+                                        getWidestElementBytes(operand)),
+        {cBound, cExt});
     int64_t runsPerRow = cExt / width;
     // Guards where the tiles cover more than the operand (ragged dims, and
     // columns past a narrower matmul's N).
@@ -521,6 +711,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   // Loads K tile `kt` of A and every B into stage `stage`.
   auto loadTiles = [&](Value kt, Value stage) -> LogicalResult {
     Value k0 = arith::MulIOp::create(b, kt, c(bk));
+    // FMA tiles: f32 [stage][k][m|n], element by element.
     auto storeRun = [&](Value tileBuf, bool rowIsK) {
       return [&, tileBuf, rowIsK](Value r, Value cc, ArrayRef<Value> vals) {
         for (auto [i, v] : llvm::enumerate(vals)) {
@@ -532,24 +723,59 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
         }
       };
     };
+    // Matrix tiles: the operand's rows as they are, in the input precision,
+    // one vector store per run (inside one swizzle chunk).
+    auto storeMatrixRun = [&](Value tileBuf, igpu::SwizzleAttr swizzle,
+                              int64_t rows) {
+      return
+          [&, tileBuf, swizzle, rows](Value r, Value cc, ArrayRef<Value> vals) {
+            Value row = arith::AddIOp::create(
+                b, arith::MulIOp::create(b, stage, c(rows)), r);
+            emitStoreTileRun(b, *inst, tileBuf, swizzle, row, cc, vals);
+          };
+    };
+    auto maxRun = [&](igpu::SwizzleAttr swizzle) -> int64_t {
+      int64_t limit = 16 / inst->inputBytes();
+      return swizzle ? std::min<int64_t>(limit, swizzle.getVec()) : limit;
+    };
     // A is [M, K] (rows m) or, transposed, [K, M] (rows k).
-    LogicalResult la =
-        transA ? stageTile(lhs, lhsBatch, k0, bk, k, kCover, m0, bm, m, mCover,
-                           storeRun(aTile, /*rowIsK=*/true))
+    LogicalResult la = failure();
+    if (inst)
+      la = transA ? stageTile(lhs, lhsBatch, k0, bk, k, kCover, m0, bm, m,
+                              mCover, maxRun(aSwizzle),
+                              storeMatrixRun(aTile, aSwizzle, bk))
+                  : stageTile(lhs, lhsBatch, m0, bm, m, mCover, k0, bk, k,
+                              kCover, maxRun(aSwizzle),
+                              storeMatrixRun(aTile, aSwizzle, bm));
+    else
+      la = transA
+               ? stageTile(lhs, lhsBatch, k0, bk, k, kCover, m0, bm, m, mCover,
+                           INT64_MAX, storeRun(aTile, /*rowIsK=*/true))
                : stageTile(lhs, lhsBatch, m0, bm, m, mCover, k0, bk, k, kCover,
-                           storeRun(aTile, /*rowIsK=*/false));
+                           INT64_MAX, storeRun(aTile, /*rowIsK=*/false));
     if (failed(la))
       return failure();
     for (auto [i, mm] : llvm::enumerate(plan.matmuls)) {
       SmallVector<Value> rhsBatch =
           em.broadcastIndex(batchIdx, shapeOf(mm.getRhs()).drop_back(2));
       // B is [K, N] (rows k) or, transposed, [N, K] (rows n).
-      LogicalResult lb =
-          mm.getTransposeRhs()
-              ? stageTile(mm.getRhs(), rhsBatch, n0, bn, ns[i], nCover, k0, bk,
-                          k, kCover, storeRun(bTiles[i], /*rowIsK=*/false))
-              : stageTile(mm.getRhs(), rhsBatch, k0, bk, k, kCover, n0, bn,
-                          ns[i], nCover, storeRun(bTiles[i], /*rowIsK=*/true));
+      LogicalResult lb = failure();
+      if (inst)
+        lb = mm.getTransposeRhs()
+                 ? stageTile(mm.getRhs(), rhsBatch, n0, bn, ns[i], nCover, k0,
+                             bk, k, kCover, maxRun(bSwizzles[i]),
+                             storeMatrixRun(bTiles[i], bSwizzles[i], bn))
+                 : stageTile(mm.getRhs(), rhsBatch, k0, bk, k, kCover, n0, bn,
+                             ns[i], nCover, maxRun(bSwizzles[i]),
+                             storeMatrixRun(bTiles[i], bSwizzles[i], bk));
+      else
+        lb = mm.getTransposeRhs()
+                 ? stageTile(mm.getRhs(), rhsBatch, n0, bn, ns[i], nCover, k0,
+                             bk, k, kCover, INT64_MAX,
+                             storeRun(bTiles[i], /*rowIsK=*/false))
+                 : stageTile(mm.getRhs(), rhsBatch, k0, bk, k, kCover, n0, bn,
+                             ns[i], nCover, INT64_MAX,
+                             storeRun(bTiles[i], /*rowIsK=*/true));
       if (failed(lb))
         return failure();
     }
@@ -557,10 +783,57 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   };
 
   // The register-tile update of every matmul over one staged K tile; the A
-  // fragment is read once for all of them.
-  int64_t accPerMM = tm * tn;
+  // fragment is read once for all of them. With a matrix instruction each
+  // warp owns a (mTiles x inst.m) x (nTiles x inst.n) warp tile and keeps
+  // one accumulator fragment per instruction tile and matmul.
+  int64_t accPerMM = inst ? mt.mTiles * mt.nTiles : tm * tn;
+  Value warpM, warpN;
+  if (inst) {
+    Value warp = arith::DivUIOp::create(b, tid, c(target.warpSize));
+    warpM = arith::DivUIOp::create(b, warp, c(mt.warpsN));
+    warpN = arith::RemUIOp::create(b, warp, c(mt.warpsN));
+  }
+  int64_t warpRows = inst ? mt.mTiles * inst->m : 0;
+  int64_t warpCols = inst ? mt.nTiles * inst->n : 0;
+  auto computeMatrixTile = [&](Value stage, ValueRange acc) {
+    Value mOff = arith::MulIOp::create(b, warpM, c(warpRows));
+    Value nOff = arith::MulIOp::create(b, warpN, c(warpCols));
+    auto stageRow = [&](int64_t rows) -> Value {
+      return arith::MulIOp::create(b, stage, c(rows));
+    };
+    MatrixTileOperand a;
+    a.tile = aTile;
+    a.swizzle = aSwizzle;
+    a.transpose = transA;
+    if (transA) {
+      a.row0 = stageRow(bk);
+      a.col0 = mOff;
+    } else {
+      a.row0 = arith::AddIOp::create(b, stageRow(bm), mOff);
+      a.col0 = c(0);
+    }
+    SmallVector<MatrixTileOperand> bs;
+    for (auto [i, mm] : llvm::enumerate(plan.matmuls)) {
+      MatrixTileOperand op;
+      op.tile = bTiles[i];
+      op.swizzle = bSwizzles[i];
+      op.transpose = mm.getTransposeRhs();
+      if (op.transpose) {
+        op.row0 = arith::AddIOp::create(b, stageRow(bn), nOff);
+        op.col0 = c(0);
+      } else {
+        op.row0 = stageRow(bk);
+        op.col0 = nOff;
+      }
+      bs.push_back(op);
+    }
+    return emitWarpTileProduct(b, *inst, a, bs, mt.mTiles, mt.nTiles, mt.kSteps,
+                               acc);
+  };
   auto computeTile = [&](Value stage,
                          ValueRange acc) -> FailureOr<SmallVector<Value>> {
+    if (inst)
+      return computeMatrixTile(stage, acc);
     return em.forLoop(
         c(0), c(bk), c(1), acc,
         [&](Value kk, ValueRange it) -> FailureOr<SmallVector<Value>> {
@@ -587,7 +860,8 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   };
 
   int64_t numK = (int64_t)llvm::divideCeil(k, bk);
-  SmallVector<Value> init(numMM * accPerMM, zero);
+  SmallVector<Value> init(numMM * accPerMM,
+                          inst ? emitZeroAccumulator(b, *inst) : zero);
   FailureOr<SmallVector<Value>> acc;
   if (stages == 2) {
     if (failed(loadTiles(c(0), c(0))))
@@ -624,51 +898,85 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   if (failed(acc))
     return failure();
 
-  // Epilogue: at each register-tile position every matmul's accumulator is
+  // Epilogue: at each accumulator position every matmul's accumulator is
   // the source of its result; outputs go through the fused elementwise ops,
   // each guarded by its own bounds.
   bool mRagged = m % bm != 0;
   int64_t coveredN = ctx.getGrid()[0] * bn;
   ValueRange yields = ctx.getYieldedValues();
+  llvm::SetVector<int64_t> bounds;
+  for (unsigned mi : plan.yieldMatmul)
+    bounds.insert(ns[mi]);
+  // Writes every output at (gm, gn) with `accAt(mi)` as matmul mi's value.
+  auto storeAt = [&](Value gm, Value gn,
+                     function_ref<Value(int64_t)> accAt) -> LogicalResult {
+    for (auto [mi, mm] : llvm::enumerate(plan.matmuls)) {
+      Value accValue = accAt(mi);
+      em.setSource(mm.getResult(),
+                   [accValue](ImplicitLocOpBuilder &, ValueRange) {
+                     return FailureOr<Value>(accValue);
+                   });
+    }
+    SmallVector<Value> idx = batchIdx;
+    idx.append({gm, gn});
+    OpBuilder::InsertionGuard g(b);
+    if (mRagged) {
+      auto ifOp = scf::IfOp::create(b, lt(gm, m), false);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    }
+    // Outputs grouped by their column bound.
+    for (int64_t bound : bounds) {
+      OpBuilder::InsertionGuard g2(b);
+      if (bound < coveredN) {
+        auto ifOp = scf::IfOp::create(b, lt(gn, bound), false);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      }
+      for (auto [o, v] : llvm::enumerate(yields)) {
+        if (ns[plan.yieldMatmul[o]] != bound)
+          continue;
+        FailureOr<Value> x = em.emit(v, idx);
+        if (failed(x))
+          return failure();
+        ctx.storeOutput(o, *x, idx);
+      }
+    }
+    return success();
+  };
+  if (inst) {
+    Value lane = arith::RemUIOp::create(b, tid, c(target.warpSize));
+    FragmentCoords coords(b, inst->c, lane);
+    Value rowBase = arith::AddIOp::create(
+        b, m0, arith::MulIOp::create(b, warpM, c(warpRows)));
+    Value colBase = arith::AddIOp::create(
+        b, n0, arith::MulIOp::create(b, warpN, c(warpCols)));
+    int64_t perTile = inst->c.elementsPerLane();
+    for (int64_t i = 0; i < mt.mTiles; ++i)
+      for (int64_t j = 0; j < mt.nTiles; ++j)
+        for (int64_t e = 0; e < perTile; ++e) {
+          Value gm = arith::AddIOp::create(
+              b, arith::AddIOp::create(b, rowBase, c(i * inst->m)),
+              coords.row(e));
+          Value gn = arith::AddIOp::create(
+              b, arith::AddIOp::create(b, colBase, c(j * inst->n)),
+              coords.col(e));
+          if (failed(storeAt(gm, gn, [&](int64_t mi) -> Value {
+                Value fragment = (*acc)[mi * accPerMM + i * mt.nTiles + j];
+                return vector::ExtractOp::create(b, fragment, e);
+              })))
+            return failure();
+        }
+    return success();
+  }
   for (int64_t i = 0; i < tm; ++i) {
     for (int64_t j = 0; j < tn; ++j) {
       Value gm = arith::AddIOp::create(
           b, m0, arith::AddIOp::create(b, tRow, c(i * ty)));
       Value gn = arith::AddIOp::create(
           b, n0, arith::AddIOp::create(b, tCol, c(j * tx)));
-      for (auto [mi, mm] : llvm::enumerate(plan.matmuls)) {
-        Value accValue = (*acc)[mi * accPerMM + i * tn + j];
-        em.setSource(mm.getResult(),
-                     [accValue](ImplicitLocOpBuilder &, ValueRange) {
-                       return FailureOr<Value>(accValue);
-                     });
-      }
-      SmallVector<Value> idx = batchIdx;
-      idx.append({gm, gn});
-      OpBuilder::InsertionGuard g(b);
-      if (mRagged) {
-        auto ifOp = scf::IfOp::create(b, lt(gm, m), false);
-        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      }
-      // Outputs grouped by their column bound.
-      llvm::SetVector<int64_t> bounds;
-      for (unsigned mi : plan.yieldMatmul)
-        bounds.insert(ns[mi]);
-      for (int64_t bound : bounds) {
-        OpBuilder::InsertionGuard g2(b);
-        if (bound < coveredN) {
-          auto ifOp = scf::IfOp::create(b, lt(gn, bound), false);
-          b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-        }
-        for (auto [o, v] : llvm::enumerate(yields)) {
-          if (ns[plan.yieldMatmul[o]] != bound)
-            continue;
-          FailureOr<Value> x = em.emit(v, idx);
-          if (failed(x))
-            return failure();
-          ctx.storeOutput(o, *x, idx);
-        }
-      }
+      if (failed(storeAt(gm, gn, [&](int64_t mi) -> Value {
+            return (*acc)[mi * accPerMM + i * tn + j];
+          })))
+        return failure();
     }
   }
   return success();

@@ -1,0 +1,276 @@
+"""Matmul kernels on the matrix units, on both emulated chips, against NumPy.
+
+Explicit matmul kernels in f16 and bf16 (ragged M, N and K; batched with a
+broadcast B; both operands transposed; a bias + GELU + residual epilogue with
+two outputs; an rms_norm prologue; SwiGLU and QKV sharing the normalised A
+with narrower K/V) are compiled with the iolite package for emu-sm_90a
+(mma.sync m16n8k16) and emu-gfx942 (MFMA 32x32x8) and run on the emulator
+at both of its matrix levels: `isa` runs the nvgpu/amdgpu instructions the
+kernels are lowered to from the PTX and CDNA3 ISA formulas, `warp` runs
+iolite_gpu.mma from Iolite's instruction table. Each result is compared
+with float64 NumPy on the same rounded inputs (intermediates a fused chain
+rounds, such as the norm's f16 output, rounded the same way) with the chain
+tolerances of iolite_testing.py, and each kernel's manifest entry must name
+the instruction it used.
+
+f32 matmuls stay exact on the FMA units by default (the manifest says so and
+the results match f32 within f32 tolerances); with allow_tf32 they run on
+mma.sync m16n8k8 tf32 on emu-sm_90a, matching a reference whose inputs are
+rounded to TF32 (round to nearest, ties away: cvt.rna.tf32.f32) and
+differing from the exact one by more than f32 tolerances, while gfx942,
+which has no TF32 instruction in the table, stays on FMA and exact.
+"""
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from iolite_testing import (MODEL_TOLERANCES, TOLERANCES, assert_close,
+                            build_dir, round_to, tensor_type)
+
+sys.path.insert(0, str(build_dir() / "python"))
+import iolite  # noqa: E402
+
+CHIPS = ["emu-sm_90a", "emu-gfx942"]
+KINDS = {"emu-sm_90a": {"f16": "nv_m16n8k16_f16", "bf16": "nv_m16n8k16_bf16",
+                        "tf32": "nv_m16n8k8_tf32", "f32": "fma"},
+         "emu-gfx942": {"f16": "amd_mfma_32x32x8_f16",
+                        "bf16": "amd_mfma_32x32x8_bf16",
+                        "tf32": "fma", "f32": "fma"}}
+
+
+def silu(x):
+    return x / (1 + np.exp(-x))
+
+
+def gelu(x):
+    from math import erf
+    return 0.5 * x * (1 + np.vectorize(erf)(x / np.sqrt(2)))
+
+
+def rms_norm(x, w, eps=1e-5):
+    return x / np.sqrt((x * x).mean(-1, keepdims=True) + eps) * w
+
+
+def round_tf32(x):
+    """cvt.rna.tf32.f32: keep 10 mantissa bits, round half away from 0."""
+    bits = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    bits = ((bits + 0x1000) & 0xFFFFE000).astype(np.uint32)
+    return bits.view(np.float32).astype(np.float64)
+
+
+class Model:
+    """Explicit kernels, each read as %i0, %i1, ...; one function."""
+
+    def __init__(self, name, seed):
+        self.name = name
+        self.rng = np.random.default_rng(seed)
+        self.args, self.inputs, self.body, self.results = [], [], [], []
+
+    def data(self, shape, dtype, scale=1.0, offset=0.0):
+        x = self.rng.standard_normal(shape) * scale + offset
+        return round_to(x, dtype).astype(np.float64)
+
+    def kernel(self, case, operands, body, outputs, expected, matrix):
+        """operands: [(array, dtype)]; outputs: [(ssa, shape, dtype)];
+        matrix: the table's dtype key of the instruction expected."""
+        n = len(self.body)
+        names = []
+        for v, d in operands:
+            name = f"%a{len(self.args)}"
+            self.args.append(f"{name}: {tensor_type(v.shape, d)}")
+            self.inputs.append(torch_input(v, d))
+            names.append((name, tensor_type(v.shape, d)))
+        block = ", ".join(f"%i{k}: {t}" for k, (_, t) in enumerate(names))
+        rtypes = [tensor_type(s, d) for _, s, d in outputs]
+        res = f"%k{n}" + (f":{len(outputs)}" if len(outputs) > 1 else "")
+        self.body.append(
+            f'{res} = iolite.kernel "{case}" ({", ".join(a for a, _ in names)})'
+            f' : ({", ".join(t for _, t in names)}) -> ({", ".join(rtypes)})'
+            f' {{\n  ^bb0({block}):\n    '
+            + "\n    ".join(body.strip().splitlines()) +
+            f'\n    iolite.yield {", ".join(o for o, _, _ in outputs)} : '
+            f'{", ".join(rtypes)}\n  }}')
+        for i, ((_, shape, dtype), ref) in enumerate(zip(outputs, expected)):
+            ssa = f"%k{n}" + (f"#{i}" if len(outputs) > 1 else "")
+            self.results.append(dict(ssa=ssa, shape=shape, dtype=dtype,
+                                     expected=np.asarray(ref), case=case,
+                                     matrix=matrix))
+
+    def source(self):
+        rtypes = ", ".join(tensor_type(r["shape"], r["dtype"])
+                           for r in self.results)
+        rets = ", ".join(r["ssa"] for r in self.results)
+        body = "\n  ".join(self.body)
+        return (f"func.func @{self.name}({', '.join(self.args)}) -> "
+                f"({rtypes}) {{\n  {body}\n  return {rets} : {rtypes}\n}}\n")
+
+
+def torch_input(values, dtype):
+    """The input as the package takes it (bf16 as a torch tensor)."""
+    if dtype == "bf16":
+        return torch.from_numpy(values.astype(np.float32)).to(torch.bfloat16)
+    return values.astype({"f16": np.float16, "f32": np.float32}[dtype])
+
+
+def half_cases(m, d):
+    t = lambda *s: tensor_type(s, d)  # noqa: E731
+    r = lambda x: round_to(x, d).astype(np.float64)  # noqa: E731
+    # Ragged M, N and K: every dim overhangs the tile and the instruction.
+    a, b = m.data((77, 50), d), m.data((50, 45), d)
+    m.kernel(f"ragged_{d}", [(a, d), (b, d)],
+             f"%m = iolite.matmul %i0, %i1 : {t(77, 50)}, {t(50, 45)}",
+             [("%m", (77, 45), d)], [a @ b], d)
+    # Batched, B broadcast over the leading batch dim.
+    a, b = m.data((2, 3, 20, 24), d), m.data((3, 24, 40), d)
+    m.kernel(f"batched_{d}", [(a, d), (b, d)],
+             f"%m = iolite.matmul %i0, %i1 : {t(2, 3, 20, 24)}, "
+             f"{t(3, 24, 40)}", [("%m", (2, 3, 20, 40), d)], [a @ b], d)
+    # Both transposed (A is [K, M], B is [N, K], PyTorch's weights).
+    a, b = m.data((33, 50), d), m.data((70, 33), d)
+    m.kernel(f"transposed_{d}", [(a, d), (b, d)],
+             f"%m = iolite.matmul %i0, %i1 {{transpose_lhs, transpose_rhs}} "
+             f": {t(33, 50)}, {t(70, 33)}", [("%m", (50, 70), d)],
+             [a.T @ b.T], d)
+    # Bias + GELU + residual epilogue, two outputs; K over several tiles.
+    x, w = m.data((64, 160), d), m.data((160, 80), d, 0.2)
+    bias, res = m.data((80,), d), m.data((64, 80), d)
+    y = gelu(r(r(r(x @ w) + bias)))
+    m.kernel(f"epilogue_{d}", [(x, d), (w, d), (bias, d), (res, d)], f"""
+%m = iolite.matmul %i0, %i1 : {t(64, 160)}, {t(160, 80)}
+%b = iolite.add %m, %i2 : {t(64, 80)}, {t(80)}
+%g = iolite.gelu %b : {t(64, 80)}
+%s = iolite.add %g, %i3 : {t(64, 80)}, {t(64, 80)}
+""", [("%s", (64, 80), d), ("%g", (64, 80), d)], [y + res, y], d)
+    # rms_norm prologue: the A tile holds the norm's output rounded to d.
+    x, g = m.data((70, 128), d), m.data((128,), d, 0.1, 1.0)
+    w = m.data((128, 96), d, 0.1)
+    m.kernel(f"rms_prologue_{d}", [(x, d), (g, d), (w, d)], f"""
+%n = iolite.rms_norm %i0 weight(%i1 : {t(128)}) : {t(70, 128)}
+%m = iolite.matmul %n, %i2 : {t(70, 128)}, {t(128, 96)}
+""", [("%m", (70, 96), d)], [r(rms_norm(x, g)) @ w], d)
+    # SwiGLU: gate and up share the normalised A; ragged N.
+    x, g = m.data((2, 24, 128), d), m.data((128,), d, 0.1, 1.0)
+    wg, wu = m.data((128, 176), d, 0.1), m.data((128, 176), d, 0.1)
+    n = r(rms_norm(x, g))
+    m.kernel(f"swiglu_{d}", [(x, d), (g, d), (wg, d), (wu, d)], f"""
+%n = iolite.rms_norm %i0 weight(%i1 : {t(128)}) : {t(2, 24, 128)}
+%g = iolite.matmul %n, %i2 : {t(2, 24, 128)}, {t(128, 176)}
+%u = iolite.matmul %n, %i3 : {t(2, 24, 128)}, {t(128, 176)}
+%s = iolite.silu %g : {t(2, 24, 176)}
+%p = iolite.mul %s, %u : {t(2, 24, 176)}, {t(2, 24, 176)}
+""", [("%p", (2, 24, 176), d)], [r(silu(r(n @ wg))) * r(n @ wu)], d)
+    # QKV: K/V narrower than Q, a bias on Q.
+    x, g = m.data((50, 64), d), m.data((64,), d, 0.1, 1.0)
+    wq, wk, wv = (m.data((64, nn), d, 0.2) for nn in (96, 32, 32))
+    bq = m.data((96,), d)
+    n = r(rms_norm(x, g))
+    m.kernel(f"qkv_{d}", [(x, d), (g, d), (wq, d), (wk, d), (wv, d),
+                          (bq, d)], f"""
+%n = iolite.rms_norm %i0 weight(%i1 : {t(64)}) : {t(50, 64)}
+%q = iolite.matmul %n, %i2 : {t(50, 64)}, {t(64, 96)}
+%k = iolite.matmul %n, %i3 : {t(50, 64)}, {t(64, 32)}
+%v = iolite.matmul %n, %i4 : {t(50, 64)}, {t(64, 32)}
+%qb = iolite.add %q, %i5 : {t(50, 96)}, {t(96)}
+""", [("%qb", (50, 96), d), ("%k", (50, 32), d), ("%v", (50, 32), d)],
+             [r(n @ wq) + bq, n @ wk, n @ wv], d)
+
+
+def f32_cases(m, matrix):
+    d = "f32"
+    t = lambda *s: tensor_type(s, d)  # noqa: E731
+    q = round_tf32 if matrix == "tf32" else (lambda x: x)
+    a, b = m.data((77, 150), d), m.data((150, 45), d)
+    m.kernel("ragged_f32", [(a, d), (b, d)],
+             f"%m = iolite.matmul %i0, %i1 : {t(77, 150)}, {t(150, 45)}",
+             [("%m", (77, 45), d)], [q(a) @ q(b)], matrix)
+    a, b = m.data((66, 50), d), m.data((70, 66), d)
+    m.kernel("transposed_f32", [(a, d), (b, d)],
+             f"%m = iolite.matmul %i0, %i1 {{transpose_lhs, transpose_rhs}} "
+             f": {t(66, 50)}, {t(70, 66)}", [("%m", (50, 70), d)],
+             [q(a).T @ q(b).T], matrix)
+
+
+def compile_model(model, **options):
+    return iolite.compile(model.source(), targets=CHIPS, name=model.name,
+                          **options)
+
+
+def check(bundle, model, chip, expect_kind):
+    outputs = bundle.run(*model.inputs, backend="emu", target=chip)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    assert len(outputs) == len(model.results), (
+        f"{len(outputs)} outputs for {len(model.results)} results")
+    failures = []
+    for out, res in zip(outputs, model.results):
+        try:
+            assert_close(np.asarray(out, np.float64), res["expected"],
+                         res["dtype"], f"{chip} {res['case']}",
+                         MODEL_TOLERANCES)
+        except AssertionError as err:
+            failures.append(str(err))
+    assert not failures, "\n".join(failures)
+    kinds = {k["name"]: k["targets"][chip]["matrix"]["kind"]
+             for k in bundle.kernels}
+    for res in model.results:
+        want = expect_kind(res)
+        got = [v for n, v in kinds.items() if n.startswith(res["case"])]
+        assert got and all(g == want for g in got), (
+            f"{chip} {res['case']}: matrix {got}, expected {want}")
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def half_model():
+    m = Model("mma_half", 7)
+    half_cases(m, "f16")
+    half_cases(m, "bf16")
+    return m
+
+
+@pytest.mark.parametrize("level", ["isa", "warp"])
+def test_half_matmuls(half_model, level):
+    bundle = compile_model(half_model, emu_matrix_level=level)
+    for chip in CHIPS:
+        check(bundle, half_model, chip,
+              lambda res, chip=chip: KINDS[chip][res["matrix"]])
+        stats = bundle.kernels
+        # Every product ran on the matrix units: no scalar flops are left
+        # in the plain matmuls (the epilogue kernels have their own).
+        for k in stats:
+            if k["name"].startswith(("ragged", "batched", "transposed")):
+                assert k["emu"]["matrix_flops"] > 0, k["name"]
+                assert k["emu"]["flops"] == 0, (k["name"], k["emu"])
+
+
+def test_f32_stays_exact():
+    m = Model("mma_f32", 8)
+    f32_cases(m, "f32")
+    bundle = compile_model(m)
+    for chip in CHIPS:
+        check(bundle, m, chip, lambda res: "fma")
+        for k in bundle.kernels:
+            assert k["targets"][chip]["matrix"]["reason"].startswith(
+                "f32 operands stay exact f32 on the FMA units"), k["name"]
+
+
+def test_tf32_when_allowed():
+    tf32 = Model("mma_tf32", 8)
+    f32_cases(tf32, "tf32")
+    exact = Model("mma_tf32", 8)
+    f32_cases(exact, "f32")
+    bundle = compile_model(tf32, allow_tf32=True)
+    # sm_90a: TF32 matrix units, matching the TF32-rounded reference...
+    outputs = check(bundle, tf32, "emu-sm_90a", lambda res: "nv_m16n8k8_tf32")
+    # ... and measurably not exact f32.
+    for out, res in zip(outputs, exact.results):
+        with pytest.raises(AssertionError):
+            assert_close(np.asarray(out, np.float64), res["expected"], "f32",
+                         "tf32 against exact f32", TOLERANCES)
+    # gfx942 has no TF32 instruction in the table: FMA, exact, and why.
+    check(bundle, exact, "emu-gfx942", lambda res: "fma")
+    for k in bundle.kernels:
+        assert "no tf32 matrix instruction" in \
+            k["targets"]["emu-gfx942"]["matrix"]["reason"], k["name"]
