@@ -100,6 +100,12 @@ static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
   // the 128x64 score tile; K/V double-buffered (~130 KiB at head_dim 128
   // in f16, inside the opt-in limit of both chips). docs/attention.md.
   t.tunings.push_back({"attention", tuning({128, 64}, 256, 2)});
+  // On the tensor cores: FlashAttention-2's 128-row query tile and 64-key
+  // K/V tiles (flash_fwd_launch_template.h, head dim 128 on sm8x), 8 warps
+  // of 16 rows each (one m16n8k16 row tile), Q fragments in registers, P
+  // reused from the S accumulators; K/V double-buffered (64 KiB at head
+  // dim 128).
+  t.tunings.push_back({"attention_mma", tuning({128, 64}, 256, 2)});
   addMoeTunings(t, moeGemmTile);
   return t;
 }
@@ -147,6 +153,11 @@ static TargetDescription makeAmd(StringRef chip, unsigned cus) {
   // 64 KiB of LDS: a 64x32 score tile keeps Q, double-buffered K/V and P
   // under the limit at head_dim 128 in f16 (~58 KiB).
   t.tunings.push_back({"attention", tuning({64, 32}, 256, 2)});
+  // On MFMA: the same 128-row query tile as NVIDIA (4 waves of 32 rows, one
+  // 32x32x8 row tile each, Q fragments in registers), 32-key K/V tiles so
+  // that double-buffered K/V and the P tile (P's accumulator and A layouts
+  // differ) fit 64 KiB of LDS at head dim 128 (40 KiB).
+  t.tunings.push_back({"attention_mma", tuning({128, 32}, 256, 2)});
   addMoeTunings(t, {64, 128, 16});
   return t;
 }

@@ -11,7 +11,7 @@
 // A tile forced past gfx942's 64 KiB of LDS is a diagnostic naming the
 // kernel, the tile, the buffers and the limit.
 func.func @too_big(%q: tensor<1x8x512x128xf16>, %k: tensor<1x8x512x128xf16>, %v: tensor<1x8x512x128xf16>) -> tensor<1x8x512x128xf16> {
-  // expected-error @+1 {{kernel 'attn' with attention tile 256x128 (query rows x keys), 16x16 threads, 2 stage(s), 1 kv split(s) needs 330752 bytes of shared memory (Q[132096,198656) K[198656,265216) V[265216,330752) P[0,132096)), but gfx942 allows at most 65536 bytes per block}}
+  // expected-error @+1 {{kernel 'attn' with attention tile 256x128 (query rows x keys), 4 warps of 2x4 amd_mfma_32x32x8_f16, P through shared memory, 2 stage(s), 1 kv split(s) needs 196608 bytes of shared memory (K[0,65536){swizzle 4/1/16} V[65536,131072) P[131072,196608){swizzle 4/1/16}), but gfx942 allows at most 65536 bytes per block}}
   %o = iolite.kernel "attn" (%q, %k, %v) : (tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>) -> tensor<1x8x512x128xf16> {
   ^bb0(%a: tensor<1x8x512x128xf16>, %b: tensor<1x8x512x128xf16>, %c: tensor<1x8x512x128xf16>):
     %r = iolite.attention %a, %b, %c {causal} : tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>
@@ -24,7 +24,7 @@ func.func @too_big(%q: tensor<1x8x512x128xf16>, %k: tensor<1x8x512x128xf16>, %v:
 func.func @odd(%q: tensor<1x8x512x128xf16>, %k: tensor<1x8x512x128xf16>, %v: tensor<1x8x512x128xf16>) -> tensor<1x8x512x128xf16> {
   %o = iolite.kernel "attn" (%q, %k, %v) : (tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>) -> tensor<1x8x512x128xf16> {
   ^bb0(%a: tensor<1x8x512x128xf16>, %b: tensor<1x8x512x128xf16>, %c: tensor<1x8x512x128xf16>):
-    // expected-error @+1 {{attention tile 100x64 does not divide among 16x16 threads}}
+    // expected-error @+1 {{attention tile 100x64 does not fit nv_m16n8k16_f16: query rows must be a multiple of 16 and keys of 16}}
     %r = iolite.attention %a, %b, %c {causal} : tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>, tensor<1x8x512x128xf16>
     iolite.yield %r : tensor<1x8x512x128xf16>
   }

@@ -5,24 +5,109 @@
 // Attention.cpp, docs/attention.md).
 
 // Causal GQA (4 query heads per kv head) with a rotary prologue on q and k
-// and a cast epilogue. One block per (q tile, batch x kv head); Q staged once
-// through the prologue; the KV loop ends at the last tile holding a key on or
-// before the tile's last query position; K/V double-buffered in shared
-// memory with the next tile prefetched; scores, row statistics (shuffles
-// over the 16 lanes of a row), P in shared memory, P.V; no global store
-// inside the KV loop; the output stored once after it.
+// and a cast epilogue, on the tensor cores. One block per (q tile, batch x
+// kv head) of 8 warps with 16 query rows each; each warp reads its Q
+// fragments once, through the prologue, straight into registers; K [key][d]
+// and V [key][dv] tiles double-buffered in shared memory (f16, swizzled),
+// the next tile prefetched; S = Q K^T and O += P V as iolite_gpu.mma with
+// K fragments loaded transposed; row statistics over the 4 lanes sharing an
+// accumulator row (shuffle xor 1, 2); P reused from the S fragments as the
+// A operand (no shared-memory P); no global store inside the KV loop.
 // CHECK-LABEL: func.func @causal_gqa
 // CHECK: gpu.launch_func @iolite_kernels::@attn blocks in
 // CHECK-SAME: dynamic_shared_memory_size
 // CHECK: gpu.func @attn(%[[Q:.*]]: memref<1x8x256x64xf16>, %[[K:.*]]: memref<1x2x256x64xf16>, %[[V:.*]]: memref<1x2x256x64xf16>, %[[COS:.*]]: memref<256x64xf32>, %[[SIN:.*]]: memref<256x64xf32>, %[[OUT:.*]]: memref<1x8x256x64xf32>) kernel
 // CHECK-SAME: iolite.block = array<i64: 256, 1, 1>, iolite.grid = array<i64: 8, 2, 1>
-// CHECK-SAME: iolite.shared_memory_bytes = 83456
+// CHECK-SAME: iolite.matrix = "nv_m16n8k16_f16"
+// CHECK-SAME: iolite.shared_memory_bytes = 32768
+// CHECK-SAME: iolite.template = "attention"
+// CHECK-SAME: iolite.tile = "attention tile 128x64 (query rows x keys), 8 warps of 1x8 nv_m16n8k16_f16, P in registers, 2 stage(s), 1 kv split(s)"
+// CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory
+// CHECK: %[[KS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<128x64xf16, #gpu.address_space<workgroup>>
+// CHECK: %[[VS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<128x64xf16, #gpu.address_space<workgroup>>
+// Q fragments: the rotary prologue reads q, its partner element, cos and
+// sin, per run of the fragment.
+// CHECK: memref.load %[[COS]]
+// CHECK: memref.load %[[SIN]]
+// CHECK: vector.from_elements {{.*}} : vector<8xf16>
+// Causal tile skipping: the last key any row of the tile may see.
+// CHECK: arith.maxsi
+// CHECK: arith.minsi
+// CHECK: %[[TEND:.*]] = arith.divui
+// First K/V tile, then the loop over the tiles the diagonal allows.
+// CHECK: scf.if
+// CHECK: vector.store %{{.*}}, %[[KS]]
+// CHECK: vector.store %{{.*}}, %[[VS]]
+// CHECK: gpu.barrier
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[TEND]] step %{{.*}} iter_args(
+// CHECK-NOT: memref.store %{{.*}}, %[[OUT]]
+// CHECK: scf.if
+// CHECK: vector.store %{{.*}}, %[[KS]]
+// CHECK: iolite_gpu.mma_load b nv_m16n8k16_f16 %[[KS]][%{{.*}}, %{{.*}}] {swizzle = {{.*}}, transpose}
+// CHECK: iolite_gpu.mma nv_m16n8k16_f16
+// CHECK: arith.cmpi sle
+// CHECK: arith.select
+// CHECK: gpu.shuffle xor %{{.*}}, %c1_i32{{[_0-9]*}}, %{{.*}} : f32
+// CHECK: gpu.shuffle xor %{{.*}}, %c2_i32{{[_0-9]*}}, %{{.*}} : f32
+// CHECK: math.exp
+// CHECK-NOT: memref.store
+// CHECK: arith.truncf %{{.*}} : f32 to f16
+// CHECK: iolite_gpu.mma_load b nv_m16n8k16_f16 %[[VS]][%{{.*}}, %{{.*}}] {swizzle = {{.*}}} : memref<128x64xf16
+// CHECK: iolite_gpu.mma nv_m16n8k16_f16
+// CHECK: gpu.barrier
+// CHECK-NEXT: scf.yield
+// After the loop: row sums over the lanes, normalise, cast, store.
+// CHECK: gpu.shuffle xor
+// CHECK: arith.divf
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// gfx942: 4 waves of 32 rows (MFMA 32x32x8), 32-key tiles; P's accumulator
+// and A layouts differ, so P goes through a shared tile.
+// AMD-LABEL: func.func @causal_gqa
+// AMD: iolite.matrix = "amd_mfma_32x32x8_f16"
+// AMD-SAME: iolite.template = "attention"
+// AMD-SAME: iolite.tile = "attention tile 128x32 (query rows x keys), 4 warps of 1x1 amd_mfma_32x32x8_f16, P through shared memory, 2 stage(s), 1 kv split(s)"
+// AMD-DAG: %[[PS:.*]] = memref.view %{{.*}} to memref<128x32xf16, #gpu.address_space<workgroup>>
+// AMD: scf.for
+// AMD: iolite_gpu.mma amd_mfma_32x32x8_f16
+// AMD: %[[W64:.*]] = arith.constant 64 : i32
+// AMD: gpu.shuffle xor %{{.*}}, %{{.*}}, %[[W64]] : f32
+// AMD: memref.store %{{.*}}, %[[PS]]
+// AMD: gpu.barrier
+// AMD: iolite_gpu.mma_load a amd_mfma_32x32x8_f16 %[[PS]]
+func.func @causal_gqa(%q: tensor<1x8x256x64xf16>, %k: tensor<1x2x256x64xf16>, %v: tensor<1x2x256x64xf16>, %cos: tensor<256x64xf32>, %sin: tensor<256x64xf32>) -> tensor<1x8x256x64xf32> {
+  %o = iolite.kernel "attn" (%q, %k, %v, %cos, %sin) : (tensor<1x8x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<256x64xf32>, tensor<256x64xf32>) -> tensor<1x8x256x64xf32> {
+  ^bb0(%a: tensor<1x8x256x64xf16>, %b: tensor<1x2x256x64xf16>, %c: tensor<1x2x256x64xf16>, %cs: tensor<256x64xf32>, %sn: tensor<256x64xf32>):
+    %cs16 = iolite.cast %cs : tensor<256x64xf32> to tensor<256x64xf16>
+    %sn16 = iolite.cast %sn : tensor<256x64xf32> to tensor<256x64xf16>
+    %qr = iolite.rotary %a, %cs16, %sn16 : tensor<1x8x256x64xf16>, tensor<256x64xf16>, tensor<256x64xf16>
+    %kr = iolite.rotary %b, %cs16, %sn16 : tensor<1x2x256x64xf16>, tensor<256x64xf16>, tensor<256x64xf16>
+    %r = iolite.attention %qr, %kr, %c {causal} : tensor<1x8x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>
+    %y = iolite.cast %r : tensor<1x8x256x64xf16> to tensor<1x8x256x64xf32>
+    iolite.yield %y : tensor<1x8x256x64xf32>
+  }
+  return %o : tensor<1x8x256x64xf32>
+}
+
+// -----
+
+// The same in f32 (with an exp epilogue) stays on the FMA units. One block
+// per (q tile, batch x kv head); Q staged once through the prologue; the KV loop ends at the last tile holding a key on or
+// before the tile's last query position; K/V double-buffered in shared
+// memory with the next tile prefetched; scores, row statistics (shuffles
+// over the 16 lanes of a row), P in shared memory, P.V; no global store
+// inside the KV loop; the output stored once after it.
+// CHECK-LABEL: func.func @causal_gqa_f32
+// CHECK: gpu.launch_func @iolite_kernels::@attn blocks in
+// CHECK-SAME: dynamic_shared_memory_size
+// CHECK: gpu.func @attn(%[[Q:.*]]: memref<1x8x256x64xf32>, %[[K:.*]]: memref<1x2x256x64xf32>, %[[V:.*]]: memref<1x2x256x64xf32>, %[[COS:.*]]: memref<256x64xf32>, %[[SIN:.*]]: memref<256x64xf32>, %[[OUT:.*]]: memref<1x8x256x64xf32>) kernel
+// CHECK-SAME: iolite.block = array<i64: 256, 1, 1>, iolite.grid = array<i64: 8, 2, 1>
+// CHECK-SAME: iolite.shared_memory_bytes = 132608
 // CHECK-SAME: iolite.template = "attention"
 // CHECK-SAME: iolite.tile = "attention tile 128x64 (query rows x keys), 16x16 threads, 2 stage(s), 1 kv split(s)"
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory
-// CHECK-DAG: %[[QS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<128x66xf16, #gpu.address_space<workgroup>>
-// CHECK-DAG: %[[KS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64x66xf16, #gpu.address_space<workgroup>>
-// CHECK-DAG: %[[VS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64x64xf16, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[QS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<128x65xf32, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[KS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64x65xf32, #gpu.address_space<workgroup>>
+// CHECK-DAG: %[[VS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<2x64x64xf32, #gpu.address_space<workgroup>>
 // CHECK-DAG: %[[PS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<128x65xf32, #gpu.address_space<workgroup>>
 // Q tile: the rotary prologue reads q, its partner element, cos and sin.
 // CHECK: scf.for
@@ -67,20 +152,18 @@
 // CHECK: gpu.shuffle xor
 // CHECK: arith.divf
 // CHECK: memref.store %{{.*}}, %[[OUT]]
-// AMD-LABEL: func.func @causal_gqa
+// AMD-LABEL: func.func @causal_gqa_f32
 // AMD: iolite.template = "attention"
 // AMD-SAME: iolite.tile = "attention tile 64x32 (query rows x keys), 16x16 threads, 2 stage(s), 1 kv split(s)"
 // AMD: %[[W64:.*]] = arith.constant 64 : i32
 // AMD: gpu.shuffle xor %{{.*}}, %{{.*}}, %[[W64]] : f32
-func.func @causal_gqa(%q: tensor<1x8x256x64xf16>, %k: tensor<1x2x256x64xf16>, %v: tensor<1x2x256x64xf16>, %cos: tensor<256x64xf32>, %sin: tensor<256x64xf32>) -> tensor<1x8x256x64xf32> {
-  %o = iolite.kernel "attn" (%q, %k, %v, %cos, %sin) : (tensor<1x8x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>, tensor<256x64xf32>, tensor<256x64xf32>) -> tensor<1x8x256x64xf32> {
-  ^bb0(%a: tensor<1x8x256x64xf16>, %b: tensor<1x2x256x64xf16>, %c: tensor<1x2x256x64xf16>, %cs: tensor<256x64xf32>, %sn: tensor<256x64xf32>):
-    %cs16 = iolite.cast %cs : tensor<256x64xf32> to tensor<256x64xf16>
-    %sn16 = iolite.cast %sn : tensor<256x64xf32> to tensor<256x64xf16>
-    %qr = iolite.rotary %a, %cs16, %sn16 : tensor<1x8x256x64xf16>, tensor<256x64xf16>, tensor<256x64xf16>
-    %kr = iolite.rotary %b, %cs16, %sn16 : tensor<1x2x256x64xf16>, tensor<256x64xf16>, tensor<256x64xf16>
-    %r = iolite.attention %qr, %kr, %c {causal} : tensor<1x8x256x64xf16>, tensor<1x2x256x64xf16>, tensor<1x2x256x64xf16>
-    %y = iolite.cast %r : tensor<1x8x256x64xf16> to tensor<1x8x256x64xf32>
+func.func @causal_gqa_f32(%q: tensor<1x8x256x64xf32>, %k: tensor<1x2x256x64xf32>, %v: tensor<1x2x256x64xf32>, %cos: tensor<256x64xf32>, %sin: tensor<256x64xf32>) -> tensor<1x8x256x64xf32> {
+  %o = iolite.kernel "attn" (%q, %k, %v, %cos, %sin) : (tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>, tensor<256x64xf32>, tensor<256x64xf32>) -> tensor<1x8x256x64xf32> {
+  ^bb0(%a: tensor<1x8x256x64xf32>, %b: tensor<1x2x256x64xf32>, %c: tensor<1x2x256x64xf32>, %cs: tensor<256x64xf32>, %sn: tensor<256x64xf32>):
+    %qr = iolite.rotary %a, %cs, %sn : tensor<1x8x256x64xf32>, tensor<256x64xf32>, tensor<256x64xf32>
+    %kr = iolite.rotary %b, %cs, %sn : tensor<1x2x256x64xf32>, tensor<256x64xf32>, tensor<256x64xf32>
+    %r = iolite.attention %qr, %kr, %c {causal} : tensor<1x8x256x64xf32>, tensor<1x2x256x64xf32>, tensor<1x2x256x64xf32>
+    %y = iolite.exp %r : tensor<1x8x256x64xf32>
     iolite.yield %y : tensor<1x8x256x64xf32>
   }
   return %o : tensor<1x8x256x64xf32>
@@ -173,10 +256,10 @@ func.func @masked(%q: tensor<1x2x40x32xf32>, %k: tensor<1x2x100x32xf32>, %v: ten
 // CHECK: gpu.func @decode(%{{.*}}: memref<1x32x1x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x32x1x128xf16>, %[[SCR:.*]]: memref<166400xi8>) kernel
 // CHECK-SAME: iolite.grid = array<i64: 1, 4, 10>
 // CHECK-SAME: iolite.scratch_bytes = 166400
-// CHECK-SAME: iolite.tile = "attention tile 8x64 (query rows x keys), 8x16 threads, 2 stage(s), 10 kv split(s)"
+// CHECK-SAME: iolite.tile = "attention tile 16x64 (query rows x keys), 1 warp of 1x8 nv_m16n8k16_f16, P in registers, 2 stage(s), 10 kv split(s)"
 // CHECK: gpu.block_id z
 // CHECK: scf.for {{.*}} iter_args(
-// CHECK: gpu.barrier
+// CHECK: iolite_gpu.mma
 // CHECK: gpu.barrier
 // CHECK-NEXT: scf.yield
 // CHECK: memref.view %[[SCR]]

@@ -10,16 +10,16 @@
 // - One block per (batch, kv head, tile of BM query rows). The rows of a
 //   tile are (position, head-in-group) pairs, row = i * G + g, so every K/V
 //   tile a block loads serves all G query heads that share its kv head.
-// - The Q tile is read once, through the element emitter (a fused rotary or
-//   scale on q comes for free), into shared memory; K/V tiles of BN keys are
-//   streamed through shared memory, double-buffered when the plan fits.
-// - 16 lanes share a query row: each thread owns TM rows x TN keys of the
-//   score tile and TM rows x TDv columns of the output, in f32 registers,
-//   with the running max and sum per row (online softmax). P goes through
-//   shared memory to the P.V product. Scores and probabilities never reach
-//   global memory.
-// - Both tile products go through emitSharedTileMatmul (and so through
-//   emitTileMultiplyAccumulate).
+// - K/V tiles of BN keys are streamed through shared memory, double-buffered
+//   when the plan fits; scores and probabilities never reach global memory.
+// - On the matrix units (f16/bf16, AttentionMma.cpp) each warp owns a slice
+//   of the rows: Q fragments in registers for the whole KV loop, S = Q K^T
+//   and O += P V as warp MMAs, the online softmax on the accumulator
+//   fragments, P reused as the A operand from registers where the layouts
+//   allow (mma.sync) or through shared memory (MFMA).
+// - On the FMA units (f32, this file) 16 lanes share a query row: each thread
+//   owns TM rows x TN keys of the score tile and TM rows x TDv columns of the
+//   output; Q is staged once in shared memory and P goes through it.
 // - Causal and sliding-window kernels only visit the KV tiles that hold an
 //   unmasked key of some row of the tile.
 // - Short queries (decode) split the KV range over gridDim.z blocks that
@@ -28,7 +28,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "iolite/Codegen/KernelTemplate.h"
+#include "Attention.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
@@ -39,10 +39,12 @@
 
 using namespace mlir;
 using namespace mlir::iolite;
+using namespace mlir::iolite::attention;
 
 namespace {
 
-/// Lanes that share one query row (and reduce its statistics by shuffles).
+/// Lanes that share one query row (and reduce its statistics by shuffles)
+/// on the FMA path.
 constexpr int64_t kLanesPerRow = 16;
 /// A KV partition of split-KV gets at least this many KV tiles.
 constexpr int64_t kMinTilesPerSplit = 2;
@@ -57,50 +59,6 @@ constexpr int64_t kMinSplitKeys = 512;
 constexpr double kSplitTrafficBudget = 0.05;
 /// Output elements one combine block merges (its rows x head dim).
 constexpr int64_t kCombineElementsPerBlock = 1024;
-
-/// The sizes of one iolite.attention.
-struct AttentionShape {
-  int64_t batch, hq, sq, d, hkv, skv, dv;
-  /// Query heads per kv head.
-  int64_t group() const { return hq / hkv; }
-  /// Query rows per (batch, kv head): every (position, head-in-group) pair.
-  int64_t rows() const { return group() * sq; }
-
-  static AttentionShape get(AttentionOp att) {
-    ArrayRef<int64_t> q = att.getQuery().getType().getShape();
-    ArrayRef<int64_t> k = att.getKey().getType().getShape();
-    ArrayRef<int64_t> v = att.getValue().getType().getShape();
-    return {q[0], q[1], q[2], q[3], k[1], k[2], v[3]};
-  }
-};
-
-/// How one attention kernel is tiled.
-struct AttentionPlan {
-  /// Query rows and keys per tile.
-  int64_t bm, bn;
-  /// Threads as ty rows of tx lanes.
-  int64_t threads, tx, ty;
-  /// Per thread: score rows, score columns, output columns.
-  int64_t tm, tn, tdv;
-  /// K/V pipeline stages in shared memory.
-  int64_t stages;
-  /// Whether partial results go to scratch and a combine kernel follows.
-  bool splitKV;
-  /// KV partitions (gridDim.z).
-  int64_t splits;
-  int64_t qTiles, kvTiles;
-  /// Row strides (elements) of the shared-memory tiles.
-  int64_t qStride, kStride, vStride, pStride;
-  /// Shared-memory buffer ids.
-  unsigned qBuf, kBuf, vBuf, pBuf;
-
-  std::string describe() const {
-    return "attention tile " + std::to_string(bm) + "x" + std::to_string(bn) +
-           " (query rows x keys), " + std::to_string(ty) + "x" +
-           std::to_string(tx) + " threads, " + std::to_string(stages) +
-           " stage(s), " + std::to_string(splits) + " kv split(s)";
-  }
-};
 
 /// `n` plus the fewest elements (of `bytes` each) that make the row stride
 /// an odd number of 32-bit words: rows read at once by one warp then start
@@ -118,44 +76,62 @@ int64_t byteWidth(Type t) {
   return std::max<int64_t>(1, t.getIntOrFloatBitWidth() / 8);
 }
 
-/// Declares the shared-memory buffers of `p` in `plan`.
+/// Declares the shared-memory buffers of `p` in `plan`. Everything is live
+/// through the whole KV loop: one phase.
 void addBuffers(AttentionPlan &p, const AttentionShape &s, Type et,
                 SharedMemoryPlan &plan) {
+  if (p.inst) {
+    const matrix::Instruction &inst = *p.inst;
+    int64_t e = inst.inputBytes();
+    // K [key][d] is the B operand of Q K^T stored n-major; V [key][dv] the
+    // B operand of P V stored k-major; P [row][key] the A operand of P V.
+    p.kBuf = plan.addTile(
+        "K", p.stages, p.bn, p.dPad, e,
+        fragmentReadBytes(inst, matrix::Operand::B, /*transpose=*/true), 0, 0);
+    p.vBuf = plan.addTile(
+        "V", p.stages, p.bn, p.dvPad, e,
+        fragmentReadBytes(inst, matrix::Operand::B, /*transpose=*/false), 0, 0);
+    if (!p.pInRegisters)
+      p.pBuf = plan.addTile(
+          "P", 1, p.bm, p.bn, e,
+          fragmentReadBytes(inst, matrix::Operand::A, /*transpose=*/false), 0,
+          0);
+    return;
+  }
   int64_t es = byteWidth(et);
   p.qStride = paddedStride(s.d, es);
   p.kStride = paddedStride(p.bn, es);
   p.vStride = p.tdv * p.tx;
   p.pStride = paddedStride(p.bn, 4);
-  // Everything is live through the whole KV loop: one phase.
   p.qBuf = plan.addBuffer("Q", p.bm * p.qStride * es, 0, 0);
   p.kBuf = plan.addBuffer("K", p.stages * s.d * p.kStride * es, 0, 0);
   p.vBuf = plan.addBuffer("V", p.stages * p.bn * p.vStride * es, 0, 0);
   p.pBuf = plan.addBuffer("P", p.bm * p.pStride * 4, 0, 0);
 }
 
-/// Fills the per-thread sizes of `p` from bm, bn, tx, ty.
+/// Fills the sizes of `p` that follow from bm, bn and the thread shape.
 void derive(AttentionPlan &p, const AttentionShape &s) {
-  p.threads = p.tx * p.ty;
-  p.tm = p.bm / p.ty;
-  p.tn = p.bn / p.tx;
-  p.tdv = llvm::divideCeil(s.dv, p.tx);
+  if (p.inst) {
+    const matrix::Instruction &inst = *p.inst;
+    p.threads = p.warps * inst.warpSize;
+    p.mTiles = p.bm / (p.warps * inst.m);
+    p.sTiles = p.bn / inst.n;
+    p.pvSteps = p.bn / inst.k;
+  } else {
+    p.threads = p.tx * p.ty;
+    p.tm = p.bm / p.ty;
+    p.tn = p.bn / p.tx;
+    p.tdv = llvm::divideCeil(s.dv, p.tx);
+  }
   p.qTiles = llvm::divideCeil(s.rows(), p.bm);
   p.kvTiles = llvm::divideCeil(s.skv, p.bn);
 }
 
-/// Picks the tile, the thread shape, the pipeline depth and the KV split.
-FailureOr<AttentionPlan> planAttention(AttentionOp att,
-                                       KernelEmitContext &ctx) {
-  AttentionShape s = AttentionShape::get(att);
-  const TargetDescription &target = ctx.getTarget();
-  const KernelTuning &tuning = *target.getTuning("attention");
-  Type et = att.getQuery().getType().getElementType();
-  bool forced = !ctx.getOverrides().attentionTile.empty();
-  ArrayRef<int64_t> tile =
-      forced ? ArrayRef<int64_t>(ctx.getOverrides().attentionTile)
-             : ArrayRef<int64_t>(tuning.tile);
-
-  AttentionPlan p;
+/// The tile and thread shape of the FMA path.
+LogicalResult planScalar(AttentionPlan &p, AttentionOp att,
+                         const AttentionShape &s, const KernelTuning &tuning,
+                         ArrayRef<int64_t> tile, bool forced,
+                         const TargetDescription &target) {
   p.tx = std::min<int64_t>(kLanesPerRow, target.warpSize);
   p.ty = std::max<int64_t>(1, tuning.threads / p.tx);
   p.bm = tile[0];
@@ -175,9 +151,107 @@ FailureOr<AttentionPlan> planAttention(AttentionOp att,
     return att.emitOpError()
            << "attention tile " << p.bm << "x" << p.bn
            << " does not divide among " << p.ty << "x" << p.tx << " threads";
+  return success();
+}
+
+/// The tile and warp shape of the matrix path: `warps` warps along the
+/// rows, each with mTiles instruction tiles; BN a multiple of the
+/// instruction's n (S tiles) and k (P V steps).
+LogicalResult planMatrix(AttentionPlan &p, AttentionOp att,
+                         const AttentionShape &s, const KernelTuning &tuning,
+                         ArrayRef<int64_t> tile, bool forced,
+                         const TargetDescription &target) {
+  const matrix::Instruction &inst = *p.inst;
+  int64_t keyStep = std::max<int64_t>(inst.n, inst.k);
+  p.bm = tile[0];
+  p.bn = tile[1];
+  p.stages = std::max<unsigned>(1, tuning.stages);
+  int64_t warps = std::max<int64_t>(1, tuning.threads / target.warpSize);
+  if (!forced) {
+    int64_t rowsPow2 = (int64_t)llvm::PowerOf2Ceil(s.rows());
+    p.bm = std::min<int64_t>(p.bm, std::max<int64_t>(inst.m, rowsPow2));
+    p.bn = std::min<int64_t>(
+        p.bn, std::max<int64_t>(keyStep, llvm::PowerOf2Ceil(s.skv)));
+  }
+  if (p.bm % inst.m || p.bn % keyStep)
+    return att.emitOpError()
+           << "attention tile " << p.bm << "x" << p.bn << " does not fit "
+           << inst.name << ": query rows must be a multiple of " << inst.m
+           << " and keys of " << keyStep;
+  // As many warps as the tuning has and the rows allow, each with the same
+  // number of instruction tiles of rows.
+  p.warps = std::max<int64_t>(1, std::min<int64_t>(warps, p.bm / inst.m));
+  while (p.bm % (p.warps * inst.m))
+    --p.warps;
+  p.dPad = llvm::alignTo(s.d, inst.k);
+  p.dvPad = llvm::alignTo(s.dv, inst.n);
+  p.qkSteps = p.dPad / inst.k;
+  p.oTiles = p.dvPad / inst.n;
+  p.pInRegisters = getAccumulatorAsOperandA(inst).has_value();
+  return success();
+}
+
+} // namespace
+
+AttentionShape AttentionShape::get(AttentionOp att) {
+  ArrayRef<int64_t> q = att.getQuery().getType().getShape();
+  ArrayRef<int64_t> k = att.getKey().getType().getShape();
+  ArrayRef<int64_t> v = att.getValue().getType().getShape();
+  return {q[0], q[1], q[2], q[3], k[1], k[2], v[3]};
+}
+
+std::string AttentionPlan::describe() const {
+  std::string text = "attention tile " + std::to_string(bm) + "x" +
+                     std::to_string(bn) + " (query rows x keys), ";
+  if (inst)
+    text += std::to_string(warps) + (warps == 1 ? " warp of " : " warps of ") +
+            std::to_string(mTiles) + "x" + std::to_string(sTiles) + " " +
+            inst->name +
+            (pInRegisters ? ", P in registers" : ", P through shared memory");
+  else
+    text += std::to_string(ty) + "x" + std::to_string(tx) + " threads";
+  return text + ", " + std::to_string(stages) + " stage(s), " +
+         std::to_string(splits) + " kv split(s)";
+}
+
+FailureOr<AttentionPlan>
+mlir::iolite::attention::planAttention(AttentionOp att,
+                                       KernelEmitContext &ctx) {
+  AttentionShape s = AttentionShape::get(att);
+  const TargetDescription &target = ctx.getTarget();
+  const CodegenOverrides &overrides = ctx.getOverrides();
+  Type et = att.getQuery().getType().getElementType();
+  Type kt = att.getKey().getType().getElementType();
+  Type vt = att.getValue().getType().getElementType();
+  bool forced = !overrides.attentionTile.empty();
+
+  AttentionPlan p;
+  // The matrix instruction: Q, K and V of one type it multiplies.
+  const KernelTuning *mmaTuning = target.getTuning("attention_mma");
+  if (overrides.noMatrixUnits) {
+    p.matrix.reason = "matrix units turned off for this compile";
+  } else if (kt != vt) {
+    p.matrix.reason = "K and V have different element types";
+  } else if (!mmaTuning) {
+    p.matrix.reason = target.chip + " has no matrix attention tuning";
+  } else {
+    p.matrix = chooseMatrixInstruction(
+        target, et, kt, overrides.allowTf32,
+        std::max<int64_t>(16, llvm::PowerOf2Ceil(s.rows())));
+  }
+  p.inst = p.matrix.inst;
+  const KernelTuning &tuning =
+      p.inst ? *mmaTuning : *target.getTuning("attention");
+  ArrayRef<int64_t> tile = forced ? ArrayRef<int64_t>(overrides.attentionTile)
+                                  : ArrayRef<int64_t>(tuning.tile);
+  if (failed(p.inst ? planMatrix(p, att, s, tuning, tile, forced, target)
+                    : planScalar(p, att, s, tuning, tile, forced, target)))
+    return failure();
 
   // Fit: fewer stages, then fewer keys, then fewer rows per tile, until the
   // plan fits the target (a forced tile is never shrunk).
+  int64_t minBn = p.inst ? std::max<int64_t>(p.inst->n, p.inst->k) : p.tx;
+  int64_t minBm = p.inst ? p.warps * p.inst->m : p.ty;
   while (!forced) {
     AttentionPlan trial = p;
     derive(trial, s);
@@ -187,9 +261,9 @@ FailureOr<AttentionPlan> planAttention(AttentionOp att,
       break;
     if (p.stages > 1)
       p.stages = 1;
-    else if (p.bn > p.tx)
+    else if (p.bn / 2 >= minBn)
       p.bn /= 2;
-    else if (p.bm > p.ty)
+    else if (p.bm / 2 >= minBm)
       p.bm /= 2;
     else
       break; // finalizeSharedMemory reports it
@@ -213,7 +287,7 @@ FailureOr<AttentionPlan> planAttention(AttentionOp att,
   int64_t blocks = s.batch * s.hkv * p.qTiles;
   int64_t maxSplits = std::max<int64_t>(
       1, std::min({kMaxSplits, p.kvTiles / kMinTilesPerSplit, maxByTraffic}));
-  int64_t forcedSplits = ctx.getOverrides().attentionSplits;
+  int64_t forcedSplits = overrides.attentionSplits;
   if (forcedSplits)
     p.splitKV = forcedSplits > 1;
   else
@@ -233,69 +307,41 @@ FailureOr<AttentionPlan> planAttention(AttentionOp att,
   return p;
 }
 
-/// Emits the attention kernel(s) of one plan.
-class AttentionEmitter {
-public:
-  AttentionEmitter(AttentionOp att, const AttentionPlan &p,
-                   KernelEmitContext &ctx)
-      : att(att), s(AttentionShape::get(att)), p(p), ctx(ctx),
-        b(ctx.getBuilder()), em(b, ctx.getBindings()) {}
+//===----------------------------------------------------------------------===//
+// What both paths share
+//===----------------------------------------------------------------------===//
 
-  LogicalResult emit();
+AttentionEmitter::AttentionEmitter(AttentionOp att, const AttentionPlan &p,
+                                   KernelEmitContext &ctx)
+    : att(att), s(AttentionShape::get(att)), p(p), ctx(ctx),
+      b(ctx.getBuilder()), em(b, ctx.getBindings()) {
+  // Every kernel buffer is aligned to the target's widest access: runs of
+  // operands (Q fragments, K/V tile rows) become vector loads.
+  em.setBufferAlignment(ctx.getTarget().maxVectorBytes);
+}
 
-private:
-  Value c(int64_t v) { return em.constIndex(v); }
-  Value f(double v) {
-    return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
-  }
-  Value negInf() { return f(-std::numeric_limits<double>::infinity()); }
-  Value add(Value x, Value y) { return arith::AddIOp::create(b, x, y); }
-  Value mul(Value x, Value y) { return arith::MulIOp::create(b, x, y); }
-  Value lt(Value x, Value y) {
-    return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, x, y);
-  }
-  Value andOpt(Value x, Value y) {
-    if (!x)
-      return y;
-    if (!y)
-      return x;
-    return arith::AndIOp::create(b, x, y);
-  }
-  /// `cond ? value(operand, index) : fallback` without touching memory when
-  /// the condition is false (null `cond` = always).
-  FailureOr<Value> guardedEmit(Value operand, ArrayRef<Value> index, Value cond,
-                               Value fallback);
-
-  /// Loads the Q tile of the block into shared memory.
-  LogicalResult loadQ();
-  /// Loads K/V tile `kvTile` into pipeline stage `stage`.
-  LogicalResult loadKV(Value kvTile, Value stage);
-  /// One KV tile: scores, online softmax, P.V. Returns the next (m, l, o).
-  FailureOr<SmallVector<Value>> step(Value kvTile, Value stage,
-                                     ValueRange state);
-  /// Writes the normalised output through the epilogue.
-  LogicalResult storeOutputs(ArrayRef<Value> l, ArrayRef<Value> o);
-  /// Writes the partial (m, l, unnormalised o) of this split to scratch.
-  void storePartials(ArrayRef<Value> m, ArrayRef<Value> l, ArrayRef<Value> o);
-  /// The auxiliary kernel merging the partials of every split.
-  LogicalResult emitCombine();
-
-  AttentionOp att;
-  AttentionShape s;
-  const AttentionPlan &p;
-  KernelEmitContext &ctx;
-  ImplicitLocOpBuilder &b;
-  ElementalEmitter em;
-
-  // Block and thread coordinates.
-  Value tid, lane, rowGroup, batchIdx, kvHead, rowBase, split;
-  // Shared-memory views.
-  Value qTile, kTile, vTile, pTile;
-  // Per owned row a < tm.
-  SmallVector<Value> rowLocal, rowValid, qPos, qHead, absPos, slope;
-  // Scratch buffers (split-KV).
-  unsigned partO = 0, partM = 0, partL = 0;
-};
+Value AttentionEmitter::f(double v) {
+  return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
+}
+Value AttentionEmitter::negInf() {
+  return f(-std::numeric_limits<double>::infinity());
+}
+Value AttentionEmitter::add(Value x, Value y) {
+  return arith::AddIOp::create(b, x, y);
+}
+Value AttentionEmitter::mul(Value x, Value y) {
+  return arith::MulIOp::create(b, x, y);
+}
+Value AttentionEmitter::lt(Value x, Value y) {
+  return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, x, y);
+}
+Value AttentionEmitter::andOpt(Value x, Value y) {
+  if (!x)
+    return y;
+  if (!y)
+    return x;
+  return arith::AndIOp::create(b, x, y);
+}
 
 FailureOr<Value> AttentionEmitter::guardedEmit(Value operand,
                                                ArrayRef<Value> index,
@@ -317,6 +363,226 @@ FailureOr<Value> AttentionEmitter::guardedEmit(Value operand,
     return failure();
   return (*r)[0];
 }
+
+void AttentionEmitter::setUpCoordinates() {
+  tid = ctx.threadId(gpu::Dimension::x);
+  Value bh = ctx.blockId(gpu::Dimension::y);
+  batchIdx = arith::DivUIOp::create(b, bh, c(s.hkv));
+  kvHead = arith::RemUIOp::create(b, bh, c(s.hkv));
+  rowBase = mul(ctx.blockId(gpu::Dimension::x), c(p.bm));
+  split = p.splitKV ? ctx.blockId(gpu::Dimension::z) : c(0);
+}
+
+FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
+  int64_t g = s.group();
+  RowInfo r;
+  r.local = local;
+  Value row = add(rowBase, local);
+  r.valid = s.rows() % p.bm != 0 ? lt(row, c(s.rows())) : Value();
+  r.qPos = g == 1 ? row : (Value)arith::DivUIOp::create(b, row, c(g));
+  r.qHead = g == 1
+                ? kvHead
+                : add(mul(kvHead, c(g)), arith::RemUIOp::create(b, row, c(g)));
+  r.absPos = add(r.qPos, c(s.skv - s.sq));
+  Value slopes = withSlope ? att.getAlibiSlopes() : Value();
+  if (slopes) {
+    // Heads are always in range, so the slope load needs no guard.
+    FailureOr<Value> v = em.emit(slopes, {r.qHead});
+    if (failed(v))
+      return failure();
+    r.slope = *v;
+  }
+  return r;
+}
+
+FailureOr<Value> AttentionEmitter::maskedLogit(Value score, const RowInfo &row,
+                                               Value col, Value colValid) {
+  Value x = arith::MulFOp::create(b, score, f(att.getEffectiveScale()));
+  if (auto cap = att.getSoftcap()) {
+    Value capValue = f(cap->convertToDouble());
+    x = arith::MulFOp::create(
+        b, capValue,
+        math::TanhOp::create(b, arith::DivFOp::create(b, x, capValue)));
+  }
+  if (row.slope) {
+    Value dist = arith::IndexCastOp::create(
+        b, b.getI64Type(), arith::SubIOp::create(b, col, row.absPos));
+    x = math::FmaOp::create(
+        b, row.slope, arith::SIToFPOp::create(b, b.getF32Type(), dist), x);
+  }
+  Value keep = colValid;
+  if (att.getCausal())
+    keep = andOpt(keep, arith::CmpIOp::create(b, arith::CmpIPredicate::sle, col,
+                                              row.absPos));
+  if (auto w = att.getWindow())
+    keep = andOpt(keep, arith::CmpIOp::create(
+                            b, arith::CmpIPredicate::sgt, col,
+                            arith::SubIOp::create(
+                                b, row.absPos, c(static_cast<int64_t>(*w)))));
+  if (Value mask = att.getMask()) {
+    bool boolMask =
+        cast<ShapedType>(mask.getType()).getElementType().isInteger(1);
+    SmallVector<Value> full{batchIdx, row.qHead, row.qPos, col};
+    ArrayRef<int64_t> maskShape = cast<ShapedType>(mask.getType()).getShape();
+    Value inBounds = andOpt(row.valid, colValid);
+    Value fallback =
+        boolMask ? (Value)arith::ConstantIntOp::create(b, 0, 1) : f(0.0);
+    FailureOr<Value> mv = guardedEmit(mask, em.broadcastIndex(full, maskShape),
+                                      inBounds, fallback);
+    if (failed(mv))
+      return failure();
+    if (boolMask)
+      keep = andOpt(keep, *mv);
+    else
+      x = arith::AddFOp::create(b, x, *mv);
+  }
+  if (keep)
+    x = arith::SelectOp::create(b, keep, x, negInf());
+  return x;
+}
+
+std::pair<Value, Value> AttentionEmitter::kvRange() {
+  int64_t g = s.group();
+  // The KV tiles holding a key some row of this tile may attend to.
+  Value tBegin = c(0), tEnd = c(p.kvTiles);
+  if (att.getCausal() || att.getWindow()) {
+    Value lastRow = arith::SubIOp::create(
+        b, arith::MinSIOp::create(b, add(rowBase, c(p.bm)), c(s.rows())), c(1));
+    Value firstPos =
+        add(g == 1 ? rowBase : (Value)arith::DivUIOp::create(b, rowBase, c(g)),
+            c(s.skv - s.sq));
+    Value lastPos =
+        add(g == 1 ? lastRow : (Value)arith::DivUIOp::create(b, lastRow, c(g)),
+            c(s.skv - s.sq));
+    auto clampKeys = [&](Value v) -> Value {
+      return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, c(0)),
+                                    c(s.skv));
+    };
+    if (att.getCausal()) {
+      Value kvEnd = clampKeys(add(lastPos, c(1)));
+      tEnd = arith::DivUIOp::create(b, add(kvEnd, c(p.bn - 1)), c(p.bn));
+    }
+    if (auto w = att.getWindow()) {
+      Value kvBegin = clampKeys(add(firstPos, c(1 - static_cast<int64_t>(*w))));
+      tBegin = arith::DivUIOp::create(b, kvBegin, c(p.bn));
+    }
+  }
+  if (p.splits > 1) {
+    // This block's share of the tiles: chunks of ceil(n / splits).
+    Value n =
+        arith::MaxSIOp::create(b, arith::SubIOp::create(b, tEnd, tBegin), c(0));
+    Value chunk =
+        arith::DivUIOp::create(b, add(n, c(p.splits - 1)), c(p.splits));
+    Value first = add(tBegin, mul(split, chunk));
+    tEnd = arith::MinSIOp::create(b, tEnd, add(first, chunk));
+    tBegin = first;
+  }
+  return {tBegin, tEnd};
+}
+
+FailureOr<SmallVector<Value>> AttentionEmitter::kvLoop(
+    Value tBegin, Value tEnd, ValueRange init,
+    function_ref<LogicalResult(Value, Value)> load,
+    function_ref<FailureOr<SmallVector<Value>>(Value, Value, ValueRange)>
+        stepFn) {
+  if (p.stages == 2) {
+    Value any = lt(tBegin, tEnd);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      auto ifOp = scf::IfOp::create(b, any, false);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      if (failed(load(tBegin, c(0))))
+        return failure();
+    }
+    gpu::BarrierOp::create(b);
+    return em.forLoop(
+        tBegin, tEnd, c(1), init,
+        [&](Value t, ValueRange it) -> FailureOr<SmallVector<Value>> {
+          Value stage = arith::RemUIOp::create(
+              b, arith::SubIOp::create(b, t, tBegin), c(2));
+          Value next = add(t, c(1));
+          // Prefetch the next tile into the other stage while this one is
+          // used; the barrier ending the previous step freed it.
+          {
+            OpBuilder::InsertionGuard guard(b);
+            auto ifOp = scf::IfOp::create(b, lt(next, tEnd), false);
+            b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+            if (failed(load(next, arith::SubIOp::create(b, c(1), stage))))
+              return failure();
+          }
+          FailureOr<SmallVector<Value>> r = stepFn(t, stage, it);
+          gpu::BarrierOp::create(b);
+          return r;
+        });
+  }
+  return em.forLoop(
+      tBegin, tEnd, c(1), init,
+      [&](Value t, ValueRange it) -> FailureOr<SmallVector<Value>> {
+        gpu::BarrierOp::create(b);
+        if (failed(load(t, c(0))))
+          return failure();
+        gpu::BarrierOp::create(b);
+        return stepFn(t, c(0), it);
+      });
+}
+
+void AttentionEmitter::requestPartials() {
+  if (!p.splitKV)
+    return;
+  partO = ctx.requestScratch("partial outputs",
+                             p.splits * s.batch * s.hq * s.sq * s.dv * 4);
+  partM = ctx.requestScratch("partial maxima",
+                             p.splits * s.batch * s.hq * s.sq * 4);
+  partL =
+      ctx.requestScratch("partial sums", p.splits * s.batch * s.hq * s.sq * 4);
+}
+
+Value AttentionEmitter::partialOutputs(KernelEmitContext &on) {
+  return on.getScratchView(
+      partO,
+      MemRefType::get({p.splits, s.batch, s.hq, s.sq, s.dv}, b.getF32Type()));
+}
+Value AttentionEmitter::partialMaxima(KernelEmitContext &on) {
+  return on.getScratchView(
+      partM, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, b.getF32Type()));
+}
+Value AttentionEmitter::partialSums(KernelEmitContext &on) {
+  return on.getScratchView(
+      partL, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, b.getF32Type()));
+}
+
+LogicalResult AttentionEmitter::storeOutput(Value value, const RowInfo &row,
+                                            Value col) {
+  em.setSource(att.getResult(), [value](ImplicitLocOpBuilder &, ValueRange) {
+    return FailureOr<Value>(value);
+  });
+  SmallVector<Value> idx{batchIdx, row.qHead, row.qPos, col};
+  for (auto [i, y] : llvm::enumerate(ctx.getYieldedValues())) {
+    FailureOr<Value> x = em.emit(y, idx);
+    if (failed(x))
+      return failure();
+    ctx.storeOutput(i, *x, idx);
+  }
+  return success();
+}
+
+LogicalResult AttentionEmitter::emit() {
+  requestPartials();
+  ctx.templateName = "attention";
+  ctx.tileDescription = p.describe();
+  ctx.matrixKind = p.matrix.kindName();
+  ctx.matrixReason = p.matrix.reason;
+  ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
+  setUpCoordinates();
+  LogicalResult result = p.inst ? emitMatrix() : emitScalar();
+  if (failed(result) || !p.splitKV)
+    return result;
+  return emitCombine();
+}
+
+//===----------------------------------------------------------------------===//
+// The FMA path
+//===----------------------------------------------------------------------===//
 
 LogicalResult AttentionEmitter::loadQ() {
   Type et = att.getQuery().getType().getElementType();
@@ -409,59 +675,15 @@ FailureOr<SmallVector<Value>> AttentionEmitter::step(Value kvTile, Value stage,
     cols.push_back(add(k0, add(lane, c(j * p.tx))));
     colValid.push_back(kvRagged ? lt(cols[j], c(s.skv)) : Value());
   }
-  Value scale = f(att.getEffectiveScale());
-  std::optional<double> softcap;
-  if (auto cap = att.getSoftcap())
-    softcap = cap->convertToDouble();
-  Value mask = att.getMask();
-  bool boolMask =
-      mask && cast<ShapedType>(mask.getType()).getElementType().isInteger(1);
   SmallVector<Value> logits(tm * tn);
-  for (int64_t a = 0; a < tm; ++a) {
+  for (int64_t a = 0; a < tm; ++a)
     for (int64_t j = 0; j < tn; ++j) {
-      Value x = arith::MulFOp::create(b, acc[a * tn + j], scale);
-      if (softcap) {
-        Value cap = f(*softcap);
-        x = arith::MulFOp::create(
-            b, cap, math::TanhOp::create(b, arith::DivFOp::create(b, x, cap)));
-      }
-      if (slope[a]) {
-        Value dist = arith::IndexCastOp::create(
-            b, b.getI64Type(), arith::SubIOp::create(b, cols[j], absPos[a]));
-        x = math::FmaOp::create(
-            b, slope[a], arith::SIToFPOp::create(b, b.getF32Type(), dist), x);
-      }
-      Value keep = colValid[j];
-      if (att.getCausal())
-        keep = andOpt(keep, arith::CmpIOp::create(b, arith::CmpIPredicate::sle,
-                                                  cols[j], absPos[a]));
-      if (auto w = att.getWindow())
-        keep =
-            andOpt(keep, arith::CmpIOp::create(
-                             b, arith::CmpIPredicate::sgt, cols[j],
-                             arith::SubIOp::create(
-                                 b, absPos[a], c(static_cast<int64_t>(*w)))));
-      if (mask) {
-        SmallVector<Value> full{batchIdx, qHead[a], qPos[a], cols[j]};
-        ArrayRef<int64_t> maskShape =
-            cast<ShapedType>(mask.getType()).getShape();
-        Value inBounds = andOpt(rowValid[a], colValid[j]);
-        Value fallback =
-            boolMask ? (Value)arith::ConstantIntOp::create(b, 0, 1) : f(0.0);
-        FailureOr<Value> mv = guardedEmit(
-            mask, em.broadcastIndex(full, maskShape), inBounds, fallback);
-        if (failed(mv))
-          return failure();
-        if (boolMask)
-          keep = andOpt(keep, *mv);
-        else
-          x = arith::AddFOp::create(b, x, *mv);
-      }
-      if (keep)
-        x = arith::SelectOp::create(b, keep, x, negInf());
-      logits[a * tn + j] = x;
+      FailureOr<Value> x =
+          maskedLogit(acc[a * tn + j], rows[a], cols[j], colValid[j]);
+      if (failed(x))
+        return failure();
+      logits[a * tn + j] = *x;
     }
-  }
 
   // Online softmax: new row max over the 16 lanes of the row, rescale the
   // running sum and output, P into shared memory.
@@ -487,8 +709,8 @@ FailureOr<SmallVector<Value>> AttentionEmitter::step(Value kvTile, Value stage,
       Value pv = math::ExpOp::create(
           b, arith::SubFOp::create(b, logits[a * tn + j], base));
       sum = arith::AddFOp::create(b, sum, pv);
-      memref::StoreOp::create(b, pv, pTile,
-                              ValueRange{rowLocal[a], add(lane, c(j * p.tx))});
+      memref::StoreOp::create(
+          b, pv, pTile, ValueRange{rows[a].local, add(lane, c(j * p.tx))});
     }
     mNext.push_back(mNew);
     lNext.push_back(math::FmaOp::create(b, l[a], corr, sum));
@@ -517,7 +739,7 @@ LogicalResult AttentionEmitter::storeOutputs(ArrayRef<Value> l,
     Value denom = arith::SelectOp::create(b, positive, l[a], f(1.0));
     for (int64_t j = 0; j < p.tdv; ++j) {
       Value col = add(lane, c(j * p.tx));
-      Value ok = andOpt(rowValid[a], dvRagged ? lt(col, c(s.dv)) : Value());
+      Value ok = andOpt(rows[a].valid, dvRagged ? lt(col, c(s.dv)) : Value());
       OpBuilder::InsertionGuard g(b);
       if (ok) {
         auto ifOp = scf::IfOp::create(b, ok, /*withElseRegion=*/false);
@@ -525,17 +747,8 @@ LogicalResult AttentionEmitter::storeOutputs(ArrayRef<Value> l,
       }
       // A row whose keys were all excluded has o = 0 and l = 0: zeros.
       Value value = arith::DivFOp::create(b, o[a * p.tdv + j], denom);
-      em.setSource(att.getResult(),
-                   [value](ImplicitLocOpBuilder &, ValueRange) {
-                     return FailureOr<Value>(value);
-                   });
-      SmallVector<Value> idx{batchIdx, qHead[a], qPos[a], col};
-      for (auto [i, y] : llvm::enumerate(ctx.getYieldedValues())) {
-        FailureOr<Value> x = em.emit(y, idx);
-        if (failed(x))
-          return failure();
-        ctx.storeOutput(i, *x, idx);
-      }
+      if (failed(storeOutput(value, rows[a], col)))
+        return failure();
     }
   }
   return success();
@@ -543,27 +756,22 @@ LogicalResult AttentionEmitter::storeOutputs(ArrayRef<Value> l,
 
 void AttentionEmitter::storePartials(ArrayRef<Value> m, ArrayRef<Value> l,
                                      ArrayRef<Value> o) {
-  Type f32 = b.getF32Type();
-  Value po = ctx.getScratchView(
-      partO, MemRefType::get({p.splits, s.batch, s.hq, s.sq, s.dv}, f32));
-  Value pm = ctx.getScratchView(
-      partM, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, f32));
-  Value pl = ctx.getScratchView(
-      partL, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, f32));
+  Value po = partialOutputs(ctx), pm = partialMaxima(ctx),
+        pl = partialSums(ctx);
   bool dvRagged = p.vStride != s.dv;
   Value lane0 = arith::CmpIOp::create(b, arith::CmpIPredicate::eq, lane, c(0));
   for (int64_t a = 0; a < p.tm; ++a) {
-    SmallVector<Value> rowIdx{split, batchIdx, qHead[a], qPos[a]};
+    SmallVector<Value> rowIdx{split, batchIdx, rows[a].qHead, rows[a].qPos};
     {
       OpBuilder::InsertionGuard g(b);
-      auto ifOp = scf::IfOp::create(b, andOpt(rowValid[a], lane0), false);
+      auto ifOp = scf::IfOp::create(b, andOpt(rows[a].valid, lane0), false);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
       memref::StoreOp::create(b, m[a], pm, rowIdx);
       memref::StoreOp::create(b, l[a], pl, rowIdx);
     }
     for (int64_t j = 0; j < p.tdv; ++j) {
       Value col = add(lane, c(j * p.tx));
-      Value ok = andOpt(rowValid[a], dvRagged ? lt(col, c(s.dv)) : Value());
+      Value ok = andOpt(rows[a].valid, dvRagged ? lt(col, c(s.dv)) : Value());
       OpBuilder::InsertionGuard g(b);
       if (ok) {
         auto ifOp = scf::IfOp::create(b, ok, /*withElseRegion=*/false);
@@ -576,31 +784,12 @@ void AttentionEmitter::storePartials(ArrayRef<Value> m, ArrayRef<Value> l,
   }
 }
 
-LogicalResult AttentionEmitter::emit() {
+LogicalResult AttentionEmitter::emitScalar() {
   const TargetDescription &target = ctx.getTarget();
   Type et = att.getQuery().getType().getElementType();
   Type f32 = b.getF32Type();
-  if (p.splitKV) {
-    partO = ctx.requestScratch("partial outputs",
-                               p.splits * s.batch * s.hq * s.sq * s.dv * 4);
-    partM = ctx.requestScratch("partial maxima",
-                               p.splits * s.batch * s.hq * s.sq * 4);
-    partL = ctx.requestScratch("partial sums",
-                               p.splits * s.batch * s.hq * s.sq * 4);
-  }
-  ctx.templateName = "attention";
-  ctx.tileDescription = p.describe();
-  ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
-
-  tid = ctx.threadId(gpu::Dimension::x);
   lane = arith::RemUIOp::create(b, tid, c(p.tx));
   rowGroup = arith::DivUIOp::create(b, tid, c(p.tx));
-  Value bh = ctx.blockId(gpu::Dimension::y);
-  batchIdx = arith::DivUIOp::create(b, bh, c(s.hkv));
-  kvHead = arith::RemUIOp::create(b, bh, c(s.hkv));
-  rowBase = mul(ctx.blockId(gpu::Dimension::x), c(p.bm));
-  split = p.splitKV ? ctx.blockId(gpu::Dimension::z) : c(0);
-
   qTile = ctx.getSharedView(p.qBuf, MemRefType::get({p.bm, p.qStride}, et));
   kTile = ctx.getSharedView(p.kBuf,
                             MemRefType::get({p.stages, s.d, p.kStride}, et));
@@ -610,112 +799,23 @@ LogicalResult AttentionEmitter::emit() {
 
   if (failed(loadQ()))
     return failure();
-
   // The rows this thread owns: row = rowGroup + a * ty.
-  int64_t g = s.group();
-  bool rowsRagged = s.rows() % p.bm != 0;
   for (int64_t a = 0; a < p.tm; ++a) {
-    Value local = add(rowGroup, c(a * p.ty));
-    Value row = add(rowBase, local);
-    rowLocal.push_back(local);
-    rowValid.push_back(rowsRagged ? lt(row, c(s.rows())) : Value());
-    Value i = g == 1 ? row : (Value)arith::DivUIOp::create(b, row, c(g));
-    qPos.push_back(i);
-    qHead.push_back(
-        g == 1 ? kvHead
-               : add(mul(kvHead, c(g)), arith::RemUIOp::create(b, row, c(g))));
-    absPos.push_back(add(i, c(s.skv - s.sq)));
-    if (Value slopes = att.getAlibiSlopes()) {
-      // Heads are always in range, so the slope load needs no guard.
-      FailureOr<Value> v = em.emit(slopes, {qHead.back()});
-      if (failed(v))
-        return failure();
-      slope.push_back(*v);
-    } else {
-      slope.push_back(Value());
-    }
+    FailureOr<RowInfo> r = rowInfo(add(rowGroup, c(a * p.ty)));
+    if (failed(r))
+      return failure();
+    rows.push_back(*r);
   }
-
-  // The KV tiles holding a key some row of this tile may attend to.
-  Value tBegin = c(0), tEnd = c(p.kvTiles);
-  if (att.getCausal() || att.getWindow()) {
-    Value lastRow = arith::SubIOp::create(
-        b, arith::MinSIOp::create(b, add(rowBase, c(p.bm)), c(s.rows())), c(1));
-    Value firstPos =
-        add(g == 1 ? rowBase : (Value)arith::DivUIOp::create(b, rowBase, c(g)),
-            c(s.skv - s.sq));
-    Value lastPos =
-        add(g == 1 ? lastRow : (Value)arith::DivUIOp::create(b, lastRow, c(g)),
-            c(s.skv - s.sq));
-    auto clampKeys = [&](Value v) -> Value {
-      return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, c(0)),
-                                    c(s.skv));
-    };
-    if (att.getCausal()) {
-      Value kvEnd = clampKeys(add(lastPos, c(1)));
-      tEnd = arith::DivUIOp::create(b, add(kvEnd, c(p.bn - 1)), c(p.bn));
-    }
-    if (auto w = att.getWindow()) {
-      Value kvBegin = clampKeys(add(firstPos, c(1 - static_cast<int64_t>(*w))));
-      tBegin = arith::DivUIOp::create(b, kvBegin, c(p.bn));
-    }
-  }
-  if (p.splits > 1) {
-    // This block's share of the tiles: chunks of ceil(n / splits).
-    Value n =
-        arith::MaxSIOp::create(b, arith::SubIOp::create(b, tEnd, tBegin), c(0));
-    Value chunk =
-        arith::DivUIOp::create(b, add(n, c(p.splits - 1)), c(p.splits));
-    Value first = add(tBegin, mul(split, chunk));
-    tEnd = arith::MinSIOp::create(b, tEnd, add(first, chunk));
-    tBegin = first;
-  }
+  auto [tBegin, tEnd] = kvRange();
 
   // Running state: max (-inf), sum (0), output (0) per owned row.
   SmallVector<Value> init(p.tm, negInf());
   init.append(p.tm, f(0.0));
   init.append(p.tm * p.tdv, f(0.0));
-  FailureOr<SmallVector<Value>> state;
-  if (p.stages == 2) {
-    Value any = lt(tBegin, tEnd);
-    {
-      OpBuilder::InsertionGuard guard(b);
-      auto ifOp = scf::IfOp::create(b, any, false);
-      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      if (failed(loadKV(tBegin, c(0))))
-        return failure();
-    }
-    gpu::BarrierOp::create(b);
-    state = em.forLoop(
-        tBegin, tEnd, c(1), init,
-        [&](Value t, ValueRange it) -> FailureOr<SmallVector<Value>> {
-          Value stage = arith::RemUIOp::create(
-              b, arith::SubIOp::create(b, t, tBegin), c(2));
-          Value next = add(t, c(1));
-          // Prefetch the next tile into the other stage while this one is
-          // used; the barrier ending the previous step freed it.
-          {
-            OpBuilder::InsertionGuard guard(b);
-            auto ifOp = scf::IfOp::create(b, lt(next, tEnd), false);
-            b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-            if (failed(loadKV(next, arith::SubIOp::create(b, c(1), stage))))
-              return failure();
-          }
-          FailureOr<SmallVector<Value>> r = step(t, stage, it);
-          gpu::BarrierOp::create(b);
-          return r;
-        });
-  } else {
-    state = em.forLoop(
-        tBegin, tEnd, c(1), init,
-        [&](Value t, ValueRange it) -> FailureOr<SmallVector<Value>> {
-          gpu::BarrierOp::create(b);
-          if (failed(loadKV(t, c(0))))
-            return failure();
-          gpu::BarrierOp::create(b);
-          return step(t, c(0), it);
-        });
-  }
+  FailureOr<SmallVector<Value>> state = kvLoop(
+      tBegin, tEnd, init,
+      [&](Value t, Value stage) { return loadKV(t, stage); },
+      [&](Value t, Value stage, ValueRange it) { return step(t, stage, it); });
   if (failed(state))
     return failure();
 
@@ -730,12 +830,15 @@ LogicalResult AttentionEmitter::emit() {
     l.push_back(
         emitLaneGroupAllReduce(b, partial, p.tx, target.warpSize, addf));
   ArrayRef<Value> o = all.drop_front(2 * p.tm);
-
   if (!p.splitKV)
     return storeOutputs(l, o);
   storePartials(m, l, o);
-  return emitCombine();
+  return success();
 }
+
+//===----------------------------------------------------------------------===//
+// The split-KV combine kernel
+//===----------------------------------------------------------------------===//
 
 LogicalResult AttentionEmitter::emitCombine() {
   KernelEmitContext &aux = ctx.addAuxiliaryKernel("combine");
@@ -768,12 +871,8 @@ LogicalResult AttentionEmitter::emitCombine() {
     return failure();
 
   Type f32 = cb.getF32Type();
-  Value po = aux.getScratchView(
-      partO, MemRefType::get({p.splits, s.batch, s.hq, s.sq, s.dv}, f32));
-  Value pm = aux.getScratchView(
-      partM, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, f32));
-  Value pl = aux.getScratchView(
-      partL, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, f32));
+  Value po = partialOutputs(aux), pm = partialMaxima(aux),
+        pl = partialSums(aux);
   Value weights =
       aux.getSharedView(wBuf, MemRefType::get({rowsPerBlock, p.splits}, f32));
   Value tid = aux.threadId(gpu::Dimension::x);
@@ -883,6 +982,8 @@ LogicalResult AttentionEmitter::emitCombine() {
   return failure(failed(outLoop));
 }
 
+namespace {
+
 class AttentionTemplate : public KernelTemplate {
 public:
   StringRef getName() const override { return "attention"; }
@@ -907,6 +1008,7 @@ public:
     return AttentionEmitter(att, *plan, ctx).emit();
   }
 };
+
 } // namespace
 
 std::unique_ptr<KernelTemplate> mlir::iolite::createAttentionTemplate() {

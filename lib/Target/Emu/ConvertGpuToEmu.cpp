@@ -35,6 +35,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
@@ -110,6 +111,7 @@ private:
   LogicalResult lowerMatrixOps();
 
   void defineHooks(ModuleOp host);
+  void defineBf16Truncation(ModuleOp host);
   LogicalResult defineEntries(ModuleOp host);
   void defineDescriptor(ModuleOp host);
   Value stringAddress(OpBuilder &b, ModuleOp host, StringRef text);
@@ -129,8 +131,8 @@ LogicalResult ModuleLowering::check() {
         op->getDialect() ? op->getDialect()->getNamespace() : StringRef();
     // Matrix instructions run as warp-collective hooks: Iolite's own and,
     // after iolite-gpu-lower-matrix, the vendors' forms of them.
-    if (isa<igpu::MmaOp, nvgpu::LdMatrixOp, nvgpu::MmaSyncOp, amdgpu::MFMAOp>(
-            op))
+    if (isa<igpu::MmaOp, nvgpu::LdMatrixOp, nvgpu::MmaSyncOp, amdgpu::MFMAOp,
+            NVVM::MmaOp>(op))
       return WalkResult::advance();
     if (isa<igpu::MmaLoadOp>(op))
       return op->emitOpError("emu: lower iolite_gpu.mma_load with "
@@ -303,10 +305,20 @@ LogicalResult ModuleLowering::lowerShuffle(gpu::ShuffleOp op) {
   return success();
 }
 
-/// The matrix kind of an nvgpu.mma.sync or amdgpu.mfma, or Kind::Fma when
-/// the emulator does not know it.
+/// The matrix kind of an nvgpu.mma.sync, nvvm.mma.sync or amdgpu.mfma, or
+/// Kind::Fma when the emulator does not know it.
 ::mlir::iolite::matrix::Kind vendorMatrixKind(Operation *op) {
   using ::mlir::iolite::matrix::Kind;
+  if (auto mma = dyn_cast<NVVM::MmaOp>(op)) {
+    // iolite-gpu-lower-matrix emits it for bf16 m16n8k16 only.
+    NVVM::MMAShapeAttr shape = mma.getShape();
+    std::optional<NVVM::MMATypes> a = mma.getMultiplicandAPtxType();
+    if (shape.getM() == 16 && shape.getN() == 8 && shape.getK() == 16 && a &&
+        *a == NVVM::MMATypes::bf16 && mma.getOperandA().size() == 4 &&
+        mma.getOperandB().size() == 2 && mma.getOperandC().size() == 4)
+      return Kind::NvBf16_16x8x16;
+    return Kind::Fma;
+  }
   if (auto mma = dyn_cast<nvgpu::MmaSyncOp>(op)) {
     std::array<int64_t, 3> shape = mma.getMmaShapeAsArray();
     Type element = mma.getMatrixA().getType().getElementType();
@@ -339,8 +351,8 @@ LogicalResult ModuleLowering::lowerShuffle(gpu::ShuffleOp op) {
 LogicalResult ModuleLowering::lowerMatrixOps() {
   SmallVector<Operation *> ops;
   gpuModule.walk([&](Operation *op) {
-    if (isa<igpu::MmaOp, nvgpu::LdMatrixOp, nvgpu::MmaSyncOp, amdgpu::MFMAOp>(
-            op))
+    if (isa<igpu::MmaOp, nvgpu::LdMatrixOp, nvgpu::MmaSyncOp, amdgpu::MFMAOp,
+            NVVM::MmaOp>(op))
       ops.push_back(op);
   });
   Type i32 = IntegerType::get(gpuModule.getContext(), 32);
@@ -434,9 +446,47 @@ LogicalResult ModuleLowering::lowerMatrixOps() {
         if (kind == ::mlir::iolite::matrix::Kind::Fma)
           return op->emitOpError("emu: this matrix instruction is not "
                                  "emulated");
-        a = op->getOperand(0);
-        bb = op->getOperand(1);
-        c = op->getOperand(2);
+        if (auto nvvm = dyn_cast<NVVM::MmaOp>(op)) {
+          // Registers as vectors: .b32 of two bf16 each, f32 accumulators.
+          auto pack = [&](ValueRange regs) -> Value {
+            return vector::FromElementsOp::create(
+                b, loc,
+                VectorType::get({static_cast<int64_t>(regs.size())},
+                                regs.front().getType()),
+                regs);
+          };
+          a = pack(nvvm.getOperandA());
+          bb = pack(nvvm.getOperandB());
+          c = pack(nvvm.getOperandC());
+        } else {
+          a = op->getOperand(0);
+          bb = op->getOperand(1);
+          c = op->getOperand(2);
+        }
+      }
+      if (auto nvvm = dyn_cast<NVVM::MmaOp>(op)) {
+        auto structType = cast<LLVM::LLVMStructType>(nvvm.getRes().getType());
+        auto resultType =
+            VectorType::get({static_cast<int64_t>(structType.getBody().size())},
+                            b.getF32Type());
+        Value d = buffer(resultType);
+        func::FuncOp hook =
+            getOrDeclareHook(gpuModule, kMmaHook.symbol,
+                             {i32, i32, i64, i64, i64, i64, i32}, {});
+        func::CallOp::create(b, loc, hook,
+                             ValueRange{constI32(level),
+                                        constI32(static_cast<int64_t>(kind)),
+                                        spill(a), spill(bb), spill(c),
+                                        addressOf(d), constI32(site)});
+        Value values = reload(d, resultType);
+        Value result = LLVM::PoisonOp::create(b, loc, structType);
+        for (int64_t i = 0; i < resultType.getNumElements(); ++i)
+          result = LLVM::InsertValueOp::create(
+              b, loc, result, vector::ExtractOp::create(b, loc, values, i),
+              ArrayRef<int64_t>{i});
+        op->getResult(0).replaceAllUsesWith(result);
+        op->erase();
+        continue;
       }
       auto resultType = cast<VectorType>(op->getResult(0).getType());
       Value d = buffer(resultType);
@@ -788,6 +838,42 @@ void ModuleLowering::defineDescriptor(ModuleOp host) {
       });
 }
 
+/// The x86-64 back end keeps bf16 values in f32 registers and narrows them
+/// with the libcall __truncsfbf2, which libgcc before GCC 13 lacks: the
+/// object brings its own (round to nearest even, NaNs stay quiet NaNs),
+/// hidden so that it binds inside the object only.
+void ModuleLowering::defineBf16Truncation(ModuleOp host) {
+  constexpr StringLiteral name = "__truncsfbf2";
+  if (host.lookupSymbol(name))
+    return;
+  MLIRContext *ctx = host.getContext();
+  Location loc = host.getLoc();
+  Type f32 = Float32Type::get(ctx), bf16 = BFloat16Type::get(ctx);
+  Type i32 = IntegerType::get(ctx, 32), i16 = IntegerType::get(ctx, 16);
+  OpBuilder b = OpBuilder::atBlockEnd(host.getBody());
+  auto fn = LLVM::LLVMFuncOp::create(b, loc, name,
+                                     LLVM::LLVMFunctionType::get(bf16, {f32}));
+  fn.setVisibility_(LLVM::Visibility::Hidden);
+  Block *entry = fn.addEntryBlock(b);
+  b.setInsertionPointToStart(entry);
+  auto c32 = [&](uint32_t v) -> Value {
+    return LLVM::ConstantOp::create(b, loc, i32, static_cast<int32_t>(v));
+  };
+  Value bits = LLVM::BitcastOp::create(b, loc, i32, entry->getArgument(0));
+  Value magnitude = LLVM::AndOp::create(b, loc, bits, c32(0x7fffffffu));
+  Value isNan = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ugt,
+                                     magnitude, c32(0x7f800000u));
+  Value high = LLVM::LShrOp::create(b, loc, bits, c32(16));
+  Value lsb = LLVM::AndOp::create(b, loc, high, c32(1));
+  Value rounded = LLVM::AddOp::create(
+      b, loc, bits, LLVM::AddOp::create(b, loc, lsb, c32(0x7fff)));
+  Value nearest = LLVM::LShrOp::create(b, loc, rounded, c32(16));
+  Value quiet = LLVM::OrOp::create(b, loc, high, c32(0x40));
+  Value result = LLVM::SelectOp::create(b, loc, isNan, quiet, nearest);
+  Value narrow = LLVM::TruncOp::create(b, loc, i16, result);
+  LLVM::ReturnOp::create(b, loc, LLVM::BitcastOp::create(b, loc, bf16, narrow));
+}
+
 LogicalResult ModuleLowering::finish(ModuleOp host) {
   defineHooks(host);
   if (failed(defineEntries(host)))
@@ -801,6 +887,7 @@ LogicalResult ModuleLowering::finish(ModuleOp host) {
     fn.setLinkage(LLVM::Linkage::Internal);
     fn->removeAttr(SymbolTable::getVisibilityAttrName());
   }
+  defineBf16Truncation(host);
   host->removeAttr(kSitesAttrName);
   return success();
 }

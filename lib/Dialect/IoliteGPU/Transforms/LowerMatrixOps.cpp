@@ -15,6 +15,8 @@
 #include "iolite/Dialect/IoliteGPU/Transforms/Passes.h"
 
 #include "mlir/Dialect/AMDGPU/IR/AMDGPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/IR/PatternMatch.h"
 #include "llvm/Support/MathExtras.h"
@@ -193,9 +195,49 @@ VectorType nvgpuRegisters(VectorType flat) {
                          flat.getElementType());
 }
 
+/// bf16 mma.sync straight to nvvm.mma.sync: convert-nvgpu-to-nvvm cannot
+/// type bf16 fragments (MLIR 22), which PTX passes as .b32 registers of two
+/// elements each, in fragment order.
+Value lowerMmaNvidiaBf16(OpBuilder &b, MmaOp op) {
+  Location loc = op.getLoc();
+  const matrix::Instruction &inst = getInstruction(op.getKind());
+  Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  auto registers = [&](Value fragment) {
+    auto type = cast<VectorType>(fragment.getType());
+    int64_t count = type.getNumElements() / 2;
+    Value packed = vector::BitCastOp::create(
+        b, loc, VectorType::get({count}, i32), fragment);
+    SmallVector<Value> regs;
+    for (int64_t i = 0; i < count; ++i)
+      regs.push_back(vector::ExtractOp::create(b, loc, packed, i));
+    return regs;
+  };
+  SmallVector<Value> c;
+  int64_t accumulators = op.getC().getType().getNumElements();
+  for (int64_t i = 0; i < accumulators; ++i)
+    c.push_back(vector::ExtractOp::create(b, loc, op.getC(), i));
+  auto resultType = LLVM::LLVMStructType::getLiteral(
+      b.getContext(), SmallVector<Type>(accumulators, f32));
+  auto mma = NVVM::MmaOp::create(
+      b, loc, resultType, registers(op.getA()), registers(op.getB()), c,
+      ArrayRef<int64_t>{static_cast<int64_t>(inst.m),
+                        static_cast<int64_t>(inst.n),
+                        static_cast<int64_t>(inst.k)},
+      std::nullopt, std::nullopt,
+      std::array<NVVM::MMATypes, 2>{NVVM::MMATypes::bf16, NVVM::MMATypes::bf16},
+      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                     NVVM::MMALayout::col});
+  SmallVector<Value> d;
+  for (int64_t i = 0; i < accumulators; ++i)
+    d.push_back(LLVM::ExtractValueOp::create(b, loc, mma, i));
+  return vector::FromElementsOp::create(b, loc, op.getC().getType(), d);
+}
+
 Value lowerMmaNvidia(OpBuilder &b, MmaOp op) {
   Location loc = op.getLoc();
   const matrix::Instruction &inst = getInstruction(op.getKind());
+  if (inst.input == matrix::ElementType::BF16)
+    return lowerMmaNvidiaBf16(b, op);
   auto reshape = [&](Value v, VectorType type) -> Value {
     return reshapeVector(b, loc, v, type);
   };

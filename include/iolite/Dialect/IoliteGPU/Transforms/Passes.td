@@ -16,7 +16,9 @@ def LowerMatrixOps : Pass<"iolite-gpu-lower-matrix", "::mlir::gpu::GPUModuleOp">
     the per-chip instruction table:
 
     * NVIDIA (`sm_80`, `sm_90a`): `mma` becomes `nvgpu.mma.sync` (fragments
-      reshaped to its 2-D register form); an `mma_load` of 16-bit elements
+      reshaped to its 2-D register form), or for bf16 `nvvm.mma.sync` on
+      `.b32` registers of two elements (convert-nvgpu-to-nvvm cannot type
+      bf16 fragments); an `mma_load` of 16-bit elements
       whose fragment is made of 8x8 row-major or column-major sub-tiles
       becomes one `nvgpu.ldmatrix` (`.trans` where the tile is stored
       transposed), each lane giving the (swizzled) address of one row;
@@ -48,7 +50,8 @@ def LowerMatrixOps : Pass<"iolite-gpu-lower-matrix", "::mlir::gpu::GPUModuleOp">
            "emulator (emu-<chip> only)">,
   ];
   let dependentDialects = [
-    "::mlir::nvgpu::NVGPUDialect", "::mlir::amdgpu::AMDGPUDialect",
+    "::mlir::nvgpu::NVGPUDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::LLVM::LLVMDialect", "::mlir::amdgpu::AMDGPUDialect",
     "::mlir::vector::VectorDialect", "::mlir::memref::MemRefDialect",
     "::mlir::arith::ArithDialect"
   ];

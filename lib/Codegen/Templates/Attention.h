@@ -1,0 +1,190 @@
+//===- Attention.h - The attention template's plan and emitter --*- C++ -*-===//
+//
+// Part of the Iolite project.
+//
+//===----------------------------------------------------------------------===//
+//
+// Shared by Attention.cpp (planning, the FMA path, what both paths share,
+// the split-KV combine kernel) and AttentionMma.cpp (the matrix-unit path).
+// docs/attention.md describes both.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef IOLITE_LIB_CODEGEN_TEMPLATES_ATTENTION_H
+#define IOLITE_LIB_CODEGEN_TEMPLATES_ATTENTION_H
+
+#include "iolite/Codegen/KernelTemplate.h"
+#include "iolite/Codegen/MatrixCodegen.h"
+
+namespace mlir {
+namespace iolite {
+namespace attention {
+
+/// The sizes of one iolite.attention.
+struct AttentionShape {
+  int64_t batch, hq, sq, d, hkv, skv, dv;
+  /// Query heads per kv head.
+  int64_t group() const { return hq / hkv; }
+  /// Query rows per (batch, kv head): every (position, head-in-group) pair.
+  int64_t rows() const { return group() * sq; }
+
+  static AttentionShape get(AttentionOp att);
+};
+
+/// How one attention kernel is tiled.
+struct AttentionPlan {
+  /// Query rows and keys per tile.
+  int64_t bm, bn;
+  int64_t threads;
+  /// K/V pipeline stages in shared memory.
+  int64_t stages;
+  /// Whether partial results go to scratch and a combine kernel follows.
+  bool splitKV;
+  /// KV partitions (gridDim.z).
+  int64_t splits;
+  int64_t qTiles, kvTiles;
+
+  // The FMA path: threads as ty rows of tx lanes; per thread score rows,
+  // score columns, output columns; row strides (elements) of the tiles.
+  int64_t tx = 0, ty = 0;
+  int64_t tm = 0, tn = 0, tdv = 0;
+  int64_t qStride = 0, kStride = 0, vStride = 0, pStride = 0;
+
+  // The matrix path (inst set): `warps` warps stacked along the rows, each
+  // with mTiles instruction tiles of rows; d and dv padded to the
+  // instruction; S tiles of the BN keys, O tiles of the padded dv.
+  MatrixChoice matrix;
+  const matrix::Instruction *inst = nullptr;
+  int64_t warps = 0, mTiles = 0;
+  int64_t dPad = 0, dvPad = 0;
+  int64_t sTiles = 0, oTiles = 0, qkSteps = 0, pvSteps = 0;
+  /// P reused from the S accumulators as the A operand of P.V (mma.sync's
+  /// layouts line up), else staged through shared memory.
+  bool pInRegisters = false;
+
+  /// Shared-memory buffer ids (pBuf only where P goes through memory; qBuf
+  /// only on the FMA path).
+  unsigned qBuf = 0, kBuf = 0, vBuf = 0, pBuf = 0;
+
+  std::string describe() const;
+};
+
+/// Picks the tile, the thread shape, the pipeline depth and the KV split,
+/// and declares the shared-memory buffers.
+FailureOr<AttentionPlan> planAttention(AttentionOp att, KernelEmitContext &ctx);
+
+/// What a kernel knows about one of the query rows of its tile.
+struct RowInfo {
+  /// Row within the block's tile.
+  Value local;
+  /// i1: the row exists (null when every row of the tile does).
+  Value valid;
+  /// Query position, query head, absolute position among the keys, and
+  /// the ALiBi slope of its head (null without ALiBi).
+  Value qPos, qHead, absPos, slope;
+};
+
+/// Emits the attention kernel(s) of one plan.
+class AttentionEmitter {
+public:
+  AttentionEmitter(AttentionOp att, const AttentionPlan &p,
+                   KernelEmitContext &ctx);
+
+  LogicalResult emit();
+
+private:
+  Value c(int64_t v) { return em.constIndex(v); }
+  Value f(double v);
+  Value negInf();
+  Value add(Value x, Value y);
+  Value mul(Value x, Value y);
+  Value lt(Value x, Value y);
+  Value andOpt(Value x, Value y);
+  /// `cond ? value(operand, index) : fallback` without touching memory when
+  /// the condition is false (null `cond` = always).
+  FailureOr<Value> guardedEmit(Value operand, ArrayRef<Value> index, Value cond,
+                               Value fallback);
+
+  // Shared by both paths.
+  /// Block and thread coordinates; the tile's first row.
+  void setUpCoordinates();
+  /// The facts of block-local row `local` (without its ALiBi slope unless
+  /// `withSlope`).
+  FailureOr<RowInfo> rowInfo(Value local, bool withSlope = true);
+  /// The logit of `score` (the raw q.k product) for `row` and key `col`:
+  /// scale, soft-cap, ALiBi, mask; -inf for an excluded key.
+  FailureOr<Value> maskedLogit(Value score, const RowInfo &row, Value col,
+                               Value colValid);
+  /// The KV tiles this block visits: causal/window skipping and its split.
+  std::pair<Value, Value> kvRange();
+  /// The KV loop over [tBegin, tEnd) with K/V tiles loaded by `load` into
+  /// pipeline stages (prefetching the next while a tile is used, with 2),
+  /// `step` run once per tile.
+  FailureOr<SmallVector<Value>>
+  kvLoop(Value tBegin, Value tEnd, ValueRange init,
+         function_ref<LogicalResult(Value tile, Value stage)> load,
+         function_ref<FailureOr<SmallVector<Value>>(Value tile, Value stage,
+                                                    ValueRange state)>
+             step);
+  /// Requests the split-KV scratch buffers.
+  void requestPartials();
+  /// The scratch views of the partial outputs, maxima and sums.
+  Value partialOutputs(KernelEmitContext &on);
+  Value partialMaxima(KernelEmitContext &on);
+  Value partialSums(KernelEmitContext &on);
+  /// Writes `value` (the normalised output element of `row`, column `col`)
+  /// through the epilogue.
+  LogicalResult storeOutput(Value value, const RowInfo &row, Value col);
+  /// The auxiliary kernel merging the partials of every split.
+  LogicalResult emitCombine();
+
+  // The FMA path (Attention.cpp).
+  LogicalResult emitScalar();
+  LogicalResult loadQ();
+  LogicalResult loadKV(Value kvTile, Value stage);
+  FailureOr<SmallVector<Value>> step(Value kvTile, Value stage,
+                                     ValueRange state);
+  LogicalResult storeOutputs(ArrayRef<Value> l, ArrayRef<Value> o);
+  void storePartials(ArrayRef<Value> m, ArrayRef<Value> l, ArrayRef<Value> o);
+
+  // The matrix path (AttentionMma.cpp).
+  LogicalResult emitMatrix();
+  /// The Q fragments (A operands of S = Q K^T), straight from global memory
+  /// through the element emitter: [mTile][k-step].
+  FailureOr<SmallVector<Value>> loadQFragments();
+  LogicalResult loadKVTiles(Value kvTile, Value stage);
+  FailureOr<SmallVector<Value>> matrixStep(ArrayRef<Value> qFrags, Value kvTile,
+                                           Value stage, ValueRange state);
+  LogicalResult storeMatrixOutputs(ArrayRef<Value> l, ArrayRef<Value> o);
+  void storeMatrixPartials(ArrayRef<Value> m, ArrayRef<Value> l,
+                           ArrayRef<Value> o);
+
+  AttentionOp att;
+  AttentionShape s;
+  const AttentionPlan &p;
+  KernelEmitContext &ctx;
+  ImplicitLocOpBuilder &b;
+  ElementalEmitter em;
+
+  // Block and thread coordinates.
+  Value tid, lane, rowGroup, batchIdx, kvHead, rowBase, split;
+  // Shared-memory views (FMA path: qTile, kTile, vTile, pTile; matrix path:
+  // kTile, vTile and, when P goes through memory, pTile).
+  Value qTile, kTile, vTile, pTile;
+  igpu::SwizzleAttr kSwizzle, vSwizzle, pSwizzle;
+  // FMA path: per owned row a < tm.
+  SmallVector<RowInfo> rows;
+  // Matrix path: the warp's first row, the lane's rows [mTile][row of the
+  // lane in the accumulator layout], and the rows of the layout.
+  Value warpRow0;
+  SmallVector<RowInfo> laneRows;
+  AccumulatorRows accRows;
+  // Scratch buffers (split-KV).
+  unsigned partO = 0, partM = 0, partL = 0;
+};
+
+} // namespace attention
+} // namespace iolite
+} // namespace mlir
+
+#endif // IOLITE_LIB_CODEGEN_TEMPLATES_ATTENTION_H
