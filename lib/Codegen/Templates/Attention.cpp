@@ -402,7 +402,8 @@ FailureOr<Value> AttentionEmitter::maskedLogit(Value score, const RowInfo &row,
     Value capValue = f(cap->convertToDouble());
     x = arith::MulFOp::create(
         b, capValue,
-        math::TanhOp::create(b, arith::DivFOp::create(b, x, capValue)));
+        math::TanhOp::create(
+            b, arith::MulFOp::create(b, x, f(1.0 / cap->convertToDouble()))));
   }
   if (row.slope) {
     Value dist = arith::IndexCastOp::create(
@@ -736,7 +737,8 @@ LogicalResult AttentionEmitter::storeOutputs(ArrayRef<Value> l,
   for (int64_t a = 0; a < p.tm; ++a) {
     Value positive =
         arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, l[a], f(0.0));
-    Value denom = arith::SelectOp::create(b, positive, l[a], f(1.0));
+    Value inverse = arith::DivFOp::create(
+        b, f(1.0), arith::SelectOp::create(b, positive, l[a], f(1.0)));
     for (int64_t j = 0; j < p.tdv; ++j) {
       Value col = add(lane, c(j * p.tx));
       Value ok = andOpt(rows[a].valid, dvRagged ? lt(col, c(s.dv)) : Value());
@@ -746,7 +748,7 @@ LogicalResult AttentionEmitter::storeOutputs(ArrayRef<Value> l,
         b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
       }
       // A row whose keys were all excluded has o = 0 and l = 0: zeros.
-      Value value = arith::DivFOp::create(b, o[a * p.tdv + j], denom);
+      Value value = arith::MulFOp::create(b, o[a * p.tdv + j], inverse);
       if (failed(storeOutput(value, rows[a], col)))
         return failure();
     }

@@ -319,11 +319,14 @@ LogicalResult AttentionEmitter::storeMatrixOutputs(ArrayRef<Value> l,
   FragmentCoords coords(b, inst.c, lane);
   int64_t rowsPerTile = accRows.rowOffsets.size();
   bool dvRagged = p.dvPad != s.dv;
-  SmallVector<Value> denom;
+  // One reciprocal per row, then products (as FlashAttention-2): a
+  // division per element would be an IEEE divide each.
+  SmallVector<Value> inverse;
   for (Value sum : l) {
     Value positive =
         arith::CmpFOp::create(b, arith::CmpFPredicate::OGT, sum, f(0.0));
-    denom.push_back(arith::SelectOp::create(b, positive, sum, f(1.0)));
+    inverse.push_back(arith::DivFOp::create(
+        b, f(1.0), arith::SelectOp::create(b, positive, sum, f(1.0))));
   }
   for (int64_t i = 0; i < p.mTiles; ++i)
     for (auto [ri, elements] : llvm::enumerate(accRows.elements))
@@ -338,9 +341,9 @@ LogicalResult AttentionEmitter::storeMatrixOutputs(ArrayRef<Value> l,
             b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
           }
           // A row whose keys were all excluded has o = 0 and l = 0: zeros.
-          Value value = arith::DivFOp::create(
+          Value value = arith::MulFOp::create(
               b, vector::ExtractOp::create(b, o[i * p.oTiles + jo], e),
-              denom[i * rowsPerTile + ri]);
+              inverse[i * rowsPerTile + ri]);
           if (failed(storeOutput(value, row, col)))
             return failure();
         }
