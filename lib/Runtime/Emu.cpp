@@ -119,6 +119,14 @@ struct Fiber {
   uint32_t ldTiles = 0, ldTranspose = 0;
   /// Shared-memory accesses per site, for the bank model.
   std::vector<SiteCount> siteCounts;
+  /// cp.async copies in flight, oldest first, and the end (in `copies`) of
+  /// each committed group; copies past the last end are not committed.
+  struct AsyncCopy {
+    uint64_t dst, src, dstBytes, srcBytes;
+    uint32_t site;
+  };
+  std::vector<AsyncCopy> asyncCopies;
+  std::vector<size_t> asyncGroupEnds;
   /// The allocation of the last global access: most accesses hit it again.
   const Allocation *lastAllocation = nullptr;
   Counters counters;
@@ -238,18 +246,25 @@ struct BlockRunner {
   __builtin_trap();
 }
 
-void fiberMain(void *argument) {
-  auto *f = static_cast<Fiber *>(argument);
-  f->runner->launch.kernel->entry(f->runner->launch.args);
-  f->state = FiberState::Exited;
-  suspendForever(*f);
-}
-
 /// Stops the calling fiber's launch with `message`.
 [[noreturn]] void failFiber(Fiber &f, std::string message) {
   f.runner->launch.fail(std::move(message));
   f.state = FiberState::Failed;
   suspendForever(f);
+}
+
+void fiberMain(void *argument) {
+  auto *f = static_cast<Fiber *>(argument);
+  f->runner->launch.kernel->entry(f->runner->launch.args);
+  // A copy no wait covered may or may not have landed on a GPU.
+  if (!f->asyncCopies.empty())
+    failFiber(*f, "emu: " + f->runner->threadText(*f) + " of " +
+                      f->runner->kernelText() + " exited with " +
+                      std::to_string(f->asyncCopies.size()) +
+                      " cp.async copies that no wait covered, the first by " +
+                      f->runner->launch.site(f->asyncCopies.front().site));
+  f->state = FiberState::Exited;
+  suspendForever(*f);
 }
 
 bool BlockRunner::runBlock(uint64_t linearBlock) {
@@ -272,6 +287,8 @@ bool BlockRunner::runBlock(uint64_t linearBlock) {
     f.state = FiberState::Runnable;
     f.lastAllocation = nullptr;
     f.counters = Counters();
+    f.asyncCopies.clear();
+    f.asyncGroupEnds.clear();
     if (bankModel && f.siteCounts.size() != launch.module->num_sites)
       f.siteCounts.assign(launch.module->num_sites, SiteCount());
     makeContext(f.context, stacks[i], fiberMain, &f);
@@ -772,6 +789,46 @@ void hookLdMatrix(uint64_t address, uint32_t tiles, uint32_t transpose,
   switchContext(f.context, f.runner->scheduler);
 }
 
+void hookAsyncCopy(uint64_t dst, uint64_t src, uint64_t dstBytes,
+                   uint64_t srcBytes, uint32_t site) {
+  Fiber &f = self();
+  if (srcBytes > dstBytes)
+    failFiber(f, "emu: cp.async of " + std::to_string(srcBytes) +
+                     " source bytes into " + std::to_string(dstBytes) + " in " +
+                     f.runner->kernelText() + ", " + f.runner->threadText(f) +
+                     "\n  by " + f.runner->launch.site(site));
+  // The access hook has checked and counted both ranges at the copy.
+  f.asyncCopies.push_back({dst, src, dstBytes, srcBytes, site});
+}
+
+void hookAsyncCommit() {
+  Fiber &f = self();
+  f.asyncGroupEnds.push_back(f.asyncCopies.size());
+}
+
+void hookAsyncWait(uint32_t pending, uint32_t site) {
+  (void)site;
+  Fiber &f = self();
+  if (f.asyncGroupEnds.size() <= pending)
+    return;
+  // Completes the oldest groups, leaving the `pending` most recent ones
+  // (and the uncommitted copies) in flight.
+  size_t done = f.asyncGroupEnds[f.asyncGroupEnds.size() - pending - 1];
+  for (size_t i = 0; i < done; ++i) {
+    const Fiber::AsyncCopy &copy = f.asyncCopies[i];
+    auto *dst = reinterpret_cast<uint8_t *>(copy.dst);
+    if (copy.srcBytes)
+      std::memcpy(dst, reinterpret_cast<const uint8_t *>(copy.src),
+                  copy.srcBytes);
+    std::memset(dst + copy.srcBytes, 0, copy.dstBytes - copy.srcBytes);
+  }
+  f.asyncCopies.erase(f.asyncCopies.begin(), f.asyncCopies.begin() + done);
+  f.asyncGroupEnds.erase(f.asyncGroupEnds.begin(),
+                         f.asyncGroupEnds.end() - pending);
+  for (size_t &end : f.asyncGroupEnds)
+    end -= done;
+}
+
 void *hookDynamicSharedMemory() { return self().runner->shared; }
 
 uint64_t hookDynamicSharedMemorySize() {
@@ -903,7 +960,10 @@ const iolite_emu_hooks_t kHooks = {hookIndex,
                                    hookFlops,
                                    hookAssertFail,
                                    hookMma,
-                                   hookLdMatrix};
+                                   hookLdMatrix,
+                                   hookAsyncCopy,
+                                   hookAsyncCommit,
+                                   hookAsyncWait};
 
 //===----------------------------------------------------------------------===//
 // Device, module, kernel

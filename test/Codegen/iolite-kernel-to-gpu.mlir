@@ -110,26 +110,35 @@ func.func @matmul(%x: tensor<256x128xf32>, %w: tensor<128x256xf32>) -> tensor<25
 // -----
 
 // The same in f16 runs on the matrix units: A [m][k] and B [k][n] tiles in
-// f16, swizzled, staged with 16-byte vector stores; each of the 2x4 warps
-// (sm_90a) or 2x2 waves (gfx942) loads fragments with iolite_gpu.mma_load
-// and keeps its accumulator fragments in the K loop's iter_args; the SiLU
-// epilogue runs on every accumulator element.
+// f16, swizzled; on sm_90a they move with 16-byte cp.async copies (tile 0
+// before the loop; tile k+1 issued before tile k's products and waited for
+// after them), on gfx942 through registers with 16-byte vector stores; each
+// of the 2x4 warps (sm_90a) or 2x2 waves (gfx942) loads fragments with
+// iolite_gpu.mma_load and keeps its accumulator fragments in the K loop's
+// iter_args; the SiLU epilogue runs on every accumulator element.
 // CHECK-LABEL: func.func @matmul_f16
 // CHECK: gpu.func @mm
 // CHECK-SAME: iolite.matrix = "nv_m16n8k16_f16"
 // CHECK-SAME: iolite.matrix_reason = "f16 operands on mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"
 // CHECK-SAME: iolite.shared_memory_bytes = 32768
-// CHECK-SAME: iolite.tile = "matmul tile 128x128x32, 2 stage(s), 2x4 warps of 4x4 nv_m16n8k16_f16"
+// CHECK-SAME: iolite.tile = "matmul tile 128x128x32, 2 stage(s), 2x4 warps of 4x4 nv_m16n8k16_f16, cp.async"
 // CHECK-DAG: %[[A:.*]] = memref.view %{{.*}} to memref<256x32xf16, #gpu.address_space<workgroup>>
 // CHECK-DAG: %[[B:.*]] = memref.view %{{.*}} to memref<64x128xf16, #gpu.address_space<workgroup>>
-// CHECK: vector.store %{{.*}}, %[[A]][%{{.*}}, %{{.*}}] : memref<256x32xf16, #gpu.address_space<workgroup>>, vector<8xf16>
-// CHECK: vector.store %{{.*}}, %[[B]][%{{.*}}, %{{.*}}] : memref<64x128xf16, #gpu.address_space<workgroup>>, vector<8xf16>
+// CHECK-COUNT-2: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %{{.*}}], %[[A]][%{{.*}}, %{{.*}}], 8 {bypassL1} : memref<256x128xf16> to memref<256x32xf16, #gpu.address_space<workgroup>>
+// CHECK-COUNT-2: nvgpu.device_async_copy %{{.*}}[%{{.*}}, %{{.*}}], %[[B]][%{{.*}}, %{{.*}}], 8 {bypassL1} : memref<128x256xf16> to memref<64x128xf16, #gpu.address_space<workgroup>>
+// CHECK: %[[G0:.*]] = nvgpu.device_async_create_group
+// CHECK: nvgpu.device_async_wait %[[G0]]
 // CHECK: gpu.barrier
 // CHECK: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK: scf.if
+// CHECK-COUNT-4: nvgpu.device_async_copy
+// CHECK: nvgpu.device_async_create_group
 // CHECK: iolite_gpu.mma_load a nv_m16n8k16_f16 %[[A]][%{{.*}}, %{{.*}}] {swizzle = #iolite_gpu.swizzle<vec = 8, per_phase = 2, max_phase = 4>}
 // CHECK: iolite_gpu.mma_load b nv_m16n8k16_f16 %[[B]][%{{.*}}, %{{.*}}] {swizzle = #iolite_gpu.swizzle<vec = 8, per_phase = 1, max_phase = 8>}
 // CHECK-COUNT-4: iolite_gpu.mma nv_m16n8k16_f16
-// CHECK: gpu.barrier
+// CHECK: %[[G:.*]] = nvgpu.device_async_create_group{{ *$}}
+// CHECK-NEXT: nvgpu.device_async_wait %[[G]] {numGroups = 0 : i32}
+// CHECK-NEXT: gpu.barrier
 // CHECK: vector.extract %{{.*}}[0] : f32 from vector<4xf32>
 // CHECK: math.exp
 // CHECK: memref.store
@@ -137,6 +146,8 @@ func.func @matmul(%x: tensor<256x128xf32>, %w: tensor<128x256xf32>) -> tensor<25
 // AMD-LABEL: func.func @matmul_f16
 // AMD: iolite.matrix = "amd_mfma_32x32x8_f16"
 // AMD: iolite.tile = "matmul tile 128x128x32, 2 stage(s), 2x2 warps of 2x2 amd_mfma_32x32x8_f16"
+// AMD-NOT: nvgpu.device_async_copy
+// AMD: vector.store %{{.*}} : memref<256x32xf16, #gpu.address_space<workgroup>>, vector<4xf16>
 // AMD: iolite_gpu.mma_load a amd_mfma_32x32x8_f16 {{.*}} {swizzle = #iolite_gpu.swizzle<vec = 4, per_phase = 2, max_phase = 8>}
 // AMD: iolite_gpu.mma amd_mfma_32x32x8_f16 {{.*}} into vector<16xf32>
 func.func @matmul_f16(%x: tensor<256x128xf16>, %w: tensor<128x256xf16>) -> tensor<256x256xf16> {
@@ -295,7 +306,7 @@ func.func @long_softmax(%x: tensor<4x4096xf32>) -> tensor<4x4096xf32> {
 // CHECK-LABEL: func.func @norm_swiglu
 // CHECK: gpu.func @ffn
 // CHECK-SAME: iolite.template = "matmul"
-// CHECK-SAME: iolite.tile = "matmul tile 64x128x32, 2 stage(s), 2x4 warps of 2x4 nv_m16n8k16_f16, 2 matmuls sharing A, rms_norm prologue"
+// CHECK-SAME: iolite.tile = "matmul tile 64x128x32, 2 stage(s), 2x4 warps of 2x4 nv_m16n8k16_f16, 2 matmuls sharing A, rms_norm prologue, cp.async"
 // CHECK-DAG: %[[SA:.*]] = memref.view {{.*}} to memref<128x32xf16, #gpu.address_space<workgroup>>
 // CHECK-DAG: %[[SB0:.*]] = memref.view {{.*}} to memref<64x128xf16, #gpu.address_space<workgroup>>
 // CHECK-DAG: %[[SB1:.*]] = memref.view {{.*}} to memref<64x128xf16, #gpu.address_space<workgroup>>
@@ -309,14 +320,15 @@ func.func @long_softmax(%x: tensor<4x4096xf32>) -> tensor<4x4096xf32> {
 // CHECK: math.rsqrt
 // CHECK: memref.store %{{.*}}, %[[STATS]]
 // CHECK: gpu.barrier
-// A staging: x run, its row's rstd, the weight run, rounded to f16.
+// A staging through registers: x run, its row's rstd, the weight run,
+// rounded to f16; the weights' tiles move with cp.async.
 // CHECK: vector.load {{.*}} : memref<32768xf16>, vector<8xf16>
 // CHECK: memref.load %[[STATS]]
 // CHECK: vector.load {{.*}} : memref<256xf16>, vector<8xf16>
 // CHECK: arith.truncf %{{.*}} : f32 to f16
 // CHECK: vector.store %{{.*}}, %[[SA]]
-// CHECK: vector.store %{{.*}}, %[[SB0]]
-// CHECK: vector.store %{{.*}}, %[[SB1]]
+// CHECK: nvgpu.device_async_copy {{.*}}, %[[SB0]]
+// CHECK: nvgpu.device_async_copy {{.*}}, %[[SB1]]
 // The K loop carries both fragment sets (2 x 2x4).
 // CHECK: scf.for {{.*}} -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
 // CHECK-COUNT-2: iolite_gpu.mma_load a nv_m16n8k16_f16 %[[SA]]

@@ -45,7 +45,8 @@ def KernelToGpu : Pass<"iolite-kernel-to-gpu", "ModuleOp"> {
     "::mlir::gpu::GPUDialect", "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
     "::mlir::math::MathDialect", "::mlir::func::FuncDialect",
-    "::mlir::vector::VectorDialect", "::mlir::iolite::igpu::IoliteGPUDialect"
+    "::mlir::vector::VectorDialect", "::mlir::iolite::igpu::IoliteGPUDialect",
+    "::mlir::nvgpu::NVGPUDialect"
   ];
 }
 

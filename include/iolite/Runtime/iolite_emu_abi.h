@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define IOLITE_EMU_ABI_VERSION 2
+#define IOLITE_EMU_ABI_VERSION 3
 
 /// The one symbol an emu object exports: an iolite_emu_module_desc.
 #define IOLITE_EMU_MODULE_SYMBOL "__iolite_emu_module"
@@ -112,6 +112,17 @@ typedef struct iolite_emu_hooks {
   /// 2 * tiles elements.
   void (*ldmatrix)(uint64_t address, uint32_t tiles, uint32_t transpose,
                    uint64_t result, uint32_t site);
+  /// nvgpu.device_async_copy (cp.async): queues a copy of `src_bytes` bytes
+  /// from global `src` to shared `dst`, zero-filling up to `dst_bytes`. The
+  /// bytes land in shared memory only when a wait covers the copy's group.
+  void (*async_copy)(uint64_t dst, uint64_t src, uint64_t dst_bytes,
+                     uint64_t src_bytes, uint32_t site);
+  /// nvgpu.device_async_create_group (cp.async.commit_group): closes a
+  /// group of the thread's queued copies.
+  void (*async_commit)(void);
+  /// nvgpu.device_async_wait (cp.async.wait_group): completes the thread's
+  /// committed groups but the `pending` most recent ones.
+  void (*async_wait)(uint32_t pending, uint32_t site);
 } iolite_emu_hooks_t;
 
 typedef struct iolite_emu_kernel_desc {

@@ -35,6 +35,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/SetVector.h"
@@ -662,17 +663,92 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   int64_t mCover = ctx.getGrid()[1] * bm, nCover = ctx.getGrid()[0] * bn;
   int64_t kCover = (int64_t)llvm::divideCeil(k, bk) * bk;
 
+  // cp.async (NVIDIA): an operand that is a kernel argument in the
+  // instruction's input type moves from global to shared memory without
+  // passing through registers, so the next K tile's copies overlap the
+  // current tile's products. Each thread copies whole runs of 4, 8 or 16
+  // bytes (aligned: the run width divides the row length), the same number
+  // per thread (the loop is unrolled: the copies' tokens form one group);
+  // runs past the operand's edge read 0 bytes and zero-fill. Returns the
+  // run width, or 0 when the operand is staged through registers.
+  auto asyncRunWidth = [&](Value operand, int64_t rExt, int64_t cBound,
+                           int64_t cExt, int64_t maxWidth) -> int64_t {
+    if (!inst || !target.isNvidia() || stages < 2 ||
+        inst->input == matrix::ElementType::TF32)
+      return 0;
+    Value buffer = ctx.getBindings().lookup(operand);
+    if (!buffer)
+      return 0;
+    auto type = dyn_cast<MemRefType>(buffer.getType());
+    if (!type || !type.getLayout().isIdentity() ||
+        type.getElementType() !=
+            igpu::getInputElementType(b.getContext(), *inst))
+      return 0;
+    int64_t width = largestDividingWidth(
+        std::min<int64_t>(maxWidth, 16 / inst->inputBytes()), {cBound, cExt});
+    int64_t bytes = width * inst->inputBytes();
+    if (bytes != 4 && bytes != 8 && bytes != 16)
+      return 0;
+    if ((rExt * (cExt / width)) % threads != 0)
+      return 0;
+    return width;
+  };
+
   // Cooperative staging of one operand tile. The operand's last two dims
   // are (rows, cols) with cols contiguous in memory; the tile covers
   // [r0, r0 + rExt) x [c0, c0 + cExt) and is read in runs of `width` along
   // cols (vector loads), each run entirely in or out of bounds.
   // `store(r, c, values)` writes the run into shared memory.
+  // With `asyncTile` (and a nonzero asyncRunWidth) the runs are cp.async
+  // copies to (asyncRow0 + r, c) of that tile instead, their tokens
+  // appended to `tokens`.
+  struct AsyncDestination {
+    Value tile;
+    igpu::SwizzleAttr swizzle;
+    Value row0;
+    SmallVectorImpl<Value> *tokens;
+  };
   auto stageTile = [&](Value operand, ArrayRef<Value> batchIndex, Value r0,
                        int64_t rExt, int64_t rBound, int64_t rCover, Value c0,
                        int64_t cExt, int64_t cBound, int64_t cCover,
                        int64_t maxWidth,
-                       function_ref<void(Value, Value, ArrayRef<Value>)> store)
-      -> LogicalResult {
+                       function_ref<void(Value, Value, ArrayRef<Value>)> store,
+                       const AsyncDestination *async) -> LogicalResult {
+    bool rRaggedAsync = rCover > rBound, cRaggedAsync = cCover > cBound;
+    if (int64_t width =
+            async ? asyncRunWidth(operand, rExt, cBound, cExt, maxWidth) : 0) {
+      Value buffer = ctx.getBindings().lookup(operand);
+      int64_t runsPerRow = cExt / width;
+      int64_t perThread = rExt * runsPerRow / threads;
+      for (int64_t i = 0; i < perThread; ++i) {
+        Value e = arith::AddIOp::create(b, tid, c(i * threads));
+        Value r = arith::DivUIOp::create(b, e, c(runsPerRow));
+        Value cc = arith::MulIOp::create(
+            b, arith::RemUIOp::create(b, e, c(runsPerRow)), c(width));
+        Value gr = arith::AddIOp::create(b, r0, r);
+        Value gc = arith::AddIOp::create(b, c0, cc);
+        Value ok = andOpt(rRaggedAsync ? lt(gr, rBound) : Value(),
+                          cRaggedAsync ? lt(gc, cBound) : Value());
+        Value srcElements;
+        if (ok) {
+          // Out of bounds: read nothing, from a valid address.
+          gr = arith::SelectOp::create(b, ok, gr, c(0));
+          gc = arith::SelectOp::create(b, ok, gc, c(0));
+          srcElements = arith::SelectOp::create(b, ok, c(width), c(0));
+        }
+        SmallVector<Value> src(batchIndex.begin(), batchIndex.end());
+        src.append({gr, gc});
+        Value row = arith::AddIOp::create(b, async->row0, r);
+        Value col =
+            igpu::emitSwizzledColumn(b, b.getLoc(), async->swizzle, row, cc);
+        async->tokens->push_back(nvgpu::DeviceAsyncCopyOp::create(
+            b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), async->tile,
+            ValueRange{row, col}, buffer, src, b.getIndexAttr(width),
+            srcElements,
+            width * inst->inputBytes() == 16 ? b.getUnitAttr() : UnitAttr()));
+      }
+      return success();
+    }
     int64_t width = largestDividingWidth(
         std::min<int64_t>(maxWidth, target.maxVectorBytes /
                                         getWidestElementBytes(operand)),
@@ -708,8 +784,11 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
     return failure(failed(loop));
   };
 
-  // Loads K tile `kt` of A and every B into stage `stage`.
-  auto loadTiles = [&](Value kt, Value stage) -> LogicalResult {
+  // Loads K tile `kt` of A and every B into stage `stage`; with `tokens`,
+  // the operands that can move with cp.async do, their copies' tokens
+  // appended.
+  auto loadTiles = [&](Value kt, Value stage,
+                       SmallVectorImpl<Value> *tokens) -> LogicalResult {
     Value k0 = arith::MulIOp::create(b, kt, c(bk));
     // FMA tiles: f32 [stage][k][m|n], element by element.
     auto storeRun = [&](Value tileBuf, bool rowIsK) {
@@ -738,21 +817,35 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
       int64_t limit = 16 / inst->inputBytes();
       return swizzle ? std::min<int64_t>(limit, swizzle.getVec()) : limit;
     };
+    auto asyncTo = [&](Value tileBuf, igpu::SwizzleAttr swizzle,
+                       int64_t rows) -> std::optional<AsyncDestination> {
+      if (!tokens)
+        return std::nullopt;
+      return AsyncDestination{tileBuf, swizzle,
+                              arith::MulIOp::create(b, stage, c(rows)), tokens};
+    };
+    auto ptr = [](std::optional<AsyncDestination> &d) {
+      return d ? &*d : nullptr;
+    };
     // A is [M, K] (rows m) or, transposed, [K, M] (rows k).
     LogicalResult la = failure();
-    if (inst)
+    if (inst) {
+      std::optional<AsyncDestination> dest =
+          asyncTo(aTile, aSwizzle, transA ? bk : bm);
       la = transA ? stageTile(lhs, lhsBatch, k0, bk, k, kCover, m0, bm, m,
                               mCover, maxRun(aSwizzle),
-                              storeMatrixRun(aTile, aSwizzle, bk))
+                              storeMatrixRun(aTile, aSwizzle, bk), ptr(dest))
                   : stageTile(lhs, lhsBatch, m0, bm, m, mCover, k0, bk, k,
                               kCover, maxRun(aSwizzle),
-                              storeMatrixRun(aTile, aSwizzle, bm));
-    else
+                              storeMatrixRun(aTile, aSwizzle, bm), ptr(dest));
+    } else {
       la = transA
                ? stageTile(lhs, lhsBatch, k0, bk, k, kCover, m0, bm, m, mCover,
-                           INT64_MAX, storeRun(aTile, /*rowIsK=*/true))
+                           INT64_MAX, storeRun(aTile, /*rowIsK=*/true), nullptr)
                : stageTile(lhs, lhsBatch, m0, bm, m, mCover, k0, bk, k, kCover,
-                           INT64_MAX, storeRun(aTile, /*rowIsK=*/false));
+                           INT64_MAX, storeRun(aTile, /*rowIsK=*/false),
+                           nullptr);
+    }
     if (failed(la))
       return failure();
     for (auto [i, mm] : llvm::enumerate(plan.matmuls)) {
@@ -760,22 +853,27 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
           em.broadcastIndex(batchIdx, shapeOf(mm.getRhs()).drop_back(2));
       // B is [K, N] (rows k) or, transposed, [N, K] (rows n).
       LogicalResult lb = failure();
-      if (inst)
+      if (inst) {
+        std::optional<AsyncDestination> dest =
+            asyncTo(bTiles[i], bSwizzles[i], mm.getTransposeRhs() ? bn : bk);
         lb = mm.getTransposeRhs()
                  ? stageTile(mm.getRhs(), rhsBatch, n0, bn, ns[i], nCover, k0,
                              bk, k, kCover, maxRun(bSwizzles[i]),
-                             storeMatrixRun(bTiles[i], bSwizzles[i], bn))
+                             storeMatrixRun(bTiles[i], bSwizzles[i], bn),
+                             ptr(dest))
                  : stageTile(mm.getRhs(), rhsBatch, k0, bk, k, kCover, n0, bn,
                              ns[i], nCover, maxRun(bSwizzles[i]),
-                             storeMatrixRun(bTiles[i], bSwizzles[i], bk));
-      else
+                             storeMatrixRun(bTiles[i], bSwizzles[i], bk),
+                             ptr(dest));
+      } else {
         lb = mm.getTransposeRhs()
                  ? stageTile(mm.getRhs(), rhsBatch, n0, bn, ns[i], nCover, k0,
                              bk, k, kCover, INT64_MAX,
-                             storeRun(bTiles[i], /*rowIsK=*/false))
+                             storeRun(bTiles[i], /*rowIsK=*/false), nullptr)
                  : stageTile(mm.getRhs(), rhsBatch, k0, bk, k, kCover, n0, bn,
                              ns[i], nCover, INT64_MAX,
-                             storeRun(bTiles[i], /*rowIsK=*/true));
+                             storeRun(bTiles[i], /*rowIsK=*/true), nullptr);
+      }
       if (failed(lb))
         return failure();
     }
@@ -863,8 +961,65 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   SmallVector<Value> init(numMM * accPerMM,
                           inst ? emitZeroAccumulator(b, *inst) : zero);
   FailureOr<SmallVector<Value>> acc;
-  if (stages == 2) {
-    if (failed(loadTiles(c(0), c(0))))
+  // Whether any operand tile moves with cp.async.
+  bool useAsync = false;
+  if (inst) {
+    auto maxRunOf = [&](igpu::SwizzleAttr swizzle) -> int64_t {
+      int64_t limit = 16 / inst->inputBytes();
+      return swizzle ? std::min<int64_t>(limit, swizzle.getVec()) : limit;
+    };
+    useAsync =
+        (transA ? asyncRunWidth(lhs, bk, m, bm, maxRunOf(aSwizzle))
+                : asyncRunWidth(lhs, bm, k, bk, maxRunOf(aSwizzle))) != 0;
+    for (auto [i, mm] : llvm::enumerate(plan.matmuls))
+      useAsync |= mm.getTransposeRhs()
+                      ? asyncRunWidth(mm.getRhs(), bn, k, bk,
+                                      maxRunOf(bSwizzles[i])) != 0
+                      : asyncRunWidth(mm.getRhs(), bk, ns[i], bn,
+                                      maxRunOf(bSwizzles[i])) != 0;
+    if (useAsync)
+      ctx.tileDescription += ", cp.async";
+  }
+  auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+  if (stages == 2 && useAsync) {
+    // Tile kt+1's copies are in flight while tile kt's products run; each
+    // iteration ends by waiting for them and a barrier (which also ends
+    // the reads of the stage the next iteration overwrites).
+    SmallVector<Value> first;
+    if (failed(loadTiles(c(0), c(0), &first)))
+      return failure();
+    nvgpu::DeviceAsyncWaitOp::create(
+        b, nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, first),
+        IntegerAttr());
+    gpu::BarrierOp::create(b);
+    acc = em.forLoop(
+        c(0), c(numK), c(1), init,
+        [&](Value kt, ValueRange it) -> FailureOr<SmallVector<Value>> {
+          Value stage = arith::RemUIOp::create(b, kt, c(2));
+          Value next = arith::AddIOp::create(b, kt, c(1));
+          auto ifOp = scf::IfOp::create(b, lt(next, numK), false);
+          {
+            OpBuilder::InsertionGuard g(b);
+            b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+            Value other = arith::SubIOp::create(b, c(1), stage);
+            SmallVector<Value> tokens;
+            if (failed(loadTiles(next, other, &tokens)))
+              return failure();
+            nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, tokens);
+          }
+          FailureOr<SmallVector<Value>> r = computeTile(stage, it);
+          // An empty group's token (its group token lives in the branch):
+          // waiting with no group left in flight covers every earlier one.
+          nvgpu::DeviceAsyncWaitOp::create(
+              b,
+              nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType,
+                                                      ValueRange{}),
+              b.getI32IntegerAttr(0));
+          gpu::BarrierOp::create(b);
+          return r;
+        });
+  } else if (stages == 2) {
+    if (failed(loadTiles(c(0), c(0), nullptr)))
       return failure();
     gpu::BarrierOp::create(b);
     acc = em.forLoop(
@@ -877,7 +1032,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
             OpBuilder::InsertionGuard g(b);
             b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
             Value other = arith::SubIOp::create(b, c(1), stage);
-            if (failed(loadTiles(next, other)))
+            if (failed(loadTiles(next, other, nullptr)))
               return failure();
           }
           FailureOr<SmallVector<Value>> r = computeTile(stage, it);
@@ -889,7 +1044,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
         c(0), c(numK), c(1), init,
         [&](Value kt, ValueRange it) -> FailureOr<SmallVector<Value>> {
           gpu::BarrierOp::create(b);
-          if (failed(loadTiles(kt, c(0))))
+          if (failed(loadTiles(kt, c(0), nullptr)))
             return failure();
           gpu::BarrierOp::create(b);
           return computeTile(c(0), it);

@@ -109,6 +109,7 @@ private:
   Value callIndex(OpBuilder &b, Location loc, uint32_t which);
   LogicalResult lowerShuffle(gpu::ShuffleOp op);
   LogicalResult lowerMatrixOps();
+  LogicalResult lowerAsyncCopies();
 
   void defineHooks(ModuleOp host);
   void defineBf16Truncation(ModuleOp host);
@@ -132,7 +133,8 @@ LogicalResult ModuleLowering::check() {
     // Matrix instructions run as warp-collective hooks: Iolite's own and,
     // after iolite-gpu-lower-matrix, the vendors' forms of them.
     if (isa<igpu::MmaOp, nvgpu::LdMatrixOp, nvgpu::MmaSyncOp, amdgpu::MFMAOp,
-            NVVM::MmaOp>(op))
+            NVVM::MmaOp, nvgpu::DeviceAsyncCopyOp,
+            nvgpu::DeviceAsyncCreateGroupOp, nvgpu::DeviceAsyncWaitOp>(op))
       return WalkResult::advance();
     if (isa<igpu::MmaLoadOp>(op))
       return op->emitOpError("emu: lower iolite_gpu.mma_load with "
@@ -142,7 +144,7 @@ LogicalResult ModuleLowering::check() {
       return op->emitOpError("emu: vendor-specific op in a target-neutral "
                              "gpu.module; the emulator runs only the "
                              "contract's gpu/memref/vector/scf/arith/math "
-                             "ops and the matrix instructions");
+                             "ops, the matrix instructions and cp.async");
     if (auto func = dyn_cast<gpu::GPUFuncOp>(op)) {
       if (!func.getWorkgroupAttributions().empty())
         return func.emitOpError(
@@ -505,6 +507,91 @@ LogicalResult ModuleLowering::lowerMatrixOps() {
   return success();
 }
 
+/// The address of element `indices` of `memref`, as an i64.
+static Value emitElementAddress(OpBuilder &b, Location loc, Value memref,
+                                ValueRange indices) {
+  auto type = cast<MemRefType>(memref.getType());
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, memref);
+  Value offset = metadata.getOffset();
+  for (auto [index, stride] : llvm::zip(indices, metadata.getStrides()))
+    offset = arith::AddIOp::create(
+        b, loc, offset, arith::MulIOp::create(b, loc, index, stride));
+  Value bytes =
+      arith::ConstantIndexOp::create(b, loc, type.getElementTypeBitWidth() / 8);
+  return arith::IndexCastOp::create(
+      b, loc, b.getI64Type(),
+      arith::AddIOp::create(b, loc, base,
+                            arith::MulIOp::create(b, loc, offset, bytes)));
+}
+
+LogicalResult ModuleLowering::lowerAsyncCopies() {
+  // cp.async as the runtime's queue: copies are queued per thread and land
+  // when a wait covers their group, so a missing wait reads stale bytes.
+  SmallVector<nvgpu::DeviceAsyncWaitOp> waits;
+  SmallVector<nvgpu::DeviceAsyncCreateGroupOp> groups;
+  SmallVector<nvgpu::DeviceAsyncCopyOp> copies;
+  gpuModule.walk([&](Operation *op) {
+    if (auto wait = dyn_cast<nvgpu::DeviceAsyncWaitOp>(op))
+      waits.push_back(wait);
+    else if (auto group = dyn_cast<nvgpu::DeviceAsyncCreateGroupOp>(op))
+      groups.push_back(group);
+    else if (auto copy = dyn_cast<nvgpu::DeviceAsyncCopyOp>(op))
+      copies.push_back(copy);
+  });
+  Type i32 = IntegerType::get(gpuModule.getContext(), 32);
+  Type i64 = IntegerType::get(gpuModule.getContext(), 64);
+  // Waits first, then groups, then copies: each erases the last uses of
+  // the tokens the next ones define.
+  for (nvgpu::DeviceAsyncWaitOp wait : waits) {
+    OpBuilder b(wait);
+    Location loc = wait.getLoc();
+    func::FuncOp hook =
+        getOrDeclareHook(gpuModule, kAsyncWaitHook.symbol, {i32, i32}, {});
+    int64_t pending = wait.getNumGroups() ? *wait.getNumGroups() : 0;
+    func::CallOp::create(
+        b, loc, hook,
+        ValueRange{arith::ConstantIntOp::create(b, loc, i32, pending),
+                   arith::ConstantIntOp::create(b, loc, i32, sites.add(wait))});
+    wait.erase();
+  }
+  for (nvgpu::DeviceAsyncCreateGroupOp group : groups) {
+    if (!group->use_empty())
+      return group.emitOpError("emu: a cp.async group token must only be "
+                               "waited for");
+    OpBuilder b(group);
+    func::FuncOp hook =
+        getOrDeclareHook(gpuModule, kAsyncCommitHook.symbol, {}, {});
+    func::CallOp::create(b, group.getLoc(), hook, ValueRange{});
+    group.erase();
+  }
+  for (nvgpu::DeviceAsyncCopyOp copy : copies) {
+    if (!copy->use_empty())
+      return copy.emitOpError("emu: a cp.async token must only be grouped");
+    OpBuilder b(copy);
+    Location loc = copy.getLoc();
+    int64_t size =
+        cast<MemRefType>(copy.getDst().getType()).getElementTypeBitWidth() / 8;
+    int64_t dstBytes = copy.getDstElements().getSExtValue() * size;
+    Value srcBytes = arith::ConstantIntOp::create(b, loc, i64, dstBytes);
+    if (Value n = copy.getSrcElements())
+      srcBytes = arith::MulIOp::create(
+          b, loc, arith::IndexCastOp::create(b, loc, i64, n),
+          arith::ConstantIntOp::create(b, loc, i64, size));
+    func::FuncOp hook = getOrDeclareHook(gpuModule, kAsyncCopyHook.symbol,
+                                         {i64, i64, i64, i64, i32}, {});
+    func::CallOp::create(
+        b, loc, hook,
+        ValueRange{
+            emitElementAddress(b, loc, copy.getDst(), copy.getDstIndices()),
+            emitElementAddress(b, loc, copy.getSrc(), copy.getSrcIndices()),
+            arith::ConstantIntOp::create(b, loc, i64, dstBytes), srcBytes,
+            arith::ConstantIntOp::create(b, loc, i32, sites.add(copy))});
+    copy.erase();
+  }
+  return success();
+}
+
 LogicalResult ModuleLowering::lowerGpuOps() {
   SmallVector<Operation *> ops;
   gpuModule.walk([&](Operation *op) {
@@ -610,7 +697,7 @@ LogicalResult ModuleLowering::lowerGpuOps() {
 FailureOr<ModuleOp> ModuleLowering::prepare() {
   if (failed(check()) || failed(lowerSubgroupReductions()) ||
       failed(convertFunctions()) || failed(lowerMatrixOps()) ||
-      failed(lowerGpuOps()))
+      failed(lowerAsyncCopies()) || failed(lowerGpuOps()))
     return failure();
   sites.save();
   for (Attribute site :

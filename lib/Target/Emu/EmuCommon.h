@@ -55,13 +55,20 @@ constexpr HookInfo kAssertHook = {"__iolite_emu_assert_fail",
 constexpr HookInfo kMmaHook = {"__iolite_emu_mma", IOLITE_EMU_HOOK_SLOT(mma)};
 constexpr HookInfo kLdMatrixHook = {"__iolite_emu_ldmatrix",
                                     IOLITE_EMU_HOOK_SLOT(ldmatrix)};
+constexpr HookInfo kAsyncCopyHook = {"__iolite_emu_async_copy",
+                                     IOLITE_EMU_HOOK_SLOT(async_copy)};
+constexpr HookInfo kAsyncCommitHook = {"__iolite_emu_async_commit",
+                                       IOLITE_EMU_HOOK_SLOT(async_commit)};
+constexpr HookInfo kAsyncWaitHook = {"__iolite_emu_async_wait",
+                                     IOLITE_EMU_HOOK_SLOT(async_wait)};
 #undef IOLITE_EMU_HOOK_SLOT
 
 constexpr HookInfo kAllHooks[] = {
     kIndexHook,        kBarrierHook,      kShuffleHook,
     kShuffleValidHook, kSharedMemoryHook, kSharedMemorySizeHook,
     kAccessHook,       kFlopsHook,        kAssertHook,
-    kMmaHook,          kLdMatrixHook};
+    kMmaHook,          kLdMatrixHook,     kAsyncCopyHook,
+    kAsyncCommitHook,  kAsyncWaitHook};
 static_assert(sizeof(kAllHooks) / sizeof(kAllHooks[0]) ==
                   sizeof(iolite_emu_hooks_t) / sizeof(void *),
               "every hook of iolite_emu_hooks_t has a HookInfo");

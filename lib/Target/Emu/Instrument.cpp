@@ -380,6 +380,33 @@ LogicalResult Instrumenter::instrument(Operation *op) {
                 "convert-vector-to-scf; transfers of rank > 1 or with "
                 "non-minor-identity maps are not lowered here)");
           })
+      .Case([&](nvgpu::DeviceAsyncCopyOp copy) -> LogicalResult {
+        // cp.async reads `srcElements` (all when absent) from global memory
+        // and writes `dstElements` to shared memory; both are checked and
+        // counted at the copy, where the addresses are.
+        std::optional<uint32_t> srcKind = kindOf(copy.getSrc(), read);
+        std::optional<uint32_t> dstKind = kindOf(copy.getDst(), write);
+        if (!srcKind || !dstKind)
+          return copy.emitOpError("emu: cp.async must copy from global to "
+                                  "shared memory");
+        OpBuilder b(copy);
+        Location loc = copy.getLoc();
+        int64_t size =
+            eltSize(cast<MemRefType>(copy.getDst().getType()).getElementType());
+        int64_t dstElements = copy.getDstElements().getSExtValue();
+        Value dstBytes =
+            arith::ConstantIndexOp::create(b, loc, dstElements * size);
+        Value srcBytes = dstBytes;
+        if (Value n = copy.getSrcElements())
+          srcBytes = arith::MulIOp::create(
+              b, loc, n, arith::ConstantIndexOp::create(b, loc, size));
+        uint32_t site = sites.add(copy);
+        emitAccess(b, loc, address(b, loc, copy.getSrc(), copy.getSrcIndices()),
+                   srcBytes, srcBytes, *srcKind, site);
+        emitAccess(b, loc, address(b, loc, copy.getDst(), copy.getDstIndices()),
+                   dstBytes, dstBytes, *dstKind, site);
+        return success();
+      })
       .Case([&](nvgpu::LdMatrixOp) {
         // Converted to the ldmatrix hook, which checks and counts the rows.
         return success();
