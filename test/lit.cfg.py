@@ -36,3 +36,12 @@ cuda_stub = "/usr/local/cuda/lib64/stubs/libcuda.so"
 if os.path.exists(cuda_stub):
     config.available_features.add("cuda-driver-stub")
     config.substitutions.append(("%cuda_driver_stub", cuda_stub))
+
+# cuobjdump reads the SASS of Iolite's cubins: the CUDA toolkit's, else the
+# one tools/setup.sh installs from PyPI. Tests that use it fail (they are
+# never skipped) when neither is there.
+cuobjdump = next((p for p in ["/usr/local/cuda/bin/cuobjdump",
+                              "/opt/iolite/bin/cuobjdump"]
+                  if os.access(p, os.X_OK)),
+                 "cuobjdump-missing-run-tools-setup.sh")
+config.substitutions.append(("%cuobjdump", cuobjdump))

@@ -66,3 +66,30 @@ else
   $SUDO chmod +x "$FALLBACK/bin/ptxas"
   "$FALLBACK/bin/ptxas" --version | tail -1
 fi
+
+# cuobjdump and the nvdisasm it runs, for the tests that read the SASS of
+# Iolite's cubins (HMMA, no local-memory spills): /usr/local/cuda's when it
+# has both, else NVIDIA's nvidia-cuda-cuobjdump and -nvdisasm wheels from
+# PyPI, with cuobjdump linked as /opt/iolite/bin/cuobjdump, where
+# test/lit.cfg.py looks next (it finds nvdisasm beside its real path).
+if { [ -x /usr/local/cuda/bin/cuobjdump ] &&
+  [ -x /usr/local/cuda/bin/nvdisasm ]; } ||
+  { [ -x /opt/iolite/bin/cuobjdump ] &&
+    [ -x "$(dirname "$(readlink -f /opt/iolite/bin/cuobjdump)")/nvdisasm" ]; }; then
+  :
+else
+  echo "setup: no cuobjdump in /usr/local/cuda; installing it from PyPI" \
+    "(nvidia-cuda-cuobjdump, -nvdisasm) into /opt/iolite/bin"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  $SUDO mkdir -p /opt/iolite/bin
+  $SUDO rm -rf /opt/iolite/cuobjdump-venv
+  $SUDO /usr/bin/python3 -m venv /opt/iolite/cuobjdump-venv
+  $SUDO /opt/iolite/cuobjdump-venv/bin/pip install -q \
+    --disable-pip-version-check "nvidia-cuda-cuobjdump>=13,<14" \
+    "nvidia-cuda-nvdisasm>=13,<14"
+  tool=$(ls /opt/iolite/cuobjdump-venv/lib/python3*/site-packages/nvidia/cu*/bin/cuobjdump)
+  $SUDO chmod +x "$tool" "$(dirname "$tool")/nvdisasm"
+  $SUDO ln -sfn "$tool" /opt/iolite/bin/cuobjdump
+  /opt/iolite/bin/cuobjdump --version | tail -1
+fi
