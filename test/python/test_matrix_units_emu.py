@@ -19,6 +19,12 @@ mma.sync m16n8k8 tf32 on emu-sm_90a, matching a reference whose inputs are
 rounded to TF32 (round to nearest, ties away: cvt.rna.tf32.f32) and
 differing from the exact one by more than f32 tolerances, while gfx942,
 which has no TF32 instruction in the table, stays on FMA and exact.
+
+Attention (causal GQA with 200 queries and keys, ragged against every tile;
+non-causal d 128 with fewer keys than queries) in f16 and bf16 runs QK^T
+and PV on the same instructions at both levels, with more than 80% of its
+flops on the matrix units; f32 attention with allow_tf32 runs TF32 mma.sync
+on emu-sm_90a and stays exact on gfx942.
 """
 
 import sys
@@ -274,3 +280,93 @@ def test_tf32_when_allowed():
     for k in bundle.kernels:
         assert "no tf32 matrix instruction" in \
             k["targets"]["emu-gfx942"]["matrix"]["reason"], k["name"]
+
+
+def attention_reference(q, k, v, causal):
+    """softmax(q k^T / sqrt(d) (+ causal mask)) v in float64, GQA heads
+    shared as consecutive groups."""
+    groups = q.shape[1] // k.shape[1]
+    k = np.repeat(k, groups, axis=1)
+    v = np.repeat(v, groups, axis=1)
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    if causal:
+        n, nk = s.shape[-2:]
+        s = np.where(np.arange(nk)[None, :] > np.arange(n)[:, None] + nk - n,
+                     -np.inf, s)
+    p = np.exp(s - s.max(-1, keepdims=True))
+    return (p / p.sum(-1, keepdims=True)) @ v
+
+
+def attention_cases(m, d):
+    # Causal GQA (4 query heads on 2 KV heads) with 200 queries and keys:
+    # ragged against every query and key tile; d 64.
+    t = lambda *s: tensor_type(s, d)  # noqa: E731
+    q, k, v = (m.data(s, d) for s in ((1, 4, 200, 64), (1, 2, 200, 64),
+                                      (1, 2, 200, 64)))
+    m.kernel(f"attn_causal_{d}", [(q, d), (k, d), (v, d)],
+             f"%o = iolite.attention %i0, %i1, %i2 {{causal}} : "
+             f"{t(1, 4, 200, 64)}, {t(1, 2, 200, 64)}, {t(1, 2, 200, 64)}",
+             [("%o", (1, 4, 200, 64), d)],
+             [attention_reference(q, k, v, True)], d)
+    # Non-causal, d 128, fewer keys (72) than queries (96).
+    q, k, v = (m.data(s, d) for s in ((2, 2, 96, 128), (2, 2, 72, 128),
+                                      (2, 2, 72, 128)))
+    m.kernel(f"attn_full_{d}", [(q, d), (k, d), (v, d)],
+             f"%o = iolite.attention %i0, %i1, %i2 : "
+             f"{t(2, 2, 96, 128)}, {t(2, 2, 72, 128)}, {t(2, 2, 72, 128)}",
+             [("%o", (2, 2, 96, 128), d)],
+             [attention_reference(q, k, v, False)], d)
+
+
+@pytest.fixture(scope="module")
+def attention_model():
+    m = Model("mma_attention", 9)
+    attention_cases(m, "f16")
+    attention_cases(m, "bf16")
+    return m
+
+
+@pytest.mark.parametrize("level", ["isa", "warp"])
+def test_attention(attention_model, level):
+    """S = QK^T and O += PV on the matrix units at both emulator levels; the
+    matrix units do most of the flops (the softmax's are scalar)."""
+    bundle = compile_model(attention_model, emu_matrix_level=level)
+    for chip in CHIPS:
+        check(bundle, attention_model, chip,
+              lambda res, chip=chip: KINDS[chip][res["matrix"]])
+        for k in bundle.kernels:
+            emu = k["emu"]
+            assert emu["matrix_flops"] > 0, k["name"]
+            share = emu["matrix_flops"] / (emu["matrix_flops"] + emu["flops"])
+            assert share > 0.8, (chip, k["name"], share)
+
+
+def test_tf32_attention():
+    """f32 attention with allow_tf32: TF32 mma.sync on sm_90a (Q, K, V and
+    P rounded to TF32, whose 10-bit mantissa is f16's: held to f16's chain
+    tolerance against the reference on TF32-rounded inputs); exact FMA on
+    gfx942."""
+    m = Model("mma_attention_tf32", 10)
+    d = "f32"
+    t = lambda *s: tensor_type(s, d)  # noqa: E731
+    q, k, v = (m.data(s, d) for s in ((1, 4, 130, 64), (1, 2, 130, 64),
+                                      (1, 2, 130, 64)))
+    m.kernel("attn_tf32", [(q, d), (k, d), (v, d)],
+             f"%o = iolite.attention %i0, %i1, %i2 {{causal}} : "
+             f"{t(1, 4, 130, 64)}, {t(1, 2, 130, 64)}, {t(1, 2, 130, 64)}",
+             [("%o", (1, 4, 130, 64), d)],
+             [attention_reference(q, k, v, True)], "tf32")
+    bundle = compile_model(m, allow_tf32=True)
+    out = bundle.run(*m.inputs, backend="emu", target="emu-sm_90a")
+    ref = attention_reference(round_tf32(q), round_tf32(k), round_tf32(v),
+                              True)
+    assert_close(np.asarray(out, np.float64), ref, "f16", "tf32 attention",
+                 MODEL_TOLERANCES)
+    with pytest.raises(AssertionError):
+        assert_close(np.asarray(out, np.float64), m.results[0]["expected"],
+                     "f32", "tf32 against exact f32", TOLERANCES)
+    (kernel,) = bundle.kernels
+    assert kernel["targets"]["emu-sm_90a"]["matrix"]["kind"] == \
+        "nv_m16n8k8_tf32"
+    assert kernel["emu"]["matrix_flops"] > 0
+    check(bundle, m, "emu-gfx942", lambda res: "fma")
