@@ -92,6 +92,10 @@ static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
   t.tunings.push_back({"selective_scan", tuning({64, 16, 32}, 512)});
   // {max chunk, max heads per block, f32 state registers per thread}.
   t.tunings.push_back({"ssd", tuning({64, 4, 64}, 256)});
+  // SSD chunk products on mma.sync m16n8k16 (same fields; the state budget
+  // counts accumulator registers): 8 warps, Q = 64 gives CB and y 4 m16n8
+  // tiles per warp, a 64x128 state 8 tiles (32 registers) per head.
+  t.tunings.push_back({"ssd_mma", tuning({64, 4, 32}, 256)});
   // {channels per block, steps per tile, tiles per block}.
   t.tunings.push_back({"conv1d", tuning({8, 128, 8}, 256)});
   // {input tile, max outputs per thread}; threads grow with L up to 1024.
@@ -146,6 +150,10 @@ static TargetDescription makeAmd(StringRef chip, unsigned cus) {
   t.tunings.push_back({"selective_scan", tuning({64, 16, 32}, 512)});
   // {max chunk, max heads per block, f32 state registers per thread}.
   t.tunings.push_back({"ssd", tuning({64, 4, 64}, 256)});
+  // On MFMA 32x32x8: 4 waves; a 64x128 state is 8 32x32 tiles, 2 per wave
+  // (32 accumulator registers) per head; Q = 64 keeps B, C, M, x, x w and
+  // H in 16-bit under 64 KiB of LDS at N = 64 (Q = 32 at N = 128).
+  t.tunings.push_back({"ssd_mma", tuning({64, 4, 64}, 256)});
   // {channels per block, steps per tile, tiles per block}.
   t.tunings.push_back({"conv1d", tuning({8, 128, 8}, 256)});
   // {input tile, max outputs per thread}; threads grow with L up to 1024.

@@ -225,6 +225,61 @@ func.func @ssd(%x: tensor<1x100x8x16xf32>, %dt: tensor<1x100x8xf32>, %A: tensor<
 
 // -----
 
+// The same SSD in f16, with P = 24 and N = 20 (not multiples of the
+// instruction tiles: padded with zero columns), on the matrix units. The
+// four chunk products are iolite_gpu.mma warp tiles over f16 tiles in
+// shared memory (k-steps in an scf.for); each head's state is carried as
+// f32 accumulator fragments; the causal decay mask is applied to CB's
+// accumulator fragments before M goes to shared memory; x w is read
+// transposed as the A operand of the state update. gfx942 takes MFMA
+// 16x16x16 (the dims are below 32).
+// CHECK-LABEL: func.func @ssd_f16
+// CHECK: gpu.func @ssd_f16(
+// CHECK-SAME: iolite.matrix = "nv_m16n8k16_f16", iolite.matrix_reason = "f16 operands on mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"
+// CHECK-SAME: iolite.template = "ssd", iolite.tile = "chunk 32, 4 head(s) per block, state 24x20 in registers, nv_m16n8k16_f16 (CB 2x4 warps of 1x1, y 2x4 warps of 1x1, state 2x4 warps of 1x1)"
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CB = C B^T: C as A, B read transposed.
+// CHECK: scf.for {{.*}} -> (vector<4xf32>)
+// CHECK: %[[CA:.*]] = iolite_gpu.mma_load a nv_m16n8k16_f16 %{{.*}} : memref<32x32xf16, #gpu.address_space<workgroup>> -> vector<8xf16>
+// CHECK: %[[CB:.*]] = iolite_gpu.mma_load b nv_m16n8k16_f16 {{.*}}transpose} : memref<32x32xf16, #gpu.address_space<workgroup>> -> vector<4xf16>
+// CHECK: iolite_gpu.mma nv_m16n8k16_f16 %[[CA]], %[[CB]], %{{.*}} : vector<8xf16>, vector<4xf16> into vector<4xf32>
+// Head 0: the state's fragments to shared memory in f16, M from CB's
+// fragments with the mask.
+// CHECK: arith.truncf %{{.*}} : f32 to f16
+// CHECK: gpu.barrier
+// CHECK: vector.extract %[[CBACC:.*]][0] : f32 from vector<4xf32>
+// CHECK: math.exp
+// CHECK: arith.cmpi ule
+// CHECK: gpu.barrier
+// y = exp(cs) C H^T + M x on the fragments, stored from them.
+// CHECK: iolite_gpu.mma nv_m16n8k16_f16
+// CHECK: arith.mulf %{{.*}} : f32
+// CHECK: iolite_gpu.mma nv_m16n8k16_f16
+// CHECK: memref.store %{{.*}}, %arg6[
+// H = exp(cs_last) H + (x w)^T B.
+// CHECK: arith.mulf %{{.*}} : vector<4xf32>
+// CHECK: iolite_gpu.mma_load a nv_m16n8k16_f16 {{.*}}transpose
+// CHECK: iolite_gpu.mma nv_m16n8k16_f16
+// CHECK: gpu.return
+// AMD-LABEL: func.func @ssd_f16
+// AMD: iolite.matrix = "amd_mfma_16x16x16_f16"
+// AMD-SAME: iolite.tile = "chunk 32, 4 head(s) per block, state 24x20 in registers, amd_mfma_16x16x16_f16 (CB 2x2 warps of 1x1, y 2x2 warps of 1x1, state 2x2 warps of 1x1)"
+// AMD: iolite_gpu.mma_load b amd_mfma_16x16x16_f16 {{.*}}transpose
+// AMD: iolite_gpu.mma amd_mfma_16x16x16_f16
+// AMD: iolite_gpu.mma_load a amd_mfma_16x16x16_f16 {{.*}}transpose
+// AMD: iolite_gpu.mma amd_mfma_16x16x16_f16
+
+func.func @ssd_f16(%x: tensor<1x100x8x24xf16>, %dt: tensor<1x100x8xf16>, %A: tensor<8xf32>, %B: tensor<1x100x2x20xf16>, %C: tensor<1x100x2x20xf16>, %D: tensor<8xf32>) -> tensor<1x100x8x24xf16> {
+  %r = iolite.kernel "ssd_f16" (%x, %dt, %A, %B, %C, %D) : (tensor<1x100x8x24xf16>, tensor<1x100x8xf16>, tensor<8xf32>, tensor<1x100x2x20xf16>, tensor<1x100x2x20xf16>, tensor<8xf32>) -> tensor<1x100x8x24xf16> {
+  ^bb0(%a0: tensor<1x100x8x24xf16>, %a1: tensor<1x100x8xf16>, %a2: tensor<8xf32>, %a3: tensor<1x100x2x20xf16>, %a4: tensor<1x100x2x20xf16>, %a5: tensor<8xf32>):
+    %y = iolite.ssd %a0, %a1, %a2, %a3, %a4 D(%a5 : tensor<8xf32>) {chunk_size = 32 : i64, dt_softplus} : tensor<1x100x8x24xf16>, tensor<1x100x8xf16>, tensor<8xf32>, tensor<1x100x2x20xf16>, tensor<1x100x2x20xf16>
+    iolite.yield %y : tensor<1x100x8x24xf16>
+  }
+  return %r : tensor<1x100x8x24xf16>
+}
+
+// -----
+
 // Mamba-2's gate after SSD goes through a reshape: reshape(ssd) * silu(z).
 // The output element is the SSD element at the same row-major position, so
 // the ssd template still owns the kernel and stores [B, L, H*P] directly.
