@@ -25,6 +25,16 @@ non-causal d 128 with fewer keys than queries) in f16 and bf16 runs QK^T
 and PV on the same instructions at both levels, with more than 80% of its
 flops on the matrix units; f32 attention with allow_tf32 runs TF32 mma.sync
 on emu-sm_90a and stays exact on gfx942.
+
+The SSD (Mamba-2 chunked state-space dual) kernel puts its chunk products
+(C B^T, the decay-masked M x, C H^T and the state update) on the same
+instructions for f16 and bf16: sequence lengths that are not a multiple of
+the chunk, head dims P and states N that are not multiples of the
+instruction tiles (gfx942 then takes MFMA 16x16x16) and a Mamba-2 head
+shape (P = N = 64, MFMA 32x32x8), with D, dt_bias and softplus, at both
+emulator levels, against a float64 NumPy reference that runs the
+state-space recurrence step by step (no chunks). The emulator's counters
+must show matrix flops for the SSD kernels; f32 SSD stays exact on FMA.
 """
 
 import sys
@@ -323,6 +333,85 @@ def attention_model():
     m = Model("mma_attention", 9)
     attention_cases(m, "f16")
     attention_cases(m, "bf16")
+
+
+# --- SSD (Mamba-2) ---------------------------------------------------------
+
+
+def softplus(x):
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def ssd_recurrence(x, dt, a, bm, cm, d, dt_bias):
+    """y[t] = C[t] h[t] + D x[t] with h[t] = exp(dt[t] A) h[t-1] +
+    dt[t] x[t] B[t]^T, one step at a time, dt = softplus(dt + dt_bias);
+    head h reads B/C group h // (heads / groups)."""
+    batch, length, heads, p = x.shape
+    groups, n = bm.shape[2:]
+    dt = softplus(dt + dt_bias)
+    y = np.zeros_like(x)
+    for bi in range(batch):
+        for h in range(heads):
+            g = h // (heads // groups)
+            state = np.zeros((p, n))
+            for t in range(length):
+                state = (np.exp(dt[bi, t, h] * a[h]) * state + dt[bi, t, h] *
+                         np.outer(x[bi, t, h], bm[bi, t, g]))
+                y[bi, t, h] = state @ cm[bi, t, g] + d[h] * x[bi, t, h]
+    return y
+
+
+# name: (batch, length, heads, P, groups, N, chunk)
+SSD_SHAPES = {
+    # L = 77 is ragged for the chunk; P = 24 and N = 20 are not multiples
+    # of any instruction tile.
+    "ssd_ragged": (2, 77, 4, 24, 2, 20, 32),
+    # A Mamba-2 head (P = N = 64), 3 chunks of 64, the last one ragged.
+    "ssd_mamba": (1, 150, 2, 64, 1, 64, 64),
+}
+
+
+def ssd_kind(chip, case, d):
+    """The instruction the SSD kernel should use: gfx942 takes 16x16x16
+    where P or N is below 32."""
+    if d == "f32":
+        return "fma"
+    kind = KINDS[chip][d]
+    if chip == "emu-gfx942" and case.startswith("ssd_ragged"):
+        kind = kind.replace("32x32x8", "16x16x16")
+    return kind
+
+
+def ssd_cases(m, d):
+    for name, (batch, length, heads, p, groups, n, chunk) in \
+            SSD_SHAPES.items():
+        t = lambda *s, dd=d: tensor_type(s, dd)  # noqa: E731
+        x = m.data((batch, length, heads, p), d)
+        dt = m.data((batch, length, heads), d, 0.5, -1.0)
+        a = -np.exp(m.rng.uniform(-1, 1, heads)).astype(np.float32)
+        bm = m.data((batch, length, groups, n), d)
+        cm = m.data((batch, length, groups, n), d)
+        dd = m.data((heads,), "f32")
+        bias = m.data((heads,), "f32", 0.5)
+        hv = t(heads, dd="f32")
+        m.kernel(f"{name}_{d}", [(x, d), (dt, d), (a.astype(np.float64), "f32"),
+                                 (bm, d), (cm, d), (dd, "f32"), (bias, "f32")],
+                 f"%y = iolite.ssd %i0, %i1, %i2, %i3, %i4 D(%i5 : {hv}) "
+                 f"dt_bias(%i6 : {hv}) {{chunk_size = {chunk} : i64, "
+                 f"dt_softplus}} : {t(batch, length, heads, p)}, "
+                 f"{t(batch, length, heads)}, {hv}, "
+                 f"{t(batch, length, groups, n)}, "
+                 f"{t(batch, length, groups, n)}",
+                 [("%y", (batch, length, heads, p), d)],
+                 [ssd_recurrence(x, dt, a.astype(np.float64), bm, cm, dd,
+                                 bias)], d)
+
+
+@pytest.fixture(scope="module")
+def ssd_half_model():
+    m = Model("ssd_half", 11)
+    ssd_cases(m, "f16")
+    ssd_cases(m, "bf16")
     return m
 
 
@@ -370,3 +459,31 @@ def test_tf32_attention():
         "nv_m16n8k8_tf32"
     assert kernel["emu"]["matrix_flops"] > 0
     check(bundle, m, "emu-gfx942", lambda res: "fma")
+
+
+def test_ssd_on_matrix_units(ssd_half_model, level):
+    bundle = compile_model(ssd_half_model, emu_matrix_level=level)
+    for chip in CHIPS:
+        check(bundle, ssd_half_model, chip,
+              lambda res, chip=chip: ssd_kind(chip, res["case"],
+                                              res["matrix"]))
+        kernels = [k for k in bundle.kernels if k["name"].startswith("ssd")]
+        assert len(kernels) == len(ssd_half_model.results)
+        for k in kernels:
+            # The chunk products ran on the matrix units; the cumsum, decay
+            # and epilogue stay on the FMA units.
+            assert k["emu"]["matrix_flops"] > 0, (chip, k["name"], k["emu"])
+            assert k["emu"]["matrix_flops"] > k["emu"]["flops"], (
+                chip, k["name"], k["emu"])
+
+
+def test_ssd_f32_stays_exact():
+    m = Model("ssd_f32", 12)
+    ssd_cases(m, "f32")
+    bundle = compile_model(m)
+    for chip in CHIPS:
+        check(bundle, m, chip, lambda res: "fma")
+        for k in bundle.kernels:
+            assert k["emu"]["matrix_flops"] == 0, (chip, k["name"], k["emu"])
+            assert k["targets"][chip]["matrix"]["reason"].startswith(
+                "f32 operands stay exact f32 on the FMA units"), k["name"]
