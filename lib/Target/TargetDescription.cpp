@@ -94,7 +94,9 @@ static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
   t.tunings.push_back({"ssd", tuning({64, 4, 64}, 256)});
   // SSD chunk products on mma.sync m16n8k16 (same fields; the state budget
   // counts accumulator registers): 8 warps, Q = 64 gives CB and y 4 m16n8
-  // tiles per warp, a 64x128 state 8 tiles (32 registers) per head.
+  // tiles per warp, a 64x128 state 8 tiles (32 registers) per head. 32
+  // keeps N = 128 at one head per block: two spilled the fused Mamba-2
+  // kernel (conv1d + SSD + gate).
   t.tunings.push_back({"ssd_mma", tuning({64, 4, 32}, 256)});
   // {channels per block, steps per tile, tiles per block}.
   t.tunings.push_back({"conv1d", tuning({8, 128, 8}, 256)});

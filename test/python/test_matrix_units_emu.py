@@ -487,3 +487,21 @@ def test_ssd_f32_stays_exact():
             assert k["emu"]["matrix_flops"] == 0, (chip, k["name"], k["emu"])
             assert k["targets"][chip]["matrix"]["reason"].startswith(
                 "f32 operands stay exact f32 on the FMA units"), k["name"]
+
+
+def test_ssd_tf32_when_allowed():
+    """allow_tf32 puts f32 SSD chunk products on mma.sync m16n8k8 tf32 on
+    emu-sm_90a (inexact by choice: its numerics are those of the f16/bf16
+    path above, with TF32 operands); gfx942 has no TF32 and stays on FMA,
+    exact."""
+    m = Model("ssd_tf32", 12)
+    ssd_cases(m, "f32")
+    bundle = compile_model(m, allow_tf32=True)
+    bundle.run(*m.inputs, backend="emu", target="emu-sm_90a")
+    for k in bundle.kernels:
+        assert k["targets"]["emu-sm_90a"]["matrix"]["kind"] == \
+            "nv_m16n8k8_tf32", k["name"]
+        assert k["emu"]["matrix_flops"] > 0, k["name"]
+    check(bundle, m, "emu-gfx942", lambda res: "fma")
+    for k in bundle.kernels:
+        assert k["emu"]["matrix_flops"] == 0, k["name"]

@@ -23,9 +23,23 @@
 // Each head's state H [P, N] is the f32 accumulator of the last product: it
 // stays in registers across all chunks (scf.for iter_args) and only passes
 // through shared memory (as the operand of C H^T); no chunk state goes to
-// global memory. All four products are register-tiled block matmuls over
-// shared-memory operands whose multiply-accumulate is the framework's
-// emitTileMultiplyAccumulate.
+// global memory.
+//
+// With f16 or bf16 x, B and C (or f32 with allow_tf32 on a chip with TF32)
+// the four chunk products run on the matrix units (iolite_gpu.mma warp
+// tiles, tuning `ssd_mma`): B, C and x are staged in the input precision,
+// swizzled for their fragment loads, N and P padded to the instruction
+// tiles; CB's accumulator fragments stay in registers for all heads of the
+// block and each head applies its decay mask on them before M goes to
+// shared memory as the A operand of M x; exp(cs) scales C H^T on the y
+// fragments; the state is carried as f32 accumulator fragments and passes
+// through shared memory in the input precision only as the operand of
+// C H^T. M, H and x w are f32 intermediates: see splitOperands for how
+// they become operands. Only the cumsum of dt A, the decays and the
+// epilogue stay on the FMA units: they are per-element, not products.
+// Otherwise (f32, other types, mixed types) all four products are
+// register-tiled block matmuls over shared-memory operands whose
+// multiply-accumulate is the framework's emitTileMultiplyAccumulate.
 //
 // When x, B or C is the output of a causal conv1d (+ SiLU) reached through
 // data movement that keeps the time axis (Mamba-2's conv over xBC, then
