@@ -807,7 +807,17 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
                          Value acc) -> LogicalResult {
     SmallVector<Value> at{batch, k.add(t0, t), hh, col};
     ElementalEmitter out(b, bindings), plain(b, bindings);
-    Value xOnChip = loadTile(xTile, xSw, t, col);
+    // The x tile holds x exactly, except TF32's rounded copy: D x then
+    // reads x again.
+    Value xOnChip;
+    if (inst && inst->input == matrix::ElementType::TF32) {
+      FailureOr<Value> exact = plain.emit(op.getX(), at);
+      if (failed(exact))
+        return failure();
+      xOnChip = *exact;
+    } else {
+      xOnChip = loadTile(xTile, xSw, t, col);
+    }
     out.setSource(op.getX(),
                   [&, xOnChip, at](ImplicitLocOpBuilder &,
                                    ValueRange idx) -> FailureOr<Value> {
