@@ -333,6 +333,7 @@ def attention_model():
     m = Model("mma_attention", 9)
     attention_cases(m, "f16")
     attention_cases(m, "bf16")
+    return m
 
 
 # --- SSD (Mamba-2) ---------------------------------------------------------
@@ -461,6 +462,7 @@ def test_tf32_attention():
     check(bundle, m, "emu-gfx942", lambda res: "fma")
 
 
+@pytest.mark.parametrize("level", ["isa", "warp"])
 def test_ssd_on_matrix_units(ssd_half_model, level):
     bundle = compile_model(ssd_half_model, emu_matrix_level=level)
     for chip in CHIPS:
