@@ -184,7 +184,9 @@ def emulate(bundle_dir, chip, cache, seed=0):
                     json.dumps([[k["name"], k["targets"]]
                                 for k in manifest["kernels"]]), str(seed)])
     hit = cache.get(key)
-    if hit is not None:
+    # Entries from before the emulator counted matrix flops and bank
+    # conflicts are measured again.
+    if hit is not None and all("matrix_flops" in s for s in hit):
         return hit, True
     dev = Device(f"emu-{chip}")
     try:
@@ -288,12 +290,26 @@ def measure_case(case, cache, allow_fallback=False):
                  "read": s["global_bytes_read"] * factor[s["kernel"]],
                  "written": s["global_bytes_written"] * factor[s["kernel"]],
                  "flops": s["flops"] * factor[s["kernel"]],
+                 "matrix_flops": s["matrix_flops"] * factor[s["kernel"]],
+                 "shared_wavefronts":
+                     s["shared_wavefronts"] * factor[s["kernel"]],
+                 "shared_bank_conflicts":
+                     s["shared_bank_conflicts"] * factor[s["kernel"]],
                  "seconds": s["seconds"]}
                 for s in stats]
             res["read"] = sum(x["read"] for x in res["launches"])
             res["written"] = sum(x["written"] for x in res["launches"])
             res["counted"] = res["read"] + res["written"]
-            res["flops"] = sum(x["flops"] for x in res["launches"])
+            # flops: all of them; matrix_flops: those of matrix
+            # instructions (the emulator counts the two apart).
+            res["scalar_flops"] = sum(x["flops"] for x in res["launches"])
+            res["matrix_flops"] = sum(x["matrix_flops"]
+                                      for x in res["launches"])
+            res["flops"] = res["scalar_flops"] + res["matrix_flops"]
+            res["matrix_kinds"] = {
+                k["name"]: (k["targets"][f"emu-{chip}"].get("matrix")
+                            or {}).get("kind", "fma")
+                for k in full["kernels"]}
             res["emu_seconds"] = sum(s["seconds"] for s in stats)
             emu_counted = sum(s["global_bytes_read"] + s["global_bytes_written"]
                               for s in stats)

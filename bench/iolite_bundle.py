@@ -42,6 +42,9 @@ class EmuLaunchStats(ctypes.Structure):
         ("flops", ctypes.c_uint64),
         ("barriers", ctypes.c_uint64),
         ("seconds", ctypes.c_double),
+        ("matrix_flops", ctypes.c_uint64),
+        ("shared_wavefronts", ctypes.c_uint64),
+        ("shared_bank_conflicts", ctypes.c_uint64),
     ]
 
 
@@ -164,7 +167,9 @@ class Device:
                 "shared_bytes_read": s.shared_bytes_read,
                 "shared_bytes_written": s.shared_bytes_written,
                 "flops": s.flops, "barriers": s.barriers,
-                "seconds": s.seconds,
+                "seconds": s.seconds, "matrix_flops": s.matrix_flops,
+                "shared_wavefronts": s.shared_wavefronts,
+                "shared_bank_conflicts": s.shared_bank_conflicts,
             })
         return out
 

@@ -464,14 +464,23 @@ def roofline_rows(results):
             if not f:
                 continue
             b, fl = res["counted"], res["flops"]
+            # Older results counted all flops as scalar.
+            mfl = res.get("matrix_flops", 0)
+            sfl = res.get("scalar_flops", fl - mfl)
             t_mem = b / f["peak_memory_bandwidth"]
+            # The products at the matrix peak, the rest (softmax, scans,
+            # epilogues) at the SIMT FP32 peak, one after the other.
+            t_compute = (mfl / f["peak_matrix_fp16_flops"] +
+                         sfl / f["peak_vector_fp32_flops"])
+            # What the same flops would take with every product on FMA.
             t_simt = fl / f["peak_vector_fp32_flops"]
-            t_tc = fl / f["peak_matrix_fp16_flops"]
             out.append({"family": c["family"], "form": c["form"],
                         "params": c["params"], "chip": chip,
                         "part": f["part"], "bytes": b, "flops": fl,
+                        "matrix_flops": mfl, "scalar_flops": sfl,
                         "lb": res["lower_bound"], "ai": fl / b,
-                        "t_mem": t_mem, "t_simt": t_simt, "t_tc": t_tc,
+                        "t_mem": t_mem, "t_compute": t_compute,
+                        "t_simt": t_simt,
                         "t_lb": res["lower_bound"] /
                         f["peak_memory_bandwidth"],
                         "facts": f})
@@ -508,14 +517,16 @@ def roofline_section(results, figdir):
                 c["params"]["tokens"] for c in cases_of(results, "moe")))
         if not big:
             continue
-        est = max(r["t_mem"], r["t_simt"])
-        est_tc = max(r["t_mem"], r["t_tc"])
+        est = max(r["t_mem"], r["t_compute"])
+        share = r["matrix_flops"] / r["flops"]
         table_rows.append([
             describe_case(r["family"], p, r["form"]), r["part"],
-            f"{r['ai']:.1f}", f"{r['t_lb'] * 1e6:.1f}",
-            f"{r['t_mem'] * 1e6:.1f}", f"{r['t_simt'] * 1e6:.1f}",
-            f"{est * 1e6:.1f} ({'memory' if r['t_mem'] >= r['t_simt'] else 'FP32'})",
-            f"{est_tc * 1e6:.1f} ({'memory' if r['t_mem'] >= r['t_tc'] else 'tensor'})",
+            f"{r['ai']:.1f}", f"{100 * share:.1f}%",
+            f"{r['t_lb'] * 1e6:.1f}", f"{r['t_mem'] * 1e6:.1f}",
+            f"{r['t_compute'] * 1e6:.1f}",
+            f"{est * 1e6:.1f} ({'memory' if r['t_mem'] >= r['t_compute'] else 'compute'})",
+            f"{est / r['t_mem']:.2f}",
+            f"{max(r['t_mem'], r['t_simt']) * 1e6:.1f}",
             f"{r['flops'] / est / 1e12:.1f}"])
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     markers = {"attention": "o", "selective_scan": "s", "ssd": "^",
@@ -535,7 +546,7 @@ def roofline_section(results, figdir):
             if not pts:
                 continue
             ax.scatter([r["ai"] for r in pts],
-                       [min(r["ai"] * bw, f["peak_vector_fp32_flops"]) / 1e12
+                       [r["flops"] / max(r["t_mem"], r["t_compute"]) / 1e12
                         for r in pts], marker=m, label=fam, alpha=0.7)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -559,20 +570,85 @@ def roofline_section(results, figdir):
         "counted for the chip's kernels and the peak rates of the usual "
         "part in the target description (`lib/Target/TargetDescription.cpp`"
         "; data sheets: NVIDIA H100 Tensor Core GPU (SXM5), AMD Instinct "
-        "MI300X). `t_mem` = bytes / bandwidth, `t_FP32` = FLOPs / FP32 "
-        "SIMT peak (today's kernels multiply on the SIMT/vector units: no "
-        "mma/wgmma/MFMA yet), estimate = max of the two; the tensor-core "
-        "column assumes the products ran at the dense FP16 matrix peak. "
-        "Caches, latency, occupancy, launch overhead and the reachable "
-        "fraction of peak are not modelled: real kernels are slower. "
-        "`t_LB` is the IO lower bound's time.", "",
+        "MI300X). `t_mem` = bytes / bandwidth; `t_compute` = the flops "
+        "of matrix instructions (mma.sync / MFMA, counted apart by the "
+        "emulator) at the dense FP16 matrix peak plus the other flops "
+        "(softmax, scans, epilogues) at the FP32 SIMT peak; estimate = "
+        "max(t_mem, t_compute), and *estimate / t_mem* is how far the "
+        "kernel is from its own memory time. *all on FMA* is the same "
+        "bound with every flop at the SIMT peak (the kernels before they "
+        "used the matrix units). Caches, latency, occupancy, launch "
+        "overhead and the reachable fraction of peak (FlashAttention-2 "
+        "reaches about a third of the matrix peak) are not modelled: real "
+        "kernels are slower. `t_LB` is the IO lower bound's time.", "",
         table(["target", "part", "HBM TB/s", "FP32 TFLOP/s",
                "FP16 matrix TFLOP/s"], peak_rows), "",
         "The largest size of each family:", "",
-        table(["case", "part", "FLOP/B", "t_LB µs", "t_mem µs",
-               "t_FP32 µs", "estimate µs (bound)",
-               "with tensor cores µs", "model TFLOP/s"], table_rows), "",
+        table(["case", "part", "FLOP/B", "matrix flops", "t_LB µs",
+               "t_mem µs", "t_compute µs", "estimate µs (bound)",
+               "estimate / t_mem", "all on FMA µs", "model TFLOP/s"],
+              table_rows), "",
         "![roofline](perf/roofline.png)", ""])
+
+
+# -- matrix units --------------------------------------------------------------
+
+def matrix_rows(results):
+    """Per case and chip of the largest size of each family: the share of
+    flops on the matrix units and the shared-memory bank conflicts."""
+    out = []
+    for c in results.get("io", []):
+        for chip in ("sm_90a", "gfx942"):
+            res = c["results"].get(f"fused/{chip}")
+            if counted(res) is None or "matrix_flops" not in res:
+                continue
+            kinds = sorted({k for k in res.get("matrix_kinds", {}).values()
+                            if k != "fma"}) or ["fma"]
+            waves = sum(x.get("shared_wavefronts", 0)
+                        for x in res["launches"])
+            conflicts = sum(x.get("shared_bank_conflicts", 0)
+                            for x in res["launches"])
+            out.append({"case": c, "chip": chip, "kinds": kinds,
+                        "share": res["matrix_flops"] / res["flops"]
+                        if res["flops"] else 0.0,
+                        "matrix_flops": res["matrix_flops"],
+                        "waves": waves, "conflicts": conflicts})
+    return out
+
+
+def matrix_section(results):
+    rows = matrix_rows(results)
+    if not rows:
+        return ""
+    table_rows = []
+    for r in rows:
+        c = r["case"]
+        p = c["params"]
+        name = (describe_case(c["family"], p, c["form"])
+                if c["family"] != "example" else p["model"])
+        if c["family"] == "attention":
+            name += f" {p.get('dtype', 'f16')}"
+        table_rows.append([
+            name, r["chip"], ", ".join(r["kinds"]),
+            f"{100 * r['share']:.1f}%",
+            f"{r['matrix_flops'] / 1e9:.2f}",
+            f"{r['waves']:,.0f}", f"{r['conflicts']:,.0f}",
+            f"{r['conflicts'] / r['waves']:.3f}" if r["waves"] else "—"])
+    return "\n".join([
+        "## 5. Matrix units", "",
+        "Per case: the matrix instructions its kernels use (manifest), the "
+        "share of the counted flops that ran as matrix instructions (goal: "
+        "at least 95% for attention, matmul and grouped GEMM), and the "
+        "shared-memory wavefronts of warp-wide accesses with the extra "
+        "wavefronts bank conflicts cost (32 banks of 4 bytes on NVIDIA, "
+        "128-byte phases; the emulator's bank model, "
+        "docs/runtime-and-emulator.md). *conflicts / wavefront* is the "
+        "extra wavefronts per wavefront of every shared access of the "
+        "kernel, its K (or KV) steps included. Counts are scaled as in "
+        "section 1.", "",
+        table(["case", "chip", "matrix kind", "matrix flops",
+               "matrix GFLOP", "shared wavefronts", "bank conflicts",
+               "conflicts / wavefront"], table_rows), ""])
 
 
 # -- peers ---------------------------------------------------------------------
@@ -582,7 +658,7 @@ def peers_section(results, figdir):
     if peers is None:
         return ""
     if "error" in peers:
-        return "\n".join(["## 5. Peers: IREE and Triton", "",
+        return "\n".join(["## 6. Peers: IREE and Triton", "",
                           f"Not run: `{peers['error']}`", ""])
     att = peers["attention"]
     v = peers["versions"]
@@ -644,7 +720,7 @@ def peers_section(results, figdir):
     fig.savefig(figdir / "peers_compile.png", dpi=110)
     plt.close(fig)
     return "\n".join([
-        "## 5. Peers: IREE and Triton on the same attention", "",
+        "## 6. Peers: IREE and Triton on the same attention", "",
         f"IREE {v.get('iree')} (`iree-base-compiler` from PyPI: "
         f"`iree-import-onnx`, then `iree-compile --iree-hal-target-device="
         f"cuda --iree-cuda-target=T` or `hip --iree-rocm-target=T`) and "
@@ -684,7 +760,7 @@ def harness_section(results):
     h = results.get("harness")
     if h is None:
         return ""
-    text = ["## 6. GPU harness", "",
+    text = ["## 7. GPU harness", "",
             "`bench/gpu_harness.py` times bundles against PyTorch with CUDA "
             "events (warm-up, L2 flush before each run, median of ≥ 20) on "
             "an NVIDIA GPU: causal and full attention against "
@@ -763,6 +839,50 @@ def write(results, out_path):
                       f"**{worst_scan:.3f}** (bound {SCAN_BOUND}): "
                       f"{'met' if worst_scan <= SCAN_BOUND else 'NOT met'}; "
                       "no recurrent state in global memory.")
+    roof = {(r["family"], r["chip"], r["params"].get("n"),
+             r["params"].get("d"), r["params"].get("causal"), r["form"]): r
+            for r in roofline_rows(results) if r["family"] == "attention"}
+    big = roof.get(("attention", "sm_90a", 4096, 128, True, "op")) or \
+        roof.get(("attention", "sm_90a", 4096, 128, True, "graph"))
+    if big:
+        est = max(big["t_mem"], big["t_compute"]) / big["t_mem"]
+        checks.append(
+            f"- Causal attention N 4096 d 128 f16 on {big['part']} (model): "
+            f"estimate / own memory time = **{est:.2f}** (bound 1.3): "
+            f"{'met' if est <= 1.3 else 'NOT met'}; "
+            f"{100 * big['matrix_flops'] / big['flops']:.1f}% of its flops "
+            "on the matrix units.")
+    worst_lb = {}
+    for c in cases_of(results, "attention"):
+        for chip in ("sm_90a", "gfx942"):
+            res = c["results"].get(f"fused/{chip}")
+            if counted(res) is None:
+                continue
+            key = (c["form"], c["params"]["n"], c["params"]["d"],
+                   c["params"]["causal"], c["params"]["hq"],
+                   c["params"]["hkv"])
+            worst_lb.setdefault(key, {})[chip] = \
+                res["counted"] / res["lower_bound"]
+    pairs = [(k, v["gfx942"] / v["sm_90a"]) for k, v in worst_lb.items()
+             if "gfx942" in v and "sm_90a" in v]
+    if pairs:
+        k, worst = max(pairs, key=lambda kv: kv[1])
+        checks.append(
+            f"- Attention counted / LB on gfx942 against sm_90a: worst "
+            f"ratio **{worst:.3f}** (bound 1.25, at N {k[1]} d {k[2]} "
+            f"{'causal' if k[3] else 'full'}): "
+            f"{'met' if worst <= 1.25 else 'NOT met'}.")
+    shares = [r for r in matrix_rows(results)
+              if r["case"]["family"] in ("attention", "moe")]
+    if shares:
+        low = min(shares, key=lambda r: r["share"])
+        c = low["case"]
+        checks.append(
+            f"- Matrix-unit share of flops (attention, MoE): lowest "
+            f"**{100 * low['share']:.1f}%** "
+            f"({describe_case(c['family'], c['params'], c['form'])} on "
+            f"{low['chip']}; goal 95%): "
+            f"{'met' if low['share'] >= 0.95 else 'NOT met'}.")
     if not checks:
         checks.append("- (the IO section did not run)")
 
@@ -812,7 +932,7 @@ def write(results, out_path):
         "deterministic). Method: docs/benchmarks.md.", ""]
     body = [attention, scan, ssd, moe, examples,
             resources_section(results), compile_section(results, figdir),
-            roofline_section(results, figdir),
+            roofline_section(results, figdir), matrix_section(results),
             peers_section(results, figdir), harness_section(results)]
     text = "\n".join(head + [b for b in body if b])
     out_path.write_text(text.rstrip() + "\n")
