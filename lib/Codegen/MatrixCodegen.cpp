@@ -218,6 +218,28 @@ mlir::iolite::getAccumulatorAsOperandA(const matrix::Instruction &inst) {
 // Warp tiles
 //===----------------------------------------------------------------------===//
 
+std::pair<int64_t, int64_t>
+mlir::iolite::splitWarpsOverTile(int64_t warps, int64_t bm, int64_t bn,
+                                 int64_t m, int64_t n) {
+  std::pair<int64_t, int64_t> best{1, 1};
+  double bestAspect = 0;
+  for (int64_t wm = 1; wm <= warps; wm *= 2) {
+    int64_t wn = warps / wm;
+    while (wn > 1 && bn / wn < n)
+      wn /= 2;
+    if (bm / wm < m)
+      break;
+    int64_t used = wm * wn, bestUsed = best.first * best.second;
+    double tm = double(bm) / wm, tn = double(bn) / wn;
+    double aspect = std::min(tm, tn) / std::max(tm, tn);
+    if (used > bestUsed || (used == bestUsed && aspect > bestAspect)) {
+      best = {wm, wn};
+      bestAspect = aspect;
+    }
+  }
+  return best;
+}
+
 Value mlir::iolite::emitZeroAccumulator(ImplicitLocOpBuilder &b,
                                         const matrix::Instruction &inst) {
   VectorType type =

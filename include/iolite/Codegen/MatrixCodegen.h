@@ -102,6 +102,12 @@ AccumulatorRows getAccumulatorRows(const matrix::FragmentLayout &c);
 std::optional<SmallVector<std::pair<int64_t, int64_t>>>
 getAccumulatorAsOperandA(const matrix::Instruction &inst);
 
+/// Splits `warps` warps over a bm x bn block tile of m x n instruction
+/// tiles: as many warps as the tile has instruction tiles, the squarest
+/// warp tiles. Returns {warps along M, warps along N}.
+std::pair<int64_t, int64_t>
+splitWarpsOverTile(int64_t warps, int64_t bm, int64_t bn, int64_t m, int64_t n);
+
 /// One operand of a warp-tile product: a 2-D shared-memory tile (element
 /// type of the instruction's input) and the memory coordinates of operand
 /// element (0, 0) of the warp's first instruction tile.

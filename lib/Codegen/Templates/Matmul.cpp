@@ -192,29 +192,6 @@ struct MmaTiling {
   int64_t warpSize;
 };
 
-/// Splits `warps` over a bm x bn tile of instruction tiles (m x n): as many
-/// warps as the tile has instruction tiles, the most square warp tiles.
-std::pair<int64_t, int64_t> splitWarps(int64_t warps, int64_t bm, int64_t bn,
-                                       int64_t m, int64_t n) {
-  std::pair<int64_t, int64_t> best{1, 1};
-  double bestAspect = 0;
-  for (int64_t wm = 1; wm <= warps; wm *= 2) {
-    int64_t wn = warps / wm;
-    while (wn > 1 && bn / wn < n)
-      wn /= 2;
-    if (bm / wm < m)
-      break;
-    int64_t used = wm * wn, bestUsed = best.first * best.second;
-    double tm = double(bm) / wm, tn = double(bn) / wn;
-    double aspect = std::min(tm, tn) / std::max(tm, tn);
-    if (used > bestUsed || (used == bestUsed && aspect > bestAspect)) {
-      best = {wm, wn};
-      bestAspect = aspect;
-    }
-  }
-  return best;
-}
-
 FailureOr<MmaTiling> planMmaTiling(MatmulOp op, const matrix::Instruction &inst,
                                    const TargetDescription &target,
                                    ArrayRef<int64_t> forcedTile, int64_t m,
@@ -245,7 +222,7 @@ FailureOr<MmaTiling> planMmaTiling(MatmulOp op, const matrix::Instruction &inst,
   int64_t warps = std::max<int64_t>(1, tuning.threads / target.warpSize);
   int64_t perTile = inst.c.elementsPerLane();
   for (;;) {
-    auto [wm, wn] = splitWarps(warps, t.bm, t.bn, inst.m, inst.n);
+    auto [wm, wn] = splitWarpsOverTile(warps, t.bm, t.bn, inst.m, inst.n);
     t.warpsM = wm;
     t.warpsN = wn;
     t.mTiles = t.bm / wm / inst.m;
