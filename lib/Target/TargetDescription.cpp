@@ -44,20 +44,24 @@ static KernelTuning tuning(ArrayRef<int64_t> tile, unsigned threads,
 /// MoE kernel families (docs/moe-kernels.md). moe_router: {max tokens per
 /// block, BK}; moe_dispatch: {assignments per block}; moe_grouped_matmul:
 /// {BM, BN, BK} (BM shrinks to the average rows per expert); moe_combine:
-/// {tokens, columns} per block. The dispatch tile must be the same on every
-/// chip: it decides the number of launches, which a bundle's targets share.
-static void addMoeTunings(TargetDescription &t, ArrayRef<int64_t> gemmTile) {
+/// {tokens, columns} per block. The `_mma` forms are the router and grouped
+/// GEMM tiles on the matrix units (warps of instruction tiles; f16/bf16, or
+/// TF32 when asked). The dispatch tile must be the same on every chip: it
+/// decides the number of launches, which a bundle's targets share.
+static void addMoeTunings(TargetDescription &t, ArrayRef<int64_t> gemmTile,
+                          ArrayRef<int64_t> mmaGemmTile) {
   t.tunings.push_back({"moe_router", tuning({64, 16}, 256, 2)});
+  t.tunings.push_back({"moe_router_mma", tuning({64, 32}, 256, 2)});
   t.tunings.push_back({"moe_dispatch", tuning({4096}, 256)});
   t.tunings.push_back({"moe_grouped_matmul", tuning(gemmTile, 256, 2)});
+  t.tunings.push_back({"moe_grouped_matmul_mma", tuning(mmaGemmTile, 256, 2)});
   t.tunings.push_back({"moe_combine", tuning({8, 256}, 256)});
 }
 
-static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
-                                    unsigned smemPerSM, unsigned sms,
-                                    StringRef features,
-                                    ArrayRef<int64_t> matmulTile,
-                                    ArrayRef<int64_t> moeGemmTile) {
+static TargetDescription
+makeNvidia(StringRef chip, unsigned smemOptin, unsigned smemPerSM, unsigned sms,
+           StringRef features, ArrayRef<int64_t> matmulTile,
+           ArrayRef<int64_t> moeGemmTile, ArrayRef<int64_t> moeMmaGemmTile) {
   TargetDescription t;
   t.name = chip.str();
   t.chip = chip.str();
@@ -112,7 +116,7 @@ static TargetDescription makeNvidia(StringRef chip, unsigned smemOptin,
   // reused from the S accumulators; K/V double-buffered (64 KiB at head
   // dim 128).
   t.tunings.push_back({"attention_mma", tuning({128, 64}, 256, 2)});
-  addMoeTunings(t, moeGemmTile);
+  addMoeTunings(t, moeGemmTile, moeMmaGemmTile);
   return t;
 }
 
@@ -168,7 +172,7 @@ static TargetDescription makeAmd(StringRef chip, unsigned cus) {
   // that double-buffered K/V and the P tile (P's accumulator and A layouts
   // differ) fit 64 KiB of LDS at head dim 128 (40 KiB).
   t.tunings.push_back({"attention_mma", tuning({128, 32}, 256, 2)});
-  addMoeTunings(t, {64, 128, 16});
+  addMoeTunings(t, {64, 128, 16}, {128, 128, 32});
   return t;
 }
 
@@ -223,9 +227,9 @@ static std::vector<TargetDescription> buildTargets() {
   // A100 (108 SMs), H100 SXM (132 SMs), MI250X per GCD (110 CUs), MI300X
   // (304 CUs).
   chips.push_back(makeNvidia("sm_80", 163 * 1024, 164 * 1024, 108, "+ptx70",
-                             {64, 64, 16}, {64, 128, 16}));
+                             {64, 64, 16}, {64, 128, 16}, {128, 128, 32}));
   chips.push_back(makeNvidia("sm_90a", 227 * 1024, 228 * 1024, 132, "+ptx80",
-                             {128, 64, 16}, {128, 128, 16}));
+                             {128, 64, 16}, {128, 128, 16}, {128, 128, 32}));
   chips.push_back(makeAmd("gfx90a", 110));
   chips.push_back(makeAmd("gfx942", 304));
   for (TargetDescription &t : chips) {

@@ -1,23 +1,31 @@
 // RUN: iolite-opt %s --split-input-file --iolite-kernel-to-gpu=target=sm_90a | FileCheck %s
 // RUN: iolite-opt %s --split-input-file --iolite-kernel-to-gpu=target=gfx942 | FileCheck %s --check-prefix=AMD
+// RUN: iolite-opt %s --split-input-file --pass-pipeline='builtin.module(iolite-kernel-to-gpu{target=sm_90a},gpu.module(iolite-gpu-lower-matrix{chip=sm_90a}))' | FileCheck %s --check-prefix=NVMMA
+// RUN: iolite-opt %s --split-input-file --pass-pipeline='builtin.module(iolite-kernel-to-gpu{target=gfx942},gpu.module(iolite-gpu-lower-matrix{chip=gfx942}))' | FileCheck %s --check-prefix=MFMA
 
 // The MoE kernel family (lib/Codegen/Templates/Moe*.cpp, docs/moe-kernels.md).
 
 // Router matmul + softmax + top-k + renormalize in one launch: the logits
-// tile comes from the block GEMM (x and router weight tiles in shared memory,
-// one barrier per K step), goes to shared memory, and each warp scores and
-// selects one token with shuffle-xor reductions of the warp's width.
+// tile comes from the block GEMM on the matrix units (f16 x and router
+// weight tiles in shared memory, swizzled, one barrier per K step; 2x4
+// warps of m16n8k16 tiles), goes to shared memory through the accumulator
+// fragments' coordinates, and each warp scores and selects one token with
+// shuffle-xor reductions of the warp's width.
 // CHECK-LABEL: func.func @router
 // CHECK: gpu.launch_func @iolite_kernels::@router blocks in
 // CHECK-NOT: gpu.launch_func
 // CHECK: gpu.func @router
+// CHECK-SAME: iolite.matrix = "nv_m16n8k16_f16"
 // CHECK-SAME: iolite.template = "moe_router"
-// CHECK-SAME: iolite.tile = "router tile 64 tokens x 64 experts, 64x64x16, 2 stage(s)"
-// CHECK-DAG: memref.view {{.*}} to memref<2x16x64xf32, #gpu.address_space<workgroup>>
-// CHECK-DAG: memref.view {{.*}} to memref<2x16x64xf32, #gpu.address_space<workgroup>>
-// CHECK: scf.for {{.*}} iter_args(
-// CHECK: math.fma
+// CHECK-SAME: iolite.tile = "router tile 64 tokens x 64 experts, 64x64x32, 2 stage(s), 2x4 warps of 2x2 nv_m16n8k16_f16"
+// CHECK-DAG: memref.view {{.*}} to memref<128x32xf16, #gpu.address_space<workgroup>>
+// CHECK-DAG: memref.view {{.*}} to memref<128x32xf16, #gpu.address_space<workgroup>>
+// CHECK: scf.for {{.*}} iter_args({{.*}}) -> (vector<4xf32>, vector<4xf32>, vector<4xf32>, vector<4xf32>)
+// CHECK: iolite_gpu.mma_load a nv_m16n8k16_f16 {{.*}} {swizzle = #iolite_gpu.swizzle<
+// CHECK: iolite_gpu.mma_load b nv_m16n8k16_f16 {{.*}}transpose}
+// CHECK: iolite_gpu.mma nv_m16n8k16_f16
 // CHECK: gpu.barrier
+// CHECK: vector.extract
 // CHECK: arith.truncf %{{.*}} : f32 to f16
 // CHECK: memref.store %{{.*}}, %{{.*}} : memref<64x64xf32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
@@ -32,8 +40,17 @@
 // CHECK: memref.store %{{.*}} : memref<100x2xf16>
 // CHECK: memref.store %{{.*}} : memref<100x2xi32>
 // AMD-LABEL: func.func @router
-// AMD: iolite.tile = "router tile 64 tokens x 64 experts, 64x64x16, 2 stage(s)"
+// AMD: iolite.matrix = "amd_mfma_32x32x8_f16"
+// AMD-SAME: iolite.tile = "router tile 64 tokens x 64 experts, 64x64x32, 2 stage(s), 2x2 warps of 1x1 amd_mfma_32x32x8_f16"
+// AMD: iolite_gpu.mma amd_mfma_32x32x8_f16
 // AMD: gpu.shuffle xor %{{.*}}, %{{.*}}, %c64_i32{{[_0-9]*}} : f32
+// NVMMA-LABEL: func.func @router
+// NVMMA: gpu.func @router
+// NVMMA: nvgpu.ldmatrix
+// NVMMA: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// MFMA-LABEL: func.func @router
+// MFMA: gpu.func @router
+// MFMA: amdgpu.mfma 32x32x8 {{.*}} : vector<4xf16>, vector<4xf16>, vector<16xf32>
 func.func @router(%x: tensor<100x128xf16>, %wr: tensor<64x128xf16>) -> (tensor<100x2xf16>, tensor<100x2xi32>) {
   %w, %ids = iolite.kernel "router" (%x, %wr) : (tensor<100x128xf16>, tensor<64x128xf16>) -> (tensor<100x2xf16>, tensor<100x2xi32>) {
   ^bb0(%a: tensor<100x128xf16>, %b: tensor<64x128xf16>):
@@ -131,18 +148,23 @@ func.func @dispatch_large(%x: tensor<2048x16xf16>, %ids: tensor<2048x8xi32>) -> 
 // Dispatch + gate/up grouped GEMMs + SwiGLU in one kernel: the sort, then a
 // GEMM over (n tile, expert tile) whose A loads gather rows of x through the
 // staged row indices (the permuted x is never written), two B tiles from the
-// experts' weight slabs and two accumulators, silu(g) * u in the epilogue.
+// experts' weight slabs and two accumulator sets on the matrix units (one A
+// fragment per k-step for both), silu(g) * u in the epilogue over the
+// fragments' elements.
 // CHECK-LABEL: func.func @swiglu
 // CHECK: gpu.launch_func @iolite_kernels::@up blocks in
 // CHECK: gpu.launch_func @iolite_kernels::@up_grouped_matmul blocks in
 // CHECK: gpu.func @up(
+// CHECK-SAME: iolite.matrix = "none"
 // CHECK-SAME: iolite.template = "moe_dispatch"
 // CHECK-NOT: memref<32x64xf16>
 // CHECK: gpu.func @up_grouped_matmul(
 // CHECK-SAME: %[[X:[^:]*]]: memref<16x64xf16>
 // CHECK-SAME: %[[ROWS:[^:]*]]: memref<32xi32>
 // CHECK-SAME: iolite.grid = array<i64: 1, 11, 1>
-// CHECK-SAME: iolite.tile = "dual grouped matmul tile 16x128x16, 2 stage(s), 8 experts, rows gathered through the dispatch"
+// CHECK-SAME: iolite.matrix = "nv_m16n8k16_f16"
+// CHECK-SAME: iolite.matrix_reason = "f16 operands on mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32"
+// CHECK-SAME: iolite.tile = "dual grouped matmul tile 16x128x32, 2 stage(s), 1x8 warps of 1x2 nv_m16n8k16_f16, 8 experts, rows gathered through the dispatch"
 // Offsets to shared memory, then the walk over head, experts, tail.
 // CHECK: memref.store {{.*}} : memref<9xi32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
@@ -156,14 +178,29 @@ func.func @dispatch_large(%x: tensor<2048x16xf16>, %ids: tensor<2048x8xi32>) -> 
 // CHECK: %[[TOK:.*]] = memref.load {{.*}} : memref<16xi32, #gpu.address_space<workgroup>>
 // CHECK: %[[T:.*]] = arith.index_cast %[[TOK]]
 // CHECK: memref.load %[[X]][%[[T]], %{{.*}}] : memref<16x64xf16>
+// CHECK: arith.truncf {{.*}} : f32 to f16
+// CHECK: memref.store {{.*}} : memref<32x32xf16, #gpu.address_space<workgroup>>
 // CHECK-COUNT-2: memref.load %{{.*}} : memref<8x64x128xf16>
-// CHECK: math.fma
+// CHECK: iolite_gpu.mma_load a nv_m16n8k16_f16
+// CHECK: iolite_gpu.mma_load b nv_m16n8k16_f16
+// CHECK: iolite_gpu.mma nv_m16n8k16_f16
 // CHECK: gpu.barrier
+// CHECK: vector.extract
 // CHECK: math.exp
 // CHECK: arith.mulf
 // CHECK: memref.store {{.*}} : memref<32x128xf16>
 // AMD-LABEL: func.func @swiglu
-// AMD: iolite.tile = "dual grouped matmul tile 16x128x16, 2 stage(s), 8 experts, rows gathered through the dispatch"
+// AMD: iolite.matrix = "amd_mfma_16x16x16_f16"
+// AMD-SAME: iolite.tile = "dual grouped matmul tile 16x128x32, 2 stage(s), 1x4 warps of 1x2 amd_mfma_16x16x16_f16, 8 experts, rows gathered through the dispatch"
+// AMD: iolite_gpu.mma amd_mfma_16x16x16_f16
+// After the matrix lowering: ldmatrix + mma.sync on sm_90a, MFMA on gfx942.
+// NVMMA-LABEL: func.func @swiglu
+// NVMMA: gpu.func @up_grouped_matmul
+// NVMMA: nvgpu.ldmatrix
+// NVMMA: nvgpu.mma.sync({{.*}}) {mmaShape = [16, 8, 16]} : (vector<4x2xf16>, vector<2x2xf16>, vector<2x2xf32>) -> vector<2x2xf32>
+// MFMA-LABEL: func.func @swiglu
+// MFMA: gpu.func @up_grouped_matmul
+// MFMA: amdgpu.mfma 16x16x16 {{.*}} : vector<4xf16>, vector<4xf16>, vector<4xf32>
 func.func @swiglu(%x: tensor<16x64xf16>, %ids: tensor<16x2xi32>, %wg: tensor<8x64x128xf16>, %wu: tensor<8x64x128xf16>) -> (tensor<32x128xf16>, tensor<32xi32>, tensor<9xi32>) {
   %h, %rows, %offs = iolite.kernel "up" (%x, %ids, %wg, %wu) : (tensor<16x64xf16>, tensor<16x2xi32>, tensor<8x64x128xf16>, tensor<8x64x128xf16>) -> (tensor<32x128xf16>, tensor<32xi32>, tensor<9xi32>) {
   ^bb0(%a: tensor<16x64xf16>, %i: tensor<16x2xi32>, %g: tensor<8x64x128xf16>, %u: tensor<8x64x128xf16>):
@@ -182,14 +219,19 @@ func.func @swiglu(%x: tensor<16x64xf16>, %ids: tensor<16x2xi32>, %wg: tensor<8x6
 // A grouped GEMM whose rows are a gather by index (fusion's split form of a
 // dispatch) stages the indices and gathers rows of x in its A loads;
 // transposed expert weights [E, N, K] are read along K.
+// f32 stays exact on the FMA units (TF32 only when asked).
 // CHECK-LABEL: func.func @gathered
 // CHECK: gpu.func @g(
+// CHECK-SAME: iolite.matrix = "fma"
 // CHECK-SAME: iolite.tile = "grouped matmul tile 64x64x16, 2 stage(s), 4 experts, rows gathered by index"
 // CHECK: memref.store {{.*}} : memref<64xi32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
 // CHECK: memref.load {{.*}} : memref<64xi32, #gpu.address_space<workgroup>>
 // CHECK: memref.load {{.*}} : memref<64x32xf32>
 // CHECK: memref.load {{.*}} : memref<4x48x32xf32>
+// CHECK: math.fma
+// CHECK-NOT: iolite_gpu.mma
+// CHECK: gpu.return
 func.func @gathered(%x: tensor<64x32xf32>, %idx: tensor<256xi32>, %w: tensor<4x48x32xf32>, %offs: tensor<5xi32>) -> tensor<256x48xf32> {
   %y = iolite.kernel "g" (%x, %idx, %w, %offs) : (tensor<64x32xf32>, tensor<256xi32>, tensor<4x48x32xf32>, tensor<5xi32>) -> tensor<256x48xf32> {
   ^bb0(%a: tensor<64x32xf32>, %i: tensor<256xi32>, %b: tensor<4x48x32xf32>, %o: tensor<5xi32>):

@@ -1,18 +1,35 @@
 // The MoE kernels at realistic shapes fit every chip: a Mixtral-style layer
 // (8 experts, top-2, hidden 4096, FFN 14336, f16), a DeepSeek-style one (64
 // experts, top-8, bf16), a 256-expert sigmoid router, and 32k assignments
-// (the three-launch dispatch). ptxas reports 0 spill bytes and 0 stack, and
-// no HSACO kernel spills VGPRs or uses a private segment.
+// (the three-launch dispatch). The router and grouped-GEMM products of these
+// f16/bf16 models run on the matrix units of every chip (mma.sync on sm_80
+// and sm_90a, MFMA on gfx90a and gfx942; MFMA 16x16x16 where a tile has few
+// rows or experts). ptxas reports 0 spill bytes and 0 stack, and no HSACO
+// kernel spills VGPRs or uses a private segment.
 // RUN: rm -rf %t && iolite-compile %s --target=sm_80,sm_90a,gfx90a,gfx942 -o %t | FileCheck %s
 // RUN: FileCheck %s --check-prefix=NOSPILL --input-file=%t/manifest.json
 
-// CHECK: mixtral_router moe_router matmul,router sm_80 8x1x1 256x1x1
+// CHECK: mixtral_router moe_router matmul,router sm_80 8x1x1 128x1x1 {{.*}} nv_m16n8k16_f16
+// CHECK-NEXT: sm_90a {{.*}} nv_m16n8k16_f16
+// CHECK-NEXT: gfx90a {{.*}} amd_mfma_16x16x16_f16
+// CHECK-NEXT: gfx942 {{.*}} amd_mfma_16x16x16_f16
 // CHECK: mixtral_up moe_dispatch dispatch,grouped_matmul,grouped... sm_80 1x1x1
-// CHECK: mixtral_up_grouped_matmul moe_grouped_matmul dispatch,grouped_matmul,grouped... sm_80
-// CHECK: mixtral_down moe_grouped_matmul grouped_matmul,combine sm_80
+// CHECK: mixtral_up_grouped_matmul moe_grouped_matmul dispatch,grouped_matmul,grouped... sm_80 {{.*}} nv_m16n8k16_f16
+// CHECK-NEXT: sm_90a {{.*}} nv_m16n8k16_f16
+// CHECK-NEXT: gfx90a {{.*}} amd_mfma_32x32x8_f16
+// CHECK-NEXT: gfx942 {{.*}} amd_mfma_32x32x8_f16
+// CHECK: mixtral_down moe_grouped_matmul grouped_matmul,combine sm_80 {{.*}} nv_m16n8k16_f16
 // CHECK: mixtral_down_combine moe_combine grouped_matmul,combine sm_80
-// CHECK: deepseek_up_grouped_matmul moe_grouped_matmul
-// CHECK: e256_router moe_router matmul,router sm_80
+// CHECK: deepseek_router moe_router matmul,router sm_80 {{.*}} nv_m16n8k16_bf16
+// CHECK: deepseek_up_grouped_matmul moe_grouped_matmul {{.*}} nv_m16n8k16_bf16
+// CHECK-NEXT: sm_90a {{.*}} nv_m16n8k16_bf16
+// CHECK-NEXT: gfx90a {{.*}} amd_mfma_32x32x8_bf16
+// CHECK-NEXT: gfx942 {{.*}} amd_mfma_32x32x8_bf16
+// CHECK: e256_router moe_router matmul,router sm_80 {{.*}} nv_m16n8k16_f16
+// CHECK: e256_up_grouped_matmul moe_grouped_matmul {{.*}} nv_m16n8k16_f16
+// CHECK-NEXT: sm_90a {{.*}} nv_m16n8k16_f16
+// CHECK-NEXT: gfx90a {{.*}} amd_mfma_16x16x16_f16
+// CHECK-NEXT: gfx942 {{.*}} amd_mfma_16x16x16_f16
 // CHECK: big_up moe_dispatch dispatch,grouped_matmul,grouped... sm_80 8x1x1
 // CHECK: big_up_scan moe_dispatch dispatch,grouped_matmul,grouped... sm_80 1x1x1
 // CHECK: big_up_scatter moe_dispatch dispatch,grouped_matmul,grouped... sm_80 8x1x1

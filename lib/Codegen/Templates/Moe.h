@@ -30,6 +30,7 @@
 #define IOLITE_LIB_CODEGEN_TEMPLATES_MOE_H
 
 #include "iolite/Codegen/KernelTemplate.h"
+#include "iolite/Codegen/MatrixCodegen.h"
 
 namespace mlir {
 namespace iolite {
@@ -136,6 +137,13 @@ LogicalResult emitCombineStage(MoeEmitState &state, const Stage &stage);
 /// The tuning of an MoE kernel family on the current target (the matching
 /// code checks every family exists).
 const KernelTuning &getTuning(KernelEmitContext &ctx, StringRef family);
+
+/// The matrix instruction of a stage's tile products of `lhs` x `rhs`
+/// elements (chooseMatrixInstruction with `maxM` / `maxN`), or FMA with the
+/// reason when the compile turned the matrix units off or the target has no
+/// tuning `mmaFamily` for them.
+MatrixChoice chooseMatrix(KernelEmitContext &ctx, StringRef mmaFamily, Type lhs,
+                          Type rhs, int64_t maxM, int64_t maxN);
 
 /// Index helpers shared by the stages.
 Value constIndex(ImplicitLocOpBuilder &b, int64_t v);

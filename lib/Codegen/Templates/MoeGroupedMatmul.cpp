@@ -66,8 +66,6 @@ GatherOp findRowGather(Value input) {
 LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
                                           const Stage &stage) {
   const TargetDescription &target = state.getContext().getTarget();
-  const KernelTuning &tuning =
-      getTuning(state.getContext(), "moe_grouped_matmul");
   SmallVector<GroupedMatmulOp, 2> gms;
   for (Operation *op : stage.ops)
     gms.push_back(cast<GroupedMatmulOp>(op));
@@ -79,44 +77,86 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
   int64_t kDim = transposed ? ws[2] : ws[1];
   int64_t n = transposed ? ws[1] : ws[2];
 
-  BlockGemmShape shape;
-  shape.tx = 16;
-  shape.ty = tuning.threads / shape.tx;
+  state.nextLaunch("grouped_matmul");
+  KernelEmitContext &ctx = state.getContext();
+
   // Tiles no taller than an expert's average share of rows, no wider than N.
   int64_t avgRows = llvm::divideCeil(rows, experts);
-  shape.bm = std::min<int64_t>(
-      tuning.tile[0], std::max<int64_t>(shape.ty, llvm::PowerOf2Ceil(avgRows)));
-  shape.bn = std::min<int64_t>(
-      tuning.tile[1], std::max<int64_t>(shape.tx, llvm::PowerOf2Ceil(n)));
-  shape.bk = tuning.tile[2];
+  Type aType = gm.getInput().getType().getElementType();
+  Type bType = gm.getWeight().getType().getElementType();
+  MatrixChoice choice;
+  if (llvm::any_of(gms, [&](GroupedMatmulOp g) {
+        return g.getWeight().getType().getElementType() != bType;
+      }))
+    choice.reason = "the grouped matmuls sharing A have weights of different "
+                    "types";
+  else
+    choice = chooseMatrix(ctx, "moe_grouped_matmul_mma", aType, bType,
+                          llvm::PowerOf2Ceil(avgRows), llvm::PowerOf2Ceil(n));
+  ctx.matrixKind = choice.kindName();
+  ctx.matrixReason = choice.reason;
+
+  BlockGemmShape shape;
   shape.k = kDim;
   shape.numB = gms.size();
-  // Two accumulators per element: keep the register tiles within budget by
-  // halving the longer side (square tiles read the fewest A and B bytes).
-  while (shape.numB * shape.tm() * shape.tn() >
-             (int64_t)target.accumulatorsPerThread &&
-         (shape.bm > shape.ty || shape.bn > shape.tx)) {
-    if (shape.bn >= shape.bm && shape.bn > shape.tx)
-      shape.bn /= 2;
-    else
-      shape.bm /= 2;
+  shape.aContiguousInK = true;
+  shape.bContiguousInK = transposed;
+  const KernelTuning *tuning = &getTuning(ctx, "moe_grouped_matmul");
+  if (const matrix::Instruction *inst = choice.inst) {
+    // Warps of instruction tiles; one instruction is the smallest tile.
+    tuning = &getTuning(ctx, "moe_grouped_matmul_mma");
+    shape.inst = inst;
+    shape.warpSize = target.warpSize;
+    shape.bm = std::min<int64_t>(
+        tuning->tile[0],
+        std::max<int64_t>(inst->m, llvm::PowerOf2Ceil(avgRows)));
+    shape.bn = std::min<int64_t>(
+        tuning->tile[1], std::max<int64_t>(inst->n, llvm::PowerOf2Ceil(n)));
+    shape.bk = std::min<int64_t>(
+        tuning->tile[2], std::max<int64_t>(inst->k, llvm::PowerOf2Ceil(kDim)));
+    if (failed(fitBlockGemmWarps(
+            shape, std::max<int64_t>(1, tuning->threads / target.warpSize),
+            target.matrixAccumulatorsPerThread, /*keepN=*/false)))
+      return gm.emitOpError()
+             << "grouped matmul tile " << shape.bm << "x" << shape.bn << "x"
+             << shape.bk << " is not a multiple of the " << inst->name
+             << " instruction (" << inst->m << "x" << inst->n << "x" << inst->k
+             << ")";
+  } else {
+    shape.tx = 16;
+    shape.ty = tuning->threads / shape.tx;
+    shape.bm = std::min<int64_t>(
+        tuning->tile[0],
+        std::max<int64_t>(shape.ty, llvm::PowerOf2Ceil(avgRows)));
+    shape.bn = std::min<int64_t>(
+        tuning->tile[1], std::max<int64_t>(shape.tx, llvm::PowerOf2Ceil(n)));
+    shape.bk = tuning->tile[2];
+    // Two accumulators per element: keep the register tiles within budget
+    // by halving the longer side (square tiles read the fewest A and B
+    // bytes).
+    while (shape.accumulatorRegisters() >
+               (int64_t)target.accumulatorsPerThread &&
+           (shape.bm > shape.ty || shape.bn > shape.tx)) {
+      if (shape.bn >= shape.bm && shape.bn > shape.tx)
+        shape.bn /= 2;
+      else
+        shape.bm /= 2;
+    }
+    if (shape.bm % shape.ty || shape.bn % shape.tx)
+      return gm.emitOpError() << "grouped matmul tile " << shape.bm << "x"
+                              << shape.bn << " does not divide among "
+                              << shape.ty << "x" << shape.tx << " threads";
   }
-  shape.stages = tuning.stages > 1 && shape.stageBytes() * tuning.stages <=
-                                          target.sharedMemoryPerBlock
-                     ? tuning.stages
+  shape.stages = tuning->stages > 1 && shape.stageBytes() * tuning->stages <=
+                                           target.sharedMemoryPerBlock
+                     ? tuning->stages
                      : 1;
-  if (shape.bm % shape.ty || shape.bn % shape.tx)
-    return gm.emitOpError() << "grouped matmul tile " << shape.bm << "x"
-                            << shape.bn << " does not divide among " << shape.ty
-                            << "x" << shape.tx << " threads";
-  int64_t bm = shape.bm, bn = shape.bn, tm = shape.tm(), tn = shape.tn();
+  int64_t bm = shape.bm, bn = shape.bn;
   int64_t threads = shape.threads();
 
   DispatchOp dispatch = stage.fusedDispatch;
   GatherOp gather = dispatch ? GatherOp() : findRowGather(gm.getInput());
 
-  state.nextLaunch("grouped_matmul");
-  KernelEmitContext &ctx = state.getContext();
   SharedMemoryPlan &plan = ctx.getSharedMemoryPlan();
   BlockGemmBuffers buffers = planBlockGemm(plan, shape, 1, 1);
   unsigned offsetsBuf = plan.addBuffer("offsets", (experts + 1) * 4, 0, 1);
@@ -225,9 +265,10 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
                               c(experts)));
     Value expert = arith::SubIOp::create(
         b, arith::MaxUIOp::create(b, segment, c(1)), c(1));
-    Type f32 = b.getF32Type();
-    Value zero = arith::ConstantOp::create(b, b.getF32FloatAttr(0.0));
-    SmallVector<Type> accTypes(tm * tn * gms.size(), f32);
+    // Head and tail tiles keep zero accumulators.
+    Value zero = emitBlockGemmZero(b, shape);
+    int64_t perB = shape.accumulatorsPerB();
+    SmallVector<Type> accTypes(perB * gms.size(), zero.getType());
     FailureOr<SmallVector<Value>> acc = em.ifThenElse(
         isExpert, accTypes,
         [&]() -> FailureOr<SmallVector<Value>> {
@@ -310,9 +351,7 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
           ops.rowInBounds = rowOk;
           if (n % bn)
             ops.colInBounds = colOk;
-          ops.aContiguousInK = true;
-          ops.bContiguousInK = transposed;
-          FailureOr<SmallVector<SmallVector<Value>>> r =
+          FailureOr<BlockGemmAccumulators> r =
               emitBlockGemm(ctx, em, shape, buffers, ops);
           if (failed(r))
             return failure();
@@ -329,36 +368,34 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
 
     // Epilogue: the results, rounded to their type, through the fused ops.
     Type et = gm.getType().getElementType();
-    for (int64_t i = 0; i < tm; ++i) {
-      for (int64_t j = 0; j < tn; ++j) {
-        Value row =
-            arith::AddIOp::create(b, rowStart, blockGemmRow(b, shape, tid, i));
-        Value col =
-            arith::AddIOp::create(b, n0, blockGemmCol(b, shape, tid, j));
-        Value ok = cmpLt(b, row, rowEnd);
-        if (n % bn)
-          ok = arith::AndIOp::create(b, ok, cmpLt(b, col, c(n)));
-        if (failed(ifThen(b, ok, [&]() -> LogicalResult {
-              for (auto [gi, g] : llvm::enumerate(gms)) {
-                Value v = convertToCompute(
-                    b,
-                    convertToStorage(b, (*acc)[gi * tm * tn + i * tn + j], et));
-                em.setSource(g.getResult(),
-                             [v](ImplicitLocOpBuilder &, ValueRange) {
-                               return FailureOr<Value>(v);
-                             });
-              }
-              for (const Export &e : stage.exports) {
-                FailureOr<Value> v = em.emit(e.value, ValueRange{row, col});
-                if (failed(v))
-                  return failure();
-                state.store(e.value, *v, ValueRange{row, col});
-              }
-              return success();
-            })))
-          return failure();
-      }
-    }
-    return success();
+    BlockGemmAccumulators sets;
+    for (unsigned gi = 0; gi < gms.size(); ++gi)
+      sets.emplace_back(acc->begin() + gi * perB,
+                        acc->begin() + (gi + 1) * perB);
+    return forEachBlockGemmElement(
+        b, shape, tid, sets, [&](const BlockGemmElement &e) -> LogicalResult {
+          Value row = arith::AddIOp::create(b, rowStart, e.row);
+          Value col = arith::AddIOp::create(b, n0, e.col);
+          Value ok = cmpLt(b, row, rowEnd);
+          if (n % bn)
+            ok = arith::AndIOp::create(b, ok, cmpLt(b, col, c(n)));
+          return ifThen(b, ok, [&]() -> LogicalResult {
+            for (auto [gi, g] : llvm::enumerate(gms)) {
+              Value v =
+                  convertToCompute(b, convertToStorage(b, e.values[gi], et));
+              em.setSource(g.getResult(),
+                           [v](ImplicitLocOpBuilder &, ValueRange) {
+                             return FailureOr<Value>(v);
+                           });
+            }
+            for (const Export &x : stage.exports) {
+              FailureOr<Value> v = em.emit(x.value, ValueRange{row, col});
+              if (failed(v))
+                return failure();
+              state.store(x.value, *v, ValueRange{row, col});
+            }
+            return success();
+          });
+        });
   });
 }

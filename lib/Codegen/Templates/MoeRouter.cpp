@@ -266,35 +266,66 @@ LogicalResult RouterEmitter::emitWithMatmul() {
   state.nextLaunch("router");
   KernelEmitContext &ctx = state.getContext();
   const TargetDescription &target = ctx.getTarget();
-  const KernelTuning &tuning = getTuning(ctx, "moe_router");
-  int64_t threads = tuning.threads;
-  int64_t warps = threads / warp;
   ArrayRef<int64_t> lhs = matmul.getLhs().getType().getShape();
   int64_t hidden = matmul.getTransposeLhs() ? lhs[0] : lhs[1];
+  Type lhsType = matmul.getLhs().getType().getElementType();
+  Type rhsType = matmul.getRhs().getType().getElementType();
+  int64_t expertsPow2 = llvm::PowerOf2Ceil(experts);
+  MatrixChoice choice = chooseMatrix(ctx, "moe_router_mma", lhsType, rhsType,
+                                     llvm::PowerOf2Ceil(tokens), expertsPow2);
+  ctx.matrixKind = choice.kindName();
+  ctx.matrixReason = choice.reason;
 
-  // Threads along the experts first: the whole [tokens x E] logits tile of a
-  // block lives in registers, then in shared memory.
+  // The whole [tokens x E] logits tile of a block lives in registers, then
+  // in shared memory (within the target's default shared memory).
   BlockGemmShape shape;
-  shape.tx = std::min<int64_t>(16, llvm::PowerOf2Ceil(experts));
-  shape.ty = threads / shape.tx;
-  int64_t tn = llvm::divideCeil(experts, shape.tx);
-  // As many tokens as the tuning asks (each block reads the whole router
-  // weight), within the target's accumulator budget and the default shared
-  // memory for the logits tile.
-  int64_t tm = std::max<int64_t>(1, tuning.tile[0] / shape.ty);
-  while (tm > 1 &&
-         (tm * tn > (int64_t)target.accumulatorsPerThread ||
-          tm * shape.ty * tn * shape.tx * 4 > target.sharedMemoryPerBlock))
-    tm /= 2;
-  shape.bm = tm * shape.ty;
-  shape.bn = tn * shape.tx;
-  shape.bk = tuning.tile[1];
   shape.k = hidden;
-  shape.stages = tuning.stages > 1 && shape.stageBytes() * tuning.stages <=
-                                          target.sharedMemoryPerBlock
-                     ? tuning.stages
+  shape.aContiguousInK = !matmul.getTransposeLhs();
+  shape.bContiguousInK = matmul.getTransposeRhs();
+  const KernelTuning *tuning = &getTuning(ctx, "moe_router");
+  auto logitsBytes = [&] { return shape.bm * shape.bn * 4; };
+  if (const matrix::Instruction *inst = choice.inst) {
+    // Warps of instruction tiles over every expert of the tile's tokens.
+    tuning = &getTuning(ctx, "moe_router_mma");
+    shape.inst = inst;
+    shape.warpSize = warp;
+    shape.bn = std::max<int64_t>(inst->n, expertsPow2);
+    shape.bm = std::min<int64_t>(
+        tuning->tile[0],
+        std::max<int64_t>(inst->m, llvm::PowerOf2Ceil(tokens)));
+    shape.bk = std::max<int64_t>(inst->k, tuning->tile[1]);
+    while (shape.bm > inst->m && logitsBytes() > target.sharedMemoryPerBlock)
+      shape.bm /= 2;
+    if (failed(fitBlockGemmWarps(
+            shape, std::max<int64_t>(1, tuning->threads / warp),
+            target.matrixAccumulatorsPerThread, /*keepN=*/true)))
+      return matmul.emitOpError()
+             << "router tile " << shape.bm << "x" << shape.bn << "x" << shape.bk
+             << " is not a multiple of the " << inst->name << " instruction ("
+             << inst->m << "x" << inst->n << "x" << inst->k << ")";
+  } else {
+    // Threads along the experts first. As many tokens as the tuning asks
+    // (each block reads the whole router weight), within the target's
+    // accumulator budget.
+    shape.tx = std::min<int64_t>(16, expertsPow2);
+    shape.ty = tuning->threads / shape.tx;
+    int64_t tn = llvm::divideCeil(experts, shape.tx);
+    int64_t tm = std::max<int64_t>(1, tuning->tile[0] / shape.ty);
+    while (tm > 1 &&
+           (tm * tn > (int64_t)target.accumulatorsPerThread ||
+            tm * shape.ty * tn * shape.tx * 4 > target.sharedMemoryPerBlock))
+      tm /= 2;
+    shape.bm = tm * shape.ty;
+    shape.bn = tn * shape.tx;
+    shape.bk = tuning->tile[1];
+  }
+  shape.stages = tuning->stages > 1 && shape.stageBytes() * tuning->stages <=
+                                           target.sharedMemoryPerBlock
+                     ? tuning->stages
                      : 1;
   int64_t bm = shape.bm, bn = shape.bn;
+  int64_t threads = shape.threads();
+  int64_t warps = threads / warp;
 
   SharedMemoryPlan &plan = ctx.getSharedMemoryPlan();
   BlockGemmBuffers buffers = planBlockGemm(plan, shape, 0, 0);
@@ -332,9 +363,7 @@ LogicalResult RouterEmitter::emitWithMatmul() {
     ops.rowInBounds = rowOk;
   if (bn != experts)
     ops.colInBounds = colOk;
-  ops.aContiguousInK = !tl;
-  ops.bContiguousInK = tr;
-  FailureOr<SmallVector<SmallVector<Value>>> acc =
+  FailureOr<BlockGemmAccumulators> acc =
       emitBlockGemm(ctx, em, shape, buffers, ops);
   if (failed(acc))
     return failure();
@@ -345,31 +374,30 @@ LogicalResult RouterEmitter::emitWithMatmul() {
   Value logitsTile =
       ctx.getSharedView(logitsBuf, MemRefType::get({bm, bn}, f32));
   Type mmType = matmul.getType().getElementType();
-  for (int64_t i = 0; i < tm; ++i) {
-    for (int64_t j = 0; j < tn; ++j) {
-      Value row = blockGemmRow(b, shape, tid, i);
-      Value col = blockGemmCol(b, shape, tid, j);
-      Value t = arith::AddIOp::create(b, t0, row);
-      // The matmul's result is rounded to its type, as the reference does.
-      Value value = convertToCompute(
-          b, convertToStorage(b, (*acc)[0][i * tn + j], mmType));
-      Value inBounds = arith::AndIOp::create(b, cmpLt(b, t, c(tokens)),
-                                             cmpLt(b, col, c(experts)));
-      if (failed(ifThen(b, inBounds, [&]() -> LogicalResult {
-            em.setSource(matmul.getResult(),
-                         [value](ImplicitLocOpBuilder &, ValueRange) {
-                           return FailureOr<Value>(value);
-                         });
-            FailureOr<Value> l =
-                em.emit(router.getLogits(), ValueRange{t, col});
-            if (failed(l))
-              return failure();
-            memref::StoreOp::create(b, *l, logitsTile, ValueRange{row, col});
-            return writeExports(em, ValueRange{t, col}, kLogits);
+  if (failed(forEachBlockGemmElement(
+          b, shape, tid, *acc, [&](const BlockGemmElement &e) -> LogicalResult {
+            Value t = arith::AddIOp::create(b, t0, e.row);
+            // The matmul's result is rounded to its type, as the reference
+            // does.
+            Value value =
+                convertToCompute(b, convertToStorage(b, e.values[0], mmType));
+            Value inBounds = arith::AndIOp::create(b, cmpLt(b, t, c(tokens)),
+                                                   cmpLt(b, e.col, c(experts)));
+            return ifThen(b, inBounds, [&]() -> LogicalResult {
+              em.setSource(matmul.getResult(),
+                           [value](ImplicitLocOpBuilder &, ValueRange) {
+                             return FailureOr<Value>(value);
+                           });
+              FailureOr<Value> l =
+                  em.emit(router.getLogits(), ValueRange{t, e.col});
+              if (failed(l))
+                return failure();
+              memref::StoreOp::create(b, *l, logitsTile,
+                                      ValueRange{e.row, e.col});
+              return writeExports(em, ValueRange{t, e.col}, kLogits);
+            });
           })))
-        return failure();
-    }
-  }
+    return failure();
   gpu::BarrierOp::create(b);
 
   // One warp per token of the tile.

@@ -62,6 +62,24 @@ const KernelTuning &moe::getTuning(KernelEmitContext &ctx, StringRef family) {
   return *t;
 }
 
+MatrixChoice moe::chooseMatrix(KernelEmitContext &ctx, StringRef mmaFamily,
+                               Type lhs, Type rhs, int64_t maxM, int64_t maxN) {
+  const TargetDescription &target = ctx.getTarget();
+  const CodegenOverrides &overrides = ctx.getOverrides();
+  MatrixChoice choice;
+  if (overrides.noMatrixUnits) {
+    choice.reason = "matrix units turned off for this compile";
+    return choice;
+  }
+  choice = chooseMatrixInstruction(target, lhs, rhs, overrides.allowTf32, maxM,
+                                   maxN);
+  if (choice.inst && !target.getTuning(mmaFamily)) {
+    choice.inst = nullptr;
+    choice.reason = target.chip + " has no " + mmaFamily.str() + " tuning";
+  }
+  return choice;
+}
+
 //===----------------------------------------------------------------------===//
 // MoeEmitState
 //===----------------------------------------------------------------------===//
