@@ -35,6 +35,16 @@ shape (P = N = 64, MFMA 32x32x8), with D, dt_bias and softplus, at both
 emulator levels, against a float64 NumPy reference that runs the
 state-space recurrence step by step (no chunks). The emulator's counters
 must show matrix flops for the SSD kernels; f32 SSD stays exact on FMA.
+
+The MoE kernels' products go the same way: ragged grouped GEMMs (an empty
+expert, rows outside every group, segments longer than the tile, N and K
+that are multiples of neither the tile nor the instruction) with plain,
+transposed and gathered rows, the SwiGLU form (dispatch fused into a gate/up
+GEMM with two B operands), and router matmuls with their softmax / top-k,
+in f16 and bf16 at both emulator levels against NumPy (test_moe.py's
+references); each such launch must name the instruction, and the
+emulator must count matrix flops for it. f32 MoE products stay on FMA
+(exact) unless TF32 is allowed.
 """
 
 import sys
@@ -45,6 +55,7 @@ import torch
 
 from iolite_testing import (MODEL_TOLERANCES, TOLERANCES, assert_close,
                             build_dir, round_to, tensor_type)
+from test_moe import dispatch_ref, grouped_matmul_ref, router_ref
 
 sys.path.insert(0, str(build_dir() / "python"))
 import iolite  # noqa: E402
@@ -128,7 +139,8 @@ def torch_input(values, dtype):
     """The input as the package takes it (bf16 as a torch tensor)."""
     if dtype == "bf16":
         return torch.from_numpy(values.astype(np.float32)).to(torch.bfloat16)
-    return values.astype({"f16": np.float16, "f32": np.float32}[dtype])
+    return values.astype({"f16": np.float16, "f32": np.float32,
+                          "i32": np.int32}[dtype])
 
 
 def half_cases(m, d):
@@ -507,3 +519,155 @@ def test_ssd_tf32_when_allowed():
     check(bundle, m, "emu-gfx942", lambda res: "fma")
     for k in bundle.kernels:
         assert k["emu"]["matrix_flops"] == 0, k["name"]
+
+
+# ---------------------------------------------------------------------------
+# MoE: grouped GEMMs and router matmuls
+# ---------------------------------------------------------------------------
+MOE_TEMPLATES = ("moe_grouped_matmul", "moe_router")
+
+
+def small_ints(m, shape, lo=-2, hi=3):
+    """Integer data: router logits are exact in every accumulation order,
+    so top-k sees the reference's ties and order."""
+    return m.rng.integers(lo, hi, shape).astype(np.float64)
+
+
+def moe_cases(m, d, q=lambda x: x):
+    """`q` is what the matrix unit reads of an operand (TF32 rounding)."""
+    t = lambda *s: tensor_type(s, d)  # noqa: E731
+    ti = lambda *s: tensor_type(s, "i32")  # noqa: E731
+    r = lambda x: round_to(x, d).astype(np.float64)  # noqa: E731
+    gm = lambda x, w, o, tr=False: grouped_matmul_ref(  # noqa: E731
+        q(x), q(w), o, tr)
+    # Ragged segments: rows 0-2 and 141-149 in no group, expert 1 empty,
+    # expert 0's 67 rows span several row tiles; N = 45, K = 40.
+    rows, kd, n, e = 150, 40, 45, 5
+    offs = np.array([3, 3, 70, 71, 120, 141])
+    x, w = m.data((rows, kd), d), m.data((e, kd, n), d, 0.2)
+    m.kernel(f"moe_gm_{d}", [(x, d), (w, d), (offs, "i32")],
+             f"%y = iolite.grouped_matmul %i0, %i1, %i2 : {t(rows, kd)}, "
+             f"{t(e, kd, n)}, {ti(e + 1)}", [("%y", (rows, n), d)],
+             [gm(x, w, offs)], d)
+    # Rows gathered by index, weights transposed ([E, N, K]); K = 72.
+    src, kd, n = 30, 72, 24
+    x = m.data((src, kd), d)
+    idx = m.rng.integers(0, src, rows)
+    w = m.data((e, n, kd), d, 0.2)
+    m.kernel(f"moe_gather_{d}", [(x, d), (idx, "i32"), (w, d), (offs, "i32")],
+             f"%xs = iolite.gather %i0[%i1] {{axis = 0 : i64}} : "
+             f"{t(src, kd)}, {ti(rows)}\n"
+             f"%y = iolite.grouped_matmul %xs, %i2, %i3 {{transpose_rhs}} : "
+             f"{t(rows, kd)}, {t(e, n, kd)}, {ti(e + 1)}",
+             [("%y", (rows, n), d)], [gm(x[idx], w, offs, True)], d)
+    # SwiGLU: the dispatch fused into a gate/up GEMM (two B operands);
+    # expert 2 gets no token, N = 88, K = 56.
+    tokens, kd, n, e, k = 41, 56, 88, 6, 2
+    x = m.data((tokens, kd), d)
+    ids = m.rng.choice([0, 1, 3, 4, 5], (tokens, k))
+    wg, wu = m.data((e, kd, n), d, 0.2), m.data((e, kd, n), d, 0.2)
+    xs, _, o = dispatch_ref(x, ids, e)
+    g, u = r(gm(xs, wg, o)), r(gm(xs, wu, o))
+    m.kernel(f"moe_swiglu_{d}", [(x, d), (ids, "i32"), (wg, d), (wu, d)], f"""
+%xs, %r, %o = iolite.dispatch %i0, %i1 {{num_experts = {e} : i64}} : {t(tokens, kd)}, {ti(tokens, k)}
+%g = iolite.grouped_matmul %xs, %i2, %o : {t(tokens * k, kd)}, {t(e, kd, n)}, {ti(e + 1)}
+%u = iolite.grouped_matmul %xs, %i3, %o : {t(tokens * k, kd)}, {t(e, kd, n)}, {ti(e + 1)}
+%s = iolite.silu %g : {t(tokens * k, n)}
+%p = iolite.mul %s, %u : {t(tokens * k, n)}, {t(tokens * k, n)}
+""", [("%p", (tokens * k, n), d)], [r(r(silu(g)) * u)], d)
+    # Router matmuls: 8 experts in PyTorch's [E, H] layout (top-2) and 64
+    # in [H, E] (top-8, softmax), tokens and hidden not multiples of the
+    # tile; tied experts (equal weight rows).
+    for name, tokens, hidden, experts, kk, tr in [
+            ("e8", 37, 40, 8, 2, True), ("e64", 70, 24, 64, 8, False)]:
+        x = small_ints(m, (tokens, hidden))
+        wr = small_ints(m, (experts, hidden), -1, 2)
+        wr[1] = wr[0]
+        logits = round_to(q(x) @ q(wr).T, d)
+        wts, ids = router_ref(logits, kk, "softmax", True)
+        wt = wr if tr else np.ascontiguousarray(wr.T)
+        m.kernel(f"moe_router_{name}_{d}", [(x, d), (wt, d)], f"""
+%l = iolite.matmul %i0, %i1{" {transpose_rhs}" if tr else ""} : {t(tokens, hidden)}, {t(*wt.shape)}
+%w, %i = iolite.router %l {{k = {kk} : i64, renormalize}} : {t(tokens, experts)}
+""", [("%w", (tokens, kk), d), ("%i", (tokens, kk), "i32")], [wts, ids], d)
+
+
+def moe_kinds(chip, d):
+    """The kinds a MoE launch may use: on CDNA also MFMA 16x16x16, which
+    the templates pick for tiles of few rows (small expert segments)."""
+    kind = KINDS[chip][d]
+    if kind.startswith("amd_mfma_32x32x8"):
+        return (kind, kind.replace("32x32x8", "16x16x16"))
+    return (kind,)
+
+
+def check_moe(bundle, model, chip, want_kinds):
+    """Values against the references; every grouped GEMM / router launch
+    on one of `want_kinds`, counting matrix flops exactly when it is not
+    FMA."""
+    outputs = bundle.run(*model.inputs, backend="emu", target=chip)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    failures = []
+    for out, res in zip(outputs, model.results):
+        try:
+            assert_close(np.asarray(out, np.float64), res["expected"],
+                         res["dtype"], f"{chip} {res['case']}",
+                         TOLERANCES if res["dtype"] == "i32"
+                         else MODEL_TOLERANCES)
+        except AssertionError as err:
+            failures.append(str(err))
+    assert not failures, "\n".join(failures)
+    seen = 0
+    for k in bundle.kernels:
+        if k["template"] not in MOE_TEMPLATES:
+            continue
+        seen += 1
+        matrix = k["targets"][chip]["matrix"]
+        assert matrix["kind"] in want_kinds, (chip, k["name"], matrix)
+        if matrix["kind"] == "fma":
+            assert k["emu"]["matrix_flops"] == 0, (chip, k["name"])
+        else:
+            assert k["emu"]["matrix_flops"] > 0, (chip, k["name"], k["emu"])
+    assert seen >= 5, [k["name"] for k in bundle.kernels]
+    return outputs
+
+
+@pytest.mark.parametrize("level", ["isa", "warp"])
+@pytest.mark.parametrize("d", ["f16", "bf16"])
+def test_moe_products(level, d):
+    m = Model(f"mma_moe_{d}", 9)
+    moe_cases(m, d)
+    bundle = compile_model(m, emu_matrix_level=level)
+    try:
+        for chip in CHIPS:
+            check_moe(bundle, m, chip, moe_kinds(chip, d))
+            # The plain grouped GEMM does every product on the matrix units.
+            plain = next(k for k in bundle.kernels
+                         if k["name"] == f"moe_gm_{d}")
+            assert plain["emu"]["flops"] == 0, (chip, plain["emu"])
+    finally:
+        bundle.close()
+
+
+def test_moe_f32_stays_exact_unless_tf32():
+    exact = Model("mma_moe_f32", 10)
+    moe_cases(exact, "f32")
+    bundle = compile_model(exact)
+    try:
+        for chip in CHIPS:
+            check_moe(bundle, exact, chip, ("fma",))
+            for k in bundle.kernels:
+                if k["template"] in MOE_TEMPLATES:
+                    assert k["targets"][chip]["matrix"]["reason"].startswith(
+                        "f32 operands stay exact f32"), k["name"]
+    finally:
+        bundle.close()
+    # TF32 on request: sm_90a's m16n8k8 against TF32-rounded operands.
+    tf32 = Model("mma_moe_tf32", 10)
+    moe_cases(tf32, "f32", round_tf32)
+    bundle = compile_model(tf32, allow_tf32=True)
+    try:
+        check_moe(bundle, tf32, "emu-sm_90a", ("nv_m16n8k8_tf32",))
+        check_moe(bundle, exact, "emu-gfx942", ("fma",))
+    finally:
+        bundle.close()
