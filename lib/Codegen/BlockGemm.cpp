@@ -11,6 +11,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "llvm/ADT/bit.h"
 #include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
@@ -215,6 +216,40 @@ FailureOr<BlockGemmAccumulators> mlir::iolite::emitBlockGemm(
     emitStoreTileElement(b, *inst, tile, swizzle, row, cc, v);
   };
 
+  // Matrix tiles staged in runs along their rows (the operand's contiguous
+  // dim): `width` elements per load and one vector store, inside one
+  // swizzle chunk and 16 bytes.
+  auto runWidth = [&](int64_t want, bool haveLoader, igpu::SwizzleAttr swz,
+                      int64_t extent) -> int64_t {
+    if (!inst || !haveLoader || want <= 1)
+      return 1;
+    int64_t w = std::min<int64_t>(want, 16 / inst->inputBytes());
+    if (swz)
+      w = std::min<int64_t>(w, swz.getVec());
+    w = (int64_t)llvm::bit_floor((uint64_t)w);
+    while (w > 1 && extent % w)
+      w /= 2;
+    return std::max<int64_t>(w, 1);
+  };
+  int64_t aWidth = runWidth(shape.aRun, (bool)operands.loadARun, tiles.aSwizzle,
+                            shape.aContiguousInK ? bk : bm);
+  SmallVector<int64_t, 2> bWidths;
+  for (unsigned bi = 0; bi < shape.numB; ++bi)
+    bWidths.push_back(runWidth(shape.bRun, (bool)operands.loadBRun,
+                               inst ? tiles.bSwizzles[bi] : nullptr,
+                               shape.bContiguousInK ? bk : bn));
+  // values = inBounds ? load() : zeros, for runs.
+  auto guardedRun = [&](Value inBounds, int64_t width,
+                        function_ref<FailureOr<SmallVector<Value>>()> load)
+      -> FailureOr<SmallVector<Value>> {
+    if (!inBounds)
+      return load();
+    return em.ifThenElse(inBounds, SmallVector<Type>(width, f32), load,
+                         [&]() -> FailureOr<SmallVector<Value>> {
+                           return SmallVector<Value>(width, zero);
+                         });
+  };
+
   auto loadTiles = [&](Value kt, Value stage) -> LogicalResult {
     Value k0 = arith::MulIOp::create(b, kt, c(bk));
     // A element (m, kk): FMA [stage, kk, m]; matrix [m][kk] or [kk][m].
@@ -223,6 +258,17 @@ FailureOr<BlockGemmAccumulators> mlir::iolite::emitBlockGemm(
       Value ok =
           andOpt(operands.rowInBounds ? operands.rowInBounds(m) : Value(),
                  kInBounds(gk));
+      if (aWidth > 1) {
+        FailureOr<SmallVector<Value>> vs = guardedRun(
+            ok, aWidth, [&]() { return operands.loadARun(m, gk, aWidth); });
+        if (failed(vs))
+          return failure();
+        Value row = arith::AddIOp::create(
+            b, arith::MulIOp::create(b, stage, c(ta ? bk : bm)), ta ? kk : m);
+        emitStoreTileRun(b, *inst, tiles.a, tiles.aSwizzle, row, ta ? m : kk,
+                         *vs);
+        return success();
+      }
       FailureOr<Value> v = guarded(ok, [&]() { return operands.loadA(m, gk); });
       if (failed(v))
         return failure();
@@ -232,25 +278,46 @@ FailureOr<BlockGemmAccumulators> mlir::iolite::emitBlockGemm(
         storeElement(tiles.a, tiles.aSwizzle, stage, bm, m, kk, *v);
       return success();
     };
+    // Runs of aWidth along the contiguous dim (the inner index).
+    auto scaled = [&](Value x, int64_t w) -> Value {
+      return w > 1 ? (Value)arith::MulIOp::create(b, x, c(w)) : x;
+    };
     FailureOr<SmallVector<Value>> la =
         shape.aContiguousInK
-            ? loadTile(bm, bk, [&](Value m, Value kk) { return storeA(m, kk); })
-            : loadTile(bk, bm,
-                       [&](Value kk, Value m) { return storeA(m, kk); });
+            ? loadTile(bm, bk / aWidth,
+                       [&](Value m, Value kr) {
+                         return storeA(m, scaled(kr, aWidth));
+                       })
+            : loadTile(bk, bm / aWidth, [&](Value kk, Value mr) {
+                return storeA(scaled(mr, aWidth), kk);
+              });
     if (failed(la))
       return failure();
     for (unsigned bi = 0; bi < shape.numB; ++bi) {
+      int64_t bWidth = bWidths[bi];
       // B element (kk, n): FMA [stage, kk, n]; matrix [kk][n] or [n][kk].
       auto storeB = [&](Value kk, Value n) -> LogicalResult {
         Value gk = arith::AddIOp::create(b, k0, kk);
         Value ok =
             andOpt(kInBounds(gk),
                    operands.colInBounds ? operands.colInBounds(n) : Value());
+        igpu::SwizzleAttr swizzle = inst ? tiles.bSwizzles[bi] : nullptr;
+        if (bWidth > 1) {
+          FailureOr<SmallVector<Value>> vs = guardedRun(ok, bWidth, [&]() {
+            return operands.loadBRun(bi, gk, n, bWidth);
+          });
+          if (failed(vs))
+            return failure();
+          Value row = arith::AddIOp::create(
+              b, arith::MulIOp::create(b, stage, c(tb ? bn : bk)), tb ? n : kk);
+          emitStoreTileRun(b, *inst, tiles.b[bi], swizzle, row, tb ? kk : n,
+                           *vs);
+          return success();
+        }
         FailureOr<Value> v =
             guarded(ok, [&]() { return operands.loadB(bi, gk, n); });
         if (failed(v))
           return failure();
-        igpu::SwizzleAttr swizzle = inst ? tiles.bSwizzles[bi] : nullptr;
         if (inst && tb)
           storeElement(tiles.b[bi], swizzle, stage, bn, n, kk, *v);
         else
@@ -259,10 +326,13 @@ FailureOr<BlockGemmAccumulators> mlir::iolite::emitBlockGemm(
       };
       FailureOr<SmallVector<Value>> lb =
           shape.bContiguousInK
-              ? loadTile(bn, bk,
-                         [&](Value n, Value kk) { return storeB(kk, n); })
-              : loadTile(bk, bn,
-                         [&](Value kk, Value n) { return storeB(kk, n); });
+              ? loadTile(bn, bk / bWidth,
+                         [&](Value n, Value kr) {
+                           return storeB(scaled(kr, bWidth), n);
+                         })
+              : loadTile(bk, bn / bWidth, [&](Value kk, Value nr) {
+                  return storeB(kk, scaled(nr, bWidth));
+                });
       if (failed(lb))
         return failure();
     }

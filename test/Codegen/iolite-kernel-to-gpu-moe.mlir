@@ -175,12 +175,14 @@ func.func @dispatch_large(%x: tensor<2048x16xf16>, %ids: tensor<2048x8xi32>) -> 
 // CHECK: arith.divui
 // CHECK: memref.store {{.*}} : memref<16xi32, #gpu.address_space<workgroup>>
 // CHECK: gpu.barrier
+// A rows gathered through the staged tokens and weight rows, 8 halves per
+// load, into the swizzled f16 tiles with one vector store each.
 // CHECK: %[[TOK:.*]] = memref.load {{.*}} : memref<16xi32, #gpu.address_space<workgroup>>
 // CHECK: %[[T:.*]] = arith.index_cast %[[TOK]]
-// CHECK: memref.load %[[X]][%[[T]], %{{.*}}] : memref<16x64xf16>
-// CHECK: arith.truncf {{.*}} : f32 to f16
-// CHECK: memref.store {{.*}} : memref<32x32xf16, #gpu.address_space<workgroup>>
-// CHECK-COUNT-2: memref.load %{{.*}} : memref<8x64x128xf16>
+// CHECK: %[[XF:.*]] = memref.collapse_shape %[[X]] {{\[\[}}0, 1]] : memref<16x64xf16> into memref<1024xf16>
+// CHECK: vector.load %[[XF]][%{{.*}}] {alignment = 16 : i64} : memref<1024xf16>, vector<8xf16>
+// CHECK: vector.store {{.*}} : memref<32x32xf16, #gpu.address_space<workgroup>>, vector<8xf16>
+// CHECK-COUNT-2: vector.load %{{.*}} : memref<65536xf16>, vector<8xf16>
 // CHECK: iolite_gpu.mma_load a nv_m16n8k16_f16
 // CHECK: iolite_gpu.mma_load b nv_m16n8k16_f16
 // CHECK: iolite_gpu.mma nv_m16n8k16_f16

@@ -51,6 +51,12 @@ struct BlockGemmShape {
   const matrix::Instruction *inst = nullptr;
   int64_t warpsM = 1, warpsN = 1;
   int64_t warpSize = 32;
+  /// Matrix mode with run loads (BlockGemmOperands::loadARun / loadBRun):
+  /// the most elements one load reads along each operand's contiguous dim.
+  /// The template guarantees that every such run starting at a multiple of
+  /// it lies entirely inside or outside the problem (it divides the
+  /// problem's extent of that dim); the stores may shorten it further.
+  int64_t aRun = 1, bRun = 1;
 
   bool isMatrix() const { return inst != nullptr; }
   int64_t threads() const {
@@ -107,6 +113,15 @@ struct BlockGemmOperands {
   /// i1 for tile rows/columns inside the problem; null when all are.
   function_ref<Value(Value i)> rowInBounds;
   function_ref<Value(Value j)> colInBounds;
+  /// Matrix mode, optional: `width` consecutive elements along the
+  /// operand's contiguous dim from (i, k) / (k, j) (ElementalEmitter runs:
+  /// one vector load where the buffer allows). Used when the shape's
+  /// aRun / bRun exceed 1.
+  function_ref<FailureOr<SmallVector<Value>>(Value i, Value k, int64_t width)>
+      loadARun;
+  function_ref<FailureOr<SmallVector<Value>>(unsigned b, Value k, Value j,
+                                             int64_t width)>
+      loadBRun;
 };
 
 /// A thread's accumulators, per B operand (see accumulatorsPerB): FMA mode

@@ -145,6 +145,13 @@ const KernelTuning &getTuning(KernelEmitContext &ctx, StringRef family);
 MatrixChoice chooseMatrix(KernelEmitContext &ctx, StringRef mmaFamily, Type lhs,
                           Type rhs, int64_t maxM, int64_t maxN);
 
+/// Elements per global load of a block GEMM operand read in runs along a
+/// dim of `extent` elements: the largest power of two within the target's
+/// vector width (for `operand`'s widest source element) dividing `extent`,
+/// so every aligned run is entirely inside or outside the problem.
+int64_t getOperandRun(const TargetDescription &target, Value operand,
+                      int64_t extent);
+
 /// Index helpers shared by the stages.
 Value constIndex(ImplicitLocOpBuilder &b, int64_t v);
 Value cmpLt(ImplicitLocOpBuilder &b, Value x, Value y);

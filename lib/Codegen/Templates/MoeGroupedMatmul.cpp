@@ -107,6 +107,9 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
     tuning = &getTuning(ctx, "moe_grouped_matmul_mma");
     shape.inst = inst;
     shape.warpSize = target.warpSize;
+    // Tiles are staged in runs along the operands' contiguous dims.
+    shape.aRun = getOperandRun(target, gm.getInput(), kDim);
+    shape.bRun = getOperandRun(target, gm.getWeight(), transposed ? kDim : n);
     shape.bm = std::min<int64_t>(
         tuning->tile[0],
         std::max<int64_t>(inst->m, llvm::PowerOf2Ceil(avgRows)));
@@ -186,6 +189,7 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
 
   ImplicitLocOpBuilder &b = ctx.getBuilder();
   ElementalEmitter em(b, ctx.getBindings());
+  em.setBufferAlignment(target.maxVectorBytes);
   state.installSources(em);
   auto c = [&](int64_t v) { return constIndex(b, v); };
   Type i32 = b.getI32Type();
@@ -321,6 +325,16 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
                         bb, bb.getIndexType(), stagedAt(bb, idx[0]));
                     return em.emit(input, ValueRange{token, idx[1]});
                   });
+              // Runs of a gathered row are runs of the input's row.
+              em.setRunSource(
+                  dispatch.getSorted(),
+                  [&em, input,
+                   stagedAt](ImplicitLocOpBuilder &bb, ValueRange idx,
+                             unsigned width) -> FailureOr<SmallVector<Value>> {
+                    Value token = arith::IndexCastOp::create(
+                        bb, bb.getIndexType(), stagedAt(bb, idx[0]));
+                    return em.emitRun(input, ValueRange{token, idx[1]}, width);
+                  });
             } else {
               em.setSource(gather.getIndices(),
                            [stagedAt](ImplicitLocOpBuilder &bb,
@@ -346,8 +360,23 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
           auto colOk = [&](Value j) -> Value {
             return cmpLt(b, arith::AddIOp::create(b, n0, j), c(n));
           };
+          auto loadARun = [&](Value i, Value gk,
+                              int64_t width) -> FailureOr<SmallVector<Value>> {
+            Value row = arith::AddIOp::create(b, rowStart, i);
+            return em.emitRun(gm.getInput(), ValueRange{row, gk}, width);
+          };
+          auto loadBRun = [&](unsigned bi, Value gk, Value j,
+                              int64_t width) -> FailureOr<SmallVector<Value>> {
+            Value col = arith::AddIOp::create(b, n0, j);
+            Value w = gms[bi].getWeight();
+            return transposed
+                       ? em.emitRun(w, ValueRange{expert, col, gk}, width)
+                       : em.emitRun(w, ValueRange{expert, gk, col}, width);
+          };
           ops.loadA = loadA;
           ops.loadB = loadB;
+          ops.loadARun = loadARun;
+          ops.loadBRun = loadBRun;
           ops.rowInBounds = rowOk;
           if (n % bn)
             ops.colInBounds = colOk;

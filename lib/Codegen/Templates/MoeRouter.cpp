@@ -289,6 +289,11 @@ LogicalResult RouterEmitter::emitWithMatmul() {
     tuning = &getTuning(ctx, "moe_router_mma");
     shape.inst = inst;
     shape.warpSize = warp;
+    // Tiles are staged in runs along the operands' contiguous dims.
+    shape.aRun = getOperandRun(target, matmul.getLhs(),
+                               matmul.getTransposeLhs() ? tokens : hidden);
+    shape.bRun = getOperandRun(target, matmul.getRhs(),
+                               matmul.getTransposeRhs() ? hidden : experts);
     shape.bn = std::max<int64_t>(inst->n, expertsPow2);
     shape.bm = std::min<int64_t>(
         tuning->tile[0],
@@ -340,6 +345,7 @@ LogicalResult RouterEmitter::emitWithMatmul() {
 
   ImplicitLocOpBuilder &b = this->b();
   ElementalEmitter em(b, ctx.getBindings());
+  em.setBufferAlignment(target.maxVectorBytes);
   state.installSources(em);
   Value tid = ctx.threadId(gpu::Dimension::x);
   Value t0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::x), c(bm));
@@ -357,8 +363,21 @@ LogicalResult RouterEmitter::emitWithMatmul() {
     return cmpLt(b, arith::AddIOp::create(b, t0, i), c(tokens));
   };
   auto colOk = [&](Value e) -> Value { return cmpLt(b, e, c(experts)); };
+  auto loadARun = [&](Value i, Value gk,
+                      int64_t width) -> FailureOr<SmallVector<Value>> {
+    Value t = arith::AddIOp::create(b, t0, i);
+    return tl ? em.emitRun(lhsV, ValueRange{gk, t}, width)
+              : em.emitRun(lhsV, ValueRange{t, gk}, width);
+  };
+  auto loadBRun = [&](unsigned, Value gk, Value e,
+                      int64_t width) -> FailureOr<SmallVector<Value>> {
+    return tr ? em.emitRun(rhsV, ValueRange{e, gk}, width)
+              : em.emitRun(rhsV, ValueRange{gk, e}, width);
+  };
   ops.loadA = loadA;
   ops.loadB = loadB;
+  ops.loadARun = loadARun;
+  ops.loadBRun = loadBRun;
   if (tokens % bm)
     ops.rowInBounds = rowOk;
   if (bn != experts)

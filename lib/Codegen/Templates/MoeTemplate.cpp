@@ -19,6 +19,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/bit.h"
 
 using namespace mlir;
 using namespace mlir::iolite;
@@ -60,6 +61,16 @@ const KernelTuning &moe::getTuning(KernelEmitContext &ctx, StringRef family) {
   const KernelTuning *t = ctx.getTarget().getTuning(family);
   assert(t && "matched without the family's tuning");
   return *t;
+}
+
+int64_t moe::getOperandRun(const TargetDescription &target, Value operand,
+                           int64_t extent) {
+  int64_t w = std::max<int64_t>(1, (int64_t)target.maxVectorBytes /
+                                       getWidestElementBytes(operand));
+  w = (int64_t)llvm::bit_floor((uint64_t)w);
+  while (w > 1 && extent % w)
+    w /= 2;
+  return w;
 }
 
 MatrixChoice moe::chooseMatrix(KernelEmitContext &ctx, StringRef mmaFamily,
