@@ -17,6 +17,9 @@
 // through the element emitter; when they are a dispatch of the same kernel
 // (or a gather by row), the tile's source row numbers are staged in shared
 // memory once and the A loads gather the rows of the dispatch input directly.
+// f16/bf16 products (f32 with allow_tf32 where the chip has TF32) run on the
+// matrix units (BlockGemm's matrix mode: mma.sync / MFMA warp tiles), others
+// on FMA; the epilogue walks the accumulators the same way in both.
 //
 // Offsets are expected non-decreasing within [0, R] (as dispatch makes
 // them); other values are clamped so every access stays in bounds.

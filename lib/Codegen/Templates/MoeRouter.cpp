@@ -6,8 +6,9 @@
 //
 // A block owns a tile of tokens with all E experts' logits. With the logits
 // matmul in the kernel, the block computes the [tokens x E] logits tile with
-// the block GEMM (x tile and router weight tile in shared memory, f32
-// register accumulators), writes it to shared memory through the fused
+// the block GEMM (x tile and router weight tile in shared memory; on the
+// matrix units for f16/bf16, else f32 register tiles on FMA), writes it to
+// shared memory through the fused
 // pointwise ops (bias, casts), and then one warp per token scores and selects:
 // lanes hold E / warp logits in registers, the softmax max and sum are warp
 // all-reduces, and each of the k rounds is a warp arg-max (gpu.shuffle xor
