@@ -17,6 +17,13 @@ counts the lower triangle), GB/s (the IO lower bound: inputs read once,
 outputs written once, over the time) and the ratio to PyTorch. The outputs
 are compared with PyTorch's (max abs error, reported).
 
+Bundles can be compiled ahead, where the compiler is, and run where it is
+not (bench/device_check.sh does this for a GPU machine):
+
+    python3 bench/gpu_harness.py --prepare=DIR --shapes=default \\
+        --targets=sm_90a,sm_80          # here: DIR/cases.json + bundles
+    python3 bench/gpu_harness.py --bundles=DIR --json out.json   # there
+
 --backend=emu runs the same plumbing on the CPU emulator: host wall time of
 emulated kernels against PyTorch on the CPU (an explicit softmax attention,
 torch.matmul). Those numbers say nothing about GPU speed; they are labelled
@@ -30,6 +37,7 @@ import os
 import statistics
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -62,6 +70,11 @@ def compile_model(text, name, target, out_dir):
     if r.returncode != 0:
         raise SystemExit(f"iolite-compile failed for {name}:\n{r.stderr}")
     return bundle
+
+
+def slug(text):
+    """A case name as a folder name."""
+    return "".join(c if c.isalnum() else "_" for c in text)
 
 
 def cases(shapes):
@@ -177,10 +190,52 @@ def summarize(case, times):
             "gbps": case["bytes"] / t / 1e9}
 
 
+def prepare(shapes, targets, out_dir):
+    """Compiles every case of `shapes` for `targets` into out_dir/<case>,
+    with out_dir/cases.json describing them (the model text left out)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    described = []
+    for case in cases(shapes):
+        folder = slug(case["name"])
+        with tempfile.TemporaryDirectory(prefix="iolite-harness-") as work:
+            bundle = compile_model(case["model"][1], case["model"][0],
+                                   targets, work)
+            dest = out_dir / folder
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(bundle, dest)
+        described.append({k: v for k, v in case.items() if k != "model"} |
+                         {"bundle": folder})
+    (out_dir / "cases.json").write_text(json.dumps(
+        {"shapes": shapes, "targets": targets, "cases": described},
+        indent=1))
+    return described
+
+
+def prepared_cases(bundles_dir):
+    """The cases of a --prepare folder, each with its bundle's path."""
+    bundles_dir = Path(bundles_dir)
+    described = json.loads((bundles_dir / "cases.json").read_text())
+    out = []
+    for case in described["cases"]:
+        path = bundles_dir / case["bundle"]
+        if not (path / "manifest.json").exists():
+            raise SystemExit(f"error: prepared bundle {path} is missing")
+        out.append(case | {"bundle_dir": path})
+    return out
+
+
 def run_case(case, torch, device, target, work, warmup, iters, on_gpu):
-    bundle_dir = compile_model(case["model"][1], case["model"][0], target,
-                               work)
-    bundle = Bundle(bundle_dir, device)
+    if "bundle_dir" in case:
+        bundle_dir = case["bundle_dir"]
+        launch = case["bundle_dir"] / "launch.so"
+        launch = launch if launch.exists() else None
+    else:
+        bundle_dir = compile_model(case["model"][1], case["model"][0],
+                                   target, work)
+        launch = None
+    bundle = Bundle(bundle_dir, device, launch)
     try:
         gen = torch.Generator().manual_seed(0)
         dev = "cuda" if on_gpu else "cpu"
@@ -229,13 +284,16 @@ def run_case(case, torch, device, target, work, warmup, iters, on_gpu):
         expected = ref_fn().float()
         actual = read_out().float()
         err = (actual - expected).abs().max().item()
+        if math.isnan(err) or not torch.isfinite(actual).all():
+            err = math.inf  # NaN would compare as within any bound
         manifest = bundle.manifest
         res = {"case": case["name"], "shape": case["shape"],
                "kernels": [k["name"] for k in manifest["kernels"]],
                "templates": [k["template"] for k in manifest["kernels"]],
                "iolite": summarize(case, iolite_times),
                "torch": summarize(case, ref_times),
-               "max_abs_error": err}
+               "max_abs_error": err,
+               "reference_max_abs": expected.abs().max().item()}
         res["throughput_ratio"] = (res["torch"]["median_s"] /
                                    res["iolite"]["median_s"])
         if not on_gpu:
@@ -256,9 +314,20 @@ def main(argv=None):
     ap.add_argument("--chip", default="sm_90a",
                     help="emu: the emulated chip (cuda: the device's)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--prepare", metavar="DIR",
+                    help="only compile the cases for --targets into DIR")
+    ap.add_argument("--targets", default="sm_90a,sm_80",
+                    help="--prepare: iolite-compile's --target list")
+    ap.add_argument("--bundles", metavar="DIR",
+                    help="run the cases a --prepare wrote into DIR")
     a = ap.parse_args(argv)
     on_gpu = a.backend == "cuda"
     shapes = a.shapes or ("default" if on_gpu else "tiny")
+    if a.prepare:
+        for c in prepare(shapes, a.targets, a.prepare):
+            print(f"prepared {c['bundle']} ({a.targets})")
+        return 0
+    todo = prepared_cases(a.bundles) if a.bundles else cases(shapes)
 
     import torch
     if on_gpu:
@@ -273,18 +342,21 @@ def main(argv=None):
         major, minor = torch.cuda.get_device_capability()
         target = f"sm_{major}{minor}" + ("a" if major == 9 else "")
         device = Device("cuda")
-        label = (f"CUDA events on {torch.cuda.get_device_name()} "
+        device_name = torch.cuda.get_device_name()
+        label = (f"CUDA events on {device_name} "
                  f"({target}), L2 flushed before each run")
     else:
         target = f"emu-{a.chip}"
         device = Device(target)
+        device_name = f"emulator ({target})"
         label = ("EMULATOR: host wall time of the CPU emulator vs PyTorch "
                  "on the CPU; not a GPU measurement")
     results = {"backend": a.backend, "target": target, "timing": label,
+               "device_name": device_name,
                "warmup": a.warmup, "iters": a.iters,
                "torch": torch.__version__, "cases": []}
     with tempfile.TemporaryDirectory(prefix="iolite-harness-") as work:
-        for case in cases(shapes):
+        for case in todo:
             r = run_case(case, torch, device, target, work, a.warmup,
                          a.iters, on_gpu)
             results["cases"].append(r)

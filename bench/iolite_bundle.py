@@ -188,10 +188,30 @@ def find_c_compiler():
                             "(set IOLITE_CC)")
 
 
-class Bundle:
-    """A bundle's launch code loaded on one device."""
+def build_launch_library(bundle_dir, out_so, runtime_path):
+    """Compiles a bundle's NAME.c into the shared object `out_so`, linked to
+    the runtime library at `runtime_path` (by its soname)."""
+    bundle_dir = Path(bundle_dir)
+    name = json.loads((bundle_dir / "manifest.json").read_text())["name"]
+    header_dir = REPO / "include" / "iolite" / "Runtime"
+    cmd = [find_c_compiler(), "-std=c11", "-O1", "-fPIC", "-shared",
+           f"-I{header_dir}", f"-I{bundle_dir}",
+           str(bundle_dir / f"{name}.c"), "-o", str(out_so),
+           str(runtime_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError_("compiling the launch code failed:\n" +
+                            proc.stderr)
 
-    def __init__(self, bundle_dir, device):
+
+class Bundle:
+    """A bundle's launch code loaded on one device.
+
+    `launch_library` names NAME.c already compiled by build_launch_library
+    (bench/device_check.py prepares them where a C compiler is at hand);
+    without it NAME.c is compiled now."""
+
+    def __init__(self, bundle_dir, device, launch_library=None):
         self.dir = Path(bundle_dir)
         self.manifest = json.loads((self.dir / "manifest.json").read_text())
         self.name = self.manifest["name"]
@@ -199,14 +219,12 @@ class Bundle:
         rt = device.rt
         self._scratch = tempfile.mkdtemp(prefix="iolite-bench-")
         so = Path(self._scratch) / f"{self.name}.so"
-        header_dir = REPO / "include" / "iolite" / "Runtime"
-        cmd = [find_c_compiler(), "-std=c11", "-O1", "-fPIC", "-shared",
-               f"-I{header_dir}", f"-I{self.dir}",
-               str(self.dir / f"{self.name}.c"), "-o", str(so), rt.path]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise RuntimeError_("compiling the launch code failed:\n" +
-                                proc.stderr)
+        if launch_library is None:
+            build_launch_library(self.dir, so, rt.path)
+        else:
+            so = Path(launch_library)
+            if not so.exists():
+                raise FileNotFoundError(f"{so}: prepared launch code missing")
         self.lib = ctypes.CDLL(str(so))
         vp = ctypes.c_void_p
         self._load = getattr(self.lib, f"{self.name}_load")
