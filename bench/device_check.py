@@ -485,6 +485,9 @@ def finish(check, a, out, report, only):
         for e in prep["examples"]:
             check.record(f"example {e['name']}", NOT_RUN,
                          "the device did not open")
+        for entry in prep["harness"]:
+            check.record(f"harness {entry['shapes']}", NOT_RUN,
+                         "the device did not open")
         return write_report(check, out, report)
     report["device"] = probe_info
     driver = (f", driver {probe_info['driver']}" if "driver" in probe_info

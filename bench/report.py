@@ -1,5 +1,6 @@
 """docs/perf.md and docs/perf/*.png from the results of perf.py."""
 
+import json
 import math
 from pathlib import Path
 
@@ -782,6 +783,85 @@ def harness_section(results):
     return "\n".join(text)
 
 
+# -- device check ------------------------------------------------------------
+
+DEVICE_CHECK_RUN = ("`bench/device_check.sh --prepare` here, then "
+                    "`bench/device_check.sh --run` on the GPU machine "
+                    "(carrying `build/device-check`), its "
+                    "`device_check.json` copied to "
+                    "`docs/perf/device_check.json`")
+
+
+def device_check_summary(dc):
+    """The Checks section's line for the device check."""
+    if dc is None:
+        return ("- Device check (examples and harness through the CUDA "
+                "backend): **not run** — no device check result is in "
+                "docs/perf.")
+    n = dc["summary"]
+    met = "met" if not n["FAILED"] and not n["not run"] else "NOT met"
+    return (f"- Device check on {device_label(dc)} ({dc['date']}): "
+            f"**{n['passed']} passed, {n['FAILED']} FAILED, "
+            f"{n['not run']} not run**: {met}.")
+
+
+def device_label(dc):
+    d = dc.get("device") or {}
+    label = d.get("gpu") or f"{dc['backend']} (device did not open)"
+    return label + (" — EMULATOR, not a GPU" if dc["backend"] == "emu"
+                    else "")
+
+
+def device_check_section(dc):
+    text = ["## 8. Device check", "",
+            "`bench/device_check.sh` runs every example against its "
+            "expected outputs and the harness's cases against PyTorch "
+            "through the runtime's CUDA backend, from bundles compiled "
+            "ahead for sm_90a and sm_80. It is what runs first whenever a "
+            "GPU machine is available: " + DEVICE_CHECK_RUN + ".", ""]
+    if dc is None:
+        return "\n".join(text + [
+            "**No device check has run**: the CUDA launch path has not "
+            "executed a kernel for this report.", ""])
+    prep = dc.get("prepared") or {}
+    d = dc.get("device") or {}
+    n = dc["summary"]
+    driver = f"driver {d['driver']}, " if "driver" in d else ""
+    text += [f"Run on **{device_label(dc)}** (runtime arch "
+             f"{d.get('arch', '?')}, {driver}"
+             f"PyTorch {d.get('torch') or 'absent'}) on {dc['date']}, "
+             f"bundles prepared at commit `{prep.get('commit')}`"
+             f"{' with local changes' if prep.get('dirty') else ''} on "
+             f"{prep.get('created')} (ptxas {prep.get('ptxas')}); "
+             f"{dc['seconds']:.0f} s. **{n['passed']} passed, "
+             f"{n['FAILED']} FAILED, {n['not run']} not run.**", "",
+             table(["step", "status", "detail"],
+                   [[s["step"], s["status"] if s["status"] != "FAILED"
+                     else "**FAILED**", s["detail"].replace("|", "/")]
+                    for s in dc["steps"]]), ""]
+    for shapes, h in (dc.get("harness") or {}).items():
+        text += [f"Harness, {shapes} shapes — {h.get('timing', '')}:", ""]
+        rows = []
+        for r in h["cases"]:
+            i, t = r["iolite"], r.get("torch")
+            rows.append([r["case"], f"{i['median_s'] * 1e3:.3f}",
+                         f"{i['tflops']:.4g}",
+                         f"{t['median_s'] * 1e3:.3f}" if t else "—",
+                         f"{t['tflops']:.4g}" if t else "—",
+                         f"{r['throughput_ratio']:.2f}" if t else "—",
+                         f"{r['max_abs_error']:.1e}"
+                         if "max_abs_error" in r else "not checked"])
+        text += [table(["case", "Iolite ms", "TFLOP/s", "PyTorch ms",
+                        "TFLOP/s", "PyTorch / Iolite time",
+                        "max abs error"], rows), ""]
+    return "\n".join(text)
+
+
+def read_device_check(out_path):
+    path = Path(out_path).parent / "perf" / "device_check.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 # -- the page --------------------------------------------------------------------
 
 def latest_partial_runs(results):
@@ -885,6 +965,8 @@ def write(results, out_path):
             f"{'met' if low['share'] >= 0.95 else 'NOT met'}.")
     if not checks:
         checks.append("- (the IO section did not run)")
+    device_check = read_device_check(out_path)
+    checks.append(device_check_summary(device_check))
 
     minutes = results["total_seconds"] / 60
     head = [
@@ -933,6 +1015,7 @@ def write(results, out_path):
     body = [attention, scan, ssd, moe, examples,
             resources_section(results), compile_section(results, figdir),
             roofline_section(results, figdir), matrix_section(results),
-            peers_section(results, figdir), harness_section(results)]
+            peers_section(results, figdir), harness_section(results),
+            device_check_section(device_check)]
     text = "\n".join(head + [b for b in body if b])
     out_path.write_text(text.rstrip() + "\n")

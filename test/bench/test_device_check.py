@@ -147,3 +147,20 @@ def test_without_pytorch_timings_only(prepared, tmp_path):
     assert len(timed) == 3 and all(x["status"] == "passed" for x in timed)
     assert all(c["iolite"]["tflops"] > 0
                for c in report["harness"]["tiny"]["cases"])
+
+
+def test_report_section(prepared, tmp_path):
+    # docs/perf.md's section 7: absent result -> says so; present -> the
+    # device, date and commit, every step.
+    sys.path.insert(0, str(REPO / "bench"))
+    import report
+    empty = report.device_check_section(None)
+    assert "No device check has run" in empty
+    assert "not run" in report.device_check_summary(None)
+    _, dc, _ = run(prepared, tmp_path / "out", "--only=examples")
+    text = report.device_check_section(dc)
+    assert "emulator (emu-sm_90a) — EMULATOR, not a GPU" in text
+    assert dc["date"] in text and f"`{dc['prepared']['commit']}`" in text
+    assert f"| example {EXAMPLE} | passed |" in text
+    assert "| harness tiny | not run |" in text
+    assert "NOT met" in report.device_check_summary(dc)
