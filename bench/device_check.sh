@@ -29,7 +29,8 @@
 # bundle, a failed launch, a mismatch, an unparsable answer, a timeout), 3
 # when none failed but some did not run.
 #
-# The device call (carry: build/device-check):
+# On the GPU machine, with build/device-check carried beside the checkout
+# (it is git-ignored; nothing else from build/ is needed):
 #   bench/device_check.sh --run
 # Afterwards, copy $OUT's device_check.json to docs/perf/device_check.json
 # and rewrite docs/perf.md with `python3 bench/perf.py --report-only`.
@@ -65,7 +66,7 @@ for arg in "$@"; do
     --run) mode=run ;;
     --dir=*) dir="${arg#--dir=}" ;;
     --out=*) out="${arg#--out=}" ;;
-    -h|--help) sed -n '2,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    -h|--help) sed -n '3,/^#===--/{/^#===--/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
                exit 0 ;;
     *) args+=("$arg") ;;
   esac
