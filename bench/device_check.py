@@ -362,6 +362,39 @@ class Check:
             return None, f"unparsable output: {r.stdout[-200:]!r}", secs
 
 
+def judge_example(check, step, data, e, secs):
+    errs = ", ".join(f"max abs error {o['max_abs_error']:.2e}"
+                     if o["max_abs_error"] is not None
+                     else "non-finite output" for o in data["outputs"])
+    detail = (f"{len(data['kernels'])} kernels, {errs} (rtol "
+              f"{e['rtol']}, atol {e['atol']}), {data['median_ms']:.3f} ms")
+    if data["ok"] is True and data["outputs"]:
+        check.record(step, PASSED, detail, secs)
+    else:
+        bad = sum(o["mismatches"] for o in data["outputs"])
+        check.record(step, FAILED, f"mismatch: {bad} elements; " + detail,
+                     secs)
+
+
+def judge_case(check, step, c, rtol, atol):
+    """One harness case: a valid timing, and PyTorch's output within the
+    f16 model tolerance (relative to the reference's magnitude)."""
+    bound = atol + rtol * c["reference_max_abs"]
+    i = c["iolite"]
+    ok_time = all(isinstance(i.get(k), (int, float)) and
+                  math.isfinite(i[k]) and i[k] > 0
+                  for k in ("median_s", "tflops"))
+    detail = (f"{i.get('tflops', 0):.4g} TFLOP/s "
+              f"({c['torch']['tflops']:.4g} torch), max abs error "
+              f"{c['max_abs_error']:.2e} (bound {bound:.2e})")
+    if not ok_time:
+        check.record(step, FAILED, "no valid timing: " + detail)
+    elif not c["max_abs_error"] <= bound:
+        check.record(step, FAILED, "mismatch: " + detail)
+    else:
+        check.record(step, PASSED, detail)
+
+
 def harness_steps(check, a, prep, entry, probe_info, device, env):
     shapes = entry["shapes"]
     folder = Path(a.dir) / entry["dir"]
@@ -400,27 +433,17 @@ def harness_steps(check, a, prep, entry, probe_info, device, env):
         if err:
             check.record(f"harness {shapes}", FAILED, err, secs)
             return None
-        got = {c["case"]: c for c in result["cases"]}
+        got = {c.get("case"): c for c in result["cases"]}
         for name in entry["cases"]:
             c = got.get(name)
             step = f"harness {shapes}: {name}"
             if c is None:
                 check.record(step, FAILED, "no result in the report")
                 continue
-            bound = atol + rtol * c.get("reference_max_abs", math.inf)
-            i = c["iolite"]
-            ok_time = all(isinstance(i.get(k), (int, float)) and
-                          math.isfinite(i[k]) and i[k] > 0
-                          for k in ("median_s", "tflops"))
-            detail = (f"{i.get('tflops', 0):.4g} TFLOP/s "
-                      f"({c['torch']['tflops']:.4g} torch), max abs error "
-                      f"{c['max_abs_error']:.2e} (bound {bound:.2e})")
-            if not ok_time:
-                check.record(step, FAILED, "no valid timing: " + detail)
-            elif not c["max_abs_error"] <= bound:
-                check.record(step, FAILED, "mismatch: " + detail)
-            else:
-                check.record(step, PASSED, detail)
+            try:
+                judge_case(check, step, c, rtol, atol)
+            except (KeyError, TypeError, ValueError) as e:
+                check.record(step, FAILED, f"unparsable result: {e!r}")
         return result
     why = probe_info.get("torch_missing") or \
         "PyTorch sees no CUDA device"
@@ -451,7 +474,11 @@ def run(a):
     only = set(a.only.split(",")) if a.only else {"examples", "harness"}
     report = {"schema": 1, "date": now(), "backend": a.backend,
               "checkout_commit": git("rev-parse", "--short=12", "HEAD")}
-    status = finish(check, a, out, report, only)
+    try:
+        status = finish(check, a, out, report, only)
+    except Exception as e:  # noqa: BLE001 (the report must still be written)
+        check.record("device check", FAILED, f"internal error: {e!r}")
+        status = write_report(check, out, report)
     check.log_file.close()
     return status
 
@@ -517,18 +544,10 @@ def finish(check, a, out, report, only):
             check.record(step, FAILED, err, secs)
             continue
         report["examples"][e["name"]] = data
-        errs = ", ".join(f"max abs error {o['max_abs_error']:.2e}"
-                         if o["max_abs_error"] is not None
-                         else "non-finite output" for o in data["outputs"])
-        detail = (f"{len(data['kernels'])} kernels, {errs} (rtol "
-                  f"{e['rtol']}, atol {e['atol']}), "
-                  f"{data['median_ms']:.3f} ms")
-        if data["ok"]:
-            check.record(step, PASSED, detail, secs)
-        else:
-            bad = sum(o["mismatches"] for o in data["outputs"])
-            check.record(step, FAILED, f"mismatch: {bad} elements; " +
-                         detail, secs)
+        try:
+            judge_example(check, step, data, e, secs)
+        except (KeyError, TypeError, ValueError) as err:
+            check.record(step, FAILED, f"unparsable result: {err!r}", secs)
 
     report["harness"] = {}
     for entry in prep["harness"]:
