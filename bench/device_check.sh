@@ -2,7 +2,7 @@
 #===- device_check.sh - The check that runs first on an NVIDIA GPU ---------===#
 #
 # bench/device_check.sh --prepare [--dir=DIR] [--targets=sm_90a,sm_80]
-#                       [--examples=a,b] [--shapes=small,default]
+#                       [--examples=a,b] [--shapes=small,default] [--no-build]
 # bench/device_check.sh --run [--dir=DIR] [--out=DIR] [--backend=cuda|emu]
 #                       [--only=examples,harness] [--budget-s=450]
 #
@@ -13,7 +13,8 @@
 # device_check.json and device_check.log.
 #
 # --prepare runs HERE, where Iolite is built (iolite-compile, ptxas, a C
-# compiler): it compiles all bundles for sm_90a and sm_80 and their launch
+# compiler): it brings the build up to date (tools/build.sh, unless
+# --no-build; $IOLITE_BUILD_DIR, default build/), compiles all bundles for sm_90a and sm_80 and their launch
 # code against a copy of libiolite_runtime.so into DIR (default
 # build/device-check, about 3 MiB). The GPU machine needs only that folder,
 # the checkout, python3 with numpy, and the NVIDIA driver; PyTorch is
@@ -57,12 +58,14 @@ pick_python() {
 }
 
 mode=""
+build=1
 dir="$ROOT/build/device-check"
 out="${OUT:-$ROOT/build/device-check-results}"
 args=()
 for arg in "$@"; do
   case "$arg" in
     --prepare) mode=prepare ;;
+    --no-build) build=0 ;;
     --run) mode=run ;;
     --dir=*) dir="${arg#--dir=}" ;;
     --out=*) out="${arg#--out=}" ;;
@@ -74,6 +77,11 @@ done
 PY="$(pick_python)"
 case "$mode" in
   prepare)
+    export IOLITE_BUILD_DIR="${IOLITE_BUILD_DIR:-$ROOT/build}"
+    if [ "$build" -eq 1 ]; then
+      BUILD_DIR="$IOLITE_BUILD_DIR" "$ROOT/tools/build.sh" \
+        --target iolite-compile iolite_runtime >&2
+    fi
     exec "$PY" "$ROOT/bench/device_check.py" prepare --dir="$dir" \
       ${args[@]+"${args[@]}"} ;;
   run)

@@ -39,7 +39,8 @@ def script(*args, env=None):
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("device-check")
-    r = script("--prepare", f"--dir={root / 'prep'}", "--targets=emu-sm_90a",
+    r = script("--prepare", "--no-build", f"--dir={root / 'prep'}",
+               "--targets=emu-sm_90a",
                f"--examples={EXAMPLE}", "--shapes=tiny")
     assert r.returncode == 0, r.stdout + r.stderr
     return root / "prep"
