@@ -397,7 +397,17 @@ FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
 
 FailureOr<Value> AttentionEmitter::maskedLogit(Value score, const RowInfo &row,
                                                Value col, Value colValid) {
-  Value x = arith::MulFOp::create(b, score, f(att.getEffectiveScale()));
+  // Logits are kept in base 2 (x * log2 e), so the softmax's exponentials
+  // are exp2 (one MUFU.EX2 / v_exp_f32 each); with nothing between the
+  // scale and the exponential, log2 e folds into the scale (as
+  // FlashAttention-2's softmax_scale_log2).
+  constexpr double kLog2e = 1.4426950408889634;
+  bool natural = att.getSoftcap() || row.slope ||
+                 (att.getMask() && !cast<ShapedType>(att.getMask().getType())
+                                        .getElementType()
+                                        .isInteger(1));
+  Value x = arith::MulFOp::create(
+      b, score, f(att.getEffectiveScale() * (natural ? 1.0 : kLog2e)));
   if (auto cap = att.getSoftcap()) {
     Value capValue = f(cap->convertToDouble());
     x = arith::MulFOp::create(
@@ -437,6 +447,8 @@ FailureOr<Value> AttentionEmitter::maskedLogit(Value score, const RowInfo &row,
     else
       x = arith::AddFOp::create(b, x, *mv);
   }
+  if (natural)
+    x = arith::MulFOp::create(b, x, f(kLog2e));
   if (keep)
     x = arith::SelectOp::create(b, keep, x, negInf());
   return x;
@@ -700,14 +712,14 @@ FailureOr<SmallVector<Value>> AttentionEmitter::step(Value kvTile, Value stage,
         emitLaneGroupAllReduce(b, rowMax, p.tx, ctx.getTarget().warpSize, maxf);
     Value mNew = maxf(m[a], rowMax);
     // A row with no key so far keeps m = -inf; subtract 0 instead so that
-    // exp(-inf - m) is 0, not NaN.
+    // exp2(-inf - m) is 0, not NaN.
     Value none =
         arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mNew, negInf());
     Value base = arith::SelectOp::create(b, none, f(0.0), mNew);
-    Value corr = math::ExpOp::create(b, arith::SubFOp::create(b, m[a], base));
+    Value corr = math::Exp2Op::create(b, arith::SubFOp::create(b, m[a], base));
     Value sum = f(0.0);
     for (int64_t j = 0; j < tn; ++j) {
-      Value pv = math::ExpOp::create(
+      Value pv = math::Exp2Op::create(
           b, arith::SubFOp::create(b, logits[a * tn + j], base));
       sum = arith::AddFOp::create(b, sum, pv);
       memref::StoreOp::create(
@@ -890,8 +902,8 @@ LogicalResult AttentionEmitter::emitCombine() {
   };
   Value negInf = cf(-std::numeric_limits<double>::infinity());
 
-  // Weights: w[r][s] = exp(m_s - M) / L with M = max_s m_s and
-  // L = sum_s l_s exp(m_s - M); 0 for a row without any key.
+  // Weights: w[r][s] = exp2(m_s - M) / L with M = max_s m_s and
+  // L = sum_s l_s exp2(m_s - M) (base-2 logits); 0 for a row without any key.
   FailureOr<SmallVector<Value>> weightLoop = cem.forLoop(
       tid, ci(rowsPerBlock), ci(threads), {},
       [&](Value r, ValueRange) -> FailureOr<SmallVector<Value>> {
@@ -918,7 +930,7 @@ LogicalResult AttentionEmitter::emitCombine() {
               Value m = memref::LoadOp::create(cb, pm, idx);
               Value l = memref::LoadOp::create(cb, pl, idx);
               Value w =
-                  math::ExpOp::create(cb, arith::SubFOp::create(cb, m, base));
+                  math::Exp2Op::create(cb, arith::SubFOp::create(cb, m, base));
               memref::StoreOp::create(cb, w, weights, ValueRange{r, sp});
               return SmallVector<Value>{math::FmaOp::create(cb, l, w, it[0])};
             });

@@ -210,7 +210,8 @@ AttentionEmitter::matrixStep(ArrayRef<Value> qFrags, Value kvTile, Value stage,
     }
 
   // Online softmax per row of the lane: max over its elements and the
-  // lanes sharing the row, rescale, P = exp(s - base), lane partial sums.
+  // lanes sharing the row, rescale, P = exp2(s - base) (base-2 logits), lane
+  // partial sums.
   auto maxf = [&](Value x, Value y) -> Value {
     return arith::MaximumFOp::create(b, x, y);
   };
@@ -228,12 +229,12 @@ AttentionEmitter::matrixStep(ArrayRef<Value> qFrags, Value kvTile, Value stage,
       int64_t r = i * rowsPerTile + ri;
       Value mNew = maxf(m[r], rowMax);
       // A row with no key so far keeps m = -inf; subtract 0 instead so
-      // that exp(-inf - m) is 0, not NaN.
+      // that exp2(-inf - m) is 0, not NaN.
       Value none =
           arith::CmpFOp::create(b, arith::CmpFPredicate::OEQ, mNew, negInf());
       base.push_back(arith::SelectOp::create(b, none, f(0.0), mNew));
       corr.push_back(
-          math::ExpOp::create(b, arith::SubFOp::create(b, m[r], base.back())));
+          math::Exp2Op::create(b, arith::SubFOp::create(b, m[r], base.back())));
       mNext.push_back(mNew);
     }
   SmallVector<Value> probs(logits.size());
@@ -243,7 +244,7 @@ AttentionEmitter::matrixStep(ArrayRef<Value> qFrags, Value kvTile, Value stage,
       for (int64_t e = 0; e < perTile; ++e) {
         int64_t r = i * rowsPerTile + rowOf[e];
         int64_t at = (i * p.sTiles + j) * perTile + e;
-        probs[at] = math::ExpOp::create(
+        probs[at] = math::Exp2Op::create(
             b, arith::SubFOp::create(b, logits[at], base[r]));
         sums[r] = arith::AddFOp::create(b, sums[r], probs[at]);
       }
