@@ -40,8 +40,11 @@ if os.path.exists(cuda_stub):
 # cuobjdump reads the SASS of Iolite's cubins: the CUDA toolkit's, else the
 # one tools/setup.sh installs from PyPI. Tests that use it fail (they are
 # never skipped) when neither is there.
-cuobjdump = next((p for p in ["/usr/local/cuda/bin/cuobjdump",
-                              "/opt/iolite/bin/cuobjdump"]
-                  if os.access(p, os.X_OK)),
-                 "cuobjdump-missing-run-tools-setup.sh")
+# cuobjdump runs the nvdisasm beside its real path.
+cuobjdump = next(
+    (p for p in ["/usr/local/cuda/bin/cuobjdump", "/opt/iolite/bin/cuobjdump"]
+     if os.access(p, os.X_OK) and os.access(
+         os.path.join(os.path.dirname(os.path.realpath(p)), "nvdisasm"),
+         os.X_OK)),
+    "cuobjdump-missing-run-tools-setup.sh")
 config.substitutions.append(("%cuobjdump", cuobjdump))
