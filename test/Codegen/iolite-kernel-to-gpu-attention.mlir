@@ -21,7 +21,7 @@
 // CHECK-SAME: iolite.matrix = "nv_m16n8k16_f16"
 // CHECK-SAME: iolite.shared_memory_bytes = 32768
 // CHECK-SAME: iolite.template = "attention"
-// CHECK-SAME: iolite.tile = "attention tile 128x64 (query rows x keys), 8 warps of 1x8 nv_m16n8k16_f16, P in registers, 2 stage(s), 1 kv split(s)"
+// CHECK-SAME: iolite.tile = "attention tile 128x64 (query rows x keys), 8 warps of 1x8 nv_m16n8k16_f16, P in registers, 2 stage(s), 1 kv split(s), cp.async"
 // CHECK: %[[SMEM:.*]] = gpu.dynamic_shared_memory
 // CHECK: %[[KS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<128x64xf16, #gpu.address_space<workgroup>>
 // CHECK: %[[VS:.*]] = memref.view %[[SMEM]][%{{.*}}][] : memref<?xi8, #gpu.address_space<workgroup>> to memref<128x64xf16, #gpu.address_space<workgroup>>
@@ -34,15 +34,20 @@
 // CHECK: arith.maxsi
 // CHECK: arith.minsi
 // CHECK: %[[TEND:.*]] = arith.divui
-// First K/V tile, then the loop over the tiles the diagonal allows.
+// First K/V tile, then the loop over the tiles the diagonal allows. K goes
+// through registers (its rotary prologue), V, an f16 argument, moves with
+// cp.async, waited for before the barrier ending each step.
 // CHECK: scf.if
 // CHECK: vector.store %{{.*}}, %[[KS]]
-// CHECK: vector.store %{{.*}}, %[[VS]]
+// CHECK: nvgpu.device_async_copy %[[V]][{{.*}}], %[[VS]][{{.*}}], 8 {bypassL1}
+// CHECK: nvgpu.device_async_wait
 // CHECK: gpu.barrier
 // CHECK: scf.for %{{.*}} = %{{.*}} to %[[TEND]] step %{{.*}} iter_args(
 // CHECK-NOT: memref.store %{{.*}}, %[[OUT]]
 // CHECK: scf.if
 // CHECK: vector.store %{{.*}}, %[[KS]]
+// CHECK: nvgpu.device_async_copy %[[V]]
+// CHECK: nvgpu.device_async_create_group
 // CHECK: iolite_gpu.mma_load b nv_m16n8k16_f16 %[[KS]][%{{.*}}, %{{.*}}] {swizzle = {{.*}}, transpose}
 // CHECK: iolite_gpu.mma nv_m16n8k16_f16
 // CHECK: arith.cmpi sle
@@ -256,7 +261,7 @@ func.func @masked(%q: tensor<1x2x40x32xf32>, %k: tensor<1x2x100x32xf32>, %v: ten
 // CHECK: gpu.func @decode(%{{.*}}: memref<1x32x1x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x32x1x128xf16>, %[[SCR:.*]]: memref<166400xi8>) kernel
 // CHECK-SAME: iolite.grid = array<i64: 1, 4, 10>
 // CHECK-SAME: iolite.scratch_bytes = 166400
-// CHECK-SAME: iolite.tile = "attention tile 16x64 (query rows x keys), 1 warp of 1x8 nv_m16n8k16_f16, P in registers, 2 stage(s), 10 kv split(s)"
+// CHECK-SAME: iolite.tile = "attention tile 16x64 (query rows x keys), 1 warp of 1x8 nv_m16n8k16_f16, P in registers, 2 stage(s), 10 kv split(s), cp.async"
 // CHECK: gpu.block_id z
 // CHECK: scf.for {{.*}} iter_args(
 // CHECK: iolite_gpu.mma

@@ -7,8 +7,9 @@
 
 // The causal f16 attention kernel after the back ends, on the matrix units:
 // Q fragments read once from global memory into registers; in the KV loop,
-// K/V tiles move from global to shared memory in 16-byte (NVIDIA) / 8- and
-// 16-byte (AMD) runs, S = Q K^T and O += P V run as mma.sync (K fragments
+// K/V tiles move from global to shared memory with 16-byte cp.async copies
+// (NVIDIA; the next tile's in flight during this tile's products) / 8- and
+// 16-byte vector runs (AMD), S = Q K^T and O += P V run as mma.sync (K fragments
 // through ldmatrix, V through ldmatrix.trans) or v_mfma, the softmax runs on
 // the accumulators between them, barriers separate the phases, and nothing
 // is stored to global memory (no score or probability matrix); the output is
@@ -16,9 +17,10 @@
 
 // PTX: .visible .entry attn(
 // PTX: ld.global.b32
-// PTX: ld.global.v4.b32
-// PTX: st.shared.v4.b32
-// PTX: bar.sync 0;
+// PTX: cp.async.cg.shared.global [%{{.*}}], [%{{.*}}], 16;
+// PTX: cp.async.commit_group;
+// PTX-NEXT: cp.async.wait_group 0;
+// PTX-NEXT: bar.sync 0;
 // PTX: [[KV:\$L__BB0_[0-9]+]]:
 // PTX-NOT: st.global
 // PTX: bra{{(\.uni)?}} {{.*}}[[KV]];
@@ -33,10 +35,12 @@
 // PTXLOOP: ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16
 // PTXLOOP: mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32
 // PTXLOOP-NOT: st.shared.b32
-// PTXLOOP: bar.sync 0;
-// The next tile's prefetch (placed after the loop's body).
-// PTXLOOP: ld.global.v4.b32
-// PTXLOOP: st.shared.v4.b32
+// PTXLOOP: cp.async.commit_group;
+// PTXLOOP-NEXT: cp.async.wait_group 0;
+// PTXLOOP-NEXT: bar.sync 0;
+// The next tile's copies (placed after the loop's body).
+// PTXLOOP: cp.async.cg.shared.global
+// PTXLOOP: cp.async.commit_group;
 
 // GCN: .amdgcn_target "amdgcn-amd-amdhsa--gfx942
 // GCN: global_load_dwordx2

@@ -3,8 +3,8 @@
 // of the matrix-unit kernels on sm_80 and sm_90a (matmul f16 and bf16,
 // causal attention, the MoE ragged grouped GEMM). Every kernel's products
 // are HMMA.16816 with f32 accumulators (f16 and bf16 forms), its fragments
-// come through LDSM (ldmatrix), the matmuls' tiles move with LDGSTS
-// (cp.async), and no kernel touches local memory (LDL/STL: spills or
+// come through LDSM (ldmatrix), the matmul and attention tiles move with
+// LDGSTS (cp.async), and no kernel touches local memory (LDL/STL: spills or
 // stack arrays).
 
 // RUN: rm -rf %t && mkdir -p %t
@@ -33,6 +33,8 @@
 // MM: EXIT
 
 // ATT: Function : sass_k2_attention
+// ATT-NOT: {{LDL|STL}}
+// ATT: LDGSTS.E.BYPASS.128
 // ATT-NOT: {{LDL|STL}}
 // ATT: LDSM.16.M88.2
 // ATT-NOT: {{LDL|STL}}

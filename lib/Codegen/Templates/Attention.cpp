@@ -33,6 +33,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "llvm/Support/MathExtras.h"
 #include <limits>
@@ -495,17 +496,26 @@ std::pair<Value, Value> AttentionEmitter::kvRange() {
 
 FailureOr<SmallVector<Value>> AttentionEmitter::kvLoop(
     Value tBegin, Value tEnd, ValueRange init,
-    function_ref<LogicalResult(Value, Value)> load,
+    function_ref<LogicalResult(Value, Value, SmallVectorImpl<Value> *)> load,
     function_ref<FailureOr<SmallVector<Value>>(Value, Value, ValueRange)>
         stepFn) {
   if (p.stages == 2) {
+    // With cp.async (asyncKV), the next tile's copies are in flight during
+    // this tile's step; a wait for every group before the barrier ending
+    // the step lands them.
+    auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
     Value any = lt(tBegin, tEnd);
     {
       OpBuilder::InsertionGuard guard(b);
       auto ifOp = scf::IfOp::create(b, any, false);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      if (failed(load(tBegin, c(0))))
+      SmallVector<Value> tokens;
+      if (failed(load(tBegin, c(0), asyncKV ? &tokens : nullptr)))
         return failure();
+      if (asyncKV)
+        nvgpu::DeviceAsyncWaitOp::create(
+            b, nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, tokens),
+            IntegerAttr());
     }
     gpu::BarrierOp::create(b);
     return em.forLoop(
@@ -520,10 +530,22 @@ FailureOr<SmallVector<Value>> AttentionEmitter::kvLoop(
             OpBuilder::InsertionGuard guard(b);
             auto ifOp = scf::IfOp::create(b, lt(next, tEnd), false);
             b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-            if (failed(load(next, arith::SubIOp::create(b, c(1), stage))))
+            SmallVector<Value> tokens;
+            if (failed(load(next, arith::SubIOp::create(b, c(1), stage),
+                            asyncKV ? &tokens : nullptr)))
               return failure();
+            if (asyncKV)
+              nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, tokens);
           }
           FailureOr<SmallVector<Value>> r = stepFn(t, stage, it);
+          // An empty group's token: waiting with no group left in flight
+          // covers the one created in the branch.
+          if (asyncKV)
+            nvgpu::DeviceAsyncWaitOp::create(
+                b,
+                nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType,
+                                                        ValueRange{}),
+                b.getI32IntegerAttr(0));
           gpu::BarrierOp::create(b);
           return r;
         });
@@ -532,7 +554,7 @@ FailureOr<SmallVector<Value>> AttentionEmitter::kvLoop(
       tBegin, tEnd, c(1), init,
       [&](Value t, ValueRange it) -> FailureOr<SmallVector<Value>> {
         gpu::BarrierOp::create(b);
-        if (failed(load(t, c(0))))
+        if (failed(load(t, c(0), nullptr)))
           return failure();
         gpu::BarrierOp::create(b);
         return stepFn(t, c(0), it);
@@ -828,7 +850,9 @@ LogicalResult AttentionEmitter::emitScalar() {
   init.append(p.tm * p.tdv, f(0.0));
   FailureOr<SmallVector<Value>> state = kvLoop(
       tBegin, tEnd, init,
-      [&](Value t, Value stage) { return loadKV(t, stage); },
+      [&](Value t, Value stage, SmallVectorImpl<Value> *) {
+        return loadKV(t, stage);
+      },
       [&](Value t, Value stage, ValueRange it) { return step(t, stage, it); });
   if (failed(state))
     return failure();

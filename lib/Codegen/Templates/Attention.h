@@ -122,7 +122,9 @@ private:
   /// `step` run once per tile.
   FailureOr<SmallVector<Value>>
   kvLoop(Value tBegin, Value tEnd, ValueRange init,
-         function_ref<LogicalResult(Value tile, Value stage)> load,
+         function_ref<LogicalResult(Value tile, Value stage,
+                                    SmallVectorImpl<Value> *tokens)>
+             load,
          function_ref<FailureOr<SmallVector<Value>>(Value tile, Value stage,
                                                     ValueRange state)>
              step);
@@ -152,7 +154,12 @@ private:
   /// The Q fragments (A operands of S = Q K^T), straight from global memory
   /// through the element emitter: [mTile][k-step].
   FailureOr<SmallVector<Value>> loadQFragments();
-  LogicalResult loadKVTiles(Value kvTile, Value stage);
+  /// Stages K/V tile `kvTile`; with `tokens`, operands that can move with
+  /// cp.async do (their copies' tokens appended).
+  LogicalResult loadKVTiles(Value kvTile, Value stage,
+                            SmallVectorImpl<Value> *tokens);
+  /// The cp.async run width of K or V (0: staged through registers).
+  int64_t asyncKVWidth(Value operand, int64_t cols, int64_t padded);
   FailureOr<SmallVector<Value>> matrixStep(ArrayRef<Value> qFrags, Value kvTile,
                                            Value stage, ValueRange state);
   LogicalResult storeMatrixOutputs(ArrayRef<Value> l, ArrayRef<Value> o);
@@ -166,6 +173,8 @@ private:
   ImplicitLocOpBuilder &b;
   ElementalEmitter em;
 
+  // Whether K/V tiles move with cp.async (set by emitMatrix).
+  bool asyncKV = false;
   // Block and thread coordinates.
   Value tid, lane, rowGroup, batchIdx, kvHead, rowBase, split;
   // Shared-memory views (FMA path: qTile, kTile, vTile, pTile; matrix path:

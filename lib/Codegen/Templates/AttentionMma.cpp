@@ -28,6 +28,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/bit.h"
@@ -97,7 +98,33 @@ FailureOr<SmallVector<Value>> AttentionEmitter::loadQFragments() {
   return frags;
 }
 
-LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage) {
+int64_t AttentionEmitter::asyncKVWidth(Value operand, int64_t cols,
+                                       int64_t padded) {
+  // cp.async (NVIDIA, 2 stages): a K/V kernel argument in the instruction's
+  // input type, in runs of 4, 8 or 16 bytes, the same number per thread.
+  const matrix::Instruction &inst = *p.inst;
+  if (!ctx.getTarget().isNvidia() || p.stages != 2 ||
+      inst.input == matrix::ElementType::TF32)
+    return 0;
+  Value buffer = ctx.getBindings().lookup(operand);
+  auto type = buffer ? dyn_cast<MemRefType>(buffer.getType()) : MemRefType();
+  if (!type || !type.getLayout().isIdentity() || type.getRank() != 4 ||
+      type.getElementType() != igpu::getInputElementType(b.getContext(), inst))
+    return 0;
+  igpu::SwizzleAttr swizzle = operand == att.getKey() ? kSwizzle : vSwizzle;
+  int64_t limit = 16 / inst.inputBytes();
+  if (swizzle)
+    limit = std::min<int64_t>(limit, swizzle.getVec());
+  int64_t width = dividingWidth(limit, {cols, padded});
+  int64_t bytes = width * inst.inputBytes();
+  if ((bytes != 4 && bytes != 8 && bytes != 16) ||
+      (p.bn * (padded / width)) % p.threads != 0)
+    return 0;
+  return width;
+}
+
+LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage,
+                                            SmallVectorImpl<Value> *tokens) {
   const matrix::Instruction &inst = *p.inst;
   const TargetDescription &target = ctx.getTarget();
   Value k0 = mul(kvTile, c(p.bn));
@@ -106,6 +133,39 @@ LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage) {
   // of the operand's contiguous dim.
   auto stage1 = [&](Value operand, Value tile, igpu::SwizzleAttr swizzle,
                     int64_t cols, int64_t padded) -> LogicalResult {
+    if (int64_t width =
+            tokens ? asyncKVWidth(operand, cols, padded) : int64_t(0)) {
+      // Copies straight into shared memory, unrolled (the tokens form one
+      // group); runs past the keys or the head dim read 0 bytes from a
+      // valid address and zero-fill.
+      Value buffer = ctx.getBindings().lookup(operand);
+      int64_t runsPerRow = padded / width;
+      int64_t perThread = p.bn * runsPerRow / p.threads;
+      auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
+      for (int64_t i = 0; i < perThread; ++i) {
+        Value e = add(tid, c(i * p.threads));
+        Value key = arith::DivUIOp::create(b, e, c(runsPerRow));
+        Value col = mul(arith::RemUIOp::create(b, e, c(runsPerRow)), c(width));
+        Value j = add(k0, key);
+        Value ok = andOpt(keysRagged ? lt(j, c(s.skv)) : Value(),
+                          padded != cols ? lt(col, c(cols)) : Value());
+        Value srcElements, srcKey = j, srcCol = col;
+        if (ok) {
+          srcKey = arith::SelectOp::create(b, ok, j, c(0));
+          srcCol = arith::SelectOp::create(b, ok, col, c(0));
+          srcElements = arith::SelectOp::create(b, ok, c(width), c(0));
+        }
+        Value row = add(mul(stage, c(p.bn)), key);
+        Value physical =
+            igpu::emitSwizzledColumn(b, b.getLoc(), swizzle, row, col);
+        tokens->push_back(nvgpu::DeviceAsyncCopyOp::create(
+            b, tokenType, tile, ValueRange{row, physical}, buffer,
+            ValueRange{batchIdx, kvHead, srcKey, srcCol}, b.getIndexAttr(width),
+            srcElements,
+            width * inst.inputBytes() == 16 ? b.getUnitAttr() : UnitAttr()));
+      }
+      return success();
+    }
     int64_t limit = std::min<int64_t>(16 / inst.inputBytes(),
                                       target.maxVectorBytes /
                                           getWidestElementBytes(operand));
@@ -408,6 +468,10 @@ LogicalResult AttentionEmitter::emitMatrix() {
   vTile = ctx.getSharedView(p.vBuf,
                             MemRefType::get({p.stages * p.bn, p.dvPad}, input));
   vSwizzle = getSwizzleAttr(mctx, smem.getSwizzle(p.vBuf));
+  asyncKV = asyncKVWidth(att.getKey(), s.d, p.dPad) != 0 ||
+            asyncKVWidth(att.getValue(), s.dv, p.dvPad) != 0;
+  if (asyncKV)
+    ctx.tileDescription += ", cp.async";
   if (!p.pInRegisters) {
     pTile = ctx.getSharedView(p.pBuf, MemRefType::get({p.bm, p.bn}, input));
     pSwizzle = getSwizzleAttr(mctx, smem.getSwizzle(p.pBuf));
@@ -444,7 +508,9 @@ LogicalResult AttentionEmitter::emitMatrix() {
   init.append(p.mTiles * p.oTiles, emitZeroAccumulator(b, inst));
   FailureOr<SmallVector<Value>> state = kvLoop(
       tBegin, tEnd, init,
-      [&](Value t, Value stage) { return loadKVTiles(t, stage); },
+      [&](Value t, Value stage, SmallVectorImpl<Value> *tokens) {
+        return loadKVTiles(t, stage, tokens);
+      },
       [&](Value t, Value stage, ValueRange it) {
         return matrixStep(*qFrags, t, stage, it);
       });
