@@ -347,8 +347,10 @@ def resources_section(results):
             regs = f"{r['registers']}"
             if r.get("scalar_registers"):
                 regs += f"+{r['scalar_registers']}s"
-            spill = r["spills"] or 0
-            extra = f", {spill} spill" if spill else ""
+            # A report without a spill count is not 0 spills.
+            spill = r.get("spills")
+            extra = (", spills NOT REPORTED" if spill is None else
+                     f", {spill} spill" if spill else "")
             if r.get("stack"):
                 extra += f", {r['stack']} B stack"
             cells.append(f"{regs} r{extra}, {r['shared'] / 1024:.1f} KiB, "
@@ -965,6 +967,19 @@ def write(results, out_path):
             f"{'met' if low['share'] >= 0.95 else 'NOT met'}.")
     if not checks:
         checks.append("- (the IO section did not run)")
+    res_rows = (results.get("resources") or {}).get("rows") or []
+    if res_rows:
+        spilling = [r for r in res_rows if r.get("spills")]
+        unknown = [r for r in res_rows if r.get("spills") is None]
+        line = (f"- Register spills over {len(res_rows)} kernel-targets of "
+                f"section 2: **{len(spilling)}** spilling, **{len(unknown)}**"
+                f" without a spill count (bound 0 and 0): "
+                f"{'met' if not spilling and not unknown else 'NOT met'}")
+        bad = spilling + unknown
+        if bad:
+            line += " — " + "; ".join(
+                f"{r['kernel']} on {r['target']}" for r in bad[:6])
+        checks.append(line + ".")
     device_check = read_device_check(out_path)
     checks.append(device_check_summary(device_check))
 
