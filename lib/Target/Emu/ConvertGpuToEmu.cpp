@@ -350,6 +350,16 @@ LogicalResult ModuleLowering::lowerShuffle(gpu::ShuffleOp op) {
   return Kind::Fma;
 }
 
+/// The address of element `indices` of `memref`, as the i64 a hook takes.
+static Value addressAsI64(OpBuilder &b, Location loc, Value memref,
+                          ValueRange indices) {
+  auto type = cast<MemRefType>(memref.getType());
+  return arith::IndexCastOp::create(
+      b, loc, b.getI64Type(),
+      emitElementAddress(b, loc, memref, indices,
+                         type.getElementTypeBitWidth() / 8));
+}
+
 LogicalResult ModuleLowering::lowerMatrixOps() {
   SmallVector<Operation *> ops;
   gpuModule.walk([&](Operation *op) {
@@ -408,22 +418,7 @@ LogicalResult ModuleLowering::lowerMatrixOps() {
         return ld.emitOpError("emu: only 16-bit ldmatrix is emulated");
       // The address of the lane's row, as the instrumentation computes
       // element addresses.
-      auto type = cast<MemRefType>(ld.getSrcMemref().getType());
-      Value base = memref::ExtractAlignedPointerAsIndexOp::create(
-          b, loc, ld.getSrcMemref());
-      auto metadata =
-          memref::ExtractStridedMetadataOp::create(b, loc, ld.getSrcMemref());
-      Value offset = metadata.getOffset();
-      for (auto [index, stride] :
-           llvm::zip(ld.getIndices(), metadata.getStrides()))
-        offset = arith::AddIOp::create(
-            b, loc, offset, arith::MulIOp::create(b, loc, index, stride));
-      Value bytes = arith::ConstantIndexOp::create(
-          b, loc, type.getElementTypeBitWidth() / 8);
-      Value address = arith::IndexCastOp::create(
-          b, loc, i64,
-          arith::AddIOp::create(b, loc, base,
-                                arith::MulIOp::create(b, loc, offset, bytes)));
+      Value address = addressAsI64(b, loc, ld.getSrcMemref(), ld.getIndices());
       VectorType resultType = ld.getRes().getType();
       Value result = buffer(resultType);
       func::FuncOp hook = getOrDeclareHook(gpuModule, kLdMatrixHook.symbol,
@@ -507,24 +502,6 @@ LogicalResult ModuleLowering::lowerMatrixOps() {
   return success();
 }
 
-/// The address of element `indices` of `memref`, as an i64.
-static Value emitElementAddress(OpBuilder &b, Location loc, Value memref,
-                                ValueRange indices) {
-  auto type = cast<MemRefType>(memref.getType());
-  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
-  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, memref);
-  Value offset = metadata.getOffset();
-  for (auto [index, stride] : llvm::zip(indices, metadata.getStrides()))
-    offset = arith::AddIOp::create(
-        b, loc, offset, arith::MulIOp::create(b, loc, index, stride));
-  Value bytes =
-      arith::ConstantIndexOp::create(b, loc, type.getElementTypeBitWidth() / 8);
-  return arith::IndexCastOp::create(
-      b, loc, b.getI64Type(),
-      arith::AddIOp::create(b, loc, base,
-                            arith::MulIOp::create(b, loc, offset, bytes)));
-}
-
 LogicalResult ModuleLowering::lowerAsyncCopies() {
   // cp.async as the runtime's queue: copies are queued per thread and land
   // when a wait covers their group, so a missing wait reads stale bytes.
@@ -582,11 +559,11 @@ LogicalResult ModuleLowering::lowerAsyncCopies() {
                                          {i64, i64, i64, i64, i32}, {});
     func::CallOp::create(
         b, loc, hook,
-        ValueRange{
-            emitElementAddress(b, loc, copy.getDst(), copy.getDstIndices()),
-            emitElementAddress(b, loc, copy.getSrc(), copy.getSrcIndices()),
-            arith::ConstantIntOp::create(b, loc, i64, dstBytes), srcBytes,
-            arith::ConstantIntOp::create(b, loc, i32, sites.add(copy))});
+        ValueRange{addressAsI64(b, loc, copy.getDst(), copy.getDstIndices()),
+                   addressAsI64(b, loc, copy.getSrc(), copy.getSrcIndices()),
+                   arith::ConstantIntOp::create(b, loc, i64, dstBytes),
+                   srcBytes,
+                   arith::ConstantIntOp::create(b, loc, i32, sites.add(copy))});
     copy.erase();
   }
   return success();

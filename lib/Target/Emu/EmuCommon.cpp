@@ -6,6 +6,8 @@
 
 #include "EmuCommon.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/IR/Location.h"
 #include "mlir/IR/SymbolTable.h"
 #include "llvm/Support/raw_ostream.h"
@@ -56,4 +58,18 @@ uint32_t SiteTable::add(Operation *op) {
 
 void SiteTable::save() {
   module->setAttr(kSitesAttrName, ArrayAttr::get(module->getContext(), sites));
+}
+
+Value mlir::iolite::emu::emitElementAddress(OpBuilder &b, Location loc,
+                                            Value memref, ValueRange indices,
+                                            int64_t elementBytes) {
+  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
+  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, memref);
+  Value offset = metadata.getOffset();
+  for (auto [index, stride] : llvm::zip(indices, metadata.getStrides()))
+    offset = arith::AddIOp::create(
+        b, loc, offset, arith::MulIOp::create(b, loc, index, stride));
+  Value size = arith::ConstantIndexOp::create(b, loc, elementBytes);
+  return arith::AddIOp::create(b, loc, base,
+                               arith::MulIOp::create(b, loc, offset, size));
 }

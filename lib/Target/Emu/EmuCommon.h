@@ -105,6 +105,12 @@ private:
 /// printed form.
 std::string locationText(Location loc);
 
+/// The address (index) of element `indices` of `memref`: its aligned
+/// pointer plus the strided offset times `elementBytes`. The one element
+/// address the instrumentation and the hooks share.
+Value emitElementAddress(OpBuilder &b, Location loc, Value memref,
+                         ValueRange indices, int64_t elementBytes);
+
 } // namespace mlir::iolite::emu
 
 #endif // IOLITE_LIB_TARGET_EMU_EMUCOMMON_H

@@ -147,16 +147,8 @@ private:
 Value Instrumenter::address(OpBuilder &b, Location loc, Value memref,
                             ValueRange indices) {
   auto type = cast<MemRefType>(memref.getType());
-  Value base = memref::ExtractAlignedPointerAsIndexOp::create(b, loc, memref);
-  auto metadata = memref::ExtractStridedMetadataOp::create(b, loc, memref);
-  Value offset = metadata.getOffset();
-  for (auto [index, stride] : llvm::zip(indices, metadata.getStrides()))
-    offset = arith::AddIOp::create(
-        b, loc, offset, arith::MulIOp::create(b, loc, index, stride));
-  Value size = arith::ConstantIndexOp::create(
-      b, loc, elementBytes(type.getElementType(), layout));
-  return arith::AddIOp::create(b, loc, base,
-                               arith::MulIOp::create(b, loc, offset, size));
+  return emitElementAddress(b, loc, memref, indices,
+                            elementBytes(type.getElementType(), layout));
 }
 
 void Instrumenter::emitAccess(OpBuilder &b, Location loc, Value address,
