@@ -15,6 +15,7 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/ADT/bit.h"
 #include <cmath>
 
 using namespace mlir;
@@ -69,6 +70,14 @@ bool mlir::iolite::isPointwiseElementalOp(Operation *op) {
 
 static int64_t elementBytes(Type t) {
   return std::max<int64_t>(1, t.getIntOrFloatBitWidth() / 8);
+}
+
+int64_t mlir::iolite::largestDividingWidth(int64_t limit,
+                                           ArrayRef<int64_t> sizes) {
+  int64_t w = std::max<int64_t>(1, (int64_t)llvm::bit_floor((uint64_t)limit));
+  while (w > 1 && llvm::any_of(sizes, [&](int64_t s) { return s % w != 0; }))
+    w /= 2;
+  return w;
 }
 
 int64_t mlir::iolite::getWidestElementBytes(Value value) {

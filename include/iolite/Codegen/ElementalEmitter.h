@@ -63,6 +63,9 @@ bool isPointwiseElementalOp(Operation *op);
 /// it is computed from through cheap ops: what one element of a run of
 /// `value` loads at most from one buffer.
 int64_t getWidestElementBytes(Value value);
+/// The largest power of two <= `limit` that divides every value of `sizes`
+/// (at least 1): the widest run that tiles them all.
+int64_t largestDividingWidth(int64_t limit, ArrayRef<int64_t> sizes);
 
 class ElementalEmitter {
 public:

@@ -39,14 +39,6 @@ using namespace mlir::iolite::attention;
 
 namespace {
 
-/// Largest power of two <= `limit` dividing every value of `sizes`.
-int64_t dividingWidth(int64_t limit, ArrayRef<int64_t> sizes) {
-  int64_t w = std::max<int64_t>(1, (int64_t)llvm::bit_floor((uint64_t)limit));
-  while (w > 1 && llvm::any_of(sizes, [&](int64_t s) { return s % w != 0; }))
-    w /= 2;
-  return w;
-}
-
 /// An f32 value in the instruction's input type (TF32: rounded f32).
 Value toInput(ImplicitLocOpBuilder &b, const matrix::Instruction &inst,
               Value value) {
@@ -64,7 +56,7 @@ FailureOr<SmallVector<Value>> AttentionEmitter::loadQFragments() {
   VectorType fragType = igpu::getFragmentType(mctx, inst, matrix::Operand::A);
   FragmentCoords coords(b, inst.a, lane);
   // Runs of elements contiguous in Q's head dim load together.
-  int64_t width = dividingWidth(
+  int64_t width = largestDividingWidth(
       igpu::getContiguousFragmentRun(inst.a, /*transpose=*/false, 8), {s.d});
   bool dRagged = p.dPad != s.d;
   SmallVector<Value> frags;
@@ -115,7 +107,7 @@ int64_t AttentionEmitter::asyncKVWidth(Value operand, int64_t cols,
   int64_t limit = 16 / inst.inputBytes();
   if (swizzle)
     limit = std::min<int64_t>(limit, swizzle.getVec());
-  int64_t width = dividingWidth(limit, {cols, padded});
+  int64_t width = largestDividingWidth(limit, {cols, padded});
   int64_t bytes = width * inst.inputBytes();
   if ((bytes != 4 && bytes != 8 && bytes != 16) ||
       (p.bn * (padded / width)) % p.threads != 0)
@@ -171,7 +163,7 @@ LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage,
                                           getWidestElementBytes(operand));
     if (swizzle)
       limit = std::min<int64_t>(limit, swizzle.getVec());
-    int64_t width = dividingWidth(limit, {cols, padded});
+    int64_t width = largestDividingWidth(limit, {cols, padded});
     int64_t runsPerRow = padded / width;
     FailureOr<SmallVector<Value>> loop = em.forLoop(
         tid, c(p.bn * runsPerRow), c(p.threads), {},

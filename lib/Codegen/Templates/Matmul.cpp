@@ -173,14 +173,6 @@ std::optional<MatmulKernelPlan> planMatmulKernel(const KernelAnalysis &a) {
   return plan;
 }
 
-/// Largest power of two <= `limit` dividing every value of `sizes`.
-int64_t largestDividingWidth(int64_t limit, ArrayRef<int64_t> sizes) {
-  int64_t w = std::max<int64_t>(1, (int64_t)llvm::bit_floor((uint64_t)limit));
-  while (w > 1 && llvm::any_of(sizes, [&](int64_t s) { return s % w != 0; }))
-    w /= 2;
-  return w;
-}
-
 /// How a matmul kernel's block tile maps onto warps of matrix instructions.
 struct MmaTiling {
   int64_t bm, bn, bk;

@@ -77,14 +77,6 @@ std::optional<RowShape> getRowShape(Operation *hero) {
   return std::nullopt;
 }
 
-/// Largest power of two <= `limit` dividing `size`.
-int64_t largestDividingWidth(int64_t limit, int64_t size) {
-  int64_t w = std::max<int64_t>(1, (int64_t)llvm::bit_floor((uint64_t)limit));
-  while (w > 1 && size % w != 0)
-    w /= 2;
-  return w;
-}
-
 class RowReductionTemplate : public KernelTemplate {
 public:
   StringRef getName() const override { return "row_reduction"; }
@@ -135,7 +127,7 @@ LogicalResult RowReductionTemplate::emit(const KernelAnalysis &analysis,
   int64_t widest = getWidestElementBytes(rs.input);
   for (Value v : ctx.getYieldedValues())
     widest = std::max(widest, getWidestElementBytes(v));
-  int64_t vw = largestDividingWidth(target.maxVectorBytes / widest, cols);
+  int64_t vw = largestDividingWidth(target.maxVectorBytes / widest, {cols});
   // Rows of at least tile[1] columns get a block each.
   int64_t blockThreshold = tuning.tile.size() > 1
                                ? tuning.tile[1]
