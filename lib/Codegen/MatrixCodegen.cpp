@@ -5,10 +5,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "iolite/Codegen/MatrixCodegen.h"
+#include "iolite/Codegen/ElementalEmitter.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/Support/MathExtras.h"
 #include "llvm/Support/raw_ostream.h"
@@ -335,4 +337,50 @@ void mlir::iolite::emitStoreTileRun(ImplicitLocOpBuilder &b,
       converted);
   Value physical = igpu::emitSwizzledColumn(b, b.getLoc(), swizzle, row, col);
   vector::StoreOp::create(b, vector, tile, ValueRange{row, physical});
+}
+
+int64_t mlir::iolite::getAsyncCopyRunWidth(const TargetDescription &target,
+                                           const matrix::Instruction &inst,
+                                           Value buffer, int64_t maxWidth,
+                                           ArrayRef<int64_t> sizes,
+                                           int64_t rows, int64_t rowElements,
+                                           int64_t threads) {
+  if (!target.isNvidia() || inst.input == matrix::ElementType::TF32 || !buffer)
+    return 0;
+  auto type = dyn_cast<MemRefType>(buffer.getType());
+  if (!type || !type.getLayout().isIdentity() ||
+      type.getElementType() !=
+          igpu::getInputElementType(buffer.getContext(), inst))
+    return 0;
+  int64_t width = largestDividingWidth(
+      std::min<int64_t>(maxWidth, 16 / inst.inputBytes()), sizes);
+  int64_t bytes = width * inst.inputBytes();
+  if (bytes != 4 && bytes != 8 && bytes != 16)
+    return 0;
+  if ((rows * (rowElements / width)) % threads != 0)
+    return 0;
+  return width;
+}
+
+Value mlir::iolite::emitAsyncCopyRun(ImplicitLocOpBuilder &b,
+                                     const matrix::Instruction &inst,
+                                     Value tile, igpu::SwizzleAttr swizzle,
+                                     Value row, Value col, Value buffer,
+                                     ArrayRef<Value> src, int64_t width,
+                                     Value inBounds) {
+  SmallVector<Value> index(src.begin(), src.end());
+  Value srcElements;
+  if (inBounds) {
+    Value zero = arith::ConstantIndexOp::create(b, 0);
+    for (Value &i : MutableArrayRef<Value>(index).take_back(2))
+      i = arith::SelectOp::create(b, inBounds, i, zero);
+    srcElements = arith::SelectOp::create(
+        b, inBounds, arith::ConstantIndexOp::create(b, width), zero);
+  }
+  Value physical = igpu::emitSwizzledColumn(b, b.getLoc(), swizzle, row, col);
+  return nvgpu::DeviceAsyncCopyOp::create(
+      b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), tile,
+      ValueRange{row, physical}, buffer, index, b.getIndexAttr(width),
+      srcElements,
+      width * inst.inputBytes() == 16 ? b.getUnitAttr() : UnitAttr());
 }

@@ -150,6 +150,27 @@ void emitStoreTileRun(ImplicitLocOpBuilder &b, const matrix::Instruction &inst,
                       Value tile, igpu::SwizzleAttr swizzle, Value row,
                       Value col, ArrayRef<Value> values);
 
+/// The run width (elements) in which a tile of `rows` x `rowElements`
+/// elements of the kernel buffer `buffer` can be staged with cp.async on
+/// `target`, or 0: NVIDIA, an identity-layout memref already in `inst`'s
+/// input type (not TF32, which is rounded on the way), runs of 4, 8 or 16
+/// bytes (at most `maxWidth` elements, dividing every value of `sizes`),
+/// and the same number of runs for each of `threads` threads.
+int64_t getAsyncCopyRunWidth(const TargetDescription &target,
+                             const matrix::Instruction &inst, Value buffer,
+                             int64_t maxWidth, ArrayRef<int64_t> sizes,
+                             int64_t rows, int64_t rowElements,
+                             int64_t threads);
+
+/// One cp.async of `width` elements from `buffer[src]` to (row, col) of a
+/// swizzled shared tile. With `inBounds`, a run outside the operand reads 0
+/// bytes from a valid address (the last two source indices replaced by 0)
+/// and zero-fills. Returns the copy's token.
+Value emitAsyncCopyRun(ImplicitLocOpBuilder &b, const matrix::Instruction &inst,
+                       Value tile, igpu::SwizzleAttr swizzle, Value row,
+                       Value col, Value buffer, ArrayRef<Value> src,
+                       int64_t width, Value inBounds);
+
 } // namespace iolite
 } // namespace mlir
 

@@ -28,7 +28,6 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
-#include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/ADT/bit.h"
@@ -92,27 +91,15 @@ FailureOr<SmallVector<Value>> AttentionEmitter::loadQFragments() {
 
 int64_t AttentionEmitter::asyncKVWidth(Value operand, int64_t cols,
                                        int64_t padded) {
-  // cp.async (NVIDIA, 2 stages): a K/V kernel argument in the instruction's
-  // input type, in runs of 4, 8 or 16 bytes, the same number per thread.
-  const matrix::Instruction &inst = *p.inst;
-  if (!ctx.getTarget().isNvidia() || p.stages != 2 ||
-      inst.input == matrix::ElementType::TF32)
-    return 0;
+  // cp.async with 2 stages, from a [B, Hkv, S, D] kernel argument.
   Value buffer = ctx.getBindings().lookup(operand);
-  auto type = buffer ? dyn_cast<MemRefType>(buffer.getType()) : MemRefType();
-  if (!type || !type.getLayout().isIdentity() || type.getRank() != 4 ||
-      type.getElementType() != igpu::getInputElementType(b.getContext(), inst))
+  if (p.stages != 2 || !buffer ||
+      cast<MemRefType>(buffer.getType()).getRank() != 4)
     return 0;
   igpu::SwizzleAttr swizzle = operand == att.getKey() ? kSwizzle : vSwizzle;
-  int64_t limit = 16 / inst.inputBytes();
-  if (swizzle)
-    limit = std::min<int64_t>(limit, swizzle.getVec());
-  int64_t width = largestDividingWidth(limit, {cols, padded});
-  int64_t bytes = width * inst.inputBytes();
-  if ((bytes != 4 && bytes != 8 && bytes != 16) ||
-      (p.bn * (padded / width)) % p.threads != 0)
-    return 0;
-  return width;
+  return getAsyncCopyRunWidth(ctx.getTarget(), *p.inst, buffer,
+                              swizzle ? swizzle.getVec() : INT64_MAX,
+                              {cols, padded}, p.bn, padded, p.threads);
 }
 
 LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage,
@@ -133,7 +120,6 @@ LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage,
       Value buffer = ctx.getBindings().lookup(operand);
       int64_t runsPerRow = padded / width;
       int64_t perThread = p.bn * runsPerRow / p.threads;
-      auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
       for (int64_t i = 0; i < perThread; ++i) {
         Value e = add(tid, c(i * p.threads));
         Value key = arith::DivUIOp::create(b, e, c(runsPerRow));
@@ -141,20 +127,9 @@ LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage,
         Value j = add(k0, key);
         Value ok = andOpt(keysRagged ? lt(j, c(s.skv)) : Value(),
                           padded != cols ? lt(col, c(cols)) : Value());
-        Value srcElements, srcKey = j, srcCol = col;
-        if (ok) {
-          srcKey = arith::SelectOp::create(b, ok, j, c(0));
-          srcCol = arith::SelectOp::create(b, ok, col, c(0));
-          srcElements = arith::SelectOp::create(b, ok, c(width), c(0));
-        }
-        Value row = add(mul(stage, c(p.bn)), key);
-        Value physical =
-            igpu::emitSwizzledColumn(b, b.getLoc(), swizzle, row, col);
-        tokens->push_back(nvgpu::DeviceAsyncCopyOp::create(
-            b, tokenType, tile, ValueRange{row, physical}, buffer,
-            ValueRange{batchIdx, kvHead, srcKey, srcCol}, b.getIndexAttr(width),
-            srcElements,
-            width * inst.inputBytes() == 16 ? b.getUnitAttr() : UnitAttr()));
+        tokens->push_back(emitAsyncCopyRun(
+            b, inst, tile, swizzle, add(mul(stage, c(p.bn)), key), col, buffer,
+            {batchIdx, kvHead, j, col}, width, ok));
       }
       return success();
     }

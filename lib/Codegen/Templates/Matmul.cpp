@@ -642,25 +642,11 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   // run width, or 0 when the operand is staged through registers.
   auto asyncRunWidth = [&](Value operand, int64_t rExt, int64_t cBound,
                            int64_t cExt, int64_t maxWidth) -> int64_t {
-    if (!inst || !target.isNvidia() || stages < 2 ||
-        inst->input == matrix::ElementType::TF32)
+    if (!inst || stages < 2)
       return 0;
-    Value buffer = ctx.getBindings().lookup(operand);
-    if (!buffer)
-      return 0;
-    auto type = dyn_cast<MemRefType>(buffer.getType());
-    if (!type || !type.getLayout().isIdentity() ||
-        type.getElementType() !=
-            igpu::getInputElementType(b.getContext(), *inst))
-      return 0;
-    int64_t width = largestDividingWidth(
-        std::min<int64_t>(maxWidth, 16 / inst->inputBytes()), {cBound, cExt});
-    int64_t bytes = width * inst->inputBytes();
-    if (bytes != 4 && bytes != 8 && bytes != 16)
-      return 0;
-    if ((rExt * (cExt / width)) % threads != 0)
-      return 0;
-    return width;
+    return getAsyncCopyRunWidth(target, *inst,
+                                ctx.getBindings().lookup(operand), maxWidth,
+                                {cBound, cExt}, rExt, cExt, threads);
   };
 
   // Cooperative staging of one operand tile. The operand's last two dims
@@ -698,23 +684,12 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
         Value gc = arith::AddIOp::create(b, c0, cc);
         Value ok = andOpt(rRaggedAsync ? lt(gr, rBound) : Value(),
                           cRaggedAsync ? lt(gc, cBound) : Value());
-        Value srcElements;
-        if (ok) {
-          // Out of bounds: read nothing, from a valid address.
-          gr = arith::SelectOp::create(b, ok, gr, c(0));
-          gc = arith::SelectOp::create(b, ok, gc, c(0));
-          srcElements = arith::SelectOp::create(b, ok, c(width), c(0));
-        }
         SmallVector<Value> src(batchIndex.begin(), batchIndex.end());
         src.append({gr, gc});
-        Value row = arith::AddIOp::create(b, async->row0, r);
-        Value col =
-            igpu::emitSwizzledColumn(b, b.getLoc(), async->swizzle, row, cc);
-        async->tokens->push_back(nvgpu::DeviceAsyncCopyOp::create(
-            b, nvgpu::DeviceAsyncTokenType::get(b.getContext()), async->tile,
-            ValueRange{row, col}, buffer, src, b.getIndexAttr(width),
-            srcElements,
-            width * inst->inputBytes() == 16 ? b.getUnitAttr() : UnitAttr()));
+        async->tokens->push_back(
+            emitAsyncCopyRun(b, *inst, async->tile, async->swizzle,
+                             arith::AddIOp::create(b, async->row0, r), cc,
+                             buffer, src, width, ok));
       }
       return success();
     }
@@ -950,16 +925,18 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
       ctx.tileDescription += ", cp.async";
   }
   auto tokenType = nvgpu::DeviceAsyncTokenType::get(b.getContext());
-  if (stages == 2 && useAsync) {
-    // Tile kt+1's copies are in flight while tile kt's products run; each
-    // iteration ends by waiting for them and a barrier (which also ends
-    // the reads of the stage the next iteration overwrites).
+  if (stages == 2) {
+    // The next K tile loads while this one is used. With cp.async (useAsync)
+    // its copies are in flight during this tile's products, and each
+    // iteration ends by waiting for them; the barrier also ends the reads of
+    // the stage the next iteration overwrites.
     SmallVector<Value> first;
-    if (failed(loadTiles(c(0), c(0), &first)))
+    if (failed(loadTiles(c(0), c(0), useAsync ? &first : nullptr)))
       return failure();
-    nvgpu::DeviceAsyncWaitOp::create(
-        b, nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, first),
-        IntegerAttr());
+    if (useAsync)
+      nvgpu::DeviceAsyncWaitOp::create(
+          b, nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, first),
+          IntegerAttr());
     gpu::BarrierOp::create(b);
     acc = em.forLoop(
         c(0), c(numK), c(1), init,
@@ -972,39 +949,20 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
             b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
             Value other = arith::SubIOp::create(b, c(1), stage);
             SmallVector<Value> tokens;
-            if (failed(loadTiles(next, other, &tokens)))
+            if (failed(loadTiles(next, other, useAsync ? &tokens : nullptr)))
               return failure();
-            nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, tokens);
+            if (useAsync)
+              nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType, tokens);
           }
           FailureOr<SmallVector<Value>> r = computeTile(stage, it);
           // An empty group's token (its group token lives in the branch):
           // waiting with no group left in flight covers every earlier one.
-          nvgpu::DeviceAsyncWaitOp::create(
-              b,
-              nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType,
-                                                      ValueRange{}),
-              b.getI32IntegerAttr(0));
-          gpu::BarrierOp::create(b);
-          return r;
-        });
-  } else if (stages == 2) {
-    if (failed(loadTiles(c(0), c(0), nullptr)))
-      return failure();
-    gpu::BarrierOp::create(b);
-    acc = em.forLoop(
-        c(0), c(numK), c(1), init,
-        [&](Value kt, ValueRange it) -> FailureOr<SmallVector<Value>> {
-          Value stage = arith::RemUIOp::create(b, kt, c(2));
-          Value next = arith::AddIOp::create(b, kt, c(1));
-          auto ifOp = scf::IfOp::create(b, lt(next, numK), false);
-          {
-            OpBuilder::InsertionGuard g(b);
-            b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-            Value other = arith::SubIOp::create(b, c(1), stage);
-            if (failed(loadTiles(next, other, nullptr)))
-              return failure();
-          }
-          FailureOr<SmallVector<Value>> r = computeTile(stage, it);
+          if (useAsync)
+            nvgpu::DeviceAsyncWaitOp::create(
+                b,
+                nvgpu::DeviceAsyncCreateGroupOp::create(b, tokenType,
+                                                        ValueRange{}),
+                b.getI32IntegerAttr(0));
           gpu::BarrierOp::create(b);
           return r;
         });
