@@ -86,3 +86,86 @@ def test_gqa_rereads_kv_per_query_head():
 def test_unknown_chip_is_refused():
     with pytest.raises(ValueError):
         anchors.fa2_tile("gfx1100", shape())
+
+
+# -- the Checks section fails closed -------------------------------------------
+
+import report  # noqa: E402
+
+STAMP = {"date": "2026-12-07 15:00 UTC", "commit": "abc1234", "dirty": False}
+
+
+def row(counted, lb, **extra):
+    return dict({"counted": counted, "lower_bound": lb, "measured": STAMP},
+                **extra)
+
+
+def scan_case(length, res):
+    return {"family": "selective_scan", "form": "op",
+            "params": {"b": 1, "channels": 1536, "l": length, "state": 16},
+            "results": {"fused/sm_90a": res}}
+
+
+def scan_line(cases):
+    lines = report.family_checks({"io": cases})
+    return next(ln for ln in lines if ln.startswith("- Selective scan"))
+
+
+def test_check_met_when_every_row_is_within_bound():
+    line = scan_line([scan_case(1024, row(110, 100)),
+                      scan_case(2048, row(105, 100))])
+    assert line.endswith(": met.")
+    assert "**1.100**" in line
+
+
+def test_failed_row_fails_the_check():
+    # The only failing row has no count: the worst measured ratio is within
+    # the bound, yet the check is not met.
+    line = scan_line([scan_case(1024, row(110, 100)),
+                      scan_case(2048, {"error": "emulation failed: boom"})])
+    assert "NOT met" in line and "error: 1 row(s)" in line
+
+
+def test_fallback_and_other_schedule_fail_the_check():
+    for res in ({"fallback": ["k0 (iolite.selective_scan)"]},
+                row(1, 1, schedule_check="different kernels: a vs b")):
+        line = scan_line([scan_case(1024, row(110, 100)),
+                          scan_case(2048, res)])
+        assert "NOT met" in line
+
+
+def test_row_without_provenance_fails_the_check():
+    old = row(110, 100)
+    del old["measured"]
+    line = scan_line([scan_case(1024, old)])
+    assert "NOT met" in line and "provenance not recorded" in line
+
+
+def test_family_without_rows_is_not_met():
+    lines = report.family_checks({"io": []})
+    assert len(lines) == 6
+    assert all("not measured" in ln and ln.endswith("NOT met.")
+               for ln in lines)
+
+
+def test_attention_check_uses_fa2s_own_tile():
+    # sm_90a, d 64, N 256, one head, full: FA2's 128x128 tile moves
+    # 32768 (Q) + 131072 (K, V) + 32768 (O) + 1024 (lse) = 197632 bytes;
+    # a kernel that moved 1.2x that fails the 1.1 bound.
+    case = {"family": "attention", "form": "op",
+            "params": {"b": 1, "hq": 1, "hkv": 1, "n": 256, "d": 64,
+                       "causal": False},
+            "results": {"fused/sm_90a": row(1.2 * 197632, 1)}}
+    line = report.family_checks({"io": [case]})[0]
+    assert "**1.200**" in line and "NOT met" in line
+
+
+def test_example_with_fallback_fails():
+    case = {"family": "example", "form": "graph",
+            "params": {"model": "m"},
+            "results": {"fused/sm_90a": row(100, 100,
+                                            fallback_emulated=["k (x)"]),
+                        "no_fusion/sm_90a": row(200, 100)}}
+    line = next(ln for ln in report.family_checks({"io": [case]})
+                if ln.startswith("- Example"))
+    assert "NOT met" in line and "fallback kernels" in line
