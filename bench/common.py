@@ -96,10 +96,11 @@ def sha256_file(path):
 
 
 class Cache:
-    """Results keyed by what determines them (for the emulator: the hash of
-    the compiled object and of the launch table), so that a rerun after an
-    unrelated change re-emulates nothing and a changed kernel is always
-    re-measured. With `reuse=False` (--no-cache) earlier runs' entries are
+    """Results keyed by everything that determines them (for the emulator,
+    io_traffic.emulate: the model text, the compiler binaries, the options,
+    every file of the compiled bundle and the runtime library whose
+    emulator does the counting), so that a rerun after an unrelated change
+    re-emulates nothing and a change to any input is always re-measured. With `reuse=False` (--no-cache) earlier runs' entries are
     ignored; identical kernels within one run are still measured once."""
 
     def __init__(self, name, reuse=True):
@@ -120,6 +121,49 @@ class Cache:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self.data))
         tmp.replace(self.path)
+
+
+_PROVENANCE = None
+
+
+def provenance():
+    """When and at which commit this run measures: stored in every result
+    row (a reused row keeps the provenance of the run that counted it).
+    `dirty`: tracked files differ from the commit."""
+    global _PROVENANCE
+    if _PROVENANCE is None:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"],
+                              capture_output=True, text=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(REPO), "status",
+                                 "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True).stdout
+        _PROVENANCE = {"commit": head[:12] or "unknown",
+                       "dirty": bool(status.strip()),
+                       "date": datetime.now(timezone.utc).strftime(
+                           "%Y-%m-%d %H:%M UTC")}
+    return dict(_PROVENANCE)
+
+
+_HASHES = {}
+
+
+def sha256_tool(path):
+    """sha256 of a built binary or library, once per run."""
+    path = str(path)
+    if path not in _HASHES:
+        _HASHES[path] = sha256_file(path) if os.path.exists(path) else \
+            "missing"
+    return _HASHES[path]
+
+
+def sha256_tree(folder):
+    """sha256 over every file under `folder` (names and contents)."""
+    h = hashlib.sha256()
+    folder = Path(folder)
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(f.relative_to(folder)).encode() + b"\0")
+        h.update(sha256_file(f).encode())
+    return h.hexdigest()
 
 
 def _read(path):
@@ -153,8 +197,7 @@ def machine_stamp():
     m = re.search(r'PRETTY_NAME="([^"]+)"', _read("/etc/os-release"))
     if m:
         osname = m.group(1)
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short",
-                             "HEAD"], capture_output=True, text=True).stdout
+    prov = provenance()
     ptxas = subprocess.run([find_ptxas(), "--version"],
                            capture_output=True, text=True).stdout
     m = re.search(r"release ([\d.]+)", ptxas)
@@ -167,7 +210,8 @@ def machine_stamp():
         "os": osname,
         "kernel": platform.release(),
         "python": platform.python_version(),
-        "commit": commit.strip(),
+        "commit": prov["commit"],
+        "dirty": prov["dirty"],
         "ptxas": m.group(1) if m else "not found",
         "load_average": os.getloadavg(),
     }

@@ -23,6 +23,7 @@ kernels must have the same templates and tiles and a grid larger by exactly
 that factor, or the row says so.
 """
 
+import hashlib
 import json
 import math
 import re
@@ -32,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import models
-from common import REPO, WORK, Cache, ToolError, log, run, sha256_file, tool
+from common import (REPO, WORK, Cache, ToolError, build_dir, log,
+                    provenance, run, sha256_tool, sha256_tree, tool)
 from iolite_bundle import Bundle, Device
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test" /
@@ -174,20 +176,26 @@ def fallback_kernels(manifest):
     return bad
 
 
-def emulate(bundle_dir, chip, cache, seed=0):
-    """Runs the bundle once on an emu device; per-launch statistics."""
+def cache_key(bundle_dir, chip, seed, inputs):
+    """Every input of a measurement: `inputs` (the model text, the variant's
+    options, the compiler binaries: measure_case), every file of the bundle
+    (the emulator objects, the launch code, the manifest), the runtime
+    library that emulates and counts, the chip and the seed."""
+    runtime = build_dir() / "lib" / "libiolite_runtime.so"
+    return json.dumps({"v": 2, "bundle": sha256_tree(bundle_dir),
+                       "runtime": sha256_tool(runtime), "chip": chip,
+                       "seed": seed, **inputs}, sort_keys=True)
+
+
+def emulate(bundle_dir, chip, cache, seed=0, inputs=None):
+    """Runs the bundle once on an emu device; (per-launch statistics,
+    whether they came from the cache, the provenance of the run that
+    counted them)."""
     bundle_dir = Path(bundle_dir)
-    manifest = json.loads((bundle_dir / "manifest.json").read_text())
-    so = bundle_dir / f"{manifest['name']}.emu-{chip}.so"
-    key = "|".join([sha256_file(so), json.dumps(manifest["launches"]),
-                    json.dumps(manifest["inputs"]),
-                    json.dumps([[k["name"], k["targets"]]
-                                for k in manifest["kernels"]]), str(seed)])
+    key = cache_key(bundle_dir, chip, seed, inputs or {})
     hit = cache.get(key)
-    # Entries from before the emulator counted matrix flops and bank
-    # conflicts are measured again.
-    if hit is not None and all("matrix_flops" in s for s in hit):
-        return hit, True
+    if isinstance(hit, dict) and "stats" in hit:
+        return hit["stats"], True, hit.get("measured")
     dev = Device(f"emu-{chip}")
     try:
         b = Bundle(bundle_dir, dev)
@@ -201,8 +209,9 @@ def emulate(bundle_dir, chip, cache, seed=0):
             b.close()
     finally:
         dev.close()
-    cache.put(key, stats)
-    return stats, False
+    measured = provenance()
+    cache.put(key, {"stats": stats, "measured": measured})
+    return stats, False, measured
 
 
 def io_bytes(manifest):
@@ -230,7 +239,8 @@ def measure_case(case, cache, allow_fallback=False):
         for variant in case.variants:
             key = f"{variant}/{chip}"
             base = WORK / "io" / case.slug / f"{variant}-{chip}"
-            res = {"variant": variant, "chip": chip}
+            res = {"variant": variant, "chip": chip,
+                   "measured": provenance()}
             case.results[key] = res
             try:
                 mname, text = build_model(case, case.params)
@@ -276,13 +286,22 @@ def measure_case(case, cache, allow_fallback=False):
                 bf, bs = kernel_blocks(full, chip), kernel_blocks(small, chip)
                 factor = {name: bf[name] / bs[name] for name in bf}
                 target_dir = base / "emu"
+            inputs = {"model": hashlib.sha256(
+                          text.encode()).hexdigest(),
+                      "variant": variant,
+                      "params": emu_params or case.params,
+                      "iolite-compile": sha256_tool(tool("iolite-compile")),
+                      "iolite-opt": sha256_tool(tool("iolite-opt"))
+                      if variant == "unraised" else None}
             try:
-                stats, hit = emulate(target_dir / "bundle", chip, cache)
+                stats, hit, measured = emulate(target_dir / "bundle", chip,
+                                               cache, inputs=inputs)
             except Exception as e:  # a failed launch is a result to report
                 res["error"] = f"emulation failed: {e}"[:600]
                 log(f"  {case.slug} {key}: {res['error']}")
                 continue
             res["cached"] = hit
+            res["measured"] = measured
             res["launches"] = [
                 {"kernel": s["kernel"], "grid": s["grid"],
                  "block": s["block"], "shared_bytes": s["shared_bytes"],
@@ -455,9 +474,11 @@ def all_cases(quick, families=None):
     return out
 
 
-def measure(quick, use_cache=True, families=None):
+def measure(quick, use_cache=True, families=None, match=None):
+    """Measures every case (of `families`, whose slug contains `match`)."""
     cache = Cache("emu", use_cache)
-    cases = all_cases(quick, families)
+    cases = [c for c in all_cases(quick, families)
+             if not match or match in c.slug]
     for i, case in enumerate(cases):
         log(f"[io {i + 1}/{len(cases)}] {case.slug}")
         measure_case(case, cache)
@@ -470,6 +491,8 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--family", action="append")
+    ap.add_argument("--match")
     ap.add_argument("--no-cache", action="store_true")
     a = ap.parse_args()
-    print(json.dumps(measure(a.quick, not a.no_cache, a.family), indent=1))
+    print(json.dumps(measure(a.quick, not a.no_cache, a.family, a.match),
+                     indent=1))

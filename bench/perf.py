@@ -4,6 +4,7 @@ bench/run.sh, which builds Iolite and installs the peers first.
 
     /usr/bin/python3 bench/perf.py [--quick] [--no-peers] [--no-cache]
                                    [--only io,resources,compile,peers,harness]
+                                   [--families attention,ssd] [--match SLUG]
 
 Sections: global-memory traffic counted by the emulator against the IO lower
 bound, fusion off and FlashAttention-2 (io_traffic.py); kernel resources and
@@ -77,6 +78,14 @@ def main():
                     help="re-emulate everything")
     ap.add_argument("--only", help="comma-separated sections: " +
                     ",".join(SECTIONS))
+    ap.add_argument("--families",
+                    help="io: only these comma-separated families "
+                         "(attention, selective_scan, ssd, moe, example); "
+                         "their rows replace the same rows of the stored "
+                         "results")
+    ap.add_argument("--match",
+                    help="io: only cases whose slug contains this, e.g. "
+                         "'attention-op-b1_hq32_hkv8_n512'")
     ap.add_argument("--out", default=str(REPO / "docs" / "perf.md"))
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite the report from docs/perf/results.json "
@@ -89,6 +98,8 @@ def main():
         report.write(results, out)
         return
     sections = a.only.split(",") if a.only else list(SECTIONS)
+    if (a.families or a.match) and not a.only:
+        sections = ["io"]
     if a.no_peers and "peers" in sections:
         sections.remove("peers")
     WORK.mkdir(parents=True, exist_ok=True)
@@ -99,7 +110,8 @@ def main():
                "timings": {}}
     raw = Path(a.out).parent / "perf" / "results.json"
     previous = None
-    if a.only and raw.exists():
+    subset = bool(a.families or a.match)
+    if (a.only or subset) and raw.exists():
         # A partial run replaces its sections in the last full results.
         previous = json.loads(raw.read_text())
     manifests = []
@@ -112,8 +124,9 @@ def main():
         return value
 
     if "io" in sections:
+        families = a.families.split(",") if a.families else None
         results["io"] = timed("io", lambda: io_traffic.measure(
-            a.quick, not a.no_cache))
+            a.quick, not a.no_cache, families, a.match))
     if "compile" in sections:
         results["compile"], manifests = timed(
             "compile", lambda: compile_time.measure(a.quick))
@@ -128,14 +141,27 @@ def main():
     results["targets"] = resources.target_facts()
     if previous:
         partial = results
+        prev_io = list(previous.get("io", []))
         results = previous
         results["partial_runs"] = results.get("partial_runs", []) + [
             {"date": stamp["date"], "commit": stamp["commit"],
-             "sections": sections,
+             "dirty": stamp.get("dirty"),
+             "sections": sections if not subset else
+             [f"io subset ({a.families or 'all families'}"
+              + (f", slugs containing '{a.match}'" if a.match else "")
+              + ")"] + [x for x in sections if x != "io"],
              "seconds": partial["total_seconds"]}]
         for key in ("io", "compile", "resources", "peers", "harness"):
             if key in partial:
                 results[key] = partial[key]
+        if subset and "io" in partial:
+            # A subset of the io cases replaces only its own rows.
+            def ident(c):
+                return json.dumps([c["family"], c["form"], c["params"]],
+                                  sort_keys=True)
+            new = {ident(c): c for c in partial["io"]}
+            merged = [new.pop(ident(c), c) for c in prev_io]
+            results["io"] = merged + list(new.values())
         results["targets"] = partial["targets"]
 
     out = Path(a.out)

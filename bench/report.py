@@ -706,7 +706,8 @@ def peers_section(results, figdir):
             continue
         if "error" in r:
             rows.append([r["compiler"], r["target"], "—", "—", "—",
-                         "failed", f"`{r['error'][:160]}`"])
+                         "failed", f"`{r['error'][:160]}`"
+                         + (f" ({r['note']})" if r.get("note") else "")])
             continue
         ks = []
         for k in r["kernels"]:
@@ -722,6 +723,8 @@ def peers_section(results, figdir):
                       f"{regs} r, "
                       f"{k.get('spills', '?')} spill, {shared}, "
                       f"{k.get('threads', '?')} thr")
+        if r.get("note"):
+            ks.append(f"*{r['note']}*")
         rows.append([r["compiler"], r["target"], f"{r['seconds']:.1f}",
                      f"{r['cpu_s']:.1f}", f"{r['max_rss_mib']:.0f}",
                      len(r["kernels"]), "<br>".join(ks)])
@@ -747,8 +750,8 @@ def peers_section(results, figdir):
           "error" not in r]
     fig, ax = plt.subplots(figsize=(8, 3.8))
     ax.bar(range(len(ok)), [r["seconds"] for r in ok],
-           color=[{"iolite": "C0", "iree": "C1", "triton": "C2"}[r["compiler"]]
-                  for r in ok])
+           color=[{"iolite": "C0", "iree": "C1", "triton": "C2",
+                   "tilelang": "C3"}.get(r["compiler"], "C7") for r in ok])
     ax.set_xticks(range(len(ok)))
     ax.set_xticklabels([f"{r['compiler']}\n{r['target']}" for r in ok],
                        fontsize=7)
@@ -758,7 +761,7 @@ def peers_section(results, figdir):
     fig.savefig(figdir / "peers_compile.png", dpi=110)
     plt.close(fig)
     return "\n".join([
-        "## 6. Peers: IREE and Triton on the same attention", "",
+        "## 6. Peers: IREE, Triton and TileLang on the same attention", "",
         f"IREE {v.get('iree')} (`iree-base-compiler` from PyPI: "
         f"`iree-import-onnx`, then `iree-compile --iree-hal-target-device="
         f"cuda --iree-cuda-target=T` or `hip --iree-rocm-target=T`) and "
@@ -776,6 +779,18 @@ def peers_section(results, figdir):
         f"Triton's (its PTX ISA is newer than CUDA {v.get('cuda_ptxas')}'s); "
         f"AMD: the HSACO's kernel metadata. IREE's CUDA kernels size their "
         f"shared memory at run time (only the static part is known here). "
+        f"IREE {v.get('iree')} has no Hopper target (its known CUDA targets "
+        f"stop at Ada; `--iree-cuda-target=sm_90a` or `sm_90` fails with "
+        f"'missing GPU target'), so its sm_90a row is its sm_80 code "
+        f"assembled by ptxas for sm_90a. TileLang "
+        f"{v.get('tilelang', 'not installed')} (PyPI `tilelang`): a "
+        f"FlashAttention-2 forward in its tile language "
+        f"(`bench/tilelang_attention.py`, 128x64 tile, 128 threads as in "
+        f"its example), lowered to CUDA for the arch without a GPU "
+        f"(`tilelang.lower` with an explicit target); its CUDA then goes "
+        f"through CUDA's nvcc with `-Xptxas -v` for registers, spills and "
+        f"static shared memory; *compile s* is the lowering process "
+        f"(import included), not nvcc's. "
         f"†: the kernel computes the causal mask itself (raising does "
         f"not recognise it at 4096 tokens, see section 1). "
         f"IREE import of the ONNX file: "
@@ -1173,13 +1188,16 @@ def write(results, out_path):
         f" on {m['date']} — {m['cpu']}, {m['cores']} cores, "
         f"{m['memory_gib']} GiB, {m['os']} (load average "
         f"{m['load_average'][0]:.1f} at the start: the machine is shared), "
-        f"commit `{m['commit']}`, ptxas {m['ptxas']}. The run took "
+        f"commit `{m['commit']}`"
+        f"{' with local changes' if m.get('dirty') else ''}, "
+        f"ptxas {m['ptxas']}. The run took "
         f"**{minutes:.1f} minutes** ("
         + ", ".join(f"{k} {v / 60:.1f}" for k, v in
                     results["timings"].items()) + ").", "",
         ] + ([
         "Sections rerun since: " + "; ".join(
-            f"{', '.join(r['sections'])} at `{r['commit']}` on {r['date']}"
+            f"{', '.join(r['sections'])} at `{r['commit']}`"
+            f"{'+dirty' if r.get('dirty') else ''} on {r['date']}"
             for r in latest_partial_runs(results)) + ".", ""]
         if results.get("partial_runs") else []) + [
         "No GPU was used: traffic is counted by Iolite's emulator running "

@@ -22,6 +22,7 @@ for arg in "$@"; do
   case "$arg" in
     --no-peers) peers=0 ;;
     --only=*) [[ "$arg" == *peers* ]] || peers=0 ;;
+    --families=*|--match=*) peers=0 ;;
   esac
 done
 
