@@ -30,9 +30,9 @@ query head h reads K/V head h / h_h_k_ratio (`row_offset_k = ... +
 re-reads its group's K/V; any sharing happens only in L2, which demand
 traffic (what the emulator counts) does not see.
 
-The split-KV kernel is not modelled: flash_api.cpp's heuristic only splits
-when the batch·heads·m-blocks do not fill the SMs, which the benchmark's 32
-heads at N >= 512 always do.
+The split-KV kernel is not modelled: flash_api.cpp's num_splits_heuristic
+returns 1 when batch·heads·ceil(N/64) >= 0.8·SMs, which the benchmark's 32
+heads at N >= 512 (256 blocks and more) always satisfy.
 """
 
 import math
