@@ -26,22 +26,36 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (WORK, build_dir, find_ptxas, log,  # noqa: E402
-                    run_measured)
+                    provenance, run_measured)
 
 VENV_BIN = Path(sys.executable).parent
 READELF = "/usr/lib/llvm-22/bin/llvm-readelf"
 CUDA_PTXAS = find_ptxas()
 
-# Targets each compiler is asked for: (label, iolite, iree flags, triton).
+# Targets each compiler is asked for: (label, iolite, iree flags, triton,
+# tilelang arch or None).
+#
+# IREE 3.13 knows no Hopper target: its table of CUDA targets
+# (KnownTargets.cpp, getNVIDIAGPUTargetDetails) stops at Ada, so
+# `--iree-cuda-target=sm_90a` and `=sm_90` (with or without
+# `--iree-cuda-target-features=+ptx80`) fail with "missing GPU target in
+# #hal.executable.target" before any codegen. For sm_90a IREE therefore
+# generates its sm_80 (A100) code and ptxas assembles that PTX for sm_90a:
+# the registers and spills of IREE's kernels on Hopper, without Hopper-only
+# instructions (wgmma, TMA). IREE_NOTES says so in the report.
 TARGETS = [
     ("sm_80", "sm_80", ["--iree-hal-target-device=cuda",
-                        "--iree-cuda-target=sm_80"], ("cuda", 80, 32)),
+                        "--iree-cuda-target=sm_80"], ("cuda", 80, 32),
+     "sm_80"),
     ("sm_90a", "sm_90a", ["--iree-hal-target-device=cuda",
-                          "--iree-cuda-target=sm_90a"], ("cuda", 90, 32)),
+                          "--iree-cuda-target=sm_80"], ("cuda", 90, 32),
+     "sm_90a"),
     ("gfx942", "gfx942", ["--iree-hal-target-device=hip",
                           "--iree-rocm-target=gfx942"],
-     ("hip", "gfx942", 64)),
+     ("hip", "gfx942", 64), None),
 ]
+IREE_NOTES = {"sm_90a": "IREE has no sm_90 target: its sm_80 code, "
+                        "assembled by ptxas for sm_90a"}
 
 
 def ptxas_report(ptx_path, arch, ptxas=CUDA_PTXAS):
@@ -173,7 +187,9 @@ def iree(mlir, flags, arch, out):
                       "-o", str(out / "module.vmfb"),
                       f"--iree-hal-dump-executable-binaries-to={dump}"])
     res = {"seconds": r["seconds"], "cpu_s": r["user_s"] + r["sys_s"],
-           "max_rss_mib": r["max_rss_kib"] / 1024}
+           "max_rss_mib": r["max_rss_kib"] / 1024, "flags": flags}
+    if arch in IREE_NOTES:
+        res["note"] = IREE_NOTES[arch]
     if r["returncode"] != 0:
         res["error"] = last_error(r["stderr"])
         return res
@@ -278,6 +294,74 @@ def triton(target, heads, head_dim, causal, out):
     return res
 
 
+# -- TileLang ---------------------------------------------------------------
+
+def tilelang(arch, heads, head_dim, seq, causal, out):
+    """TileLang's flash attention (tilelang_attention.py) lowered to CUDA
+    for `arch` without a GPU, then nvcc + ptxas -v on its CUDA source for
+    the registers, spills and static shared memory. A failure records the
+    exact error."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    r = run_measured([sys.executable,
+                      str(Path(__file__).resolve().parent /
+                          "tilelang_attention.py"), arch, str(heads),
+                      str(head_dim), str(seq), "1" if causal else "0",
+                      str(out / "kernel")])
+    res = {"seconds": r["seconds"], "cpu_s": r["user_s"] + r["sys_s"],
+           "max_rss_mib": r["max_rss_kib"] / 1024}
+    if r["returncode"] != 0:
+        res["error"] = last_error(r["stderr"] + r["stdout"])
+        return res
+    info = json.loads(r["stdout"].strip().splitlines()[-1])
+    res.update({"import_s": info["import_s"],
+                "in_process_compile_s": info["lower_s"],
+                "config": info["config"], "version": info["version"],
+                "note": "lowering to CUDA only; nvcc/ptxas time not "
+                        "included"})
+    import importlib.util
+    root = Path(importlib.util.find_spec("tilelang").origin).parent
+    nvcc = Path(CUDA_PTXAS).parent / "nvcc"
+    cmd = [str(nvcc), "-std=c++17", f"-arch={arch}", "-cubin", "-O3",
+           "-Xptxas", "-v", f"-I{root / 'src'}",
+           f"-I{root / '3rdparty' / 'cutlass' / 'include'}",
+           f"-I{root / '3rdparty' / 'tvm' / 'include'}",
+           "-o", str(out / "kernel.cubin"), str(out / "kernel.cu")]
+    c = subprocess.run(cmd, capture_output=True, text=True)
+    if c.returncode != 0:
+        res["error"] = "nvcc on TileLang's CUDA: " + last_error(c.stderr)
+        return res
+    src = (out / "kernel.cu").read_text()
+    threads = re.search(r"__launch_bounds__\((\d+)", src)
+    kernels = []
+    cur = None
+    for line in c.stderr.splitlines():
+        m = re.search(r"Compiling entry function '([^']+)'", line)
+        if m:
+            cur = {"name": m.group(1), "registers": 0, "spills": 0,
+                   "stack": 0, "shared": 0,
+                   "threads": int(threads.group(1)) if threads else None,
+                   "shared_note": "static only; dynamic size set at launch"}
+            kernels.append(cur)
+            continue
+        if cur is None:
+            continue
+        m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, "
+                      r"(\d+) bytes spill loads", line)
+        if m:
+            cur["stack"] = int(m.group(1))
+            cur["spills"] = int(m.group(2)) + int(m.group(3))
+        m = re.search(r"Used (\d+) registers", line)
+        if m:
+            cur["registers"] = int(m.group(1))
+        m = re.search(r"(\d+) bytes smem", line)
+        if m:
+            cur["shared"] = int(m.group(1))
+    res["kernels"] = kernels
+    return res
+
+
 def main(onnx_dir, out_json):
     onnx_dir = Path(onnx_dir)
     meta = json.loads((onnx_dir / "models.json").read_text())
@@ -286,7 +370,8 @@ def main(onnx_dir, out_json):
     results = {"attention": att, "versions": versions(), "rows": []}
 
     def add(model, compiler, target, res):
-        res.update({"model": model, "compiler": compiler, "target": target})
+        res.update({"model": model, "compiler": compiler, "target": target,
+                    "measured": provenance()})
         results["rows"].append(res)
         log(f"[peers] {model} {compiler} {target}: "
             + (res.get("error") or f"{res['seconds']:.1f} s, "
@@ -301,7 +386,7 @@ def main(onnx_dir, out_json):
         imported = work / f"{model}.iree.mlir"
         imp = iree_import(path, imported)
         results.setdefault("iree_import", {})[model] = imp
-        for label, iol, iree_flags, tri in TARGETS:
+        for label, iol, iree_flags, tri, tl_arch in TARGETS:
             add(model, "iolite", label,
                 iolite(path, iol, work / "iolite" / model / label))
             if "error" in imp:
@@ -316,6 +401,11 @@ def main(onnx_dir, out_json):
                 add(model, "triton", label,
                     triton(tri, att["heads"], att["head_dim"], att["causal"],
                            work / "triton" / label))
+                if tl_arch:
+                    add(model, "tilelang", label,
+                        tilelang(tl_arch, att["heads"], att["head_dim"],
+                                 att["seq"], att["causal"],
+                                 work / "tilelang" / label))
     Path(out_json).write_text(json.dumps(results, indent=1))
 
 
@@ -333,6 +423,11 @@ def versions():
         out["triton"] = triton.__version__
     except ImportError as e:
         out["triton"] = f"not installed ({e})"
+    try:
+        from importlib.metadata import version
+        out["tilelang"] = version("tilelang")
+    except Exception as e:  # noqa: BLE001 - any lookup failure is reported
+        out["tilelang"] = f"not installed ({type(e).__name__}: {e})"[:200]
     r = subprocess.run([CUDA_PTXAS, "--version"], capture_output=True,
                        text=True)
     m = re.search(r"release ([\d.]+)", r.stdout)

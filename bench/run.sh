@@ -2,14 +2,16 @@
 #===- run.sh - Regenerate docs/perf.md --------------------------------------===#
 #
 # bench/run.sh [--quick] [--no-peers] [--no-cache] [--only=io,resources,...]
+#              [--families=attention,ssd] [--match=SLUG]
 #
 # Builds Iolite (tools/build.sh, incremental), installs the peers (IREE's
-# iree-base-compiler, Triton, onnx) into bench/.venv from PyPI unless
+# iree-base-compiler, Triton, TileLang, onnx) into bench/.venv from PyPI unless
 # --no-peers, then runs bench/perf.py with Debian's python3, which writes
 # docs/perf.md, docs/perf/*.png and docs/perf/results.json. The full run
 # takes about 20 minutes on a 2-core machine; --quick (a few sizes per
-# family) a few minutes. Emulator counts are cached in bench/.cache by the
-# hash of the compiled kernels; --no-cache measures everything again.
+# family) a few minutes; --families/--match measure a subset of the io rows.
+# Emulator counts are cached in bench/.cache by the hash of every input
+# (model, options, compiler, bundle, runtime); --no-cache measures again.
 #
 #===----------------------------------------------------------------------===#
 set -euo pipefail
@@ -31,8 +33,10 @@ BUILD_DIR="$IOLITE_BUILD_DIR" "$ROOT/tools/build.sh" -j"$(nproc)" \
 
 if [ "$peers" -eq 1 ]; then
   VENV="$ROOT/bench/.venv"
-  # Pinned: the report names these versions.
-  REQS=(iree-base-compiler==3.13.0 triton==3.9.0 onnx==1.23.2)
+  # Pinned: the report names these versions. TileLang pulls in PyTorch and
+  # the CUDA wheels it links against (a few GB, once).
+  REQS=(iree-base-compiler==3.13.0 triton==3.9.0 onnx==1.23.2
+        tilelang==0.1.15)
   if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV" >&2
   fi
