@@ -739,7 +739,9 @@ def peers_section(results, figdir):
             model_rows.append([r["model"], r["compiler"], r["target"],
                                f"{r['seconds']:.1f}",
                                f"{r['max_rss_mib']:.0f}",
-                               len(r["kernels"])])
+                               f"{len(r['kernels'])}"
+                               + (f" ({r['note']})" if r.get("note")
+                                  else "")])
     for m in ("llama_block", "gpt2_block"):
         if any(r["model"] == m for r in peers["rows"]):
             model_rows.append([m, "triton", "—", "—", "—",
