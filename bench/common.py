@@ -100,8 +100,9 @@ class Cache:
     io_traffic.emulate: the model text, the compiler binaries, the options,
     every file of the compiled bundle and the runtime library whose
     emulator does the counting), so that a rerun after an unrelated change
-    re-emulates nothing and a change to any input is always re-measured. With `reuse=False` (--no-cache) earlier runs' entries are
-    ignored; identical kernels within one run are still measured once."""
+    re-emulates nothing and a change to any input is always re-measured.
+    With `reuse=False` (--no-cache) earlier runs' entries are ignored; a
+    measurement with the same key within one run is still made once."""
 
     def __init__(self, name, reuse=True):
         self.path = CACHE / f"{name}.json"

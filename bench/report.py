@@ -150,7 +150,8 @@ def attention_section(results, figdir):
             f"`{anchors.CK_SOURCE['commit'][:12]}`, on gfx942), its Q tile "
             "read once, K/V re-read per query tile and per query head "
             "(GQA included), tiles above the diagonal skipped, O and the "
-            "f32 logsumexp written once (`bench/anchors.py`); *LB*: Q, K, V read once "
+            "f32 logsumexp written once (`bench/anchors.py`); "
+            "*LB*: Q, K, V read once "
             "and O written once; *--no-fusion*: the same graph with "
             "`--no-fusion` (raising still forms `iolite.attention`, so it "
             "is the same kernel); *unraised*: the graph neither raised nor "
@@ -1161,7 +1162,8 @@ def write(results, out_path):
             + (f", {untraced} without provenance" if untraced else "")
             + (f", {len(unpaired)} rows without a count on one chip: "
                + "; ".join(unpaired[:4]) if unpaired else "") + "): "
-            f"{'met' if worst <= 1.25 and not unpaired and not untraced else 'NOT met'}.")
+            + ("met" if worst <= 1.25 and not unpaired and not untraced
+               else "NOT met") + ".")
     shares = [r for r in matrix_rows(results)
               if r["case"]["family"] in ("attention", "moe")]
     # Attention and MoE rows without a count (or without matrix flops)
