@@ -11,8 +11,10 @@ stores in global memory. Next to it:
 - the same graph compiled with --no-fusion;
 - for attention, the graph without raising and without fusion (standard
   attention: the score and probability matrices go through memory), and
-  FlashAttention-2's analytic traffic for the tile the kernel uses
-  (test/python/attention_traffic.py, tile read from the manifest).
+  FlashAttention-2's traffic with FlashAttention-2's own tile for the chip
+  (bench/anchors.py: the independent anchor the report compares against);
+  `fa2` keeps the same formula at Iolite's tile (test/python/
+  attention_traffic.py), which is 1.0 by construction and not reported.
 
 Scaling. Emulating a full layer is slow on a CPU, so each case is emulated at
 the smallest batch/head (attention, SSD) or channel-block (selective scan)
@@ -32,6 +34,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anchors
 import models
 from common import (REPO, WORK, Cache, ToolError, build_dir, log,
                     provenance, run, sha256_tool, sha256_tree, tool)
@@ -342,8 +345,9 @@ def measure_case(case, cache, allow_fallback=False):
 
 
 def add_attention_models(case, res, manifest):
-    """FlashAttention-2's traffic for the tile of the fused kernel, and
-    Iolite's own analytic model of its kernel."""
+    """FlashAttention-2's traffic with its own tile (the anchor), the FA2
+    formula at Iolite's tile, and Iolite's own analytic model of its
+    kernel."""
     tile = None
     for k in manifest["kernels"]:
         m = re.match(r"attention tile (\d+)x(\d+) .* (\d+) kv split",
@@ -354,11 +358,17 @@ def add_attention_models(case, res, manifest):
         return
     res["tile"] = f"{tile[0]}x{tile[1]}"
     res["splits"] = tile[2]
+    p = case.params
+    elem = models.ELEM_BYTES[p.get("dtype", "f16")]
+    try:
+        res["fa2_anchor"] = anchors.fa2_bytes(res["chip"], anchors.Attention(
+            p["b"], p["hq"], p["hkv"], p["n"], p["n"], p["d"], p["d"], elem,
+            p["causal"]))
+    except ValueError as e:
+        res["fa2_anchor"] = {"error": str(e)}
     if attention_traffic is None:
         res["fa2_note"] = "test/python/attention_traffic.py not present"
         return
-    p = case.params
-    elem = models.ELEM_BYTES[p.get("dtype", "f16")]
     shape = attention_traffic.AttentionShape(
         batch=p["b"], q_heads=p["hq"], kv_heads=p["hkv"], q_len=p["n"],
         kv_len=p["n"], head_dim=p["d"], value_dim=p["d"], elem_bytes=elem,
