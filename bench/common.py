@@ -138,7 +138,7 @@ def provenance():
         status = subprocess.run(["git", "-C", str(REPO), "status",
                                  "--porcelain", "--untracked-files=no"],
                                 capture_output=True, text=True).stdout
-        _PROVENANCE = {"commit": head[:12] or "unknown",
+        _PROVENANCE = {"commit": head or "unknown",
                        "dirty": bool(status.strip()),
                        "date": datetime.now(timezone.utc).strftime(
                            "%Y-%m-%d %H:%M UTC")}

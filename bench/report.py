@@ -939,7 +939,8 @@ def provenance(res):
     m = (res or {}).get("measured")
     if not m:
         return "not recorded"
-    return (f"`{m.get('commit', '?')}`{'+dirty' if m.get('dirty') else ''} "
+    return (f"`{m.get('commit', '?')[:12]}`"
+            f"{'+dirty' if m.get('dirty') else ''} "
             f"{m.get('date', '?')}")
 
 
@@ -1212,7 +1213,7 @@ def write(results, out_path):
         f" on {m['date']} — {m['cpu']}, {m['cores']} cores, "
         f"{m['memory_gib']} GiB, {m['os']} (load average "
         f"{m['load_average'][0]:.1f} at the start: the machine is shared), "
-        f"commit `{m['commit']}`"
+        f"commit `{m['commit'][:12]}`"
         f"{' with local changes' if m.get('dirty') else ''}, "
         f"ptxas {m['ptxas']}. The run took "
         f"**{minutes:.1f} minutes** ("
@@ -1220,7 +1221,7 @@ def write(results, out_path):
                     results["timings"].items()) + ").", "",
         ] + ([
         "Sections rerun since: " + "; ".join(
-            f"{', '.join(r['sections'])} at `{r['commit']}`"
+            f"{', '.join(r['sections'])} at `{r['commit'][:12]}`"
             f"{'+dirty' if r.get('dirty') else ''} on {r['date']}"
             for r in latest_partial_runs(results)) + ".", ""]
         if results.get("partial_runs") else []) + [
