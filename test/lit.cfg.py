@@ -12,7 +12,8 @@ config.suffixes = [".mlir", ".onnxtxt", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.iolite_obj_root, "test")
 config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py",
-                   "python", "Inputs", "matrix-table-test.cpp"]
+                   "python", "Inputs", "matrix-table-test.cpp",
+                   "resource-report-test.cpp"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 config.substitutions.append(("%iolite_src_root", config.iolite_src_root))

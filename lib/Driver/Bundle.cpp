@@ -678,14 +678,16 @@ static llvm::json::Value manifest(const BundleModel &m) {
       for (const KernelResources &r : m.artifacts[t].kernels) {
         if (r.kernel != k.name)
           continue;
+        // The back end checked that the report is complete
+        // (checkResourceReports); an unknown field would be null, not 0.
         Object res{{"registers", r.registers},
                    {"spills", r.spills},
                    {"stack_bytes", r.stackBytes},
                    {"static_shared_memory_bytes", r.staticSharedBytes}};
-        if (r.scalarRegisters >= 0)
-          res["scalar_registers"] = r.scalarRegisters;
-        if (r.scalarSpills >= 0)
-          res["scalar_spills_to_vgpr"] = r.scalarSpills;
+        if (r.scalarRegisters)
+          res["scalar_registers"] = *r.scalarRegisters;
+        if (r.scalarSpills)
+          res["scalar_spills_to_vgpr"] = *r.scalarSpills;
         entry["resources"] = std::move(res);
       }
       perTarget[target->name] = std::move(entry);
@@ -883,7 +885,8 @@ void mlir::iolite::printKernelTable(const BundleModel &m,
       std::string regs = "-";
       for (const KernelResources &r : m.artifacts[t].kernels)
         if (r.kernel == k.name)
-          regs = std::to_string(r.registers) + "/" + std::to_string(r.spills);
+          regs = (r.registers ? std::to_string(*r.registers) : "?") + "/" +
+                 (r.spills ? std::to_string(*r.spills) : "?");
       row(t == 0 ? StringRef(k.name) : "",
           t == 0 ? StringRef(k.templateName) : "", t == 0 ? StringRef(ops) : "",
           target->name, llvm::formatv("{0}x{1}x{2}", s[0], s[1], s[2]).str(),

@@ -17,6 +17,8 @@
 #include "iolite/Target/Emu/EmuTarget.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Target/LLVM/ROCDL/Utils.h"
 #include "llvm/ADT/StringExtras.h"
@@ -33,13 +35,24 @@ using namespace mlir::iolite;
 #define IOLITE_DEFAULT_ROCM_TOOLKIT ""
 #endif
 
-std::vector<KernelResources> mlir::iolite::parsePtxasReport(StringRef text) {
+FailureOr<std::vector<KernelResources>>
+mlir::iolite::parsePtxasReport(StringRef text, std::string &error) {
   std::vector<KernelResources> reports;
   llvm::Regex entry("Compiling entry function '([^']+)'");
-  llvm::Regex frame("([0-9]+) bytes stack frame, ([0-9]+) bytes spill "
-                    "stores, ([0-9]+) bytes spill loads");
-  llvm::Regex regs("Used ([0-9]+) registers");
-  llvm::Regex smem("([0-9]+) bytes smem");
+  llvm::Regex properties("Function properties for ([^ ]+)");
+  llvm::Regex frame("^[[:space:]]*([0-9]+) bytes stack frame, ([0-9]+) bytes "
+                    "spill stores, ([0-9]+) bytes spill loads");
+  llvm::Regex regs(": Used ([0-9]+) registers");
+  llvm::Regex smem("[ ,]([0-9]+) bytes smem");
+  auto fail = [&](StringRef line, const Twine &what) {
+    error =
+        ("cannot read " + what + " from the ptxas line '" + line.trim() + "'")
+            .str();
+    return failure();
+  };
+  // The function whose "Function properties" the next frame line gives: a
+  // device function's frame is not its caller's.
+  std::string propertiesOf;
   SmallVector<StringRef> lines;
   text.split(lines, '\n');
   for (StringRef line : lines) {
@@ -49,19 +62,76 @@ std::vector<KernelResources> mlir::iolite::parsePtxasReport(StringRef text) {
       reports.back().kernel = m[1].str();
       continue;
     }
-    if (reports.empty())
+    if (properties.match(line, &m)) {
+      propertiesOf = m[1].str();
       continue;
-    KernelResources &r = reports.back();
-    if (frame.match(line, &m)) {
-      r.stackBytes = std::stoll(m[1].str());
-      r.spills = std::stoll(m[2].str()) + std::stoll(m[3].str());
     }
-    if (regs.match(line, &m))
-      r.registers = std::stoll(m[1].str());
-    if (smem.match(line, &m))
-      r.staticSharedBytes = std::stoll(m[1].str());
+    if (line.contains("bytes stack frame")) {
+      int64_t stack, stores, loads;
+      if (!frame.match(line, &m) || m[1].getAsInteger(10, stack) ||
+          m[2].getAsInteger(10, stores) || m[3].getAsInteger(10, loads))
+        return fail(line, "the stack frame and spill bytes");
+      if (reports.empty() || propertiesOf != reports.back().kernel)
+        continue;
+      reports.back().stackBytes = stack;
+      reports.back().spills = stores + loads;
+      continue;
+    }
+    if (!line.contains(": Used "))
+      continue;
+    if (reports.empty())
+      return fail(line, "the kernel of a register count");
+    KernelResources &r = reports.back();
+    int64_t registers, shared = 0;
+    if (!regs.match(line, &m) || m[1].getAsInteger(10, registers))
+      return fail(line, "the register count");
+    // ptxas names shared memory only when the kernel reserves some.
+    if (line.contains("bytes smem") &&
+        (!smem.match(line, &m) || m[1].getAsInteger(10, shared)))
+      return fail(line, "the shared memory bytes");
+    r.registers = registers;
+    r.staticSharedBytes = shared;
   }
   return reports;
+}
+
+LogicalResult
+mlir::iolite::checkResourceReports(ArrayRef<KernelResources> reports,
+                                   ArrayRef<std::string> kernels, bool amd,
+                                   std::string &error) {
+  SmallVector<std::string> problems;
+  for (const std::string &kernel : kernels) {
+    auto isKernel = [&](const KernelResources &r) {
+      return r.kernel == kernel;
+    };
+    size_t count = llvm::count_if(reports, isKernel);
+    if (count != 1) {
+      problems.push_back("'" + kernel + "' has " +
+                         (count ? std::to_string(count) : "no") + " reports");
+      continue;
+    }
+    const KernelResources &r = *llvm::find_if(reports, isKernel);
+    SmallVector<StringRef> missing;
+    if (!r.registers)
+      missing.push_back(amd ? "VGPRs" : "registers");
+    if (amd && !r.scalarRegisters)
+      missing.push_back("SGPRs");
+    if (!r.spills)
+      missing.push_back("spills");
+    if (amd && !r.scalarSpills)
+      missing.push_back("SGPR spills");
+    if (!r.stackBytes)
+      missing.push_back("stack");
+    if (!r.staticSharedBytes)
+      missing.push_back("shared memory");
+    if (!missing.empty())
+      problems.push_back("'" + kernel + "' has no " +
+                         llvm::join(missing, ", "));
+  }
+  if (problems.empty())
+    return success();
+  error = llvm::join(problems, "; ");
+  return failure();
 }
 
 /// Where tools/setup.sh puts ptxas and libdevice (NVIDIA's
@@ -166,6 +236,7 @@ static std::string allowFullRegisterFile(StringRef ptx,
 static LogicalResult assemblePtx(ModuleOp module, StringRef ptxText,
                                  const TargetDescription &target,
                                  const BackendOptions &options,
+                                 ArrayRef<std::string> kernels,
                                  TargetArtifact &artifact) {
   std::string ptxas = findPtxas(options);
   if (ptxas.empty())
@@ -214,12 +285,22 @@ static LogicalResult assemblePtx(ModuleOp module, StringRef ptxText,
       return module.emitError("ptxas produced no cubin");
     }
     artifact.binary = (*cubin)->getBuffer().str();
-    artifact.kernels = parsePtxasReport(logText);
+    std::string error;
+    FailureOr<std::vector<KernelResources>> reports =
+        parsePtxasReport(logText, error);
+    if (failed(reports) ||
+        failed(checkResourceReports(*reports, kernels, /*amd=*/false, error))) {
+      cleanup();
+      return module.emitError() << "incomplete `ptxas -v` resource report for "
+                                << target.name << ": " << error;
+    }
+    artifact.kernels = std::move(*reports);
     SmallVector<std::string> spilled;
     for (const KernelResources &r : artifact.kernels)
-      if (r.spills > 0)
+      if (*r.spills > 0)
         spilled.push_back(r.kernel);
-    if (spilled.empty())
+    // Under --max-registers the spills are what was asked for.
+    if (spilled.empty() || options.maxRegisters)
       break;
     std::string retry = allowFullRegisterFile(ptx, spilled);
     if (retry == ptx)
@@ -232,6 +313,8 @@ static LogicalResult assemblePtx(ModuleOp module, StringRef ptxText,
 
 /// Reads VGPR/SGPR/spill/LDS/scratch use from the HSACO's metadata.
 static LogicalResult readHsacoMetadata(ModuleOp module,
+                                       const TargetDescription &target,
+                                       ArrayRef<std::string> kernels,
                                        TargetArtifact &artifact) {
   Builder builder(module.getContext());
   auto metadata = ROCDL::getAMDHSAKernelsELFMetadata(
@@ -239,11 +322,12 @@ static LogicalResult readHsacoMetadata(ModuleOp module,
   if (!metadata)
     return module.emitError("cannot read amdhsa.kernels metadata from the "
                             "HSACO");
-  auto get = [](NamedAttrList &attrs, StringRef key) -> int64_t {
+  // A key that is missing or not an integer stays unknown.
+  auto get = [](NamedAttrList &attrs, StringRef key) -> std::optional<int64_t> {
     for (StringRef k : {key, key.drop_front()})
       if (auto v = dyn_cast_or_null<IntegerAttr>(attrs.get(k)))
         return v.getInt();
-    return 0;
+    return std::nullopt;
   };
   for (auto &[name, attrs] : *metadata) {
     KernelResources r;
@@ -260,6 +344,12 @@ static LogicalResult readHsacoMetadata(ModuleOp module,
              [](const KernelResources &a, const KernelResources &b) {
                return a.kernel < b.kernel;
              });
+  std::string error;
+  if (failed(
+          checkResourceReports(artifact.kernels, kernels, /*amd=*/true, error)))
+    return module.emitError()
+           << "incomplete amdhsa.kernels resource report for " << target.name
+           << ": " << error;
   return success();
 }
 
@@ -311,6 +401,29 @@ static LogicalResult runEmuBackend(ModuleOp module,
   return success();
 }
 
+/// --max-registers on the lowered kernels: `.maxnreg` for ptxas (it wins
+/// over the `.maxntid` bound, which -maxrregcount does not), and the
+/// AMDGPU back end's `amdgpu-num-vgpr` function attribute.
+static void capRegisters(ModuleOp module, const TargetDescription &target,
+                         ArrayRef<std::string> kernels, unsigned limit) {
+  Builder b(module.getContext());
+  module.walk([&](LLVM::LLVMFuncOp func) {
+    if (!llvm::is_contained(kernels, func.getName()))
+      return;
+    if (target.isNvidia()) {
+      func->setAttr(NVVM::NVVMDialect::getMaxnregAttrName(),
+                    b.getI32IntegerAttr(limit));
+      return;
+    }
+    SmallVector<Attribute> passthrough;
+    if (ArrayAttr old = func.getPassthroughAttr())
+      llvm::append_range(passthrough, old);
+    passthrough.push_back(b.getStrArrayAttr(
+        {"amdgpu-num-vgpr", b.getStringAttr(Twine(limit)).getValue()}));
+    func.setPassthroughAttr(b.getArrayAttr(passthrough));
+  });
+}
+
 LogicalResult
 mlir::iolite::runBackend(ModuleOp module, const TargetDescription &target,
                          BackendStage stage, const BackendOptions &options,
@@ -319,6 +432,12 @@ mlir::iolite::runBackend(ModuleOp module, const TargetDescription &target,
     TimingScope emuTimer = timeStep(options, "emu object");
     return runEmuBackend(module, target, stage, options, artifact);
   }
+  // Every kernel must come back with a resource report.
+  SmallVector<std::string> kernels;
+  module.walk([&](gpu::GPUFuncOp func) {
+    if (func.isKernel())
+      kernels.push_back(func.getName().str());
+  });
   PassManager pm(module.getContext());
   enableTiming(pm, options);
   GpuLoweringOptions lowering;
@@ -326,6 +445,8 @@ mlir::iolite::runBackend(ModuleOp module, const TargetDescription &target,
   buildGpuLoweringPipeline(pm, target, lowering);
   if (failed(pm.run(module)))
     return failure();
+  if (options.maxRegisters)
+    capRegisters(module, target, kernels, *options.maxRegisters);
   if (stage == BackendStage::Llvm)
     return success();
 
@@ -352,7 +473,7 @@ mlir::iolite::runBackend(ModuleOp module, const TargetDescription &target,
   result.target = target.name;
   if (target.isNvidia()) {
     result.extension = "cubin";
-    if (failed(assemblePtx(module, isa, target, options, result)))
+    if (failed(assemblePtx(module, isa, target, options, kernels, result)))
       return failure();
   } else {
     result.extension = "hsaco";
@@ -368,7 +489,7 @@ mlir::iolite::runBackend(ModuleOp module, const TargetDescription &target,
       return failure();
     result.binary = std::move(*hsaco);
     TimingScope metadataTimer = timeStep(options, "read HSACO metadata");
-    if (failed(readHsacoMetadata(module, result)))
+    if (failed(readHsacoMetadata(module, target, kernels, result)))
       return failure();
   }
   if (artifact)

@@ -21,28 +21,32 @@
 #include "iolite/Target/TargetDescription.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/Timing.h"
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace mlir {
 namespace iolite {
 
-/// Resources one kernel uses on one target.
+/// Resources one kernel uses on one target, as the assembler reported them.
+/// A field the report did not give stays std::nullopt ("unknown"), never 0:
+/// checkResourceReports rejects an incomplete report, so the consumers of a
+/// compiled TargetArtifact may rely on every field of its vendor.
 struct KernelResources {
   std::string kernel;
   /// NVIDIA: registers per thread. AMD: VGPRs (arch + accumulation).
-  int64_t registers = 0;
-  /// AMD only: SGPRs (-1 on NVIDIA).
-  int64_t scalarRegisters = -1;
+  std::optional<int64_t> registers;
+  /// AMD only: SGPRs (nullopt on NVIDIA).
+  std::optional<int64_t> scalarRegisters;
   /// NVIDIA: spill store + load bytes. AMD: VGPRs spilled to scratch.
-  int64_t spills = 0;
-  /// AMD only: SGPRs spilled into VGPR lanes (no memory traffic); -1 on
+  std::optional<int64_t> spills;
+  /// AMD only: SGPRs spilled into VGPR lanes (no memory traffic); nullopt on
   /// NVIDIA.
-  int64_t scalarSpills = -1;
+  std::optional<int64_t> scalarSpills;
   /// NVIDIA: stack frame bytes. AMD: private segment bytes per lane.
-  int64_t stackBytes = 0;
+  std::optional<int64_t> stackBytes;
   /// Static shared memory / group segment the binary reserves.
-  int64_t staticSharedBytes = 0;
+  std::optional<int64_t> staticSharedBytes;
 };
 
 /// One target's compiled kernels.
@@ -69,6 +73,11 @@ struct BackendOptions {
   /// instructions, from the vendors' ISA documents) or "warp"
   /// (iolite_gpu.mma from Iolite's instruction table); see EmuOptions.
   std::string emuMatrixLevel = "isa";
+  /// Registers per thread each kernel may use (--max-registers): NVIDIA
+  /// `.maxnreg` (nvvm.maxnreg, as Triton's maxnreg; ptxas' -maxrregcount
+  /// does not override the `.maxntid` every kernel carries), AMD the
+  /// `amdgpu-num-vgpr` function attribute. Unset: the assembler's choice.
+  std::optional<unsigned> maxRegisters;
   /// When set and enabled (-mlir-timing), the lowering passes,
   /// serialization and ptxas are timed under this scope.
   TimingScope *timing = nullptr;
@@ -82,8 +91,21 @@ LogicalResult runBackend(ModuleOp module, const TargetDescription &target,
                          BackendStage stage, const BackendOptions &options,
                          std::string *assembly, TargetArtifact *artifact);
 
-/// Parses `ptxas -v` output into per-kernel reports.
-std::vector<KernelResources> parsePtxasReport(StringRef text);
+/// Parses `ptxas -v` output into per-kernel reports, in the order ptxas
+/// compiled the kernels. A field whose line is missing stays unknown; the
+/// static shared memory is 0 when the "Used N registers" line names none
+/// (ptxas leaves it out then). Fails, with `error` naming the line, on a
+/// report line whose numbers cannot be read.
+FailureOr<std::vector<KernelResources>> parsePtxasReport(StringRef text,
+                                                         std::string &error);
+
+/// Checks that `reports` holds exactly one complete report (every field of
+/// the vendor: NVIDIA registers, spills, stack, shared; AMD also SGPRs and
+/// SGPR spills) for every kernel in `kernels`. Fails with `error` naming
+/// the kernels without a report and the missing fields.
+LogicalResult checkResourceReports(ArrayRef<KernelResources> reports,
+                                   ArrayRef<std::string> kernels, bool amd,
+                                   std::string &error);
 
 } // namespace iolite
 } // namespace mlir
