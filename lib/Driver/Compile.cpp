@@ -37,6 +37,36 @@ LogicalResult mlir::iolite::runGraphPipeline(ModuleOp module,
   return pm.run(module);
 }
 
+/// A warning (an error under --werror-spills) per kernel of `artifact` that
+/// spills: spilled registers go through local memory / scratch, which a
+/// kernel's performance model does not expect.
+static LogicalResult reportSpills(ModuleOp module,
+                                  const TargetDescription &target,
+                                  const TargetArtifact &artifact,
+                                  const CompileOptions &options) {
+  bool anySpills = false;
+  for (const KernelResources &r : artifact.kernels) {
+    // runBackend checked that every report is complete.
+    if (*r.spills == 0)
+      continue;
+    anySpills = true;
+    // On the location, not the op: the note would print the whole module.
+    InFlightDiagnostic diag = options.spillsAreErrors
+                                  ? emitError(module.getLoc())
+                                  : emitWarning(module.getLoc());
+    diag << "kernel '" << r.kernel << "' spills on " << target.name << ": ";
+    if (target.isNvidia())
+      diag << *r.spills << " bytes of spill stores and loads with "
+           << *r.registers << " registers per thread";
+    else
+      diag << *r.spills << " VGPRs to scratch (" << *r.stackBytes
+           << " bytes per lane) with " << *r.registers << " VGPRs";
+    if (options.backend.maxRegisters)
+      diag << " (--max-registers=" << *options.backend.maxRegisters << ")";
+  }
+  return failure(anySpills && options.spillsAreErrors);
+}
+
 SmallVector<GraphSummary> mlir::iolite::summarizeGraph(ModuleOp module) {
   SmallVector<GraphSummary> out;
   for (auto func : module.getOps<func::FuncOp>()) {
@@ -243,6 +273,8 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
           << assembly << "\n";
       printedAny = true;
     } else {
+      if (failed(reportSpills(*copy, *target, artifact, options)))
+        return failure();
       bundle.targets.push_back(target);
       bundle.artifacts.push_back(std::move(artifact));
     }

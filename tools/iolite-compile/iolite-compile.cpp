@@ -6,7 +6,8 @@
 //
 // iolite-compile INPUT --target=sm_90a,gfx942 -o OUTDIR
 //     [--emit=iolite|raised|fused|gpu|llvm|ptx|amdgcn] [--no-fusion]
-//     [--remarks] [-mlir-timing [-mlir-timing-display=list|tree]
+//     [--remarks] [--max-registers=N] [--werror-spills] [-mlir-timing
+//     [-mlir-timing-display=list|tree]
 //     [-mlir-output-format=text|json]]
 // iolite-compile --list-targets     (the target descriptions as JSON)
 //
@@ -66,6 +67,16 @@ int main(int argc, char **argv) {
                         cl::desc("Report raising, fusion and memory planning "
                                  "decisions as remarks"),
                         cl::cat(category));
+  cl::opt<unsigned> maxRegisters(
+      "max-registers",
+      cl::desc("Registers per thread each kernel may use (NVIDIA .maxnreg, as "
+               "Triton's maxnreg; AMD amdgpu-num-vgpr); what does not fit "
+               "spills"),
+      cl::value_desc("N"), cl::cat(category));
+  cl::opt<bool> werrorSpills(
+      "werror-spills",
+      cl::desc("Fail when a kernel spills registers (a warning otherwise)"),
+      cl::cat(category));
   cl::list<int64_t> matmulTile("matmul-tile",
                                cl::desc("Override the matmul tile BM,BN,BK"),
                                cl::CommaSeparated, cl::cat(category));
@@ -133,6 +144,14 @@ int main(int argc, char **argv) {
   options.emit = emit;
   options.noFusion = noFusion;
   options.remarks = remarks;
+  options.spillsAreErrors = werrorSpills;
+  if (maxRegisters.getNumOccurrences()) {
+    if (maxRegisters == 0) {
+      llvm::errs() << "error: --max-registers must be at least 1\n";
+      return 1;
+    }
+    options.backend.maxRegisters = maxRegisters;
+  }
   if (weightsThreshold < 1) {
     llvm::errs() << "error: --weights-threshold must be at least 1 byte\n";
     return 1;

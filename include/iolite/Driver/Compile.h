@@ -57,6 +57,9 @@ struct CompileOptions {
   /// One kernel per op instead of fused kernels.
   bool noFusion = false;
   bool remarks = false;
+  /// A kernel that spills registers is an error rather than a warning
+  /// (--werror-spills).
+  bool spillsAreErrors = false;
   CodegenOverrides overrides;
   BackendOptions backend;
   /// Constants of at least this many bytes are written to NAME.weights and
