@@ -1082,6 +1082,26 @@ def latest_partial_runs(results):
     return shown
 
 
+def spill_check(res_rows):
+    """The register-spill check over section 2's resource rows: met only
+    when every row has a spill count and it is 0. A row whose count is
+    missing or not a number is NOT met, never read as 0."""
+    def count(r):
+        v = r.get("spills")
+        return v if isinstance(v, int) and not isinstance(v, bool) else None
+    spilling = [r for r in res_rows if count(r)]
+    unknown = [r for r in res_rows if count(r) is None]
+    line = (f"- Register spills over {len(res_rows)} kernel-targets of "
+            f"section 2: **{len(spilling)}** spilling, **{len(unknown)}**"
+            f" without a spill count (bound 0 and 0): "
+            f"{'met' if not spilling and not unknown else 'NOT met'}")
+    bad = spilling + unknown
+    if bad:
+        line += " — " + "; ".join(
+            f"{r['kernel']} on {r['target']}" for r in bad[:6])
+    return line + "."
+
+
 def write(results, out_path):
     out_path = Path(out_path)
     figdir = out_path.parent / "perf"
@@ -1191,17 +1211,7 @@ def write(results, out_path):
             + f"): {'met' if ok else 'NOT met'}.")
     res_rows = (results.get("resources") or {}).get("rows") or []
     if res_rows:
-        spilling = [r for r in res_rows if r.get("spills")]
-        unknown = [r for r in res_rows if r.get("spills") is None]
-        line = (f"- Register spills over {len(res_rows)} kernel-targets of "
-                f"section 2: **{len(spilling)}** spilling, **{len(unknown)}**"
-                f" without a spill count (bound 0 and 0): "
-                f"{'met' if not spilling and not unknown else 'NOT met'}")
-        bad = spilling + unknown
-        if bad:
-            line += " — " + "; ".join(
-                f"{r['kernel']} on {r['target']}" for r in bad[:6])
-        checks.append(line + ".")
+        checks.append(spill_check(res_rows))
     device_check = read_device_check(out_path)
     checks.append(device_check_summary(device_check))
 
