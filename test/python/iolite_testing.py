@@ -248,6 +248,19 @@ class Batch:
                 # Every case of the batch reports the one failed run.
                 self._results = e
                 raise
+            # Outputs are matched to cases by position: a missing or extra
+            # output would shift or drop results, so the count must agree.
+            slots = [(c["name"], k) for c in self.cases
+                     for k in range(len(c["results"]))]
+            if len(outs) != len(slots):
+                missing = [f"{n} result {k}" for n, k in slots[len(outs):]]
+                extra = [f"out{i}.npy" for i in range(len(slots), len(outs))]
+                self._results = AssertionError(
+                    f"batch {self.name}: iolite-run wrote {len(outs)} "
+                    f"outputs for {len(slots)} results; missing: "
+                    f"{', '.join(missing) or 'none'}; extra: "
+                    f"{', '.join(extra) or 'none'}")
+                raise self._results
             self._results = {}
             i = 0
             for c in self.cases:
@@ -259,6 +272,13 @@ class Batch:
     def check(self, name):
         c = next(c for c in self.cases if c["name"] == name)
         outs = self.run()[name]
+        # zip would stop at the shorter list and check nothing more.
+        assert len(outs) == len(c["expected"]) == len(c["dtypes"]), (
+            f"{name}: {len(outs)} outputs, {len(c['expected'])} reference "
+            f"arrays and {len(c['dtypes'])} dtypes; missing references for "
+            f"results {list(range(len(c['expected']), len(outs)))}, missing "
+            f"outputs for references "
+            f"{list(range(len(outs), len(c['expected'])))}")
         for k, (out, exp, dt) in enumerate(zip(outs, c["expected"],
                                                c["dtypes"])):
             assert_close(out, exp, dt, f"{name} result {k}", c["tolerances"])
@@ -270,7 +290,10 @@ class Batch:
         inputs = [a for c in self.cases for a, _ in c["inputs"]]
         outputs = bundle.run(*inputs, backend=backend, target=target)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-        assert len(outputs) == sum(len(c["expected"]) for c in self.cases)
+        want = sum(len(c["expected"]) for c in self.cases)
+        assert len(outputs) == want, (
+            f"batch {self.name}: {len(outputs)} outputs for {want} "
+            "reference arrays")
         failures, i = [], 0
         for c in self.cases:
             for k, (exp, dt) in enumerate(zip(c["expected"], c["dtypes"])):

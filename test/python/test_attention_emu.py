@@ -31,9 +31,11 @@ BUILD = Path(os.environ.get("IOLITE_BUILD_DIR", REPO / "build"))
 
 
 def tool(name):
+    # The tools are part of the build: a missing one fails, never skips.
     path = BUILD / "bin" / name
     if not path.exists():
-        pytest.skip(f"{path} not built")
+        pytest.fail(f"{path} not built (build the project or set "
+                    "IOLITE_BUILD_DIR)")
     return str(path)
 
 
