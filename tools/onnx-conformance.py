@@ -17,7 +17,12 @@ Each test ends as
                iolite_testing.ONNX_CONFORMANCE_TOLERANCE, integers and
                booleans exactly);
   unsupported  an op, attribute, element type or dynamic shape the importer
-               reports as unsupported.
+               reports as unsupported: `--list-unsupported`'s listing, or
+               an import that exits 1 with the importer's own
+               "unsupported: ..." diagnostic (alone or after its
+               "CONTEXT: " prefixes). Anything else the
+               importer does (a crash, a timeout, another exit status or
+               message) is a fail.
 
 Iolite compiles for static shapes, so an operand that fixes a shape (a
 Reshape's shape, Slice bounds, TopK's K, reduction axes) must be known at
@@ -31,7 +36,8 @@ column) and says so.
     tools/onnx-conformance.py --backend=emu --markdown docs/onnx-conformance-emu.md
 
 Exit status: 0 when no test failed (and, with --expect-pass FILE, every test
-named there passed), 1 otherwise.
+named there passed, and with --check-markdown FILE every row run is the row
+FILE has), 1 otherwise.
 """
 
 import argparse
@@ -70,12 +76,61 @@ def build_dir(arg):
 
 
 def run(cmd, timeout=300):
+    """(returncode, stdout, stderr); returncode is None on a timeout and
+    negative (-signal) for a crash."""
     try:
         p = subprocess.run([str(c) for c in cmd], capture_output=True,
                            text=True, timeout=timeout)
         return p.returncode, p.stdout, p.stderr
     except subprocess.TimeoutExpired:
-        return 124, "", f"timed out after {timeout} s"
+        return None, "", f"timed out after {timeout} s"
+
+
+# The importer's diagnostics for what it does not support
+# (lib/Import/ONNX): "unsupported: WHAT" as the whole message or after the
+# "CONTEXT: " prefixes it nests (node 'n' (Op): input 0 ('x'): ..., graph
+# output 'y': ..., tensor and element-type errors), never inside free text.
+UNSUPPORTED_DIAGNOSTIC = re.compile(
+    r"^[^\n]*?error: (?:[^\n]*?: )?unsupported: \S", re.M)
+# `iolite-import --list-unsupported` (lib/Driver/ModelLoader.cpp).
+LISTING_HEAD = re.compile(r": \d+ unsupported op types? in \d+ nodes?$")
+LISTING_LINE = re.compile(r"^  (\S+) \(\d+\):( \S+)+$")
+# What LLVM's crash handler prints before it re-raises the signal.
+CRASH = re.compile(r"PLEASE submit a bug report|Stack dump:")
+
+
+def classify_import(rc, out, err, what="iolite-import"):
+    """(status, note) of an importer run that did not succeed: unsupported
+    only for exit status 1 with the importer's unsupported diagnostic;
+    a timeout, a crash or any other failure is a fail."""
+    if rc is None:
+        return "fail", f"{what} {err}"
+    if rc < 0 or CRASH.search(err):
+        return "fail", (f"{what} crashed (signal {-rc})" if rc < 0 else
+                        f"{what} crashed") + f": {first_error(err)}"
+    m = UNSUPPORTED_DIAGNOSTIC.search(err)
+    if rc == 1 and m:
+        return "unsupported", first_error(err)
+    return "fail", f"{what} exited {rc}: {first_error(err + out)}"
+
+
+def classify_listing(rc, out, err):
+    """None when `--list-unsupported` found every op supported, else
+    (status, note): unsupported with the listed ops, or a fail when the
+    listing is not there (crash, timeout, unreadable model)."""
+    lines = out.splitlines()
+    if rc == 0 and len(lines) == 1 and lines[0].endswith(
+            ": every op is supported"):
+        return None
+    if (rc == 1 and len(lines) > 1 and LISTING_HEAD.search(lines[0])
+            and all(LISTING_LINE.match(l) for l in lines[1:])
+            and not CRASH.search(err)):
+        return "unsupported", "ops " + ", ".join(
+            LISTING_LINE.match(l).group(1) for l in lines[1:])
+    if rc == 0:
+        return "fail", ("iolite-import --list-unsupported succeeded "
+                        f"without its summary: {first_error(out + err)}")
+    return classify_import(rc, out, err, "iolite-import --list-unsupported")
 
 
 def first_error(text):
@@ -155,12 +210,11 @@ def run_test(test_dir, tools, rtol, atol, backend="cpu"):
         return Result(name, [], "unsupported", f"onnx cannot load it: {e}")
     ops = sorted({(n.domain + "::" if n.domain else "") + n.op_type
                   for n in model.graph.node})
-    rc, out, err = run([tools["iolite-import"], test_dir / "model.onnx",
-                        "--list-unsupported"])
-    if rc != 0:
-        listed = [l.strip().split(" (")[0] for l in out.splitlines()[1:]]
-        note = ("ops " + ", ".join(listed)) if listed else first_error(err)
-        return Result(name, ops, "unsupported", note)
+    listing = classify_listing(*run([tools["iolite-import"],
+                                     test_dir / "model.onnx",
+                                     "--list-unsupported"]))
+    if listing:
+        return Result(name, ops, *listing)
     try:
         sets = load_data_sets(test_dir, model)
     except Exception:  # sequences, optionals, maps: not tensors
@@ -175,16 +229,15 @@ def run_test(test_dir, tools, rtol, atol, backend="cpu"):
             # Import first: it says which inputs must be constants.
             path, baked = test_dir / "model.onnx", {}
             for _ in range(8):
-                rc, _, err = run([tools["iolite-import"], path, "-o",
-                                  tmp / "imported.mlir"])
+                rc, out, err = run([tools["iolite-import"], path, "-o",
+                                    tmp / "imported.mlir"])
                 if rc == 0:
                     break
                 names = {a or b for a, b in KNOWN_AT_IMPORT.findall(err)}
                 names = {n for n in names if n in inputs and n not in baked}
-                if not names:
-                    status = "unsupported" if "unsupported" in err else "fail"
-                    return Result(name, ops, status,
-                                  "import: " + first_error(err), baked)
+                if not names or rc != 1:
+                    status, note = classify_import(rc, out, err)
+                    return Result(name, ops, status, "import: " + note, baked)
                 baked.update({n: inputs[n] for n in names})
                 path = tmp / "model.onnx"
                 onnx.save(bake_inputs(model, baked), str(path))
@@ -255,13 +308,38 @@ def markdown(results, rtol, atol, backend="cpu"):
         "| test | ops | result | constant inputs | note |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for r in sorted(results, key=lambda r: r.name):
-        note = r.note.replace("|", "\\|")
-        if len(note) > 160:
-            note = note[:157] + "..."
-        lines.append(f"| {r.name} | {' '.join(r.ops)} | {r.status} | "
-                     f"{' '.join(sorted(r.baked))} | {note} |")
+    lines += [table_row(r) for r in sorted(results, key=lambda r: r.name)]
     return "\n".join(lines) + "\n"
+
+
+def table_row(r):
+    """The markdown table's row for one result."""
+    note = r.note.replace("|", "\\|")
+    if len(note) > 160:
+        note = note[:157] + "..."
+    return (f"| {r.name} | {' '.join(r.ops)} | {r.status} | "
+            f"{' '.join(sorted(r.baked))} | {note} |")
+
+
+def check_markdown(results, path):
+    """The differences between the rows `results` produce and the rows of
+    the same tests in the committed table at `path` (empty: they agree)."""
+    committed = {}
+    for line in Path(path).read_text().splitlines():
+        cells = line.split(" | ")
+        if line.startswith("| test_") and len(cells) > 1:
+            committed[cells[0][2:]] = line
+    problems = []
+    for r in sorted(results, key=lambda r: r.name):
+        row = table_row(r)
+        if r.name not in committed:
+            problems.append(f"{path} has no row for {r.name}; the runner "
+                            f"produces\n  {row}")
+        elif committed[r.name] != row:
+            problems.append(f"{path} is stale for {r.name}:\n"
+                            f"  committed: {committed[r.name]}\n"
+                            f"  produced:  {row}")
+    return problems
 
 
 def main():
@@ -274,6 +352,9 @@ def main():
     ap.add_argument("--expect-pass", help="fail unless every test named in "
                     "this file passes")
     ap.add_argument("--markdown", help="write the results table here")
+    ap.add_argument("--check-markdown", help="fail unless the rows of the "
+                    "tests run are exactly the rows this committed table "
+                    "has for them (regenerate it with --markdown)")
     ap.add_argument("--backend", default="cpu", choices=["cpu", "emu"],
                     help="run the models with iolite-run on the CPU "
                     "reference, or compiled to GPU kernels on the emulator "
@@ -322,6 +403,10 @@ def main():
         Path(args.markdown).write_text(markdown(results, rtol, atol,
                                                 args.backend))
     ok = counts["fail"] == 0
+    if args.check_markdown:
+        for problem in check_markdown(results, args.check_markdown):
+            print(problem)
+            ok = False
     if args.expect_pass:
         status = {r.name: r.status for r in results}
         for n in names_in(args.expect_pass):
