@@ -22,6 +22,13 @@ config.substitutions.append(
     ("%iolite_lib_dir", os.path.join(config.iolite_obj_root, "lib")))
 config.substitutions.append(("%python", config.python_executable))
 
+# Every emulator run in the tests has its sanitizers on (race, bounds, init,
+# hang; docs/runtime-and-emulator.md), unless the caller chose otherwise.
+config.environment["IOLITE_EMU_CHECK"] = os.environ.get("IOLITE_EMU_CHECK",
+                                                        "all")
+if "IOLITE_EMU_SEED" in os.environ:
+    config.environment["IOLITE_EMU_SEED"] = os.environ["IOLITE_EMU_SEED"]
+
 llvm_config.use_default_substitutions()
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 

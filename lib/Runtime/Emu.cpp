@@ -17,6 +17,12 @@
 // first calls the access hook, which checks it against the allocation it
 // falls in (or the block's shared buffer) and counts its bytes.
 //
+// The sanitizers (IOLITE_EMU_CHECK=race,bounds,init,hang) add to that hook:
+// a shadow of the block's shared memory (who last wrote and read each byte,
+// in which barrier epoch), named workspace regions with their own extents
+// and written bytes, and a step budget per thread. IOLITE_EMU_SEED shuffles
+// the order in which the scheduler runs a block's fibers.
+//
 //===----------------------------------------------------------------------===//
 
 #include "EmuFiber.h"
@@ -37,6 +43,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <sys/mman.h>
 #include <thread>
@@ -57,6 +64,112 @@ constexpr size_t kDefaultStackKiB = 256;
 struct Allocation {
   uintptr_t base;
   size_t size;
+  /// The named regions inside it: [regionsBegin, regionsEnd) of the
+  /// launch's `regions`.
+  uint32_t regionsBegin = 0, regionsEnd = 0;
+};
+
+/// What IOLITE_EMU_CHECK turns on (docs/runtime-and-emulator.md,
+/// "Sanitizers"), with the scheduling seed and the step budget.
+struct CheckOptions {
+  bool race = false, bounds = false, init = false, hang = false;
+  uint64_t seed = 0;
+  /// Steps (accesses, barriers, warp operations) one thread may take.
+  uint64_t stepLimit = UINT64_MAX;
+};
+
+constexpr uint64_t kDefaultStepLimit = uint64_t(1) << 24;
+
+/// Parses IOLITE_EMU_CHECK ("none", "all" or a comma list of race, bounds,
+/// init, hang), IOLITE_EMU_SEED and IOLITE_EMU_STEP_LIMIT; false with
+/// `error` set on a malformed value.
+bool readCheckOptions(CheckOptions &options, std::string &error) {
+  const char *text = std::getenv("IOLITE_EMU_CHECK");
+  std::string list = text ? text : "";
+  size_t start = 0;
+  while (start <= list.size() && !list.empty()) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos)
+      end = list.size();
+    std::string name = list.substr(start, end - start);
+    if (name == "all")
+      options.race = options.bounds = options.init = options.hang = true;
+    else if (name == "none")
+      options.race = options.bounds = options.init = options.hang = false;
+    else if (name == "race")
+      options.race = true;
+    else if (name == "bounds")
+      options.bounds = true;
+    else if (name == "init")
+      options.init = true;
+    else if (name == "hang")
+      options.hang = true;
+    else if (!name.empty()) {
+      error = "IOLITE_EMU_CHECK: unknown check '" + name +
+              "' (expected race, bounds, init, hang, all or none)";
+      return false;
+    }
+    start = end + 1;
+  }
+  auto number = [&](const char *variable, uint64_t &out) {
+    const char *value = std::getenv(variable);
+    if (!value || !*value)
+      return true;
+    char *end = nullptr;
+    errno = 0;
+    unsigned long long parsed = std::strtoull(value, &end, 10);
+    if (*end || errno) {
+      error = std::string(variable) + ": '" + value +
+              "' is not a non-negative integer";
+      return false;
+    }
+    out = parsed;
+    return true;
+  };
+  if (!number("IOLITE_EMU_SEED", options.seed))
+    return false;
+  uint64_t limit = kDefaultStepLimit;
+  if (!number("IOLITE_EMU_STEP_LIMIT", limit))
+    return false;
+  if (options.hang)
+    options.stepLimit = std::max<uint64_t>(limit, 1);
+  return true;
+}
+
+/// A named region of device memory (iolite_emu_name_region): a planned
+/// tensor of a bundle's workspace.
+struct NamedRegion {
+  uintptr_t base;
+  size_t size;
+  std::string name;
+  /// One byte per byte of the region: written since it was named.
+  std::shared_ptr<std::vector<uint8_t>> written;
+};
+
+/// A region as one launch sees it.
+struct LaunchRegion {
+  const NamedRegion *region;
+  /// One of the launch's pointer arguments is the region's base.
+  bool argument;
+};
+
+/// One access in the shadow of shared memory: the barrier epoch and the
+/// warp's synchronization epoch it happened in, by whom and where.
+struct ShadowAccess {
+  uint32_t barrier = 0, warpSync = 0, site = 0;
+  uint16_t thread = 0;
+  uint8_t atomic = 0;
+  /// A write of a masked access with inactive lanes inside its extent:
+  /// the bytes count as written, but may not have been, so they take no
+  /// part in race reports.
+  uint8_t masked = 0;
+};
+
+/// Per byte of shared memory: its last write, and the last reads of up to
+/// two threads in the write's epoch or later.
+struct ShadowByte {
+  ShadowAccess write;
+  ShadowAccess reads[2];
 };
 
 struct Counters {
@@ -129,6 +242,10 @@ struct Fiber {
   std::vector<size_t> asyncGroupEnds;
   /// The allocation of the last global access: most accesses hit it again.
   const Allocation *lastAllocation = nullptr;
+  /// Steps taken (accesses, barriers, warp operations), for the hang
+  /// check, and the site of the last one.
+  uint64_t steps = 0;
+  uint32_t lastSite = 0;
   Counters counters;
 };
 
@@ -145,6 +262,9 @@ struct LaunchState {
   uint64_t numBlocks = 0;
   /// Sorted by base; fixed for the launch.
   std::vector<Allocation> allocations;
+  /// The named regions inside them, grouped by allocation.
+  std::vector<LaunchRegion> regions;
+  CheckOptions checks;
   std::atomic<uint64_t> nextBlock{0};
   std::atomic<bool> failed{false};
   std::mutex errorMutex;
@@ -177,6 +297,18 @@ struct BlockRunner {
   uint8_t *shared = nullptr;
   Counters counters;
 
+  /// The race and init checks' shadow of shared memory. Epochs come from
+  /// one clock that only grows on this runner, so the shadow of an earlier
+  /// block is simply older than `blockStart` and never needs clearing.
+  std::vector<ShadowByte> shadow;
+  uint32_t clock = 0, blockStart = 0, barrierEpoch = 0;
+  /// Per warp: the epoch of its last warp-wide operation or barrier;
+  /// accesses of its lanes before it are ordered before those after.
+  std::vector<uint32_t> warpSync;
+  /// The order in which the scheduler visits fibers (IOLITE_EMU_SEED).
+  std::vector<uint32_t> order;
+  std::mt19937_64 random;
+
   BlockRunner(LaunchState &launch, std::vector<FiberStack> stacks)
       : launch(launch), stacks(std::move(stacks)),
         fibers(launch.threadsPerBlock), bankModel(launch.bankModel) {
@@ -185,7 +317,34 @@ struct BlockRunner {
     sharedStorage.reset(new uint8_t[bytes]);
     auto address = reinterpret_cast<uintptr_t>(sharedStorage.get());
     shared = reinterpret_cast<uint8_t *>((address + 127) & ~uintptr_t(127));
+    if (launch.checks.race || launch.checks.init)
+      shadow.resize(launch.sharedBytes);
+    warpSync.resize((fibers.size() + warpSize() - 1) / warpSize());
+    order.resize(fibers.size());
   }
+
+  bool shadowed() const { return !shadow.empty(); }
+
+  /// Starts a new barrier epoch: every warp is synchronized too.
+  void newBarrierEpoch() {
+    barrierEpoch = ++clock;
+    std::fill(warpSync.begin(), warpSync.end(), barrierEpoch);
+  }
+  /// A warp-wide operation completed for warp `w`.
+  void syncWarp(uint32_t w) {
+    if (shadowed())
+      warpSync[w] = ++clock;
+  }
+
+  /// Checks and records an access of thread `linear` to the shared bytes
+  /// [offset, offset + bytes); returns the report, empty if none.
+  /// `exact` is false for a masked access with holes, whose bytes are
+  /// unknown: a read is not checked, a write counts as a masked write.
+  std::string shadowAccess(uint32_t linear, uint64_t offset, uint64_t bytes,
+                           bool reads, bool writes, bool atomic, uint32_t site,
+                           bool exact = true);
+  /// "thread (x,y,z) (warp w lane l)".
+  std::string laneText(uint32_t linear) const;
 
   uint32_t warpSize() const { return launch.module->warp_size; }
 
@@ -238,6 +397,8 @@ struct BlockRunner {
   bool completeBarrier();
   std::string describeLane(uint32_t warp, uint32_t lane) const;
   std::string threadRanges(const std::vector<uint32_t> &linear) const;
+  /// Where every thread of the block is, grouped by place.
+  std::string whereThreadsAre() const;
 };
 
 [[noreturn]] void suspendForever(Fiber &f) {
@@ -274,6 +435,12 @@ bool BlockRunner::runBlock(uint64_t linearBlock) {
   blockId[2] =
       static_cast<uint32_t>(linearBlock / (uint64_t(grid[0]) * grid[1]));
   std::memset(shared, kUninitializedByte, launch.sharedBytes);
+  blockStart = clock + 1;
+  newBarrierEpoch();
+  for (uint32_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  if (launch.checks.seed)
+    random.seed(launch.checks.seed * 0x9E3779B97F4A7C15ull + linearBlock);
   uint32_t warp = warpSize();
   for (uint32_t i = 0; i < fibers.size(); ++i) {
     Fiber &f = fibers[i];
@@ -286,6 +453,8 @@ bool BlockRunner::runBlock(uint64_t linearBlock) {
     f.warp = i / warp;
     f.state = FiberState::Runnable;
     f.lastAllocation = nullptr;
+    f.steps = 0;
+    f.lastSite = 0;
     f.counters = Counters();
     f.asyncCopies.clear();
     f.asyncGroupEnds.clear();
@@ -297,7 +466,11 @@ bool BlockRunner::runBlock(uint64_t linearBlock) {
     pendingShared.resize((fibers.size() + warp - 1) / warp);
 
   for (;;) {
-    for (Fiber &f : fibers) {
+    // A seed visits the fibers in a new order at every scheduling point.
+    if (launch.checks.seed)
+      std::shuffle(order.begin(), order.end(), random);
+    for (uint32_t i : order) {
+      Fiber &f = fibers[i];
       if (f.state != FiberState::Runnable)
         continue;
       currentFiber = &f;
@@ -366,6 +539,133 @@ std::string BlockRunner::threadRanges(const std::vector<uint32_t> &ids) const {
     i = j + 1;
   }
   return text;
+}
+
+std::string BlockRunner::laneText(uint32_t linear) const {
+  const Fiber &f = fibers[linear];
+  char text[128];
+  std::snprintf(text, sizeof(text), "thread (%u,%u,%u) (warp %u lane %u)",
+                f.tid[0], f.tid[1], f.tid[2], f.warp, f.lane);
+  return text;
+}
+
+std::string BlockRunner::whereThreadsAre() const {
+  std::map<std::string, std::vector<uint32_t>> places;
+  for (const Fiber &f : fibers) {
+    std::string place;
+    switch (f.state) {
+    case FiberState::Exited:
+      place = "exited";
+      break;
+    case FiberState::AtBarrier:
+      place = std::string("wait at the barrier at ") + launch.site(f.site);
+      break;
+    case FiberState::AtShuffle:
+      place = std::string("wait in the shuffle at ") + launch.site(f.site);
+      break;
+    case FiberState::AtMatrix:
+      place = std::string("wait in the matrix instruction at ") +
+              launch.site(f.site);
+      break;
+    default:
+      place = f.steps ? std::string("are runnable, last at ") +
+                            launch.site(f.lastSite)
+                      : std::string("have not started");
+      break;
+    }
+    places[place].push_back(f.linear);
+  }
+  std::string text;
+  for (const auto &[place, ids] : places)
+    text += "\n  threads " + threadRanges(ids) + " " + place;
+  if (launch.block[1] > 1 || launch.block[2] > 1)
+    text += "\n  (thread numbers are linear: x + y*" +
+            std::to_string(launch.block[0]) + " + z*" +
+            std::to_string(launch.block[0] * launch.block[1]) + ")";
+  return text;
+}
+
+std::string BlockRunner::shadowAccess(uint32_t linear, uint64_t offset,
+                                      uint64_t bytes, bool reads, bool writes,
+                                      bool atomic, uint32_t site, bool exact) {
+  if (!exact && !writes)
+    return "";
+  const Fiber &self = fibers[linear];
+  ShadowAccess now;
+  now.barrier = barrierEpoch;
+  now.warpSync = warpSync[self.warp];
+  now.site = site;
+  now.thread = static_cast<uint16_t>(linear);
+  now.atomic = atomic;
+  now.masked = !exact;
+  bool race = launch.checks.race && exact, init = launch.checks.init && exact;
+  uint32_t warp = warpSize();
+  // Another thread's access in this barrier epoch, not ordered by a
+  // warp-wide operation of a warp both threads belong to; atomics do not
+  // race with atomics.
+  auto concurrent = [&](const ShadowAccess &a) {
+    if (a.barrier != barrierEpoch || a.thread == linear || a.masked)
+      return false;
+    if (a.thread / warp == self.warp && a.warpSync != now.warpSync)
+      return false;
+    return !(a.atomic && atomic);
+  };
+  auto raceReport = [&](uint64_t byte, const ShadowAccess &other,
+                        bool otherWrites) {
+    const char *mine = atomic ? "atomic" : writes ? "write" : "read";
+    const char *theirs = other.atomic  ? "atomic"
+                         : otherWrites ? "write"
+                                       : "read";
+    char head[256];
+    std::snprintf(head, sizeof(head),
+                  "emu racecheck: data race on byte %" PRIu64
+                  " of shared memory (a %" PRIu64 "-byte %s at offset %" PRIu64
+                  ")",
+                  byte, bytes, mine, offset);
+    return std::string(head) + "\n  in " + kernelText() + ", " + blockText() +
+           "\n  " + mine + " by " + laneText(linear) + "\n    at " +
+           launch.site(site) + "\n  " + theirs + " by " +
+           laneText(other.thread) + "\n    at " + launch.site(other.site) +
+           "\n  with no barrier between them (nor a warp-wide operation of "
+           "one warp holding both)";
+  };
+  for (uint64_t i = offset; i < offset + bytes; ++i) {
+    ShadowByte &b = shadow[i];
+    if (reads) {
+      if (init && b.write.barrier < blockStart) {
+        char head[256];
+        std::snprintf(head, sizeof(head),
+                      "emu initcheck: read of uninitialized shared memory: "
+                      "byte %" PRIu64 " of a %" PRIu64
+                      "-byte read at offset %" PRIu64
+                      " was not written since the block started",
+                      i, bytes, offset);
+        return std::string(head) + "\n  in " + kernelText() + ", " +
+               blockText() + ", " + laneText(linear) + "\n  by " +
+               launch.site(site);
+      }
+      if (race && concurrent(b.write))
+        return raceReport(i, b.write, true);
+    }
+    if (writes && race) {
+      if (concurrent(b.write))
+        return raceReport(i, b.write, true);
+      for (const ShadowAccess &r : b.reads)
+        if (concurrent(r))
+          return raceReport(i, r, false);
+    }
+    if (writes) {
+      b.write = now;
+    } else {
+      // Keep the reads of two threads: a later write by either one still
+      // finds the other's.
+      ShadowAccess *slot = &b.reads[1];
+      if (b.reads[0].barrier != barrierEpoch || b.reads[0].thread == linear)
+        slot = &b.reads[0];
+      *slot = now;
+    }
+  }
+  return "";
 }
 
 /// Computes the source lane and `valid` of one lane of a shuffle the way
@@ -510,6 +810,9 @@ bool BlockRunner::completeShuffles(bool &progressed) {
       for (uint32_t k = 0; k < count; ++k)
         if (members >> k & 1)
           fibers[first + k].state = FiberState::Runnable;
+      // The lanes all arrived before any leaves: their accesses before the
+      // shuffle are ordered before those after it.
+      syncWarp(w);
       progressed = true;
     }
   }
@@ -567,6 +870,7 @@ bool BlockRunner::completeMatrix(bool &progressed) {
                   "\n  " + what);
       return false;
     };
+    syncWarp(w);
     if (count != warp)
       return failWith(*leader, "matrix instructions need whole warps, but "
                                "this warp has " +
@@ -643,6 +947,15 @@ bool BlockRunner::completeMatrix(bool &progressed) {
                                  std::to_string(size) +
                                  "-byte dynamic shared memory");
         rows[k] = address;
+        if (shadowed()) {
+          std::string report = shadowAccess(first + k, address - base, 16,
+                                            /*reads=*/true, /*writes=*/false,
+                                            /*atomic=*/false, site);
+          if (!report.empty()) {
+            launch.fail(report);
+            return false;
+          }
+        }
       }
       executeLdMatrix(tiles, leader->ldTranspose != 0, rows, results);
       counters.sharedRead += uint64_t(tiles) * 8 * 16;
@@ -675,6 +988,7 @@ bool BlockRunner::completeBarrier() {
     for (Fiber &f : fibers)
       f.state = FiberState::Runnable;
     ++counters.barriers;
+    newBarrierEpoch();
     return true;
   }
   std::string message = "emu: barrier divergence in " + kernelText() + ", " +
@@ -704,6 +1018,22 @@ Fiber &self() {
   if (!f) // a kernel entry called outside of a launch
     __builtin_trap();
   return *f;
+}
+
+/// Counts one step of the calling thread at `site`; past the launch's step
+/// budget (IOLITE_EMU_CHECK=hang), reports a hang with where every thread
+/// of the block is.
+void step(Fiber &f, uint32_t site) {
+  f.lastSite = site;
+  if (++f.steps <= f.runner->launch.checks.stepLimit)
+    return;
+  BlockRunner &r = *f.runner;
+  failFiber(f, "emu hangcheck: " + r.laneText(f.linear) + " of " +
+                   r.kernelText() + ", " + r.blockText() + " took " +
+                   std::to_string(f.steps - 1) +
+                   " steps (accesses, barriers, warp operations) without "
+                   "finishing (IOLITE_EMU_STEP_LIMIT); its last step is " +
+                   r.launch.site(site) + r.whereThreadsAre());
 }
 
 uint64_t hookIndex(uint32_t which) {
@@ -741,6 +1071,7 @@ uint64_t hookIndex(uint32_t which) {
 
 void hookBarrier(uint32_t site) {
   Fiber &f = self();
+  step(f, site);
   f.state = FiberState::AtBarrier;
   f.site = site;
   switchContext(f.context, f.runner->scheduler);
@@ -749,6 +1080,7 @@ void hookBarrier(uint32_t site) {
 uint64_t hookShuffle(uint64_t value, uint32_t offset, uint32_t width,
                      uint32_t mode, uint32_t site) {
   Fiber &f = self();
+  step(f, site);
   f.state = FiberState::AtShuffle;
   f.site = site;
   f.shuffleIn = value;
@@ -764,6 +1096,7 @@ uint32_t hookShuffleValid() { return self().shuffleValid; }
 void hookMma(uint32_t level, uint32_t kind, uint64_t a, uint64_t b, uint64_t c,
              uint64_t d, uint32_t site) {
   Fiber &f = self();
+  step(f, site);
   f.state = FiberState::AtMatrix;
   f.site = site;
   f.matrixOp = MatrixOp::Mma;
@@ -779,6 +1112,7 @@ void hookMma(uint32_t level, uint32_t kind, uint64_t a, uint64_t b, uint64_t c,
 void hookLdMatrix(uint64_t address, uint32_t tiles, uint32_t transpose,
                   uint64_t result, uint32_t site) {
   Fiber &f = self();
+  step(f, site);
   f.state = FiberState::AtMatrix;
   f.site = site;
   f.matrixOp = MatrixOp::LdMatrix;
@@ -807,16 +1141,27 @@ void hookAsyncCommit() {
 }
 
 void hookAsyncWait(uint32_t pending, uint32_t site) {
-  (void)site;
   Fiber &f = self();
+  step(f, site);
   if (f.asyncGroupEnds.size() <= pending)
     return;
+  BlockRunner &runner = *f.runner;
   // Completes the oldest groups, leaving the `pending` most recent ones
   // (and the uncommitted copies) in flight.
   size_t done = f.asyncGroupEnds[f.asyncGroupEnds.size() - pending - 1];
   for (size_t i = 0; i < done; ++i) {
     const Fiber::AsyncCopy &copy = f.asyncCopies[i];
     auto *dst = reinterpret_cast<uint8_t *>(copy.dst);
+    // The copy lands now, written by the waiting thread: a thread that
+    // touches the bytes before the next barrier races with it.
+    if (runner.shadowed() && copy.dstBytes) {
+      std::string report = runner.shadowAccess(
+          f.linear, copy.dst - reinterpret_cast<uintptr_t>(runner.shared),
+          copy.dstBytes, /*reads=*/false, /*writes=*/true, /*atomic=*/false,
+          copy.site);
+      if (!report.empty())
+        failFiber(f, report);
+    }
     if (copy.srcBytes)
       std::memcpy(dst, reinterpret_cast<const uint8_t *>(copy.src),
                   copy.srcBytes);
@@ -853,13 +1198,96 @@ uint64_t hookDynamicSharedMemorySize() {
                    where);
 }
 
+/// The bounds and init checks of an access to an allocation with named
+/// regions (the tensors of a bundle's workspace): the access must lie in
+/// one region that a pointer argument of the launch names, and read only
+/// bytes written since the region was named.
+void checkRegions(Fiber &f, const Allocation &a, uint64_t address,
+                  uint64_t extent, bool exact, uint32_t kind, uint32_t site) {
+  const LaunchState &l = f.runner->launch;
+  const LaunchRegion *first = l.regions.data() + a.regionsBegin;
+  const LaunchRegion *last = l.regions.data() + a.regionsEnd;
+  const NamedRegion *home = nullptr;
+  for (const LaunchRegion *r = first; r != last && !home; ++r)
+    if (r->argument && address >= r->region->base &&
+        address + extent <= r->region->base + r->region->size)
+      home = r->region;
+  auto describe = [&](const NamedRegion &r) {
+    char text[96];
+    std::snprintf(text, sizeof(text),
+                  " (%zu bytes at offset %" PRIuPTR " of the allocation)",
+                  r.size, r.base - a.base);
+    return "'" + r.name + "'" + text;
+  };
+  if (!home && l.checks.bounds) {
+    // Name the argument tensor the access starts in or ran past, and the
+    // tensor it lands in.
+    const NamedRegion *before = nullptr, *landed = nullptr;
+    for (const LaunchRegion *r = first; r != last; ++r) {
+      const NamedRegion &n = *r->region;
+      if (address >= n.base && address < n.base + n.size &&
+          (!landed || r->argument))
+        landed = &n;
+      if (r->argument && n.base <= address &&
+          (!before || n.base > before->base))
+        before = &n;
+    }
+    std::string where;
+    if (before && address < before->base + before->size)
+      where = "the access runs " +
+              std::to_string(address + extent - (before->base + before->size)) +
+              " bytes past the end of workspace tensor " + describe(*before);
+    else if (before)
+      where = "the address is " +
+              std::to_string(address - (before->base + before->size)) +
+              " bytes after the end of workspace tensor " + describe(*before);
+    else
+      where = "the address is before every workspace tensor the kernel "
+              "takes as an argument";
+    if (landed && landed != before)
+      where += "\n  and lands in workspace tensor " + describe(*landed) +
+               ", which " + f.runner->kernelText() +
+               " does not take as an argument";
+    reportAccess(f, address, extent, kind, site, where);
+  }
+  if (!home || !l.checks.init)
+    return;
+  uint8_t *written = home->written->data() + (address - home->base);
+  if (kind & IOLITE_EMU_ACCESS_READ && exact) {
+    for (uint64_t i = 0; i < extent; ++i) {
+      if (__atomic_load_n(written + i, __ATOMIC_RELAXED))
+        continue;
+      char head[256];
+      std::snprintf(head, sizeof(head),
+                    "emu initcheck: read of uninitialized global memory: "
+                    "byte %" PRIu64 " of a %" PRIu64 "-byte read at 0x%" PRIx64
+                    " was not written since the tensor was named",
+                    address + i - home->base, extent, address);
+      failFiber(f, std::string(head) + "\n  in " + f.runner->kernelText() +
+                       ", " + f.runner->threadText(f) + "\n  by " +
+                       l.site(site) + "\n  the byte is in workspace tensor " +
+                       describe(*home));
+    }
+  }
+  // A masked write with holes marks its whole extent: a false "written"
+  // at worst hides a bug, never reports one that is not there.
+  if (kind & IOLITE_EMU_ACCESS_WRITE)
+    for (uint64_t i = 0; i < extent; ++i)
+      __atomic_store_n(written + i, uint8_t(1), __ATOMIC_RELAXED);
+}
+
 void hookAccess(uint64_t address, uint64_t extent, uint64_t counted,
                 uint32_t kind, uint32_t site) {
   if (extent == 0)
     return;
   Fiber &f = self();
+  step(f, site);
   bool reads = kind & IOLITE_EMU_ACCESS_READ;
   bool writes = kind & IOLITE_EMU_ACCESS_WRITE;
+  bool atomic = kind & IOLITE_EMU_ACCESS_ATOMIC;
+  // A masked access with inactive lanes inside its extent: the hook does
+  // not know which bytes it touches, so the shadow checks skip it.
+  bool exact = counted == extent;
   if (kind & IOLITE_EMU_ACCESS_SHARED) {
     auto base = reinterpret_cast<uintptr_t>(f.runner->shared);
     uint64_t size = f.runner->launch.sharedBytes;
@@ -884,6 +1312,12 @@ void hookAccess(uint64_t address, uint64_t extent, uint64_t counted,
     if (writes)
       f.counters.sharedWritten += counted;
     BlockRunner &runner = *f.runner;
+    if (runner.shadowed()) {
+      std::string report = runner.shadowAccess(
+          f.linear, address - base, extent, reads, writes, atomic, site, exact);
+      if (!report.empty())
+        failFiber(f, report);
+    }
     if (runner.bankModel && site < f.siteCounts.size()) {
       SiteCount &n = f.siteCounts[site];
       if (n.epoch != runner.epoch) {
@@ -935,6 +1369,8 @@ void hookAccess(uint64_t address, uint64_t extent, uint64_t counted,
     }
     f.lastAllocation = a = below;
   }
+  if (a->regionsBegin != a->regionsEnd)
+    checkRegions(f, *a, address, extent, exact, kind, site);
   if (reads)
     f.counters.globalRead += counted;
   if (writes)
@@ -1088,8 +1524,44 @@ public:
                        "iolite_free: %p was not returned by iolite_malloc "
                        "on this device (or was freed already)",
                        ptr);
+    // The regions named inside it go with it.
+    uintptr_t base = it->first, end = base + it->second;
+    regions.erase(std::remove_if(regions.begin(), regions.end(),
+                                 [&](const NamedRegion &r) {
+                                   return r.base >= base && r.base < end;
+                                 }),
+                  regions.end());
     allocations.erase(it);
     std::free(ptr);
+    return IOLITE_SUCCESS;
+  }
+
+  /// Host copies and fills write the named regions they cover.
+  void markWritten(const void *ptr, size_t bytes) {
+    auto begin = reinterpret_cast<uintptr_t>(ptr), end = begin + bytes;
+    std::lock_guard<std::mutex> lock(mutex);
+    for (NamedRegion &r : regions) {
+      uintptr_t from = std::max(begin, r.base);
+      uintptr_t to = std::min(end, r.base + r.size);
+      if (from < to)
+        std::memset(r.written->data() + (from - r.base), 1, to - from);
+    }
+  }
+
+  iolite_status_t nameRegion(const void *ptr, size_t bytes, const char *name) {
+    if (iolite_status_t s = checkRange("iolite_emu_name_region", ptr, bytes))
+      return s;
+    auto base = reinterpret_cast<uintptr_t>(ptr);
+    std::lock_guard<std::mutex> lock(mutex);
+    // Naming the same tensor again (a new run) starts it over unwritten.
+    regions.erase(std::remove_if(regions.begin(), regions.end(),
+                                 [&](const NamedRegion &r) {
+                                   return r.base == base && r.size == bytes &&
+                                          r.name == name;
+                                 }),
+                  regions.end());
+    regions.push_back(
+        {base, bytes, name, std::make_shared<std::vector<uint8_t>>(bytes, 0)});
     return IOLITE_SUCCESS;
   }
 
@@ -1115,6 +1587,7 @@ public:
     if (iolite_status_t s = checkRange("iolite_memcpy_h2d", dst, bytes))
       return s;
     std::memcpy(dst, src, bytes);
+    markWritten(dst, bytes);
     return IOLITE_SUCCESS;
   }
   iolite_status_t copyToHost(void *dst, const void *src,
@@ -1128,6 +1601,7 @@ public:
     if (iolite_status_t s = checkRange("iolite_memset", dst, bytes))
       return s;
     std::memset(dst, value, bytes);
+    markWritten(dst, bytes);
     return IOLITE_SUCCESS;
   }
 
@@ -1135,12 +1609,34 @@ public:
                              iolite_module_t *out) override;
   iolite_status_t synchronize() override { return IOLITE_SUCCESS; }
 
-  std::vector<Allocation> snapshotAllocations() {
+  /// The allocations for a launch, with the named regions inside them
+  /// (`regionsHeld` keeps those alive while the launch runs).
+  std::vector<Allocation>
+  snapshotAllocations(std::vector<LaunchRegion> &launchRegions,
+                      std::vector<NamedRegion> &regionsHeld) {
     std::lock_guard<std::mutex> lock(mutex);
     std::vector<Allocation> result;
     result.reserve(allocations.size());
     for (auto &[base, size] : allocations)
       result.push_back({base, size});
+    if (regions.empty())
+      return result;
+    regionsHeld = regions;
+    std::sort(regionsHeld.begin(), regionsHeld.end(),
+              [](const NamedRegion &x, const NamedRegion &y) {
+                return x.base < y.base;
+              });
+    size_t next = 0;
+    for (Allocation &a : result) {
+      a.regionsBegin = static_cast<uint32_t>(launchRegions.size());
+      while (next < regionsHeld.size() &&
+             regionsHeld[next].base < a.base + a.size) {
+        if (regionsHeld[next].base >= a.base)
+          launchRegions.push_back({&regionsHeld[next], false});
+        ++next;
+      }
+      a.regionsEnd = static_cast<uint32_t>(launchRegions.size());
+    }
     return result;
   }
 
@@ -1202,6 +1698,7 @@ private:
   std::atomic<bool> archSet{fixedChip};
   std::mutex mutex;
   std::map<uintptr_t, size_t> allocations;
+  std::vector<NamedRegion> regions;
   std::vector<FiberStack> stackPool;
   std::vector<std::unique_ptr<StatsRecord>> records;
 };
@@ -1357,6 +1854,11 @@ iolite_status_t EmuKernel::launch(const uint32_t grid[3],
   }
 
   LaunchState launch;
+  std::string checkError;
+  if (!readCheckOptions(launch.checks, checkError))
+    return setError(IOLITE_ERROR_INVALID_ARGUMENT,
+                    "launch of '" + std::string(kernel->name) +
+                        "': " + checkError);
   launch.module = module;
   launch.kernel = kernel;
   std::copy(grid, grid + 3, launch.grid);
@@ -1365,7 +1867,18 @@ iolite_status_t EmuKernel::launch(const uint32_t grid[3],
   launch.args = args;
   launch.threadsPerBlock = static_cast<uint32_t>(threads);
   launch.numBlocks = uint64_t(grid[0]) * grid[1] * grid[2];
-  launch.allocations = device.snapshotAllocations();
+  std::vector<NamedRegion> regionsHeld;
+  launch.allocations = device.snapshotAllocations(launch.regions, regionsHeld);
+  // A kernel may touch the named regions its pointer arguments point at.
+  for (LaunchRegion &r : launch.regions)
+    for (uint32_t i = 0; i < kernel->num_params && i < 64; ++i) {
+      if (!(kernel->pointer_params >> i & 1))
+        continue;
+      uintptr_t pointer;
+      std::memcpy(&pointer, args[i], sizeof(pointer));
+      if (pointer == r.region->base)
+        r.argument = true;
+    }
   launch.bankModel = envSize("IOLITE_EMU_BANK_MODEL", 1, 0, 1) != 0;
 
   size_t hostThreads =
@@ -1448,4 +1961,10 @@ bool iolite::runtime::emuGetStats(iolite_device_t device, size_t index,
 
 void iolite::runtime::emuResetStats(iolite_device_t device) {
   static_cast<EmuDevice *>(device)->resetStats();
+}
+
+iolite_status_t iolite::runtime::emuNameRegion(iolite_device_t device,
+                                               const void *ptr, size_t bytes,
+                                               const char *name) {
+  return static_cast<EmuDevice *>(device)->nameRegion(ptr, bytes, name);
 }

@@ -286,4 +286,13 @@ iolite_status_t iolite_emu_reset_stats(iolite_device_t device) {
   return IOLITE_SUCCESS;
 }
 
+iolite_status_t iolite_emu_name_region(iolite_device_t device, const void *ptr,
+                                       size_t bytes, const char *name) {
+  if (!device || !ptr || !name || !isEmuDevice(device))
+    return setError(IOLITE_ERROR_INVALID_ARGUMENT,
+                    "iolite_emu_name_region: not an emu device, or a null "
+                    "pointer or name");
+  return emuNameRegion(device, ptr, bytes, name);
+}
+
 } // extern "C"

@@ -69,6 +69,9 @@ size_t emuStatsCount(iolite_device_t device);
 bool emuGetStats(iolite_device_t device, size_t index,
                  iolite_emu_launch_stats_t *stats);
 void emuResetStats(iolite_device_t device);
+/// iolite_emu_name_region on an emu `device`.
+iolite_status_t emuNameRegion(iolite_device_t device, const void *ptr,
+                              size_t bytes, const char *name);
 
 /// Shared by the NVIDIA backends: does code for `target` ("sm_90a") run on
 /// a device of compute capability major.minor?

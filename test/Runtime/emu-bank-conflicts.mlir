@@ -9,21 +9,23 @@
 // - 8-byte accesses at consecutive addresses: 2 phases of 16 lanes, 2
 //   wavefronts, no conflict.
 // Counted per kernel: wavefronts, bank conflicts (extra wavefronts).
+// The kernels read shared memory nobody wrote (only the addresses matter
+// here), so the init check is off.
 
-// RUN: iolite-emu %s --kernel=read --block=32 --shared=8192 --arg=i32=1 --arg='f32[64]=zeros' --stats | FileCheck %s --check-prefix=S1
+// RUN: iolite-emu %s --kernel=read --block=32 --shared=8192 --arg=i32=1 --arg='f32[64]=zeros' --stats --check=race,bounds,hang | FileCheck %s --check-prefix=S1
 // S1: read (1,1,1) (32,1,1) 8192 0 128 128 0 0 0 1 0 0
-// RUN: iolite-emu %s --kernel=read --block=32 --shared=8192 --arg=i32=32 --arg='f32[64]=zeros' --stats | FileCheck %s --check-prefix=S32
+// RUN: iolite-emu %s --kernel=read --block=32 --shared=8192 --arg=i32=32 --arg='f32[64]=zeros' --stats --check=race,bounds,hang | FileCheck %s --check-prefix=S32
 // S32: read (1,1,1) (32,1,1) 8192 0 128 128 0 0 0 32 31 0
-// RUN: iolite-emu %s --kernel=read --block=32 --shared=8192 --arg=i32=33 --arg='f32[64]=zeros' --stats | FileCheck %s --check-prefix=S33
+// RUN: iolite-emu %s --kernel=read --block=32 --shared=8192 --arg=i32=33 --arg='f32[64]=zeros' --stats --check=race,bounds,hang | FileCheck %s --check-prefix=S33
 // S33: read (1,1,1) (32,1,1) 8192 0 128 128 0 0 0 1 0 0
-// RUN: iolite-emu %s --kernel=read --block=32 --shared=8192 --arg=i32=0 --arg='f32[64]=zeros' --stats | FileCheck %s --check-prefix=S0
+// RUN: iolite-emu %s --kernel=read --block=32 --shared=8192 --arg=i32=0 --arg='f32[64]=zeros' --stats --check=race,bounds,hang | FileCheck %s --check-prefix=S0
 // S0: read (1,1,1) (32,1,1) 8192 0 128 128 0 0 0 1 0 0
-// RUN: iolite-emu %s --kernel=read_pairs --block=32 --shared=8192 --arg='f32[64]=zeros' --stats | FileCheck %s --check-prefix=PAIRS
+// RUN: iolite-emu %s --kernel=read_pairs --block=32 --shared=8192 --arg='f32[64]=zeros' --stats --check=race,bounds,hang | FileCheck %s --check-prefix=PAIRS
 // PAIRS: read_pairs (1,1,1) (32,1,1) 8192 0 256 256 0 0 0 2 0 0
 
 // The same with 64-lane waves (gfx942): two phases of 32 lanes for 4-byte
 // accesses; stride 32 puts each phase's 32 lanes in one bank.
-// RUN: iolite-emu %s --chip=gfx942 --kernel=read --block=64 --shared=16384 --arg=i32=32 --arg='f32[64]=zeros' --stats | FileCheck %s --check-prefix=WAVE
+// RUN: iolite-emu %s --chip=gfx942 --kernel=read --block=64 --shared=16384 --arg=i32=32 --arg='f32[64]=zeros' --stats --check=race,bounds,hang | FileCheck %s --check-prefix=WAVE
 // WAVE: read (1,1,1) (64,1,1) 16384 0 256 256 0 0 0 64 62 0
 
 gpu.module @kernels {

@@ -22,9 +22,10 @@
 // RUN: iolite-emu %t/amd.mlir --chip=gfx942 --kernel=mma_amd --block=64 --shared=1024 --matrix-level=isa --arg='f16[256]=iota' --arg='f32[1024]=zeros' --print=1 | FileCheck %s --check-prefix=AMD
 // AMD: arg1 = 0 32 64 96 0 0 0 0 0 0 0 0 0 0 0 0 1 33 65 97 0 0 0 0 0 0 0 0 0 0 0 0 2 34
 
-// A warp whose lanes do not all reach the mma: a planted divergence.
-// RUN: not iolite-emu %t/nv.mlir --kernel=mma_divergent --block=32 --shared=768 --matrix-level=warp --arg='f32[128]=zeros' 2>&1 | FileCheck %s --check-prefix=DIVERGE
-// RUN: not iolite-emu %t/nv.mlir --kernel=mma_divergent --block=32 --shared=768 --matrix-level=isa --arg='f32[128]=zeros' 2>&1 | FileCheck %s --check-prefix=DIVERGE
+// A warp whose lanes do not all reach the mma: a planted divergence. Its
+// lanes load fragments from shared memory nobody wrote: init check off.
+// RUN: not iolite-emu %t/nv.mlir --kernel=mma_divergent --block=32 --shared=768 --matrix-level=warp --arg='f32[128]=zeros' --check=race,bounds,hang 2>&1 | FileCheck %s --check-prefix=DIVERGE
+// RUN: not iolite-emu %t/nv.mlir --kernel=mma_divergent --block=32 --shared=768 --matrix-level=isa --arg='f32[128]=zeros' --check=race,bounds,hang 2>&1 | FileCheck %s --check-prefix=DIVERGE
 // DIVERGE: emu: invalid matrix instruction in kernel 'mma_divergent', block (0,0,0) thread (0,0,0) (warp 0 lane 0)
 // DIVERGE: lane 16 has exited; all lanes of a warp must execute a matrix instruction together
 

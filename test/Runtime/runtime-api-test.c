@@ -9,6 +9,9 @@
 |*   runtime-api-test unavailable BACKEND   BACKEND must report unavailable   *|
 |*   runtime-api-test probe BACKEND         available or cleanly unavailable  *|
 |*   runtime-api-test emu MODULE.so         the emu device end to end         *|
+|*   runtime-api-test workspace MODULE.so   named workspace tensors: launches *|
+|*                                          'shifted' on tensor 'a' of a      *|
+|*                                          workspace that holds 'a' and 'b'  *|
 |*                                                                            *|
 \*===----------------------------------------------------------------------===*/
 
@@ -217,6 +220,45 @@ static int emu(const char *path) {
   return failures;
 }
 
+/* A 512-byte workspace holding two 64-float tensors, 'a' then 'b', as a
+   bundle's memory plan lays them out. 'shifted' reads a[i + 1] for 64
+   threads: its last thread reads the first float of 'b'. With
+   IOLITE_EMU_CHECK=bounds that is an error naming 'a' and 'b'; without, the
+   launch succeeds. 'a' is written from the host unless WRITE is 0, which
+   the init check reports. */
+static int workspace(const char *path, int write) {
+  iolite_device_t device = NULL;
+  iolite_module_t module = NULL;
+  iolite_kernel_t kernel = NULL;
+  EXPECT(iolite_device_open("emu", 0, &device) == IOLITE_SUCCESS);
+  void *ws = NULL, *out = NULL;
+  EXPECT(iolite_malloc(device, 512, &ws) == IOLITE_SUCCESS);
+  EXPECT(iolite_malloc(device, 256, &out) == IOLITE_SUCCESS);
+  char *a = (char *)ws, *b = (char *)ws + 256;
+  report("name a", iolite_emu_name_region(device, a, 256, "a"));
+  report("name b", iolite_emu_name_region(device, b, 256, "b"));
+  report("name past the allocation",
+         iolite_emu_name_region(device, b, 512, "c"));
+  float host[128];
+  for (int i = 0; i < 128; ++i)
+    host[i] = (float)i;
+  if (write)
+    EXPECT(iolite_memcpy_h2d(device, a, host, 256) == IOLITE_SUCCESS);
+  EXPECT(iolite_memcpy_h2d(device, b, host + 64, 256) == IOLITE_SUCCESS);
+  EXPECT(iolite_module_load_file(device, path, &module) == IOLITE_SUCCESS);
+  EXPECT(iolite_module_get_kernel(module, "shifted", &kernel) ==
+         IOLITE_SUCCESS);
+  uint32_t grid[3] = {1, 1, 1}, block[3] = {64, 1, 1};
+  void *args[] = {&a, &out};
+  report("launch shifted on a",
+         iolite_launch(kernel, grid, block, 0, NULL, args));
+  iolite_module_unload(module);
+  iolite_free(device, out);
+  iolite_free(device, ws);
+  iolite_device_close(device);
+  return failures;
+}
+
 int main(int argc, char **argv) {
   if (argc == 3 && !strcmp(argv[1], "unavailable"))
     return unavailable(argv[2]) ? 1 : 0;
@@ -224,7 +266,11 @@ int main(int argc, char **argv) {
     return probe(argv[2]) ? 1 : 0;
   if (argc == 3 && !strcmp(argv[1], "emu"))
     return emu(argv[2]) ? 1 : 0;
-  fprintf(stderr, "usage: %s unavailable|probe BACKEND | emu MODULE.so\n",
+  if (argc == 4 && !strcmp(argv[1], "workspace"))
+    return workspace(argv[2], atoi(argv[3])) ? 1 : 0;
+  fprintf(stderr,
+          "usage: %s unavailable|probe BACKEND | emu MODULE.so | workspace "
+          "MODULE.so WRITE\n",
           argv[0]);
   return 2;
 }

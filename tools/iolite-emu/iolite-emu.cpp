@@ -37,6 +37,7 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -67,6 +68,14 @@ static cl::opt<unsigned>
     sharedBytes("shared", cl::desc("Dynamic shared memory bytes"), cl::init(0));
 static cl::list<std::string> argSpecs("arg", cl::desc("Kernel argument"),
                                       cl::value_desc("spec"));
+static cl::opt<std::string>
+    checks("check", cl::desc("Emulator sanitizers: race, bounds, init, hang "
+                             "(comma list), all or none (sets "
+                             "IOLITE_EMU_CHECK)"));
+static cl::opt<std::string>
+    emuSeed("emu-seed", cl::desc("Order in which the emulator runs a block's "
+                                 "threads: 0 fixed, else shuffled by this "
+                                 "seed (sets IOLITE_EMU_SEED)"));
 static cl::list<unsigned> printArgs("print", cl::CommaSeparated,
                                     cl::desc("Print these buffer arguments "
                                              "after the launch"));
@@ -331,6 +340,11 @@ int main(int argc, char **argv) {
   if (StringRef(chip).starts_with("emu-") && backend.empty())
     device_name = chip;
   iolite_device_t device = nullptr;
+  // The emu device reads its sanitizers and seed from the environment.
+  if (checks.getNumOccurrences())
+    ::setenv("IOLITE_EMU_CHECK", checks.c_str(), 1);
+  if (emuSeed.getNumOccurrences())
+    ::setenv("IOLITE_EMU_SEED", emuSeed.c_str(), 1);
   if (iolite_device_open(device_name.c_str(), 0, &device) != IOLITE_SUCCESS)
     return failRuntime("cannot open " + device_name);
   iolite_module_t module = nullptr;

@@ -21,7 +21,7 @@
 extern "C" {
 #endif
 
-#define IOLITE_EMU_ABI_VERSION 3
+#define IOLITE_EMU_ABI_VERSION 4
 
 /// The one symbol an emu object exports: an iolite_emu_module_desc.
 #define IOLITE_EMU_MODULE_SYMBOL "__iolite_emu_module"
@@ -132,6 +132,10 @@ typedef struct iolite_emu_kernel_desc {
   uint32_t num_params;
   /// gpu.known_block_size, or zeros when the kernel does not fix it.
   uint32_t known_block[3];
+  /// Bit i: parameter i is a device pointer (a memref); parameters past
+  /// the 64th are not described. The sanitizers read the pointers to know
+  /// which named workspace tensors a launch may touch.
+  uint64_t pointer_params;
 } iolite_emu_kernel_desc_t;
 
 typedef struct iolite_emu_module_desc {

@@ -142,6 +142,16 @@ iolite_status_t iolite_emu_get_stats(iolite_device_t device, size_t index,
 /// Forgets the recorded launches of an emu `device`.
 iolite_status_t iolite_emu_reset_stats(iolite_device_t device);
 
+/// Names the `bytes` bytes at `ptr`, inside one allocation of an emu
+/// `device`, as the tensor `name` for the emulator's sanitizers
+/// (IOLITE_EMU_CHECK=bounds,init): a kernel may then touch the region only
+/// if one of its pointer arguments is `ptr`, only within its extent, and
+/// read only bytes written since it was named. Regions may overlap (tensors
+/// that the memory planner aliases); they are forgotten when the allocation
+/// is freed. BundleRunner names the planned intermediates of a workspace.
+iolite_status_t iolite_emu_name_region(iolite_device_t device, const void *ptr,
+                                       size_t bytes, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

@@ -64,6 +64,8 @@ struct KernelInfo {
   unsigned numParams = 0;
   std::array<int32_t, 3> knownBlock = {0, 0, 0};
   Location loc;
+  /// Bit i: parameter i is a memref (a device pointer).
+  uint64_t pointerParams = 0;
 };
 
 /// The upstream passes that lower the host module to the LLVM dialect.
@@ -200,6 +202,9 @@ LogicalResult ModuleLowering::convertFunctions() {
     unsigned numInputs = func.getFunctionType().getNumInputs();
     if (func.isKernel()) {
       KernelInfo info{func.getName().str(), numInputs, {0, 0, 0}, loc};
+      for (auto [i, type] : llvm::enumerate(func.getArgumentTypes()))
+        if (i < 64 && isa<MemRefType>(type))
+          info.pointerParams |= uint64_t(1) << i;
       if (std::optional<ArrayRef<int32_t>> known = func.getKnownBlockSize())
         std::copy(known->begin(), known->end(), info.knownBlock.begin());
       kernels.push_back(info);
@@ -806,8 +811,8 @@ void ModuleLowering::defineDescriptor(ModuleOp host) {
   auto ptrType = LLVM::LLVMPointerType::get(ctx);
   Type i32 = IntegerType::get(ctx, 32), i64 = IntegerType::get(ctx, 64);
   auto threeI32 = LLVM::LLVMArrayType::get(i32, 3);
-  auto kernelType =
-      LLVM::LLVMStructType::getLiteral(ctx, {ptrType, ptrType, i32, threeI32});
+  auto kernelType = LLVM::LLVMStructType::getLiteral(
+      ctx, {ptrType, ptrType, i32, threeI32, i64});
   auto moduleType = LLVM::LLVMStructType::getLiteral(
       ctx,
       {i32, i32, i32, i32, i64, ptrType, ptrType, i32, ptrType, i32, ptrType});
@@ -852,6 +857,10 @@ void ModuleLowering::defineDescriptor(ModuleOp host) {
               desc = LLVM::InsertValueOp::create(
                   ib, loc, desc, constant(ib, i32, k.knownBlock[d]),
                   ArrayRef<int64_t>{3, d});
+            desc = LLVM::InsertValueOp::create(
+                ib, loc, desc,
+                constant(ib, i64, static_cast<int64_t>(k.pointerParams)),
+                ArrayRef<int64_t>{4});
             array = LLVM::InsertValueOp::create(ib, loc, array, desc,
                                                 ArrayRef<int64_t>{at});
           }

@@ -39,7 +39,7 @@
 // CHECK: llvm.mlir.constant(128 : i32)
 // CHECK: llvm.mlir.global external constant @__iolite_emu_module()
 // CHECK-NEXT: llvm.mlir.poison
-// CHECK-NEXT: llvm.mlir.constant(3 : i32)
+// CHECK-NEXT: llvm.mlir.constant(4 : i32)
 // CHECK-NEXT: llvm.insertvalue
 // CHECK-NEXT: %[[VENDOR:.*]] = llvm.mlir.constant(1 : i32)
 // CHECK-NEXT: llvm.insertvalue %[[VENDOR]], %{{.*}}[1]
@@ -55,7 +55,7 @@
 // NV: llvm.mlir.constant(32 : index)
 // NV: llvm.mlir.global external constant @__iolite_emu_module()
 // NV-NEXT: llvm.mlir.poison
-// NV-NEXT: llvm.mlir.constant(3 : i32)
+// NV-NEXT: llvm.mlir.constant(4 : i32)
 // NV-NEXT: llvm.insertvalue
 // NV-NEXT: %[[VENDOR:.*]] = llvm.mlir.constant(0 : i32)
 // NV-NEXT: llvm.insertvalue %[[VENDOR]], %{{.*}}[1]
