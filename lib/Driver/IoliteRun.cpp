@@ -25,6 +25,8 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstdlib>
+
 using namespace mlir;
 using namespace mlir::iolite;
 
@@ -268,6 +270,15 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
   if (!options.targets.empty() && !deviceBackend)
     return fail("--target applies to the emu, cuda and hip backends; "
                 "--backend=cpu runs the reference lowering");
+  // The emu device reads its sanitizers and seed from the environment, the
+  // plumbing the Python API and tests share.
+  if ((!options.emuChecks.empty() || !options.emuSeed.empty()) &&
+      options.backend != "emu")
+    return fail("--check and --emu-seed need --backend=emu");
+  if (!options.emuChecks.empty())
+    ::setenv("IOLITE_EMU_CHECK", options.emuChecks.c_str(), 1);
+  if (!options.emuSeed.empty())
+    ::setenv("IOLITE_EMU_SEED", options.emuSeed.c_str(), 1);
   // The device: the emu device emulates the first emu target named (plain
   // "emu" runs a bundle's first emu binary), and runs only code for its own
   // kind of target.

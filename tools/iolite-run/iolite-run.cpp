@@ -78,6 +78,16 @@ int main(int argc, char **argv) {
       cl::desc("How a model file compiled for emu runs matrix instructions: "
                "isa or warp (as iolite-compile --emu-matrix-level)"),
       cl::init("isa"), cl::cat(category));
+  cl::opt<std::string> check(
+      "check",
+      cl::desc("Emulator sanitizers: race, bounds, init, hang (comma list), "
+               "all or none (sets IOLITE_EMU_CHECK)"),
+      cl::cat(category));
+  cl::opt<std::string> emuSeed(
+      "emu-seed",
+      cl::desc("Order in which the emulator runs a block's threads: 0 fixed, "
+               "else shuffled by this seed (sets IOLITE_EMU_SEED)"),
+      cl::cat(category));
   mlir::iolite::registerModelLoadCLOptions();
   cl::HideUnrelatedOptions(
       {&category, &mlir::iolite::getModelLoadCLCategory()});
@@ -115,6 +125,8 @@ int main(int argc, char **argv) {
     options.stats = stats.empty() ? "table" : stats.getValue();
   options.statsFile = statsFile;
   options.allowTf32 = allowTf32;
+  options.emuChecks = check;
+  options.emuSeed = emuSeed;
   if (emuMatrixLevel != "isa" && emuMatrixLevel != "warp") {
     llvm::errs() << "iolite-run: error: --emu-matrix-level must be isa or "
                     "warp, not '"

@@ -79,6 +79,10 @@ struct RunToolOptions {
   std::string stats;
   /// Also write the statistics as JSON to this file.
   std::string statsFile;
+  /// The emulator's sanitizers ("race,bounds,init,hang", "all", "none") and
+  /// fiber-order seed; empty: IOLITE_EMU_CHECK / IOLITE_EMU_SEED as set.
+  std::string emuChecks;
+  std::string emuSeed;
 };
 
 /// Runs iolite-run; messages go to `out` (results, comparisons) and `err`
