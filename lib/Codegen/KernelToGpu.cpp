@@ -296,15 +296,18 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
       moduleSymbols.insert(global);
       memrefOf[in] = memref::GetGlobalOp::create(hb, type, global.getSymName());
     }
-    for (Value r : kernel.getResults()) {
+    SmallVector<std::pair<memref::ViewOp, unsigned>> resultViews;
+    for (auto [i, r] : llvm::enumerate(kernel.getResults())) {
       auto it = outputIndex.find(r);
       if (it != outputIndex.end()) {
         memrefOf[r] = hostBody->getArgument(numIn + it->second);
         continue;
       }
       Value off = arith::ConstantIndexOp::create(hb, offsets[r]);
-      memrefOf[r] = memref::ViewOp::create(hb, toMemRef(r.getType()), ws, off,
-                                           ValueRange{});
+      auto view = memref::ViewOp::create(hb, toMemRef(r.getType()), ws, off,
+                                         ValueRange{});
+      resultViews.push_back({view, static_cast<unsigned>(i)});
+      memrefOf[r] = view;
     }
     // A kernel whose results hold no elements (a dim of size 0) has
     // nothing to compute: no GPU function, no launch.
@@ -321,11 +324,21 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
       args.push_back(memrefOf.lookup(in));
     for (Value r : kernel.getResults())
       args.push_back(memrefOf.lookup(r));
+    // Each planned tensor is named after the kernel that produces it (the
+    // bundle manifest's workspace_tensors, for the emulator's sanitizers).
+    std::string producer = generated->funcs.empty()
+                               ? std::string("kernel")
+                               : generated->funcs.front().getName().str();
+    for (auto [view, i] : resultViews)
+      view->setAttr("iolite.tensor",
+                    hb.getStringAttr(producer + ".result" + std::to_string(i)));
     if (int64_t scratch = generated->scratchBytes) {
       Value off = arith::ConstantIndexOp::create(hb, scratchBase);
-      args.push_back(
+      auto view =
           memref::ViewOp::create(hb, MemRefType::get({scratch}, hb.getI8Type()),
-                                 ws, off, ValueRange{}));
+                                 ws, off, ValueRange{});
+      view->setAttr("iolite.tensor", hb.getStringAttr(producer + ".scratch"));
+      args.push_back(view);
       scratchEnd = std::max(scratchEnd, scratchBase + scratch);
     }
     for (gpu::GPUFuncOp gpuFunc : generated->funcs) {

@@ -97,6 +97,23 @@ LogicalResult mlir::iolite::readHostPlan(ModuleOp module, func::FuncOp host,
       (i < numIn ? model.inputs : model.outputs).push_back(t);
     }
   }
+  // The workspace's planned tensors: every view of it, by the name the
+  // kernel generation gave it.
+  host.walk([&](memref::ViewOp view) {
+    std::optional<int64_t> offset = constantIndex(view.getByteShift());
+    auto type = dyn_cast<MemRefType>(view.getType());
+    auto name = view->getAttrOfType<StringAttr>("iolite.tensor");
+    if (!offset || !type || !type.hasStaticShape() || !name)
+      return;
+    int64_t bytes = type.getNumElements() *
+                    llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+    for (BundleWorkspaceTensor &t : model.workspaceTensors)
+      if (t.name == name.getValue() && t.offset == *offset) {
+        t.bytes = std::max(t.bytes, bytes);
+        return;
+      }
+    model.workspaceTensors.push_back({name.str(), *offset, bytes});
+  });
   SymbolTable symbols(module);
   DenseMap<StringAttr, int64_t> constantIds;
   unsigned launchNo = 0;
@@ -712,6 +729,10 @@ static llvm::json::Value manifest(const BundleModel &m) {
     }
     launches.push_back(Object{{"kernel", l.kernel}, {"args", std::move(args)}});
   }
+  Array workspaceTensors;
+  for (const BundleWorkspaceTensor &t : m.workspaceTensors)
+    workspaceTensors.push_back(
+        Object{{"name", t.name}, {"offset", t.offset}, {"bytes", t.bytes}});
   Array constantBytes, constants;
   WeightsLayout layout = layoutWeights(m);
   for (auto [c, offset] : llvm::zip(m.constants, layout.offsets)) {
@@ -732,6 +753,7 @@ static llvm::json::Value manifest(const BundleModel &m) {
   }
   return Object{{"name", m.name},
                 {"workspace_bytes", m.workspaceBytes},
+                {"workspace_tensors", std::move(workspaceTensors)},
                 {"inputs", tensorList(m.inputs)},
                 {"outputs", tensorList(m.outputs)},
                 {"constant_bytes", std::move(constantBytes)},

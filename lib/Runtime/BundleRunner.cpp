@@ -15,6 +15,7 @@
 #include "llvm/Support/Program.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cstring>
 #include <dlfcn.h>
 
 using namespace iolite;
@@ -144,6 +145,18 @@ BundleRunner::open(StringRef bundleDir, iolite_device_t device) {
   iface.inputs = std::move(*inputs);
   iface.outputs = std::move(*outputs);
   iface.workspaceBytes = root->getInteger("workspace_bytes").value_or(0);
+  if (const llvm::json::Array *tensors = root->getArray("workspace_tensors"))
+    for (const llvm::json::Value &t : *tensors) {
+      const llvm::json::Object *o = t.getAsObject();
+      std::optional<StringRef> name = o ? o->getString("name") : std::nullopt;
+      std::optional<int64_t> offset =
+          o ? o->getInteger("offset") : std::nullopt;
+      std::optional<int64_t> bytes = o ? o->getInteger("bytes") : std::nullopt;
+      if (!name || !offset || !bytes || *offset < 0 || *bytes < 0 ||
+          *offset + *bytes > iface.workspaceBytes)
+        return fail("manifest.json: malformed entry in \"workspace_tensors\"");
+      iface.workspaceTensors.push_back({name->str(), *offset, *bytes});
+    }
   if (const llvm::json::Array *targets = root->getArray("targets"))
     for (const llvm::json::Value &t : *targets)
       if (const llvm::json::Object *o = t.getAsObject())
@@ -308,6 +321,19 @@ Error BundleRunner::run(llvm::ArrayRef<HostTensor> inputs,
       freeAll();
       return e;
     }
+  // On the emulator each planned tensor gets its own extent and written
+  // bytes (IOLITE_EMU_CHECK=bounds,init), so an overrun into the next one
+  // is reported by name. Named afresh each run: nothing is written yet.
+  if (workspace && std::strcmp(iolite_device_backend(device), "emu") == 0)
+    for (const BundleInterface::WorkspaceTensor &t : interface.workspaceTensors)
+      if (t.bytes > 0 &&
+          iolite_emu_name_region(
+              device, static_cast<char *>(workspace) + t.offset,
+              static_cast<size_t>(t.bytes), t.name.c_str()) != IOLITE_SUCCESS) {
+        std::string why = iolite_last_error();
+        freeAll();
+        return fail("naming workspace tensor " + t.name + " failed: " + why);
+      }
   if (runArrays(model, inputPtrs.data(), outputPtrs.data(), workspace,
                 nullptr) != IOLITE_SUCCESS ||
       iolite_synchronize(device) != IOLITE_SUCCESS) {

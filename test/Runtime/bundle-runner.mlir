@@ -9,6 +9,20 @@
 // RUN: not bundle-runner-test %t/model emu-sm_80 | FileCheck %s --check-prefix=NOBINARY
 // RUN: not bundle-runner-test %t/nothing emu | FileCheck %s --check-prefix=MISSING
 
+// The manifest names the workspace's planned tensors, and BundleRunner
+// gives each its own extent on the emulator: with the matmul's result
+// declared half its size, the matmul's stores past that half are reported
+// by the tensor's name, though they stay inside the workspace allocation.
+// RUN: %python -c "import json, sys; print(json.load(open(sys.argv[1]))['workspace_tensors'])" %t/model/manifest.json | FileCheck %s --check-prefix=TENSORS
+// TENSORS: [{'bytes': 32768, 'name': 'emu_model_k0_matmul.result0', 'offset': 0}]
+// RUN: rm -rf %t/shrunk && cp -r %t/model %t/shrunk
+// RUN: %python -c "import json, sys; d = json.load(open(sys.argv[1])); d['workspace_tensors'][0]['bytes'] = 16384; json.dump(d, open(sys.argv[1], 'w'))" %t/shrunk/manifest.json
+// RUN: env IOLITE_EMU_CHECK=bounds IOLITE_EMU_THREADS=1 not bundle-runner-test %t/shrunk emu | FileCheck %s --check-prefix=SHRUNK
+// SHRUNK: run: running emu_model failed: emu memcheck: invalid global write of 4 bytes
+// SHRUNK-NEXT: in kernel 'emu_model_k0_matmul', block ({{[0-9]+}},0,0) thread
+// SHRUNK-NEXT: by {{.*}}emu_model.mlir:{{[0-9]+}}:{{[0-9]+}} memref.store
+// SHRUNK-NEXT: the address is {{[0-9]+}} bytes after the end of workspace tensor 'emu_model_k0_matmul.result0' (16384 bytes at offset 0 of the allocation)
+
 // CHECK: bundle emu_model: 3 inputs, 2 outputs, workspace {{[0-9]+}} bytes
 // CHECK: one input: the model takes 3 inputs, got 1
 // CHECK: swapped inputs: input 0 is f32[64x128], the model takes f32[64x64]

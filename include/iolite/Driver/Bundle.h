@@ -37,6 +37,15 @@ struct BundleTensor {
   int64_t bytes = 0;
 };
 
+/// A planned tensor of the workspace (an intermediate or a kernel's
+/// scratch), named for the emulator's sanitizers: the manifest's
+/// "workspace_tensors", which BundleRunner names on an emu device.
+struct BundleWorkspaceTensor {
+  std::string name;
+  int64_t offset = 0;
+  int64_t bytes = 0;
+};
+
 struct BundleLaunch {
   std::string kernel;
   std::vector<BundleArg> args;
@@ -46,6 +55,9 @@ struct BundleModel {
   std::string name;
   std::vector<BundleTensor> inputs, outputs;
   int64_t workspaceBytes = 0;
+  /// The tensors the memory plan places in the workspace, of every target
+  /// (scratch may differ per chip: the largest is kept).
+  std::vector<BundleWorkspaceTensor> workspaceTensors;
   /// Constant contents (little-endian element bytes).
   std::vector<std::string> constants;
   /// Constants of at least this many bytes go to the NAME.weights side file

@@ -46,6 +46,13 @@ struct BundleInterface {
   /// Shapes and dtypes; `bytes` holds no data here.
   std::vector<HostTensor> inputs, outputs;
   int64_t workspaceBytes = 0;
+  /// The planned tensors of the workspace ("workspace_tensors"): run()
+  /// names them on an emu device for the emulator's sanitizers.
+  struct WorkspaceTensor {
+    std::string name;
+    int64_t offset = 0, bytes = 0;
+  };
+  std::vector<WorkspaceTensor> workspaceTensors;
   /// Target names ("sm_90a", "emu-gfx942", ...).
   std::vector<std::string> targets;
 };
