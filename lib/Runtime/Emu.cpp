@@ -1252,28 +1252,54 @@ void checkRegions(Fiber &f, const Allocation &a, uint64_t address,
   }
   if (!home || !l.checks.init)
     return;
-  uint8_t *written = home->written->data() + (address - home->base);
-  if (kind & IOLITE_EMU_ACCESS_READ && exact) {
-    for (uint64_t i = 0; i < extent; ++i) {
-      if (__atomic_load_n(written + i, __ATOMIC_RELAXED))
-        continue;
-      char head[256];
-      std::snprintf(head, sizeof(head),
-                    "emu initcheck: read of uninitialized global memory: "
-                    "byte %" PRIu64 " of a %" PRIu64 "-byte read at 0x%" PRIx64
-                    " was not written since the tensor was named",
-                    address + i - home->base, extent, address);
-      failFiber(f, std::string(head) + "\n  in " + f.runner->kernelText() +
-                       ", " + f.runner->threadText(f) + "\n  by " +
-                       l.site(site) + "\n  the byte is in workspace tensor " +
-                       describe(*home));
-    }
-  }
+  // Launches pass different subsets of overlapping regions (the memory
+  // plan reuses offsets), so a write marks every argument region holding
+  // it and a read is fine if any of them has all its bytes written.
+  auto holds = [&](const LaunchRegion &r) {
+    return r.argument && address >= r.region->base &&
+           address + extent <= r.region->base + r.region->size;
+  };
   // A masked write with holes marks its whole extent: a false "written"
   // at worst hides a bug, never reports one that is not there.
   if (kind & IOLITE_EMU_ACCESS_WRITE)
-    for (uint64_t i = 0; i < extent; ++i)
-      __atomic_store_n(written + i, uint8_t(1), __ATOMIC_RELAXED);
+    for (const LaunchRegion *r = first; r != last; ++r)
+      if (holds(*r)) {
+        uint8_t *written =
+            r->region->written->data() + (address - r->region->base);
+        for (uint64_t i = 0; i < extent; ++i)
+          __atomic_store_n(written + i, uint8_t(1), __ATOMIC_RELAXED);
+      }
+  if (!(kind & IOLITE_EMU_ACCESS_READ) || !exact ||
+      (kind & IOLITE_EMU_ACCESS_WRITE))
+    return;
+  const NamedRegion *unwritten = nullptr;
+  uint64_t byte = 0;
+  for (const LaunchRegion *r = first; r != last; ++r) {
+    if (!holds(*r))
+      continue;
+    const uint8_t *written =
+        r->region->written->data() + (address - r->region->base);
+    uint64_t i = 0;
+    while (i < extent && __atomic_load_n(written + i, __ATOMIC_RELAXED))
+      ++i;
+    if (i == extent)
+      return;
+    // Name the tensor that starts closest below the access.
+    if (!unwritten || r->region->base > unwritten->base) {
+      unwritten = r->region;
+      byte = address + i - r->region->base;
+    }
+  }
+  char head[256];
+  std::snprintf(head, sizeof(head),
+                "emu initcheck: read of uninitialized global memory: "
+                "byte %" PRIu64 " of a %" PRIu64 "-byte read at 0x%" PRIx64
+                " was not written since the tensor was named",
+                byte, extent, address);
+  failFiber(f, std::string(head) + "\n  in " + f.runner->kernelText() + ", " +
+                   f.runner->threadText(f) + "\n  by " + l.site(site) +
+                   "\n  the byte is in workspace tensor " +
+                   describe(*unwritten));
 }
 
 void hookAccess(uint64_t address, uint64_t extent, uint64_t counted,
