@@ -144,6 +144,13 @@ ERRORS = [
      "--target=gfx942 has no emu-... target, which --backend=emu needs"),
     (["--function=scale", "--input={x}", "--input={s}", "--expect={x}",
       "--expect={x}"], "@scale returns 1 result(s) but 2 --expect file(s)"),
+    (["--function=scale", "--check=race", "--input={x}", "--input={s}"],
+     "--check and --emu-seed need --backend=emu"),
+    # The emu device reads the checks when it launches.
+    (["--function=scale", "--backend=emu", "--check=races", "--input={x}",
+      "--input={s}"],
+     "IOLITE_EMU_CHECK: unknown check 'races' (expected race, bounds, "
+     "init, hang, all or none)"),
 ]
 
 
@@ -185,6 +192,24 @@ def test_emu_backend(model, tmp_path):
         # Six f32 outputs written exactly once; x read once, s per element.
         assert launches[0]["global_bytes_written"] == 6 * 4
         assert launches[0]["global_bytes_read"] >= (6 + 3) * 4
+
+
+def test_emu_checks_and_seed(model, tmp_path):
+    # --check and --emu-seed reach the emu device: all checks on and
+    # another fiber order give the same exact result.
+    x, s = save(tmp_path, "x.npy", X), save(tmp_path, "s.npy", S)
+    want = save(tmp_path, "want.npy", X * S)
+    for check, seed in (("all", "5"), ("race,bounds,init,hang", "0"),
+                        ("none", "2")):
+        r = run([model, "--backend=emu", "--function=scale",
+                 f"--check={check}", f"--emu-seed={seed}", f"--input={x}",
+                 f"--input={s}", f"--expect={want}", "--rtol=0",
+                 "--atol=0"], tmp_path)
+        assert r.returncode == 0, r.stdout + r.stderr
+    r = run([model, "--backend=emu", "--function=scale", "--emu-seed=x",
+             f"--input={x}", f"--input={s}"], tmp_path)
+    assert r.returncode == 2 and "IOLITE_EMU_SEED: 'x' is not a " \
+        "non-negative integer" in r.stderr, r.stderr
 
 
 def test_bundle_folder(tmp_path):
