@@ -255,7 +255,7 @@ func.func @masked(%q: tensor<1x2x40x32xf32>, %k: tensor<1x2x100x32xf32>, %v: ten
 // CHECK-LABEL: func.func @decode
 // CHECK-SAME: %[[WS:[[:alnum:]_]+]]: memref<166400xi8>
 // CHECK-SAME: iolite.workspace_size = 166400
-// CHECK: %[[SCRATCH:.*]] = memref.view %[[WS]][%{{.*}}][] : memref<166400xi8> to memref<166400xi8>
+// CHECK: %[[SCRATCH:.*]] = memref.view %[[WS]][%{{.*}}][] {iolite.tensor = "{{.*}}.scratch"} : memref<166400xi8> to memref<166400xi8>
 // CHECK: gpu.launch_func @iolite_kernels::@decode blocks in ({{.*}}) threads in ({{.*}}) {{.*}} args({{.*}}, %[[SCRATCH]] : memref<166400xi8>)
 // CHECK: gpu.launch_func @iolite_kernels::@decode_combine blocks in ({{.*}}) threads in ({{.*}}) {{.*}} args({{.*}}, %[[SCRATCH]] : memref<166400xi8>)
 // CHECK: gpu.func @decode(%{{.*}}: memref<1x32x1x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x4x4096x128xf16>, %{{.*}}: memref<1x32x1x128xf16>, %[[SCR:.*]]: memref<166400xi8>) kernel

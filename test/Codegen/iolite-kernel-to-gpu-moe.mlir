@@ -123,7 +123,7 @@ func.func @dispatch(%x: tensor<16x32xbf16>, %ids: tensor<16x3xi64>) -> (tensor<4
 // CHECK-LABEL: func.func @dispatch_large
 // CHECK-SAME: %[[WS:[^:]*]]: memref<1040xi8>
 // CHECK-SAME: iolite.workspace_size = 1040
-// CHECK: %[[SCRATCH:.*]] = memref.view %[[WS]][%{{.*}}][] : memref<1040xi8> to memref<1040xi8>
+// CHECK: %[[SCRATCH:.*]] = memref.view %[[WS]][%{{.*}}][] {iolite.tensor = "{{.*}}.scratch"} : memref<1040xi8> to memref<1040xi8>
 // CHECK: gpu.launch_func @iolite_kernels::@big blocks in (%{{.*}}) {{.*}} args({{.*}}, %[[SCRATCH]] : memref<1040xi8>)
 // CHECK: gpu.launch_func @iolite_kernels::@big_scan {{.*}} args({{.*}}, %[[SCRATCH]] : memref<1040xi8>)
 // CHECK: gpu.launch_func @iolite_kernels::@big_scatter {{.*}} args({{.*}}, %[[SCRATCH]] : memref<1040xi8>)

@@ -170,7 +170,7 @@ func.func @matmul_f16(%x: tensor<256x128xf16>, %w: tensor<128x256xf16>) -> tenso
 // CHECK-SAME: iolite.workspace_size = 1056
 // CHECK: %[[W:.*]] = memref.get_global @host_constant_0
 // CHECK: %[[OFF:.*]] = arith.constant 1024 : index
-// CHECK: %[[T:.*]] = memref.view %[[WS]][%[[OFF]]][] : memref<1056xi8> to memref<8xf32>
+// CHECK: %[[T:.*]] = memref.view %[[WS]][%[[OFF]]][] {iolite.tensor = "first.result0"} : memref<1056xi8> to memref<8xf32>
 // CHECK: gpu.launch_func @iolite_kernels::@first {{.*}} args(%[[X]] : memref<8xf32>, %[[W]] : memref<8xf32>, %[[T]] : memref<8xf32>)
 // CHECK: gpu.launch_func @iolite_kernels::@second {{.*}} args(%[[T]] : memref<8xf32>, %[[OUT]] : memref<8xf32>)
 func.func @host(%x: tensor<8xf32>) -> tensor<8xf32> {
