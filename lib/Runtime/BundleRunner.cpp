@@ -17,6 +17,8 @@
 
 #include <cstring>
 #include <dlfcn.h>
+#include <limits>
+#include <optional>
 
 using namespace iolite;
 using llvm::createStringError;
@@ -46,38 +48,56 @@ std::string shapeText(const std::vector<int64_t> &shape) {
   return text + "]";
 }
 
+/// Bytes of a tensor of `dtype` and `shape`; nullopt when the count does not
+/// fit in a size_t (or in the signed range device allocations take).
+std::optional<size_t> checkedTensorBytes(StringRef dtype,
+                                         llvm::ArrayRef<int64_t> shape) {
+  uint64_t n = dtypeBytes(dtype);
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n))
+      return std::nullopt;
+  if (n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+    return std::nullopt;
+  return static_cast<size_t>(n);
+}
+
+/// Bytes of a tensor parseBundleManifest accepted (which checked the count).
+size_t tensorBytes(const HostTensor &t) {
+  return *checkedTensorBytes(t.dtype, t.shape);
+}
+
 Expected<std::vector<HostTensor>> readTensors(const llvm::json::Object &root,
-                                              StringRef key) {
+                                              StringRef key, StringRef path) {
   const llvm::json::Array *list = root.getArray(key);
   if (!list)
-    return fail("manifest.json has no \"" + key + "\" list");
+    return fail(path + " has no \"" + key + "\" list");
   std::vector<HostTensor> tensors;
-  for (const llvm::json::Value &entry : *list) {
+  for (auto [i, entry] : llvm::enumerate(*list)) {
+    std::string where =
+        (path + ": entry " + llvm::Twine(i) + " of \"" + key + "\"").str();
     const llvm::json::Object *object = entry.getAsObject();
     const llvm::json::Array *shape =
         object ? object->getArray("shape") : nullptr;
     std::optional<StringRef> dtype =
         object ? object->getString("dtype") : std::nullopt;
-    if (!shape || !dtype || !dtypeBytes(*dtype))
-      return fail("manifest.json: malformed entry in \"" + key + "\"");
+    if (!shape || !dtype)
+      return fail(where + " lacks a \"shape\" list or a \"dtype\"");
+    if (!dtypeBytes(*dtype))
+      return fail(where + " has unknown dtype '" + *dtype + "'");
     HostTensor t;
     t.dtype = dtype->str();
     for (const llvm::json::Value &d : *shape) {
       std::optional<int64_t> dim = d.getAsInteger();
       if (!dim || *dim < 0)
-        return fail("manifest.json: bad dimension in \"" + key + "\"");
+        return fail(where + " has a dimension that is not an integer >= 0");
       t.shape.push_back(*dim);
     }
+    if (!checkedTensorBytes(t.dtype, t.shape))
+      return fail(where + " is " + t.dtype + shapeText(t.shape) +
+                  ", too large to address");
     tensors.push_back(std::move(t));
   }
   return tensors;
-}
-
-size_t tensorBytes(const HostTensor &t) {
-  size_t n = dtypeBytes(t.dtype);
-  for (int64_t d : t.shape)
-    n *= static_cast<size_t>(d);
-  return n;
 }
 
 /// The path of the loaded libiolite_runtime.so, so that the compiled launch
@@ -113,6 +133,70 @@ size_t iolite::dtypeBytes(StringRef dtype) {
       .Default(0);
 }
 
+Expected<BundleInterface> iolite::parseBundleManifest(StringRef text,
+                                                      StringRef path) {
+  Expected<llvm::json::Value> manifest = llvm::json::parse(text);
+  if (!manifest)
+    return fail("malformed " + path + ": " +
+                llvm::toString(manifest.takeError()));
+  const llvm::json::Object *root = manifest->getAsObject();
+  std::optional<StringRef> name = root ? root->getString("name") : std::nullopt;
+  if (!name || name->empty())
+    return fail(path + " names no model");
+
+  BundleInterface iface;
+  iface.name = name->str();
+  auto inputs = readTensors(*root, "inputs", path);
+  if (!inputs)
+    return inputs.takeError();
+  auto outputs = readTensors(*root, "outputs", path);
+  if (!outputs)
+    return outputs.takeError();
+  iface.inputs = std::move(*inputs);
+  iface.outputs = std::move(*outputs);
+  iface.workspaceBytes = root->getInteger("workspace_bytes").value_or(0);
+  if (iface.workspaceBytes < 0)
+    return fail(path + ": \"workspace_bytes\" is negative");
+  if (const llvm::json::Array *tensors = root->getArray("workspace_tensors"))
+    for (const llvm::json::Value &t : *tensors) {
+      const llvm::json::Object *o = t.getAsObject();
+      std::optional<StringRef> name = o ? o->getString("name") : std::nullopt;
+      std::optional<int64_t> offset =
+          o ? o->getInteger("offset") : std::nullopt;
+      std::optional<int64_t> bytes = o ? o->getInteger("bytes") : std::nullopt;
+      if (!name || !offset || !bytes || *offset < 0 || *bytes < 0 ||
+          *offset > iface.workspaceBytes ||
+          *bytes > iface.workspaceBytes - *offset)
+        return fail(path + ": malformed entry in \"workspace_tensors\"");
+      iface.workspaceTensors.push_back({name->str(), *offset, *bytes});
+    }
+  if (const llvm::json::Array *targets = root->getArray("targets"))
+    for (const llvm::json::Value &t : *targets)
+      if (const llvm::json::Object *o = t.getAsObject())
+        if (std::optional<StringRef> n = o->getString("name"))
+          iface.targets.push_back(n->str());
+  return iface;
+}
+
+Error iolite::checkBundleInputs(const BundleInterface &interface,
+                                llvm::ArrayRef<HostTensor> inputs) {
+  if (inputs.size() != interface.inputs.size())
+    return fail("the model takes " + llvm::Twine(interface.inputs.size()) +
+                " inputs, got " + llvm::Twine(inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const HostTensor &want = interface.inputs[i], &got = inputs[i];
+    if (got.dtype != want.dtype || got.shape != want.shape)
+      return fail("input " + llvm::Twine(i) + " is " + got.dtype +
+                  shapeText(got.shape) + ", the model takes " + want.dtype +
+                  shapeText(want.shape));
+    if (got.bytes.size() != tensorBytes(want))
+      return fail("input " + llvm::Twine(i) + " holds " +
+                  llvm::Twine(got.bytes.size()) + " bytes, expected " +
+                  llvm::Twine(tensorBytes(want)));
+  }
+  return Error::success();
+}
+
 Expected<std::unique_ptr<BundleRunner>>
 BundleRunner::open(StringRef bundleDir, iolite_device_t device) {
   if (!device)
@@ -123,45 +207,14 @@ BundleRunner::open(StringRef bundleDir, iolite_device_t device) {
   if (!manifestText)
     return fail("'" + bundleDir + "' is not a bundle: cannot read " +
                 manifestPath);
-  Expected<llvm::json::Value> manifest =
-      llvm::json::parse((*manifestText)->getBuffer());
-  if (!manifest)
-    return fail("malformed " + manifestPath + ": " +
-                llvm::toString(manifest.takeError()));
-  const llvm::json::Object *root = manifest->getAsObject();
-  std::optional<StringRef> name = root ? root->getString("name") : std::nullopt;
-  if (!name || name->empty())
-    return fail(manifestPath + " names no model");
+  Expected<BundleInterface> iface =
+      parseBundleManifest((*manifestText)->getBuffer(), manifestPath);
+  if (!iface)
+    return iface.takeError();
 
   std::unique_ptr<BundleRunner> runner(new BundleRunner());
-  BundleInterface &iface = runner->interface;
-  iface.name = name->str();
-  auto inputs = readTensors(*root, "inputs");
-  if (!inputs)
-    return inputs.takeError();
-  auto outputs = readTensors(*root, "outputs");
-  if (!outputs)
-    return outputs.takeError();
-  iface.inputs = std::move(*inputs);
-  iface.outputs = std::move(*outputs);
-  iface.workspaceBytes = root->getInteger("workspace_bytes").value_or(0);
-  if (const llvm::json::Array *tensors = root->getArray("workspace_tensors"))
-    for (const llvm::json::Value &t : *tensors) {
-      const llvm::json::Object *o = t.getAsObject();
-      std::optional<StringRef> name = o ? o->getString("name") : std::nullopt;
-      std::optional<int64_t> offset =
-          o ? o->getInteger("offset") : std::nullopt;
-      std::optional<int64_t> bytes = o ? o->getInteger("bytes") : std::nullopt;
-      if (!name || !offset || !bytes || *offset < 0 || *bytes < 0 ||
-          *offset + *bytes > iface.workspaceBytes)
-        return fail("manifest.json: malformed entry in \"workspace_tensors\"");
-      iface.workspaceTensors.push_back({name->str(), *offset, *bytes});
-    }
-  if (const llvm::json::Array *targets = root->getArray("targets"))
-    for (const llvm::json::Value &t : *targets)
-      if (const llvm::json::Object *o = t.getAsObject())
-        if (std::optional<StringRef> n = o->getString("name"))
-          iface.targets.push_back(n->str());
+  runner->interface = std::move(*iface);
+  const BundleInterface &interface = runner->interface;
   runner->device = device;
 
   // Compile the launch code next to a copy of the runtime header.
@@ -183,7 +236,7 @@ BundleRunner::open(StringRef bundleDir, iolite_device_t device) {
     header << kRuntimeHeader;
   }
   llvm::SmallString<256> source(bundleDir);
-  llvm::sys::path::append(source, iface.name + ".c");
+  llvm::sys::path::append(source, interface.name + ".c");
   if (!llvm::sys::fs::exists(source))
     return fail("'" + bundleDir + "' is not a bundle: " + source +
                 " is missing");
@@ -191,7 +244,7 @@ BundleRunner::open(StringRef bundleDir, iolite_device_t device) {
   if (compiler.empty())
     return fail("no C compiler to build the bundle's launch code (set "
                 "IOLITE_CC)");
-  std::string object = inScratch(iface.name + ".so");
+  std::string object = inScratch(interface.name + ".so");
   std::string log = inScratch("cc.log");
   std::vector<std::string> args = {compiler,
                                    "-std=c11",
@@ -225,7 +278,7 @@ BundleRunner::open(StringRef bundleDir, iolite_device_t device) {
     return fail(llvm::Twine("cannot load the compiled launch code: ") +
                 dlerror());
   auto symbol = [&](const std::string &suffix) {
-    return dlsym(runner->library, (iface.name + suffix).c_str());
+    return dlsym(runner->library, (interface.name + suffix).c_str());
   };
   auto load = reinterpret_cast<iolite_status_t (*)(iolite_device_t, void **)>(
       symbol("_load"));
@@ -234,13 +287,13 @@ BundleRunner::open(StringRef bundleDir, iolite_device_t device) {
       void *, const void *const *, void *const *, void *, iolite_stream_t)>(
       symbol("_run_v"));
   if (!load || !runner->unload || !runner->runArrays)
-    return fail(source + " lacks " + iface.name +
+    return fail(source + " lacks " + interface.name +
                 "_load, _unload or _run_v "
                 "(compiled by an older iolite-compile?)");
   iolite_status_t status = load(device, &runner->model);
   if (status != IOLITE_SUCCESS) {
     std::string why = iolite_last_error();
-    std::string targets = llvm::join(iface.targets, ", ");
+    std::string targets = llvm::join(interface.targets, ", ");
     return fail(
         "loading the bundle on " + llvm::Twine(iolite_device_backend(device)) +
         " device " + iolite_device_arch(device) + " failed" +
@@ -262,20 +315,8 @@ BundleRunner::~BundleRunner() {
 
 Error BundleRunner::run(llvm::ArrayRef<HostTensor> inputs,
                         std::vector<HostTensor> &outputs) {
-  if (inputs.size() != interface.inputs.size())
-    return fail("the model takes " + llvm::Twine(interface.inputs.size()) +
-                " inputs, got " + llvm::Twine(inputs.size()));
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const HostTensor &want = interface.inputs[i], &got = inputs[i];
-    if (got.dtype != want.dtype || got.shape != want.shape)
-      return fail("input " + llvm::Twine(i) + " is " + got.dtype +
-                  shapeText(got.shape) + ", the model takes " + want.dtype +
-                  shapeText(want.shape));
-    if (got.bytes.size() != tensorBytes(want))
-      return fail("input " + llvm::Twine(i) + " holds " +
-                  llvm::Twine(got.bytes.size()) + " bytes, expected " +
-                  llvm::Twine(tensorBytes(want)));
-  }
+  if (Error e = checkBundleInputs(interface, inputs))
+    return e;
 
   std::vector<void *> buffers;
   auto freeAll = [&]() {

@@ -23,6 +23,15 @@
 // SHRUNK-NEXT: by {{.*}}emu_model.mlir:{{[0-9]+}}:{{[0-9]+}} memref.store
 // SHRUNK-NEXT: the address is {{[0-9]+}} bytes after the end of workspace tensor 'emu_model_k0_matmul.result0' (16384 bytes at offset 0 of the allocation)
 
+// Malformed manifests are refused before anything is compiled or allocated.
+// RUN: mkdir -p %t/huge %t/negative %t/nodtype
+// RUN: echo '{"name": "m", "inputs": [{"dtype": "f32", "shape": [4294967296, 4294967296]}], "outputs": []}' > %t/huge/manifest.json
+// RUN: not bundle-runner-test %t/huge emu | FileCheck %s --check-prefix=HUGE
+// RUN: echo '{"name": "m", "inputs": [], "outputs": [], "workspace_bytes": -8}' > %t/negative/manifest.json
+// RUN: not bundle-runner-test %t/negative emu | FileCheck %s --check-prefix=NEGATIVE
+// RUN: echo '{"name": "m", "inputs": [{"dtype": "f64", "shape": [2]}], "outputs": []}' > %t/nodtype/manifest.json
+// RUN: not bundle-runner-test %t/nodtype emu | FileCheck %s --check-prefix=DTYPE
+
 // CHECK: bundle emu_model: 3 inputs, 2 outputs, workspace {{[0-9]+}} bytes
 // CHECK: one input: the model takes 3 inputs, got 1
 // CHECK: swapped inputs: input 0 is f32[64x128], the model takes f32[64x64]
@@ -35,4 +44,6 @@
 
 // NOBINARY: open bundle: loading the bundle on emu device emu-sm_80 failed: no binary for this device (the bundle has emu-sm_90a, emu-gfx942)
 // MISSING: open bundle: '{{.*}}nothing' is not a bundle: cannot read {{.*}}manifest.json
-
+// HUGE: open bundle: {{.*}}manifest.json: entry 0 of "inputs" is f32[4294967296x4294967296], too large to address
+// NEGATIVE: open bundle: {{.*}}manifest.json: "workspace_bytes" is negative
+// DTYPE: open bundle: {{.*}}manifest.json: entry 0 of "inputs" has unknown dtype 'f64'

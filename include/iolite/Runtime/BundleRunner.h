@@ -57,6 +57,17 @@ struct BundleInterface {
   std::vector<std::string> targets;
 };
 
+/// Reads a bundle's interface from the text of its manifest.json; `path`
+/// names the file in messages. Rejects entries without a known dtype, with a
+/// negative dimension or with more bytes than memory can address.
+llvm::Expected<BundleInterface> parseBundleManifest(llvm::StringRef text,
+                                                    llvm::StringRef path);
+
+/// Checks what a user passes to a run against the bundle's interface: the
+/// number of inputs, each one's dtype, shape and byte count.
+llvm::Error checkBundleInputs(const BundleInterface &interface,
+                              llvm::ArrayRef<HostTensor> inputs);
+
 /// A bundle loaded on one device.
 class BundleRunner {
 public:
