@@ -14,6 +14,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::iolite;
@@ -317,7 +318,14 @@ llvm::Expected<NpyArray> mlir::iolite::parseNpy(StringRef bytes,
                                "float16, float32, float64)");
   array.dtype = found->dtype;
 
-  size_t need = static_cast<size_t>(array.getNumElements()) * found->size;
+  // The header's dims are untrusted: their product must not overflow
+  // before it is compared with the payload.
+  uint64_t need = found->size;
+  for (int64_t d : array.shape)
+    if (__builtin_mul_overflow(need, static_cast<uint64_t>(d), &need) ||
+        need > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      return makeError(name, "shape " + array.getShapeString() + " of " +
+                                 found->name + " is too large");
   StringRef payload = bytes.drop_front(headerStart + headerLen);
   if (payload.size() != need)
     return makeError(name, llvm::formatv("holds {0} data bytes but shape {1} "

@@ -122,6 +122,9 @@ ERRORS = [
      "input #1: missing.npy: cannot read"),
     (["--function=scale", "--input={x}", "--input={garbage}"],
      "not an .npy file"),
+    # Found by the .npy fuzzer's harness: dims whose product overflows.
+    (["--function=scale", "--input={x}", "--input={huge}"],
+     "shape 4294967296x4294967296 of float32 is too large"),
     (["--function=scale", "--input={x}", "--input={truncated}"],
      "data bytes but shape 3 of float32 needs 12"),
     (["--function=nope"], "no function @nope in the model (functions: "
@@ -166,6 +169,12 @@ def test_errors(model, tmp_path, args, message):
     raw = (tmp_path / "s.npy").read_bytes()
     (tmp_path / "truncated.npy").write_bytes(raw[:-4])
     files["truncated"] = tmp_path / "truncated.npy"
+    header = (b"{'descr': '<f4', 'fortran_order': False, "
+              b"'shape': (4294967296, 4294967296), }").ljust(117) + b"\n"
+    (tmp_path / "huge.npy").write_bytes(b"\x93NUMPY\x01\x00" +
+                                        len(header).to_bytes(2, "little") +
+                                        header)
+    files["huge"] = tmp_path / "huge.npy"
     args = [a.format(**files) for a in args]
     r = run([model] + args, tmp_path)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
