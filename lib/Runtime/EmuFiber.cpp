@@ -11,7 +11,54 @@
 #include <unistd.h>
 #include <utility>
 
+#ifdef IOLITE_EMU_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 using namespace iolite::runtime::emu;
+
+namespace {
+#ifdef IOLITE_EMU_ASAN
+/// The context the running one was resumed from: it learns its stack bounds
+/// from AddressSanitizer when the switch completes (see switchContext).
+thread_local Context *switchedFrom = nullptr;
+#endif
+
+/// Tells AddressSanitizer that execution moves to `to`'s stack.
+inline void startSwitch(Context &from, Context &to, void **fakeStack) {
+#ifdef IOLITE_EMU_ASAN
+  switchedFrom = &from;
+  __sanitizer_start_switch_fiber(fakeStack, to.stackBottom, to.stackSize);
+#endif
+}
+
+/// Completes a switch on the new stack; records the old stack's bounds in
+/// the context it belongs to (how a thread's own context learns them).
+inline void finishSwitch(void *fakeStack) {
+#ifdef IOLITE_EMU_ASAN
+  Context *from = switchedFrom;
+  __sanitizer_finish_switch_fiber(fakeStack, &from->stackBottom,
+                                  &from->stackSize);
+#endif
+}
+
+/// Where every fiber starts: completes the switch, then runs the function.
+[[noreturn]] void fiberEntry(Context *context) {
+  finishSwitch(nullptr);
+  context->function(context->argument);
+  __builtin_trap(); // fibers never return
+}
+
+/// A reused stack holds the poisoned redzones of the frames an abandoned
+/// fiber left; clear them, and before the pages go back to the system.
+inline void unpoisonStack(void *base, size_t bytes) {
+#ifdef IOLITE_EMU_ASAN
+  if (base)
+    __asan_unpoison_memory_region(base, bytes);
+#endif
+}
+} // namespace
 
 FiberStack::FiberStack(FiberStack &&other) noexcept {
   *this = std::move(other);
@@ -26,6 +73,7 @@ FiberStack &FiberStack::operator=(FiberStack &&other) noexcept {
 }
 
 FiberStack::~FiberStack() {
+  unpoisonStack(low, bytes);
   if (mapping)
     munmap(mapping, mappingBytes);
 }
@@ -57,17 +105,18 @@ namespace {
 // makecontext passes int arguments only: hand over the Context (which holds
 // the function and its argument) as two 32-bit halves.
 void trampoline(unsigned high, unsigned low) {
-  auto *context = reinterpret_cast<Context *>(
-      (static_cast<uintptr_t>(high) << 32) | static_cast<uintptr_t>(low));
-  context->function(context->argument);
-  __builtin_trap(); // fibers never return
+  fiberEntry(reinterpret_cast<Context *>((static_cast<uintptr_t>(high) << 32) |
+                                         static_cast<uintptr_t>(low)));
 }
 } // namespace
 
 void iolite::runtime::emu::makeContext(Context &context, FiberStack &stack,
                                        FiberFunction function, void *argument) {
+  unpoisonStack(stack.base(), stack.size());
   context.function = function;
   context.argument = argument;
+  context.stackBottom = stack.base();
+  context.stackSize = stack.size();
   getcontext(&context.uc);
   context.uc.uc_stack.ss_sp = stack.base();
   context.uc.uc_stack.ss_size = stack.size();
@@ -79,7 +128,10 @@ void iolite::runtime::emu::makeContext(Context &context, FiberStack &stack,
 }
 
 void iolite::runtime::emu::switchContext(Context &from, Context &to) {
+  void *fakeStack = nullptr;
+  startSwitch(from, to, &fakeStack);
   swapcontext(&from.uc, &to.uc);
+  finishSwitch(fakeStack);
 }
 
 #else // x86-64 assembly
@@ -87,7 +139,8 @@ void iolite::runtime::emu::switchContext(Context &from, Context &to) {
 // iolite_emu_switch(void **saveSp, void *loadSp): pushes the callee-saved
 // registers and the floating-point control state, stores the stack pointer,
 // loads the other one and pops the same frame from it.
-// iolite_emu_start: where a fresh context "returns" to; calls r13(r12).
+// iolite_emu_start: where a fresh context "returns" to; calls r13(r12)
+// (fiberEntry(context)).
 asm(R"(
   .text
   .p2align 4
@@ -134,6 +187,11 @@ extern "C" void iolite_emu_start();
 
 void iolite::runtime::emu::makeContext(Context &context, FiberStack &stack,
                                        FiberFunction function, void *argument) {
+  unpoisonStack(stack.base(), stack.size());
+  context.function = function;
+  context.argument = argument;
+  context.stackBottom = stack.base();
+  context.stackSize = stack.size();
   auto top = reinterpret_cast<uintptr_t>(stack.base()) + stack.size();
   top &= ~uintptr_t(15);
   // The return address sits at top-24 so that after `ret` pops it the stack
@@ -142,8 +200,8 @@ void iolite::runtime::emu::makeContext(Context &context, FiberStack &stack,
   frame[0] = reinterpret_cast<uint64_t>(&iolite_emu_start); // ret address
   frame[-1] = 0;                                            // rbp
   frame[-2] = 0;                                            // rbx
-  frame[-3] = reinterpret_cast<uint64_t>(argument);         // r12
-  frame[-4] = reinterpret_cast<uint64_t>(function);         // r13
+  frame[-3] = reinterpret_cast<uint64_t>(&context);         // r12
+  frame[-4] = reinterpret_cast<uint64_t>(&fiberEntry);      // r13
   frame[-5] = 0;                                            // r14
   frame[-6] = 0;                                            // r15
   // Floating-point control: x87 control word at sp, MXCSR at sp+8; the
@@ -154,7 +212,10 @@ void iolite::runtime::emu::makeContext(Context &context, FiberStack &stack,
 }
 
 void iolite::runtime::emu::switchContext(Context &from, Context &to) {
+  void *fakeStack = nullptr;
+  startSwitch(from, to, &fakeStack);
   iolite_emu_switch(&from.sp, to.sp);
+  finishSwitch(fakeStack);
 }
 
 #endif

@@ -27,6 +27,17 @@
 #include <ucontext.h>
 #endif
 
+// AddressSanitizer must be told about every stack switch (EmuFiber.cpp);
+// without it, a fiber's frames look like a stack overflow of the thread.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define IOLITE_EMU_ASAN 1
+#endif
+#endif
+#if !defined(IOLITE_EMU_ASAN) && defined(__SANITIZE_ADDRESS__)
+#define IOLITE_EMU_ASAN 1
+#endif
+
 namespace iolite::runtime::emu {
 
 using FiberFunction = void (*)(void *);
@@ -35,11 +46,15 @@ using FiberFunction = void (*)(void *);
 struct Context {
 #ifdef IOLITE_EMU_USE_UCONTEXT
   ucontext_t uc;
-  FiberFunction function = nullptr;
-  void *argument = nullptr;
 #else
   void *sp = nullptr;
 #endif
+  FiberFunction function = nullptr;
+  void *argument = nullptr;
+  /// The stack this context runs on (what AddressSanitizer is told on a
+  /// switch); a thread's own context learns it on its first switch.
+  const void *stackBottom = nullptr;
+  size_t stackSize = 0;
 };
 
 /// A stack from mmap, with an inaccessible guard page below it so an
