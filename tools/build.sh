@@ -2,7 +2,8 @@
 #===- build.sh - Configure and build Iolite -------------------------------===#
 #
 # Configures build/ (Ninja, clang-22, ccache) on first use and builds it.
-# BUILD_DIR overrides the build directory.
+# BUILD_DIR overrides the build directory; IOLITE_CMAKE_ARGS adds configure
+# options (the sanitizer and fuzzer builds of tools/test.sh, bench/fuzz.sh).
 #
 #===----------------------------------------------------------------------===#
 set -euo pipefail
@@ -22,6 +23,7 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     -DCMAKE_SHARED_LINKER_FLAGS=-fuse-ld=lld-22 \
     -DCMAKE_MODULE_LINKER_FLAGS=-fuse-ld=lld-22 \
     -DMLIR_DIR=/usr/lib/llvm-22/lib/cmake/mlir \
-    -DPython3_EXECUTABLE=/usr/bin/python3
+    -DPython3_EXECUTABLE=/usr/bin/python3 \
+    ${IOLITE_CMAKE_ARGS:-}
 fi
 cmake --build "$BUILD_DIR" "$@"

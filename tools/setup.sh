@@ -12,6 +12,8 @@ PACKAGES=(
   # Build
   cmake ninja-build ccache git pkg-config
   clang-22 lld-22 clang-format-22
+  # Sanitizer and libFuzzer runtimes (build-asan, build-fuzz)
+  libclang-rt-22-dev
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   # ONNX import
   libonnx-dev libprotobuf-dev protobuf-compiler
