@@ -27,6 +27,15 @@ int64_t mlir::iolite::onnx_import::numElementsOf(ArrayRef<int64_t> shape) {
   return n;
 }
 
+std::optional<int64_t>
+mlir::iolite::onnx_import::checkedNumElementsOf(ArrayRef<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n))
+      return std::nullopt;
+  return n;
+}
+
 SmallVector<int64_t>
 mlir::iolite::onnx_import::broadcastIndices(ArrayRef<int64_t> operand,
                                             ArrayRef<int64_t> result) {

@@ -22,6 +22,8 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/SmallVector.h"
 
+#include <optional>
+
 namespace mlir {
 namespace iolite {
 namespace onnx_import {
@@ -65,6 +67,10 @@ SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape);
 
 /// The product of `shape`'s dims.
 int64_t numElementsOf(ArrayRef<int64_t> shape);
+
+/// The product of `shape`'s dims, or nullopt when a dim is negative or the
+/// product overflows int64_t: for shapes computed from a model's data.
+std::optional<int64_t> checkedNumElementsOf(ArrayRef<int64_t> shape);
 
 /// For every element of the broadcast shape `result`, the linear index of the
 /// element it reads in a tensor of shape `operand` (NumPy broadcasting).

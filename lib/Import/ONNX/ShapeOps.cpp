@@ -179,6 +179,9 @@ LogicalResult convertConstantOfShape(NodeContext &ctx) {
   if (llvm::any_of(*shape, [](int64_t d) { return d < 0; }))
     return ctx.emitError() << "shape " << shapeString(*shape)
                            << " has a negative dim";
+  if (!checkedNumElementsOf(*shape))
+    return ctx.emitError() << "shape " << shapeString(*shape)
+                           << " has more elements than an int64 counts";
   Attribute element = FloatAttr::get(ctx.builder.getF32Type(), 0.0);
   if (const NodeAttribute *a = ctx.attr("value")) {
     if (a->kind != NodeAttribute::Kind::Tensor)
@@ -783,6 +786,10 @@ LogicalResult convertExpand(NodeContext &ctx) {
   return finish(ctx, ctx.broadcast(*x, shape));
 }
 
+/// Tile of a non-constant tensor concatenates this many copies per dim at
+/// most.
+constexpr int64_t kMaxTileCopies = 1 << 16;
+
 LogicalResult convertTile(NodeContext &ctx) {
   if (failed(ctx.checkArity(2, 2)) || failed(ctx.checkAttributes({})))
     return failure();
@@ -798,7 +805,22 @@ LogicalResult convertTile(NodeContext &ctx) {
   for (int64_t d = 0; d < rank; ++d) {
     if ((*repeats)[d] < 0)
       return ctx.emitError() << "repeats must not be negative";
-    shape.push_back(type->getDimSize(d) * (*repeats)[d]);
+    shape.push_back(0);
+    if (__builtin_mul_overflow(type->getDimSize(d), (*repeats)[d],
+                               &shape.back()))
+      return ctx.emitError() << "repeats " << shapeString(*repeats)
+                             << " make dim " << d << " overflow";
+  }
+  std::optional<int64_t> numElements = checkedNumElementsOf(shape);
+  if (!numElements)
+    return ctx.emitError() << "the result " << shapeString(shape)
+                           << " has more elements than an int64 counts";
+  // An empty result is a constant whatever the input (a concat of zero
+  // copies does not exist).
+  if (*numElements == 0) {
+    auto resultType = RankedTensorType::get(shape, type->getElementType());
+    ctx.setOutput(0, DenseElementsAttr::get(resultType, ArrayRef<Attribute>()));
+    return success();
   }
   if (foldMovement(ctx, shape, [&] {
         // Result index -> source index: each coordinate modulo the dim.
@@ -827,6 +849,11 @@ LogicalResult convertTile(NodeContext &ctx) {
   for (int64_t d = 0; d < rank; ++d) {
     if ((*repeats)[d] == 1)
       continue;
+    // One concat operand per copy: bound the op, not just the tensor.
+    if ((*repeats)[d] > kMaxTileCopies)
+      return ctx.emitError() << "repeats " << (*repeats)[d] << " on dim " << d
+                             << " of a tensor that is not constant: at most "
+                             << kMaxTileCopies << " copies are supported";
     SmallVector<Value> copies((*repeats)[d], r);
     FailureOr<Value> c = ctx.concat(copies, d);
     if (failed(c))
