@@ -136,7 +136,7 @@ for t in targets:
            "ft": int(cov[-1][1]) if cov else 0,
            # libFuzzer's corpus (seeds that add coverage included) and the
            # files this run and earlier ones added to CACHE/TARGET/corpus.
-           "corpus_units": int((re.findall(r"corp: (\d+)/", log) or [0])[-1]),
+           "corpus_units": int((re.findall(r"corp: (\d+)", log) or [0])[-1]),
            "corpus_files": len(corpus),
            "corpus_bytes": sum(os.path.getsize(p) for p in corpus),
            "peak_rss_mb": stat("peak_rss_mb"), "exit_status": rc,
