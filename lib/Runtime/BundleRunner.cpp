@@ -48,6 +48,21 @@ std::string shapeText(const std::vector<int64_t> &shape) {
   return text + "]";
 }
 
+/// json::Value::getAsInteger without its undefined case: a double equal to
+/// 2^63 (written `9223372036854775807.`) passes its range check but does not
+/// fit an int64_t. Found by the bundle fuzzer; the check is in LLVM's
+/// JSON.h, so it is guarded here.
+std::optional<int64_t> getInteger(const llvm::json::Value &value) {
+  if (std::optional<uint64_t> u = value.getAsUINT64())
+    return *u <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+               ? std::optional<int64_t>(static_cast<int64_t>(*u))
+               : std::nullopt;
+  std::optional<double> d = value.getAsNumber();
+  if (!d || *d >= 0x1p63 || *d < -0x1p63)
+    return std::nullopt;
+  return value.getAsInteger();
+}
+
 /// Bytes of a tensor of `dtype` and `shape`; nullopt when the count does not
 /// fit in a size_t (or in the signed range device allocations take).
 std::optional<size_t> checkedTensorBytes(StringRef dtype,
@@ -87,7 +102,7 @@ Expected<std::vector<HostTensor>> readTensors(const llvm::json::Object &root,
     HostTensor t;
     t.dtype = dtype->str();
     for (const llvm::json::Value &d : *shape) {
-      std::optional<int64_t> dim = d.getAsInteger();
+      std::optional<int64_t> dim = getInteger(d);
       if (!dim || *dim < 0)
         return fail(where + " has a dimension that is not an integer >= 0");
       t.shape.push_back(*dim);
@@ -154,16 +169,24 @@ Expected<BundleInterface> iolite::parseBundleManifest(StringRef text,
     return outputs.takeError();
   iface.inputs = std::move(*inputs);
   iface.outputs = std::move(*outputs);
-  iface.workspaceBytes = root->getInteger("workspace_bytes").value_or(0);
-  if (iface.workspaceBytes < 0)
-    return fail(path + ": \"workspace_bytes\" is negative");
+  if (const llvm::json::Value *workspace = root->get("workspace_bytes")) {
+    std::optional<int64_t> bytes = getInteger(*workspace);
+    if (!bytes)
+      return fail(path + ": \"workspace_bytes\" is not an integer");
+    if (*bytes < 0)
+      return fail(path + ": \"workspace_bytes\" is negative");
+    iface.workspaceBytes = *bytes;
+  }
   if (const llvm::json::Array *tensors = root->getArray("workspace_tensors"))
     for (const llvm::json::Value &t : *tensors) {
       const llvm::json::Object *o = t.getAsObject();
       std::optional<StringRef> name = o ? o->getString("name") : std::nullopt;
+      const llvm::json::Value *offsetValue = o ? o->get("offset") : nullptr;
+      const llvm::json::Value *bytesValue = o ? o->get("bytes") : nullptr;
       std::optional<int64_t> offset =
-          o ? o->getInteger("offset") : std::nullopt;
-      std::optional<int64_t> bytes = o ? o->getInteger("bytes") : std::nullopt;
+          offsetValue ? getInteger(*offsetValue) : std::nullopt;
+      std::optional<int64_t> bytes =
+          bytesValue ? getInteger(*bytesValue) : std::nullopt;
       if (!name || !offset || !bytes || *offset < 0 || *bytes < 0 ||
           *offset > iface.workspaceBytes ||
           *bytes > iface.workspaceBytes - *offset)

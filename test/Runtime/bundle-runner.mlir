@@ -31,6 +31,11 @@
 // RUN: not bundle-runner-test %t/negative emu | FileCheck %s --check-prefix=NEGATIVE
 // RUN: echo '{"name": "m", "inputs": [{"dtype": "f64", "shape": [2]}], "outputs": []}' > %t/nodtype/manifest.json
 // RUN: not bundle-runner-test %t/nodtype emu | FileCheck %s --check-prefix=DTYPE
+// A double of 2^63 as a dim: undefined behaviour in LLVM's JSON reader
+// (found by the bundle fuzzer), now "not an integer".
+// RUN: mkdir -p %t/bigdouble
+// RUN: echo '{"name": "m", "inputs": [{"dtype": "f32", "shape": [9223372036854775807., 3]}], "outputs": []}' > %t/bigdouble/manifest.json
+// RUN: not bundle-runner-test %t/bigdouble emu | FileCheck %s --check-prefix=BIGDOUBLE
 
 // CHECK: bundle emu_model: 3 inputs, 2 outputs, workspace {{[0-9]+}} bytes
 // CHECK: one input: the model takes 3 inputs, got 1
@@ -47,3 +52,4 @@
 // HUGE: open bundle: {{.*}}manifest.json: entry 0 of "inputs" is f32[4294967296x4294967296], too large to address
 // NEGATIVE: open bundle: {{.*}}manifest.json: "workspace_bytes" is negative
 // DTYPE: open bundle: {{.*}}manifest.json: entry 0 of "inputs" has unknown dtype 'f64'
+// BIGDOUBLE: open bundle: {{.*}}manifest.json: entry 0 of "inputs" has a dimension that is not an integer >= 0
