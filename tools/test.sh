@@ -4,10 +4,12 @@
 # The README's test command and what CI runs: installs missing packages,
 # builds, and runs every test through CTest (lit, pytest numerics, emulator
 # runs, format check). Then two reliability stages (docs/reliability.md):
-#   asan  an ASan+UBSan build (build-asan) runs the lit tests of
+#   asan  an ASan+UBSan build (build-san) runs the lit tests of
 #         test/Dialect, test/Import, test/Pipelines and test/Runtime and the
 #         runtime unit tests;
-#   fuzz  each libFuzzer target (build-fuzz) runs for 60 s (bench/fuzz.sh).
+#   fuzz  each libFuzzer target runs for 60 s (bench/fuzz.sh).
+# Both stages use one sanitized build (build-san, with the fuzzers'
+# coverage instrumentation on): one extra build instead of two.
 # IOLITE_TEST_STAGES picks stages (default "ctest,asan,fuzz"); each prints
 # its wall time. Exits non-zero on any failure.
 #
@@ -15,7 +17,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
-ASAN_BUILD_DIR="${IOLITE_ASAN_BUILD_DIR:-$ROOT/build-asan}"
+SAN_BUILD_DIR="${IOLITE_SAN_BUILD_DIR:-$ROOT/build-san}"
 STAGES=",${IOLITE_TEST_STAGES:-ctest,asan,fuzz},"
 JOBS="${IOLITE_TEST_JOBS:-2}"
 "$ROOT/tools/setup.sh"
@@ -34,8 +36,9 @@ if [[ "$STAGES" == *,asan,* ]]; then
   stage_start asan
   # RelWithDebInfo: -O2 keeps the emulator runs fast; line tables name the
   # frames of a report.
-  BUILD_DIR="$ASAN_BUILD_DIR" \
-  IOLITE_CMAKE_ARGS="-DIOLITE_SANITIZERS=address,undefined -DCMAKE_BUILD_TYPE=RelWithDebInfo" \
+  # IOLITE_ENABLE_FUZZERS implies address,undefined.
+  BUILD_DIR="$SAN_BUILD_DIR" \
+  IOLITE_CMAKE_ARGS="-DIOLITE_ENABLE_FUZZERS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo" \
     "$ROOT/tools/build.sh" --target iolite-opt iolite-compile iolite-import \
       iolite-run iolite-emu bundle-runner-test runtime-api-test \
       iolite-runtime-unittests-native iolite-runtime-unittests-ucontext
@@ -45,20 +48,21 @@ if [[ "$STAGES" == *,asan,* ]]; then
   # return) stay on.
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-  "$ASAN_BUILD_DIR/bin/iolite-runtime-unittests-native"
-  "$ASAN_BUILD_DIR/bin/iolite-runtime-unittests-ucontext"
+  "$SAN_BUILD_DIR/bin/iolite-runtime-unittests-native"
+  "$SAN_BUILD_DIR/bin/iolite-runtime-unittests-ucontext"
   /usr/lib/llvm-22/bin/lit -sv -j"$JOBS" \
-    "$ASAN_BUILD_DIR/test/Dialect" "$ASAN_BUILD_DIR/test/Import" \
-    "$ASAN_BUILD_DIR/test/Pipelines" "$ASAN_BUILD_DIR/test/Runtime"
+    "$SAN_BUILD_DIR/test/Dialect" "$SAN_BUILD_DIR/test/Import" \
+    "$SAN_BUILD_DIR/test/Pipelines" "$SAN_BUILD_DIR/test/Runtime"
   unset ASAN_OPTIONS UBSAN_OPTIONS
   stage_end asan
 fi
 
 if [[ "$STAGES" == *,fuzz,* ]]; then
   stage_start fuzz
-  # The corpus CI grows is its own (build-fuzz/ci-corpus), so a long run
+  # The corpus CI grows is its own (build-san/ci-corpus), so a long run
   # under bench/.cache is never disturbed.
-  "$ROOT/bench/fuzz.sh" --time=60 --jobs="$JOBS" \
-    --cache="${IOLITE_FUZZ_BUILD_DIR:-$ROOT/build-fuzz}/ci-corpus"
+  IOLITE_FUZZ_BUILD_DIR="$SAN_BUILD_DIR" \
+    "$ROOT/bench/fuzz.sh" --time=60 --jobs="$JOBS" \
+    --cache="$SAN_BUILD_DIR/ci-corpus"
   stage_end fuzz
 fi
