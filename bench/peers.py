@@ -58,14 +58,11 @@ IREE_NOTES = {"sm_90a": "IREE has no sm_90 target: its sm_80 code, "
                         "assembled by ptxas for sm_90a"}
 
 
-def ptxas_report(ptx_path, arch, ptxas=CUDA_PTXAS):
-    """Per-entry registers, spill bytes, stack and static smem."""
-    r = subprocess.run([ptxas, "-v", f"-arch={arch}", str(ptx_path), "-o",
-                        os.devnull], capture_output=True, text=True)
-    if r.returncode != 0:
-        return None, r.stderr.strip()[-300:]
+def parse_ptxas_log(text):
+    """Per-entry registers, spill bytes, stack and static smem from the
+    `ptxas -v` lines of `text` (ptxas's or nvcc -Xptxas -v's stderr)."""
     kernels, cur = {}, None
-    for line in r.stderr.splitlines():
+    for line in text.splitlines():
         m = re.search(r"Compiling entry function '([^']+)'", line)
         if m:
             cur = m.group(1)
@@ -85,7 +82,16 @@ def ptxas_report(ptx_path, arch, ptxas=CUDA_PTXAS):
         m = re.search(r"(\d+) bytes smem", line)
         if m:
             kernels[cur]["static_shared"] = int(m.group(1))
-    return kernels, None
+    return kernels
+
+
+def ptxas_report(ptx_path, arch, ptxas=CUDA_PTXAS):
+    """Per-entry registers, spill bytes, stack and static smem."""
+    r = subprocess.run([ptxas, "-v", f"-arch={arch}", str(ptx_path), "-o",
+                        os.devnull], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, r.stderr.strip()[-300:]
+    return parse_ptxas_log(r.stderr), None
 
 
 def hsaco_report(path):
@@ -335,29 +341,14 @@ def tilelang(arch, heads, head_dim, seq, causal, out):
     src = (out / "kernel.cu").read_text()
     threads = re.search(r"__launch_bounds__\((\d+)", src)
     kernels = []
-    cur = None
-    for line in c.stderr.splitlines():
-        m = re.search(r"Compiling entry function '([^']+)'", line)
-        if m:
-            cur = {"name": m.group(1), "registers": 0, "spills": 0,
-                   "stack": 0, "shared": 0,
-                   "threads": int(threads.group(1)) if threads else None,
-                   "shared_note": "static only; dynamic size set at launch"}
-            kernels.append(cur)
-            continue
-        if cur is None:
-            continue
-        m = re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, "
-                      r"(\d+) bytes spill loads", line)
-        if m:
-            cur["stack"] = int(m.group(1))
-            cur["spills"] = int(m.group(2)) + int(m.group(3))
-        m = re.search(r"Used (\d+) registers", line)
-        if m:
-            cur["registers"] = int(m.group(1))
-        m = re.search(r"(\d+) bytes smem", line)
-        if m:
-            cur["shared"] = int(m.group(1))
+    for name, k in parse_ptxas_log(c.stderr).items():
+        kernels.append({"name": name, "registers": k["registers"],
+                        "spills": k["spills"], "stack": k["stack"],
+                        "shared": k["static_shared"],
+                        "threads": int(threads.group(1)) if threads
+                        else None,
+                        "shared_note": "static only; dynamic size set "
+                                       "at launch"})
     res["kernels"] = kernels
     return res
 
