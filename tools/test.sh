@@ -50,10 +50,6 @@ if [[ "$STAGES" == *,asan,* ]]; then
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
   "$SAN_BUILD_DIR/bin/iolite-runtime-unittests-native"
   "$SAN_BUILD_DIR/bin/iolite-runtime-unittests-ucontext"
-  # Not for the lit tests yet: a failed emulator launch abandons its fibers
-  # mid-kernel, and the strings its error report built on their stacks are
-  # never freed (docs/reliability.md, "Known gaps").
-  export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1"
   /usr/lib/llvm-22/bin/lit -sv -j"$JOBS" \
     "$SAN_BUILD_DIR/test/Dialect" "$SAN_BUILD_DIR/test/Import" \
     "$SAN_BUILD_DIR/test/Pipelines" "$SAN_BUILD_DIR/test/Runtime"

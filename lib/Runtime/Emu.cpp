@@ -407,9 +407,14 @@ struct BlockRunner {
   __builtin_trap();
 }
 
-/// Stops the calling fiber's launch with `message`.
-[[noreturn]] void failFiber(Fiber &f, std::string message) {
-  f.runner->launch.fail(std::move(message));
+/// Stops the calling fiber's launch with the message `build()` returns.
+/// The fiber's stack is abandoned, never unwound, so nothing that owns heap
+/// memory may be alive on it when it stops: the message is built inside
+/// `build`, whose temporaries die when it returns, and a caller hands its
+/// own strings over with `std::move` (a moved-from string owns nothing).
+template <typename BuildMessage>
+[[noreturn]] void failFiber(Fiber &f, BuildMessage build) {
+  f.runner->launch.fail(build());
   f.state = FiberState::Failed;
   suspendForever(f);
 }
@@ -419,11 +424,13 @@ void fiberMain(void *argument) {
   f->runner->launch.kernel->entry(f->runner->launch.args);
   // A copy no wait covered may or may not have landed on a GPU.
   if (!f->asyncCopies.empty())
-    failFiber(*f, "emu: " + f->runner->threadText(*f) + " of " +
-                      f->runner->kernelText() + " exited with " +
-                      std::to_string(f->asyncCopies.size()) +
-                      " cp.async copies that no wait covered, the first by " +
-                      f->runner->launch.site(f->asyncCopies.front().site));
+    failFiber(*f, [&] {
+      return "emu: " + f->runner->threadText(*f) + " of " +
+             f->runner->kernelText() + " exited with " +
+             std::to_string(f->asyncCopies.size()) +
+             " cp.async copies that no wait covered, the first by " +
+             f->runner->launch.site(f->asyncCopies.front().site);
+    });
   f->state = FiberState::Exited;
   suspendForever(*f);
 }
@@ -1028,12 +1035,13 @@ void step(Fiber &f, uint32_t site) {
   if (++f.steps <= f.runner->launch.checks.stepLimit)
     return;
   BlockRunner &r = *f.runner;
-  failFiber(f, "emu hangcheck: " + r.laneText(f.linear) + " of " +
-                   r.kernelText() + ", " + r.blockText() + " took " +
-                   std::to_string(f.steps - 1) +
-                   " steps (accesses, barriers, warp operations) without "
-                   "finishing (IOLITE_EMU_STEP_LIMIT); its last step is " +
-                   r.launch.site(site) + r.whereThreadsAre());
+  failFiber(f, [&] {
+    return "emu hangcheck: " + r.laneText(f.linear) + " of " + r.kernelText() +
+           ", " + r.blockText() + " took " + std::to_string(f.steps - 1) +
+           " steps (accesses, barriers, warp operations) without "
+           "finishing (IOLITE_EMU_STEP_LIMIT); its last step is " +
+           r.launch.site(site) + r.whereThreadsAre();
+  });
 }
 
 uint64_t hookIndex(uint32_t which) {
@@ -1064,8 +1072,10 @@ uint64_t hookIndex(uint32_t which) {
   case IOLITE_EMU_NUM_SUBGROUPS:
     return (l.threadsPerBlock + warp - 1) / warp;
   default:
-    failFiber(f, "emu: corrupt emu object: unknown index hook operand " +
-                     std::to_string(which));
+    failFiber(f, [&] {
+      return "emu: corrupt emu object: unknown index hook operand " +
+             std::to_string(which);
+    });
   }
 }
 
@@ -1127,10 +1137,12 @@ void hookAsyncCopy(uint64_t dst, uint64_t src, uint64_t dstBytes,
                    uint64_t srcBytes, uint32_t site) {
   Fiber &f = self();
   if (srcBytes > dstBytes)
-    failFiber(f, "emu: cp.async of " + std::to_string(srcBytes) +
-                     " source bytes into " + std::to_string(dstBytes) + " in " +
-                     f.runner->kernelText() + ", " + f.runner->threadText(f) +
-                     "\n  by " + f.runner->launch.site(site));
+    failFiber(f, [&] {
+      return "emu: cp.async of " + std::to_string(srcBytes) +
+             " source bytes into " + std::to_string(dstBytes) + " in " +
+             f.runner->kernelText() + ", " + f.runner->threadText(f) +
+             "\n  by " + f.runner->launch.site(site);
+    });
   // The access hook has checked and counted both ranges at the copy.
   f.asyncCopies.push_back({dst, src, dstBytes, srcBytes, site});
 }
@@ -1160,7 +1172,7 @@ void hookAsyncWait(uint32_t pending, uint32_t site) {
           copy.dstBytes, /*reads=*/false, /*writes=*/true, /*atomic=*/false,
           copy.site);
       if (!report.empty())
-        failFiber(f, report);
+        failFiber(f, [&] { return std::move(report); });
     }
     if (copy.srcBytes)
       std::memcpy(dst, reinterpret_cast<const uint8_t *>(copy.src),
@@ -1180,9 +1192,11 @@ uint64_t hookDynamicSharedMemorySize() {
   return self().runner->launch.sharedBytes;
 }
 
+/// Reports an invalid access; `where()` says where it went (built inside
+/// the report, see failFiber).
+template <typename BuildWhere>
 [[noreturn]] void reportAccess(Fiber &f, uint64_t address, uint64_t extent,
-                               uint32_t kind, uint32_t site,
-                               const std::string &where) {
+                               uint32_t kind, uint32_t site, BuildWhere where) {
   const LaunchState &l = f.runner->launch;
   const char *op = (kind & IOLITE_EMU_ACCESS_ATOMIC)  ? "atomic"
                    : (kind & IOLITE_EMU_ACCESS_WRITE) ? "write"
@@ -1193,9 +1207,11 @@ uint64_t hookDynamicSharedMemorySize() {
                 " bytes at 0x%" PRIx64,
                 (kind & IOLITE_EMU_ACCESS_SHARED) ? "shared" : "global", op,
                 extent, address);
-  failFiber(f, std::string(head) + "\n  in " + f.runner->kernelText() + ", " +
-                   f.runner->threadText(f) + "\n  by " + l.site(site) + "\n  " +
-                   where);
+  failFiber(f, [&] {
+    return std::string(head) + "\n  in " + f.runner->kernelText() + ", " +
+           f.runner->threadText(f) + "\n  by " + l.site(site) + "\n  " +
+           where();
+  });
 }
 
 /// The bounds and init checks of an access to an allocation with named
@@ -1232,23 +1248,26 @@ void checkRegions(Fiber &f, const Allocation &a, uint64_t address,
           (!before || n.base > before->base))
         before = &n;
     }
-    std::string where;
-    if (before && address < before->base + before->size)
-      where = "the access runs " +
-              std::to_string(address + extent - (before->base + before->size)) +
-              " bytes past the end of workspace tensor " + describe(*before);
-    else if (before)
-      where = "the address is " +
-              std::to_string(address - (before->base + before->size)) +
-              " bytes after the end of workspace tensor " + describe(*before);
-    else
-      where = "the address is before every workspace tensor the kernel "
-              "takes as an argument";
-    if (landed && landed != before)
-      where += "\n  and lands in workspace tensor " + describe(*landed) +
-               ", which " + f.runner->kernelText() +
-               " does not take as an argument";
-    reportAccess(f, address, extent, kind, site, where);
+    reportAccess(f, address, extent, kind, site, [&] {
+      std::string where;
+      if (before && address < before->base + before->size)
+        where =
+            "the access runs " +
+            std::to_string(address + extent - (before->base + before->size)) +
+            " bytes past the end of workspace tensor " + describe(*before);
+      else if (before)
+        where = "the address is " +
+                std::to_string(address - (before->base + before->size)) +
+                " bytes after the end of workspace tensor " + describe(*before);
+      else
+        where = "the address is before every workspace tensor the kernel "
+                "takes as an argument";
+      if (landed && landed != before)
+        where += "\n  and lands in workspace tensor " + describe(*landed) +
+                 ", which " + f.runner->kernelText() +
+                 " does not take as an argument";
+      return where;
+    });
   }
   if (!home || !l.checks.init)
     return;
@@ -1296,10 +1315,11 @@ void checkRegions(Fiber &f, const Allocation &a, uint64_t address,
                 "byte %" PRIu64 " of a %" PRIu64 "-byte read at 0x%" PRIx64
                 " was not written since the tensor was named",
                 byte, extent, address);
-  failFiber(f, std::string(head) + "\n  in " + f.runner->kernelText() + ", " +
-                   f.runner->threadText(f) + "\n  by " + l.site(site) +
-                   "\n  the byte is in workspace tensor " +
-                   describe(*unwritten));
+  failFiber(f, [&] {
+    return std::string(head) + "\n  in " + f.runner->kernelText() + ", " +
+           f.runner->threadText(f) + "\n  by " + l.site(site) +
+           "\n  the byte is in workspace tensor " + describe(*unwritten);
+  });
 }
 
 void hookAccess(uint64_t address, uint64_t extent, uint64_t counted,
@@ -1331,7 +1351,8 @@ void hookAccess(uint64_t address, uint64_t extent, uint64_t counted,
                       "the access covers bytes [%" PRIu64 ", %" PRIu64
                       ") of the block's %" PRIu64 "-byte dynamic shared memory",
                       address - base, address - base + extent, size);
-      reportAccess(f, address, extent, kind, site, where);
+      reportAccess(f, address, extent, kind, site,
+                   [&] { return std::string(where); });
     }
     if (reads)
       f.counters.sharedRead += counted;
@@ -1342,7 +1363,7 @@ void hookAccess(uint64_t address, uint64_t extent, uint64_t counted,
       std::string report = runner.shadowAccess(
           f.linear, address - base, extent, reads, writes, atomic, site, exact);
       if (!report.empty())
-        failFiber(f, report);
+        failFiber(f, [&] { return std::move(report); });
     }
     if (runner.bankModel && site < f.siteCounts.size()) {
       SiteCount &n = f.siteCounts[site];
@@ -1391,7 +1412,8 @@ void hookAccess(uint64_t address, uint64_t extent, uint64_t counted,
                       above->base - address, above->size, above->base);
       else
         std::snprintf(where, sizeof(where), "no device memory is allocated");
-      reportAccess(f, address, extent, kind, site, where);
+      reportAccess(f, address, extent, kind, site,
+                   [&] { return std::string(where); });
     }
     f.lastAllocation = a = below;
   }
@@ -1407,9 +1429,10 @@ void hookFlops(uint64_t count) { self().counters.flops += count; }
 
 void hookAssertFail(uint32_t site) {
   Fiber &f = self();
-  failFiber(f, "emu: assertion failed in " + f.runner->kernelText() + ", " +
-                   f.runner->threadText(f) + "\n  " +
-                   f.runner->launch.site(site));
+  failFiber(f, [&] {
+    return "emu: assertion failed in " + f.runner->kernelText() + ", " +
+           f.runner->threadText(f) + "\n  " + f.runner->launch.site(site);
+  });
 }
 
 const iolite_emu_hooks_t kHooks = {hookIndex,
