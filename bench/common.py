@@ -130,13 +130,17 @@ _PROVENANCE = None
 def provenance():
     """When and at which commit this run measures: stored in every result
     row (a reused row keeps the provenance of the run that counted it).
-    `dirty`: tracked files differ from the commit."""
+    `dirty`: tracked files differ from the commit; the files the benchmark
+    itself writes (docs/perf.md, docs/perf/) do not count, so a rerun of
+    one section after another is not marked dirty by the first's output."""
     global _PROVENANCE
     if _PROVENANCE is None:
         head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"],
                               capture_output=True, text=True).stdout.strip()
         status = subprocess.run(["git", "-C", str(REPO), "status",
-                                 "--porcelain", "--untracked-files=no"],
+                                 "--porcelain", "--untracked-files=no", "--",
+                                 ".", ":(exclude)docs/perf.md",
+                                 ":(exclude)docs/perf"],
                                 capture_output=True, text=True).stdout
         _PROVENANCE = {"commit": head or "unknown",
                        "dirty": bool(status.strip()),
