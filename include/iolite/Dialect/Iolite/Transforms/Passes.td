@@ -207,4 +207,40 @@ def IolitePlanMemoryPass : Pass<"iolite-plan-memory", "::mlir::func::FuncOp"> {
   let dependentDialects = ["::mlir::iolite::IoliteDialect"];
 }
 
+//===----------------------------------------------------------------------===//
+// Dynamic dims
+//===----------------------------------------------------------------------===//
+
+def IoliteSpecializeDimsPass
+    : Pass<"iolite-specialize-dims", "::mlir::func::FuncOp"> {
+  let summary = "Give the symbolic dims of a function static values";
+  let description = [{
+    For each `NAME=N` of `dims`, replaces the dynamic dims of the function's
+    arguments that name the symbol `NAME` (their `iolite.dims`) by N, infers
+    every op's result types again and updates the function type. N must lie
+    within the symbol's `iolite.dim_bounds`, and every symbol of the
+    function must be given; names a function does not use are ignored, so
+    one list serves a module. A function without symbolic dims is left
+    alone.
+    The reference (cpu) runner specialises a function to the shapes of the
+    inputs of each call this way.
+
+    ```mlir
+    // iolite-specialize-dims{dims=seq=12}
+    func.func @f(%x: tensor<?x32xf32> {iolite.dims = ["seq", ""]})
+        -> tensor<?x32xf32>
+        attributes {iolite.dim_bounds = {seq = array<i64: 1, 4096>}} {
+      %y = iolite.relu %x : tensor<?x32xf32>
+      return %y : tensor<?x32xf32>
+    }
+    // becomes: func.func @f(%x: tensor<12x32xf32>) -> tensor<12x32xf32>
+    ```
+  }];
+  let options = [
+    ListOption<"dims", "dims", "std::string",
+               "NAME=N for every symbol of the function">
+  ];
+  let dependentDialects = ["::mlir::iolite::IoliteDialect"];
+}
+
 #endif // IOLITE_DIALECT_IOLITE_TRANSFORMS_PASSES_TD

@@ -17,8 +17,10 @@
 #define IOLITE_DIALECT_IOLITE_TRANSFORMS_TRANSFORMS_H
 
 #include "iolite/Dialect/Iolite/IR/IoliteOps.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Support/LLVM.h"
+#include "llvm/ADT/MapVector.h"
 #include <functional>
 
 namespace mlir {
@@ -125,6 +127,20 @@ FailureOr<SsdOp> raiseSsdOperands(RewriterBase &rewriter, SsdOp ssd,
 
 void populateRaiseScanPatterns(RewritePatternSet &patterns,
                                const RaisingControl &control = {});
+
+/// Rewrites `function` in place for the symbol values `dims` (every symbol
+/// of its iolite.dim_bounds, within bounds; others are ignored): argument types
+/// become static, every op's result types are inferred again from its now
+/// static operands, and the function type, iolite.dims and iolite.dim_bounds
+/// follow. A reshape's dynamic result dims are solved from its input: dims its
+/// `iolite.dims` names take their symbol's value, dynamic dims in its
+/// unchanged leading and trailing dims carry over, and one more is solved
+/// from the element count (a broadcast's come from its input or its
+/// `iolite.dims`). Fails with a diagnostic at the op that cannot be
+/// specialised; the function is then left partly rewritten, so callers work
+/// on a clone.
+LogicalResult specializeDims(func::FuncOp function,
+                             const llvm::MapVector<StringRef, int64_t> &dims);
 
 } // namespace iolite
 } // namespace mlir
