@@ -279,21 +279,23 @@ void finishModule(ModuleOp module, unsigned flags, iolite_capi_result &result) {
 }
 
 /// Parses "NAME=VALUE,..." into `dims`; false (with `error`) if malformed.
-bool parseDims(const char *text, llvm::StringMap<int64_t> &dims,
+/// `NAME=N` pins a symbolic dim, `NAME=LO..HI` bounds it (comma-separated).
+bool parseDims(const char *text, ModelLoadOptions &options,
                std::string &error) {
   if (!text)
     return true;
   SmallVector<StringRef> entries;
   StringRef(text).split(entries, ',', -1, /*KeepEmpty=*/false);
   for (StringRef entry : entries) {
-    auto [name, value] = entry.trim().split('=');
-    int64_t v;
-    if (name.empty() || value.getAsInteger(10, v) || v < 0) {
-      error =
-          ("dims expect NAME=VALUE with VALUE >= 0, got '" + entry + "'").str();
+    FailureOr<DimSpec> spec = parseDimSpec(entry.trim(), error);
+    if (failed(spec)) {
+      error = "dims: " + error;
       return false;
     }
-    dims[name] = v;
+    if (entry.contains(".."))
+      options.dimBounds[spec->name] = spec->bound;
+    else
+      options.dims[spec->name] = spec->bound.lo;
   }
   return true;
 }
@@ -406,7 +408,7 @@ iolite_capi_result_t iolite_capi_import_onnx(iolite_capi_context_t context,
     return fail("iolite_capi_import_onnx: no context or path");
   ModelLoadOptions options;
   std::string error;
-  if (!parseDims(dims, options.dims, error))
+  if (!parseDims(dims, options, error))
     return fail(error);
   if (getModelFormat(path) == ModelFormat::MLIR)
     return fail(std::string("'") + path +
@@ -450,7 +452,7 @@ iolite_capi_compile_file(iolite_capi_context_t context, const char *path,
     }
     compileOptions.noFusion = options->no_fusion != 0;
     compileOptions.remarks = options->remarks != 0;
-    if (!parseDims(options->dims, compileOptions.load.dims, error))
+    if (!parseDims(options->dims, compileOptions.load, error))
       return fail(error);
     compileOptions.overrides.allowTf32 = options->allow_tf32 != 0;
     compileOptions.overrides.noMatrixUnits = options->no_matrix_units != 0;
@@ -552,6 +554,12 @@ iolite_capi_result_t iolite_capi_run_cpu(iolite_capi_context_t context,
       return emitError(func.getLoc(), "@")
              << func.getSymName() << " takes " << func.getNumArguments()
              << " inputs, got " << num_inputs;
+    // Symbolic dims take the sizes of this call's inputs.
+    SmallVector<SmallVector<int64_t>> shapes;
+    for (size_t i = 0; i < num_inputs; ++i)
+      shapes.emplace_back(ArrayRef<int64_t>(inputs[i].shape, inputs[i].rank));
+    if (failed(specializeForInputs(func, shapes)))
+      return failure();
     SmallVector<HostTensor> hostInputs;
     for (auto [i, type] : llvm::enumerate(func.getArgumentTypes())) {
       auto tensorType = cast<RankedTensorType>(type);

@@ -7,6 +7,7 @@
 #include "iolite/Driver/Compile.h"
 
 #include "iolite/Codegen/Passes.h"
+#include "iolite/Dialect/Iolite/IR/DynamicDims.h"
 #include "iolite/Dialect/Iolite/Transforms/MemoryPlan.h"
 #include "iolite/Driver/Bundle.h"
 #include "iolite/Pipelines/Pipelines.h"
@@ -188,6 +189,27 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
     module->print(out);
     out << "\n";
     return success();
+  }
+  // Kernels are generated for static shapes: a function with symbolic dims
+  // runs through iolite-run or the cpu backend, which specialise it per call.
+  for (auto f : module->getOps<func::FuncOp>()) {
+    if (f.isDeclaration() || !hasDynamicDims(f))
+      continue;
+    if (failed(verifyDimContract(f)))
+      return failure();
+    FailureOr<DimBounds> bounds = getDimBounds(f);
+    if (failed(bounds))
+      return failure();
+    std::string list;
+    llvm::raw_string_ostream os(list);
+    llvm::interleaveComma(*bounds, os, [&](const auto &entry) {
+      os << entry.first << " " << entry.second.lo << ".." << entry.second.hi;
+    });
+    return f.emitError()
+           << "@" << f.getSymName() << " has symbolic dims (" << list
+           << "); GPU kernels and bundles are generated for static shapes, "
+              "so give each symbol a value with --dim NAME=N (iolite-run and "
+              "the cpu backend run symbolic dims at any size within bounds)";
   }
   // Raising, kernel formation (fused, or one op per kernel with
   // --no-fusion; kernels already in the input stay) and the workspace plan.

@@ -6,6 +6,7 @@
 
 #include "iolite/Driver/ModelLoader.h"
 
+#include "iolite/Dialect/Iolite/Transforms/Transforms.h"
 #include "iolite/Import/ONNX/ONNXImporter.h"
 #include "iolite/InitAll.h"
 #include "mlir/IR/Diagnostics.h"
@@ -13,6 +14,7 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Parser/Parser.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/ManagedStatic.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -40,6 +42,75 @@ static void prepareContext(MLIRContext &context) {
   context.appendDialectRegistry(registry);
 }
 
+/// --dim on an MLIR model: bounds go to the functions whose arguments name
+/// the symbol; a function whose every symbol gets a value is specialised.
+static LogicalResult applyDimOptions(ModuleOp module,
+                                     const ModelLoadOptions &options) {
+  if (options.dims.empty() && options.dimBounds.empty())
+    return success();
+  llvm::StringSet<> matched;
+  for (auto function : module.getOps<func::FuncOp>()) {
+    if (function.isDeclaration() || !hasDynamicDims(function))
+      continue;
+    llvm::StringSet<> symbols;
+    for (unsigned i = 0, e = function.getNumArguments(); i < e; ++i)
+      for (StringRef name : getArgDimNames(function, i))
+        if (!name.empty())
+          symbols.insert(name);
+    // Bounds first; then values, which must lie within them.
+    SmallVector<DimSpec> ranges, pins;
+    for (const auto &entry : options.dimBounds)
+      if (symbols.contains(entry.getKey()))
+        ranges.push_back({entry.getKey().str(), entry.getValue()});
+    for (const auto &entry : options.dims)
+      if (symbols.contains(entry.getKey()))
+        pins.push_back(
+            {entry.getKey().str(), {entry.getValue(), entry.getValue()}});
+    for (const DimSpec &spec : llvm::concat<DimSpec>(ranges, pins))
+      matched.insert(spec.name);
+    if (failed(applyDimSpecs(function, ranges)))
+      return failure();
+    FailureOr<DimBounds> declared = getDimBounds(function);
+    if (failed(declared))
+      return failure();
+    for (const DimSpec &spec : pins) {
+      auto it = declared->find(spec.name);
+      if (it != declared->end() &&
+          (spec.bound.lo < it->second.lo || spec.bound.lo > it->second.hi))
+        return function.emitError()
+               << "dim '" << spec.name << "' = " << spec.bound.lo
+               << " is outside its bounds " << it->second.lo << ".."
+               << it->second.hi;
+    }
+    if (failed(applyDimSpecs(function, pins)) ||
+        failed(verifyDimContract(function)))
+      return failure();
+    FailureOr<DimBounds> bounds = getDimBounds(function);
+    if (failed(bounds))
+      return failure();
+    if (!llvm::all_of(*bounds, [](auto &entry) {
+          return entry.second.lo == entry.second.hi;
+        }))
+      continue;
+    llvm::MapVector<StringRef, int64_t> values;
+    for (auto &[name, bound] : *bounds)
+      values[name] = bound.lo;
+    if (failed(specializeDims(function, values)))
+      return failure();
+  }
+  auto warnUnmatched = [&](StringRef name) {
+    if (!matched.contains(name))
+      emitWarning(module.getLoc())
+          << "--dim " << name
+          << ": no function argument has a symbolic dim of that name";
+  };
+  for (const auto &entry : options.dims)
+    warnUnmatched(entry.getKey());
+  for (const auto &entry : options.dimBounds)
+    warnUnmatched(entry.getKey());
+  return success();
+}
+
 OwningOpRef<ModuleOp> mlir::iolite::loadModel(llvm::SourceMgr &sourceMgr,
                                               ModelFormat format,
                                               MLIRContext &context,
@@ -48,14 +119,17 @@ OwningOpRef<ModuleOp> mlir::iolite::loadModel(llvm::SourceMgr &sourceMgr,
   const llvm::MemoryBuffer *buffer =
       sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID());
   if (format == ModelFormat::MLIR) {
-    if (!options.dims.empty())
-      emitWarning(
-          FileLineColLoc::get(&context, buffer->getBufferIdentifier(), 0, 0))
-          << "--dim applies to ONNX models only; ignored";
-    return parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
+    OwningOpRef<ModuleOp> module =
+        parseSourceFile<ModuleOp>(sourceMgr, ParserConfig(&context));
+    if (!module || failed(applyDimOptions(*module, options)))
+      return nullptr;
+    return module;
   }
   ONNXImportOptions importOptions;
   importOptions.dimValues = options.dims;
+  for (const auto &entry : options.dimBounds)
+    importOptions.dimBounds[entry.getKey()] = {entry.getValue().lo,
+                                               entry.getValue().hi};
   importOptions.functionName = options.functionName;
   return importONNXModel(buffer->getMemBufferRef(),
                          format == ModelFormat::ONNX ? ONNXFormat::Binary
@@ -142,8 +216,9 @@ namespace {
 struct ModelLoadCLOptions {
   llvm::cl::list<std::string> dims{
       "dim",
-      llvm::cl::desc("Value of a symbolic dim of the ONNX graph inputs, "
-                     "NAME=VALUE (repeatable or comma-separated)"),
+      llvm::cl::desc("A symbolic dim of the model's inputs: NAME=N gives it "
+                     "a value, NAME=LO..HI keeps it dynamic within bounds "
+                     "(repeatable or comma-separated)"),
       llvm::cl::CommaSeparated, llvm::cl::cat(getModelLoadCLCategory())};
   llvm::cl::opt<std::string> functionName{
       "onnx-function-name",
@@ -167,14 +242,16 @@ FailureOr<ModelLoadOptions> mlir::iolite::getModelLoadOptionsFromCL() {
   if (!clOptions.isConstructed())
     return options;
   for (const std::string &entry : clOptions->dims) {
-    auto [name, value] = StringRef(entry).split('=');
-    int64_t v;
-    if (name.empty() || value.getAsInteger(10, v) || v < 0) {
-      llvm::errs() << "error: --dim expects NAME=VALUE with VALUE >= 0, got '"
-                   << entry << "'\n";
+    std::string error;
+    FailureOr<DimSpec> spec = parseDimSpec(entry, error);
+    if (failed(spec)) {
+      llvm::errs() << "error: --dim: " << error << "\n";
       return failure();
     }
-    options.dims[name] = v;
+    if (StringRef(entry).contains(".."))
+      options.dimBounds[spec->name] = spec->bound;
+    else
+      options.dims[spec->name] = spec->bound.lo;
   }
   options.functionName = clOptions->functionName;
   return options;

@@ -69,12 +69,19 @@ def _dims_text(dims):
         return None
     if isinstance(dims, str):
         return dims
-    return ",".join(f"{k}={int(v)}" for k, v in dims.items())
+    def spec(v):
+        if isinstance(v, (tuple, list, range)):
+            lo, hi = (v.start, v.stop - 1) if isinstance(v, range) else v
+            return f"{int(lo)}..{int(hi)}"
+        return str(int(v))
+    return ",".join(f"{k}={spec(v)}" for k, v in dims.items())
 
 
 def import_onnx(path, dims=None, function_name=None):
     """Imports an ONNX model (.onnx or .onnxtxt) with the C++ importer.
-    `dims` gives its symbolic dims ({"batch": 1} or "batch=1")."""
+    `dims` gives its symbolic dims: a value ({"batch": 1} or "batch=1")
+    imports the dim static; bounds ({"seq": (1, 8192)}, a range, or
+    "seq=1..8192") keep it a symbol (docs/dynamic-shapes.md)."""
     path = Path(path)
     result = _capi.import_onnx(path, _dims_text(dims), function_name, _FLAGS)
     if not result.ok:

@@ -107,8 +107,9 @@ iolite_capi_result_t iolite_capi_parse(iolite_capi_context_t context,
                                        const char *buffer_name, unsigned flags);
 
 /// Imports the ONNX model at `path` (.onnx, or .onnxtxt) with the shared
-/// model loader. `dims` gives symbolic dims as "NAME=VALUE,..." (NULL or ""
-/// for none); `function_name` names the function (NULL or "": the graph's).
+/// model loader. `dims` gives symbolic dims as "NAME=N,..." (a value) or
+/// "NAME=LO..HI,..." (dynamic within bounds); NULL or ""
+/// for none. `function_name` names the function (NULL or "": the graph's).
 /// `flags` as for iolite_capi_parse.
 iolite_capi_result_t iolite_capi_import_onnx(iolite_capi_context_t context,
                                              const char *path, const char *dims,
@@ -132,7 +133,7 @@ typedef struct iolite_capi_compile_options {
   int no_fusion;
   /// Report fusion decisions as remarks (in the diagnostics).
   int remarks;
-  /// Symbolic dims of an ONNX model, "NAME=VALUE,...".
+  /// Symbolic dims, "NAME=N,..." or "NAME=LO..HI,..." (see --dim).
   const char *dims;
   /// f32 products on TF32 matrix instructions (--allow-tf32).
   int allow_tf32;

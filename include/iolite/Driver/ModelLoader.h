@@ -14,6 +14,7 @@
 #ifndef IOLITE_DRIVER_MODELLOADER_H
 #define IOLITE_DRIVER_MODELLOADER_H
 
+#include "iolite/Dialect/Iolite/IR/DynamicDims.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "mlir/Support/LLVM.h"
@@ -48,8 +49,14 @@ ModelFormat getModelFormat(StringRef path);
 
 /// Options for loading a model.
 struct ModelLoadOptions {
-  /// Values of symbolic dims of ONNX graph inputs (--dim NAME=VALUE).
+  /// Values of symbolic dims (--dim NAME=VALUE): an ONNX model imports with
+  /// them static; an MLIR function whose symbols all get values is
+  /// specialised to them.
   llvm::StringMap<int64_t> dims;
+  /// Bounds of symbolic dims that stay dynamic (--dim NAME=LO..HI): an ONNX
+  /// dim_param becomes a symbol with these bounds; an MLIR function's
+  /// iolite.dim_bounds take them.
+  llvm::StringMap<DimBound> dimBounds;
   /// Name of the function an ONNX model becomes; empty: the graph's name.
   std::string functionName;
 };

@@ -235,7 +235,8 @@ public:
 private:
   LogicalResult importInputs(SmallVectorImpl<Type> &argTypes,
                              SmallVectorImpl<Location> &argLocs,
-                             SmallVectorImpl<StringRef> &argNames);
+                             SmallVectorImpl<StringRef> &argNames,
+                             SmallVectorImpl<ArrayAttr> &argDimNames);
   FailureOr<RankedTensorType> inputType(const ValueInfo &info);
   LogicalResult importInitializers();
   LogicalResult checkSupported();

@@ -13,6 +13,7 @@
 
 #include "Importer.h"
 
+#include "iolite/Dialect/Iolite/IR/DynamicDims.h"
 #include "iolite/Dialect/Iolite/IR/TypeInference.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Verifier.h"
@@ -671,12 +672,19 @@ FailureOr<RankedTensorType> GraphImporter::inputType(const ValueInfo &info) {
       return emitError(loc) << "graph input '" << info.name << "' dim " << i
                             << " is unknown; iolite needs static shapes";
     auto it = options.dimValues.find(dim.param);
-    if (it == options.dimValues.end())
-      return emitError(loc)
-             << "graph input '" << info.name << "' dim " << i
-             << " is the symbolic dim '" << dim.param
-             << "'; give it a value with --dim " << dim.param << "=N";
-    shape.push_back(it->second);
+    if (it != options.dimValues.end()) {
+      shape.push_back(it->second);
+      continue;
+    }
+    if (options.dimBounds.count(dim.param)) {
+      shape.push_back(ShapedType::kDynamic);
+      continue;
+    }
+    return emitError(loc) << "graph input '" << info.name << "' dim " << i
+                          << " is the symbolic dim '" << dim.param
+                          << "'; give it a value with --dim " << dim.param
+                          << "=N or bounds with --dim " << dim.param
+                          << "=LO..HI";
   }
   return RankedTensorType::get(shape, elemType);
 }
@@ -787,7 +795,8 @@ LogicalResult GraphImporter::importNode(const Node &node, unsigned index) {
 LogicalResult
 GraphImporter::importInputs(SmallVectorImpl<Type> &argTypes,
                             SmallVectorImpl<Location> &argLocs,
-                            SmallVectorImpl<StringRef> &argNames) {
+                            SmallVectorImpl<StringRef> &argNames,
+                            SmallVectorImpl<ArrayAttr> &argDimNames) {
   llvm::StringSet<> initializerNames;
   for (const Tensor &t : model.graph.initializers)
     initializerNames.insert(t.name);
@@ -812,6 +821,12 @@ GraphImporter::importInputs(SmallVectorImpl<Type> &argTypes,
     argTypes.push_back(*type);
     argLocs.push_back(valueLoc(info.name));
     argNames.push_back(info.name);
+    SmallVector<Attribute> symbols;
+    for (auto [d, dim] : llvm::enumerate(info.dims))
+      symbols.push_back(builder.getStringAttr(
+          type->isDynamicDim(d) ? StringRef(dim.param) : StringRef()));
+    argDimNames.push_back(
+        type->hasStaticShape() ? ArrayAttr() : builder.getArrayAttr(symbols));
   }
   // A --dim that names no symbolic dim may be a typo, or meant for another
   // model of a batch.
@@ -820,6 +835,19 @@ GraphImporter::importInputs(SmallVectorImpl<Type> &argTypes,
     for (const Dim &d : info.dims)
       if (!d.param.empty())
         params.insert(d.param);
+  for (const auto &entry : options.dimBounds) {
+    if (!params.contains(entry.getKey())) {
+      emitWarning(FileLineColLoc::get(filename, 0, 0))
+          << "--dim " << entry.getKey()
+          << ": the graph inputs have no symbolic dim of that name";
+    } else if (entry.getValue().first < 0 ||
+               entry.getValue().second < entry.getValue().first) {
+      emitError(FileLineColLoc::get(filename, 0, 0))
+          << "--dim " << entry.getKey()
+          << " needs bounds LO..HI with 0 <= LO <= HI";
+      ok = false;
+    }
+  }
   for (const auto &entry : options.dimValues) {
     if (!params.contains(entry.getKey())) {
       emitWarning(FileLineColLoc::get(filename, 0, 0))
@@ -881,7 +909,8 @@ OwningOpRef<ModuleOp> GraphImporter::import() {
   SmallVector<Type> argTypes;
   SmallVector<Location> argLocs;
   SmallVector<StringRef> argNames;
-  if (failed(importInputs(argTypes, argLocs, argNames)) ||
+  SmallVector<ArrayAttr> argDimNames;
+  if (failed(importInputs(argTypes, argLocs, argNames, argDimNames)) ||
       failed(importInitializers()))
     return nullptr;
 
@@ -897,6 +926,25 @@ OwningOpRef<ModuleOp> GraphImporter::import() {
     arg.setLoc(argLocs[i]);
     define(argNames[i], {arg, {}, {}, {}});
   }
+  // Symbolic dims that stay dynamic: named per argument, bounded on the
+  // function (only the symbols some input uses).
+  SmallVector<NamedAttribute> bounds;
+  llvm::StringSet<> usedSymbols;
+  for (auto [i, names] : llvm::enumerate(argDimNames)) {
+    if (!names)
+      continue;
+    func.setArgAttr(i, kDimNamesAttrName, names);
+    for (Attribute a : names) {
+      StringRef symbol = cast<StringAttr>(a).getValue();
+      if (symbol.empty() || !usedSymbols.insert(symbol).second)
+        continue;
+      auto [lo, hi] = options.dimBounds.lookup(symbol);
+      bounds.push_back(
+          builder.getNamedAttr(symbol, builder.getDenseI64ArrayAttr({lo, hi})));
+    }
+  }
+  if (!bounds.empty())
+    func->setAttr(kDimBoundsAttrName, builder.getDictionaryAttr(bounds));
   builder.setInsertionPointToEnd(entry);
 
   for (auto [index, node] : llvm::enumerate(model.graph.nodes))

@@ -44,6 +44,10 @@ enum class ONNXFormat {
 struct ONNXImportOptions {
   /// Values of symbolic dims (dim_param) of the graph inputs, by name.
   llvm::StringMap<int64_t> dimValues;
+  /// Bounds of the symbolic dims that stay dynamic (`--dim NAME=LO..HI`):
+  /// those dims import as `?`, the arguments name their symbols in
+  /// `iolite.dims` and the function declares `iolite.dim_bounds`.
+  llvm::StringMap<std::pair<int64_t, int64_t>> dimBounds;
   /// Name of the imported function; empty means the graph's name.
   std::string functionName;
   /// Computations on constants with at most this many result elements are
