@@ -6,6 +6,8 @@
 
 #include "iolite/Driver/CpuRunner.h"
 
+#include "iolite/Dialect/Iolite/IR/DynamicDims.h"
+#include "iolite/Dialect/Iolite/Transforms/Transforms.h"
 #include "iolite/Pipelines/Pipelines.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -20,16 +22,21 @@ using namespace mlir;
 using namespace mlir::iolite;
 
 LogicalResult mlir::iolite::verifyRunnableSignature(func::FuncOp function) {
+  // Symbolic dims are bound per call (specializeForInputs).
+  bool symbolic = hasDynamicDims(function);
+  if (symbolic && failed(verifyDimContract(function)))
+    return failure();
   auto check = [&](Type t, StringRef what, unsigned i) -> LogicalResult {
     auto tensor = dyn_cast<RankedTensorType>(t);
-    if (tensor && tensor.hasStaticShape() &&
+    if (tensor && (symbolic || tensor.hasStaticShape()) &&
         succeeded(getNpyDTypeFor(tensor.getElementType())))
       return success();
     return function.emitError()
            << "@" << function.getSymName() << " cannot be run: " << what << " #"
            << i << " has type " << t
-           << " (runners take ranked tensors of static shape with element "
-              "type f32, f16, bf16, i1, i32 or i64)";
+           << " (runners take ranked tensors of static shape, or of symbolic "
+              "dims with bounds, with element type f32, f16, bf16, i1, i32 "
+              "or i64)";
   };
   for (auto [i, t] : llvm::enumerate(function.getArgumentTypes()))
     if (failed(check(t, "argument", i)))
@@ -38,6 +45,26 @@ LogicalResult mlir::iolite::verifyRunnableSignature(func::FuncOp function) {
     if (failed(check(t, "result", i)))
       return failure();
   return success();
+}
+
+FailureOr<llvm::StringMap<int64_t>>
+mlir::iolite::specializeForInputs(func::FuncOp function,
+                                  ArrayRef<SmallVector<int64_t>> inputShapes) {
+  llvm::StringMap<int64_t> values;
+  if (!hasDynamicDims(function))
+    return values;
+  std::string error;
+  FailureOr<llvm::MapVector<StringRef, int64_t>> dims =
+      bindDims(function, inputShapes, error);
+  if (failed(dims))
+    return function.emitError()
+           << "@" << function.getSymName()
+           << ": the inputs do not fit its dims: " << error;
+  for (auto &[name, value] : *dims)
+    values[name] = value;
+  if (failed(specializeDims(function, *dims)))
+    return failure();
+  return values;
 }
 
 namespace {
@@ -70,6 +97,11 @@ mlir::iolite::runOnCpu(ModuleOp module, func::FuncOp function,
   std::string name = function.getSymName().str();
   assert(inputs.size() == function.getNumArguments() &&
          "one input per argument");
+  SmallVector<SmallVector<int64_t>> shapes;
+  for (const HostTensor &t : inputs)
+    shapes.emplace_back(t.type.getShape());
+  if (failed(specializeForInputs(function, shapes)))
+    return failure();
   SmallVector<HostTensor> results;
   for (Type t : function.getResultTypes())
     results.push_back(HostTensor::zeros(cast<RankedTensorType>(t)));

@@ -6,6 +6,7 @@
 
 #include "iolite/Driver/IoliteRun.h"
 
+#include "iolite/Dialect/Iolite/IR/DynamicDims.h"
 #include "iolite/Driver/Compile.h"
 #include "iolite/Driver/CpuRunner.h"
 #include "iolite/InitAll.h"
@@ -245,8 +246,11 @@ func::FuncOp pickFunction(ModuleOp module, StringRef name) {
 
 } // namespace
 
-int mlir::iolite::runIoliteRun(const RunToolOptions &options,
+int mlir::iolite::runIoliteRun(const RunToolOptions &toolOptions,
                                llvm::raw_ostream &out, llvm::raw_ostream &err) {
+  // The symbolic dims of a model file are pinned once the inputs are read.
+  RunToolOptions runOptions = toolOptions;
+  const RunToolOptions &options = runOptions;
   auto fail = [&](const llvm::Twine &message) {
     err << "iolite-run: error: " << message << "\n";
     return kError;
@@ -344,6 +348,34 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &options,
     func::FuncOp function = pickFunction(*module, options.function);
     if (!function || failed(verifyRunnableSignature(function)))
       return kError;
+    // Symbolic dims take the inputs' sizes: the function is specialised to
+    // them before it is run or compiled for a device.
+    if (hasDynamicDims(function)) {
+      if (options.inputs.size() != function.getNumArguments()) {
+        emitError(function.getLoc())
+            << "@" << function.getSymName() << " takes "
+            << function.getNumArguments() << " argument(s) but "
+            << options.inputs.size() << " --input file(s) were given";
+        return kError;
+      }
+      SmallVector<SmallVector<int64_t>> shapes;
+      for (auto [i, path] : llvm::enumerate(options.inputs)) {
+        llvm::Expected<NpyArray> array = readNpy(path);
+        if (!array)
+          return fail(llvm::formatv("input #{0}: {1}", i,
+                                    llvm::toString(array.takeError())));
+        shapes.push_back(array->shape);
+      }
+      FailureOr<llvm::StringMap<int64_t>> values =
+          specializeForInputs(function, shapes);
+      if (failed(values))
+        return kError;
+      // A device run compiles the model file again: with these values.
+      for (const auto &entry : *values) {
+        runOptions.load.dims[entry.getKey()] = entry.getValue();
+        runOptions.load.dimBounds.erase(entry.getKey());
+      }
+    }
     functionName = function.getSymName().str();
     sig.name = "@" + functionName;
     for (auto [i, type] : llvm::enumerate(function.getArgumentTypes())) {

@@ -16,6 +16,7 @@
 
 #include "iolite/Driver/HostTensor.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "llvm/ADT/StringMap.h"
 
 namespace mlir {
 namespace func {
@@ -34,6 +35,16 @@ struct CpuRunOptions {
 /// shape (what the runners can bind); reports the offending argument or
 /// result at the function's location.
 LogicalResult verifyRunnableSignature(func::FuncOp function);
+
+/// For a function with symbolic dims (see DynamicDims.h): binds them to the
+/// shapes of the inputs of one call (`inputShapes`, one per argument) and
+/// specialises `function` in place to those values. An inconsistent dim or
+/// one outside its bounds is an error at the function, naming the dim, its
+/// value and the arguments. Returns the symbols' values (none for a
+/// function of static shapes, which is left alone).
+FailureOr<llvm::StringMap<int64_t>>
+specializeForInputs(func::FuncOp function,
+                    ArrayRef<SmallVector<int64_t>> inputShapes);
 
 /// Lowers `module` with the CPU pipeline, JIT-compiles it and calls
 /// `function` (which must belong to `module`) with `inputs`, whose types
