@@ -190,8 +190,23 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
     out << "\n";
     return success();
   }
-  // Kernels are generated for static shapes: a function with symbolic dims
-  // runs through iolite-run or the cpu backend, which specialise it per call.
+  // Raising, kernel formation (fused, or one op per kernel with
+  // --no-fusion; kernels already in the input stay) and the workspace plan.
+  {
+    TimingScope graphTimer = timing.nest("graph pipeline");
+    if (failed(runGraphPipeline(*module, options, /*raiseOnly=*/false,
+                                &graphTimer)))
+      return failure();
+  }
+  if (options.emit == EmitStage::Fused) {
+    printGraphSummary(summarizeGraph(*module), out);
+    module->print(out);
+    out << "\n";
+    return success();
+  }
+  // Raising, fusion and the memory plan (at the bounds) work on symbolic
+  // dims, but kernels are generated for static shapes: such a function runs
+  // through iolite-run or the cpu backend, which specialise it per call.
   for (auto f : module->getOps<func::FuncOp>()) {
     if (f.isDeclaration() || !hasDynamicDims(f))
       continue;
@@ -210,20 +225,6 @@ LogicalResult mlir::iolite::compile(MLIRContext &context,
            << "); GPU kernels and bundles are generated for static shapes, "
               "so give each symbol a value with --dim NAME=N (iolite-run and "
               "the cpu backend run symbolic dims at any size within bounds)";
-  }
-  // Raising, kernel formation (fused, or one op per kernel with
-  // --no-fusion; kernels already in the input stay) and the workspace plan.
-  {
-    TimingScope graphTimer = timing.nest("graph pipeline");
-    if (failed(runGraphPipeline(*module, options, /*raiseOnly=*/false,
-                                &graphTimer)))
-      return failure();
-  }
-  if (options.emit == EmitStage::Fused) {
-    printGraphSummary(summarizeGraph(*module), out);
-    module->print(out);
-    out << "\n";
-    return success();
   }
 
   func::FuncOp modelFunc = getSingleFunction(*module);

@@ -4,6 +4,7 @@ dynamic axes, run at several sizes from one model file against the PyTorch
 modules they come from, and sizes outside the bounds or inconsistent
 between arguments refused with a message."""
 
+import re
 import subprocess
 import sys
 
@@ -165,5 +166,51 @@ def test_onnx_dynamic_axes_any_size(onnx_block, batch, seq, backend, extra):
         extra_args=("--dim=batch=1..8,seq=1..128", *extra))
     assert rc == 0, out + err
     assert len(outs) == 1
+    rtol, atol = MODEL_TOLERANCES["f32"]
+    np.testing.assert_allclose(outs[0], expected, rtol=rtol, atol=atol)
+
+
+def fused(model, *args):
+    r = subprocess.run([str(tool("iolite-compile")), str(model),
+                        "--emit=fused", *args], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def kernel_names(text):
+    return re.findall(r'iolite\.kernel "([^"]+)"', text)
+
+
+@pytest.mark.parametrize("name", ["llama_block", "moe_layer"])
+def test_symbolic_model_fuses_into_the_static_kernels(name):
+    # Fusion works on the symbolic graph: the same kernels as the static
+    # example, and a workspace planned at the bounds.
+    root = REPO / "examples" / name
+    dynamic = fused(root / "model_dynamic.mlir")
+    static = fused(root / "model.mlir")
+    assert kernel_names(dynamic) == kernel_names(static)
+    assert len(kernel_names(dynamic)) >= 3
+    assert "?x" in dynamic  # still symbolic
+    # The plan at the bounds is the plan of the model pinned to them.
+    pinned = fused(root / "model_dynamic.mlir",
+                   "--dim=" + ("batch=64,seq=4096" if name == "llama_block"
+                               else "batch=8,seq=512"))
+    size = re.compile(r"iolite\.workspace_size = (\d+)")
+    assert size.search(dynamic).group(1) == size.search(pinned).group(1)
+    offsets = re.compile(r"result_offsets = array<i64: ([-\d, ]+)>")
+    assert offsets.findall(dynamic) == offsets.findall(pinned)
+
+
+@pytest.mark.parametrize("batch,seq", [(1, 1), (2, 17)])
+def test_fused_symbolic_llama_runs_at_any_size(batch, seq, tmp_path):
+    # The fused symbolic graph (kernels as regions) on the cpu backend,
+    # which specialises the kernels with the function.
+    path = tmp_path / "fused.mlir"
+    text = fused(LLAMA)
+    path.write_text(text[text.index("module"):])
+    inputs, expected = llama_case(batch, seq)
+    rc, outs, out, err = iolite_run(path, inputs, check=False)
+    assert rc == 0, out + err
     rtol, atol = MODEL_TOLERANCES["f32"]
     np.testing.assert_allclose(outs[0], expected, rtol=rtol, atol=atol)

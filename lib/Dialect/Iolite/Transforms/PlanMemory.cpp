@@ -16,9 +16,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "iolite/Dialect/Iolite/IR/DynamicDims.h"
 #include "iolite/Dialect/Iolite/Transforms/Fusion.h"
 #include "iolite/Dialect/Iolite/Transforms/MemoryPlan.h"
 #include "iolite/Dialect/Iolite/Transforms/Passes.h"
+#include "iolite/Dialect/Iolite/Transforms/Transforms.h"
 
 #include "llvm/ADT/EquivalenceClasses.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -83,6 +85,42 @@ int64_t byteSize(RankedTensorType t) {
 }
 } // namespace
 
+/// The plan of a function with symbolic dims: made on a copy specialised
+/// to every symbol's upper bound, so one workspace serves every size within
+/// the bounds (TVM's static_plan_block_memory plans with symbolic upper
+/// bounds the same way); the buffers then name the function's own values.
+static FailureOr<MemoryPlan> planAtBounds(func::FuncOp func,
+                                          const MemoryPlanOptions &options) {
+  FailureOr<DimBounds> bounds = getDimBounds(func);
+  if (failed(bounds))
+    return failure();
+  llvm::MapVector<StringRef, int64_t> upper;
+  for (auto &[name, bound] : *bounds)
+    upper[name] = bound.hi;
+  OwningOpRef<func::FuncOp> copy = func.clone();
+  if (failed(specializeDims(*copy, upper)))
+    return failure();
+  FailureOr<MemoryPlan> plan = planMemory(*copy, options);
+  if (failed(plan))
+    return failure();
+  // Kernels and their results correspond one to one, in order.
+  DenseMap<Value, Value> original;
+  for (auto [mine, theirs] :
+       llvm::zip(func.getArguments(), copy->getArguments()))
+    original[theirs] = mine;
+  for (auto [mine, theirs] :
+       llvm::zip(func.getBody().front().getOps<KernelOp>(),
+                 copy->getBody().front().getOps<KernelOp>()))
+    for (auto [r, c] : llvm::zip(mine.getResults(), theirs.getResults()))
+      original[c] = r;
+  for (PlannedBuffer &buffer : plan->buffers) {
+    buffer.value = original.lookup(buffer.value);
+    if (buffer.inPlaceOf)
+      buffer.inPlaceOf = original.lookup(buffer.inPlaceOf);
+  }
+  return plan;
+}
+
 FailureOr<MemoryPlan>
 mlir::iolite::planMemory(func::FuncOp func, const MemoryPlanOptions &options) {
   MemoryPlan plan;
@@ -93,6 +131,8 @@ mlir::iolite::planMemory(func::FuncOp func, const MemoryPlanOptions &options) {
   if (options.alignment < 1 || !llvm::isPowerOf2_64(options.alignment))
     return func.emitError("iolite-plan-memory: alignment ")
            << options.alignment << " is not a power of two";
+  if (hasDynamicDims(func))
+    return planAtBounds(func, options);
   Block &block = func.getBody().front();
   DenseMap<Operation *, unsigned> position;
   for (auto [i, op] : llvm::enumerate(block))

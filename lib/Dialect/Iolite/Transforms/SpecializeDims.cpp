@@ -190,6 +190,57 @@ inferSpecialized(Operation *op, const DenseMap<Value, Type> &oldTypes,
   return types;
 }
 
+/// Specialises the ops of `block` in order, whose arguments are already
+/// specialised; a kernel's body is specialised from its operands, and its
+/// results take what its body yields.
+static LogicalResult
+specializeBlock(Block &block, DenseMap<Value, Type> &oldTypes,
+                const llvm::MapVector<StringRef, int64_t> &dims) {
+  for (Operation &op : block) {
+    if (op.hasTrait<OpTrait::IsTerminator>())
+      break;
+    FailureOr<SmallVector<Type>> types;
+    if (auto kernel = dyn_cast<KernelOp>(op)) {
+      Block &body = kernel.getBody().front();
+      for (auto [arg, operand] :
+           llvm::zip(body.getArguments(), kernel.getInputs())) {
+        oldTypes[arg] = arg.getType();
+        arg.setType(operand.getType());
+      }
+      if (failed(specializeBlock(body, oldTypes, dims)))
+        return failure();
+      types = SmallVector<Type>(body.getTerminator()->getOperandTypes());
+    } else if (op.getNumRegions()) {
+      return op.emitOpError("cannot be specialised to static dims: an op "
+                            "with regions");
+    } else {
+      types = inferSpecialized(&op, oldTypes, dims);
+    }
+    if (failed(types))
+      return failure();
+    for (auto [result, type] : llvm::zip(op.getResults(), *types)) {
+      auto before = dyn_cast<RankedTensorType>(result.getType());
+      auto after = dyn_cast<RankedTensorType>(type);
+      if (before && (!after || !after.hasStaticShape() ||
+                     before.getRank() != after.getRank() ||
+                     before.getElementType() != after.getElementType() ||
+                     llvm::any_of(llvm::seq<int64_t>(0, before.getRank()),
+                                  [&](int64_t d) {
+                                    return !before.isDynamicDim(d) &&
+                                           before.getDimSize(d) !=
+                                               after.getDimSize(d);
+                                  })))
+        return op.emitOpError("specialising the dims gives result #")
+               << result.getResultNumber() << " the type " << type
+               << " but the op declares " << before;
+      oldTypes[result] = result.getType();
+      result.setType(type);
+    }
+    op.removeAttr(kDimNamesAttrName);
+  }
+  return success();
+}
+
 LogicalResult
 mlir::iolite::specializeDims(func::FuncOp function,
                              const llvm::MapVector<StringRef, int64_t> &dims) {
@@ -228,35 +279,8 @@ mlir::iolite::specializeDims(func::FuncOp function,
     argTypes.push_back(arg.getType());
   }
 
-  for (Operation &op : body) {
-    if (isa<func::ReturnOp>(op))
-      break;
-    if (op.getNumRegions())
-      return op.emitOpError("cannot be specialised to static dims: ops with "
-                            "regions are formed after specialisation");
-    FailureOr<SmallVector<Type>> types = inferSpecialized(&op, oldTypes, dims);
-    if (failed(types))
-      return failure();
-    for (auto [result, type] : llvm::zip(op.getResults(), *types)) {
-      auto before = dyn_cast<RankedTensorType>(result.getType());
-      auto after = dyn_cast<RankedTensorType>(type);
-      if (before && (!after || !after.hasStaticShape() ||
-                     before.getRank() != after.getRank() ||
-                     before.getElementType() != after.getElementType() ||
-                     llvm::any_of(llvm::seq<int64_t>(0, before.getRank()),
-                                  [&](int64_t d) {
-                                    return !before.isDynamicDim(d) &&
-                                           before.getDimSize(d) !=
-                                               after.getDimSize(d);
-                                  })))
-        return op.emitOpError("specialising the dims gives result #")
-               << result.getResultNumber() << " the type " << type
-               << " but the op declares " << before;
-      oldTypes[result] = result.getType();
-      result.setType(type);
-    }
-    op.removeAttr(kDimNamesAttrName);
-  }
+  if (failed(specializeBlock(body, oldTypes, dims)))
+    return failure();
 
   auto ret = cast<func::ReturnOp>(body.getTerminator());
   function.setType(FunctionType::get(function.getContext(), argTypes,

@@ -119,3 +119,36 @@ func.func @alignment(%x: tensor<1xf32>) -> tensor<1xf32> {
   }
   return %r : tensor<1xf32>
 }
+
+// -----
+
+// Symbolic dims: the plan is made at the bounds (seq = 100), so one
+// workspace serves every size. A [seq, 32] f32 buffer is 12800 B at the
+// bound; both intermediates are live at kernel "b".
+
+// CHECK-LABEL: func @symbolic
+// CHECK-SAME: iolite.workspace_size = 25600 : i64
+// CHECK-SAME: liveness_lower_bound = 25600 : i64
+// CHECK: iolite.kernel "a"(%{{.*}}) {result_offsets = array<i64: 0>}
+// CHECK: iolite.kernel "b"(%{{.*}}) {result_offsets = array<i64: 12800>}
+// CHECK: iolite.kernel "c"(%{{.*}}, %{{.*}}) {result_offsets = array<i64: -1>}
+func.func @symbolic(%x: tensor<?x32xf32> {iolite.dims = ["seq", ""]})
+    -> tensor<?x32xf32>
+    attributes {iolite.dim_bounds = {seq = array<i64: 1, 100>}} {
+  %A = iolite.kernel "a" (%x) : (tensor<?x32xf32>) -> tensor<?x32xf32> {
+  ^bb0(%i: tensor<?x32xf32>):
+    %e = iolite.exp %i : tensor<?x32xf32>
+    iolite.yield %e : tensor<?x32xf32>
+  }
+  %B = iolite.kernel "b" (%A) : (tensor<?x32xf32>) -> tensor<?x32xf32> {
+  ^bb0(%i: tensor<?x32xf32>):
+    %s = iolite.softmax %i {axis = -1 : i64} : tensor<?x32xf32>
+    iolite.yield %s : tensor<?x32xf32>
+  }
+  %C = iolite.kernel "c" (%A, %B) : (tensor<?x32xf32>, tensor<?x32xf32>) -> tensor<?x32xf32> {
+  ^bb0(%i: tensor<?x32xf32>, %j: tensor<?x32xf32>):
+    %a = iolite.add %i, %j : tensor<?x32xf32>, tensor<?x32xf32>
+    iolite.yield %a : tensor<?x32xf32>
+  }
+  return %C : tensor<?x32xf32>
+}

@@ -72,3 +72,22 @@ func.func @unflatten(%x: tensor<?x?x16xf32> {iolite.dims = ["batch", "seq", ""]}
       : tensor<?x16xf32> -> tensor<?x?x16xf32>
   return %y : tensor<?x?x16xf32>
 }
+
+// -----
+
+// Kernels formed on symbolic dims are specialised from their operands.
+
+// CHECK-LABEL: func.func @kernels
+// CHECK: iolite.kernel "k"(%{{.*}}) : (tensor<12x32xf32>) -> tensor<12x32xf32>
+// CHECK: ^bb0(%{{.*}}: tensor<12x32xf32>):
+// CHECK: iolite.softmax %{{.*}} : tensor<12x32xf32>
+func.func @kernels(%x: tensor<?x32xf32> {iolite.dims = ["seq", ""]})
+    -> tensor<?x32xf32>
+    attributes {iolite.dim_bounds = {seq = array<i64: 1, 100>}} {
+  %A = iolite.kernel "k" (%x) : (tensor<?x32xf32>) -> tensor<?x32xf32> {
+  ^bb0(%i: tensor<?x32xf32>):
+    %s = iolite.softmax %i {axis = -1 : i64} : tensor<?x32xf32>
+    iolite.yield %s : tensor<?x32xf32>
+  }
+  return %A : tensor<?x32xf32>
+}

@@ -197,7 +197,9 @@ def IolitePlanMemoryPass : Pass<"iolite-plan-memory", "::mlir::func::FuncOp"> {
     intervals. Each kernel gets `result_offsets` (bytes, -1 for function
     results); the function gets `iolite.workspace_size` and
     `iolite.workspace_stats` (sum of sizes and the liveness lower bound:
-    the largest total size live at any one kernel).
+    the largest total size live at any one kernel). A function with
+    symbolic dims (`iolite.dim_bounds`) is planned at every symbol's upper
+    bound, so one workspace serves every size.
   }];
   let options = [
     Option<"alignment", "alignment", "int64_t", /*default=*/"256",
@@ -222,8 +224,9 @@ def IoliteSpecializeDimsPass
     function must be given; names a function does not use are ignored, so
     one list serves a module. A function without symbolic dims is left
     alone.
-    The reference (cpu) runner specialises a function to the shapes of the
-    inputs of each call this way.
+    Kernels formed on the symbolic graph are specialised from their
+    operands. The reference (cpu) runner specialises a function to the
+    shapes of the inputs of each call this way.
 
     ```mlir
     // iolite-specialize-dims{dims=seq=12}
