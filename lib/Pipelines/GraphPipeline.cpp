@@ -19,6 +19,8 @@ void mlir::iolite::buildGraphRaisingPipeline(
   // Canonicalization first folds the casts, transposes and reshapes
   // importers leave around the patterns; CSE makes repeated reads of one
   // value (x in x * sigmoid(x)) the same value.
+  // Symbolic dims must hold at every size before anything relies on them.
+  pm.addNestedPass<func::FuncOp>(createIoliteVerifySymbolicShapesPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   OpPassManager &fn = pm.nest<func::FuncOp>();

@@ -21,6 +21,7 @@
 namespace mlir {
 namespace iolite {
 #define GEN_PASS_DEF_IOLITESPECIALIZEDIMSPASS
+#define GEN_PASS_DEF_IOLITEVERIFYSYMBOLICSHAPESPASS
 #include "iolite/Dialect/Iolite/Transforms/Passes.h.inc"
 } // namespace iolite
 } // namespace mlir
@@ -243,7 +244,8 @@ specializeBlock(Block &block, DenseMap<Value, Type> &oldTypes,
 
 LogicalResult
 mlir::iolite::specializeDims(func::FuncOp function,
-                             const llvm::MapVector<StringRef, int64_t> &dims) {
+                             const llvm::MapVector<StringRef, int64_t> &dims,
+                             bool checkBounds) {
   if (failed(verifyDimContract(function)))
     return failure();
   FailureOr<DimBounds> bounds = getDimBounds(function);
@@ -254,7 +256,7 @@ mlir::iolite::specializeDims(func::FuncOp function,
     if (it == dims.end())
       return function.emitError()
              << "no value given for the symbolic dim '" << name << "'";
-    if (it->second < bound.lo || it->second > bound.hi)
+    if (checkBounds && (it->second < bound.lo || it->second > bound.hi))
       return function.emitError()
              << "dim '" << name << "' = " << it->second
              << " is outside its bounds " << bound.lo << ".." << bound.hi;
@@ -291,7 +293,66 @@ mlir::iolite::specializeDims(func::FuncOp function,
   return verify(function);
 }
 
+LogicalResult mlir::iolite::verifySymbolicShapes(func::FuncOp function) {
+  if (function.isDeclaration() || !hasDynamicDims(function))
+    return success();
+  if (failed(verifyDimContract(function)))
+    return failure();
+  FailureOr<DimBounds> bounds = getDimBounds(function);
+  if (failed(bounds))
+    return failure();
+  // Primes above every static dim a model has, small enough that products
+  // of a few of them (attention scores: batch * heads * seq * seq) stay far
+  // from overflowing int64.
+  static constexpr int64_t kProbes[2][8] = {
+      {10007, 10009, 10037, 10039, 10061, 10067, 10069, 10079},
+      {10091, 10093, 10099, 10103, 10111, 10133, 10139, 10141}};
+  if (bounds->size() > std::size(kProbes[0]))
+    return function.emitError() << "@" << function.getSymName() << " has "
+                                << bounds->size() << " symbolic dims; at most "
+                                << std::size(kProbes[0]) << " are supported";
+  for (const auto &probes : kProbes) {
+    llvm::MapVector<StringRef, int64_t> values;
+    std::string list;
+    for (auto [i, entry] : llvm::enumerate(*bounds)) {
+      values[entry.first] = probes[i];
+      list += (i ? ", " : "") + entry.first.str() + " = " +
+              std::to_string(probes[i]);
+    }
+    OwningOpRef<func::FuncOp> copy = function.clone();
+    // The copy's diagnostics carry the original's locations; they are
+    // re-emitted with the values that showed the rule failing.
+    std::string message;
+    std::optional<Location> where;
+    {
+      ScopedDiagnosticHandler handler(
+          function.getContext(), [&](Diagnostic &diag) {
+            if (diag.getSeverity() == DiagnosticSeverity::Error && !where) {
+              where = diag.getLocation();
+              message = diag.str();
+            }
+            return success();
+          });
+      if (succeeded(specializeDims(*copy, values, /*checkBounds=*/false)))
+        continue;
+    }
+    return emitError(where.value_or(function.getLoc()))
+           << "the shapes do not hold for every size of the symbolic dims ("
+           << list << " breaks them): " << message;
+  }
+  return success();
+}
+
 namespace {
+struct IoliteVerifySymbolicShapesPass
+    : iolite::impl::IoliteVerifySymbolicShapesPassBase<
+          IoliteVerifySymbolicShapesPass> {
+  void runOnOperation() override {
+    if (failed(verifySymbolicShapes(getOperation())))
+      signalPassFailure();
+  }
+};
+
 struct IoliteSpecializeDimsPass
     : iolite::impl::IoliteSpecializeDimsPassBase<IoliteSpecializeDimsPass> {
   using Base::Base;

@@ -246,4 +246,31 @@ def IoliteSpecializeDimsPass
   let dependentDialects = ["::mlir::iolite::IoliteDialect"];
 }
 
+def IoliteVerifySymbolicShapesPass
+    : Pass<"iolite-verify-symbolic-shapes", "::mlir::func::FuncOp"> {
+  let summary = "Prove that a function's shapes hold for every size of its "
+                "symbolic dims";
+  let description = [{
+    The type rules accept `?` against anything, so a function with symbolic
+    dims verifies even when two symbols meet where their sizes must be
+    equal, say `seq` contracted against `kv_seq` by a matmul. Such a
+    function would only fail when called with different values. This pass
+    specialises a copy with the symbols set to distinct primes above every
+    static dim, twice with different primes, and reports the first rule
+    that breaks, naming the values. Shape rules compare products of symbols
+    and constants, which agree at distinct primes only when they are the
+    same product, so a function that passes holds at every size. The graph
+    pipeline runs it first.
+
+    ```mlir
+    // error: the shapes do not hold for every size of the symbolic dims
+    // (k = 10007, seq = 10009 breaks them): contraction dims differ
+    func.func @f(%a: tensor<?x?xf32> {iolite.dims = ["seq", "k"]},
+                 %b: tensor<?x8xf32> {iolite.dims = ["seq", ""]}) ...
+      %c = iolite.matmul %a, %b : tensor<?x?xf32>, tensor<?x8xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::iolite::IoliteDialect"];
+}
+
 #endif // IOLITE_DIALECT_IOLITE_TRANSFORMS_PASSES_TD

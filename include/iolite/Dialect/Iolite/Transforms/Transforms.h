@@ -140,7 +140,19 @@ void populateRaiseScanPatterns(RewritePatternSet &patterns,
 /// specialised; the function is then left partly rewritten, so callers work
 /// on a clone.
 LogicalResult specializeDims(func::FuncOp function,
-                             const llvm::MapVector<StringRef, int64_t> &dims);
+                             const llvm::MapVector<StringRef, int64_t> &dims,
+                             bool checkBounds = true);
+
+/// Proves that `function`'s shapes hold for every value of its symbols, not
+/// only for the values of one call: a copy is specialised with the symbols
+/// set to distinct primes far from every static dim, twice with different
+/// primes. Shape rules compare products of symbols and constants; two such
+/// products agree at distinct primes only if they are the same product
+/// (unique factorisation), so a rule that holds at both points holds for
+/// every size. A rule that fails (two symbols a matmul contracts, a reshape
+/// that only fits some lengths) is an error at the op, naming the symbols.
+/// Succeeds at once for a function without symbolic dims.
+LogicalResult verifySymbolicShapes(func::FuncOp function);
 
 } // namespace iolite
 } // namespace mlir
