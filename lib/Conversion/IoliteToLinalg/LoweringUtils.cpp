@@ -319,23 +319,51 @@ static void sliceParams(OpBuilder &b, ArrayRef<int64_t> shape, int64_t axis,
   }
 }
 
+/// The reassociation that drops the unit dim `axis` of a rank-`rank` shape
+/// by merging it into a neighbour. A rank-reducing extract_slice would leave
+/// which unit dim was dropped to inference, which picks another one when the
+/// shape has several (a sequence of length 1 next to a batch of 1).
+static SmallVector<ReassociationIndices> dropAxis(int64_t rank, int64_t axis) {
+  SmallVector<ReassociationIndices> groups;
+  for (int64_t d = 0; d < rank; ++d)
+    if (d != axis)
+      groups.push_back({d});
+  if (groups.empty())
+    return groups;
+  if (axis == 0)
+    groups.front().insert(groups.front().begin(), 0);
+  else
+    groups[axis - 1].push_back(axis);
+  return groups;
+}
+
 Value lowering::sliceAlong(OpBuilder &b, Location loc, Value v, int64_t axis,
                            Value pos) {
   ArrayRef<int64_t> shape = shapeOf(v);
   SmallVector<OpFoldResult> offsets, sizes, strides;
   sliceParams(b, shape, axis, pos, offsets, sizes, strides);
-  SmallVector<int64_t> sliceShape(shape);
+  SmallVector<int64_t> unitShape(shape), sliceShape(shape);
+  unitShape[axis] = 1;
   sliceShape.erase(sliceShape.begin() + axis);
-  auto type = RankedTensorType::get(sliceShape, elementTypeOf(v));
-  return tensor::ExtractSliceOp::create(b, loc, type, v, offsets, sizes,
-                                        strides);
+  Type et = elementTypeOf(v);
+  Value unit = tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(unitShape, et), v, offsets, sizes, strides);
+  return tensor::CollapseShapeOp::create(b, loc,
+                                         RankedTensorType::get(sliceShape, et),
+                                         unit, dropAxis(shape.size(), axis));
 }
 
 Value lowering::insertAlong(OpBuilder &b, Location loc, Value slice, Value dest,
                             int64_t axis, Value pos) {
+  ArrayRef<int64_t> shape = shapeOf(dest);
   SmallVector<OpFoldResult> offsets, sizes, strides;
-  sliceParams(b, shapeOf(dest), axis, pos, offsets, sizes, strides);
-  return tensor::InsertSliceOp::create(b, loc, slice, dest, offsets, sizes,
+  sliceParams(b, shape, axis, pos, offsets, sizes, strides);
+  SmallVector<int64_t> unitShape(shape);
+  unitShape[axis] = 1;
+  Value unit = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get(unitShape, elementTypeOf(slice)), slice,
+      dropAxis(shape.size(), axis));
+  return tensor::InsertSliceOp::create(b, loc, unit, dest, offsets, sizes,
                                        strides);
 }
 

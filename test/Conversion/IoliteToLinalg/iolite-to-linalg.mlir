@@ -173,8 +173,12 @@ func.func @layer_norm(%x: tensor<2x8xf32>) -> tensor<2x8xf32> {
 // CHECK-LABEL: func @cumsum_reverse_exclusive
 // CHECK: %[[RES:.*]]:2 = scf.for %[[I:.*]] = %c0 to %c7 step %c1 iter_args(%[[ACC:.*]] = %{{.*}}, %[[OUT:.*]] = %{{.*}}) -> (tensor<3xf32>, tensor<3x7xbf16>)
 // CHECK:   %[[T:.*]] = arith.subi %c6, %[[I]]
-// CHECK:   tensor.extract_slice %{{.*}}[0, %[[T]]] [3, 1] [1, 1] : tensor<3x7xbf16> to tensor<3xbf16>
-// CHECK:   tensor.insert_slice %{{.*}} into %[[OUT]][0, %[[T]]] [3, 1] [1, 1]
+// The step's column is sliced whole and its unit dim dropped explicitly
+// (a rank-reducing slice would leave which unit dim to inference).
+// CHECK:   %[[COL:.*]] = tensor.extract_slice %{{.*}}[0, %[[T]]] [3, 1] [1, 1] : tensor<3x7xbf16> to tensor<3x1xbf16>
+// CHECK:   tensor.collapse_shape %[[COL]] {{\[}}[0, 1]] : tensor<3x1xbf16> into tensor<3xbf16>
+// CHECK:   %[[NEW:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0, 1]] output_shape [3, 1] : tensor<3xbf16> into tensor<3x1xbf16>
+// CHECK:   tensor.insert_slice %[[NEW]] into %[[OUT]][0, %[[T]]] [3, 1] [1, 1]
 // CHECK: return %[[RES]]#1
 func.func @cumsum_reverse_exclusive(%x: tensor<3x7xbf16>) -> tensor<3x7xbf16> {
   %r = iolite.cumsum %x {axis = 1 : i64, exclusive, reverse} : tensor<3x7xbf16>
