@@ -1,5 +1,6 @@
 """Symbolic batch and sequence dims (docs/dynamic-shapes.md): the dynamic
-examples (examples/*/model_dynamic.mlir) and an ONNX model exported with
+examples (examples/*/model_dynamic.mlir: Llama, Mamba, MoE) and an ONNX
+model exported with
 dynamic axes, run at several sizes from one model file against the PyTorch
 modules they come from, and sizes outside the bounds or inconsistent
 between arguments refused with a message."""
@@ -19,6 +20,7 @@ import gen_examples as ex  # noqa: E402  (the examples' PyTorch modules)
 
 LLAMA = REPO / "examples" / "llama_block" / "model_dynamic.mlir"
 MOE = REPO / "examples" / "moe_layer" / "model_dynamic.mlir"
+MAMBA = REPO / "examples" / "mamba_block" / "model_dynamic.mlir"
 # The bound the tests compile with: small enough for the emulator, so the
 # bound itself is one of the sizes run.
 SEQ_BOUND = 64
@@ -59,6 +61,19 @@ def moe_case(batch, seq):
         y.numpy()
 
 
+def mamba_case(batch, seq):
+    torch.manual_seed(batch * 1000 + seq)
+    block = ex.Mamba()
+    x = torch.randn(batch, seq, 16)
+    with torch.no_grad():
+        y = block(x)
+    inputs = [x, block.in_proj.weight, block.conv1d.weight[:, 0, :],
+              block.conv1d.bias, block.x_proj.weight, block.dt_proj.weight,
+              block.dt_proj.bias, block.A_log, block.D, block.out_proj.weight]
+    return [t.detach().numpy().astype(np.float32) for t in inputs], \
+        y.numpy()
+
+
 def run(model, inputs, backend, extra, dims=f"seq=1..{SEQ_BOUND}"):
     return iolite_run(model, inputs, backend=backend, check=False,
                       extra_args=(f"--dim={dims}", *extra))
@@ -81,6 +96,18 @@ def test_llama_block_any_size(batch, seq, backend, extra):
 def test_moe_layer_any_size(batch, seq, backend, extra):
     inputs, expected = moe_case(batch, seq)
     rc, outs, out, err = run(MOE, inputs, backend, extra)
+    assert rc == 0, out + err
+    assert len(outs) == 1
+    assert outs[0].shape == (batch, seq, 16)
+    rtol, atol = MODEL_TOLERANCES["f32"]
+    np.testing.assert_allclose(outs[0], expected, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("backend,extra", BACKENDS, ids=BACKEND_IDS)
+@pytest.mark.parametrize("batch,seq", SIZES)
+def test_mamba_block_any_size(batch, seq, backend, extra):
+    inputs, expected = mamba_case(batch, seq)
+    rc, outs, out, err = run(MAMBA, inputs, backend, extra)
     assert rc == 0, out + err
     assert len(outs) == 1
     assert outs[0].shape == (batch, seq, 16)
@@ -182,7 +209,12 @@ def kernel_names(text):
     return re.findall(r'iolite\.kernel "([^"]+)"', text)
 
 
-@pytest.mark.parametrize("name", ["llama_block", "moe_layer"])
+PINNED_BOUNDS = {"llama_block": "batch=64,seq=4096",
+                 "mamba_block": "batch=16,seq=2048",
+                 "moe_layer": "batch=8,seq=512"}
+
+
+@pytest.mark.parametrize("name", sorted(PINNED_BOUNDS))
 def test_symbolic_model_fuses_into_the_static_kernels(name):
     # Fusion works on the symbolic graph: the same kernels as the static
     # example, and a workspace planned at the bounds.
@@ -194,8 +226,7 @@ def test_symbolic_model_fuses_into_the_static_kernels(name):
     assert "?x" in dynamic  # still symbolic
     # The plan at the bounds is the plan of the model pinned to them.
     pinned = fused(root / "model_dynamic.mlir",
-                   "--dim=" + ("batch=64,seq=4096" if name == "llama_block"
-                               else "batch=8,seq=512"))
+                   "--dim=" + PINNED_BOUNDS[name])
     size = re.compile(r"iolite\.workspace_size = (\d+)")
     assert size.search(dynamic).group(1) == size.search(pinned).group(1)
     offsets = re.compile(r"result_offsets = array<i64: ([-\d, ]+)>")

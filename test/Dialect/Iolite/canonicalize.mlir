@@ -203,6 +203,21 @@ func.func @slice(%x: tensor<2x8xf32>) -> (tensor<2x8xf32>, tensor<1x4xf32>, tens
 
 // -----
 
+// A slice of a dynamic dim folds away only when it takes the whole dim:
+// from 0 to the end; one that drops the first row keeps the same type.
+
+// CHECK-LABEL: func @slice_dynamic
+// CHECK-SAME: (%[[X:.*]]: tensor<?x8xf32>)
+// CHECK-NEXT: %[[S:.*]] = iolite.slice %[[X]] [1, 0] to [9223372036854775807, 8] : tensor<?x8xf32>
+// CHECK-NEXT: return %[[X]], %[[S]]
+func.func @slice_dynamic(%x: tensor<?x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %0 = iolite.slice %x [0, 0] to [9223372036854775807, 8] : tensor<?x8xf32>
+  %1 = iolite.slice %x [1, 0] to [9223372036854775807, 8] : tensor<?x8xf32>
+  return %0, %1 : tensor<?x8xf32>, tensor<?x8xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func @broadcast
 // CHECK-SAME: (%[[X:.*]]: tensor<4xf32>)
 // CHECK-NEXT: %[[C:.*]] = iolite.constant dense<1.000000e+00> : tensor<3x4xf32>

@@ -1054,3 +1054,11 @@ func.func @kernel_offsets_type(%x: tensor<4xf32>) {
   }
   return
 }
+
+// -----
+
+func.func @slice_static_dim_to_end(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
+  // expected-error @+1 {{slice of dim 1 (size 8) to its end: only dynamic dims are sliced to the end; give the limit 8}}
+  %y = iolite.slice %x [0, 0] to [4, 9223372036854775807] : tensor<4x8xf32>
+  return %y : tensor<4x8xf32>
+}

@@ -466,7 +466,15 @@ LogicalResult SliceOp::inferReturnTypes(MLIRContext *,
 }
 
 OpFoldResult SliceOp::fold(FoldAdaptor adaptor) {
-  if (getInput().getType() == getType())
+  // Equal static types take every element; a dynamic dim is whole only from
+  // 0 to its end with stride 1.
+  auto in = cast<RankedTensorType>(getInput().getType());
+  bool whole = getInput().getType() == getType();
+  for (int64_t d = 0; whole && d < in.getRank(); ++d)
+    if (in.isDynamicDim(d))
+      whole = getStarts()[d] == 0 && getLimits()[d] == kSliceToEnd &&
+              (!getStrides() || (*getStrides())[d] == 1);
+  if (whole)
     return getInput();
   return resplat(adaptor.getInput(), getType());
 }

@@ -375,6 +375,18 @@ LogicalResult mlir::iolite::inferSliceOp(std::optional<Location> loc,
     if (stride < 1)
       return emitOptionalError(loc, "stride ", stride, " in dim ", i,
                                " must be >= 1");
+    if (limits[i] == kSliceToEnd) {
+      if (dim != kDyn)
+        return emitOptionalError(loc, "slice of dim ", i, " (size ", dim,
+                                 ") to its end: only dynamic dims are sliced "
+                                 "to the end; give the limit ",
+                                 dim);
+      if (starts[i] < 0)
+        return emitOptionalError(loc, "slice of dim ", i, " starts at ",
+                                 starts[i]);
+      shape.push_back(kDyn);
+      continue;
+    }
     if (starts[i] < 0 || starts[i] > limits[i] ||
         (dim != kDyn && limits[i] > dim))
       return emitOptionalError(loc, "slice [", starts[i], ", ", limits[i],

@@ -12,6 +12,7 @@
 
 #include "iolite/Dialect/Iolite/IR/DynamicDims.h"
 #include "iolite/Dialect/Iolite/IR/IoliteOps.h"
+#include "iolite/Dialect/Iolite/IR/TypeInference.h"
 #include "iolite/Dialect/Iolite/Transforms/Passes.h"
 #include "iolite/Dialect/Iolite/Transforms/Transforms.h"
 #include "mlir/IR/Verifier.h"
@@ -168,6 +169,15 @@ inferSpecialized(Operation *op, const DenseMap<Value, Type> &oldTypes,
     }
     types.push_back(out.clone(shape));
     return types;
+  }
+  if (auto slice = dyn_cast<SliceOp>(op)) {
+    // Slices to the end of a dynamic dim take its size.
+    auto in = cast<RankedTensorType>(slice.getInput().getType());
+    SmallVector<int64_t> limits(slice.getLimits());
+    for (auto [d, limit] : llvm::enumerate(limits))
+      if (limit == kSliceToEnd)
+        limit = in.getDimSize(d);
+    slice.setLimits(limits);
   }
   if (auto cast_ = dyn_cast<CastOp>(op)) {
     auto in = cast<RankedTensorType>(cast_.getInput().getType());

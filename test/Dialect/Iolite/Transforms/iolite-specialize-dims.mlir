@@ -91,3 +91,21 @@ func.func @kernels(%x: tensor<?x32xf32> {iolite.dims = ["seq", ""]})
   }
   return %A : tensor<?x32xf32>
 }
+
+// -----
+
+// Slices to the end of a dynamic dim take its size.
+
+// CHECK-LABEL: func.func @slice_to_end
+// CHECK: iolite.slice %{{.*}} [0, 0, 0] to [2, 32, 12] : tensor<2x64x12xf32>
+// CHECK: iolite.slice %{{.*}} [0, 1] to [12, 64] : tensor<12x64xf32>
+func.func @slice_to_end(%x: tensor<?x64x?xf32> {iolite.dims = ["batch", "", "seq"]},
+                        %y: tensor<?x64xf32> {iolite.dims = ["seq", ""]})
+    -> (tensor<?x32x?xf32>, tensor<?x63xf32>)
+    attributes {iolite.dim_bounds = {batch = array<i64: 1, 4>,
+                                     seq = array<i64: 1, 64>}} {
+  %a = iolite.slice %x [0, 0, 0] to [9223372036854775807, 32, 9223372036854775807]
+      : tensor<?x64x?xf32>
+  %b = iolite.slice %y [0, 1] to [9223372036854775807, 64] : tensor<?x64xf32>
+  return %a, %b : tensor<?x32x?xf32>, tensor<?x63xf32>
+}

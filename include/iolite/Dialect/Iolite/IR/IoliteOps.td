@@ -424,9 +424,16 @@ def Iolite_SliceOp : Iolite_InferredOp<"slice"> {
   let description = [{
     Takes `input[starts[i] : limits[i] : strides[i]]` in every dim, with
     `0 <= start <= limit <= dim` and `stride >= 1` (strides default to 1).
+    A dynamic dim (a symbolic batch or sequence length) may be sliced to its
+    end, whatever its size, with the limit 9223372036854775807 (INT64_MAX,
+    as ONNX's Slice writes "to the end"); specialising the dims replaces it
+    by the size. Static dims take explicit limits.
 
     ```mlir
     %y = iolite.slice %x [0, 0, 8] to [2, 8, 16] : tensor<2x8x16xf32>
+    // Channels 0..31 of every position of a sequence of any length.
+    %z = iolite.slice %w [0, 0, 0] to [1, 32, 9223372036854775807]
+        : tensor<1x64x?xf32>
     ```
   }];
   let arguments = (ins Iolite_Tensor:$input, DenseI64ArrayAttr:$starts,

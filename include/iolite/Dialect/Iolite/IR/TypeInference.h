@@ -23,10 +23,14 @@
 #include "mlir/IR/Location.h"
 #include "mlir/IR/TypeRange.h"
 #include "mlir/Support/LLVM.h"
+#include <limits>
 #include <optional>
 
 namespace mlir {
 namespace iolite {
+
+/// The slice limit that takes a dynamic dim to its end, whatever its size.
+constexpr int64_t kSliceToEnd = std::numeric_limits<int64_t>::max();
 
 /// True when two dims may be equal (equal, or either dynamic).
 bool dimsCompatible(int64_t a, int64_t b);
