@@ -221,9 +221,11 @@ llvm::json::Object describeType(Type type) {
   type.print(os);
   o["type"] = text;
   if (auto tensor = dyn_cast<RankedTensorType>(type)) {
+    // A symbolic dim (docs/dynamic-shapes.md) is null.
     llvm::json::Array shape;
     for (int64_t d : tensor.getShape())
-      shape.push_back(d);
+      shape.push_back(ShapedType::isDynamic(d) ? llvm::json::Value(nullptr)
+                                               : llvm::json::Value(d));
     o["shape"] = std::move(shape);
     std::string dtype;
     llvm::raw_string_ostream ds(dtype);

@@ -36,13 +36,14 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 # ---------------------------------------------------------------------------
 
 class TensorType:
-    """A ranked tensor type with a static shape."""
+    """A ranked tensor type. A dim is an int, or None for a symbolic dim of
+    a function's signature (`?`, docs/dynamic-shapes.md)."""
 
     __slots__ = ("shape", "dtype")
 
     def __init__(self, shape, dtype):
-        self.shape = tuple(int(d) for d in shape)
-        if any(d < 0 for d in self.shape):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        if any(d is not None and d < 0 for d in self.shape):
             raise ValueError(f"negative dim in shape {self.shape}")
         self.dtype = _dt.canonical(dtype)
 
@@ -51,7 +52,7 @@ class TensorType:
         return len(self.shape)
 
     def __str__(self):
-        dims = "".join(f"{d}x" for d in self.shape)
+        dims = "".join(f"{'?' if d is None else d}x" for d in self.shape)
         return f"tensor<{dims}{self.dtype}>"
 
     __repr__ = __str__
@@ -236,6 +237,10 @@ class Graph:
     def input(self, shape, dtype="f32", name=None):
         """A new function argument of the given shape and element type."""
         t = TensorType(shape, dtype)
+        if None in t.shape:
+            raise ValueError(
+                "Graph inputs have static shapes; a model with symbolic dims "
+                "is written in MLIR with iolite.dims (docs/dynamic-shapes.md)")
         name = self._unique_name(name or f"arg{len(self.inputs)}")
         v = Value(self, f"%arg{len(self.inputs)}", t, name)
         self.inputs.append(v)

@@ -206,6 +206,26 @@ def test_compile_models_from_files_and_modules(tmp_path):
                      MODEL_TOLERANCES)
 
 
+def test_symbolic_dims_from_python():
+    # Bounds keep an ONNX dim symbolic (a tuple, a range or the text form);
+    # a bundle needs values, and says so (docs/dynamic-shapes.md).
+    onnx = REPO / "test" / "Driver" / "Inputs" / "mlp.onnxtxt"
+    for dims in ({"batch": (1, 64)}, {"batch": range(1, 65)}, "batch=1..64"):
+        text = iolite.import_onnx(onnx, dims=dims).text
+        assert 'tensor<?x16xf32> {iolite.dims = ["batch", ""]}' in text
+        assert "iolite.dim_bounds = {batch = array<i64: 1, 64>}" in text
+    module = iolite.import_onnx(onnx, dims={"batch": (1, 64)})
+    assert module.functions[0].arguments[0].shape == (None, 16)
+    assert str(module.functions[0].results[0]) == "tensor<?x8xf32>"
+    with pytest.raises(ValueError, match="Graph inputs have static shapes"):
+        iolite.Graph("g").input((None, 16))
+    fused = iolite.compile(onnx, emit="fused", dims={"batch": (1, 64)})
+    assert "iolite.kernel" in fused and "tensor<?x16xf32>" in fused
+    with pytest.raises(CompileError, match=r"has symbolic dims \(batch "
+                       r"1\.\.64\); GPU kernels and bundles"):
+        iolite.compile(onnx, targets=["emu-sm_90a"], dims={"batch": (1, 64)})
+
+
 def test_run_checks_inputs_and_backends():
     g = iolite.Graph("checks")
     x = g.input((2, 3))
