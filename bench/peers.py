@@ -60,14 +60,18 @@ IREE_NOTES = {"sm_90a": "IREE has no sm_90 target: its sm_80 code, "
 
 def parse_ptxas_log(text):
     """Per-entry registers, spill bytes, stack and static smem from the
-    `ptxas -v` lines of `text` (ptxas's or nvcc -Xptxas -v's stderr)."""
+    `ptxas -v` lines of `text` (ptxas's or nvcc -Xptxas -v's stderr). A
+    field whose line is missing stays None, never 0: the report prints it as
+    not reported."""
     kernels, cur = {}, None
     for line in text.splitlines():
         m = re.search(r"Compiling entry function '([^']+)'", line)
         if m:
             cur = m.group(1)
-            kernels[cur] = {"registers": 0, "spills": 0, "stack": 0,
-                            "static_shared": 0}
+            # ptxas prints no smem figure for a kernel without static
+            # shared memory, so that one alone defaults to 0.
+            kernels[cur] = {"registers": None, "spills": None,
+                            "stack": None, "static_shared": 0}
             continue
         if cur is None:
             continue
@@ -120,14 +124,15 @@ def hsaco_report(path):
                 pass
     if cur.get("name"):
         kernels[cur["name"]] = cur
+    # A field the metadata does not give stays None, never 0.
     out = {}
     for name, k in kernels.items():
-        out[name] = {"registers": k.get("vgpr_count", 0),
-                     "scalar_registers": k.get("sgpr_count", 0),
-                     "spills": k.get("vgpr_spill_count", 0),
-                     "scalar_spills": k.get("sgpr_spill_count", 0),
-                     "stack": k.get("private_segment_fixed_size", 0),
-                     "static_shared": k.get("group_segment_fixed_size", 0),
+        out[name] = {"registers": k.get("vgpr_count"),
+                     "scalar_registers": k.get("sgpr_count"),
+                     "spills": k.get("vgpr_spill_count"),
+                     "scalar_spills": k.get("sgpr_spill_count"),
+                     "stack": k.get("private_segment_fixed_size"),
+                     "static_shared": k.get("group_segment_fixed_size"),
                      "threads": k.get("max_flat_workgroup_size")}
     return out
 

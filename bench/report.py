@@ -713,17 +713,25 @@ def peers_section(results, figdir):
             continue
         ks = []
         for k in r["kernels"]:
-            regs = f"{k.get('registers')}"
-            if k.get("scalar_registers"):
-                regs += f"+{k['scalar_registers']}s"
+            def given(key, unit):
+                # A figure the peer's report did not give is not 0.
+                v = k.get(key)
+                return f"{v} {unit}" if v is not None else \
+                    f"{unit} NOT REPORTED"
+            if k.get("registers") is None:
+                regs = given("registers", "r")
+            else:
+                regs = f"{k['registers']}"
+                if k.get("scalar_registers"):
+                    regs += f"+{k['scalar_registers']}s"
+                regs += " r"
             shared = (f"{k['shared'] / 1024:.1f} KiB" if k.get("shared") is
                       not None else "?")
             if k.get("shared_note"):
                 shared += " static"
             masked = "iolite.compare" in k.get("ops", [])
             ks.append(f"`{k['name'][:48]}`{' †' if masked else ''}: "
-                      f"{regs} r, "
-                      f"{k.get('spills', '?')} spill, {shared}, "
+                      f"{regs}, {given('spills', 'spill')}, {shared}, "
                       f"{k.get('threads', '?')} thr")
         if r.get("note"):
             ks.append(f"*{r['note']}*")

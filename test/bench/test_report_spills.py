@@ -46,3 +46,29 @@ def test_both_are_named():
                         row("attn", "gfx942")])
     assert "**1** spilling, **1** without" in line
     assert "NOT met — mm on sm_90a; attn on gfx942." in line
+
+
+# The peers' ptxas reports (bench/peers.py) fail closed the same way: a
+# kernel whose spill line is missing has no spill count, not 0.
+from peers import parse_ptxas_log  # noqa: E402
+
+PTXAS = """ptxas info    : Compiling entry function 'full' for 'sm_90a'
+ptxas info    : Function properties for full
+    16 bytes stack frame, 8 bytes spill stores, 8 bytes spill loads
+ptxas info    : Used 255 registers, used 1 barriers, 384 bytes cmem[0]
+ptxas info    : Compiling entry function 'cut' for 'sm_90a'
+ptxas info    : Used 40 registers, 49152 bytes smem
+"""
+
+
+def test_peer_report_reads_what_ptxas_printed():
+    k = parse_ptxas_log(PTXAS)
+    assert k["full"] == {"registers": 255, "spills": 16, "stack": 16,
+                         "static_shared": 0}
+    assert k["cut"]["registers"] == 40
+    assert k["cut"]["static_shared"] == 49152
+
+
+def test_peer_report_without_spill_line_is_unknown():
+    k = parse_ptxas_log(PTXAS)["cut"]
+    assert k["spills"] is None and k["stack"] is None
