@@ -465,6 +465,9 @@ iolite_capi_compile_file(iolite_capi_context_t context, const char *path,
                     "'");
       compileOptions.backend.emuMatrixLevel = level;
     }
+    if (options->max_registers)
+      compileOptions.backend.maxRegisters = options->max_registers;
+    compileOptions.spillsAreErrors = options->werror_spills != 0;
   }
   if (compileOptions.emit == EmitStage::Bundle &&
       compileOptions.outputDir.empty())

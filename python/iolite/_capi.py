@@ -50,7 +50,9 @@ class _CompileOptions(ctypes.Structure):
                 ("dims", ctypes.c_char_p),
                 ("allow_tf32", ctypes.c_int),
                 ("no_matrix_units", ctypes.c_int),
-                ("emu_matrix_level", ctypes.c_char_p)]
+                ("emu_matrix_level", ctypes.c_char_p),
+                ("max_registers", ctypes.c_uint),
+                ("werror_spills", ctypes.c_int)]
 
 
 class EmuLaunchStats(ctypes.Structure):
@@ -234,7 +236,8 @@ def import_onnx(path, dims, function_name, flags):
 
 def compile_model(source, model_name, path, targets, output_dir, emit,
                   no_fusion, remarks, dims, allow_tf32=False,
-                  no_matrix_units=False, emu_matrix_level=None):
+                  no_matrix_units=False, emu_matrix_level=None,
+                  max_registers=None, werror_spills=False):
     """Runs the compile driver on MLIR text `source` named `model_name`, or
     on the model file at `path`."""
     options = _CompileOptions(
@@ -246,7 +249,9 @@ def compile_model(source, model_name, path, targets, output_dir, emit,
         allow_tf32=int(bool(allow_tf32)),
         no_matrix_units=int(bool(no_matrix_units)),
         emu_matrix_level=emu_matrix_level.encode() if emu_matrix_level
-        else None)
+        else None,
+        max_registers=int(max_registers or 0),
+        werror_spills=int(bool(werror_spills)))
     lib = capi()
     if path is not None:
         handle = lib.iolite_capi_compile_file(context(), str(path).encode(),

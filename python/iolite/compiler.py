@@ -62,7 +62,7 @@ def _source_of(model, name, example_inputs):
 def compile(model, targets=("sm_90a",), output_dir=None, emit="bundle",
             no_fusion=False, remarks=False, name=None, example_inputs=None,
             dims=None, allow_tf32=False, no_matrix_units=False,
-            emu_matrix_level=None):
+            emu_matrix_level=None, max_registers=None, werror_spills=False):
     """Compiles `model` as iolite-compile does.
 
     `model` is a Graph, a Module (iolite.parse / iolite.import_onnx), MLIR
@@ -75,7 +75,10 @@ def compile(model, targets=("sm_90a",), output_dir=None, emit="bundle",
     `allow_tf32` lets f32 products use TF32 matrix instructions (as
     torch.backends.cuda.matmul.allow_tf32); `no_matrix_units` keeps every
     product on the FMA units; `emu_matrix_level` ("isa" or "warp") picks how
-    emu targets run matrix instructions.
+    emu targets run matrix instructions. `max_registers` caps every
+    kernel's registers per thread (iolite-compile --max-registers); a kernel
+    that then spills is a warning in the diagnostics, or a CompileError
+    with `werror_spills`.
     Raises CompileError with the driver's diagnostics on failure.
     """
     if emit not in EMIT_STAGES:
@@ -98,7 +101,8 @@ def compile(model, targets=("sm_90a",), output_dir=None, emit="bundle",
                                      ",".join(targets), output_dir, emit,
                                      no_fusion, remarks, _dims_text(dims),
                                      allow_tf32, no_matrix_units,
-                                     emu_matrix_level)
+                                     emu_matrix_level, max_registers,
+                                     werror_spills)
     except BaseException:
         if temporary:
             shutil.rmtree(temporary, ignore_errors=True)

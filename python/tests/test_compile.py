@@ -226,6 +226,35 @@ def test_symbolic_dims_from_python():
         iolite.compile(onnx, targets=["emu-sm_90a"], dims={"batch": (1, 64)})
 
 
+MATMUL_SILU = """
+func.func @mm(%a: tensor<64x128xf32>, %b: tensor<128x64xf32>,
+              %c: tensor<64x64xf32>) -> tensor<64x64xf32> {
+  %0 = iolite.matmul %a, %b : tensor<64x128xf32>, tensor<128x64xf32>
+  %1 = iolite.add %0, %c : tensor<64x64xf32>, tensor<64x64xf32>
+  %2 = iolite.silu %1 : tensor<64x64xf32>
+  return %2 : tensor<64x64xf32>
+}
+"""
+
+
+def test_register_cap_and_spills_from_python():
+    # As iolite-compile --max-registers / --werror-spills
+    # (test/Driver/max-registers.mlir): the cap reaches ptxas, the spill is
+    # reported in the manifest and the diagnostics, and is an error when
+    # asked.
+    capped = iolite.compile(MATMUL_SILU, name="mm", targets=["sm_90a"],
+                            max_registers=16)
+    res = capped.kernels[0]["targets"]["sm_90a"]["resources"]
+    assert res["registers"] <= 24 and res["spills"] > 0
+    assert any("spills on sm_90a" in d["message"]
+               for d in capped.remarks)
+    free = iolite.compile(MATMUL_SILU, name="mm", targets=["sm_90a"])
+    assert free.kernels[0]["targets"]["sm_90a"]["resources"]["spills"] == 0
+    with pytest.raises(CompileError, match="spills on sm_90a"):
+        iolite.compile(MATMUL_SILU, name="mm", targets=["sm_90a"],
+                       max_registers=16, werror_spills=True)
+
+
 def test_run_checks_inputs_and_backends():
     g = iolite.Graph("checks")
     x = g.input((2, 3))

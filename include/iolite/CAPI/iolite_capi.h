@@ -142,6 +142,12 @@ typedef struct iolite_capi_compile_options {
   /// How emu targets run matrix instructions: "isa" (default) or "warp"
   /// (--emu-matrix-level).
   const char *emu_matrix_level;
+  /// Registers per thread every kernel may use, 0 for the back end's
+  /// choice (--max-registers).
+  unsigned max_registers;
+  /// A kernel that spills is an error and no bundle is written
+  /// (--werror-spills).
+  int werror_spills;
 } iolite_capi_compile_options_t;
 
 /// Runs mlir::iolite::compile on the model at `path` (.mlir, .onnx,
