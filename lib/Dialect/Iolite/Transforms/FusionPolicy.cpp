@@ -89,8 +89,18 @@ int64_t bytesOf(Type t) {
   return std::max<int64_t>(1, (e.getIntOrFloatBitWidth() + 7) / 8);
 }
 
+/// What a footprint assumes for a symbolic dim: larger than any tile or
+/// on-chip buffer, so nothing sized by it counts as fitting (a row-wise
+/// epilogue over a dynamic row is not fused), yet small enough that products
+/// of a few such sizes stay far from overflowing.
+constexpr int64_t kDynamicExtent = int64_t(1) << 20;
+
+int64_t extent(int64_t d) {
+  return ShapedType::isDynamic(d) ? kDynamicExtent : d;
+}
+
 int64_t lastDim(Value v) {
-  return cast<RankedTensorType>(v.getType()).getShape().back();
+  return extent(cast<RankedTensorType>(v.getType()).getShape().back());
 }
 
 /// The normalised reduction axis of a row-wise op, or -1 when it reduces
@@ -219,13 +229,13 @@ KernelFootprint scanFootprint(Operation *op, const TargetDescription &target) {
   if (auto scan = dyn_cast<SelectiveScanOp>(op)) {
     // One channel per thread, its N-element state in registers.
     fp.registersPerThread =
-        cast<RankedTensorType>(scan.getA().getType()).getDimSize(1);
+        extent(cast<RankedTensorType>(scan.getA().getType()).getDimSize(1));
     fp.tile = llvm::formatv("one channel per thread, state {0}",
                             fp.registersPerThread);
   } else if (auto ssd = dyn_cast<SsdOp>(op)) {
     auto x = cast<RankedTensorType>(ssd.getX().getType());
     auto b = cast<RankedTensorType>(ssd.getB().getType());
-    int64_t p = x.getDimSize(3), n = b.getDimSize(3);
+    int64_t p = extent(x.getDimSize(3)), n = extent(b.getDimSize(3));
     int64_t chunk = static_cast<int64_t>(ssd.getChunkSize());
     // A chunk of x, B, C staged and the P x N state of one head.
     fp.sharedMemoryBytes = chunk * (p + 2 * n) * 4 + p * n * 4;
