@@ -56,10 +56,13 @@ def signature(text, name):
         depth -= text[j] == ")"
         if depth == 0:
             break
+    # A symbolic dim (`?`, docs/dynamic-shapes.md) runs at 5: one value for
+    # every symbol keeps dims that must agree equal, and lies within the
+    # tests' bounds.
     args = []
     for t in re.findall(r"%\w+:\s*tensor<([^>]*)>", text[i:j + 1]):
         *dims, dtype = t.split("x")
-        args.append((tuple(int(d) for d in dims), dtype))
+        args.append((tuple(5 if d == "?" else int(d) for d in dims), dtype))
     return args
 
 

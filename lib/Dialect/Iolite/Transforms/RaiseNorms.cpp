@@ -176,9 +176,12 @@ ReduceOp matchMean(Value v, SmallVectorImpl<Operation *> &ops,
     why = "the statistic drops the reduced dims (keep_dims is not set)";
     return {};
   }
+  // Batch and sequence dims may be symbolic; the normalised dims set the
+  // mean's scale and the weight's shape, so they must be static.
   auto inType = r.getInput().getType();
-  if (!inType.hasStaticShape()) {
-    why = "the statistic reduces a dynamic shape";
+  if (llvm::any_of(reduceAxes(r),
+                   [&](int64_t a) { return inType.isDynamicDim(a); })) {
+    why = "the statistic reduces a dynamic dim";
     return {};
   }
   if (scaleOp) {
@@ -298,9 +301,11 @@ CoreResult matchCore(Operation *op, NormMatch &m, std::string &why) {
 /// the trailing dims `axes`, optionally behind leading 1s.
 bool isParam(Value w, RankedTensorType t, ArrayRef<int64_t> axes) {
   auto wt = dyn_cast<RankedTensorType>(w.getType());
-  if (!wt || !wt.hasStaticShape() || !t.hasStaticShape())
+  if (!wt || !wt.hasStaticShape())
     return false;
   ArrayRef<int64_t> normShape = t.getShape().take_back(axes.size());
+  if (llvm::is_contained(normShape, ShapedType::kDynamic))
+    return false;
   ArrayRef<int64_t> ws = wt.getShape();
   if (ws.size() < normShape.size() || ws.size() > t.getShape().size())
     return false;

@@ -191,3 +191,47 @@ func.func @rms_no_keep_dims(%x: tensor<8x8xf32>) -> tensor<8x8xf32> {
   %y = iolite.mul %x, %inv : tensor<8x8xf32>, tensor<8xf32>
   return %y : tensor<8x8xf32>
 }
+
+// -----
+
+// Symbolic batch and sequence dims (docs/dynamic-shapes.md): the norm raises
+// when the dims it normalises are static.
+
+// CHECK-LABEL: func @rms_norm_symbolic_rows
+// CHECK-NEXT: %[[N:.*]] = iolite.rms_norm %{{.*}} weight(%{{.*}} : tensor<16xf32>) {epsilon = 9.99999997E-7 : f32} : tensor<?x?x16xf32>
+// CHECK-NEXT: return %[[N]]
+// REMARK: remark: raised to iolite.rms_norm (epsilon 1e-06, weight)
+func.func @rms_norm_symbolic_rows(%x: tensor<?x?x16xf32> {iolite.dims = ["batch", "seq", ""]}, %w: tensor<16xf32>) -> tensor<?x?x16xf32>
+    attributes {iolite.dim_bounds = {batch = array<i64: 1, 8>, seq = array<i64: 1, 128>}} {
+  %two = iolite.constant dense<2.0> : tensor<f32>
+  %sq = iolite.pow %x, %two : tensor<?x?x16xf32>, tensor<f32>
+  %ms = iolite.reduce mean %sq {axes = array<i64: -1>, keep_dims} : tensor<?x?x16xf32>
+  %eps = iolite.constant dense<1.0e-6> : tensor<f32>
+  %v = iolite.add %ms, %eps : tensor<?x?x1xf32>, tensor<f32>
+  %r = iolite.sqrt %v : tensor<?x?x1xf32>
+  %one = iolite.constant dense<1.0> : tensor<f32>
+  %inv = iolite.div %one, %r : tensor<f32>, tensor<?x?x1xf32>
+  %n = iolite.mul %x, %inv : tensor<?x?x16xf32>, tensor<?x?x1xf32>
+  %y = iolite.mul %w, %n : tensor<16xf32>, tensor<?x?x16xf32>
+  return %y : tensor<?x?x16xf32>
+}
+
+// -----
+
+// A mean over a symbolic dim has no constant scale to check: not raised.
+
+// CHECK-LABEL: func @mean_over_symbolic_dim
+// CHECK: iolite.reduce mean
+// CHECK-NOT: iolite.rms_norm
+// REMARK: remark: not raised to iolite.rms_norm: the statistic reduces a dynamic dim
+func.func @mean_over_symbolic_dim(%x: tensor<16x?xf32> {iolite.dims = ["", "seq"]}) -> tensor<16x?xf32>
+    attributes {iolite.dim_bounds = {seq = array<i64: 1, 128>}} {
+  %two = iolite.constant dense<2.0> : tensor<f32>
+  %sq = iolite.pow %x, %two : tensor<16x?xf32>, tensor<f32>
+  %ms = iolite.reduce mean %sq {axes = array<i64: -1>, keep_dims} : tensor<16x?xf32>
+  %eps = iolite.constant dense<1.0e-6> : tensor<f32>
+  %v = iolite.add %ms, %eps : tensor<16x1xf32>, tensor<f32>
+  %r = iolite.sqrt %v : tensor<16x1xf32>
+  %n = iolite.div %x, %r : tensor<16x?xf32>, tensor<16x1xf32>
+  return %n : tensor<16x?xf32>
+}
