@@ -294,10 +294,7 @@ bool parseDims(const char *text, ModelLoadOptions &options,
       error = "dims: " + error;
       return false;
     }
-    if (entry.contains(".."))
-      options.dimBounds[spec->name] = spec->bound;
-    else
-      options.dims[spec->name] = spec->bound.lo;
+    addDimSpec(options, *spec);
   }
   return true;
 }

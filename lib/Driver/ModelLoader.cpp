@@ -237,6 +237,13 @@ static llvm::ManagedStatic<ModelLoadCLOptions> clOptions;
 
 void mlir::iolite::registerModelLoadCLOptions() { *clOptions; }
 
+void mlir::iolite::addDimSpec(ModelLoadOptions &options, const DimSpec &spec) {
+  if (spec.bounded)
+    options.dimBounds[spec.name] = spec.bound;
+  else
+    options.dims[spec.name] = spec.bound.lo;
+}
+
 FailureOr<ModelLoadOptions> mlir::iolite::getModelLoadOptionsFromCL() {
   ModelLoadOptions options;
   if (!clOptions.isConstructed())
@@ -248,10 +255,7 @@ FailureOr<ModelLoadOptions> mlir::iolite::getModelLoadOptionsFromCL() {
       llvm::errs() << "error: --dim: " << error << "\n";
       return failure();
     }
-    if (StringRef(entry).contains(".."))
-      options.dimBounds[spec->name] = spec->bound;
-    else
-      options.dims[spec->name] = spec->bound.lo;
+    addDimSpec(options, *spec);
   }
   options.functionName = clOptions->functionName;
   return options;

@@ -79,38 +79,22 @@ def run(model, inputs, backend, extra, dims=f"seq=1..{SEQ_BOUND}"):
                       extra_args=(f"--dim={dims}", *extra))
 
 
-@pytest.mark.parametrize("backend,extra", BACKENDS, ids=BACKEND_IDS)
-@pytest.mark.parametrize("batch,seq", SIZES)
-def test_llama_block_any_size(batch, seq, backend, extra):
-    inputs, expected = llama_case(batch, seq)
-    rc, outs, out, err = run(LLAMA, inputs, backend, extra)
-    assert rc == 0, out + err
-    assert len(outs) == 1
-    assert outs[0].shape == (batch, seq, 32)
-    rtol, atol = MODEL_TOLERANCES["f32"]
-    np.testing.assert_allclose(outs[0], expected, rtol=rtol, atol=atol)
+# Each dynamic example: its model file, the PyTorch case and its hidden size.
+EXAMPLES = {"llama_block": (LLAMA, llama_case, 32),
+            "moe_layer": (MOE, moe_case, 16),
+            "mamba_block": (MAMBA, mamba_case, 16)}
 
 
 @pytest.mark.parametrize("backend,extra", BACKENDS, ids=BACKEND_IDS)
 @pytest.mark.parametrize("batch,seq", SIZES)
-def test_moe_layer_any_size(batch, seq, backend, extra):
-    inputs, expected = moe_case(batch, seq)
-    rc, outs, out, err = run(MOE, inputs, backend, extra)
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_example_any_size(name, batch, seq, backend, extra):
+    model, case, hidden = EXAMPLES[name]
+    inputs, expected = case(batch, seq)
+    rc, outs, out, err = run(model, inputs, backend, extra)
     assert rc == 0, out + err
     assert len(outs) == 1
-    assert outs[0].shape == (batch, seq, 16)
-    rtol, atol = MODEL_TOLERANCES["f32"]
-    np.testing.assert_allclose(outs[0], expected, rtol=rtol, atol=atol)
-
-
-@pytest.mark.parametrize("backend,extra", BACKENDS, ids=BACKEND_IDS)
-@pytest.mark.parametrize("batch,seq", SIZES)
-def test_mamba_block_any_size(batch, seq, backend, extra):
-    inputs, expected = mamba_case(batch, seq)
-    rc, outs, out, err = run(MAMBA, inputs, backend, extra)
-    assert rc == 0, out + err
-    assert len(outs) == 1
-    assert outs[0].shape == (batch, seq, 16)
+    assert outs[0].shape == (batch, seq, hidden)
     rtol, atol = MODEL_TOLERANCES["f32"]
     np.testing.assert_allclose(outs[0], expected, rtol=rtol, atol=atol)
 

@@ -61,6 +61,10 @@ struct ModelLoadOptions {
   std::string functionName;
 };
 
+/// Records one --dim entry: a bound (`NAME=LO..HI`) in `dimBounds`, a value
+/// (`NAME=N`) in `dims`.
+void addDimSpec(ModelLoadOptions &options, const DimSpec &spec);
+
 /// Loads the model at `path` into `context` (registering the dialects Iolite
 /// uses). Diagnostics go to the context's handlers.
 FailureOr<OwningOpRef<ModuleOp>> loadModel(StringRef path, MLIRContext &context,

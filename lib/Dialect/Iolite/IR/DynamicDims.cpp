@@ -32,7 +32,8 @@ FailureOr<DimSpec> mlir::iolite::parseDimSpec(StringRef text,
   if (lo.getAsInteger(10, spec.bound.lo) || spec.bound.lo < 0)
     return fail();
   spec.bound.hi = spec.bound.lo;
-  if (value.contains("..") &&
+  spec.bounded = value.contains("..");
+  if (spec.bounded &&
       (hi.getAsInteger(10, spec.bound.hi) || spec.bound.hi < spec.bound.lo))
     return fail();
   return spec;

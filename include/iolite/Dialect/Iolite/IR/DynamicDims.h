@@ -56,6 +56,8 @@ using DimBounds = llvm::MapVector<StringRef, DimBound>;
 struct DimSpec {
   std::string name;
   DimBound bound;
+  /// Written as LO..HI: the dim stays symbolic, even when LO == HI.
+  bool bounded = false;
   bool pinned() const { return bound.lo == bound.hi; }
 };
 
