@@ -133,6 +133,66 @@ SmallVector<Value> ElementalEmitter::delinearize(Value linear,
   return index;
 }
 
+SmallVector<Value> ElementalEmitter::getExtents(Value value) {
+  auto type = cast<ShapedType>(value.getType());
+  SmallVector<Value> extents;
+  for (unsigned d = 0; d < type.getRank(); ++d) {
+    if (!type.isDynamicDim(d)) {
+      extents.push_back(constIndex(type.getDimSize(d)));
+      continue;
+    }
+    assert(extentResolver && "a dynamic dim without an extent resolver");
+    extents.push_back(extentResolver(value, d));
+  }
+  return extents;
+}
+
+Value ElementalEmitter::linearize(ValueRange index, ValueRange extents) {
+  if (extents.empty())
+    return constIndex(0);
+  Value linear = index[0];
+  for (size_t i = 1; i < extents.size(); ++i) {
+    linear = arith::MulIOp::create(b, linear, extents[i]);
+    linear = arith::AddIOp::create(b, linear, index[i]);
+  }
+  return linear;
+}
+
+SmallVector<Value> ElementalEmitter::delinearize(Value linear,
+                                                 ValueRange extents) {
+  SmallVector<Value> index(extents.size());
+  for (int64_t i = static_cast<int64_t>(extents.size()) - 1; i >= 0; --i) {
+    if (i == 0) {
+      index[i] = linear;
+      break;
+    }
+    index[i] = arith::RemUIOp::create(b, linear, extents[i]);
+    linear = arith::DivUIOp::create(b, linear, extents[i]);
+  }
+  return index;
+}
+
+SmallVector<Value> ElementalEmitter::runElementIndex(ValueRange index,
+                                                     Value shaped,
+                                                     unsigned width,
+                                                     unsigned i) {
+  auto type = cast<ShapedType>(shaped.getType());
+  if (type.hasStaticShape())
+    return runElementIndex(index, type.getShape(), width, i);
+  SmallVector<Value> idx(index.begin(), index.end());
+  if (i == 0)
+    return idx;
+  ArrayRef<int64_t> shape = type.getShape();
+  if (!ShapedType::isDynamic(shape.back()) && shape.back() % width == 0) {
+    idx.back() = arith::AddIOp::create(b, idx.back(), constIndex(i));
+    return idx;
+  }
+  SmallVector<Value> extents = getExtents(shaped);
+  Value linear =
+      arith::AddIOp::create(b, linearize(index, extents), constIndex(i));
+  return delinearize(linear, extents);
+}
+
 SmallVector<Value> ElementalEmitter::broadcastIndex(ValueRange index,
                                                     ArrayRef<int64_t> shape) {
   SmallVector<Value> result;
@@ -377,10 +437,9 @@ ElementalEmitter::emitRun(Value value, ValueRange index, unsigned width) {
 FailureOr<SmallVector<Value>>
 ElementalEmitter::emitRunByElement(Value value, ValueRange index,
                                    unsigned width) {
-  ArrayRef<int64_t> shape = shapeOf(value);
   SmallVector<Value> result;
   for (unsigned i = 0; i < width; ++i) {
-    FailureOr<Value> v = emit(value, runElementIndex(index, shape, width, i));
+    FailureOr<Value> v = emit(value, runElementIndex(index, value, width, i));
     if (failed(v))
       return failure();
     result.push_back(*v);
@@ -394,7 +453,8 @@ ElementalEmitter::emitRunUncached(Value value, ValueRange index,
   ArrayRef<int64_t> shape = shapeOf(value);
   // Whether the run stays within one row (then it moves along the last dim
   // only, from a multiple of `width`).
-  bool inRow = !shape.empty() && shape.back() % width == 0;
+  bool inRow = !shape.empty() && !ShapedType::isDynamic(shape.back()) &&
+               shape.back() % width == 0;
   if (auto it = runSources.find(value); it != runSources.end() && inRow)
     return it->second(b, index, width);
   if (sources.count(value))
@@ -418,7 +478,7 @@ ElementalEmitter::emitRunUncached(Value value, ValueRange index,
         all.push_back(d);
       flat = memref::CollapseShapeOp::create(
           b, mem, ArrayRef<ReassociationIndices>{all});
-      linear = linearize(index, shape);
+      linear = linearize(index, getExtents(value));
     }
     int64_t align = std::min<int64_t>(width * elementBytes(et),
                                       static_cast<int64_t>(bufferAlignment));
@@ -456,7 +516,7 @@ ElementalEmitter::emitRunUncached(Value value, ValueRange index,
     SmallVector<Value> run;
     for (unsigned i = 0; i < width; ++i) {
       FailureOr<Value> x = emit(
-          operand, broadcastIndex(runElementIndex(index, shape, width, i), os));
+          operand, broadcastIndex(runElementIndex(index, value, width, i), os));
       if (failed(x))
         return failure();
       run.push_back(*x);
@@ -491,8 +551,9 @@ ElementalEmitter::emitRunUncached(Value value, ValueRange index,
     return operandRun(op->getOperand(0));
   // Reshapes keep the row-major order: the run continues in the input.
   if (auto r = dyn_cast<ReshapeOp>(op)) {
-    ArrayRef<int64_t> inShape = shapeOf(r.getInput());
-    return emitRun(r.getInput(), delinearize(linearize(index, shape), inShape),
+    return emitRun(r.getInput(),
+                   delinearize(linearize(index, getExtents(value)),
+                               getExtents(r.getInput())),
                    width);
   }
   // A unit-stride slice of the last dim starting at a multiple of `width`.
@@ -502,7 +563,7 @@ ElementalEmitter::emitRunUncached(Value value, ValueRange index,
     ArrayRef<int64_t> starts = s.getStarts();
     bool unitLast = !strides || strides->back() == 1;
     if (inRow && unitLast && starts.back() % width == 0 &&
-        inShape.back() % width == 0) {
+        !ShapedType::isDynamic(inShape.back()) && inShape.back() % width == 0) {
       SmallVector<Value> in;
       for (auto [i, start] : llvm::enumerate(starts)) {
         int64_t stride = strides ? (*strides)[i] : 1;
@@ -756,9 +817,9 @@ FailureOr<Value> ElementalEmitter::emitOp(Operation *op, unsigned resultNumber,
 
   return llvm::TypeSwitch<Operation *, FailureOr<Value>>(op)
       .Case<ReshapeOp>([&](ReshapeOp r) {
-        Value linear = linearize(index, shape);
+        Value linear = linearize(index, getExtents(result));
         return operand(r.getInput(),
-                       delinearize(linear, shapeOf(r.getInput())));
+                       delinearize(linear, getExtents(r.getInput())));
       })
       .Case<TransposeOp>([&](TransposeOp t) {
         SmallVector<Value> in(index.size());
@@ -788,15 +849,15 @@ FailureOr<Value> ElementalEmitter::emitOp(Operation *op, unsigned resultNumber,
         int64_t axis = normAxis(static_cast<int64_t>(c.getAxis()),
                                 static_cast<int64_t>(shape.size()));
         // Chain of ifs: the first input whose range holds index[axis].
-        std::function<FailureOr<Value>(unsigned, int64_t)> pick =
-            [&](unsigned i, int64_t start) -> FailureOr<Value> {
+        std::function<FailureOr<Value>(unsigned, Value)> pick =
+            [&](unsigned i, Value start) -> FailureOr<Value> {
           Value in = c.getInputs()[i];
           SmallVector<Value> idx(index.begin(), index.end());
-          idx[axis] = a.idxSub(index[axis], constIndex(start));
+          idx[axis] = a.idxSub(index[axis], start);
           if (i + 1 == c.getInputs().size())
             return operand(in, idx);
-          int64_t end = start + shapeOf(in)[axis];
-          Value inRange = a.ltIdx(index[axis], constIndex(end));
+          Value end = a.idxAdd(start, getExtents(in)[axis]);
+          Value inRange = a.ltIdx(index[axis], end);
           FailureOr<SmallVector<Value>> r = ifThenElse(
               inRange, computeType,
               [&]() -> FailureOr<SmallVector<Value>> {
@@ -815,7 +876,7 @@ FailureOr<Value> ElementalEmitter::emitOp(Operation *op, unsigned resultNumber,
             return failure();
           return (*r)[0];
         };
-        return pick(0, 0);
+        return pick(0, constIndex(0));
       })
       .Case<GatherOp>([&](GatherOp g) -> FailureOr<Value> {
         int64_t dataRank = shapeOf(g.getData()).size();
@@ -826,13 +887,13 @@ FailureOr<Value> ElementalEmitter::emitOp(Operation *op, unsigned resultNumber,
         FailureOr<Value> row = operand(g.getIndices(), idxIndex);
         if (failed(row))
           return failure();
-        int64_t dim = shapeOf(g.getData())[axis];
+        Value dim = getExtents(g.getData())[axis];
         Value r = a.toIndex(*row);
         // Negative indices count from the end; out-of-range ones clamp.
         Value isNeg = a.ltIdx(r, constIndex(0));
-        r = a.select(isNeg, a.idxAdd(r, constIndex(dim)), r);
+        r = a.select(isNeg, a.idxAdd(r, dim), r);
         r = arith::MaxSIOp::create(b, r, constIndex(0));
-        r = arith::MinSIOp::create(b, r, constIndex(dim - 1));
+        r = arith::MinSIOp::create(b, r, a.idxSub(dim, constIndex(1)));
         SmallVector<Value> dataIndex(index.begin(), index.begin() + axis);
         dataIndex.push_back(r);
         dataIndex.append(index.begin() + axis + idxRank, index.end());

@@ -78,28 +78,146 @@ KernelAnalysis KernelAnalysis::analyze(KernelOp kernel) {
 // KernelEmitContext
 //===----------------------------------------------------------------------===//
 
+static bool hasDynamicShape(Type t) {
+  auto shaped = dyn_cast<ShapedType>(t);
+  return shaped && !shaped.hasStaticShape();
+}
+
 KernelEmitContext::KernelEmitContext(KernelOp kernel, gpu::GPUFuncOp func,
                                      const TargetDescription &target,
-                                     const CodegenOverrides &overrides)
+                                     const CodegenOverrides &overrides,
+                                     const SymbolicShapes *shapes)
     : kernel(kernel), func(func), target(target), overrides(overrides),
-      builder(kernel.getLoc(), func.getContext()), primary(this) {
+      builder(kernel.getLoc(), func.getContext()), shapes(shapes),
+      primary(this) {
   Block &entry = func.getBody().front();
   builder.setInsertionPoint(entry.getTerminator());
   Block &body = kernel.getBody().front();
   unsigned numInputs = body.getNumArguments();
-  for (unsigned i = 0; i < numInputs; ++i)
-    bindings[body.getArgument(i)] = entry.getArgument(i);
-  for (unsigned i = 0; i < kernel.getNumResults(); ++i)
-    outputs.push_back(entry.getArgument(numInputs + i));
-  if (entry.getNumArguments() > numInputs + kernel.getNumResults())
+  unsigned numOutputs = kernel.getNumResults();
+  unsigned numSymbols = shapes ? shapes->getNumSymbols() : 0;
+  if (shapes) {
+    kernel.walk([&](Operation *op) {
+      for (Region &r : op->getRegions())
+        for (Block &blk : r)
+          for (Value a : blk.getArguments())
+            dynamicExtents |= hasDynamicShape(a.getType());
+      for (Value r : op->getResults())
+        dynamicExtents |= hasDynamicShape(r.getType());
+    });
+  }
+  if (!dynamicExtents) {
+    for (unsigned i = 0; i < numInputs; ++i)
+      bindings[body.getArgument(i)] = entry.getArgument(i);
+    for (unsigned i = 0; i < numOutputs; ++i)
+      outputs.push_back(entry.getArgument(numInputs + i));
+  } else {
+    // The symbols' values, then a view of every dynamic buffer with its
+    // run-time sizes and row-major strides.
+    OpBuilder::InsertionGuard guard(builder);
+    builder.setInsertionPointToStart(&entry);
+    for (unsigned s = 0; s < numSymbols; ++s) {
+      auto cast = arith::IndexCastOp::create(
+          builder, builder.getIndexType(),
+          entry.getArgument(numInputs + numOutputs + s));
+      symbolValues.push_back(cast);
+      entryAnchor = cast;
+    }
+    auto view = [&](Value tensor, Value flat) -> Value {
+      auto type = cast<RankedTensorType>(tensor.getType());
+      if (type.hasStaticShape())
+        return flat;
+      SmallVector<OpFoldResult> sizes, strides(type.getRank());
+      for (unsigned d = 0; d < type.getRank(); ++d)
+        sizes.push_back(
+            type.isDynamicDim(d)
+                ? OpFoldResult(getExtent(tensor, d))
+                : OpFoldResult(builder.getIndexAttr(type.getDimSize(d))));
+      DimExpr stride = DimExpr::constant(1);
+      for (int64_t d = type.getRank() - 1; d >= 0; --d) {
+        strides[d] = stride.isConstant()
+                         ? OpFoldResult(builder.getIndexAttr(stride.coeff))
+                         : OpFoldResult(getExtent(stride));
+        stride = stride * getDimExpr(tensor, d);
+      }
+      OpBuilder::InsertionGuard g(builder);
+      builder.setInsertionPointAfter(entryAnchor);
+      auto resultType = MemRefType::get(type.getShape(), type.getElementType());
+      auto cast = memref::ReinterpretCastOp::create(
+          builder, resultType, flat, builder.getIndexAttr(0), sizes, strides);
+      entryAnchor = cast;
+      return cast;
+    };
+    for (unsigned i = 0; i < numInputs; ++i)
+      bindings[body.getArgument(i)] =
+          view(body.getArgument(i), entry.getArgument(i));
+    for (unsigned i = 0; i < numOutputs; ++i)
+      outputs.push_back(
+          view(kernel.getResult(i), entry.getArgument(numInputs + i)));
+  }
+  if (entry.getNumArguments() > numInputs + numOutputs + numSymbols)
     scratchArg = entry.getArguments().back();
 }
 
 KernelEmitContext::KernelEmitContext(KernelEmitContext &primary,
                                      gpu::GPUFuncOp func)
-    : KernelEmitContext(primary.kernel, func, primary.target,
-                        primary.overrides) {
+    : KernelEmitContext(primary.kernel, func, primary.target, primary.overrides,
+                        primary.shapes) {
   this->primary = &primary;
+}
+
+void KernelEmitContext::setLaunch(std::array<GridExtent, 3> grid,
+                                  std::array<int64_t, 3> block) {
+  gridExtents = grid;
+  this->block = block;
+  SmallVector<int64_t> upper;
+  if (shapes)
+    for (const DimBound &b : shapes->getBounds())
+      upper.push_back(b.hi);
+  for (unsigned i = 0; i < 3; ++i)
+    this->grid[i] = grid[i].evaluate(upper).value_or(INT64_MAX);
+}
+
+DimExpr KernelEmitContext::getDimExpr(Value value, unsigned d) const {
+  if (shapes)
+    return shapes->getDim(value, d);
+  return DimExpr::constant(cast<ShapedType>(value.getType()).getDimSize(d));
+}
+
+Value KernelEmitContext::getExtent(Value value, unsigned d) {
+  return getExtent(getDimExpr(value, d));
+}
+
+Value KernelEmitContext::getExtent(const DimExpr &expr) {
+  if (expr.isConstant()) {
+    OpBuilder::InsertionGuard guard(builder);
+    Block &entry = func.getBody().front();
+    if (entryAnchor)
+      builder.setInsertionPointAfter(entryAnchor);
+    else
+      builder.setInsertionPointToStart(&entry);
+    return arith::ConstantIndexOp::create(builder, expr.coeff);
+  }
+  SmallVector<std::string> names;
+  for (unsigned i = 0; i < symbolValues.size(); ++i)
+    names.push_back("s" + std::to_string(i));
+  std::string key = expr.toC(names);
+  if (Value v = extentCache.lookup(key))
+    return v;
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointAfter(entryAnchor);
+  Value v = emitDimExpr(builder, expr, symbolValues);
+  if (Operation *def = v.getDefiningOp())
+    entryAnchor = def;
+  extentCache[key] = v;
+  return v;
+}
+
+void KernelEmitContext::prepare(ElementalEmitter &emitter) {
+  if (!dynamicExtents)
+    return;
+  emitter.setExtentResolver(
+      [this](Value v, unsigned d) { return getExtent(v, d); });
 }
 
 KernelEmitContext::~KernelEmitContext() = default;
@@ -130,11 +248,12 @@ void KernelEmitContext::storeOutputRun(unsigned i, ArrayRef<Value> computed,
   Type et = type.getElementType();
   unsigned width = computed.size();
   unsigned bits = et.getIntOrFloatBitWidth();
+  Value result = kernel.getResult(i);
   if (width == 1 || bits < 8 || !llvm::isPowerOf2_32(bits)) {
     for (auto [k, v] : llvm::enumerate(computed))
-      storeOutput(i, v,
-                  em.runElementIndex(index, type.getShape(), width,
-                                     static_cast<unsigned>(k)));
+      storeOutput(
+          i, v,
+          em.runElementIndex(index, result, width, static_cast<unsigned>(k)));
     return;
   }
   SmallVector<Value> stored;
@@ -151,7 +270,7 @@ void KernelEmitContext::storeOutputRun(unsigned i, ArrayRef<Value> computed,
       all.push_back(d);
     flat = memref::CollapseShapeOp::create(builder, out,
                                            ArrayRef<ReassociationIndices>{all});
-    linear = em.linearize(index, type.getShape());
+    linear = em.linearize(index, em.getExtents(result));
   }
   int64_t align = std::min<int64_t>(width * bits / 8, target.maxVectorBytes);
   vector::StoreOp::create(builder, vec, flat, ValueRange{linear},

@@ -29,6 +29,17 @@ static MemRefType toMemRef(Type t) {
   return MemRefType::get(tensor.getShape(), tensor.getElementType());
 }
 
+/// The parameter type of a kernel buffer: the memref of a static tensor, or
+/// a flat memref sized for the bounds (the kernel views it with its
+/// run-time sizes, KernelEmitContext).
+static MemRefType toParamMemRef(Value v, const SymbolicShapes *shapes) {
+  auto tensor = cast<RankedTensorType>(v.getType());
+  if (!shapes || tensor.hasStaticShape())
+    return toMemRef(tensor);
+  RankedTensorType bound = shapes->getBoundType(v);
+  return MemRefType::get({bound.getNumElements()}, bound.getElementType());
+}
+
 static int64_t byteSize(ShapedType t) {
   int64_t bits = t.getElementType().getIntOrFloatBitWidth();
   int64_t bytes = bits == 1 ? 1 : bits / 8;
@@ -87,6 +98,21 @@ static LogicalResult annotateKernelFunc(KernelOp kernel, KernelEmitContext &ctx,
       {static_cast<int32_t>(block[0]), static_cast<int32_t>(block[1]),
        static_cast<int32_t>(block[2])}));
   func->setAttr("iolite.grid", b.getDenseI64ArrayAttr(grid));
+  // A grid that depends on the symbols: per axis [divisor, coeff,
+  // exponent of each symbol...], ceil(coeff * prod(s^e) / divisor) blocks.
+  auto extents = ctx.getGridExtents();
+  if (llvm::any_of(extents,
+                   [](const GridExtent &g) { return !g.isConstant(); })) {
+    SmallVector<Attribute> axes;
+    unsigned numSymbols = ctx.getSymbolicShapes()->getNumSymbols();
+    for (const GridExtent &g : extents) {
+      SmallVector<int64_t> entry{g.divisor, g.expr.coeff};
+      for (unsigned s = 0; s < numSymbols; ++s)
+        entry.push_back(s < g.expr.exps.size() ? g.expr.exps[s] : 0);
+      axes.push_back(b.getDenseI64ArrayAttr(entry));
+    }
+    func->setAttr("iolite.grid_extents", b.getArrayAttr(axes));
+  }
   func->setAttr("iolite.block", b.getDenseI64ArrayAttr(block));
   func->setAttr("iolite.shared_memory_bytes",
                 b.getI64IntegerAttr(ctx.getSharedMemoryPlan().getTotalBytes()));
@@ -112,16 +138,25 @@ static LogicalResult annotateKernelFunc(KernelOp kernel, KernelEmitContext &ctx,
 static FailureOr<GeneratedKernel>
 generateKernel(KernelOp kernel, gpu::GPUModuleOp module, SymbolTable &symbols,
                const TargetDescription &target,
-               const CodegenOverrides &overrides) {
+               const CodegenOverrides &overrides,
+               const SymbolicShapes *shapes) {
   SmallVector<Type> argTypes;
+  Block &kernelBody = kernel.getBody().front();
   for (Value v : kernel.getInputs()) {
     if (!isa<RankedTensorType>(v.getType()))
       return kernel.emitError() << "kernel input of type " << v.getType()
                                 << " is not a ranked tensor";
-    argTypes.push_back(toMemRef(v.getType()));
   }
-  for (Type t : kernel.getResultTypes())
-    argTypes.push_back(toMemRef(t));
+  // Inside the body, the block arguments carry the operands' dims.
+  for (Value v : kernelBody.getArguments())
+    argTypes.push_back(toParamMemRef(v, shapes));
+  for (Value r : kernel.getResults())
+    argTypes.push_back(toParamMemRef(r, shapes));
+  // The symbols' values, after the buffers (every kernel of a symbolic
+  // function takes all of them, in iolite.dim_bounds order).
+  if (shapes)
+    argTypes.append(shapes->getNumSymbols(),
+                    IntegerType::get(kernel.getContext(), 64));
   OpBuilder b(module.getBodyRegion());
   b.setInsertionPointToEnd(module.getBody());
   auto func =
@@ -138,7 +173,13 @@ generateKernel(KernelOp kernel, gpu::GPUModuleOp module, SymbolTable &symbols,
   if (!tmpl)
     return kernel.emitError() << "no kernel template can generate kernel '"
                               << kernel.getName() << "'";
-  KernelEmitContext ctx(kernel, func, target, overrides);
+  KernelEmitContext ctx(kernel, func, target, overrides, shapes);
+  if (ctx.hasDynamicExtents() && !tmpl->supportsDynamicExtents(analysis))
+    return kernel.emitError()
+           << "kernel '" << kernel.getName() << "' has symbolic dims, but its "
+           << "template '" << tmpl->getName()
+           << "' generates code for static shapes only; give each symbol a "
+              "value with --dim NAME=N";
   if (failed(tmpl->emit(analysis, ctx)))
     return failure();
 
@@ -163,6 +204,17 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
                                   const CodegenOverrides &overrides) {
   Block &body = func.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
+  // A function with symbolic dims: kernels take the symbols' values.
+  std::optional<SymbolicShapes> symbolic;
+  if (hasDynamicDims(func)) {
+    if (failed(verifyDimContract(func)))
+      return failure();
+    FailureOr<SymbolicShapes> analyzed = SymbolicShapes::analyze(func);
+    if (failed(analyzed))
+      return failure();
+    symbolic = std::move(*analyzed);
+  }
+  const SymbolicShapes *shapes = symbolic ? &*symbolic : nullptr;
   for (Operation &op : body.without_terminator())
     if (!isa<KernelOp, ConstantOp>(op))
       return op.emitError()
@@ -201,7 +253,8 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
     for (auto [i, r] : llvm::enumerate(kernel.getResults())) {
       if (outputIndex.count(r))
         continue;
-      int64_t bytes = byteSize(cast<ShapedType>(r.getType()));
+      int64_t bytes = byteSize(shapes ? shapes->getBoundType(r)
+                                      : cast<ShapedType>(r.getType()));
       int64_t offset;
       if (planned) {
         offset = attr[i];
@@ -232,14 +285,16 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
 
   // The host function: inputs, outputs, workspace.
   SmallVector<Type> argTypes;
-  for (Type t : func.getArgumentTypes())
-    argTypes.push_back(toMemRef(t));
-  for (Type t : func.getResultTypes())
-    argTypes.push_back(toMemRef(t));
+  for (Value v : body.getArguments())
+    argTypes.push_back(toParamMemRef(v, shapes));
+  for (Value v : ret.getOperands())
+    argTypes.push_back(toParamMemRef(v, shapes));
   MLIRContext *ctx = func.getContext();
   auto wsType = MemRefType::get({std::max<int64_t>(workspace, 1)},
                                 IntegerType::get(ctx, 8));
   argTypes.push_back(wsType);
+  unsigned numSymbols = shapes ? shapes->getNumSymbols() : 0;
+  argTypes.append(numSymbols, IntegerType::get(ctx, 64));
   OpBuilder b(func);
   auto host = func::FuncOp::create(b, func.getLoc(), func.getName(),
                                    b.getFunctionType(argTypes, {}));
@@ -249,6 +304,34 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
   host->setAttr("iolite.num_outputs",
                 b.getI64IntegerAttr(func.getNumResults()));
   host->setAttr("iolite.target", b.getStringAttr(target.name));
+  // dim_exprs: per dim of an input or output, [coeff, exponent of each
+  // symbol...]; with the symbols' names and bounds, what a bundle needs to
+  // check and size a call.
+  auto exprAttr = [&](const DimExpr &e) {
+    SmallVector<int64_t> entry{e.coeff};
+    for (unsigned s = 0; s < numSymbols; ++s)
+      entry.push_back(s < e.exps.size() ? e.exps[s] : 0);
+    return b.getDenseI64ArrayAttr(entry);
+  };
+  if (shapes) {
+    SmallVector<Attribute> names;
+    SmallVector<int64_t> bounds;
+    for (auto [name, bound] :
+         llvm::zip(shapes->getSymbols(), shapes->getBounds())) {
+      names.push_back(b.getStringAttr(name));
+      bounds.append({bound.lo, bound.hi});
+    }
+    host->setAttr("iolite.symbols", b.getArrayAttr(names));
+    host->setAttr("iolite.symbol_bounds", b.getDenseI64ArrayAttr(bounds));
+    SmallVector<Value> interfaceValues(body.getArguments());
+    llvm::append_range(interfaceValues, ret.getOperands());
+    for (auto [i, v] : llvm::enumerate(interfaceValues)) {
+      SmallVector<Attribute> dims;
+      for (const DimExpr &e : shapes->getDims(v))
+        dims.push_back(exprAttr(e));
+      host.setArgAttr(i, "iolite.dim_exprs", b.getArrayAttr(dims));
+    }
+  }
   Block *hostBody = host.addEntryBlock();
   ImplicitLocOpBuilder hb(func.getLoc(), hostBody, hostBody->begin());
 
@@ -257,6 +340,9 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
     memrefOf[arg] = hostBody->getArgument(i);
   unsigned numIn = func.getNumArguments(), numOut = func.getNumResults();
   Value ws = hostBody->getArgument(numIn + numOut);
+  SmallVector<Value> hostSymbols;
+  for (unsigned s = 0; s < numSymbols; ++s)
+    hostSymbols.push_back(hostBody->getArgument(numIn + numOut + 1 + s));
   int cstCount = 0;
   for (Operation &op : body.without_terminator()) {
     hb.setLoc(op.getLoc());
@@ -304,19 +390,27 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
         continue;
       }
       Value off = arith::ConstantIndexOp::create(hb, offsets[r]);
-      auto view = memref::ViewOp::create(hb, toMemRef(r.getType()), ws, off,
+      auto view = memref::ViewOp::create(hb, toParamMemRef(r, shapes), ws, off,
                                          ValueRange{});
+      // The bytes the tensor takes at given dims (NAME_workspace_size).
+      if (shapes) {
+        DimExpr bytes = shapes->getNumElements(r);
+        auto et = cast<ShapedType>(r.getType()).getElementType();
+        bytes.coeff *= std::max<int64_t>(1, et.getIntOrFloatBitWidth() / 8);
+        view->setAttr("iolite.bytes_expr", exprAttr(bytes));
+      }
       resultViews.push_back({view, static_cast<unsigned>(i)});
       memrefOf[r] = view;
     }
     // A kernel whose results hold no elements (a dim of size 0) has
     // nothing to compute: no GPU function, no launch.
     if (llvm::all_of(kernel.getResults(), [](Value r) {
-          return cast<ShapedType>(r.getType()).getNumElements() == 0;
+          auto type = cast<ShapedType>(r.getType());
+          return type.hasStaticShape() && type.getNumElements() == 0;
         }))
       continue;
-    FailureOr<GeneratedKernel> generated =
-        generateKernel(kernel, module, kernelSymbols, target, overrides);
+    FailureOr<GeneratedKernel> generated = generateKernel(
+        kernel, module, kernelSymbols, target, overrides, shapes);
     if (failed(generated))
       return failure();
     SmallVector<Value> args;
@@ -324,6 +418,7 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
       args.push_back(memrefOf.lookup(in));
     for (Value r : kernel.getResults())
       args.push_back(memrefOf.lookup(r));
+    llvm::append_range(args, hostSymbols);
     // Each planned tensor is named after the kernel that produces it (the
     // bundle manifest's workspace_tensors, for the emulator's sanitizers).
     std::string producer = generated->funcs.empty()
@@ -350,6 +445,25 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
                                arith::ConstantIndexOp::create(hb, v[2])};
       };
       gpu::KernelDim3 gridDim = dim3(grid.asArrayRef());
+      // ceil(coeff * prod(symbols^e) / divisor) per axis.
+      if (auto extents =
+              gpuFunc->getAttrOfType<ArrayAttr>("iolite.grid_extents")) {
+        SmallVector<Value> symbolIndex;
+        for (Value s : hostSymbols)
+          symbolIndex.push_back(
+              arith::IndexCastOp::create(hb, hb.getIndexType(), s));
+        Value *axes[] = {&gridDim.x, &gridDim.y, &gridDim.z};
+        for (auto [axis, attr] : llvm::enumerate(extents)) {
+          ArrayRef<int64_t> e = cast<DenseI64ArrayAttr>(attr).asArrayRef();
+          DimExpr expr;
+          expr.coeff = e[1];
+          for (int64_t x : e.drop_front(2))
+            expr.exps.push_back(static_cast<unsigned>(x));
+          Value n = emitDimExpr(hb, expr, symbolIndex);
+          *axes[axis] = arith::CeilDivUIOp::create(
+              hb, n, arith::ConstantIndexOp::create(hb, e[0]));
+        }
+      }
       gpu::KernelDim3 blockDim = dim3(block.asArrayRef());
       int64_t smem =
           gpuFunc->getAttrOfType<IntegerAttr>("iolite.shared_memory_bytes")

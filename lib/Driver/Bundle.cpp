@@ -10,6 +10,7 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -90,10 +91,33 @@ LogicalResult mlir::iolite::readHostPlan(ModuleOp module, func::FuncOp host,
       host->getAttrOfType<IntegerAttr>("iolite.workspace_size").getInt();
   model.workspaceBytes =
       first ? workspace : std::max(model.workspaceBytes, workspace);
+  auto toDim = [](ArrayRef<int64_t> e) {
+    BundleDim d;
+    d.coeff = e[0];
+    d.exps.assign(e.begin() + 1, e.end());
+    return d;
+  };
   if (first) {
+    if (auto names = host->getAttrOfType<ArrayAttr>("iolite.symbols")) {
+      auto bounds =
+          host->getAttrOfType<DenseI64ArrayAttr>("iolite.symbol_bounds");
+      for (auto [i, n] : llvm::enumerate(names))
+        model.symbols.push_back(
+            {cast<StringAttr>(n).str(), bounds[2 * i], bounds[2 * i + 1]});
+    }
     for (unsigned i = 0; i < numIn + numOut; ++i) {
       BundleTensor t =
           describe(cast<MemRefType>(host.getArgument(i).getType()));
+      // A tensor with symbolic dims travels as a flat buffer sized for the
+      // bounds; its dims say what it holds.
+      if (auto dims = host.getArgAttrOfType<ArrayAttr>(i, "iolite.dim_exprs")) {
+        t.shape.clear();
+        for (Attribute a : dims) {
+          BundleDim d = toDim(cast<DenseI64ArrayAttr>(a).asArrayRef());
+          t.shape.push_back(d.isStatic() ? d.coeff : -1);
+          t.dims.push_back(std::move(d));
+        }
+      }
       (i < numIn ? model.inputs : model.outputs).push_back(t);
     }
   }
@@ -107,12 +131,15 @@ LogicalResult mlir::iolite::readHostPlan(ModuleOp module, func::FuncOp host,
       return;
     int64_t bytes = type.getNumElements() *
                     llvm::divideCeil(type.getElementTypeBitWidth(), 8);
+    std::optional<BundleDim> atDims;
+    if (auto e = view->getAttrOfType<DenseI64ArrayAttr>("iolite.bytes_expr"))
+      atDims = toDim(e.asArrayRef());
     for (BundleWorkspaceTensor &t : model.workspaceTensors)
       if (t.name == name.getValue() && t.offset == *offset) {
         t.bytes = std::max(t.bytes, bytes);
         return;
       }
-    model.workspaceTensors.push_back({name.str(), *offset, bytes});
+    model.workspaceTensors.push_back({name.str(), *offset, bytes, atDims});
   });
   SymbolTable symbols(module);
   DenseMap<StringAttr, int64_t> constantIds;
@@ -133,8 +160,10 @@ LogicalResult mlir::iolite::readHostPlan(ModuleOp module, func::FuncOp host,
             a = {BundleArg::Input, n, 0};
           else if (n < numIn + numOut)
             a = {BundleArg::Output, n - numIn, 0};
-          else
+          else if (n == numIn + numOut)
             a = {BundleArg::Workspace, 0, 0};
+          else
+            a = {BundleArg::Dim, n - numIn - numOut - 1, 0};
         } else if (auto view = arg.getDefiningOp<memref::ViewOp>()) {
           std::optional<int64_t> off = constantIndex(view.getByteShift());
           if (!off)
@@ -183,6 +212,13 @@ LogicalResult mlir::iolite::readHostPlan(ModuleOp module, func::FuncOp host,
     slots.resize(targetIndex + 1);
     slots[targetIndex] = {grid[0],  grid[1],  grid[2], block[0],
                           block[1], block[2], smem};
+    model.gridExtents.resize(model.kernels.size());
+    auto &extents = model.gridExtents[launchNo];
+    extents.resize(targetIndex + 1);
+    if (auto axes = gpuFunc->getAttrOfType<ArrayAttr>("iolite.grid_extents"))
+      for (Attribute a : axes)
+        extents[targetIndex].push_back(
+            cast<DenseI64ArrayAttr>(a).asArrayRef().vec());
     auto &matrix = model.kernels[launchNo].matrix;
     matrix.resize(targetIndex + 1);
     auto attrText = [&](StringRef name) -> std::string {
@@ -234,6 +270,45 @@ static std::string shapeList(ArrayRef<int64_t> shape) {
 //===----------------------------------------------------------------------===//
 // The weights side file
 //===----------------------------------------------------------------------===//
+
+/// Bytes of one element of a manifest dtype (i1 is stored as a byte).
+static int64_t elementBytes(StringRef dtype) {
+  return llvm::StringSwitch<int64_t>(dtype)
+      .Cases({"f16", "bf16"}, 2)
+      .Cases({"f32", "i32"}, 4)
+      .Case("i64", 8)
+      .Default(1);
+}
+
+/// The C expression of a symbolic size over `const int64_t *dims`.
+static std::string dimC(const BundleDim &d) {
+  std::string s = std::to_string(d.coeff);
+  for (auto [i, e] : llvm::enumerate(d.exps))
+    for (int64_t k = 0; k < e; ++k)
+      s += " * dims[" + std::to_string(i) + "]";
+  return s;
+}
+
+/// "batch, seq, 32": a tensor's dims, symbols by name.
+static std::string symbolicShape(const BundleModel &m, const BundleTensor &t) {
+  if (t.dims.empty())
+    return shapeList(t.shape);
+  std::string s;
+  for (auto [i, d] : llvm::enumerate(t.dims)) {
+    if (i)
+      s += ", ";
+    if (d.isStatic()) {
+      s += std::to_string(d.coeff);
+      continue;
+    }
+    std::string term = d.coeff == 1 ? "" : std::to_string(d.coeff);
+    for (auto [k, e] : llvm::enumerate(d.exps))
+      for (int64_t j = 0; j < e; ++j)
+        term += (term.empty() ? "" : "*") + m.symbols[k].name;
+    s += term;
+  }
+  return s;
+}
 
 static constexpr int64_t kWeightsHeaderBytes = 64;
 static constexpr int64_t kWeightsAlignment = 64;
@@ -327,7 +402,14 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
       std::string base =
           up + "_" + StringRef(kind).upper() + "_" + std::to_string(i);
       os << "/* " << kind << " " << i << ": " << t.dtype << "["
-         << shapeList(t.shape) << "] */\n"
+         << symbolicShape(m, t) << "]"
+         << (t.dims.empty() || llvm::all_of(t.dims,
+                                            [](const BundleDim &d) {
+                                              return d.isStatic();
+                                            })
+                 ? ""
+                 : "; -1 marks a symbolic dim, _BYTES is at the bounds")
+         << " */\n"
          << "#define " << base << "_RANK " << t.shape.size() << "\n"
          << "#define " << base << "_DTYPE \"" << t.dtype << "\"\n"
          << "#define " << base << "_BYTES " << t.bytes << "u\n"
@@ -337,6 +419,41 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
   };
   tensors("input", m.inputs);
   tensors("output", m.outputs);
+  bool symbolic = !m.symbols.empty();
+  if (symbolic) {
+    os << "\n/* Symbolic dims. One compile serves every size within the "
+          "bounds: "
+       << n
+       << "_run\n   takes one value per dim, in this "
+          "order. A value outside its bounds\n   is "
+          "IOLITE_ERROR_INVALID_ARGUMENT before any launch. */\n"
+       << "#define " << up << "_NUM_DIMS " << m.symbols.size() << "\n";
+    for (auto [i, sym] : llvm::enumerate(m.symbols))
+      os << "#define " << up << "_DIM_"
+         << sanitizeIdent(StringRef(sym.name).upper()) << " " << i << " /* "
+         << sym.name << ": " << sym.lo << ".." << sym.hi << " */\n";
+    os << "static const int64_t " << n << "_dim_min[] = {";
+    for (const BundleSymbol &sym : m.symbols)
+      os << sym.lo << ", ";
+    os << "};\nstatic const int64_t " << n << "_dim_max[] = {";
+    for (const BundleSymbol &sym : m.symbols)
+      os << sym.hi << ", ";
+    os << "};\n\n"
+       << "/* " << up
+       << "_WORKSPACE_SIZE serves every call; this is the "
+          "part a call at `dims`\n   touches (0 for dims out of bounds). */\n"
+       << "size_t " << n << "_workspace_size(const int64_t *dims);\n"
+       << "/* Bytes of input/output `i` at `dims` (0 for an unknown `i` or "
+          "dims out of\n   bounds). */\n"
+       << "size_t " << n << "_input_bytes(int i, const int64_t *dims);\n"
+       << "size_t " << n << "_output_bytes(int i, const int64_t *dims);\n"
+       << "/* The shape of input/output `i` at `dims`: its rank's entries "
+          "into `shape`. */\n"
+       << "iolite_status_t " << n
+       << "_input_shape(int i, const int64_t *dims, int64_t *shape);\n"
+       << "iolite_status_t " << n
+       << "_output_shape(int i, const int64_t *dims, int64_t *shape);\n";
+  }
   os << "\n/* Loaded kernels and constants for one device. */\n"
      << "typedef struct " << n << "_model " << n << "_model;\n\n"
      << "/* Picks the binary for the device's chip, loads it and uploads the "
@@ -361,8 +478,14 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
         "workspace\n   of "
      << up << "_WORKSPACE_SIZE bytes, and a stream (NULL: default). Every "
      << "pointer must be\n   aligned to " << up
-     << "_BUFFER_ALIGNMENT bytes (iolite_malloc's are). */\n"
-     << "iolite_status_t " << n << "_run(" << n << "_model *model";
+     << "_BUFFER_ALIGNMENT bytes (iolite_malloc's are)."
+     << (symbolic ? "\n" : " */\n")
+     << (symbolic ? "   With symbolic dims, `dims` holds their values (" + up +
+                        "_NUM_DIMS of them) and\n   every tensor is "
+                        "dense (row-major) at those dims. */\n"
+                  : std::string())
+     << "iolite_status_t " << n << "_run(" << n << "_model *model"
+     << (symbolic ? ", const int64_t *dims" : "");
   for (size_t i = 0; i < m.inputs.size(); ++i)
     os << ", const void *input" << i;
   for (size_t i = 0; i < m.outputs.size(); ++i)
@@ -371,8 +494,9 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
      << "/* " << n
      << "_run with the inputs and outputs as arrays, for "
         "generic runners. */\n"
-     << "iolite_status_t " << n << "_run_v(" << n
-     << "_model *model, const void *const *inputs, void *const *outputs, "
+     << "iolite_status_t " << n << "_run_v(" << n << "_model *model, "
+     << (symbolic ? "const int64_t *dims, " : "")
+     << "const void *const *inputs, void *const *outputs, "
         "void *workspace, iolite_stream_t stream);\n\n"
      << "#ifdef __cplusplus\n}\n#endif\n\n#endif /* " << up << "_H */\n";
 }
@@ -490,6 +614,92 @@ return s;
 )C";
 }
 
+/// The C functions of a model with symbolic dims: check_dims, the
+/// workspace a call touches, and every tensor's bytes and shape at dims.
+static void writeDimFunctions(const BundleModel &m, llvm::raw_ostream &os) {
+  const std::string &n = m.name;
+  size_t numDims = m.symbols.size();
+  os << "#define NUM_DIMS " << numDims << "\n"
+     << "static const char *const dim_names[NUM_DIMS] = {";
+  for (const BundleSymbol &sym : m.symbols)
+    os << "\"" << sym.name << "\", ";
+  os << "};\n\n";
+  os << "static int dims_in_bounds(const int64_t *dims) {\n"
+     << "  if (!dims)\n    return 0;\n"
+     << "  for (int i = 0; i < NUM_DIMS; ++i)\n"
+     << "    if (dims[i] < " << n << "_dim_min[i] || dims[i] > " << n
+     << "_dim_max[i])\n      return 0;\n  return 1;\n}\n\n";
+  os << "static iolite_status_t check_dims(const char *where, "
+        "const int64_t *dims) {\n"
+     << "  char message[256];\n"
+     << "  if (!dims) {\n"
+     << "    snprintf(message, sizeof(message), \"%s: dims is NULL; the "
+        "model takes %d\", where, NUM_DIMS);\n"
+     << "    return iolite_set_error(IOLITE_ERROR_INVALID_ARGUMENT, "
+        "message);\n  }\n"
+     << "  for (int i = 0; i < NUM_DIMS; ++i)\n"
+     << "    if (dims[i] < " << n << "_dim_min[i] || dims[i] > " << n
+     << "_dim_max[i]) {\n"
+     << "      snprintf(message, sizeof(message), \"%s: dim '%s' = %lld is "
+        "outside its bounds %lld..%lld\", where, dim_names[i], "
+        "(long long)dims[i], (long long)"
+     << n << "_dim_min[i], (long long)" << n << "_dim_max[i]);\n"
+     << "      return iolite_set_error(IOLITE_ERROR_INVALID_ARGUMENT, "
+        "message);\n    }\n"
+     << "  return IOLITE_SUCCESS;\n}\n\n";
+  // Workspace: the planned tensors' ends at these dims (offsets are the
+  // bound plan's), and any fixed-size part (kernel scratch).
+  os << "size_t " << n << "_workspace_size(const int64_t *dims) {\n"
+     << "  if (!dims_in_bounds(dims))\n    return 0;\n"
+     << "  int64_t end = 0, e;\n";
+  for (const BundleWorkspaceTensor &t : m.workspaceTensors) {
+    std::string bytes =
+        t.bytesAtDims ? dimC(*t.bytesAtDims) : std::to_string(t.bytes);
+    os << "  e = " << t.offset << " + " << bytes << ";\n"
+       << "  if (e > end)\n    end = e;\n";
+  }
+  os << "  return (size_t)end;\n}\n\n";
+  auto perTensor = [&](StringRef kind, const std::vector<BundleTensor> &ts) {
+    os << "size_t " << n << "_" << kind
+       << "_bytes(int i, const int64_t *dims) {\n"
+       << "  if (!dims_in_bounds(dims))\n    return 0;\n"
+       << "  switch (i) {\n";
+    for (auto [i, t] : llvm::enumerate(ts)) {
+      // Static tensors keep their byte count; symbolic ones multiply their
+      // dims by the element size.
+      BundleDim bytes;
+      bytes.coeff = t.dims.empty() ? t.bytes : elementBytes(t.dtype);
+      bytes.exps.assign(numDims, 0);
+      for (const BundleDim &d : t.dims) {
+        bytes.coeff *= d.coeff;
+        for (auto [k, e] : llvm::enumerate(d.exps))
+          bytes.exps[k] += e;
+      }
+      os << "  case " << i << ":\n    return (size_t)(" << dimC(bytes)
+         << ");\n";
+    }
+    os << "  default:\n    return 0;\n  }\n}\n\n";
+    os << "iolite_status_t " << n << "_" << kind
+       << "_shape(int i, const int64_t *dims, int64_t *shape) {\n"
+       << "  iolite_status_t s = check_dims(\"" << n << "_" << kind
+       << "_shape\", dims);\n"
+       << "  if (s != IOLITE_SUCCESS)\n    return s;\n"
+       << "  if (!shape)\n    return IOLITE_ERROR_INVALID_ARGUMENT;\n"
+       << "  switch (i) {\n";
+    for (auto [i, t] : llvm::enumerate(ts)) {
+      os << "  case " << i << ":\n";
+      for (size_t d = 0; d < t.shape.size(); ++d)
+        os << "    shape[" << d << "] = "
+           << (t.dims.empty() ? std::to_string(t.shape[d]) : dimC(t.dims[d]))
+           << ";\n";
+      os << "    return IOLITE_SUCCESS;\n";
+    }
+    os << "  default:\n    return IOLITE_ERROR_INVALID_ARGUMENT;\n  }\n}\n\n";
+  };
+  perTensor("input", m.inputs);
+  perTensor("output", m.outputs);
+}
+
 static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
   const std::string &n = m.name;
   size_t numKernels = m.launches.size();
@@ -506,9 +716,36 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
   os << "NULL};\n\n";
   os << "struct launch_shape {\n  uint32_t grid[3];\n  uint32_t block[3];\n"
      << "  uint32_t shared_bytes;\n};\n\n";
+  bool symbolic = !m.symbols.empty();
+  std::string up = StringRef(n).upper();
+  if (symbolic)
+    writeDimFunctions(m, os);
   for (auto [t, target] : llvm::enumerate(m.targets)) {
     std::string id = sanitizeIdent(target->name);
     writeByteArray(os, "image_" + id, m.artifacts[t].binary);
+    if (symbolic) {
+      // Grids that follow the dims: ceil(size / divisor) blocks per axis.
+      os << "static void grid_" << id
+         << "(int k, const int64_t *dims, const struct launch_shape *s, "
+            "uint32_t grid[3]) {\n"
+         << "  grid[0] = s->grid[0];\n  grid[1] = s->grid[1];\n"
+         << "  grid[2] = s->grid[2];\n  (void)dims;\n  switch (k) {\n";
+      for (size_t k = 0; k < m.kernels.size(); ++k) {
+        const auto &axes = m.gridExtents[k][t];
+        if (axes.empty())
+          continue;
+        os << "  case " << k << ":\n";
+        for (auto [a, e] : llvm::enumerate(axes)) {
+          BundleDim d;
+          d.coeff = e[1];
+          d.exps.assign(e.begin() + 2, e.end());
+          os << "    grid[" << a << "] = (uint32_t)((" << dimC(d) << " + "
+             << (e[0] - 1) << ") / " << e[0] << ");\n";
+        }
+        os << "    break;\n";
+      }
+      os << "  default:\n    break;\n  }\n}\n";
+    }
     os << "static const struct launch_shape launches_" << id
        << "[NUM_KERNELS + 1] = {\n";
     for (const BundleKernel &k : m.kernels) {
@@ -520,12 +757,17 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
     os << "  {{0, 0, 0}, {0, 0, 0}, 0}};\n\n";
   }
   os << "struct target_entry {\n  const char *target;\n  const unsigned char "
-        "*image;\n  size_t size;\n  const struct launch_shape *launches;\n};\n"
+        "*image;\n  size_t size;\n  const struct launch_shape *launches;\n"
+     << (symbolic ? "  void (*grid)(int, const int64_t *, const struct "
+                    "launch_shape *, uint32_t *);\n"
+                  : "")
+     << "};\n"
      << "static const struct target_entry targets[] = {\n";
   for (auto [t, target] : llvm::enumerate(m.targets)) {
     std::string id = sanitizeIdent(target->name);
     os << "  {\"" << target->name << "\", image_" << id << ", "
-       << m.artifacts[t].binary.size() << ", launches_" << id << "},\n";
+       << m.artifacts[t].binary.size() << ", launches_" << id
+       << (symbolic ? ", grid_" + id : "") << "},\n";
   }
   os << "};\n\n";
   WeightsLayout layout = layoutWeights(m);
@@ -597,14 +839,18 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
   os << "iolite_status_t " << n << "_load(iolite_device_t device, " << n
      << "_model **out) {\n"
      << "  return " << n << "_load_from(device, NULL, out);\n}\n\n";
-  os << "iolite_status_t " << n << "_run(" << n << "_model *model";
+  os << "iolite_status_t " << n << "_run(" << n << "_model *model"
+     << (symbolic ? ", const int64_t *dims" : "");
   for (size_t i = 0; i < m.inputs.size(); ++i)
     os << ", const void *input" << i;
   for (size_t i = 0; i < m.outputs.size(); ++i)
     os << ", void *output" << i;
   os << ", void *workspace, iolite_stream_t stream) {\n"
-     << "  if (!model)\n    return IOLITE_ERROR_INVALID_ARGUMENT;\n"
-     << "  /* The kernels access buffers with vectors of up to "
+     << "  if (!model)\n    return IOLITE_ERROR_INVALID_ARGUMENT;\n";
+  if (symbolic)
+    os << "  iolite_status_t checked = check_dims(\"" << n << "_run\", dims);\n"
+       << "  if (checked != IOLITE_SUCCESS)\n    return checked;\n";
+  os << "  /* The kernels access buffers with vectors of up to "
      << bufferAlignment(m) << " bytes. */\n"
      << "  if ((0";
   for (size_t i = 0; i < m.inputs.size(); ++i)
@@ -618,6 +864,10 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
   for (auto [k, l] : llvm::enumerate(m.launches)) {
     os << "  /* " << l.kernel << " */\n  {\n";
     for (auto [a, arg] : llvm::enumerate(l.args)) {
+      if (arg.kind == BundleArg::Dim) {
+        os << "    int64_t p" << a << " = dims[" << arg.index << "];\n";
+        continue;
+      }
       os << "    void *p" << a << " = ";
       switch (arg.kind) {
       case BundleArg::Input:
@@ -632,24 +882,39 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
       case BundleArg::Constant:
         os << "model->constants[" << arg.index << "]";
         break;
+      case BundleArg::Dim:
+        break;
       }
       os << ";\n";
     }
     os << "    void *args[] = {";
     for (size_t a = 0; a < l.args.size(); ++a)
       os << "&p" << a << ", ";
-    os << "NULL};\n"
-       << "    s = iolite_launch(model->kernels[" << k << "], shapes[" << k
-       << "].grid, shapes[" << k << "].block, shapes[" << k
-       << "].shared_bytes, stream, args);\n"
-       << "    if (s != IOLITE_SUCCESS)\n      return s;\n  }\n";
+    os << "NULL};\n";
+    if (symbolic) {
+      // A grid with no block (a dim of 0) has nothing to compute.
+      os << "    uint32_t grid[3];\n"
+         << "    model->target->grid(" << k << ", dims, &shapes[" << k
+         << "], grid);\n"
+         << "    s = grid[0] && grid[1] && grid[2]\n"
+         << "            ? iolite_launch(model->kernels[" << k
+         << "], grid, shapes[" << k << "].block, shapes[" << k
+         << "].shared_bytes, stream, args)\n"
+         << "            : IOLITE_SUCCESS;\n";
+    } else {
+      os << "    s = iolite_launch(model->kernels[" << k << "], shapes[" << k
+         << "].grid, shapes[" << k << "].block, shapes[" << k
+         << "].shared_bytes, stream, args);\n";
+    }
+    os << "    if (s != IOLITE_SUCCESS)\n      return s;\n  }\n";
   }
   os << "  return IOLITE_SUCCESS;\n}\n\n";
-  os << "iolite_status_t " << n << "_run_v(" << n
-     << "_model *model, const void *const *inputs, void *const *outputs, "
+  os << "iolite_status_t " << n << "_run_v(" << n << "_model *model, "
+     << (symbolic ? "const int64_t *dims, " : "")
+     << "const void *const *inputs, void *const *outputs, "
         "void *workspace, iolite_stream_t stream) {\n"
      << "  (void)inputs;\n  (void)outputs;\n"
-     << "  return " << n << "_run(model";
+     << "  return " << n << "_run(model" << (symbolic ? ", dims" : "");
   for (size_t i = 0; i < m.inputs.size(); ++i)
     os << ", inputs[" << i << "]";
   for (size_t i = 0; i < m.outputs.size(); ++i)
@@ -659,14 +924,30 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
 
 static llvm::json::Value manifest(const BundleModel &m) {
   using namespace llvm::json;
-  auto tensorList = [](const std::vector<BundleTensor> &ts) {
+  auto dimJson = [](const BundleDim &d) {
+    Object o{{"coeff", d.coeff}};
+    Array exps;
+    for (int64_t e : d.exps)
+      exps.push_back(e);
+    o["exps"] = std::move(exps);
+    return o;
+  };
+  auto tensorList = [&](const std::vector<BundleTensor> &ts) {
     Array a;
     for (const BundleTensor &t : ts) {
       Array shape;
       for (int64_t d : t.shape)
         shape.push_back(d);
-      a.push_back(Object{
-          {"shape", std::move(shape)}, {"dtype", t.dtype}, {"bytes", t.bytes}});
+      Object o{
+          {"shape", std::move(shape)}, {"dtype", t.dtype}, {"bytes", t.bytes}};
+      // A symbolic dim: coeff * prod(dims[i]^exps[i]); -1 in "shape".
+      if (!t.dims.empty()) {
+        Array dims;
+        for (const BundleDim &d : t.dims)
+          dims.push_back(dimJson(d));
+        o["dims"] = std::move(dims);
+      }
+      a.push_back(std::move(o));
     }
     return a;
   };
@@ -719,7 +1000,8 @@ static llvm::json::Value manifest(const BundleModel &m) {
   for (const BundleLaunch &l : m.launches) {
     Array args;
     for (const BundleArg &a : l.args) {
-      static const char *kinds[] = {"input", "output", "workspace", "constant"};
+      static const char *kinds[] = {"input", "output", "workspace", "constant",
+                                    "dim"};
       Object o{{"kind", kinds[a.kind]}};
       if (a.kind == BundleArg::Workspace)
         o["offset"] = a.offset;
@@ -730,9 +1012,12 @@ static llvm::json::Value manifest(const BundleModel &m) {
     launches.push_back(Object{{"kernel", l.kernel}, {"args", std::move(args)}});
   }
   Array workspaceTensors;
-  for (const BundleWorkspaceTensor &t : m.workspaceTensors)
-    workspaceTensors.push_back(
-        Object{{"name", t.name}, {"offset", t.offset}, {"bytes", t.bytes}});
+  for (const BundleWorkspaceTensor &t : m.workspaceTensors) {
+    Object o{{"name", t.name}, {"offset", t.offset}, {"bytes", t.bytes}};
+    if (t.bytesAtDims)
+      o["bytes_at_dims"] = dimJson(*t.bytesAtDims);
+    workspaceTensors.push_back(std::move(o));
+  }
   Array constantBytes, constants;
   WeightsLayout layout = layoutWeights(m);
   for (auto [c, offset] : llvm::zip(m.constants, layout.offsets)) {
@@ -751,7 +1036,12 @@ static llvm::json::Value manifest(const BundleModel &m) {
     weights["fnv1a64"] =
         "0x" + llvm::utohexstr(layout.hash, /*LowerCase=*/true);
   }
+  Array symbols;
+  for (const BundleSymbol &sym : m.symbols)
+    symbols.push_back(
+        Object{{"name", sym.name}, {"min", sym.lo}, {"max", sym.hi}});
   return Object{{"name", m.name},
+                {"dims", std::move(symbols)},
                 {"workspace_bytes", m.workspaceBytes},
                 {"workspace_tensors", std::move(workspaceTensors)},
                 {"inputs", tensorList(m.inputs)},

@@ -81,8 +81,38 @@ size_t tensorBytes(const HostTensor &t) {
   return *checkedTensorBytes(t.dtype, t.shape);
 }
 
-Expected<std::vector<HostTensor>> readTensors(const llvm::json::Object &root,
-                                              StringRef key, StringRef path) {
+/// Reads {"coeff": C, "exps": [...]} with one exponent per symbol.
+std::optional<BundleDimExpr> readDimExpr(const llvm::json::Value &value,
+                                         size_t numSymbols) {
+  const llvm::json::Object *o = value.getAsObject();
+  const llvm::json::Value *coeff = o ? o->get("coeff") : nullptr;
+  const llvm::json::Array *exps = o ? o->getArray("exps") : nullptr;
+  std::optional<int64_t> c = coeff ? getInteger(*coeff) : std::nullopt;
+  if (!c || *c < 0 || !exps || exps->size() != numSymbols)
+    return std::nullopt;
+  BundleDimExpr d;
+  d.coeff = *c;
+  for (const llvm::json::Value &e : *exps) {
+    std::optional<int64_t> x = getInteger(e);
+    if (!x || *x < 0 || *x > 8)
+      return std::nullopt;
+    d.exps.push_back(*x);
+  }
+  return d;
+}
+
+/// The values of `symbols` at their upper bounds.
+std::vector<int64_t> upperBounds(const BundleInterface &iface) {
+  std::vector<int64_t> upper;
+  for (const BundleInterface::Symbol &s : iface.symbols)
+    upper.push_back(s.max);
+  return upper;
+}
+
+Expected<std::vector<HostTensor>>
+readTensors(const llvm::json::Object &root, StringRef key, StringRef path,
+            BundleInterface &iface,
+            std::vector<std::vector<BundleDimExpr>> &symbolicDims) {
   const llvm::json::Array *list = root.getArray(key);
   if (!list)
     return fail(path + " has no \"" + key + "\" list");
@@ -101,16 +131,36 @@ Expected<std::vector<HostTensor>> readTensors(const llvm::json::Object &root,
       return fail(where + " has unknown dtype '" + *dtype + "'");
     HostTensor t;
     t.dtype = dtype->str();
-    for (const llvm::json::Value &d : *shape) {
+    // A symbolic dim is -1 in "shape" and an expression in "dims".
+    const llvm::json::Array *dims = object->getArray("dims");
+    if (dims && (iface.symbols.empty() || dims->size() != shape->size()))
+      return fail(where + " has \"dims\" that do not match its shape or the "
+                          "model's symbols");
+    std::vector<BundleDimExpr> exprs;
+    for (auto [k, d] : llvm::enumerate(*shape)) {
       std::optional<int64_t> dim = getInteger(d);
-      if (!dim || *dim < 0)
+      std::optional<BundleDimExpr> expr;
+      if (dims)
+        expr = readDimExpr((*dims)[k], iface.symbols.size());
+      if (dims && !expr)
+        return fail(where + " has a malformed entry in \"dims\"");
+      bool symbolic =
+          dims && llvm::any_of(expr->exps, [](int64_t e) { return e != 0; });
+      if (!dim || (symbolic ? *dim != -1 : *dim < 0) ||
+          (dims && !symbolic && *dim != expr->coeff))
         return fail(where + " has a dimension that is not an integer >= 0");
       t.shape.push_back(*dim);
+      if (expr)
+        exprs.push_back(std::move(*expr));
     }
-    if (!checkedTensorBytes(t.dtype, t.shape))
+    std::vector<int64_t> atBounds =
+        dims ? shapeAtDims(exprs, upperBounds(iface)) : t.shape;
+    if (llvm::any_of(atBounds, [](int64_t d) { return d < 0; }) ||
+        !checkedTensorBytes(t.dtype, atBounds))
       return fail(where + " is " + t.dtype + shapeText(t.shape) +
                   ", too large to address");
     tensors.push_back(std::move(t));
+    symbolicDims.push_back(std::move(exprs));
   }
   return tensors;
 }
@@ -161,10 +211,22 @@ Expected<BundleInterface> iolite::parseBundleManifest(StringRef text,
 
   BundleInterface iface;
   iface.name = name->str();
-  auto inputs = readTensors(*root, "inputs", path);
+  if (const llvm::json::Array *symbols = root->getArray("dims"))
+    for (const llvm::json::Value &v : *symbols) {
+      const llvm::json::Object *o = v.getAsObject();
+      std::optional<StringRef> n = o ? o->getString("name") : std::nullopt;
+      const llvm::json::Value *lo = o ? o->get("min") : nullptr;
+      const llvm::json::Value *hi = o ? o->get("max") : nullptr;
+      std::optional<int64_t> min = lo ? getInteger(*lo) : std::nullopt;
+      std::optional<int64_t> max = hi ? getInteger(*hi) : std::nullopt;
+      if (!n || !min || !max || *min < 0 || *max < *min)
+        return fail(path + ": malformed entry in \"dims\"");
+      iface.symbols.push_back({n->str(), *min, *max});
+    }
+  auto inputs = readTensors(*root, "inputs", path, iface, iface.inputDims);
   if (!inputs)
     return inputs.takeError();
-  auto outputs = readTensors(*root, "outputs", path);
+  auto outputs = readTensors(*root, "outputs", path, iface, iface.outputDims);
   if (!outputs)
     return outputs.takeError();
   iface.inputs = std::move(*inputs);
@@ -191,7 +253,15 @@ Expected<BundleInterface> iolite::parseBundleManifest(StringRef text,
           *offset > iface.workspaceBytes ||
           *bytes > iface.workspaceBytes - *offset)
         return fail(path + ": malformed entry in \"workspace_tensors\"");
-      iface.workspaceTensors.push_back({name->str(), *offset, *bytes});
+      std::optional<BundleDimExpr> atDims;
+      if (const llvm::json::Value *e = o->get("bytes_at_dims")) {
+        atDims = readDimExpr(*e, iface.symbols.size());
+        std::optional<int64_t> atBounds =
+            atDims ? atDims->evaluate(upperBounds(iface)) : std::nullopt;
+        if (!atBounds || *atBounds > *bytes)
+          return fail(path + ": malformed entry in \"workspace_tensors\"");
+      }
+      iface.workspaceTensors.push_back({name->str(), *offset, *bytes, atDims});
     }
   if (const llvm::json::Array *targets = root->getArray("targets"))
     for (const llvm::json::Value &t : *targets)
@@ -201,23 +271,120 @@ Expected<BundleInterface> iolite::parseBundleManifest(StringRef text,
   return iface;
 }
 
-Error iolite::checkBundleInputs(const BundleInterface &interface,
-                                llvm::ArrayRef<HostTensor> inputs) {
+std::optional<int64_t>
+BundleDimExpr::evaluate(llvm::ArrayRef<int64_t> dims) const {
+  int64_t v = coeff;
+  for (size_t i = 0; i < exps.size() && i < dims.size(); ++i)
+    for (int64_t k = 0; k < exps[i]; ++k)
+      if (__builtin_mul_overflow(v, dims[i], &v))
+        return std::nullopt;
+  return v;
+}
+
+std::vector<int64_t> iolite::shapeAtDims(llvm::ArrayRef<BundleDimExpr> exprs,
+                                         llvm::ArrayRef<int64_t> dims) {
+  std::vector<int64_t> shape;
+  for (const BundleDimExpr &e : exprs)
+    shape.push_back(e.evaluate(dims).value_or(-1));
+  return shape;
+}
+
+/// Binds the symbols from the input dims that are one symbol times a
+/// constant, then checks every dim and the bounds.
+static Expected<std::vector<int64_t>>
+bindSymbols(const BundleInterface &interface,
+            llvm::ArrayRef<HostTensor> inputs) {
+  size_t n = interface.symbols.size();
+  std::vector<int64_t> dims(n, -1);
+  std::vector<std::string> boundAt(n);
+  for (size_t i = 0; i < inputs.size(); ++i)
+    for (auto [d, e] : llvm::enumerate(interface.inputDims[i])) {
+      int64_t total = 0;
+      size_t which = 0;
+      for (size_t s = 0; s < n; ++s)
+        if (e.exps[s]) {
+          total += e.exps[s];
+          which = s;
+        }
+      if (total != 1 || e.coeff <= 0)
+        continue;
+      int64_t got = inputs[i].shape[d];
+      std::string where =
+          "input #" + std::to_string(i) + " dim " + std::to_string(d);
+      if (got % e.coeff != 0)
+        return fail("input " + llvm::Twine(i) + " dim " + llvm::Twine(d) +
+                    " is " + llvm::Twine(got) + ", not a multiple of " +
+                    llvm::Twine(e.coeff));
+      int64_t value = got / e.coeff;
+      const std::string &name = interface.symbols[which].name;
+      if (dims[which] >= 0 && dims[which] != value)
+        return fail("inconsistent dims: '" + name + "' is " +
+                    llvm::Twine(dims[which]) + " in " + boundAt[which] +
+                    " but " + llvm::Twine(value) + " in " + where);
+      if (dims[which] < 0) {
+        dims[which] = value;
+        boundAt[which] = where;
+      }
+    }
+  for (size_t s = 0; s < n; ++s) {
+    const BundleInterface::Symbol &sym = interface.symbols[s];
+    if (dims[s] < 0)
+      return fail("dim '" + sym.name +
+                  "' cannot be read from the input shapes (no input dim is "
+                  "that symbol alone)");
+    if (dims[s] < sym.min || dims[s] > sym.max)
+      return fail("dim '" + sym.name + "' = " + llvm::Twine(dims[s]) + " (" +
+                  boundAt[s] + ") is outside its bounds " +
+                  llvm::Twine(sym.min) + ".." + llvm::Twine(sym.max));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::vector<int64_t> want = shapeAtDims(interface.inputDims[i], dims);
+    if (inputs[i].shape != want)
+      return fail("input " + llvm::Twine(i) + " is " + inputs[i].dtype +
+                  shapeText(inputs[i].shape) +
+                  ", but the dims bound from "
+                  "the inputs make it " +
+                  shapeText(want));
+  }
+  return dims;
+}
+
+Expected<std::vector<int64_t>>
+iolite::checkBundleInputs(const BundleInterface &interface,
+                          llvm::ArrayRef<HostTensor> inputs) {
   if (inputs.size() != interface.inputs.size())
     return fail("the model takes " + llvm::Twine(interface.inputs.size()) +
                 " inputs, got " + llvm::Twine(inputs.size()));
+  bool symbolic = !interface.symbols.empty();
   for (size_t i = 0; i < inputs.size(); ++i) {
     const HostTensor &want = interface.inputs[i], &got = inputs[i];
-    if (got.dtype != want.dtype || got.shape != want.shape)
+    bool matches =
+        got.dtype == want.dtype && got.shape.size() == want.shape.size();
+    for (size_t d = 0; matches && d < got.shape.size(); ++d)
+      matches = got.shape[d] >= 0 &&
+                (want.shape[d] == -1 || got.shape[d] == want.shape[d]);
+    if (!matches)
       return fail("input " + llvm::Twine(i) + " is " + got.dtype +
                   shapeText(got.shape) + ", the model takes " + want.dtype +
-                  shapeText(want.shape));
-    if (got.bytes.size() != tensorBytes(want))
-      return fail("input " + llvm::Twine(i) + " holds " +
-                  llvm::Twine(got.bytes.size()) + " bytes, expected " +
-                  llvm::Twine(tensorBytes(want)));
+                  shapeText(want.shape) +
+                  (symbolic ? " (-1: any size within the dims' bounds)" : ""));
   }
-  return Error::success();
+  std::vector<int64_t> dims;
+  if (symbolic) {
+    Expected<std::vector<int64_t>> bound = bindSymbols(interface, inputs);
+    if (!bound)
+      return bound.takeError();
+    dims = std::move(*bound);
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    std::optional<size_t> bytes =
+        checkedTensorBytes(inputs[i].dtype, inputs[i].shape);
+    if (!bytes || inputs[i].bytes.size() != *bytes)
+      return fail("input " + llvm::Twine(i) + " holds " +
+                  llvm::Twine(inputs[i].bytes.size()) + " bytes, expected " +
+                  llvm::Twine(bytes ? *bytes : 0));
+  }
+  return dims;
 }
 
 Expected<std::unique_ptr<BundleRunner>>
@@ -309,9 +476,19 @@ BundleRunner::open(StringRef bundleDir, iolite_device_t device) {
   runner->runArrays = reinterpret_cast<iolite_status_t (*)(
       void *, const void *const *, void *const *, void *, iolite_stream_t)>(
       symbol("_run_v"));
-  if (!load || !runner->unload || !runner->runArrays)
+  if (!interface.symbols.empty()) {
+    runner->runArraysAtDims = reinterpret_cast<iolite_status_t (*)(
+        void *, const int64_t *, const void *const *, void *const *, void *,
+        iolite_stream_t)>(symbol("_run_v"));
+    runner->runArrays = nullptr;
+    runner->workspaceSize = reinterpret_cast<size_t (*)(const int64_t *)>(
+        symbol("_workspace_size"));
+  }
+  if (!load || !runner->unload ||
+      !(runner->runArrays || runner->runArraysAtDims) ||
+      (!interface.symbols.empty() && !runner->workspaceSize))
     return fail(source + " lacks " + interface.name +
-                "_load, _unload or _run_v "
+                "_load, _unload, _run_v or _workspace_size "
                 "(compiled by an older iolite-compile?)");
   iolite_status_t status = load(device, &runner->model);
   if (status != IOLITE_SUCCESS) {
@@ -338,8 +515,16 @@ BundleRunner::~BundleRunner() {
 
 Error BundleRunner::run(llvm::ArrayRef<HostTensor> inputs,
                         std::vector<HostTensor> &outputs) {
-  if (Error e = checkBundleInputs(interface, inputs))
-    return e;
+  Expected<std::vector<int64_t>> checked = checkBundleInputs(interface, inputs);
+  if (!checked)
+    return checked.takeError();
+  const std::vector<int64_t> &dims = *checked;
+  bool symbolic = !interface.symbols.empty();
+  // Outputs at the call's dims.
+  std::vector<HostTensor> outputShapes = interface.outputs;
+  if (symbolic)
+    for (size_t i = 0; i < outputShapes.size(); ++i)
+      outputShapes[i].shape = shapeAtDims(interface.outputDims[i], dims);
 
   std::vector<void *> buffers;
   auto freeAll = [&]() {
@@ -370,7 +555,7 @@ Error BundleRunner::run(llvm::ArrayRef<HostTensor> inputs,
     }
     inputPtrs.push_back(p);
   }
-  for (const HostTensor &t : interface.outputs) {
+  for (const HostTensor &t : outputShapes) {
     void *p = nullptr;
     if (Error e = allocate(tensorBytes(t), p)) {
       freeAll();
@@ -379,9 +564,14 @@ Error BundleRunner::run(llvm::ArrayRef<HostTensor> inputs,
     outputPtrs.push_back(p);
   }
   void *workspace = nullptr;
-  if (interface.workspaceBytes > 0)
-    if (Error e = allocate(static_cast<size_t>(interface.workspaceBytes),
-                           workspace)) {
+  // A call at dims gets the part of the workspace it touches, as the
+  // bundle's NAME_workspace_size says (the emulator's bounds check holds
+  // the kernels to it).
+  size_t workspaceBytes = static_cast<size_t>(interface.workspaceBytes);
+  if (symbolic)
+    workspaceBytes = workspaceSize(dims.data());
+  if (workspaceBytes > 0)
+    if (Error e = allocate(workspaceBytes, workspace)) {
       freeAll();
       return e;
     }
@@ -389,25 +579,33 @@ Error BundleRunner::run(llvm::ArrayRef<HostTensor> inputs,
   // bytes (IOLITE_EMU_CHECK=bounds,init), so an overrun into the next one
   // is reported by name. Named afresh each run: nothing is written yet.
   if (workspace && std::strcmp(iolite_device_backend(device), "emu") == 0)
-    for (const BundleInterface::WorkspaceTensor &t : interface.workspaceTensors)
-      if (t.bytes > 0 &&
+    for (const BundleInterface::WorkspaceTensor &t :
+         interface.workspaceTensors) {
+      int64_t bytes = t.bytes;
+      if (symbolic && t.bytesAtDims)
+        bytes = t.bytesAtDims->evaluate(dims).value_or(t.bytes);
+      if (bytes > 0 &&
           iolite_emu_name_region(
               device, static_cast<char *>(workspace) + t.offset,
-              static_cast<size_t>(t.bytes), t.name.c_str()) != IOLITE_SUCCESS) {
+              static_cast<size_t>(bytes), t.name.c_str()) != IOLITE_SUCCESS) {
         std::string why = iolite_last_error();
         freeAll();
         return fail("naming workspace tensor " + t.name + " failed: " + why);
       }
-  if (runArrays(model, inputPtrs.data(), outputPtrs.data(), workspace,
-                nullptr) != IOLITE_SUCCESS ||
-      iolite_synchronize(device) != IOLITE_SUCCESS) {
+    }
+  iolite_status_t ran =
+      symbolic ? runArraysAtDims(model, dims.data(), inputPtrs.data(),
+                                 outputPtrs.data(), workspace, nullptr)
+               : runArrays(model, inputPtrs.data(), outputPtrs.data(),
+                           workspace, nullptr);
+  if (ran != IOLITE_SUCCESS || iolite_synchronize(device) != IOLITE_SUCCESS) {
     std::string why = iolite_last_error();
     freeAll();
     return fail("running " + interface.name + " failed: " + why);
   }
   outputs.clear();
-  for (size_t i = 0; i < interface.outputs.size(); ++i) {
-    HostTensor t = interface.outputs[i];
+  for (size_t i = 0; i < outputShapes.size(); ++i) {
+    HostTensor t = outputShapes[i];
     t.bytes.resize(tensorBytes(t));
     if (!t.bytes.empty() &&
         iolite_memcpy_d2h(device, t.bytes.data(), outputPtrs[i],

@@ -85,6 +85,10 @@ extern "C" {
 
 const char *iolite_last_error(void) { return lastError.c_str(); }
 
+iolite_status_t iolite_set_error(iolite_status_t status, const char *message) {
+  return setError(status, message ? message : "");
+}
+
 iolite_status_t iolite_device_open(const char *backend, int ordinal,
                                    iolite_device_t *device) {
   if (!backend || !device)

@@ -152,13 +152,23 @@ class Bundle:
 
     @property
     def inputs(self):
-        return [TensorType(t["shape"], t["dtype"])
+        """Input types; a symbolic dim (docs/dynamic-shapes.md) is None."""
+        return [TensorType([None if d == -1 else d for d in t["shape"]],
+                           t["dtype"])
                 for t in self.manifest["inputs"]]
 
     @property
     def outputs(self):
-        return [TensorType(t["shape"], t["dtype"])
+        return [TensorType([None if d == -1 else d for d in t["shape"]],
+                           t["dtype"])
                 for t in self.manifest["outputs"]]
+
+    @property
+    def dims(self):
+        """The symbolic dims one compile serves: {name: (min, max)}, in the
+        order the bundle's C API takes them (empty for static shapes)."""
+        return {d["name"]: (d["min"], d["max"])
+                for d in self.manifest.get("dims", [])}
 
     @property
     def workspace_bytes(self):
@@ -218,7 +228,10 @@ class Bundle:
                 a = a.float().numpy() if str(a.dtype) == "torch.bfloat16" \
                     else a.numpy()
             a = np.asarray(a)
-            if tuple(a.shape) != t.shape:
+            # A symbolic dim takes any size; the runner binds the dims from
+            # the shapes and checks them against their bounds.
+            if len(a.shape) != t.rank or any(
+                    w is not None and g != w for g, w in zip(a.shape, t.shape)):
                 raise ValueError(f"input {i} has shape {tuple(a.shape)}, "
                                  f"{self.name} takes {t}")
             # Same kind of number only: floats (and bf16 bits) for float
@@ -229,7 +242,8 @@ class Bundle:
             if a.dtype.kind not in kinds and not bf16_bits:
                 raise TypeError(f"input {i} is {a.dtype}, {self.name} takes "
                                 f"{t.dtype}")
-            prepared.append((t.dtype, t.shape, _dt.to_storage(a, t.dtype)))
+            prepared.append((t.dtype, tuple(a.shape),
+                             _dt.to_storage(a, t.dtype)))
         return prepared
 
     def run(self, *arrays, backend="emu", target=None):

@@ -93,8 +93,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t rest = nul ? size - manifestSize - 1 : 0;
   FuzzedDataProvider fuzz(data + size - rest, rest);
   std::vector<HostTensor> inputs = pickInputs(*iface, fuzz);
-  if (llvm::Error e = checkBundleInputs(*iface, inputs)) {
-    llvm::consumeError(std::move(e));
+  if (llvm::Expected<std::vector<int64_t>> dims =
+          checkBundleInputs(*iface, inputs);
+      !dims) {
+    llvm::consumeError(dims.takeError());
     return 0;
   }
 

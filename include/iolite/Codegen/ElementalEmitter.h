@@ -105,17 +105,33 @@ public:
 
   ImplicitLocOpBuilder &getBuilder() { return b; }
 
+  /// Computes the run-time extent of dim `d` of a value with dynamic dims
+  /// (KernelEmitContext::prepare installs it). Without one, only static
+  /// shapes can be emitted.
+  using ExtentResolver = std::function<Value(Value value, unsigned d)>;
+  void setExtentResolver(ExtentResolver resolver) {
+    extentResolver = std::move(resolver);
+  }
+  /// The extents of `value` (a shaped value), constants where static.
+  SmallVector<Value> getExtents(Value value);
+
   // Index arithmetic helpers shared with the templates.
   Value constIndex(int64_t v);
   /// Row-major linear position of `index` in `shape`.
   Value linearize(ValueRange index, ArrayRef<int64_t> shape);
   /// The inverse of linearize.
   SmallVector<Value> delinearize(Value linear, ArrayRef<int64_t> shape);
+  /// linearize and delinearize over extents given as index values.
+  Value linearize(ValueRange index, ValueRange extents);
+  SmallVector<Value> delinearize(Value linear, ValueRange extents);
   /// Maps an index of a broadcast result onto an operand of shape `shape`
   /// (NumPy rules, right aligned).
   SmallVector<Value> broadcastIndex(ValueRange index, ArrayRef<int64_t> shape);
   /// The index of element `i` of the run of `width` at `index` in `shape`.
   SmallVector<Value> runElementIndex(ValueRange index, ArrayRef<int64_t> shape,
+                                     unsigned width, unsigned i);
+  /// The same for a value whose dims may be dynamic.
+  SmallVector<Value> runElementIndex(ValueRange index, Value shaped,
                                      unsigned width, unsigned i);
 
   /// Emits `for (iv = lb; iv < ub; iv += step)` carrying `inits`; `body`
@@ -155,6 +171,7 @@ private:
   DenseMap<Value, ElementSource> sources;
   DenseMap<Value, RunSource> runSources;
   unsigned bufferAlignment = 0;
+  ExtentResolver extentResolver;
   /// Elements already emitted, reused only where they dominate.
   struct CacheEntry {
     SmallVector<Value> index;

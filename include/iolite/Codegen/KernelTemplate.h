@@ -19,10 +19,12 @@
 
 #include "iolite/Codegen/ElementalEmitter.h"
 #include "iolite/Codegen/SharedMemoryPlanner.h"
+#include "iolite/Codegen/SymbolicShapes.h"
 #include "iolite/Dialect/Iolite/IR/IoliteOps.h"
 #include "iolite/Target/TargetDescription.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "llvm/ADT/StringMap.h"
 #include <array>
 #include <memory>
 
@@ -63,9 +65,14 @@ struct KernelAnalysis {
 
 class KernelEmitContext {
 public:
+  /// `shapes` is set when the kernel belongs to a function with symbolic
+  /// dims: `func` then takes one i64 per symbol after the outputs, and its
+  /// dynamic buffers as flat memrefs sized for the bounds (see
+  /// getBindings).
   KernelEmitContext(KernelOp kernel, gpu::GPUFuncOp func,
                     const TargetDescription &target,
-                    const CodegenOverrides &overrides);
+                    const CodegenOverrides &overrides,
+                    const SymbolicShapes *shapes = nullptr);
   ~KernelEmitContext();
 
   KernelOp getKernel() const { return kernel; }
@@ -74,7 +81,9 @@ public:
   const CodegenOverrides &getOverrides() const { return overrides; }
   /// Builder at the end of the gpu.func body (before the return).
   ImplicitLocOpBuilder &getBuilder() { return builder; }
-  /// Kernel block argument -> global memref.
+  /// Kernel block argument -> global memref. A tensor with dynamic dims is
+  /// bound to a `memref<?x...>` view of its flat buffer whose sizes are the
+  /// run-time extents.
   const DenseMap<Value, Value> &getBindings() const { return bindings; }
   /// Global memref of the i-th kernel result.
   Value getOutput(unsigned i) const { return outputs[i]; }
@@ -86,8 +95,34 @@ public:
   void setLaunch(std::array<int64_t, 3> grid, std::array<int64_t, 3> block) {
     this->grid = grid;
     this->block = block;
+    gridExtents = {GridExtent::constant(grid[0]), GridExtent::constant(grid[1]),
+                   GridExtent::constant(grid[2])};
   }
+  /// Sets a launch shape whose grid depends on the symbols; getGrid() is
+  /// then the grid at the bounds.
+  void setLaunch(std::array<GridExtent, 3> grid, std::array<int64_t, 3> block);
   std::array<int64_t, 3> getGrid() const { return grid; }
+  std::array<GridExtent, 3> getGridExtents() const { return gridExtents; }
+
+  //===--------------------------------------------------------------------===//
+  // Run-time extents (functions with symbolic dims)
+  //===--------------------------------------------------------------------===//
+
+  /// True when some kernel operand, result or body value has a dynamic dim.
+  bool hasDynamicExtents() const { return dynamicExtents; }
+  /// The symbolic shapes of the function, or null for a static one.
+  const SymbolicShapes *getSymbolicShapes() const { return shapes; }
+  /// Dim `d` of `value` (a value of the kernel body) as a monomial of the
+  /// symbols; a constant for a static dim.
+  DimExpr getDimExpr(Value value, unsigned d) const;
+  /// The extent of dim `d` of `value` as an index value: a constant for a
+  /// static dim, else computed from the symbol parameters at the entry of
+  /// the function (so it dominates every use).
+  Value getExtent(Value value, unsigned d);
+  /// An index value of `expr`, computed at the function's entry.
+  Value getExtent(const DimExpr &expr);
+  /// Lets `emitter` read run-time extents of dynamic values.
+  void prepare(ElementalEmitter &emitter);
   std::array<int64_t, 3> getBlock() const { return block; }
 
   SharedMemoryPlan &getSharedMemoryPlan() { return smemPlan; }
@@ -157,6 +192,16 @@ private:
   DenseMap<Value, Value> bindings;
   SmallVector<Value> outputs;
   std::array<int64_t, 3> grid{1, 1, 1}, block{1, 1, 1};
+  std::array<GridExtent, 3> gridExtents{GridExtent::constant(1),
+                                        GridExtent::constant(1),
+                                        GridExtent::constant(1)};
+  const SymbolicShapes *shapes = nullptr;
+  bool dynamicExtents = false;
+  /// The symbols' values (index), and the op after which entry code goes.
+  SmallVector<Value> symbolValues;
+  Operation *entryAnchor = nullptr;
+  /// Extents computed at the entry, by their C spelling.
+  llvm::StringMap<Value> extentCache;
   SharedMemoryPlan smemPlan;
   Value smemBase;
   /// The context of the kernel's first launch (this one for the primary).
@@ -180,6 +225,13 @@ public:
   /// Emits the kernel body and sets the launch shape.
   virtual LogicalResult emit(const KernelAnalysis &analysis,
                              KernelEmitContext &ctx) const = 0;
+  /// True when emit() handles run-time extents (KernelEmitContext::
+  /// hasDynamicExtents) for this kernel. Templates that read static shapes
+  /// keep the default, and codegen refuses a dynamic kernel they match.
+  virtual bool supportsDynamicExtents(const KernelAnalysis &analysis) const {
+    (void)analysis;
+    return false;
+  }
 };
 
 class KernelTemplateRegistry {

@@ -17,6 +17,8 @@
 
 #include "iolite/Driver/Compile.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include <algorithm>
+#include <optional>
 #include <vector>
 
 namespace mlir {
@@ -24,17 +26,38 @@ namespace iolite {
 
 /// Where a kernel argument points.
 struct BundleArg {
-  enum Kind { Input, Output, Workspace, Constant } kind;
-  /// Input/output/constant number.
+  enum Kind { Input, Output, Workspace, Constant, Dim } kind;
+  /// Input/output/constant/symbol number.
   int64_t index = 0;
   /// Byte offset into the workspace.
   int64_t offset = 0;
 };
 
+/// A dim of a bundle tensor in a model with symbolic dims:
+/// `coeff * prod(symbol_i ^ exps[i])` (no exponents for a static dim).
+struct BundleDim {
+  int64_t coeff = 1;
+  std::vector<int64_t> exps;
+  bool isStatic() const {
+    return std::all_of(exps.begin(), exps.end(),
+                       [](int64_t e) { return e == 0; });
+  }
+};
+
 struct BundleTensor {
+  /// -1 for a symbolic dim.
   std::vector<int64_t> shape;
   std::string dtype;
+  /// At the bounds, for a tensor with symbolic dims.
   int64_t bytes = 0;
+  /// Per dim, for a model with symbolic dims; empty otherwise.
+  std::vector<BundleDim> dims;
+};
+
+/// A symbol of a model with symbolic dims, with its inclusive bounds.
+struct BundleSymbol {
+  std::string name;
+  int64_t lo = 0, hi = 0;
 };
 
 /// A planned tensor of the workspace (an intermediate or a kernel's
@@ -44,6 +67,8 @@ struct BundleWorkspaceTensor {
   std::string name;
   int64_t offset = 0;
   int64_t bytes = 0;
+  /// Bytes at given dims (symbolic models; unset: always `bytes`).
+  std::optional<BundleDim> bytesAtDims;
 };
 
 struct BundleLaunch {
@@ -53,6 +78,8 @@ struct BundleLaunch {
 
 struct BundleModel {
   std::string name;
+  /// The symbols NAME_run takes, in order (empty for a static model).
+  std::vector<BundleSymbol> symbols;
   std::vector<BundleTensor> inputs, outputs;
   int64_t workspaceBytes = 0;
   /// The tensors the memory plan places in the workspace, of every target
@@ -68,6 +95,9 @@ struct BundleModel {
   std::vector<TargetArtifact> artifacts;
   /// One per launch.
   std::vector<BundleKernel> kernels;
+  /// Per launch, per target: the grid's axes as [divisor, coeff,
+  /// exponents...] when it depends on the symbols (empty otherwise).
+  std::vector<std::vector<std::vector<std::vector<int64_t>>>> gridExtents;
 };
 
 /// Where the constants of a bundle live: embedded in NAME.c or at an offset

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,17 +41,35 @@ struct HostTensor {
 /// Bytes of one element of `dtype`, or 0 if unknown.
 size_t dtypeBytes(llvm::StringRef dtype);
 
+/// A dim of a bundle with symbolic dims: `coeff * prod(dims[i]^exps[i])`.
+struct BundleDimExpr {
+  int64_t coeff = 1;
+  std::vector<int64_t> exps;
+  /// The size at `dims`, or nullopt on overflow.
+  std::optional<int64_t> evaluate(llvm::ArrayRef<int64_t> dims) const;
+};
+
 /// What the manifest says about a bundle's interface.
 struct BundleInterface {
   std::string name;
-  /// Shapes and dtypes; `bytes` holds no data here.
+  /// Shapes and dtypes; `bytes` holds no data here. A symbolic dim is -1.
   std::vector<HostTensor> inputs, outputs;
+  /// The symbolic dims NAME_run takes, in order (none for a static model).
+  struct Symbol {
+    std::string name;
+    int64_t min = 0, max = 0;
+  };
+  std::vector<Symbol> symbols;
+  /// Per input/output, per dim (empty for a static model).
+  std::vector<std::vector<BundleDimExpr>> inputDims, outputDims;
   int64_t workspaceBytes = 0;
   /// The planned tensors of the workspace ("workspace_tensors"): run()
   /// names them on an emu device for the emulator's sanitizers.
   struct WorkspaceTensor {
     std::string name;
     int64_t offset = 0, bytes = 0;
+    /// Bytes at given dims (symbolic models).
+    std::optional<BundleDimExpr> bytesAtDims;
   };
   std::vector<WorkspaceTensor> workspaceTensors;
   /// Target names ("sm_90a", "emu-gfx942", ...).
@@ -64,9 +83,16 @@ llvm::Expected<BundleInterface> parseBundleManifest(llvm::StringRef text,
                                                     llvm::StringRef path);
 
 /// Checks what a user passes to a run against the bundle's interface: the
-/// number of inputs, each one's dtype, shape and byte count.
-llvm::Error checkBundleInputs(const BundleInterface &interface,
-                              llvm::ArrayRef<HostTensor> inputs);
+/// number of inputs, each one's dtype, shape and byte count. For a bundle
+/// with symbolic dims, binds them from the shapes (consistent across
+/// inputs, within their bounds) and returns their values.
+llvm::Expected<std::vector<int64_t>>
+checkBundleInputs(const BundleInterface &interface,
+                  llvm::ArrayRef<HostTensor> inputs);
+
+/// The shape of a tensor of dims `exprs` at `dims`.
+std::vector<int64_t> shapeAtDims(llvm::ArrayRef<BundleDimExpr> exprs,
+                                 llvm::ArrayRef<int64_t> dims);
 
 /// A bundle loaded on one device.
 class BundleRunner {
@@ -98,6 +124,11 @@ private:
   void (*unload)(void *) = nullptr;
   iolite_status_t (*runArrays)(void *, const void *const *, void *const *,
                                void *, iolite_stream_t) = nullptr;
+  /// NAME_run_v and NAME_workspace_size of a bundle with symbolic dims.
+  iolite_status_t (*runArraysAtDims)(void *, const int64_t *,
+                                     const void *const *, void *const *, void *,
+                                     iolite_stream_t) = nullptr;
+  size_t (*workspaceSize)(const int64_t *) = nullptr;
 };
 
 } // namespace iolite

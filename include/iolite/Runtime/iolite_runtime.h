@@ -22,8 +22,9 @@ extern "C" {
 #endif
 
 /* Version 2 added emu-CHIP devices, iolite_device_supports_target,
- * iolite_module_load_file and the emu statistics calls. */
-#define IOLITE_RUNTIME_API_VERSION 3
+ * iolite_module_load_file and the emu statistics calls; version 4
+ * iolite_set_error (the launch code of bundles with symbolic dims). */
+#define IOLITE_RUNTIME_API_VERSION 4
 
 /// Result of every runtime call.
 typedef enum iolite_status {
@@ -44,6 +45,9 @@ typedef struct iolite_stream *iolite_stream_t;
 
 /// The message of the last failed call on this thread ("" if none).
 const char *iolite_last_error(void);
+/// Makes `message` (NULL: "") the last error of this thread and returns
+/// `status`: how generated launch code reports the checks it makes itself.
+iolite_status_t iolite_set_error(iolite_status_t status, const char *message);
 
 /// Opens device `ordinal` of `backend` ("cuda", "hip", "emu", or
 /// "emu-CHIP" such as "emu-sm_90a" for an emulator that only accepts code

@@ -253,6 +253,27 @@ public:
 
   LogicalResult emit(const KernelAnalysis &analysis,
                      KernelEmitContext &ctx) const override;
+
+  /// Run-time extents: the rows (M) and batch dims may be symbolic (tokens,
+  /// batch); K, every N and the B operands must be static, and A not
+  /// transposed.
+  bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
+    MatmulKernelPlan plan = *planMatmulKernel(analysis);
+    MatmulOp first = plan.matmuls.front();
+    if (first.getTransposeLhs())
+      return false;
+    auto lhs = cast<ShapedType>(first.getLhs().getType());
+    if (lhs.isDynamicDim(lhs.getRank() - 1))
+      return false;
+    for (MatmulOp mm : plan.matmuls) {
+      if (!cast<ShapedType>(mm.getRhs().getType()).hasStaticShape())
+        return false;
+      auto out = cast<ShapedType>(mm.getType());
+      if (out.isDynamicDim(out.getRank() - 1))
+        return false;
+    }
+    return true;
+  }
 };
 
 LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
@@ -272,9 +293,20 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
     ns.push_back(shapeOf(mm.getResult()).back());
   int64_t nMax = *llvm::max_element(ns);
   ArrayRef<int64_t> batchShape = out.drop_back(2);
+  // With run-time extents, tiles are chosen for M at the bounds, and the
+  // grid, row guards and batch index follow the call's M and batch.
+  bool dynamic = ctx.hasDynamicExtents();
+  DimExpr mExpr = ctx.getDimExpr(first.getResult(), rank - 2);
+  DimExpr batchExpr = DimExpr::constant(1);
+  for (int64_t d = 0; d < rank - 2; ++d)
+    batchExpr = batchExpr * ctx.getDimExpr(first.getResult(), d);
+  if (dynamic)
+    m = ctx.getSymbolicShapes()
+            ->getBoundType(first.getResult())
+            .getDimSize(rank - 2);
   int64_t batch = 1;
   for (int64_t d : batchShape)
-    batch *= d;
+    batch *= ShapedType::isDynamic(d) ? 1 : d;
 
   const TargetDescription &target = ctx.getTarget();
   const CodegenOverrides &overrides = ctx.getOverrides();
@@ -411,13 +443,23 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
     return failure();
   ctx.templateName = "matmul";
   ctx.tileDescription = tileDesc;
-  ctx.setLaunch({(int64_t)llvm::divideCeil(nMax, bn),
-                 (int64_t)llvm::divideCeil(m, bm), batch},
-                {threads, 1, 1});
+  if (dynamic)
+    ctx.setLaunch({GridExtent::constant(llvm::divideCeil(nMax, bn)),
+                   GridExtent{mExpr, bm}, GridExtent{batchExpr, 1}},
+                  {threads, 1, 1});
+  else
+    ctx.setLaunch({(int64_t)llvm::divideCeil(nMax, bn),
+                   (int64_t)llvm::divideCeil(m, bm), batch},
+                  {threads, 1, 1});
 
   ImplicitLocOpBuilder &b = ctx.getBuilder();
   ElementalEmitter em(b, ctx.getBindings());
   em.setBufferAlignment(target.maxVectorBytes);
+  ctx.prepare(em);
+  // The call's M (a constant for static shapes).
+  Value mValue = dynamic ? ctx.getExtent(first.getResult(), rank - 2) : Value();
+  SmallVector<Value> batchExtents = em.getExtents(first.getResult());
+  batchExtents.resize(rank - 2);
   auto c = [&](int64_t v) { return em.constIndex(v); };
   auto f = [&](double v) -> Value {
     return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
@@ -430,7 +472,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   Value m0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::y), c(bm));
   Value n0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::x), c(bn));
   SmallVector<Value> batchIdx =
-      em.delinearize(ctx.blockId(gpu::Dimension::z), batchShape);
+      em.delinearize(ctx.blockId(gpu::Dimension::z), ValueRange(batchExtents));
   if (batchShape.empty())
     batchIdx.clear();
   SmallVector<Value> lhsBatch =
@@ -464,6 +506,12 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
 
   auto lt = [&](Value x, int64_t bound) -> Value {
     return arith::CmpIOp::create(b, arith::CmpIPredicate::ult, x, c(bound));
+  };
+  // x < M: the run-time M with symbolic dims.
+  auto ltM = [&](Value x) -> Value {
+    return mValue ? (Value)arith::CmpIOp::create(b, arith::CmpIPredicate::ult,
+                                                 x, mValue)
+                  : lt(x, m);
   };
   auto andOpt = [&](Value x, Value y) -> Value {
     if (!x)
@@ -503,8 +551,8 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
           Value gm = arith::AddIOp::create(b, m0, r);
           // Rows past M are never read; the branch is uniform per warp.
           OpBuilder::InsertionGuard g(b);
-          if (m % bm != 0) {
-            auto ifOp = scf::IfOp::create(b, lt(gm, m), false);
+          if (dynamic || m % bm != 0) {
+            auto ifOp = scf::IfOp::create(b, ltM(gm), false);
             b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
           }
           auto rowIndex = [&](Value col) {
@@ -668,8 +716,13 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
                        int64_t cExt, int64_t cBound, int64_t cCover,
                        int64_t maxWidth,
                        function_ref<void(Value, Value, ArrayRef<Value>)> store,
-                       const AsyncDestination *async) -> LogicalResult {
-    bool rRaggedAsync = rCover > rBound, cRaggedAsync = cCover > cBound;
+                       const AsyncDestination *async,
+                       bool rowsAreM = false) -> LogicalResult {
+    // Rows of A are M, a run-time extent with symbolic dims.
+    bool rDynamic = rowsAreM && mValue;
+    auto ltRow = [&](Value gr) { return rDynamic ? ltM(gr) : lt(gr, rBound); };
+    bool rRaggedAsync = rDynamic || rCover > rBound,
+         cRaggedAsync = cCover > cBound;
     if (int64_t width =
             async ? asyncRunWidth(operand, rExt, cBound, cExt, maxWidth) : 0) {
       Value buffer = ctx.getBindings().lookup(operand);
@@ -682,7 +735,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
             b, arith::RemUIOp::create(b, e, c(runsPerRow)), c(width));
         Value gr = arith::AddIOp::create(b, r0, r);
         Value gc = arith::AddIOp::create(b, c0, cc);
-        Value ok = andOpt(rRaggedAsync ? lt(gr, rBound) : Value(),
+        Value ok = andOpt(rRaggedAsync ? ltRow(gr) : Value(),
                           cRaggedAsync ? lt(gc, cBound) : Value());
         SmallVector<Value> src(batchIndex.begin(), batchIndex.end());
         src.append({gr, gc});
@@ -700,7 +753,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
     int64_t runsPerRow = cExt / width;
     // Guards where the tiles cover more than the operand (ragged dims, and
     // columns past a narrower matmul's N).
-    bool rRagged = rCover > rBound, cRagged = cCover > cBound;
+    bool rRagged = rDynamic || rCover > rBound, cRagged = cCover > cBound;
     FailureOr<SmallVector<Value>> loop = em.forLoop(
         tid, c(rExt * runsPerRow), c(threads), {},
         [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
@@ -709,7 +762,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
               b, arith::RemUIOp::create(b, e, c(runsPerRow)), c(width));
           Value gr = arith::AddIOp::create(b, r0, r);
           Value gc = arith::AddIOp::create(b, c0, cc);
-          Value ok = andOpt(rRagged ? lt(gr, rBound) : Value(),
+          Value ok = andOpt(rRagged ? ltRow(gr) : Value(),
                             cRagged ? lt(gc, cBound) : Value());
           SmallVector<Value> idx(batchIndex.begin(), batchIndex.end());
           idx.append({gr, gc});
@@ -781,14 +834,15 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
                               storeMatrixRun(aTile, aSwizzle, bk), ptr(dest))
                   : stageTile(lhs, lhsBatch, m0, bm, m, mCover, k0, bk, k,
                               kCover, maxRun(aSwizzle),
-                              storeMatrixRun(aTile, aSwizzle, bm), ptr(dest));
+                              storeMatrixRun(aTile, aSwizzle, bm), ptr(dest),
+                              /*rowsAreM=*/true);
     } else {
       la = transA
                ? stageTile(lhs, lhsBatch, k0, bk, k, kCover, m0, bm, m, mCover,
                            INT64_MAX, storeRun(aTile, /*rowIsK=*/true), nullptr)
                : stageTile(lhs, lhsBatch, m0, bm, m, mCover, k0, bk, k, kCover,
                            INT64_MAX, storeRun(aTile, /*rowIsK=*/false),
-                           nullptr);
+                           nullptr, /*rowsAreM=*/true);
     }
     if (failed(la))
       return failure();
@@ -983,7 +1037,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   // Epilogue: at each accumulator position every matmul's accumulator is
   // the source of its result; outputs go through the fused elementwise ops,
   // each guarded by its own bounds.
-  bool mRagged = m % bm != 0;
+  bool mRagged = dynamic || m % bm != 0;
   int64_t coveredN = ctx.getGrid()[0] * bn;
   ValueRange yields = ctx.getYieldedValues();
   llvm::SetVector<int64_t> bounds;
@@ -1003,7 +1057,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
     idx.append({gm, gn});
     OpBuilder::InsertionGuard g(b);
     if (mRagged) {
-      auto ifOp = scf::IfOp::create(b, lt(gm, m), false);
+      auto ifOp = scf::IfOp::create(b, ltM(gm), false);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     }
     // Outputs grouped by their column bound.

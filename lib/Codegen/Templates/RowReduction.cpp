@@ -92,6 +92,16 @@ public:
   LogicalResult emit(const KernelAnalysis &analysis,
                      KernelEmitContext &ctx) const override;
 
+  bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
+    // Rows may be dynamic (tokens); the reduced columns must be static.
+    RowShape rs = *getRowShape(analysis.hero);
+    auto type = cast<ShapedType>(rs.input.getType());
+    for (unsigned d = rs.rowDims; d < type.getRank(); ++d)
+      if (type.isDynamicDim(d))
+        return false;
+    return true;
+  }
+
 private:
   static LogicalResult writeOutputs(KernelEmitContext &ctx,
                                     ElementalEmitter &em, ValueRange index,
@@ -113,9 +123,15 @@ LogicalResult RowReductionTemplate::emit(const KernelAnalysis &analysis,
   ArrayRef<int64_t> inShape = cast<ShapedType>(rs.input.getType()).getShape();
   ArrayRef<int64_t> rowShape = inShape.take_front(rs.rowDims);
   ArrayRef<int64_t> colShape = inShape.drop_front(rs.rowDims);
+  // Rows may be a run-time extent (a product of symbols): the grid and the
+  // row guard then follow it.
+  bool dynamicRows = ctx.hasDynamicExtents();
+  DimExpr rowsExpr = DimExpr::constant(1);
+  for (unsigned d = 0; d < rs.rowDims; ++d)
+    rowsExpr = rowsExpr * ctx.getDimExpr(rs.input, d);
   int64_t rows = 1, cols = 1;
   for (int64_t d : rowShape)
-    rows *= d;
+    rows = ShapedType::isDynamic(d) ? rows : rows * d;
   for (int64_t d : colShape)
     cols *= d;
 
@@ -138,16 +154,27 @@ LogicalResult RowReductionTemplate::emit(const KernelAnalysis &analysis,
     threads = std::min<int64_t>(
         tuning.threads, llvm::alignTo(llvm::divideCeil(cols, vw), warp));
     stride = threads;
-    ctx.setLaunch({rows, 1, 1}, {threads, 1, 1});
+    if (dynamicRows)
+      ctx.setLaunch({GridExtent{rowsExpr, 1}, GridExtent::constant(1),
+                     GridExtent::constant(1)},
+                    {threads, 1, 1});
+    else
+      ctx.setLaunch({rows, 1, 1}, {threads, 1, 1});
     ctx.tileDescription = "1 row per block of " + std::to_string(threads);
   } else {
     int64_t rowsPerBlock = std::max<int64_t>(
         1, std::min<int64_t>(tuning.tile[0], tuning.threads / warp));
-    rowsPerBlock = std::min(rowsPerBlock, rows);
+    if (!dynamicRows)
+      rowsPerBlock = std::min(rowsPerBlock, rows);
     threads = rowsPerBlock * warp;
     stride = warp;
-    ctx.setLaunch({(int64_t)llvm::divideCeil(rows, rowsPerBlock), 1, 1},
-                  {threads, 1, 1});
+    if (dynamicRows)
+      ctx.setLaunch({GridExtent{rowsExpr, rowsPerBlock},
+                     GridExtent::constant(1), GridExtent::constant(1)},
+                    {threads, 1, 1});
+    else
+      ctx.setLaunch({(int64_t)llvm::divideCeil(rows, rowsPerBlock), 1, 1},
+                    {threads, 1, 1});
     ctx.tileDescription = std::to_string(rowsPerBlock) +
                           " rows per block, 1 row per warp of " +
                           std::to_string(warp);
@@ -173,6 +200,12 @@ LogicalResult RowReductionTemplate::emit(const KernelAnalysis &analysis,
   ImplicitLocOpBuilder &b = ctx.getBuilder();
   ElementalEmitter em(b, ctx.getBindings());
   em.setBufferAlignment(target.maxVectorBytes);
+  ctx.prepare(em);
+  SmallVector<Value> rowExtents = em.getExtents(rs.input);
+  rowExtents.resize(rs.rowDims);
+  Value rowCount = em.constIndex(1);
+  for (Value e : rowExtents)
+    rowCount = arith::MulIOp::create(b, rowCount, e);
   auto f = [&](double v) -> Value {
     return arith::ConstantOp::create(b, b.getF32FloatAttr(v));
   };
@@ -188,11 +221,11 @@ LogicalResult RowReductionTemplate::emit(const KernelAnalysis &analysis,
         b, arith::MulIOp::create(b, bid, c(threads / warp)), warpId);
     // The whole warp takes the same branch, so the shuffles inside are safe.
     Value rowValid =
-        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, c(rows));
+        arith::CmpIOp::create(b, arith::CmpIPredicate::ult, row, rowCount);
     auto ifOp = scf::IfOp::create(b, rowValid, /*withElseRegion=*/false);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
   }
-  SmallVector<Value> rowIndex = em.delinearize(row, rowShape);
+  SmallVector<Value> rowIndex = em.delinearize(row, ValueRange(rowExtents));
   Value first = arith::MulIOp::create(b, lane, c(vw));
 
   auto fullIndex = [&](Value col) {
