@@ -1,0 +1,95 @@
+"""One compile for every size (docs/dynamic-shapes.md): a model with
+symbolic batch and sequence dims is compiled once into a bundle for the
+emulated chips, and that one bundle runs at every size of SIZES against
+the PyTorch modules the models come from. Sizes outside the bounds are
+refused before any launch."""
+
+import sys
+
+import numpy as np
+import pytest
+
+from iolite_testing import MODEL_TOLERANCES, REPO, build_dir
+
+sys.path.insert(0, str(build_dir() / "python"))
+import iolite  # noqa: E402 (part of the build: a failed import fails)
+
+sys.path.insert(0, str(REPO / "test" / "python"))
+import test_dynamic_dims as dd  # noqa: E402  (the examples' cases)
+
+TARGETS = ("emu-sm_90a", "emu-gfx942")
+SEQ_BOUND = dd.SEQ_BOUND
+SIZES = dd.SIZES
+
+# name -> (model file, case(batch, seq) -> (inputs, expected), hidden).
+# Every example whose kernels take run-time extents is listed here.
+ONE_COMPILE = {
+    "mlp": (REPO / "test" / "python" / "Inputs" / "mlp_dynamic.mlir",
+            None, 32),
+}
+
+
+def mlp_case(batch, seq):
+    """RMSNorm, SwiGLU and a residual, then softmax(x) * tanh(x): the
+    matmul, row-reduction and elementwise templates at run-time extents."""
+    rng = np.random.default_rng(batch * 1000 + seq)
+    x = rng.standard_normal((batch, seq, 32)).astype(np.float32)
+    w = rng.standard_normal(32).astype(np.float32)
+    wg, wu = (rng.standard_normal((64, 32)).astype(np.float32) * 0.2
+              for _ in range(2))
+    wd = rng.standard_normal((32, 64)).astype(np.float32) * 0.2
+    x64 = x.astype(np.float64)
+    n = x64 / np.sqrt((x64 * x64).mean(-1, keepdims=True) + 1e-6) * w
+    g, u = n @ wg.T, n @ wu.T
+    y = x64 + (g / (1 + np.exp(-g)) * u) @ wd.T
+    e = np.exp(x64 - x64.max(-1, keepdims=True))
+    z = e / e.sum(-1, keepdims=True) * np.tanh(x64)
+    return [x, w, wg, wu, wd], (y, z)
+
+
+CASES = {"mlp": mlp_case}
+
+
+@pytest.fixture(scope="module")
+def bundles():
+    compiled = {}
+    yield compiled
+    for b in compiled.values():
+        b.close()
+
+
+def bundle_for(bundles, name):
+    if name not in bundles:
+        model = ONE_COMPILE[name][0]
+        bundles[name] = iolite.compile(model, targets=TARGETS,
+                                       dims={"seq": (1, SEQ_BOUND)})
+    return bundles[name]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("batch,seq", SIZES)
+@pytest.mark.parametrize("name", list(ONE_COMPILE))
+def test_one_bundle_runs_every_size(bundles, name, batch, seq, target):
+    b = bundle_for(bundles, name)
+    assert b.dims["seq"] == (1, SEQ_BOUND)
+    case = CASES.get(name) or ONE_COMPILE[name][1]
+    inputs, expected = case(batch, seq)
+    outs = b.run(*inputs, target=target)
+    outs = outs if isinstance(outs, tuple) else (outs,)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    assert len(outs) == len(expected)
+    rtol, atol = MODEL_TOLERANCES["f32"]
+    for got, want in zip(outs, expected):
+        assert got.shape == (batch, seq, ONE_COMPILE[name][2])
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("name", list(ONE_COMPILE))
+def test_sizes_outside_the_bounds_are_refused(bundles, name):
+    b = bundle_for(bundles, name)
+    case = CASES.get(name) or ONE_COMPILE[name][1]
+    inputs, _ = case(1, SEQ_BOUND + 1)
+    with pytest.raises(iolite.BackendError,
+                       match=rf"dim 'seq' = {SEQ_BOUND + 1} \(input #0 dim 1\)"
+                             rf" is outside its bounds 1\.\.{SEQ_BOUND}"):
+        b.run(*inputs)
