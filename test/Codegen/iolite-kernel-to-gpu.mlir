@@ -432,3 +432,42 @@ func.func @norm_also_yielded(%x: tensor<16x64xf32>, %w: tensor<64x64xf32>) -> (t
   }
   return %n, %y : tensor<16x64xf32>, tensor<16x64xf32>
 }
+
+// -----
+
+// Symbolic dims: the kernel takes each symbol as an i64 after its buffers,
+// views its flat bound-sized buffers at the run-time sizes, and walks the
+// elements with a grid-stride loop bounded by the run-time count; the host
+// launch computes the grid from the symbols (ceil(batch * seq * 64 / 1024)).
+// CHECK-LABEL: func.func @symbolic
+// CHECK-SAME: (%[[X:[a-z0-9_]+]]: memref<65536xf32> {iolite.dim_exprs = [array<i64: 1, 1, 0>, array<i64: 1, 0, 1>, array<i64: 64, 0, 0>]}
+// CHECK-SAME: %[[B:[a-z0-9_]+]]: i64, %[[S:[a-z0-9_]+]]: i64)
+// CHECK-SAME: iolite.symbol_bounds = array<i64: 1, 8, 1, 128>, iolite.symbols = ["batch", "seq"]
+// CHECK: %[[BI:[a-z0-9_]+]] = arith.index_cast %[[B]] : i64 to index
+// CHECK: %[[SI:[a-z0-9_]+]] = arith.index_cast %[[S]] : i64 to index
+// CHECK: %[[BS:[a-z0-9_]+]] = arith.muli %[[BI]], %[[SI]] : index
+// CHECK: %[[N:[a-z0-9_]+]] = arith.muli %[[BS]], %{{.*}} : index
+// CHECK: %[[GRID:[a-z0-9_]+]] = arith.ceildivui %[[N]], %{{.*}} : index
+// CHECK: gpu.launch_func @iolite_kernels::@sym_ew blocks in (%[[GRID]],
+// CHECK-SAME: args(%[[X]] : memref<65536xf32>, %{{.*}} : memref<64xf32>, %{{.*}} : memref<65536xf32>, %[[B]] : i64, %[[S]] : i64)
+// CHECK: gpu.func @sym_ew(%[[A:[a-z0-9_]+]]: memref<65536xf32>, %{{.*}}: memref<64xf32>, %[[O:[a-z0-9_]+]]: memref<65536xf32>, %[[KB:[a-z0-9_]+]]: i64, %[[KS:[a-z0-9_]+]]: i64) kernel
+// CHECK-SAME: iolite.grid = array<i64: 64, 1, 1>, iolite.grid_extents = [array<i64: 1024, 64, 1, 1>, array<i64: 1, 1, 0, 0>, array<i64: 1, 1, 0, 0>]
+// CHECK: %[[KBI:[a-z0-9_]+]] = arith.index_cast %[[KB]] : i64 to index
+// CHECK: %[[KSI:[a-z0-9_]+]] = arith.index_cast %[[KS]] : i64 to index
+// CHECK: memref.reinterpret_cast %[[A]] to offset: [0], sizes: [%[[KBI]], %[[KSI]], 64], strides: [%{{.*}}, 64, 1] : memref<65536xf32> to memref<?x?x64xf32>
+// CHECK: memref.reinterpret_cast %[[O]] to offset: [0], sizes: [%[[KBI]], %[[KSI]], 64]
+// CHECK: gpu.grid_dim x
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[ITEMS:[a-z0-9_]+]] step
+// CHECK: vector.load {{.*}} : memref<?xf32>, vector<4xf32>
+func.func @symbolic(%x: tensor<?x?x64xf32> {iolite.dims = ["batch", "seq", ""]},
+                    %g: tensor<64xf32>) -> tensor<?x?x64xf32>
+    attributes {iolite.dim_bounds = {batch = array<i64: 1, 8>,
+                                     seq = array<i64: 1, 128>}} {
+  %r = iolite.kernel "sym_ew" (%x, %g) : (tensor<?x?x64xf32>, tensor<64xf32>) -> tensor<?x?x64xf32> {
+  ^bb0(%a: tensor<?x?x64xf32>, %w: tensor<64xf32>):
+    %e = iolite.exp %a : tensor<?x?x64xf32>
+    %m = iolite.mul %e, %w : tensor<?x?x64xf32>, tensor<64xf32>
+    iolite.yield %m : tensor<?x?x64xf32>
+  }
+  return %r : tensor<?x?x64xf32>
+}
