@@ -3,7 +3,7 @@
 bench/run.sh, which builds Iolite and installs the peers first.
 
     /usr/bin/python3 bench/perf.py [--quick] [--no-peers] [--no-cache]
-                                   [--only io,resources,compile,peers,harness]
+                                   [--only io,resources,compile,dynamic,peers,harness]
                                    [--families attention,ssd] [--match SLUG]
 
 Sections: global-memory traffic counted by the emulator against the IO lower
@@ -27,13 +27,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import compile_time  # noqa: E402
+import dynamic_shapes  # noqa: E402
 import io_traffic  # noqa: E402
 import report  # noqa: E402
 import resources  # noqa: E402
 from common import (REPO, VENV_PYTHON, WORK, build_dir, log,  # noqa: E402
                     machine_stamp)
 
-SECTIONS = ["io", "resources", "compile", "peers", "harness"]
+SECTIONS = ["io", "resources", "compile", "dynamic", "peers", "harness"]
 
 
 def run_peers(quick):
@@ -130,6 +131,9 @@ def main():
     if "compile" in sections:
         results["compile"], manifests = timed(
             "compile", lambda: compile_time.measure(a.quick))
+    if "dynamic" in sections:
+        results["dynamic"] = timed(
+            "dynamic", lambda: dynamic_shapes.measure(a.quick))
     if "resources" in sections:
         results["resources"] = timed(
             "resources", lambda: resources.measure(manifests))
@@ -151,7 +155,8 @@ def main():
               + (f", slugs containing '{a.match}'" if a.match else "")
               + ")"] + [x for x in sections if x != "io"],
              "seconds": partial["total_seconds"]}]
-        for key in ("io", "compile", "resources", "peers", "harness"):
+        for key in ("io", "compile", "dynamic", "resources", "peers",
+                    "harness"):
             if key in partial:
                 results[key] = partial[key]
         if subset and "io" in partial:

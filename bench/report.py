@@ -359,6 +359,50 @@ def example_section(results):
                "emu s", "measured"], rows), ""])
 
 
+# -- dynamic shapes ----------------------------------------------------------
+
+def dynamic_section(results):
+    rows = results.get("dynamic")
+    if not rows:
+        return ""
+    out, worst = [], None
+    for r in rows:
+        dyn = r["dynamic_read"] + r["dynamic_written"]
+        sta = r["static_read"] + r["static_written"]
+        q = dyn / sta if sta else None
+        if q is not None and (worst is None or q > worst[0]):
+            worst = (q, r)
+        out.append([r["model"], r["batch"], r["seq"], f"{sta:,}", f"{dyn:,}",
+                    f"{q:.3f}" if q is not None else "—",
+                    f"{r['static_compile_seconds']:.1f}",
+                    provenance(r)])
+    models = {}
+    for r in rows:
+        models.setdefault(r["model"], r)
+    compile_rows = [[m, f"{r['dynamic_compile_seconds']:.1f}",
+                     str(sum(1 for x in rows if x["model"] == m)),
+                     f"{r['static_compile_seconds_total']:.1f}",
+                     f"{r['dynamic_workspace']:,}", provenance(r)]
+                    for m, r in models.items()]
+    check = ("**not measured**: NOT met" if worst is None else
+             f"worst **{worst[0]:.3f}** ({worst[1]['model']}, batch "
+             f"{worst[1]['batch']} seq {worst[1]['seq']}; bound 1.05): "
+             + ("met" if worst[0] <= 1.05 else "NOT met"))
+    return "\n".join([
+        "### Dynamic shapes: one compile against one per size", "",
+        "Each model compiled once with symbolic batch and sequence "
+        "(bound 64) and once per size with the dims pinned, both for "
+        "emu-sm_90a and run at that size on the emulator "
+        "(`bench/dynamic_shapes.py`). Bytes: global reads + writes of "
+        "every launch. Dynamic / static bytes: " + check + ".", "",
+        table(["model", "batch", "seq", "static B", "dynamic B",
+               "dynamic / static", "static compile s", "measured"], out),
+        "", table(["model", "dynamic compile s (once)", "sizes",
+                   "static compile s (all sizes)",
+                   "dynamic workspace B (bound)", "measured"],
+                  compile_rows), ""])
+
+
 # -- resources ---------------------------------------------------------------
 
 def resources_section(results):
@@ -1274,7 +1318,7 @@ def write(results, out_path):
         "the run that counted the row, for reused rows the original run "
         "(*not recorded*: a result from before rows carried it). Method and "
         "cache key: docs/benchmarks.md.", ""]
-    body = [attention, scan, ssd, moe, examples,
+    body = [attention, scan, ssd, moe, examples, dynamic_section(results),
             resources_section(results), compile_section(results, figdir),
             roofline_section(results, figdir), matrix_section(results),
             peers_section(results, figdir), harness_section(results),
