@@ -108,18 +108,26 @@ FailureOr<HostTensor> mlir::iolite::tensorFromNpy(const NpyArray &array,
     whyNot = "element type " + typeString(type) + " cannot be passed";
     return failure();
   }
-  NpyArray probe;
-  probe.shape.assign(type.getShape().begin(), type.getShape().end());
-  if (array.dtype != *want ||
-      ArrayRef<int64_t>(array.shape) != type.getShape()) {
-    whyNot = "expected " + probe.getShapeString() + " " +
+  // A dynamic dim (a symbolic dim of a bundle or model) takes any size;
+  // the tensor gets the array's shape.
+  bool fits = array.dtype == *want &&
+              static_cast<int64_t>(array.shape.size()) == type.getRank();
+  for (unsigned d = 0; fits && d < type.getRank(); ++d)
+    fits = type.isDynamicDim(d) || array.shape[d] == type.getDimSize(d);
+  if (!fits) {
+    std::string expected;
+    for (unsigned d = 0; d < type.getRank(); ++d)
+      expected += (d ? "x" : "") + (type.isDynamicDim(d)
+                                        ? std::string("?")
+                                        : std::to_string(type.getDimSize(d)));
+    whyNot = "expected " + expected + " " +
              describeNpyDTypeFor(type.getElementType()) + " for " +
              typeString(type) + ", got " + array.getShapeString() + " " +
              getNpyDTypeName(array.dtype).str();
     return failure();
   }
   HostTensor t;
-  t.type = type;
+  t.type = RankedTensorType::get(array.shape, type.getElementType());
   t.data = array.data;
   return t;
 }

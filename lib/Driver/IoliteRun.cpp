@@ -116,7 +116,9 @@ public:
       return emitError(loc) << llvm::toString(std::move(e));
     SmallVector<HostTensor> results;
     for (auto [h, type] : llvm::zip(out, signature.results)) {
-      HostTensor t = HostTensor::zeros(type);
+      // Symbolic dims: the runner gives the shape at the call's dims.
+      HostTensor t = HostTensor::zeros(
+          RankedTensorType::get(h.shape, type.getElementType()));
       if (h.bytes.size() != t.data.size())
         return emitError(loc)
                << "the bundle returned " << h.bytes.size() << " bytes for a "
@@ -195,7 +197,11 @@ openBundleBackend(const RunToolOptions &options, const std::string &deviceName,
       if (!element)
         return emitError(loc) << "the bundle's manifest names dtype '"
                               << t.dtype << "', which iolite-run cannot hold";
-      types.push_back(RankedTensorType::get(t.shape, element));
+      // -1: a symbolic dim of a bundle compiled for every size.
+      SmallVector<int64_t> shape;
+      for (int64_t d : t.shape)
+        shape.push_back(d < 0 ? ShapedType::kDynamic : d);
+      types.push_back(RankedTensorType::get(shape, element));
     }
     return success();
   };
@@ -475,7 +481,10 @@ int mlir::iolite::runIoliteRun(const RunToolOptions &toolOptions,
 
   int status = kOk;
   for (auto [i, result] : llvm::enumerate(*results)) {
-    out << "out" << i << ": " << typeString(resultTypes[i]);
+    // The result's own type: its shape at the call's dims.
+    out << "out" << i << ": "
+        << typeString(resultTypes[i].hasStaticShape() ? resultTypes[i]
+                                                      : result.type);
     if (!options.outputDir.empty()) {
       SmallString<256> path(options.outputDir);
       llvm::sys::path::append(path, "out" + std::to_string(i) + ".npy");

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from iolite_testing import MODEL_TOLERANCES, REPO, build_dir
+from iolite_testing import MODEL_TOLERANCES, REPO, build_dir, iolite_run
 
 sys.path.insert(0, str(build_dir() / "python"))
 import iolite  # noqa: E402 (part of the build: a failed import fails)
@@ -93,3 +93,23 @@ def test_sizes_outside_the_bounds_are_refused(bundles, name):
                        match=rf"dim 'seq' = {SEQ_BOUND + 1} \(input #0 dim 1\)"
                              rf" is outside its bounds 1\.\.{SEQ_BOUND}"):
         b.run(*inputs)
+
+
+@pytest.mark.parametrize("batch,seq", [(1, 7), (3, 17)])
+def test_iolite_run_takes_any_size(bundles, batch, seq):
+    """iolite-run on the bundle folder reads the dims from the .npy
+    shapes and prints the results' shapes at those dims."""
+    b = bundle_for(bundles, "mlp")
+    inputs, expected = mlp_case(batch, seq)
+    rc, outs, out, err = iolite_run(b.path, inputs, backend="emu",
+                                    check=False)
+    assert rc == 0, out + err
+    assert f"out0: tensor<{batch}x{seq}x32xf32>" in out
+    rtol, atol = MODEL_TOLERANCES["f32"]
+    for got, want in zip(outs, expected):
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
+    bad, _ = mlp_case(1, SEQ_BOUND + 1)
+    rc, _, out, err = iolite_run(b.path, bad, backend="emu", check=False)
+    assert rc == 2
+    assert f"dim 'seq' = {SEQ_BOUND + 1} (input #0 dim 1) is outside its " \
+        f"bounds 1..{SEQ_BOUND}" in err
