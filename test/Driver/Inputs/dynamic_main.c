@@ -42,8 +42,8 @@ static int run_at(iolite_device_t device, dynamic_model_model *model,
     x[i] = (float)((i * 7 + tokens) % 13) / 13.0f - 0.5f;
   void *dx, *dw, *dg, *dy, *dn, *workspace = NULL;
   if (iolite_malloc(device, xb, &dx) || iolite_malloc(device, sizeof(w), &dw) ||
-      iolite_malloc(device, sizeof(g), &dg) ||
-      iolite_malloc(device, yb, &dy) || iolite_malloc(device, nb, &dn) ||
+      iolite_malloc(device, sizeof(g), &dg) || iolite_malloc(device, yb, &dy) ||
+      iolite_malloc(device, nb, &dn) ||
       (wsb && iolite_malloc(device, wsb, &workspace)) ||
       iolite_memcpy_h2d(device, dx, x, xb) ||
       iolite_memcpy_h2d(device, dw, w, sizeof(w)) ||
@@ -72,8 +72,8 @@ static int run_at(iolite_device_t device, dynamic_model_model *model,
       bad += fabs(ref - n[i * 64 + k]) > 1e-5 * (1 + fabs(ref));
     }
   }
-  printf("tokens %lld: workspace %zu of %u, mismatches %d\n",
-         (long long)tokens, wsb, DYNAMIC_MODEL_WORKSPACE_SIZE, bad);
+  printf("tokens %lld: workspace %zu of %u, mismatches %d\n", (long long)tokens,
+         wsb, DYNAMIC_MODEL_WORKSPACE_SIZE, bad);
   iolite_free(device, dx);
   iolite_free(device, dw);
   iolite_free(device, dg);
@@ -109,8 +109,8 @@ int main(int argc, char **argv) {
   /* Refused before any launch: no statistics are recorded. */
   CHECK(iolite_emu_reset_stats(device));
   int64_t past[] = {81}, zero[] = {0};
-  iolite_status_t s = dynamic_model_run(model, past, NULL, NULL, NULL, NULL,
-                                        NULL, NULL, NULL);
+  iolite_status_t s =
+      dynamic_model_run(model, past, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
   printf("tokens 81: status %d: %s\n", (int)s, iolite_last_error());
   s = dynamic_model_run(model, zero, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
   printf("tokens 0: status %d: %s\n", (int)s, iolite_last_error());
