@@ -113,3 +113,36 @@ def test_iolite_run_takes_any_size(bundles, batch, seq):
     assert rc == 2
     assert f"dim 'seq' = {SEQ_BOUND + 1} (input #0 dim 1) is outside its " \
         f"bounds 1..{SEQ_BOUND}" in err
+
+
+@pytest.fixture(scope="module")
+def onnx_bundle(tmp_path_factory):
+    """The pre-norm MLP block of test_dynamic_dims.py exported by torch with
+    dynamic batch and sequence axes, compiled once."""
+    import torch
+    torch.manual_seed(0)
+    block = dd.Block().eval()
+    path = tmp_path_factory.mktemp("onnx") / "block.onnx"
+    torch.onnx.export(block, (torch.randn(2, 5, 32),), str(path),
+                      input_names=["x"], output_names=["y"], opset_version=17,
+                      dynamic_axes={"x": {0: "batch", 1: "seq"},
+                                    "y": {0: "batch", 1: "seq"}})
+    b = iolite.compile(path, targets=TARGETS,
+                       dims={"batch": (1, 8), "seq": (1, 128)})
+    yield block, b
+    b.close()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("batch,seq", [(1, 1), (3, 7), (8, 128)])
+def test_onnx_dynamic_axes_one_compile(onnx_bundle, batch, seq, target):
+    import torch
+    block, b = onnx_bundle
+    assert b.dims == {"batch": (1, 8), "seq": (1, 128)}
+    torch.manual_seed(seq)
+    x = torch.randn(batch, seq, 32)
+    with torch.no_grad():
+        expected = block(x).numpy()
+    got = b.run(x.numpy(), target=target)
+    rtol, atol = MODEL_TOLERANCES["f32"]
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
