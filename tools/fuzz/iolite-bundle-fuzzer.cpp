@@ -46,6 +46,10 @@ std::vector<HostTensor> pickInputs(const BundleInterface &iface,
     if (known && fuzz.ConsumeBool()) {
       t.dtype = iface.inputs[i].dtype;
       t.shape = iface.inputs[i].shape;
+      // A symbolic dim (-1) takes a size around the bounds.
+      for (int64_t &d : t.shape)
+        if (d < 0)
+          d = fuzz.ConsumeIntegralInRange<int64_t>(0, 130);
     } else {
       t.dtype = fuzz.PickValueInArray(kDTypes);
       size_t rank = fuzz.ConsumeIntegralInRange<size_t>(0, 6);

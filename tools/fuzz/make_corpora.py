@@ -185,7 +185,36 @@ def bundle_corpus(out):
                                   bytes(range(64))]):
             write_seed(seeds, "manifest%d_%d" % (i, j), text + b"\0" + tail)
             count += 1
+    # A bundle compiled for symbolic dims (docs/dynamic-shapes.md): -1 in
+    # "shape", each dim as coeff * prod(dims[i]^exps[i]).
+    def dim(coeff, exps):
+        return {"coeff": coeff, "exps": exps}
+    symbolic = {
+        "name": "symbolic", "workspace_bytes": 65536,
+        "dims": [{"name": "batch", "min": 1, "max": 4},
+                 {"name": "seq", "min": 1, "max": 64}],
+        "inputs": [
+            {"dtype": "f32", "shape": [-1, -1, 32], "bytes": 32768,
+             "dims": [dim(1, [1, 0]), dim(1, [0, 1]), dim(32, [0, 0])]},
+            {"dtype": "f16", "shape": [-1, 8], "bytes": 1024,
+             "dims": [dim(1, [0, 1]), dim(8, [0, 0])]},
+            {"dtype": "f32", "shape": [32], "bytes": 128,
+             "dims": [dim(32, [0, 0])]}],
+        "outputs": [
+            {"dtype": "f32", "shape": [-1, 32], "bytes": 32768,
+             "dims": [dim(1, [1, 1]), dim(32, [0, 0])]}],
+        "workspace_tensors": [
+            {"name": "k0.result0", "offset": 0, "bytes": 65536,
+             "bytes_at_dims": dim(256, [1, 1])}],
+        "targets": [{"name": "emu-sm_90a"}]}
+    text = json.dumps(symbolic, indent=2).encode()
+    for j, tail in enumerate([b"", bytes(16), bytes([1] * 32),
+                              bytes(range(64)), bytes([7, 1, 3] * 20)]):
+        write_seed(seeds, "symbolic_%d" % j, text + b"\0" + tail)
+        count += 1
     tokens = ['"name"', '"inputs"', '"outputs"', '"dtype"', '"shape"',
+              '"dims"', '"coeff"', '"exps"', '"min"', '"max"',
+              '"bytes_at_dims"', '"workspace_tensors"', '"offset"',
               '"bytes"', '"workspace_bytes"', '"targets"', '"f32"', '"f16"',
               '"bf16"', '"i1"', '"i32"', '"i64"', "9223372036854775807",
               "-1", "[", "]", "{", "}", ":", ",", "\x00"]
