@@ -94,6 +94,15 @@ static LogicalResult annotateKernelFunc(KernelOp kernel, KernelEmitContext &ctx,
            << "kernel '" << kernel.getName() << "' uses " << threads
            << " threads per block; " << target.name << " allows "
            << target.maxThreadsPerBlock;
+  // The hardware's grid limits (CUDA's and HIP's): x < 2^31, y and z at
+  // most 65535 blocks. A symbolic grid is checked at the bounds.
+  if (grid[0] > INT32_MAX || grid[1] > 65535 || grid[2] > 65535)
+    return kernel.emitError()
+           << "kernel '" << kernel.getName() << "' needs a grid of "
+           << grid[0] << "x" << grid[1] << "x" << grid[2]
+           << (ctx.getSymbolicShapes() ? " blocks at the dims' bounds"
+                                       : " blocks")
+           << "; GPUs allow at most 2147483647x65535x65535";
   func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
       {static_cast<int32_t>(block[0]), static_cast<int32_t>(block[1]),
        static_cast<int32_t>(block[2])}));

@@ -17,6 +17,8 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::iolite;
 
@@ -750,8 +752,14 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
        << "[NUM_KERNELS + 1] = {\n";
     for (const BundleKernel &k : m.kernels) {
       const auto &s = k.launch[t];
+      // A grid that follows the dims is computed per call; the table's
+      // entry (the grid at the bounds) must still fit its uint32_t.
+      auto grid = [&](int64_t v) {
+        return std::min<int64_t>(v, std::numeric_limits<uint32_t>::max());
+      };
       os << llvm::formatv("  {{{{{0}, {1}, {2}}, {{{3}, {4}, {5}}, {6}},\n",
-                          s[0], s[1], s[2], s[3], s[4], s[5], s[6])
+                          grid(s[0]), grid(s[1]), grid(s[2]), s[3], s[4], s[5],
+                          s[6])
                 .str();
     }
     os << "  {{0, 0, 0}, {0, 0, 0}, 0}};\n\n";
