@@ -20,7 +20,9 @@ MODELS = [
     ("mlp (RMSNorm, SwiGLU, residual, softmax)",
      REPO / "test" / "python" / "Inputs" / "mlp_dynamic.mlir",
      {"seq": (1, SEQ_BOUND)}),
-]
+] + [(f"examples/{name}", REPO / "examples" / name / "model_dynamic.mlir",
+      {"batch": (1, 4), "seq": (1, SEQ_BOUND)})
+     for name in ("llama_block", "mamba_block", "moe_layer")]
 SIZES = [(1, 1), (1, 7), (2, 16), (3, 17), (4, 64)]
 QUICK_SIZES = [(1, 7), (4, 64)]
 
