@@ -102,10 +102,14 @@ std::optional<std::pair<Value, int64_t>> matchExpandRepeat(Value v) {
   auto out = dyn_cast<RankedTensorType>(v.getType());
   auto wide = bcast.getType();
   auto src = bcast.getInput().getType();
-  if (!out || out.getRank() != 4 || wide.getRank() != 5 || src.getRank() != 5 ||
-      !out.hasStaticShape() || !wide.hasStaticShape() || !src.hasStaticShape())
+  if (!out || out.getRank() != 4 || wide.getRank() != 5 || src.getRank() != 5)
     return std::nullopt;
   ArrayRef<int64_t> o = out.getShape(), w = wide.getShape(), s = src.getShape();
+  // Batch and sequence may be symbolic (equal `?` dims are one size: the
+  // graph pipeline proved the shapes); the head counts must be static.
+  if (ShapedType::isDynamic(o[1]) || ShapedType::isDynamic(w[1]) ||
+      ShapedType::isDynamic(w[2]))
+    return std::nullopt;
   // kv-major: head h = kv * n + r, so kv = h / n as iolite.attention reads.
   if (s[2] != 1 || s[0] != w[0] || s[1] != w[1] || s[3] != w[3] ||
       s[4] != w[4] || o[0] != w[0] || o[1] != w[1] * w[2] || o[2] != w[3] ||
@@ -340,8 +344,12 @@ FailureOr<AttentionOp> mlir::iolite::raiseAttention(RewriterBase &rewriter,
   int64_t rank = scoresType.getRank();
   if (rank != 3 && rank != 4)
     return miss("the scores have rank " + Twine(rank) + "; expected 3 or 4");
-  if (!scoresType.hasStaticShape())
-    return miss("the scores have a dynamic shape");
+  // Symbolic batch and sequence dims are fine (the graph pipeline proved
+  // that equal `?` dims are one size); a rank-3 graph folds the heads into
+  // its batch dim, which must then be static to be split.
+  if (rank == 3 && !scoresType.hasStaticShape())
+    return miss("the rank-3 scores have a dynamic shape (heads folded into "
+                "a symbolic batch cannot be split)");
   int64_t axis = static_cast<int64_t>(softmax.getAxis());
   axis = axis < 0 ? axis + rank : axis;
   if (axis != rank - 1)
@@ -504,9 +512,14 @@ FailureOr<AttentionOp> mlir::iolite::raiseAttention(RewriterBase &rewriter,
       vType.getRank() != rank)
     return miss("query, key and value do not all have the scores' rank " +
                 Twine(rank) + " (batch dims broadcast in a matmul)");
-  if (!qType.hasStaticShape() || !kType.hasStaticShape() ||
-      !vType.hasStaticShape())
-    return miss("query, key or value has a dynamic shape");
+  // The head dim (the last, or the one before it when the operand is
+  // still swapped) and the head count must be static.
+  for (auto [t, swapped] :
+       {std::pair{qType, q.swapped}, {kType, k.swapped}, {vType, v.swapped}})
+    if (t.isDynamicDim(swapped ? rank - 2 : rank - 1) ||
+        (rank == 4 && t.isDynamicDim(1)) || (rank == 3 && !t.hasStaticShape()))
+      return miss("query, key or value has a dynamic head count or head "
+                  "dim");
   Type et = qType.getElementType();
   if (kType.getElementType() != et || vType.getElementType() != et ||
       pv.getType().getElementType() != et)

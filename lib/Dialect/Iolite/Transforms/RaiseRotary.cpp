@@ -48,15 +48,19 @@ Value matchLastDimSlice(Value v, int64_t &start, int64_t &limit) {
   if (!slice)
     return {};
   auto in = slice.getInput().getType();
-  if (!in.hasStaticShape())
-    return {};
   int64_t rank = in.getRank();
+  // The sliced (last) dim is static; the others may be symbolic, taken
+  // whole by a limit of kSliceToEnd.
+  if (rank == 0 || in.isDynamicDim(rank - 1))
+    return {};
   ArrayRef<int64_t> st = slice.getStarts(), li = slice.getLimits();
   if (auto strides = slice.getStrides())
     if (llvm::any_of(*strides, [](int64_t s) { return s != 1; }))
       return {};
   for (int64_t d = 0; d + 1 < rank; ++d)
-    if (st[d] != 0 || li[d] != in.getDimSize(d))
+    if (st[d] != 0 || (in.isDynamicDim(d)
+                           ? li[d] != kSliceToEnd
+                           : li[d] != in.getDimSize(d) && li[d] != kSliceToEnd))
       return {};
   start = st[rank - 1];
   limit = li[rank - 1];

@@ -317,3 +317,61 @@ func.func @plain_matmul(%a: tensor<4x8xf32>, %b: tensor<8x4xf32>) -> tensor<4x4x
   %o = iolite.matmul %a, %b : tensor<4x8xf32>, tensor<8x4xf32>
   return %o : tensor<4x4xf32>
 }
+
+// -----
+
+// Symbolic batch and sequence (docs/dynamic-shapes.md): the GQA repeat and
+// the scale peel as with static shapes, and an additive mask passed in
+// (the padding-and-causal mask a serving stack builds per call) stays the
+// attention's mask.
+// CHECK-LABEL: func @symbolic_gqa_mask
+// CHECK-SAME: (%[[Q:.*]]: tensor<?x4x?x8xf32> {{.*}}, %[[K:.*]]: tensor<?x2x?x8xf32> {{.*}}, %[[V:.*]]: tensor<?x2x?x8xf32> {{.*}}, %[[M:.*]]: tensor<?x1x?x?xf32> {{.*}})
+// CHECK-NEXT: %[[O:.*]] = iolite.attention %[[Q]], %[[K]], %[[V]] mask(%[[M]] : tensor<?x1x?x?xf32>) {scale = 0.353553385 : f32} : tensor<?x4x?x8xf32>, tensor<?x2x?x8xf32>, tensor<?x2x?x8xf32>
+// CHECK-NEXT: return %[[O]]
+// REMARK: remark: raised to iolite.attention (4 query heads, 2 kv heads, GQA repeat absorbed, scale 0.353553, masked)
+func.func @symbolic_gqa_mask(
+    %q: tensor<?x4x?x8xf32> {iolite.dims = ["batch", "", "seq", ""]},
+    %k: tensor<?x2x?x8xf32> {iolite.dims = ["batch", "", "seq", ""]},
+    %v: tensor<?x2x?x8xf32> {iolite.dims = ["batch", "", "seq", ""]},
+    %m: tensor<?x1x?x?xf32> {iolite.dims = ["batch", "", "seq", "seq"]})
+    -> tensor<?x4x?x8xf32>
+    attributes {iolite.dim_bounds = {batch = array<i64: 1, 8>,
+                                     seq = array<i64: 1, 4096>}} {
+  %k5 = iolite.reshape %k {iolite.dims = ["batch", "", "", "seq", ""]}
+      : tensor<?x2x?x8xf32> -> tensor<?x2x1x?x8xf32>
+  %ke = iolite.broadcast %k5 : tensor<?x2x1x?x8xf32> -> tensor<?x2x2x?x8xf32>
+  %kx = iolite.reshape %ke {iolite.dims = ["batch", "", "seq", ""]}
+      : tensor<?x2x2x?x8xf32> -> tensor<?x4x?x8xf32>
+  %v5 = iolite.reshape %v {iolite.dims = ["batch", "", "", "seq", ""]}
+      : tensor<?x2x?x8xf32> -> tensor<?x2x1x?x8xf32>
+  %ve = iolite.broadcast %v5 : tensor<?x2x1x?x8xf32> -> tensor<?x2x2x?x8xf32>
+  %vx = iolite.reshape %ve {iolite.dims = ["batch", "", "seq", ""]}
+      : tensor<?x2x2x?x8xf32> -> tensor<?x4x?x8xf32>
+  %kt = iolite.transpose %kx [0, 1, 3, 2] : tensor<?x4x?x8xf32>
+  %s = iolite.matmul %q, %kt : tensor<?x4x?x8xf32>, tensor<?x4x8x?xf32>
+  %c = iolite.constant dense<2.82842708> : tensor<f32>
+  %d = iolite.div %s, %c : tensor<?x4x?x?xf32>, tensor<f32>
+  %a = iolite.add %d, %m : tensor<?x4x?x?xf32>, tensor<?x1x?x?xf32>
+  %p = iolite.softmax %a {axis = -1 : i64} : tensor<?x4x?x?xf32>
+  %o = iolite.matmul %p, %vx : tensor<?x4x?x?xf32>, tensor<?x4x?x8xf32>
+  return %o : tensor<?x4x?x8xf32>
+}
+
+// -----
+
+// Rank 3 folds the heads into the batch dim: a symbolic one cannot be split.
+// CHECK-LABEL: func @symbolic_rank3
+// CHECK: iolite.softmax
+// REMARK: remark: not raised to iolite.attention: the rank-3 scores have a dynamic shape (heads folded into a symbolic batch cannot be split)
+func.func @symbolic_rank3(
+    %q: tensor<?x?x8xf32> {iolite.dims = ["bh", "seq", ""]},
+    %k: tensor<?x?x8xf32> {iolite.dims = ["bh", "seq", ""]},
+    %v: tensor<?x?x8xf32> {iolite.dims = ["bh", "seq", ""]})
+    -> tensor<?x?x8xf32>
+    attributes {iolite.dim_bounds = {bh = array<i64: 1, 64>,
+                                     seq = array<i64: 1, 4096>}} {
+  %s = iolite.matmul %q, %k {transpose_rhs} : tensor<?x?x8xf32>, tensor<?x?x8xf32>
+  %p = iolite.softmax %s {axis = -1 : i64} : tensor<?x?x?xf32>
+  %o = iolite.matmul %p, %v : tensor<?x?x?xf32>, tensor<?x?x8xf32>
+  return %o : tensor<?x?x8xf32>
+}

@@ -126,3 +126,29 @@ func.func @other_x(%q: tensor<6x8xf32>, %k: tensor<6x8xf32>, %cos: tensor<6x8xf3
   %y = iolite.add %kc, %rs : tensor<6x8xf32>, tensor<6x8xf32>
   return %y : tensor<6x8xf32>
 }
+
+// -----
+
+// Symbolic batch and sequence: the halves take the dynamic dims whole
+// (limit 9223372036854775807, to the end) and split the static last dim.
+// CHECK-LABEL: func @symbolic_rope
+// CHECK-SAME: (%[[Q:.*]]: tensor<?x4x?x16xf32> {{.*}}, %[[C:.*]]: tensor<1x1x?x16xf32> {{.*}}, %[[S:.*]]: tensor<1x1x?x16xf32> {{.*}})
+// CHECK-NEXT: %[[R:.*]] = iolite.rotary %[[Q]], %[[C]], %[[S]] : tensor<?x4x?x16xf32>, tensor<1x1x?x16xf32>, tensor<1x1x?x16xf32>
+// CHECK-NEXT: return %[[R]]
+// REMARK: remark: raised to iolite.rotary (16 rotary features)
+func.func @symbolic_rope(
+    %q: tensor<?x4x?x16xf32> {iolite.dims = ["batch", "", "seq", ""]},
+    %cos: tensor<1x1x?x16xf32> {iolite.dims = ["", "", "seq", ""]},
+    %sin: tensor<1x1x?x16xf32> {iolite.dims = ["", "", "seq", ""]})
+    -> tensor<?x4x?x16xf32>
+    attributes {iolite.dim_bounds = {batch = array<i64: 1, 8>,
+                                     seq = array<i64: 1, 4096>}} {
+  %qc = iolite.mul %q, %cos : tensor<?x4x?x16xf32>, tensor<1x1x?x16xf32>
+  %x1 = iolite.slice %q [0, 0, 0, 0] to [9223372036854775807, 4, 9223372036854775807, 8] : tensor<?x4x?x16xf32>
+  %x2 = iolite.slice %q [0, 0, 0, 8] to [9223372036854775807, 4, 9223372036854775807, 16] : tensor<?x4x?x16xf32>
+  %n = iolite.neg %x2 : tensor<?x4x?x8xf32>
+  %rot = iolite.concat %n, %x1 {axis = -1 : i64} : tensor<?x4x?x8xf32>, tensor<?x4x?x8xf32>
+  %rs = iolite.mul %rot, %sin : tensor<?x4x?x16xf32>, tensor<1x1x?x16xf32>
+  %y = iolite.add %qc, %rs : tensor<?x4x?x16xf32>, tensor<?x4x?x16xf32>
+  return %y : tensor<?x4x?x16xf32>
+}
