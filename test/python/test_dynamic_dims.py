@@ -217,6 +217,35 @@ def test_symbolic_model_fuses_into_the_static_kernels(name):
     assert offsets.findall(dynamic) == offsets.findall(pinned)
 
 
+DECOMPOSED = {"mamba_block": (mamba_case, 16), "moe_layer": (moe_case, 16)}
+
+
+@pytest.mark.parametrize("name", sorted(DECOMPOSED))
+def test_decomposed_symbolic_model_raises_into_the_same_kernels(name):
+    # The decomposed forms (ops as PyTorch code has them) with symbolic
+    # batch and sequence raise and fuse into model_dynamic.mlir's kernels.
+    root = REPO / "examples" / name
+    decomposed = fused(root / "model_decomposed_dynamic.mlir")
+    assert kernel_names(decomposed) == \
+        kernel_names(fused(root / "model_dynamic.mlir"))
+    assert "?x" in decomposed
+
+
+@pytest.mark.parametrize("backend,extra", BACKENDS, ids=BACKEND_IDS)
+@pytest.mark.parametrize("batch,seq", [(1, 1), (3, 17)])
+@pytest.mark.parametrize("name", sorted(DECOMPOSED))
+def test_decomposed_symbolic_model_runs_at_any_size(name, batch, seq,
+                                                    backend, extra):
+    case, hidden = DECOMPOSED[name]
+    inputs, expected = case(batch, seq)
+    model = REPO / "examples" / name / "model_decomposed_dynamic.mlir"
+    rc, outs, out, err = run(model, inputs, backend, extra)
+    assert rc == 0, out + err
+    assert outs[0].shape == (batch, seq, hidden)
+    rtol, atol = MODEL_TOLERANCES["f32"]
+    np.testing.assert_allclose(outs[0], expected, rtol=rtol, atol=atol)
+
+
 @pytest.mark.parametrize("batch,seq", [(1, 1), (2, 17)])
 def test_fused_symbolic_llama_runs_at_any_size(batch, seq, tmp_path):
     # The fused symbolic graph (kernels as regions) on the cpu backend,
