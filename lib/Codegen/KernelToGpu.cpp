@@ -98,8 +98,8 @@ static LogicalResult annotateKernelFunc(KernelOp kernel, KernelEmitContext &ctx,
   // most 65535 blocks. A symbolic grid is checked at the bounds.
   if (grid[0] > INT32_MAX || grid[1] > 65535 || grid[2] > 65535)
     return kernel.emitError()
-           << "kernel '" << kernel.getName() << "' needs a grid of "
-           << grid[0] << "x" << grid[1] << "x" << grid[2]
+           << "kernel '" << kernel.getName() << "' needs a grid of " << grid[0]
+           << "x" << grid[1] << "x" << grid[2]
            << (ctx.getSymbolicShapes() ? " blocks at the dims' bounds"
                                        : " blocks")
            << "; GPUs allow at most 2147483647x65535x65535";
