@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import iolite
-from iolite import BackendUnavailable, CompileError
+from iolite import BackendError, BackendUnavailable, CompileError
 from iolite_testing import MODEL_TOLERANCES, assert_close
 
 REPO = Path(__file__).resolve().parents[2]
@@ -221,9 +221,20 @@ def test_symbolic_dims_from_python():
         iolite.Graph("g").input((None, 16))
     fused = iolite.compile(onnx, emit="fused", dims={"batch": (1, 64)})
     assert "iolite.kernel" in fused and "tensor<?x16xf32>" in fused
-    with pytest.raises(CompileError, match=r"has symbolic dims \(batch "
-                       r"1\.\.64\); GPU kernels and bundles"):
-        iolite.compile(onnx, targets=["emu-sm_90a"], dims={"batch": (1, 64)})
+    # One bundle serves every batch within the bounds.
+    b = iolite.compile(onnx, targets=["emu-sm_90a"], dims={"batch": (1, 64)})
+    assert b.dims == {"batch": (1, 64)}
+    assert b.inputs[0].shape == (None, 16) and b.outputs[0].shape == (None, 8)
+    rng = np.random.default_rng(0)
+    for batch in (1, 5, 64):
+        x = rng.standard_normal((batch, 16)).astype(np.float32)
+        w = rng.standard_normal((16, 8)).astype(np.float32)
+        want = np.maximum(x @ w + np.arange(1, 9, dtype=np.float32), 0)
+        np.testing.assert_allclose(b.run(x, w), want, rtol=1e-5, atol=1e-5)
+    with pytest.raises(BackendError, match=r"dim 'batch' = 65 \(input #0 "
+                       r"dim 0\) is outside its bounds 1\.\.64"):
+        b.run(np.zeros((65, 16), np.float32), np.zeros((16, 8), np.float32))
+    b.close()
 
 
 MATMUL_SILU = """
