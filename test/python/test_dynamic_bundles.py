@@ -26,6 +26,8 @@ SIZES = dd.SIZES
 ONE_COMPILE = {
     "mlp": (REPO / "test" / "python" / "Inputs" / "mlp_dynamic.mlir",
             None, 32),
+    "mamba": (REPO / "examples" / "mamba_block" / "model_dynamic.mlir",
+              dd.mamba_case, 16),
 }
 
 
