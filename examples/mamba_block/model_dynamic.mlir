@@ -31,9 +31,12 @@ func.func @mamba_block(%x: tensor<?x?x16xf32> {iolite.dims = ["batch", "seq", ""
       : tensor<?x?x18xf32>
   %c = iolite.slice %x_dbl [0, 0, 10] to [9223372036854775807, 9223372036854775807, 18]
       : tensor<?x?x18xf32>
-  // dt_proj.weight @ dt^T: [32, 2] x [batch, seq, 2]^T = [batch, 32, seq].
-  %dt = iolite.matmul %w_dt, %dt_in {transpose_rhs}
-      : tensor<32x2xf32>, tensor<?x?x2xf32>
+  // dt_proj over the sequence-major projection, [batch, seq, 2] x [32, 2]^T,
+  // then moved to the scan's [batch, 32, seq] (the scan reads it with
+  // channel-fastest loads).
+  %dt_l = iolite.matmul %dt_in, %w_dt {transpose_rhs}
+      : tensor<?x?x2xf32>, tensor<32x2xf32>
+  %dt = iolite.transpose %dt_l [0, 2, 1] : tensor<?x?x32xf32>
   %bt = iolite.transpose %b [0, 2, 1] : tensor<?x?x8xf32>
   %ct = iolite.transpose %c [0, 2, 1] : tensor<?x?x8xf32>
   %ea = iolite.exp %a_log : tensor<32x8xf32>

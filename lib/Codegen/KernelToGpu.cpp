@@ -487,7 +487,8 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
     workspace = scratchEnd;
     auto grown = MemRefType::get({workspace}, IntegerType::get(ctx, 8));
     ws.setType(grown);
-    argTypes.back() = grown;
+    // The workspace comes before the symbols' i64 parameters.
+    argTypes[argTypes.size() - 1 - numSymbols] = grown;
     host.setFunctionType(b.getFunctionType(argTypes, {}));
     host->setAttr("iolite.workspace_size", b.getI64IntegerAttr(workspace));
   }

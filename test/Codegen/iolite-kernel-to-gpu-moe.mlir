@@ -319,3 +319,38 @@ func.func @not_moe(%l: tensor<4x8xf32>) -> tensor<2x4xi32> {
   }
   return %y : tensor<2x4xi32>
 }
+
+// -----
+
+// A run-time token count (docs/dynamic-shapes.md): the combine's launches
+// take the symbol after their buffers, the invert launches cover the call's
+// T*k rows and the combine's grid the call's tokens (iolite.grid_extents).
+// The inverse permutation is scratch sized at the bounds (32 tokens x 2
+// slots x 4 bytes): the host's workspace grows by it, and its workspace
+// parameter stays before the symbol's.
+// CHECK-LABEL: func.func @combine_dynamic(
+// CHECK-SAME: %{{[^:]*}}: memref<512xf32> {{{[^}]*}}}, %{{[^:]*}}: memref<256xi8>, %{{[^:]*}}: i64)
+// CHECK-SAME: iolite.workspace_size = 256 : i64
+// CHECK: gpu.func @combine_dyn_invert(%{{[^:]*}}: memref<1024xf32>, %{{[^:]*}}: memref<64xi32>, %{{[^:]*}}: memref<64xf32>, %{{[^:]*}}: memref<512xf32>, %[[TOKENS:[^:]*]]: i64, %{{[^:]*}}: memref<256xi8>)
+// CHECK-SAME: iolite.grid_extents = [array<i64: 256, 2, 1>, array<i64: 1, 1, 0>, array<i64: 1, 1, 0>]
+// CHECK-SAME: iolite.scratch_bytes = 256 : i64
+// CHECK: %[[T:.*]] = arith.index_cast %[[TOKENS]] : i64 to index
+// CHECK: %[[ROWS:.*]] = arith.muli %[[T]], %c2{{.*}} : index
+// CHECK: arith.cmpi slt, %{{.*}}, %[[ROWS]] : index
+// CHECK: memref.atomic_rmw maxs
+// CHECK: gpu.func @combine_dyn_combine(
+// CHECK-SAME: iolite.grid_extents = [array<i64: 1, 1, 0>, array<i64: 8, 1, 1>, array<i64: 1, 1, 0>]
+// CHECK-SAME: iolite.tile = "combine tile 8 tokens x 16 columns, 2 slots"
+// AMD-LABEL: func.func @combine_dynamic(
+// AMD-SAME: iolite.workspace_size = 256 : i64
+
+func.func @combine_dynamic(%o: tensor<?x2x16xf32> {iolite.dims = ["tokens", "", ""]}, %ri: tensor<?x2xi32> {iolite.dims = ["tokens", ""]}, %w: tensor<?x2xf32> {iolite.dims = ["tokens", ""]}) -> tensor<?x16xf32> attributes {iolite.dim_bounds = {tokens = array<i64: 1, 32>}} {
+  %r = iolite.kernel "combine_dyn" (%o, %ri, %w) : (tensor<?x2x16xf32>, tensor<?x2xi32>, tensor<?x2xf32>) -> tensor<?x16xf32> {
+  ^bb0(%a0: tensor<?x2x16xf32>, %a1: tensor<?x2xi32>, %a2: tensor<?x2xf32>):
+    %rows = iolite.reshape %a0 : tensor<?x2x16xf32> -> tensor<?x16xf32>
+    %idx = iolite.reshape %a1 : tensor<?x2xi32> -> tensor<?xi32>
+    %y = iolite.combine %rows, %idx, %a2 : tensor<?x16xf32>, tensor<?xi32>, tensor<?x2xf32>
+    iolite.yield %y : tensor<?x16xf32>
+  }
+  return %r : tensor<?x16xf32>
+}

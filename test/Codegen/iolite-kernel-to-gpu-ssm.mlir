@@ -437,3 +437,39 @@ func.func @conv1d(%x: tensor<2x16x300xf32>, %w: tensor<16x4xf32>, %b: tensor<16x
   }
   return %r : tensor<2x16x300xf32>
 }
+
+// -----
+
+// Run-time batch and sequence length (docs/dynamic-shapes.md): the kernel
+// takes the symbols as i64 parameters after its buffers and views its flat
+// buffers at their run-time sizes; the grid's y axis is the call's batch
+// and the chunk loop runs ceil(seq / 16) times, the last chunk masked by
+// min(16, seq - t0). Tiles are chosen at the bounds.
+// CHECK-LABEL: func.func @selective_scan_dynamic
+// CHECK: gpu.func @scan_dyn(%{{[^:]*}}: memref<25600xf32>, %{{[^:]*}}: memref<25600xf32>, %{{[^:]*}}: memref<64x16xf32>, %{{[^:]*}}: memref<6400xf32>, %{{[^:]*}}: memref<6400xf32>, %{{[^:]*}}: memref<25600xf32>, %[[BATCH:[^:]*]]: i64, %[[SEQ:[^:]*]]: i64)
+// CHECK-SAME: iolite.grid = array<i64: 1, 4, 1>, iolite.grid_extents = [array<i64: 1, 1, 0, 0>, array<i64: 1, 1, 1, 0>, array<i64: 1, 1, 0, 0>]
+// CHECK-SAME: iolite.template = "selective_scan", iolite.tile = "64 channels x 1 lanes of 16 states, chunk 16"
+// CHECK-DAG: %[[B:.*]] = arith.index_cast %[[BATCH]] : i64 to index
+// CHECK-DAG: %[[L:.*]] = arith.index_cast %[[SEQ]] : i64 to index
+// CHECK: memref.reinterpret_cast %{{.*}} to offset: [0], sizes: [%[[B]], 64, %[[L]]], strides: [%{{.*}}, %[[L]], 1] : memref<25600xf32> to memref<?x64x?xf32>
+// CHECK: memref.reinterpret_cast %{{.*}} to offset: [0], sizes: [%[[B]], 16, %[[L]]], strides: [%{{.*}}, %[[L]], 1] : memref<6400xf32> to memref<?x16x?xf32>
+// CHECK: %[[LP:.*]] = arith.addi %[[L]], %c15{{.*}} : index
+// CHECK: %[[CHUNKS:.*]] = arith.divui %[[LP]], %c16{{.*}} : index
+// CHECK: %{{.*}}:16 = scf.for %[[CHUNK:.*]] = %{{.*}} to %[[CHUNKS]] step %{{.*}} iter_args(
+// CHECK: %[[T0:.*]] = arith.muli %[[CHUNK]], %c16
+// CHECK: %[[LEFT:.*]] = arith.subi %[[L]], %[[T0]] : index
+// CHECK: %[[VALID:.*]] = arith.minui %c16{{.*}}, %[[LEFT]] : index
+// CHECK: %{{.*}}:16 = scf.for %{{.*}} = %{{.*}} to %[[VALID]] step %{{.*}} iter_args(
+// CHECK: gpu.return
+// AMD-LABEL: func.func @selective_scan_dynamic
+// AMD: iolite.grid_extents = [array<i64: 1, 1, 0, 0>, array<i64: 1, 1, 1, 0>, array<i64: 1, 1, 0, 0>]
+// AMD-SAME: iolite.template = "selective_scan"
+
+func.func @selective_scan_dynamic(%u: tensor<?x64x?xf32> {iolite.dims = ["batch", "", "seq"]}, %dt: tensor<?x64x?xf32> {iolite.dims = ["batch", "", "seq"]}, %A: tensor<64x16xf32>, %B: tensor<?x16x?xf32> {iolite.dims = ["batch", "", "seq"]}, %C: tensor<?x16x?xf32> {iolite.dims = ["batch", "", "seq"]}) -> tensor<?x64x?xf32> attributes {iolite.dim_bounds = {batch = array<i64: 1, 4>, seq = array<i64: 1, 100>}} {
+  %r = iolite.kernel "scan_dyn" (%u, %dt, %A, %B, %C) : (tensor<?x64x?xf32>, tensor<?x64x?xf32>, tensor<64x16xf32>, tensor<?x16x?xf32>, tensor<?x16x?xf32>) -> tensor<?x64x?xf32> {
+  ^bb0(%a0: tensor<?x64x?xf32>, %a1: tensor<?x64x?xf32>, %a2: tensor<64x16xf32>, %a3: tensor<?x16x?xf32>, %a4: tensor<?x16x?xf32>):
+    %y = iolite.selective_scan %a0, %a1, %a2, %a3, %a4 : tensor<?x64x?xf32>, tensor<?x64x?xf32>, tensor<64x16xf32>, tensor<?x16x?xf32>, tensor<?x16x?xf32>
+    iolite.yield %y : tensor<?x64x?xf32>
+  }
+  return %r : tensor<?x64x?xf32>
+}

@@ -26,6 +26,10 @@ SIZES = dd.SIZES
 ONE_COMPILE = {
     "mlp": (REPO / "test" / "python" / "Inputs" / "mlp_dynamic.mlir",
             None, 32),
+    "mamba": (REPO / "examples" / "mamba_block" / "model_dynamic.mlir",
+              dd.mamba_case, 16),
+    "moe": (REPO / "examples" / "moe_layer" / "model_dynamic.mlir",
+            dd.moe_case, 16),
 }
 
 
@@ -146,3 +150,22 @@ def test_onnx_dynamic_axes_one_compile(onnx_bundle, batch, seq, target):
     got = b.run(x.numpy(), target=target)
     rtol, atol = MODEL_TOLERANCES["f32"]
     np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+
+
+def test_moe_sort_blocks_past_the_tokens():
+    """At the file's bounds (8 x 512 tokens, 8192 assignments) the dispatch
+    sorts with several blocks, planned at the bounds: at small sizes the
+    blocks past the call's assignments have no work and must not disturb
+    the sort."""
+    model = ONE_COMPILE["moe"][0]
+    b = iolite.compile(model, targets=TARGETS, dims={"seq": (1, 512)})
+    try:
+        rtol, atol = MODEL_TOLERANCES["f32"]
+        for batch, seq in [(1, 1), (3, 17), (8, 300)]:
+            inputs, expected = dd.moe_case(batch, seq)
+            for target in TARGETS:
+                got = b.run(*inputs, target=target)
+                np.testing.assert_allclose(got, expected, rtol=rtol,
+                                           atol=atol)
+    finally:
+        b.close()

@@ -125,8 +125,10 @@ private:
   DenseMap<const Stage *, unsigned> stageScratch;
 };
 
-/// Blocks of the dispatch's counting sort (1: one launch).
-int64_t getDispatchBlocks(DispatchOp dispatch, const KernelTuning &tuning);
+/// Blocks of the dispatch's counting sort (1: one launch), at the bounds
+/// when the token count is a run-time extent.
+int64_t getDispatchBlocks(KernelEmitContext &ctx, DispatchOp dispatch,
+                          const KernelTuning &tuning);
 
 /// Emits `stage` (its launches) and writes its exports.
 LogicalResult emitRouterStage(MoeEmitState &state, const Stage &stage);
@@ -151,6 +153,12 @@ MatrixChoice chooseMatrix(KernelEmitContext &ctx, StringRef mmaFamily, Type lhs,
 /// so every aligned run is entirely inside or outside the problem.
 int64_t getOperandRun(const TargetDescription &target, Value operand,
                       int64_t extent);
+
+/// Dim `d` of `v` to choose tiles with: its size, or its size at the bounds
+/// when it is a run-time extent (docs/dynamic-shapes.md).
+int64_t getPlanningSize(KernelEmitContext &ctx, Value v, unsigned d);
+/// Dim `d` of `v` in the launch of `ctx`: a constant, or the run-time extent.
+Value getExtentValue(KernelEmitContext &ctx, Value v, unsigned d);
 
 /// Index helpers shared by the stages.
 Value constIndex(ImplicitLocOpBuilder &b, int64_t v);

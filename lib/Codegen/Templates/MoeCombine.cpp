@@ -28,13 +28,20 @@ using namespace mlir::iolite::moe;
 
 LogicalResult moe::emitCombineStage(MoeEmitState &state, const Stage &stage) {
   auto combine = cast<CombineOp>(stage.ops[0]);
-  const KernelTuning &tuning = getTuning(state.getContext(), "moe_combine");
-  ArrayRef<int64_t> in = combine.getInput().getType().getShape();
-  int64_t rows = in[0], n = in[1];
-  int64_t tokens = combine.getWeights().getType().getDimSize(0);
+  KernelEmitContext &primary = state.getContext();
+  const KernelTuning &tuning = getTuning(primary, "moe_combine");
+  // Rows and tokens at the bounds with run-time extents (tiles); grids,
+  // guards and loops use the call's counts.
+  int64_t n = combine.getInput().getType().getDimSize(1);
+  int64_t tokens = getPlanningSize(primary, combine.getWeights(), 0);
   int64_t k = combine.getWeights().getType().getDimSize(1);
   int64_t threads = tuning.threads;
-  int64_t rowBlocks = llvm::divideCeil(rows, threads);
+  // One row per thread over the call's rows.
+  auto rowBlocks = [&](KernelEmitContext &ctx) {
+    return std::array<GridExtent, 3>{
+        GridExtent{ctx.getDimExpr(combine.getInput(), 0), threads},
+        GridExtent::constant(1), GridExtent::constant(1)};
+  };
   // Each launch below has its own context and builder.
   auto globalId = [&](KernelEmitContext &ctx) -> Value {
     ImplicitLocOpBuilder &b = ctx.getBuilder();
@@ -52,10 +59,11 @@ LogicalResult moe::emitCombineStage(MoeEmitState &state, const Stage &stage) {
     ImplicitLocOpBuilder &b = ctx.getBuilder();
     ctx.templateName = "moe_combine";
     ctx.tileDescription = "1 row per thread";
-    ctx.setLaunch({rowBlocks, 1, 1}, {threads, 1, 1});
+    ctx.setLaunch(rowBlocks(ctx), {threads, 1, 1});
     Value s = globalId(ctx);
     Value inv = state.getStageScratch(stage);
-    if (failed(ifThen(b, cmpLt(b, s, constIndex(b, rows)), [&]() {
+    Value rows = getExtentValue(ctx, combine.getInput(), 0);
+    if (failed(ifThen(b, cmpLt(b, s, rows), [&]() {
           memref::StoreOp::create(
               b, arith::ConstantOp::create(b, b.getI32IntegerAttr(-1)), inv,
               ValueRange{s});
@@ -72,19 +80,21 @@ LogicalResult moe::emitCombineStage(MoeEmitState &state, const Stage &stage) {
     auto c = [&](int64_t v) { return constIndex(b, v); };
     ctx.templateName = "moe_combine";
     ctx.tileDescription = "1 row per thread";
-    ctx.setLaunch({rowBlocks, 1, 1}, {threads, 1, 1});
+    ctx.setLaunch(rowBlocks(ctx), {threads, 1, 1});
     ElementalEmitter em(b, ctx.getBindings());
+    ctx.prepare(em);
     state.installSources(em);
     Value s = globalId(ctx);
     Value inv = state.getStageScratch(stage);
-    if (failed(ifThen(b, cmpLt(b, s, c(rows)), [&]() -> LogicalResult {
+    Value rows = getExtentValue(ctx, combine.getInput(), 0);
+    if (failed(ifThen(b, cmpLt(b, s, rows), [&]() -> LogicalResult {
           FailureOr<Value> r = em.emit(combine.getRowIndex(), ValueRange{s});
           if (failed(r))
             return failure();
           Value ri = arith::IndexCastOp::create(b, b.getIndexType(), *r);
           Value ok = arith::AndIOp::create(
               b, arith::CmpIOp::create(b, arith::CmpIPredicate::sge, ri, c(0)),
-              cmpLt(b, ri, c(rows)));
+              cmpLt(b, ri, rows));
           return ifThen(b, ok, [&]() {
             memref::AtomicRMWOp::create(
                 b, arith::AtomicRMWKind::maxs,
@@ -114,11 +124,14 @@ LogicalResult moe::emitCombineStage(MoeEmitState &state, const Stage &stage) {
     return failure();
   ctx.templateName = "moe_combine";
   ctx.tileDescription = tile;
-  ctx.setLaunch({(int64_t)llvm::divideCeil(n, bn),
-                 (int64_t)llvm::divideCeil(tokens, bt), 1},
+  ctx.setLaunch({GridExtent::constant(llvm::divideCeil(n, bn)),
+                 GridExtent{ctx.getDimExpr(combine.getWeights(), 0), bt},
+                 GridExtent::constant(1)},
                 {threads, 1, 1});
   ElementalEmitter em(b, ctx.getBindings());
+  ctx.prepare(em);
   state.installSources(em);
+  Value tokenCount = getExtentValue(ctx, combine.getWeights(), 0);
   Value tid = ctx.threadId(gpu::Dimension::x);
   Value n0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::x), c(bn));
   Value t0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::y), c(bt));
@@ -129,7 +142,7 @@ LogicalResult moe::emitCombineStage(MoeEmitState &state, const Stage &stage) {
         Value lt = arith::DivUIOp::create(b, e, c(k));
         Value j = arith::RemUIOp::create(b, e, c(k));
         Value t = arith::AddIOp::create(b, t0, lt);
-        return ifThen(b, cmpLt(b, t, c(tokens)), [&]() -> LogicalResult {
+        return ifThen(b, cmpLt(b, t, tokenCount), [&]() -> LogicalResult {
           Value r =
               arith::AddIOp::create(b, arith::MulIOp::create(b, t, c(k)), j);
           Value s = memref::LoadOp::create(b, inv, ValueRange{r});
@@ -149,7 +162,7 @@ LogicalResult moe::emitCombineStage(MoeEmitState &state, const Stage &stage) {
     Value col =
         arith::AddIOp::create(b, n0, arith::RemUIOp::create(b, e, c(bn)));
     Value t = arith::AddIOp::create(b, t0, lt);
-    Value ok = cmpLt(b, t, c(tokens));
+    Value ok = cmpLt(b, t, tokenCount);
     if (n % bn)
       ok = arith::AndIOp::create(b, ok, cmpLt(b, col, c(n)));
     return ifThen(b, ok, [&]() -> LogicalResult {

@@ -38,9 +38,21 @@ struct DispatchEmitter {
   MoeEmitState &state;
   const Stage &stage;
   DispatchOp dispatch;
+  /// Tokens and rows (T*k) at the bounds with run-time extents.
   int64_t tokens, width, k, rows, experts, threads, warp;
   /// Shared-memory buffers of the current launch.
   Value keys, counts, positions;
+
+  /// The call's assignment count T*k in the current launch.
+  Value rowCount() {
+    return arith::MulIOp::create(
+        b(), getExtentValue(ctx(), dispatch.getInput(), 0), c(k));
+  }
+  /// The launch's element emitter, reading earlier stages' exports.
+  void prepare(ElementalEmitter &em) {
+    ctx().prepare(em);
+    state.installSources(em);
+  }
 
   KernelEmitContext &ctx() { return state.getContext(); }
   ImplicitLocOpBuilder &b() { return ctx().getBuilder(); }
@@ -295,12 +307,13 @@ LogicalResult DispatchEmitter::emitSingleBlock() {
   ctx().tileDescription = tile;
   ctx().setLaunch({1, 1, 1}, {threads, 1, 1});
   ElementalEmitter em(b(), ctx().getBindings());
-  state.installSources(em);
+  prepare(em);
   Value tid = ctx().threadId(gpu::Dimension::x);
-  if (failed(histogram(em, tid, c(0), c(rows))) || failed(prefixSum(em, tid)))
+  Value end = rowCount();
+  if (failed(histogram(em, tid, c(0), end)) || failed(prefixSum(em, tid)))
     return failure();
   gpu::BarrierOp::create(b());
-  return scatter(em, tid, c(0), c(rows));
+  return scatter(em, tid, c(0), end);
 }
 
 LogicalResult DispatchEmitter::emitMultiBlock(int64_t chunk, int64_t blocks) {
@@ -317,12 +330,12 @@ LogicalResult DispatchEmitter::emitMultiBlock(int64_t chunk, int64_t blocks) {
   ctx().setLaunch({blocks, 1, 1}, {threads, 1, 1});
   {
     ElementalEmitter em(b(), ctx().getBindings());
-    state.installSources(em);
+    prepare(em);
     Value tid = ctx().threadId(gpu::Dimension::x);
     Value bid = ctx().blockId(gpu::Dimension::x);
     Value begin = arith::MulIOp::create(b(), bid, c(chunk));
     Value end = arith::MinUIOp::create(
-        b(), arith::AddIOp::create(b(), begin, c(chunk)), c(rows));
+        b(), arith::AddIOp::create(b(), begin, c(chunk)), rowCount());
     if (failed(histogram(em, tid, begin, end)))
       return failure();
     Value global = state.getStageScratch(stage);
@@ -344,7 +357,7 @@ LogicalResult DispatchEmitter::emitMultiBlock(int64_t chunk, int64_t blocks) {
   ctx().setLaunch({1, 1, 1}, {threads, 1, 1});
   {
     ElementalEmitter em(b(), ctx().getBindings());
-    state.installSources(em);
+    prepare(em);
     ImplicitLocOpBuilder &b = this->b();
     Value tid = ctx().threadId(gpu::Dimension::x);
     Value global = state.getStageScratch(stage);
@@ -388,7 +401,7 @@ LogicalResult DispatchEmitter::emitMultiBlock(int64_t chunk, int64_t blocks) {
   ctx().tileDescription = tile;
   ctx().setLaunch({blocks, 1, 1}, {threads, 1, 1});
   ElementalEmitter em(b(), ctx().getBindings());
-  state.installSources(em);
+  prepare(em);
   Value tid = ctx().threadId(gpu::Dimension::x);
   Value bid = ctx().blockId(gpu::Dimension::x);
   Value global = state.getStageScratch(stage);
@@ -401,7 +414,7 @@ LogicalResult DispatchEmitter::emitMultiBlock(int64_t chunk, int64_t blocks) {
   gpu::BarrierOp::create(b());
   Value begin = arith::MulIOp::create(b(), bid, c(chunk));
   Value end = arith::MinUIOp::create(
-      b(), arith::AddIOp::create(b(), begin, c(chunk)), c(rows));
+      b(), arith::AddIOp::create(b(), begin, c(chunk)), rowCount());
   return scatter(em, tid, begin, end);
 }
 } // namespace
@@ -411,9 +424,9 @@ static int64_t getDispatchChunk(const KernelTuning &tuning) {
   return llvm::alignTo(std::max<int64_t>(tuning.tile[0], 1), tuning.threads);
 }
 
-int64_t moe::getDispatchBlocks(DispatchOp dispatch,
+int64_t moe::getDispatchBlocks(KernelEmitContext &ctx, DispatchOp dispatch,
                                const KernelTuning &tuning) {
-  int64_t rows = dispatch.getInput().getType().getDimSize(0) *
+  int64_t rows = getPlanningSize(ctx, dispatch.getInput(), 0) *
                  dispatch.getExpertIds().getType().getDimSize(1);
   return llvm::divideCeil(rows, getDispatchChunk(tuning));
 }
@@ -422,7 +435,10 @@ LogicalResult moe::emitDispatchStage(MoeEmitState &state, const Stage &stage) {
   auto dispatch = cast<DispatchOp>(stage.ops[0]);
   KernelEmitContext &ctx = state.getContext();
   const KernelTuning &tuning = getTuning(ctx, "moe_dispatch");
-  ArrayRef<int64_t> in = dispatch.getInput().getType().getShape();
+  // Planned at the bounds: with run-time extents the blocks past the call's
+  // assignments see empty chunks and contribute zero counts.
+  SmallVector<int64_t, 2> in{getPlanningSize(ctx, dispatch.getInput(), 0),
+                             getPlanningSize(ctx, dispatch.getInput(), 1)};
   int64_t k = dispatch.getExpertIds().getType().getDimSize(1);
   DispatchEmitter emitter{state,
                           stage,
@@ -438,7 +454,7 @@ LogicalResult moe::emitDispatchStage(MoeEmitState &state, const Stage &stage) {
                           {},
                           {}};
   int64_t chunk = getDispatchChunk(tuning);
-  int64_t blocks = getDispatchBlocks(dispatch, tuning);
+  int64_t blocks = getDispatchBlocks(ctx, dispatch, tuning);
   if (blocks <= 1)
     return emitter.emitSingleBlock();
   return emitter.emitMultiBlock(chunk, blocks);

@@ -75,7 +75,9 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
   GroupedMatmulOp gm = gms.front();
   ArrayRef<int64_t> ws = gm.getWeight().getType().getShape();
   bool transposed = gm.getTransposeRhs();
-  int64_t rows = gm.getInput().getType().getDimSize(0);
+  // Rows at the bounds with run-time extents: tiles and the grid are chosen
+  // for the worst case, and blocks past the call's last tile exit.
+  int64_t rows = getPlanningSize(state.getContext(), gm.getInput(), 0);
   int64_t experts = ws[0];
   int64_t kDim = transposed ? ws[2] : ws[1];
   int64_t n = transposed ? ws[1] : ws[2];
@@ -193,8 +195,11 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
   ImplicitLocOpBuilder &b = ctx.getBuilder();
   ElementalEmitter em(b, ctx.getBindings());
   em.setBufferAlignment(target.maxVectorBytes);
+  ctx.prepare(em);
   state.installSources(em);
   auto c = [&](int64_t v) { return constIndex(b, v); };
+  // The call's row count R (offsets are clamped to it).
+  Value rowCount = getExtentValue(ctx, gm.getInput(), 0);
   Type i32 = b.getI32Type();
   auto toIndex = [&](Value v) {
     return arith::IndexCastOp::create(b, b.getIndexType(), v);
@@ -212,7 +217,7 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
           return failure();
         Value v = toIndex(*o);
         v = arith::MaxSIOp::create(b, v, c(0));
-        v = arith::MinSIOp::create(b, v, c(rows));
+        v = arith::MinSIOp::create(b, v, rowCount);
         memref::StoreOp::create(b, arith::IndexCastOp::create(b, i32, v), offs,
                                 ValueRange{e});
         return success();
@@ -237,7 +242,7 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
             b, isHead, c(0), arith::SubIOp::create(b, s, c(1)));
         Value hiIdx = arith::MinUIOp::create(b, s, c(experts));
         Value lo = arith::SelectOp::create(b, isHead, c(0), offAt(loIdx));
-        Value hi = arith::SelectOp::create(b, isTail, c(rows), offAt(hiIdx));
+        Value hi = arith::SelectOp::create(b, isTail, rowCount, offAt(hiIdx));
         hi = arith::MaxSIOp::create(b, hi, lo);
         Value count = arith::SubIOp::create(b, hi, lo);
         Value tiles = arith::DivUIOp::create(
@@ -296,8 +301,9 @@ LogicalResult moe::emitGroupedMatmulStage(MoeEmitState &state,
                           Value r = memref::LoadOp::create(b, rowsMem,
                                                            ValueRange{row});
                           // Row indices are < T*k; clamp against bad ones.
-                          Value ri = arith::MinUIOp::create(b, toIndex(r),
-                                                            c(rows - 1));
+                          Value ri = arith::MinUIOp::create(
+                              b, toIndex(r),
+                              arith::SubIOp::create(b, rowCount, c(1)));
                           v = arith::IndexCastOp::create(
                               b, i32, arith::DivUIOp::create(b, ri, c(dk)));
                         } else {

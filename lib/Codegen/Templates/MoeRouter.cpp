@@ -55,8 +55,16 @@ struct RouterEmitter {
   const Stage &stage;
   RouterOp router;
   MatmulOp matmul;
+  /// Tokens at the bounds with run-time extents (tiles are chosen for it).
   int64_t tokens, experts, k;
   unsigned warp;
+  /// The call's token count in the current launch (set by the emitters).
+  Value tokenCount;
+  /// The launch's grid axis over tiles of `tile` tokens.
+  GridExtent tokenTiles(int64_t tile) {
+    return GridExtent{state.getContext().getDimExpr(router.getLogits(), 0),
+                      tile};
+  }
 
   ImplicitLocOpBuilder &b() { return state.getContext().getBuilder(); }
   Value c(int64_t v) { return constIndex(b(), v); }
@@ -242,21 +250,24 @@ LogicalResult RouterEmitter::emitWithoutMatmul() {
   const KernelTuning &tuning = getTuning(ctx, "moe_router");
   int64_t threads = tuning.threads;
   int64_t warps = threads / warp;
-  ctx.setLaunch({(int64_t)llvm::divideCeil(tokens, warps), 1, 1},
-                {threads, 1, 1});
+  ctx.setLaunch(
+      {tokenTiles(warps), GridExtent::constant(1), GridExtent::constant(1)},
+      {threads, 1, 1});
   ctx.templateName = "moe_router";
   ctx.tileDescription =
       std::to_string(warps) + " tokens per block, 1 token per warp";
   ImplicitLocOpBuilder &b = this->b();
   ElementalEmitter em(b, ctx.getBindings());
+  ctx.prepare(em);
   state.installSources(em);
+  tokenCount = getExtentValue(ctx, router.getLogits(), 0);
   Value tid = ctx.threadId(gpu::Dimension::x);
   Value lane = arith::RemUIOp::create(b, tid, c(warp));
   Value t = arith::AddIOp::create(
       b, arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::x), c(warps)),
       arith::DivUIOp::create(b, tid, c(warp)));
   // Whole warps take the branch together, so the shuffles inside are safe.
-  return ifThen(b, cmpLt(b, t, c(tokens)), [&]() {
+  return ifThen(b, cmpLt(b, t, tokenCount), [&]() {
     return selectToken(em, t, lane, [&](Value e) {
       return em.emit(router.getLogits(), ValueRange{t, e});
     });
@@ -342,12 +353,16 @@ LogicalResult RouterEmitter::emitWithMatmul() {
     return failure();
   ctx.templateName = "moe_router";
   ctx.tileDescription = tile;
-  ctx.setLaunch({(int64_t)llvm::divideCeil(tokens, bm), 1, 1}, {threads, 1, 1});
+  ctx.setLaunch(
+      {tokenTiles(bm), GridExtent::constant(1), GridExtent::constant(1)},
+      {threads, 1, 1});
 
   ImplicitLocOpBuilder &b = this->b();
   ElementalEmitter em(b, ctx.getBindings());
   em.setBufferAlignment(target.maxVectorBytes);
+  ctx.prepare(em);
   state.installSources(em);
+  tokenCount = getExtentValue(ctx, router.getLogits(), 0);
   Value tid = ctx.threadId(gpu::Dimension::x);
   Value t0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::x), c(bm));
   Value lhsV = matmul.getLhs(), rhsV = matmul.getRhs();
@@ -361,7 +376,7 @@ LogicalResult RouterEmitter::emitWithMatmul() {
     return tr ? em.emit(rhsV, ValueRange{e, gk}) : em.emit(rhsV, {gk, e});
   };
   auto rowOk = [&](Value i) -> Value {
-    return cmpLt(b, arith::AddIOp::create(b, t0, i), c(tokens));
+    return cmpLt(b, arith::AddIOp::create(b, t0, i), tokenCount);
   };
   auto colOk = [&](Value e) -> Value { return cmpLt(b, e, c(experts)); };
   auto loadARun = [&](Value i, Value gk,
@@ -379,7 +394,7 @@ LogicalResult RouterEmitter::emitWithMatmul() {
   ops.loadB = loadB;
   ops.loadARun = loadARun;
   ops.loadBRun = loadBRun;
-  if (tokens % bm)
+  if (ctx.hasDynamicExtents() || tokens % bm)
     ops.rowInBounds = rowOk;
   if (bn != experts)
     ops.colInBounds = colOk;
@@ -401,7 +416,7 @@ LogicalResult RouterEmitter::emitWithMatmul() {
             // does.
             Value value =
                 convertToCompute(b, convertToStorage(b, e.values[0], mmType));
-            Value inBounds = arith::AndIOp::create(b, cmpLt(b, t, c(tokens)),
+            Value inBounds = arith::AndIOp::create(b, cmpLt(b, t, tokenCount),
                                                    cmpLt(b, e.col, c(experts)));
             return ifThen(b, inBounds, [&]() -> LogicalResult {
               em.setSource(matmul.getResult(),
@@ -425,7 +440,7 @@ LogicalResult RouterEmitter::emitWithMatmul() {
   Value warpId = arith::DivUIOp::create(b, tid, c(warp));
   return forEach(em, warpId, c(bm), c(warps), [&](Value row) {
     Value t = arith::AddIOp::create(b, t0, row);
-    return ifThen(b, cmpLt(b, t, c(tokens)), [&]() {
+    return ifThen(b, cmpLt(b, t, tokenCount), [&]() {
       return selectToken(em, t, lane, [&](Value e) -> FailureOr<Value> {
         return (Value)memref::LoadOp::create(b, logitsTile, ValueRange{row, e});
       });
@@ -436,16 +451,17 @@ LogicalResult RouterEmitter::emitWithMatmul() {
 
 LogicalResult moe::emitRouterStage(MoeEmitState &state, const Stage &stage) {
   auto router = cast<RouterOp>(stage.ops.back());
-  ArrayRef<int64_t> logits = router.getLogits().getType().getShape();
+  KernelEmitContext &ctx = state.getContext();
   RouterEmitter emitter{state,
                         stage,
                         router,
                         stage.ops.size() == 2 ? cast<MatmulOp>(stage.ops[0])
                                               : MatmulOp(),
-                        logits[0],
-                        logits[1],
+                        getPlanningSize(ctx, router.getLogits(), 0),
+                        getPlanningSize(ctx, router.getLogits(), 1),
                         static_cast<int64_t>(router.getK()),
-                        state.getContext().getTarget().warpSize};
+                        ctx.getTarget().warpSize,
+                        Value()};
   return emitter.matmul ? emitter.emitWithMatmul()
                         : emitter.emitWithoutMatmul();
 }

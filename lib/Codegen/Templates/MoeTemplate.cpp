@@ -57,6 +57,20 @@ LogicalResult moe::ifThen(ImplicitLocOpBuilder &b, Value cond,
   return body();
 }
 
+int64_t moe::getPlanningSize(KernelEmitContext &ctx, Value v, unsigned d) {
+  auto type = cast<ShapedType>(v.getType());
+  if (!type.isDynamicDim(d))
+    return type.getDimSize(d);
+  return ctx.getSymbolicShapes()->getBoundType(v).getDimSize(d);
+}
+
+Value moe::getExtentValue(KernelEmitContext &ctx, Value v, unsigned d) {
+  auto type = cast<ShapedType>(v.getType());
+  if (!type.isDynamicDim(d))
+    return constIndex(ctx.getBuilder(), type.getDimSize(d));
+  return ctx.getExtent(v, d);
+}
+
 const KernelTuning &moe::getTuning(KernelEmitContext &ctx, StringRef family) {
   const KernelTuning *t = ctx.getTarget().getTuning(family);
   assert(t && "matched without the family's tuning");
@@ -128,22 +142,27 @@ void MoeEmitState::planMemory(const MoePlan &plan) {
       }
       if (m.scratch >= 0)
         continue;
+      // At the bounds for run-time extents: only the outermost dim is
+      // dynamic (supportsDynamicExtents), so the row-major strides agree.
       auto type = cast<RankedTensorType>(e.value.getType());
+      if (!type.hasStaticShape())
+        type = primary.getSymbolicShapes()->getBoundType(e.value);
       m.scratch = requestScratch(
           "export", MemRefType::get(type.getShape(), type.getElementType()));
     }
     if (stage.kind == StageKind::Dispatch) {
       auto dispatch = cast<DispatchOp>(stage.ops[0]);
-      int64_t blocks =
-          getDispatchBlocks(dispatch, getTuning(primary, "moe_dispatch"));
+      int64_t blocks = getDispatchBlocks(primary, dispatch,
+                                         getTuning(primary, "moe_dispatch"));
       if (blocks > 1)
         stageScratch[&stage] = requestScratch(
             "dispatch counts",
             MemRefType::get({blocks, (int64_t)dispatch.getNumExperts() + 1},
                             i32));
     } else if (stage.kind == StageKind::Combine) {
-      int64_t rows =
-          cast<CombineOp>(stage.ops[0]).getRowIndex().getType().getDimSize(0);
+      // Sized at the bounds when the rows are a run-time extent.
+      int64_t rows = getPlanningSize(
+          primary, cast<CombineOp>(stage.ops[0]).getRowIndex(), 0);
       stageScratch[&stage] =
           requestScratch("inverse permutation", MemRefType::get({rows}, i32));
     }
@@ -165,6 +184,30 @@ static Value outputViewFor(KernelEmitContext &context, int o, Value value) {
   if (type.getShape() == shape)
     return output;
   ImplicitLocOpBuilder &b = context.getBuilder();
+  if (!type.hasStaticShape() || ShapedType::isDynamicShape(shape)) {
+    // Run-time extents: the same row-major buffer at `value`'s extents.
+    SmallVector<OpFoldResult> sizes, strides(shape.size());
+    for (unsigned d = 0; d < shape.size(); ++d)
+      sizes.push_back(ShapedType::isDynamic(shape[d])
+                          ? OpFoldResult(getExtentValue(context, value, d))
+                          : OpFoldResult(b.getIndexAttr(shape[d])));
+    // Static strides while the inner dims are static, as the type says.
+    int64_t staticStride = 1;
+    Value stride;
+    for (int64_t d = shape.size() - 1; d >= 0; --d) {
+      strides[d] = stride ? OpFoldResult(stride)
+                          : OpFoldResult(b.getIndexAttr(staticStride));
+      if (stride || ShapedType::isDynamic(shape[d]))
+        stride = arith::MulIOp::create(
+            b, stride ? stride : constIndex(b, staticStride),
+            getExtentValue(context, value, d));
+      else
+        staticStride *= shape[d];
+    }
+    return memref::ReinterpretCastOp::create(
+        b, MemRefType::get(shape, type.getElementType()), output,
+        b.getIndexAttr(0), sizes, strides);
+  }
   Value flat = output;
   if (type.getRank() != 1) {
     ReassociationIndices all = llvm::to_vector(
@@ -530,6 +573,33 @@ public:
         return 0;
     std::string reason;
     return MoePlan::analyze(analysis, reason) ? 40 : 0;
+  }
+
+  /// Token counts (and so rows of the dispatched assignments) may be
+  /// run-time extents: grids, loops and masks follow them, scratch and
+  /// tiles are sized at the bounds. Hidden sizes, k and the expert weights
+  /// are static.
+  bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
+    std::string reason;
+    std::optional<MoePlan> plan = MoePlan::analyze(analysis, reason);
+    if (!plan)
+      return false;
+    for (const Stage &stage : plan->stages)
+      for (Operation *op : stage.ops) {
+        for (Value v : op->getOperands()) {
+          auto type = cast<ShapedType>(v.getType());
+          for (int64_t d = 1; d < type.getRank(); ++d)
+            if (type.isDynamicDim(d))
+              return false;
+        }
+        if (auto gm = dyn_cast<GroupedMatmulOp>(op))
+          if (!gm.getWeight().getType().hasStaticShape())
+            return false;
+        if (auto mm = dyn_cast<MatmulOp>(op))
+          if (mm.getTransposeLhs() || !mm.getRhs().getType().hasStaticShape())
+            return false;
+      }
+    return true;
   }
 
   LogicalResult emit(const KernelAnalysis &analysis,

@@ -24,12 +24,17 @@ static ArrayRef<int64_t> shapeOf(Value v) {
   return cast<ShapedType>(v.getType()).getShape();
 }
 
-static int64_t numElements(Value v) {
-  return cast<ShapedType>(v.getType()).getNumElements();
+/// True if `a` and `b` have the same number of elements: compared as counts
+/// for static shapes; with run-time extents only identical shapes are known
+/// to agree.
+static bool sameNumElements(Value a, Value b) {
+  auto ta = cast<ShapedType>(a.getType()), tb = cast<ShapedType>(b.getType());
+  if (ta.hasStaticShape() && tb.hasStaticShape())
+    return ta.getNumElements() == tb.getNumElements();
+  return ta.getShape() == tb.getShape();
 }
 
 bool scan::isEpilogueAtElement(KernelOp kernel, Value root) {
-  int64_t count = numElements(root);
   llvm::SmallPtrSet<Value, 16> dependent{root};
   Block &body = kernel.getBody().front();
   for (Operation &op : body.without_terminator()) {
@@ -39,7 +44,7 @@ bool scan::isEpilogueAtElement(KernelOp kernel, Value root) {
         op.getOperands(), [&](Value v) { return dependent.contains(v); });
     if (!usesRoot)
       continue;
-    if (op.getNumResults() != 1 || numElements(op.getResult(0)) != count)
+    if (op.getNumResults() != 1 || !sameNumElements(op.getResult(0), root))
       return false;
     if (!isa<ReshapeOp>(op)) {
       if (!isPointwise(&op))
@@ -51,7 +56,7 @@ bool scan::isEpilogueAtElement(KernelOp kernel, Value root) {
     dependent.insert(op.getResult(0));
   }
   for (Value v : kernel.getYield().getValues())
-    if (numElements(v) != count)
+    if (!sameNumElements(v, root))
       return false;
   return true;
 }
@@ -64,6 +69,7 @@ LogicalResult scan::emitOutputsAt(KernelEmitContext &ctx, ElementalEmitter &em,
     ArrayRef<int64_t> shape = shapeOf(v);
     SmallVector<Value> index(rootIndex.begin(), rootIndex.end());
     if (shape != rootShape) {
+      // Shapes differ only when both are static (isEpilogueAtElement).
       if (!linear)
         linear = em.linearize(rootIndex, rootShape);
       index = em.delinearize(linear, shape);

@@ -54,12 +54,23 @@ static Conv1dOp getRootConv(const KernelAnalysis &analysis) {
   return root;
 }
 
-static std::optional<ConvPlan> planConv(Conv1dOp conv,
-                                        const TargetDescription &target) {
+/// The plan for `conv`. With run-time extents, tiles are chosen at the
+/// bounds (`shapes`); without them (matching), a dynamic batch counts as 1
+/// and a dynamic length as long enough for the largest tiles.
+static std::optional<ConvPlan>
+planConv(Conv1dOp conv, const TargetDescription &target,
+         const SymbolicShapes *shapes = nullptr) {
   const KernelTuning *tuning = target.getTuning("conv1d");
   if (!tuning || tuning->tile.size() != 3)
     return std::nullopt;
-  auto in = cast<ShapedType>(conv.getInput().getType()).getShape();
+  auto inType = cast<ShapedType>(conv.getInput().getType());
+  SmallVector<int64_t> in(inType.getShape());
+  if (shapes && !inType.hasStaticShape())
+    in = llvm::to_vector(shapes->getBoundType(conv.getInput()).getShape());
+  if (ShapedType::isDynamic(in[0]))
+    in[0] = 1;
+  if (ShapedType::isDynamic(in[2]))
+    in[2] = tuning->tile[1] * tuning->tile[2];
   ConvPlan p;
   p.batch = in[0];
   p.channels = in[1];
@@ -94,12 +105,21 @@ public:
 
   LogicalResult emit(const KernelAnalysis &analysis,
                      KernelEmitContext &ctx) const override;
+
+  /// Batch and length may be run-time extents; channels and taps are static
+  /// (they size the tiles).
+  bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
+    Conv1dOp conv = getRootConv(analysis);
+    auto in = cast<ShapedType>(conv.getInput().getType());
+    return !in.isDynamicDim(1) &&
+           cast<ShapedType>(conv.getWeight().getType()).hasStaticShape();
+  }
 };
 
 LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
                                    KernelEmitContext &ctx) const {
   Conv1dOp conv = getRootConv(analysis);
-  ConvPlan p = *planConv(conv, ctx.getTarget());
+  ConvPlan p = *planConv(conv, ctx.getTarget(), ctx.getSymbolicShapes());
   int64_t K = p.taps, win = K - 1 + p.tt;
 
   SharedMemoryPlan &plan = ctx.getSharedMemoryPlan();
@@ -114,15 +134,25 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
   ctx.templateName = "conv1d";
   ctx.tileDescription = tileDesc;
   int64_t segment = p.tt * p.ns;
-  ctx.setLaunch({(int64_t)llvm::divideCeil(p.channels, p.ct), p.batch,
-                 (int64_t)llvm::divideCeil(p.length, segment)},
-                {p.threads, 1, 1});
+  // With run-time extents the grid follows the call's batch and length.
+  if (ctx.hasDynamicExtents())
+    ctx.setLaunch({GridExtent::constant(llvm::divideCeil(p.channels, p.ct)),
+                   GridExtent{ctx.getDimExpr(conv.getInput(), 0), 1},
+                   GridExtent{ctx.getDimExpr(conv.getInput(), 2), segment}},
+                  {p.threads, 1, 1});
+  else
+    ctx.setLaunch({(int64_t)llvm::divideCeil(p.channels, p.ct), p.batch,
+                   (int64_t)llvm::divideCeil(p.length, segment)},
+                  {p.threads, 1, 1});
 
   ImplicitLocOpBuilder &b = ctx.getBuilder();
   ScalarBuilder k{b};
   const DenseMap<Value, Value> &bindings = ctx.getBindings();
   Type f32 = b.getF32Type();
   Value zero = k.f(0.0);
+  // The call's sequence length (a constant for static shapes).
+  Value length = ctx.hasDynamicExtents() ? ctx.getExtent(conv.getInput(), 2)
+                                         : k.c(p.length);
   Value xTile = ctx.getSharedView(xBuf, MemRefType::get({p.ct, win}, f32));
   Value wTile = ctx.getSharedView(wBuf, MemRefType::get({p.ct, K + 1}, f32));
 
@@ -136,10 +166,12 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
     return k.lt(k.add(c0, local), k.c(p.channels));
   };
   ElementalEmitter loops(b, bindings);
+  ctx.prepare(loops);
 
   // Weights, bias, and the segment's halo: the K-1 inputs before seg0.
   {
     ElementalEmitter em(b, bindings);
+    ctx.prepare(em);
     if (failed(emitStrided(em, tid, p.ct * (K + 1), p.threads, [&](Value e) {
           Value cc = k.div(e, k.c(K + 1)), tap = k.rem(e, k.c(K + 1));
           Value ch = k.add(c0, cc);
@@ -186,19 +218,19 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
   }
 
   // Tiles of this segment that hold any step before L.
-  Value numTiles =
-      k.min(k.c(p.ns),
-            k.div(k.add(k.sub(k.c(p.length), seg0), k.c(p.tt - 1)), k.c(p.tt)));
+  Value numTiles = k.min(
+      k.c(p.ns), k.div(k.add(k.sub(length, seg0), k.c(p.tt - 1)), k.c(p.tt)));
   FailureOr<SmallVector<Value>> walk = loops.forLoop(
       k.c(0), numTiles, k.c(1), {},
       [&](Value tile, ValueRange) -> FailureOr<SmallVector<Value>> {
         Value t0 = k.add(seg0, k.mul(tile, k.c(p.tt)));
         gpu::BarrierOp::create(b);
         ElementalEmitter em(b, bindings);
+        ctx.prepare(em);
         if (failed(emitStrided(em, tid, p.ct * p.tt, p.threads, [&](Value e) {
               Value cc = k.div(e, k.c(p.tt)), tt = k.rem(e, k.c(p.tt));
               Value t = k.add(t0, tt);
-              Value ok = k.land(k.lt(t, k.c(p.length)), channelOk(cc));
+              Value ok = k.land(k.lt(t, length), channelOk(cc));
               FailureOr<Value> x = emitGuarded(em, conv.getInput(),
                                                {batch, k.add(c0, cc), t}, ok);
               if (failed(x))
@@ -214,12 +246,14 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
                   Value cc = k.div(e, k.c(p.tt));
                   Value tt = k.rem(e, k.c(p.tt));
                   Value ch = k.add(c0, cc), t = k.add(t0, tt);
-                  Value ok = k.land(k.lt(t, k.c(p.length)), channelOk(cc));
+                  Value ok = k.land(k.lt(t, length), channelOk(cc));
                   auto ifOp = scf::IfOp::create(b, ok, false);
                   OpBuilder::InsertionGuard g(b);
                   b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
                   SmallVector<Value> at{batch, ch, t};
                   ElementalEmitter out(b, bindings), plain(b, bindings);
+                  ctx.prepare(out);
+                  ctx.prepare(plain);
                   Value xHere = k.load(xTile, {cc, k.add(tt, k.c(K - 1))});
                   out.setSource(
                       conv.getInput(),

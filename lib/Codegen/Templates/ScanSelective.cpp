@@ -69,13 +69,24 @@ static ArrayRef<int64_t> shapeOf(Value v) {
   return cast<ShapedType>(v.getType()).getShape();
 }
 
-static std::optional<ScanPlan> planScan(SelectiveScanOp op,
-                                        const TargetDescription &target) {
+/// The plan for `op`. With run-time extents, the chunk is chosen at the
+/// bounds (`shapes`); without them (matching), a dynamic batch counts as 1
+/// and a dynamic length as long enough for the largest chunk.
+static std::optional<ScanPlan>
+planScan(SelectiveScanOp op, const TargetDescription &target,
+         const SymbolicShapes *shapes = nullptr) {
   const KernelTuning *tuning = target.getTuning("selective_scan");
   if (!tuning || tuning->tile.size() != 3)
     return std::nullopt;
   ScanPlan p;
-  ArrayRef<int64_t> us = shapeOf(op.getU());
+  auto uType = cast<ShapedType>(op.getU().getType());
+  SmallVector<int64_t> us(uType.getShape());
+  if (shapes && !uType.hasStaticShape())
+    us = llvm::to_vector(shapes->getBoundType(op.getU()).getShape());
+  if (ShapedType::isDynamic(us[0]))
+    us[0] = 1;
+  if (ShapedType::isDynamic(us[2]))
+    us[2] = tuning->tile[1];
   p.batch = us[0];
   p.channels = us[1];
   p.length = us[2];
@@ -135,13 +146,27 @@ public:
 
   LogicalResult emit(const KernelAnalysis &analysis,
                      KernelEmitContext &ctx) const override;
+
+  /// Batch and sequence length may be run-time extents (the chunk loop and
+  /// the grid follow them); channels and states size the tiles and must be
+  /// static.
+  bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
+    auto op = cast<SelectiveScanOp>(analysis.hero);
+    auto u = cast<ShapedType>(op.getU().getType());
+    if (u.isDynamicDim(1) ||
+        !cast<ShapedType>(op.getA().getType()).hasStaticShape())
+      return false;
+    if (Conv1dOp conv = findConvPrologue(op.getU()))
+      return cast<ShapedType>(conv.getWeight().getType()).hasStaticShape();
+    return true;
+  }
 };
 
 LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
                                           KernelEmitContext &ctx) const {
   auto op = cast<SelectiveScanOp>(analysis.hero);
   const TargetDescription &target = ctx.getTarget();
-  ScanPlan p = *planScan(op, target);
+  ScanPlan p = *planScan(op, target, ctx.getSymbolicShapes());
   Conv1dOp conv = p.convTaps ? findConvPrologue(op.getU()) : Conv1dOp();
   int64_t K = p.convTaps;
 
@@ -170,14 +195,23 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
     return failure();
   ctx.templateName = "selective_scan";
   ctx.tileDescription = tileDesc;
-  ctx.setLaunch({(int64_t)llvm::divideCeil(p.channels, p.bd), p.batch, 1},
-                {p.threads, 1, 1});
+  bool dynamic = ctx.hasDynamicExtents();
+  if (dynamic)
+    ctx.setLaunch({GridExtent::constant(llvm::divideCeil(p.channels, p.bd)),
+                   GridExtent{ctx.getDimExpr(op.getU(), 0), 1},
+                   GridExtent::constant(1)},
+                  {p.threads, 1, 1});
+  else
+    ctx.setLaunch({(int64_t)llvm::divideCeil(p.channels, p.bd), p.batch, 1},
+                  {p.threads, 1, 1});
 
   ImplicitLocOpBuilder &b = ctx.getBuilder();
   ScalarBuilder k{b};
   const DenseMap<Value, Value> &bindings = ctx.getBindings();
   Type f32 = b.getF32Type();
   Value zero = k.f(0.0);
+  // The call's sequence length (a constant for static shapes).
+  Value length = dynamic ? ctx.getExtent(op.getU(), 2) : k.c(p.length);
   auto view = [&](unsigned id, ArrayRef<int64_t> shape) {
     return ctx.getSharedView(id, MemRefType::get(shape, f32));
   };
@@ -215,6 +249,7 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
   // Per-channel constants, read once per block.
   {
     ElementalEmitter em(b, bindings);
+    ctx.prepare(em);
     if (failed(emitStrided(em, tid, p.bd, p.threads, [&](Value e) {
           Value ch = k.add(d0, e);
           Value ok = channelOk(e);
@@ -261,6 +296,7 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
   SmallVector<Value> aRegs;
   {
     ElementalEmitter em(b, bindings);
+    ctx.prepare(em);
     Value ch = k.add(d0, myChannel);
     Value n0 = k.mul(mySlice, k.c(p.s));
     for (int64_t j = 0; j < p.s; ++j) {
@@ -272,14 +308,17 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
     }
   }
 
-  int64_t numChunks = (int64_t)llvm::divideCeil(p.length, p.tc);
+  // ceil(L / Tc) chunks; the last one may be partial (`valid` steps).
+  Value numChunks = dynamic ? k.div(k.add(length, k.c(p.tc - 1)), k.c(p.tc))
+                            : k.c((int64_t)llvm::divideCeil(p.length, p.tc));
   SmallVector<Value> hInit(p.s, zero);
   ElementalEmitter loops(b, bindings);
+  ctx.prepare(loops);
   FailureOr<SmallVector<Value>> final = loops.forLoop(
-      k.c(0), k.c(numChunks), k.c(1), hInit,
+      k.c(0), numChunks, k.c(1), hInit,
       [&](Value chunk, ValueRange h) -> FailureOr<SmallVector<Value>> {
         Value t0 = k.mul(chunk, k.c(p.tc));
-        Value valid = k.min(k.c(p.tc), k.sub(k.c(p.length), t0));
+        Value valid = k.min(k.c(p.tc), k.sub(length, t0));
         // The previous chunk's output pass (and halo copy) is done.
         gpu::BarrierOp::create(b);
 
@@ -289,6 +328,7 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
         // fastest: t for [B, X, L] tensors, the channel/state index when the
         // operand is a transpose of a sequence-major [B, L, X] tensor.
         ElementalEmitter em(b, bindings);
+        ctx.prepare(em);
         auto stage = [&](Value operand, int64_t rows,
                          function_ref<Value(Value)> rowOk,
                          function_ref<LogicalResult(Value row, Value tt,
@@ -343,6 +383,7 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
         // The conv1d prologue from the window: u = act(conv(x)) on chip.
         if (conv) {
           ElementalEmitter cem(b, bindings);
+          ctx.prepare(cem);
           if (failed(
                   emitStrided(cem, tid, p.bd * p.tc, p.threads, [&](Value e) {
                     Value cc = k.div(e, k.c(p.tc)), tt = k.rem(e, k.c(p.tc));
@@ -417,6 +458,8 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
                   SmallVector<Value> at{batch, ch, t};
                   ElementalEmitter out(b, bindings);
                   ElementalEmitter plain(b, bindings);
+                  ctx.prepare(out);
+                  ctx.prepare(plain);
                   // u at this element is on chip; elsewhere recompute it.
                   Value uOnChip = k.load(uTile, {cc, tt});
                   out.setSource(
