@@ -26,6 +26,8 @@ SIZES = dd.SIZES
 ONE_COMPILE = {
     "mlp": (REPO / "test" / "python" / "Inputs" / "mlp_dynamic.mlir",
             None, 32),
+    # Causal GQA attention with the query and key lengths at run time.
+    "llama": (dd.LLAMA, dd.llama_case, 32),
 }
 
 

@@ -194,10 +194,15 @@ LogicalResult planMatrix(AttentionPlan &p, AttentionOp att,
 
 } // namespace
 
-AttentionShape AttentionShape::get(AttentionOp att) {
-  ArrayRef<int64_t> q = att.getQuery().getType().getShape();
-  ArrayRef<int64_t> k = att.getKey().getType().getShape();
-  ArrayRef<int64_t> v = att.getValue().getType().getShape();
+AttentionShape AttentionShape::get(AttentionOp att,
+                                   const SymbolicShapes *shapes) {
+  auto shapeOf = [&](Value operand) {
+    return shapes ? shapes->getBoundType(operand).getShape()
+                  : cast<ShapedType>(operand.getType()).getShape();
+  };
+  ArrayRef<int64_t> q = shapeOf(att.getQuery());
+  ArrayRef<int64_t> k = shapeOf(att.getKey());
+  ArrayRef<int64_t> v = shapeOf(att.getValue());
   return {q[0], q[1], q[2], q[3], k[1], k[2], v[3]};
 }
 
@@ -218,7 +223,8 @@ std::string AttentionPlan::describe() const {
 FailureOr<AttentionPlan>
 mlir::iolite::attention::planAttention(AttentionOp att,
                                        KernelEmitContext &ctx) {
-  AttentionShape s = AttentionShape::get(att);
+  // With run-time extents, everything is chosen at the bounds.
+  AttentionShape s = AttentionShape::get(att, ctx.getSymbolicShapes());
   const TargetDescription &target = ctx.getTarget();
   const CodegenOverrides &overrides = ctx.getOverrides();
   Type et = att.getQuery().getType().getElementType();
@@ -314,8 +320,10 @@ mlir::iolite::attention::planAttention(AttentionOp att,
 
 AttentionEmitter::AttentionEmitter(AttentionOp att, const AttentionPlan &p,
                                    KernelEmitContext &ctx)
-    : att(att), s(AttentionShape::get(att)), p(p), ctx(ctx),
-      b(ctx.getBuilder()), em(b, ctx.getBindings()) {
+    : att(att), s(AttentionShape::get(att, ctx.getSymbolicShapes())), p(p),
+      ctx(ctx), b(ctx.getBuilder()), em(b, ctx.getBindings()),
+      dynamic(ctx.hasDynamicExtents()) {
+  ctx.prepare(em);
   // Every kernel buffer is aligned to the target's widest access: runs of
   // operands (Q fragments, K/V tile rows) become vector loads.
   em.setBufferAlignment(ctx.getTarget().maxVectorBytes);
@@ -336,6 +344,8 @@ Value AttentionEmitter::mul(Value x, Value y) {
 Value AttentionEmitter::lt(Value x, Value y) {
   return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, x, y);
 }
+Value AttentionEmitter::rowInBounds(Value row) { return lt(row, rowsExt); }
+Value AttentionEmitter::keyInBounds(Value key) { return lt(key, skvExt); }
 Value AttentionEmitter::andOpt(Value x, Value y) {
   if (!x)
     return y;
@@ -366,6 +376,14 @@ FailureOr<Value> AttentionEmitter::guardedEmit(Value operand,
 }
 
 void AttentionEmitter::setUpCoordinates() {
+  // Batch and the query and key lengths may be run-time extents; heads and
+  // head dims are static.
+  batchExt = ctx.getExtent(att.getQuery(), 0);
+  sqExt = ctx.getExtent(att.getQuery(), 2);
+  skvExt = ctx.getExtent(att.getKey(), 2);
+  rowsExt = dynamic ? mul(sqExt, c(s.group())) : c(s.rows());
+  posOffset = dynamic ? (Value)arith::SubIOp::create(b, skvExt, sqExt)
+                      : c(s.skv - s.sq);
   tid = ctx.threadId(gpu::Dimension::x);
   Value bh = ctx.blockId(gpu::Dimension::y);
   batchIdx = arith::DivUIOp::create(b, bh, c(s.hkv));
@@ -379,12 +397,12 @@ FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
   RowInfo r;
   r.local = local;
   Value row = add(rowBase, local);
-  r.valid = s.rows() % p.bm != 0 ? lt(row, c(s.rows())) : Value();
+  r.valid = rowsRagged() ? rowInBounds(row) : Value();
   r.qPos = g == 1 ? row : (Value)arith::DivUIOp::create(b, row, c(g));
   r.qHead = g == 1
                 ? kvHead
                 : add(mul(kvHead, c(g)), arith::RemUIOp::create(b, row, c(g)));
-  r.absPos = add(r.qPos, c(s.skv - s.sq));
+  r.absPos = add(r.qPos, posOffset);
   Value slopes = withSlope ? att.getAlibiSlopes() : Value();
   if (slopes) {
     // Heads are always in range, so the slope load needs no guard.
@@ -458,19 +476,24 @@ FailureOr<Value> AttentionEmitter::maskedLogit(Value score, const RowInfo &row,
 std::pair<Value, Value> AttentionEmitter::kvRange() {
   int64_t g = s.group();
   // The KV tiles holding a key some row of this tile may attend to.
-  Value tBegin = c(0), tEnd = c(p.kvTiles);
+  // The trip count follows the call's key length.
+  Value tBegin = c(0);
+  Value tEnd =
+      dynamic
+          ? (Value)arith::DivUIOp::create(b, add(skvExt, c(p.bn - 1)), c(p.bn))
+          : c(p.kvTiles);
   if (att.getCausal() || att.getWindow()) {
     Value lastRow = arith::SubIOp::create(
-        b, arith::MinSIOp::create(b, add(rowBase, c(p.bm)), c(s.rows())), c(1));
+        b, arith::MinSIOp::create(b, add(rowBase, c(p.bm)), rowsExt), c(1));
     Value firstPos =
         add(g == 1 ? rowBase : (Value)arith::DivUIOp::create(b, rowBase, c(g)),
-            c(s.skv - s.sq));
+            posOffset);
     Value lastPos =
         add(g == 1 ? lastRow : (Value)arith::DivUIOp::create(b, lastRow, c(g)),
-            c(s.skv - s.sq));
+            posOffset);
     auto clampKeys = [&](Value v) -> Value {
       return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, c(0)),
-                                    c(s.skv));
+                                    skvExt);
     };
     if (att.getCausal()) {
       Value kvEnd = clampKeys(add(lastPos, c(1)));
@@ -607,7 +630,17 @@ LogicalResult AttentionEmitter::emit() {
   ctx.tileDescription = p.describe();
   ctx.matrixKind = p.matrix.kindName();
   ctx.matrixReason = p.matrix.reason;
-  ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
+  if (dynamic) {
+    // One block per (batch, kv head, q tile) of the call's sizes.
+    DimExpr rows =
+        ctx.getDimExpr(att.getQuery(), 2) * DimExpr::constant(s.group());
+    DimExpr bh = ctx.getDimExpr(att.getQuery(), 0) * DimExpr::constant(s.hkv);
+    ctx.setLaunch({GridExtent{rows, p.bm}, GridExtent{bh, 1},
+                   GridExtent::constant(p.splits)},
+                  {p.threads, 1, 1});
+  } else {
+    ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
+  }
   setUpCoordinates();
   LogicalResult result = p.inst ? emitMatrix() : emitScalar();
   if (failed(result) || !p.splitKV)
@@ -621,7 +654,7 @@ LogicalResult AttentionEmitter::emit() {
 
 LogicalResult AttentionEmitter::loadQ() {
   Type et = att.getQuery().getType().getElementType();
-  bool ragged = s.rows() % p.bm != 0;
+  bool ragged = rowsRagged();
   int64_t g = s.group();
   FailureOr<SmallVector<Value>> r = em.forLoop(
       tid, c(p.bm * s.d), c(p.threads), {},
@@ -635,7 +668,7 @@ LogicalResult AttentionEmitter::loadQ() {
                                arith::RemUIOp::create(b, row, c(g)));
         FailureOr<Value> q =
             guardedEmit(att.getQuery(), {batchIdx, h, i, dd},
-                        ragged ? lt(row, c(s.rows())) : Value(), f(0.0));
+                        ragged ? rowInBounds(row) : Value(), f(0.0));
         if (failed(q))
           return failure();
         memref::StoreOp::create(b, convertToStorage(b, *q, et), qTile,
@@ -647,7 +680,7 @@ LogicalResult AttentionEmitter::loadQ() {
 
 LogicalResult AttentionEmitter::loadKV(Value kvTile, Value stage) {
   Type et = att.getKey().getType().getElementType();
-  bool ragged = s.skv % p.bn != 0;
+  bool ragged = keysRagged();
   Value k0 = mul(kvTile, c(p.bn));
   // K is stored transposed ([d][key]) so the score loop reads consecutive
   // keys across lanes.
@@ -659,7 +692,7 @@ LogicalResult AttentionEmitter::loadKV(Value kvTile, Value stage) {
                    Value j = add(k0, key);
                    FailureOr<Value> v =
                        guardedEmit(att.getKey(), {batchIdx, kvHead, j, dd},
-                                   ragged ? lt(j, c(s.skv)) : Value(), f(0.0));
+                                   ragged ? keyInBounds(j) : Value(), f(0.0));
                    if (failed(v))
                      return failure();
                    memref::StoreOp::create(b, convertToStorage(b, *v, et),
@@ -675,7 +708,7 @@ LogicalResult AttentionEmitter::loadKV(Value kvTile, Value stage) {
         Value key = arith::DivUIOp::create(b, e, c(p.vStride));
         Value dd = arith::RemUIOp::create(b, e, c(p.vStride));
         Value j = add(k0, key);
-        Value ok = andOpt(ragged ? lt(j, c(s.skv)) : Value(),
+        Value ok = andOpt(ragged ? keyInBounds(j) : Value(),
                           p.vStride != s.dv ? lt(dd, c(s.dv)) : Value());
         FailureOr<Value> v =
             guardedEmit(att.getValue(), {batchIdx, kvHead, j, dd}, ok, f(0.0));
@@ -705,10 +738,10 @@ FailureOr<SmallVector<Value>> AttentionEmitter::step(Value kvTile, Value stage,
   // past the end. Excluded keys get -inf.
   Value k0 = mul(kvTile, c(p.bn));
   SmallVector<Value> cols, colValid;
-  bool kvRagged = s.skv % p.bn != 0;
+  bool kvRagged = keysRagged();
   for (int64_t j = 0; j < tn; ++j) {
     cols.push_back(add(k0, add(lane, c(j * p.tx))));
-    colValid.push_back(kvRagged ? lt(cols[j], c(s.skv)) : Value());
+    colValid.push_back(kvRagged ? keyInBounds(cols[j]) : Value());
   }
   SmallVector<Value> logits(tm * tn);
   for (int64_t a = 0; a < tm; ++a)
@@ -882,6 +915,7 @@ LogicalResult AttentionEmitter::emitCombine() {
   KernelEmitContext &aux = ctx.addAuxiliaryKernel("combine");
   ImplicitLocOpBuilder &cb = aux.getBuilder();
   ElementalEmitter cem(cb, aux.getBindings());
+  aux.prepare(cem);
   auto ci = [&](int64_t v) { return cem.constIndex(v); };
   auto cf = [&](double v) -> Value {
     return arith::ConstantOp::create(cb, cb.getF32FloatAttr(v));
@@ -897,8 +931,21 @@ LogicalResult AttentionEmitter::emitCombine() {
                                              std::min<int64_t>(threads, rows));
   threads = std::min<int64_t>(
       threads, llvm::alignTo(rowsPerBlock * s.dv, ctx.getTarget().warpSize));
-  aux.setLaunch({(int64_t)llvm::divideCeil(rows, rowsPerBlock), 1, 1},
-                {threads, 1, 1});
+  // With run-time extents, the call's rows (batch, heads, positions) are
+  // what the grid covers and the guards compare with.
+  DimExpr rowsExpr = ctx.getDimExpr(att.getQuery(), 0) *
+                     DimExpr::constant(s.hq) *
+                     ctx.getDimExpr(att.getQuery(), 2);
+  if (dynamic)
+    aux.setLaunch({GridExtent{rowsExpr, rowsPerBlock}, GridExtent::constant(1),
+                   GridExtent::constant(1)},
+                  {threads, 1, 1});
+  else
+    aux.setLaunch({(int64_t)llvm::divideCeil(rows, rowsPerBlock), 1, 1},
+                  {threads, 1, 1});
+  Value rowsValue = aux.getExtent(rowsExpr);
+  SmallVector<Value> rowExtents{aux.getExtent(att.getQuery(), 0), ci(s.hq),
+                                aux.getExtent(att.getQuery(), 2)};
   aux.templateName = "attention_combine";
   aux.tileDescription = std::to_string(rowsPerBlock) +
                         " query rows per block over " +
@@ -916,12 +963,12 @@ LogicalResult AttentionEmitter::emitCombine() {
   Value tid = aux.threadId(gpu::Dimension::x);
   Value row0 = arith::MulIOp::create(cb, aux.blockId(gpu::Dimension::x),
                                      ci(rowsPerBlock));
-  auto lt = [&](Value x, int64_t bound) -> Value {
-    return arith::CmpIOp::create(cb, arith::CmpIPredicate::ult, x, ci(bound));
+  auto inRows = [&](Value row) -> Value {
+    return arith::CmpIOp::create(cb, arith::CmpIPredicate::ult, row, rowsValue);
   };
   auto rowIndex = [&](Value sp, Value row) {
     SmallVector<Value> r{sp};
-    r.append(cem.delinearize(row, {s.batch, s.hq, s.sq}));
+    r.append(cem.delinearize(row, ValueRange(rowExtents)));
     return r;
   };
   Value negInf = cf(-std::numeric_limits<double>::infinity());
@@ -932,7 +979,7 @@ LogicalResult AttentionEmitter::emitCombine() {
       tid, ci(rowsPerBlock), ci(threads), {},
       [&](Value r, ValueRange) -> FailureOr<SmallVector<Value>> {
         Value row = arith::AddIOp::create(cb, row0, r);
-        auto valid = scf::IfOp::create(cb, lt(row, rows), false);
+        auto valid = scf::IfOp::create(cb, inRows(row), false);
         OpBuilder::InsertionGuard g(cb);
         cb.setInsertionPoint(valid.thenBlock()->getTerminator());
         FailureOr<SmallVector<Value>> mx = cem.forLoop(
@@ -988,7 +1035,7 @@ LogicalResult AttentionEmitter::emitCombine() {
         Value r = arith::DivUIOp::create(cb, e, ci(s.dv));
         Value dv = arith::RemUIOp::create(cb, e, ci(s.dv));
         Value row = arith::AddIOp::create(cb, row0, r);
-        auto valid = scf::IfOp::create(cb, lt(row, rows), false);
+        auto valid = scf::IfOp::create(cb, inRows(row), false);
         OpBuilder::InsertionGuard g(cb);
         cb.setInsertionPoint(valid.thenBlock()->getTerminator());
         FailureOr<SmallVector<Value>> acc = cem.forLoop(
@@ -1007,7 +1054,7 @@ LogicalResult AttentionEmitter::emitCombine() {
                       [value](ImplicitLocOpBuilder &, ValueRange) {
                         return FailureOr<Value>(value);
                       });
-        SmallVector<Value> idx = cem.delinearize(row, {s.batch, s.hq, s.sq});
+        SmallVector<Value> idx = cem.delinearize(row, ValueRange(rowExtents));
         idx.push_back(dv);
         for (auto [i, y] : llvm::enumerate(aux.getYieldedValues())) {
           FailureOr<Value> x = cem.emit(y, idx);
@@ -1031,10 +1078,20 @@ public:
     auto att = dyn_cast_or_null<AttentionOp>(analysis.hero);
     if (!att || !analysis.epilogueAtHeroIndex || !target.getTuning("attention"))
       return 0;
-    for (Value v : att->getOperands())
-      if (!cast<ShapedType>(v.getType()).hasStaticShape())
-        return 0;
     return 40;
+  }
+
+  /// Run-time extents: batch, the query length and the key length may be
+  /// symbolic; heads, head dims and the ALiBi slopes must be static.
+  bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
+    auto att = cast<AttentionOp>(analysis.hero);
+    for (Value v : {att.getQuery(), att.getKey(), att.getValue()}) {
+      auto type = cast<ShapedType>(v.getType());
+      if (type.isDynamicDim(1) || type.isDynamicDim(3))
+        return false;
+    }
+    Value slopes = att.getAlibiSlopes();
+    return !slopes || cast<ShapedType>(slopes.getType()).hasStaticShape();
   }
 
   LogicalResult emit(const KernelAnalysis &analysis,
