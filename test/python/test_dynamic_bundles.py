@@ -95,3 +95,39 @@ def test_sizes_outside_the_bounds_are_refused(bundles, name):
                        match=rf"dim 'seq' = {SEQ_BOUND + 1} \(input #0 dim 1\)"
                              rf" is outside its bounds 1\.\.{SEQ_BOUND}"):
         b.run(*inputs)
+
+
+# (batch, query length, key length) for the attention bundle. Launches
+# that split the keys: decode against many keys, ragged key lengths, two
+# queries. Launches that do not: 5 or 16 queries (too many partial bytes
+# per key), the bound, short decode, and more queries than keys (fully
+# masked causal rows).
+ATTENTION_SIZES = [(1, 1, 1000), (2, 1, 777), (1, 2, 900), (2, 5, 513),
+                   (1, 16, 600), (1, 32, 1024), (2, 1, 7), (3, 32, 7)]
+
+
+@pytest.fixture(scope="module")
+def attention_bundle():
+    b = iolite.compile(REPO / "test" / "python" / "Inputs" /
+                       "attention_dynamic.mlir", targets=TARGETS)
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("batch,sq,skv", ATTENTION_SIZES)
+def test_attention_splits_per_launch(attention_bundle, batch, sq, skv,
+                                     target):
+    """One attention bundle at every query and key length: causal
+    (bottom-right) and full GQA, each launch choosing its own split-KV."""
+    import test_attention_numerics as an
+    rng = np.random.default_rng(batch * 10000 + sq * 1000 + skv)
+    q = rng.standard_normal((batch, 4, sq, 16)).astype(np.float32)
+    k = rng.standard_normal((batch, 2, skv, 16)).astype(np.float32)
+    v = rng.standard_normal((batch, 2, skv, 16)).astype(np.float32)
+    causal, full = attention_bundle.run(q, k, v, target=target)
+    rtol, atol = an.TOLERANCES["f32"]
+    np.testing.assert_allclose(causal, an.reference(q, k, v, causal=True),
+                               rtol=rtol, atol=atol)
+    np.testing.assert_allclose(full, an.reference(q, k, v), rtol=rtol,
+                               atol=atol)

@@ -217,7 +217,8 @@ std::string AttentionPlan::describe() const {
   else
     text += std::to_string(ty) + "x" + std::to_string(tx) + " threads";
   return text + ", " + std::to_string(stages) + " stage(s), " +
-         std::to_string(splits) + " kv split(s)";
+         (runtimeSplits ? "up to " : "") + std::to_string(splits) +
+         " kv split(s)" + (runtimeSplits ? " per launch" : "");
 }
 
 FailureOr<AttentionPlan>
@@ -295,6 +296,43 @@ mlir::iolite::attention::planAttention(AttentionOp att,
   int64_t maxSplits = std::max<int64_t>(
       1, std::min({kMaxSplits, p.kvTiles / kMinTilesPerSplit, maxByTraffic}));
   int64_t forcedSplits = overrides.attentionSplits;
+  p.partialPositions = s.sq;
+  if (ctx.hasDynamicExtents() && !forcedSplits) {
+    // The lengths are known per launch only: each launch applies the
+    // heuristic above to its own lengths (emitSplitCount). The kernels can
+    // split when some launch within the bounds would, the fewest query rows
+    // against the most keys; gridDim.z is the most partitions of such a
+    // launch, and a launch that splits less leaves the other blocks idle.
+    SmallVector<int64_t> lo;
+    for (const DimBound &bound : ctx.getSymbolicShapes()->getBounds())
+      lo.push_back(bound.lo);
+    auto atLo = [&](Value v, unsigned d) {
+      return std::max<int64_t>(
+          1, ctx.getDimExpr(v, d).evaluate(lo).value_or(INT64_MAX));
+    };
+    int64_t rowsLo = atLo(att.getQuery(), 2) * s.group();
+    int64_t blocksLo = atLo(att.getQuery(), 0) * s.hkv *
+                       (int64_t)llvm::divideCeil(rowsLo, p.bm);
+    int64_t trafficLo = static_cast<int64_t>(
+        kSplitTrafficBudget * static_cast<double>(kvBytes) /
+        (rowsLo * ((2 * s.dv + 5) * 4 + s.d * es)));
+    p.splits = std::max<int64_t>(
+        1, std::min(
+               {kMaxSplits, p.kvTiles / kMinTilesPerSplit, trafficLo,
+                (int64_t)llvm::divideCeil(target.multiprocessors, blocksLo)}));
+    p.splitKV = rowsLo <= kShortQueryRows && s.skv >= kMinSplitKeys &&
+                trafficLo >= 2 && p.splits > 1;
+    if (!p.splitKV)
+      p.splits = 1;
+    p.runtimeSplits = p.splitKV;
+    // Only launches with at most kShortQueryRows rows write partials.
+    p.partialPositions = std::min<int64_t>(
+        s.sq, std::max<int64_t>(1, kShortQueryRows / s.group()));
+    addBuffers(p, s, et, ctx.getSharedMemoryPlan());
+    if (failed(ctx.finalizeSharedMemory(p.describe())))
+      return failure();
+    return p;
+  }
   if (forcedSplits)
     p.splitKV = forcedSplits > 1;
   else
@@ -390,6 +428,9 @@ void AttentionEmitter::setUpCoordinates() {
   kvHead = arith::RemUIOp::create(b, bh, c(s.hkv));
   rowBase = mul(ctx.blockId(gpu::Dimension::x), c(p.bm));
   split = p.splitKV ? ctx.blockId(gpu::Dimension::z) : c(0);
+  numSplits = emitSplitCount(ctx);
+  if (p.runtimeSplits)
+    splitActive = lt(split, numSplits);
 }
 
 FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
@@ -397,7 +438,7 @@ FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
   RowInfo r;
   r.local = local;
   Value row = add(rowBase, local);
-  r.valid = rowsRagged() ? rowInBounds(row) : Value();
+  r.valid = andOpt(rowsRagged() ? rowInBounds(row) : Value(), splitActive);
   r.qPos = g == 1 ? row : (Value)arith::DivUIOp::create(b, row, c(g));
   r.qHead = g == 1
                 ? kvHead
@@ -505,11 +546,13 @@ std::pair<Value, Value> AttentionEmitter::kvRange() {
     }
   }
   if (p.splits > 1) {
-    // This block's share of the tiles: chunks of ceil(n / splits).
+    // This block's share of the tiles: chunks of ceil(n / splits) of this
+    // launch's tiles; a block past them (or past its launch's partitions)
+    // gets none.
     Value n =
         arith::MaxSIOp::create(b, arith::SubIOp::create(b, tEnd, tBegin), c(0));
-    Value chunk =
-        arith::DivUIOp::create(b, add(n, c(p.splits - 1)), c(p.splits));
+    Value chunk = arith::DivUIOp::create(
+        b, arith::SubIOp::create(b, add(n, numSplits), c(1)), numSplits);
     Value first = add(tBegin, mul(split, chunk));
     tEnd = arith::MinSIOp::create(b, tEnd, add(first, chunk));
     tBegin = first;
@@ -587,26 +630,93 @@ FailureOr<SmallVector<Value>> AttentionEmitter::kvLoop(
 void AttentionEmitter::requestPartials() {
   if (!p.splitKV)
     return;
-  partO = ctx.requestScratch("partial outputs",
-                             p.splits * s.batch * s.hq * s.sq * s.dv * 4);
-  partM = ctx.requestScratch("partial maxima",
-                             p.splits * s.batch * s.hq * s.sq * 4);
-  partL =
-      ctx.requestScratch("partial sums", p.splits * s.batch * s.hq * s.sq * 4);
+  int64_t rows = p.splits * s.batch * s.hq * p.partialPositions;
+  partO = ctx.requestScratch("partial outputs", rows * s.dv * 4);
+  partM = ctx.requestScratch("partial maxima", rows * 4);
+  partL = ctx.requestScratch("partial sums", rows * 4);
 }
 
 Value AttentionEmitter::partialOutputs(KernelEmitContext &on) {
-  return on.getScratchView(
-      partO,
-      MemRefType::get({p.splits, s.batch, s.hq, s.sq, s.dv}, b.getF32Type()));
+  return on.getScratchView(partO, MemRefType::get({p.splits, s.batch, s.hq,
+                                                   p.partialPositions, s.dv},
+                                                  b.getF32Type()));
 }
 Value AttentionEmitter::partialMaxima(KernelEmitContext &on) {
   return on.getScratchView(
-      partM, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, b.getF32Type()));
+      partM, MemRefType::get({p.splits, s.batch, s.hq, p.partialPositions},
+                             b.getF32Type()));
 }
 Value AttentionEmitter::partialSums(KernelEmitContext &on) {
   return on.getScratchView(
-      partL, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, b.getF32Type()));
+      partL, MemRefType::get({p.splits, s.batch, s.hq, p.partialPositions},
+                             b.getF32Type()));
+}
+
+Value AttentionEmitter::emitSplitCount(KernelEmitContext &on) {
+  ImplicitLocOpBuilder &ob = on.getBuilder();
+  auto ci = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ob, v);
+  };
+  if (!p.runtimeSplits)
+    return ci(p.splits);
+  auto mulI = [&](Value x, Value y) -> Value {
+    return arith::MulIOp::create(ob, x, y);
+  };
+  auto ceilDiv = [&](Value x, Value y) -> Value {
+    return arith::CeilDivUIOp::create(ob, x, y);
+  };
+  auto minI = [&](Value x, Value y) -> Value {
+    return arith::MinUIOp::create(ob, x, y);
+  };
+  auto cmp = [&](arith::CmpIPredicate pred, Value x, int64_t y) -> Value {
+    return arith::CmpIOp::create(ob, pred, x, ci(y));
+  };
+  // The static heuristic (planAttention) on this call's lengths.
+  Value skv = on.getExtent(att.getKey(), 2);
+  Value rows = mulI(on.getExtent(att.getQuery(), 2), ci(s.group()));
+  Value blocks = mulI(mulI(on.getExtent(att.getQuery(), 0), ci(s.hkv)),
+                      ceilDiv(rows, ci(p.bm)));
+  int64_t es = byteWidth(att.getQuery().getType().getElementType());
+  int64_t budgetInverse = std::llround(1.0 / kSplitTrafficBudget);
+  Value byTraffic = arith::DivUIOp::create(
+      ob, mulI(skv, ci((s.d + s.dv) * es)),
+      mulI(rows, ci(budgetInverse * ((2 * s.dv + 5) * 4 + s.d * es))));
+  Value n =
+      minI(ci(p.splits), arith::DivUIOp::create(ob, ceilDiv(skv, ci(p.bn)),
+                                                ci(kMinTilesPerSplit)));
+  n = minI(n, byTraffic);
+  n = minI(n, ceilDiv(ci(ctx.getTarget().multiprocessors), blocks));
+  Value wanted = arith::AndIOp::create(
+      ob,
+      arith::AndIOp::create(
+          ob, cmp(arith::CmpIPredicate::ule, rows, kShortQueryRows),
+          cmp(arith::CmpIPredicate::uge, skv, kMinSplitKeys)),
+      cmp(arith::CmpIPredicate::uge, byTraffic, 2));
+  return arith::SelectOp::create(ob, wanted,
+                                 arith::MaxUIOp::create(ob, n, ci(1)), ci(1));
+}
+
+LogicalResult
+AttentionEmitter::storeResults(function_ref<LogicalResult()> direct,
+                               function_ref<void()> partials) {
+  if (!p.splitKV)
+    return direct();
+  if (!p.runtimeSplits) {
+    partials();
+    return success();
+  }
+  // Without a split this launch's only partition writes the outputs and
+  // the combine kernel does nothing.
+  Value one =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, numSplits, c(1));
+  auto ifOp = scf::IfOp::create(b, one, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  if (failed(direct()))
+    return failure();
+  b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+  partials();
+  return success();
 }
 
 LogicalResult AttentionEmitter::storeOutput(Value value, const RowInfo &row,
@@ -666,9 +776,9 @@ LogicalResult AttentionEmitter::loadQ() {
         Value h = g == 1 ? kvHead
                          : add(mul(kvHead, c(g)),
                                arith::RemUIOp::create(b, row, c(g)));
-        FailureOr<Value> q =
-            guardedEmit(att.getQuery(), {batchIdx, h, i, dd},
-                        ragged ? rowInBounds(row) : Value(), f(0.0));
+        FailureOr<Value> q = guardedEmit(
+            att.getQuery(), {batchIdx, h, i, dd},
+            andOpt(ragged ? rowInBounds(row) : Value(), splitActive), f(0.0));
         if (failed(q))
           return failure();
         memref::StoreOp::create(b, convertToStorage(b, *q, et), qTile,
@@ -901,10 +1011,8 @@ LogicalResult AttentionEmitter::emitScalar() {
     l.push_back(
         emitLaneGroupAllReduce(b, partial, p.tx, target.warpSize, addf));
   ArrayRef<Value> o = all.drop_front(2 * p.tm);
-  if (!p.splitKV)
-    return storeOutputs(l, o);
-  storePartials(m, l, o);
-  return success();
+  return storeResults([&] { return storeOutputs(l, o); },
+                      [&] { storePartials(m, l, o); });
 }
 
 //===----------------------------------------------------------------------===//
@@ -949,6 +1057,7 @@ LogicalResult AttentionEmitter::emitCombine() {
   aux.templateName = "attention_combine";
   aux.tileDescription = std::to_string(rowsPerBlock) +
                         " query rows per block over " +
+                        (p.runtimeSplits ? "up to " : "") +
                         std::to_string(p.splits) + " kv split(s)";
   SharedMemoryPlan &plan = aux.getSharedMemoryPlan();
   unsigned wBuf = plan.addBuffer("weights", rowsPerBlock * p.splits * 4, 0, 0);
@@ -972,6 +1081,16 @@ LogicalResult AttentionEmitter::emitCombine() {
     return r;
   };
   Value negInf = cf(-std::numeric_limits<double>::infinity());
+  // This launch's partitions; a launch that did not split wrote its outputs
+  // already and merges nothing.
+  Value splits = emitSplitCount(aux);
+  OpBuilder::InsertionGuard gate(cb);
+  if (p.runtimeSplits) {
+    auto ifOp = scf::IfOp::create(
+        cb, arith::CmpIOp::create(cb, arith::CmpIPredicate::ugt, splits, ci(1)),
+        /*withElseRegion=*/false);
+    cb.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  }
 
   // Weights: w[r][s] = exp2(m_s - M) / L with M = max_s m_s and
   // L = sum_s l_s exp2(m_s - M) (base-2 logits); 0 for a row without any key.
@@ -983,7 +1102,7 @@ LogicalResult AttentionEmitter::emitCombine() {
         OpBuilder::InsertionGuard g(cb);
         cb.setInsertionPoint(valid.thenBlock()->getTerminator());
         FailureOr<SmallVector<Value>> mx = cem.forLoop(
-            ci(0), ci(p.splits), ci(1), {negInf},
+            ci(0), splits, ci(1), {negInf},
             [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
               Value m = memref::LoadOp::create(cb, pm, rowIndex(sp, row));
               return SmallVector<Value>{
@@ -995,7 +1114,7 @@ LogicalResult AttentionEmitter::emitCombine() {
                                            (*mx)[0], negInf);
         Value base = arith::SelectOp::create(cb, none, cf(0.0), (*mx)[0]);
         FailureOr<SmallVector<Value>> sum = cem.forLoop(
-            ci(0), ci(p.splits), ci(1), {cf(0.0)},
+            ci(0), splits, ci(1), {cf(0.0)},
             [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
               SmallVector<Value> idx = rowIndex(sp, row);
               Value m = memref::LoadOp::create(cb, pm, idx);
@@ -1013,7 +1132,7 @@ LogicalResult AttentionEmitter::emitCombine() {
             cb, positive, arith::DivFOp::create(cb, cf(1.0), (*sum)[0]),
             cf(0.0));
         FailureOr<SmallVector<Value>> scale = cem.forLoop(
-            ci(0), ci(p.splits), ci(1), {},
+            ci(0), splits, ci(1), {},
             [&](Value sp, ValueRange) -> FailureOr<SmallVector<Value>> {
               Value w = memref::LoadOp::create(cb, weights, ValueRange{r, sp});
               memref::StoreOp::create(cb, arith::MulFOp::create(cb, w, inv),
@@ -1039,7 +1158,7 @@ LogicalResult AttentionEmitter::emitCombine() {
         OpBuilder::InsertionGuard g(cb);
         cb.setInsertionPoint(valid.thenBlock()->getTerminator());
         FailureOr<SmallVector<Value>> acc = cem.forLoop(
-            ci(0), ci(p.splits), ci(1), {cf(0.0)},
+            ci(0), splits, ci(1), {cf(0.0)},
             [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
               SmallVector<Value> idx = rowIndex(sp, row);
               idx.push_back(dv);

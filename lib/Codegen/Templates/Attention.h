@@ -45,6 +45,12 @@ struct AttentionPlan {
   bool splitKV;
   /// KV partitions (gridDim.z).
   int64_t splits;
+  /// With run-time extents: each launch decides from the call's lengths
+  /// whether to split and into how many (at most `splits`) partitions.
+  bool runtimeSplits = false;
+  /// Query positions of the partials' layout: the query length, or with
+  /// runtimeSplits the most positions a splitting launch has.
+  int64_t partialPositions = 0;
   int64_t qTiles, kvTiles;
 
   // The FMA path: threads as ty rows of tx lanes; per thread score rows,
@@ -138,6 +144,14 @@ private:
          function_ref<FailureOr<SmallVector<Value>>(Value tile, Value stage,
                                                     ValueRange state)>
              step);
+  /// The KV partitions of this launch on `on` (primary or combine): with
+  /// runtimeSplits, computed from the call's lengths as the static
+  /// heuristic would (1 = no split), else `splits`.
+  Value emitSplitCount(KernelEmitContext &on);
+  /// Stores the results: normalised outputs (`direct`) without split-KV,
+  /// partials otherwise; with runtimeSplits, whichever this launch chose.
+  LogicalResult storeResults(function_ref<LogicalResult()> direct,
+                             function_ref<void()> partials);
   /// Requests the split-KV scratch buffers.
   void requestPartials();
   /// The scratch views of the partial outputs, maxima and sums.
@@ -191,6 +205,9 @@ private:
   // The call's batch, query length, key length, query rows per kv head and
   // skv - sq (constants for static shapes).
   Value batchExt, sqExt, skvExt, rowsExt, posOffset;
+  // This launch's KV partitions, and (runtimeSplits) whether this block's
+  // partition is one of them.
+  Value numSplits, splitActive;
   // Block and thread coordinates.
   Value tid, lane, rowGroup, batchIdx, kvHead, rowBase, split;
   // Shared-memory views (FMA path: qTile, kTile, vTile, pTile; matrix path:

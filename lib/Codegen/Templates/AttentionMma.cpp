@@ -494,8 +494,6 @@ LogicalResult AttentionEmitter::emitMatrix() {
   for (Value partial : all.slice(laneRowCount, laneRowCount))
     l.push_back(emitAccumulatorRowReduce(b, inst.c, warpSize, partial, addf));
   ArrayRef<Value> o = all.drop_front(2 * laneRowCount);
-  if (!p.splitKV)
-    return storeMatrixOutputs(l, o);
-  storeMatrixPartials(m, l, o);
-  return success();
+  return storeResults([&] { return storeMatrixOutputs(l, o); },
+                      [&] { storeMatrixPartials(m, l, o); });
 }
