@@ -303,7 +303,8 @@ func.func @decode(%q: tensor<1x32x1x128xf16>, %k: tensor<1x4x4096x128xf16>, %v: 
 // ceil(4 q / 128) q tiles x 2 batch x 8 partitions, the bottom-right causal
 // offset is kv - q, the KV loop ends at the call's key length, and each
 // launch chooses its partitions (1 when q has more than 64 rows or kv
-// fewer than 512 keys): without a split the output is stored directly,
+// fewer than 512 keys; blocks past them return at once): without a split
+// the output is stored directly,
 // with one the partials, laid out for at most 64 / 4 = 16 positions, and
 // the combine kernel runs only then.
 // CHECK-LABEL: func.func @dynamic
@@ -321,7 +322,8 @@ func.func @decode(%q: tensor<1x32x1x128xf16>, %k: tensor<1x4x4096x128xf16>, %v: 
 // CHECK: arith.cmpi ule, %{{.*}}, %c64{{.*}} : index
 // CHECK: arith.cmpi uge, %[[SKV]], %c512{{.*}} : index
 // CHECK: %[[SPLITS:.*]] = arith.select %{{.*}}, %{{.*}}, %{{.*}} : index
-// CHECK: arith.cmpi slt, %block_id_z, %[[SPLITS]] : index
+// CHECK: %[[ACTIVE:.*]] = arith.cmpi ult, %block_id_z, %[[SPLITS]] : index
+// CHECK-NEXT: scf.if %[[ACTIVE]] {
 // CHECK: arith.addi %{{.*}}, %[[OFFSET]] : index
 // CHECK: arith.minsi %{{.*}}, %[[SKV]] : index
 // CHECK: %[[TEND:.*]] = arith.divui

@@ -107,26 +107,33 @@ ATTENTION_SIZES = [(1, 1, 1000), (2, 1, 777), (1, 2, 900), (2, 5, 513),
 
 
 @pytest.fixture(scope="module")
-def attention_bundle():
-    b = iolite.compile(REPO / "test" / "python" / "Inputs" /
-                       "attention_dynamic.mlir", targets=TARGETS)
-    yield b
-    b.close()
+def attention_bundles():
+    # f32 runs on the FMA units, f16 on the matrix units.
+    text = (REPO / "test" / "python" / "Inputs" /
+            "attention_dynamic.mlir").read_text()
+    compiled = {dtype: iolite.compile(text.replace("xf32>", f"x{dtype}>"),
+                                      targets=TARGETS)
+                for dtype in ("f32", "f16")}
+    yield compiled
+    for b in compiled.values():
+        b.close()
 
 
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("batch,sq,skv", ATTENTION_SIZES)
-def test_attention_splits_per_launch(attention_bundle, batch, sq, skv,
-                                     target):
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_attention_splits_per_launch(attention_bundles, dtype, batch, sq,
+                                     skv, target):
     """One attention bundle at every query and key length: causal
     (bottom-right) and full GQA, each launch choosing its own split-KV."""
     import test_attention_numerics as an
     rng = np.random.default_rng(batch * 10000 + sq * 1000 + skv)
-    q = rng.standard_normal((batch, 4, sq, 16)).astype(np.float32)
-    k = rng.standard_normal((batch, 2, skv, 16)).astype(np.float32)
-    v = rng.standard_normal((batch, 2, skv, 16)).astype(np.float32)
-    causal, full = attention_bundle.run(q, k, v, target=target)
-    rtol, atol = an.TOLERANCES["f32"]
+    np_type = np.float32 if dtype == "f32" else np.float16
+    q = rng.standard_normal((batch, 4, sq, 16)).astype(np_type)
+    k = rng.standard_normal((batch, 2, skv, 16)).astype(np_type)
+    v = rng.standard_normal((batch, 2, skv, 16)).astype(np_type)
+    causal, full = attention_bundles[dtype].run(q, k, v, target=target)
+    rtol, atol = an.TOLERANCES[dtype]
     np.testing.assert_allclose(causal, an.reference(q, k, v, causal=True),
                                rtol=rtol, atol=atol)
     np.testing.assert_allclose(full, an.reference(q, k, v), rtol=rtol,

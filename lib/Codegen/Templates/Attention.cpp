@@ -128,6 +128,75 @@ void derive(AttentionPlan &p, const AttentionShape &s) {
   p.kvTiles = llvm::divideCeil(s.skv, p.bn);
 }
 
+/// The KV partitions the split-KV heuristic gives a launch with `rows`
+/// query rows per kv head, `skv` keys and `blocks` blocks without a split
+/// (1: no split). AttentionEmitter::emitSplitCount computes the same per
+/// launch.
+int64_t launchSplits(const AttentionShape &s, int64_t bn, int64_t es,
+                     int64_t rows, int64_t skv, int64_t blocks,
+                     int64_t multiprocessors) {
+  int64_t budgetInverse = std::llround(1.0 / kSplitTrafficBudget);
+  int64_t byTraffic = skv * (s.d + s.dv) * es /
+                      (rows * budgetInverse * ((2 * s.dv + 5) * 4 + s.d * es));
+  if (rows > kShortQueryRows || skv < kMinSplitKeys || byTraffic < 2)
+    return 1;
+  int64_t kvTiles = llvm::divideCeil(skv, bn);
+  return std::max<int64_t>(
+      1, std::min({kMaxSplits, kvTiles / kMinTilesPerSplit, byTraffic,
+                   (int64_t)llvm::divideCeil(multiprocessors, blocks)}));
+}
+
+/// The most partitions launchSplits gives any launch within the bounds of
+/// a kernel with run-time extents. Fewer query rows, more keys and fewer
+/// blocks never split less, so a symbol only in the key length goes to its
+/// upper bound and one only in the batch or query length to its lower
+/// bound. One symbol in both (self-attention: q and kv are `seq`) is
+/// searched; with several, the key length's bound is taken against the
+/// query length's (more than any launch splits: idle blocks, not errors).
+int64_t maxLaunchSplits(AttentionOp att, const AttentionShape &s,
+                        const AttentionPlan &p, int64_t es,
+                        int64_t multiprocessors, KernelEmitContext &ctx) {
+  constexpr int64_t kMaxSearch = 1 << 16;
+  ArrayRef<DimBound> bounds = ctx.getSymbolicShapes()->getBounds();
+  DimExpr sq = ctx.getDimExpr(att.getQuery(), 2);
+  DimExpr skv = ctx.getDimExpr(att.getKey(), 2);
+  DimExpr batch = ctx.getDimExpr(att.getQuery(), 0);
+  auto uses = [](const DimExpr &e, unsigned i) {
+    return i < e.exps.size() && e.exps[i] > 0;
+  };
+  SmallVector<int64_t> low, high;
+  SmallVector<unsigned> shared;
+  for (auto [i, bound] : llvm::enumerate(bounds)) {
+    bool inKeys = uses(skv, i);
+    bool inRows = uses(sq, i) || uses(batch, i);
+    low.push_back(inKeys && !inRows ? bound.hi : bound.lo);
+    high.push_back(inRows && !inKeys ? bound.lo : bound.hi);
+    if (inKeys && inRows)
+      shared.push_back(i);
+  }
+  auto splitsAt = [&](ArrayRef<int64_t> rowPoint, ArrayRef<int64_t> keyPoint) {
+    int64_t rows =
+        std::max<int64_t>(1, sq.evaluate(rowPoint).value_or(INT64_MAX / 2)) *
+        s.group();
+    int64_t keys = skv.evaluate(keyPoint).value_or(0);
+    int64_t blocks =
+        std::max<int64_t>(1, batch.evaluate(rowPoint).value_or(1)) * s.hkv *
+        llvm::divideCeil(rows, p.bm);
+    return launchSplits(s, p.bn, es, rows, keys, blocks, multiprocessors);
+  };
+  if (shared.size() == 1 &&
+      bounds[shared[0]].hi - bounds[shared[0]].lo < kMaxSearch) {
+    int64_t best = 1;
+    SmallVector<int64_t> point = low;
+    for (int64_t v = bounds[shared[0]].lo; v <= bounds[shared[0]].hi; ++v) {
+      point[shared[0]] = v;
+      best = std::max(best, splitsAt(point, point));
+    }
+    return best;
+  }
+  return splitsAt(low, high);
+}
+
 /// The tile and thread shape of the FMA path.
 LogicalResult planScalar(AttentionPlan &p, AttentionOp att,
                          const AttentionShape &s, const KernelTuning &tuning,
@@ -300,30 +369,11 @@ mlir::iolite::attention::planAttention(AttentionOp att,
   if (ctx.hasDynamicExtents() && !forcedSplits) {
     // The lengths are known per launch only: each launch applies the
     // heuristic above to its own lengths (emitSplitCount). The kernels can
-    // split when some launch within the bounds would, the fewest query rows
-    // against the most keys; gridDim.z is the most partitions of such a
-    // launch, and a launch that splits less leaves the other blocks idle.
-    SmallVector<int64_t> lo;
-    for (const DimBound &bound : ctx.getSymbolicShapes()->getBounds())
-      lo.push_back(bound.lo);
-    auto atLo = [&](Value v, unsigned d) {
-      return std::max<int64_t>(
-          1, ctx.getDimExpr(v, d).evaluate(lo).value_or(INT64_MAX));
-    };
-    int64_t rowsLo = atLo(att.getQuery(), 2) * s.group();
-    int64_t blocksLo = atLo(att.getQuery(), 0) * s.hkv *
-                       (int64_t)llvm::divideCeil(rowsLo, p.bm);
-    int64_t trafficLo = static_cast<int64_t>(
-        kSplitTrafficBudget * static_cast<double>(kvBytes) /
-        (rowsLo * ((2 * s.dv + 5) * 4 + s.d * es)));
-    p.splits = std::max<int64_t>(
-        1, std::min(
-               {kMaxSplits, p.kvTiles / kMinTilesPerSplit, trafficLo,
-                (int64_t)llvm::divideCeil(target.multiprocessors, blocksLo)}));
-    p.splitKV = rowsLo <= kShortQueryRows && s.skv >= kMinSplitKeys &&
-                trafficLo >= 2 && p.splits > 1;
-    if (!p.splitKV)
-      p.splits = 1;
+    // split when some launch within the bounds would; gridDim.z is the most
+    // partitions of such a launch, and a launch that splits less leaves the
+    // other blocks idle (they return at once).
+    p.splits = maxLaunchSplits(att, s, p, es, target.multiprocessors, ctx);
+    p.splitKV = p.splits > 1;
     p.runtimeSplits = p.splitKV;
     // Only launches with at most kShortQueryRows rows write partials.
     p.partialPositions = std::min<int64_t>(
@@ -429,8 +479,6 @@ void AttentionEmitter::setUpCoordinates() {
   rowBase = mul(ctx.blockId(gpu::Dimension::x), c(p.bm));
   split = p.splitKV ? ctx.blockId(gpu::Dimension::z) : c(0);
   numSplits = emitSplitCount(ctx);
-  if (p.runtimeSplits)
-    splitActive = lt(split, numSplits);
 }
 
 FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
@@ -438,7 +486,7 @@ FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
   RowInfo r;
   r.local = local;
   Value row = add(rowBase, local);
-  r.valid = andOpt(rowsRagged() ? rowInBounds(row) : Value(), splitActive);
+  r.valid = rowsRagged() ? rowInBounds(row) : Value();
   r.qPos = g == 1 ? row : (Value)arith::DivUIOp::create(b, row, c(g));
   r.qHead = g == 1
                 ? kvHead
@@ -752,7 +800,20 @@ LogicalResult AttentionEmitter::emit() {
     ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
   }
   setUpCoordinates();
-  LogicalResult result = p.inst ? emitMatrix() : emitScalar();
+  LogicalResult result = success();
+  {
+    // A block past this launch's partitions returns at once (the condition
+    // is uniform over the block, so barriers inside are fine).
+    OpBuilder::InsertionGuard g(b);
+    if (p.runtimeSplits) {
+      auto active = scf::IfOp::create(
+          b,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, split, numSplits),
+          /*withElseRegion=*/false);
+      b.setInsertionPoint(active.thenBlock()->getTerminator());
+    }
+    result = p.inst ? emitMatrix() : emitScalar();
+  }
   if (failed(result) || !p.splitKV)
     return result;
   return emitCombine();
@@ -776,9 +837,9 @@ LogicalResult AttentionEmitter::loadQ() {
         Value h = g == 1 ? kvHead
                          : add(mul(kvHead, c(g)),
                                arith::RemUIOp::create(b, row, c(g)));
-        FailureOr<Value> q = guardedEmit(
-            att.getQuery(), {batchIdx, h, i, dd},
-            andOpt(ragged ? rowInBounds(row) : Value(), splitActive), f(0.0));
+        FailureOr<Value> q =
+            guardedEmit(att.getQuery(), {batchIdx, h, i, dd},
+                        ragged ? rowInBounds(row) : Value(), f(0.0));
         if (failed(q))
           return failure();
         memref::StoreOp::create(b, convertToStorage(b, *q, et), qTile,

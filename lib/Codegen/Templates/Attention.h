@@ -205,9 +205,8 @@ private:
   // The call's batch, query length, key length, query rows per kv head and
   // skv - sq (constants for static shapes).
   Value batchExt, sqExt, skvExt, rowsExt, posOffset;
-  // This launch's KV partitions, and (runtimeSplits) whether this block's
-  // partition is one of them.
-  Value numSplits, splitActive;
+  // This launch's KV partitions.
+  Value numSplits;
   // Block and thread coordinates.
   Value tid, lane, rowGroup, batchIdx, kvHead, rowBase, split;
   // Shared-memory views (FMA path: qTile, kTile, vTile, pTile; matrix path:
