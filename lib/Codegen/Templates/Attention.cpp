@@ -719,7 +719,7 @@ Value AttentionEmitter::emitSplitCount(KernelEmitContext &on) {
   auto cmp = [&](arith::CmpIPredicate pred, Value x, int64_t y) -> Value {
     return arith::CmpIOp::create(ob, pred, x, ci(y));
   };
-  // The static heuristic (planAttention) on this call's lengths.
+  // launchSplits on this call's lengths.
   Value skv = on.getExtent(att.getKey(), 2);
   Value rows = mulI(on.getExtent(att.getQuery(), 2), ci(s.group()));
   Value blocks = mulI(mulI(on.getExtent(att.getQuery(), 0), ci(s.hkv)),
