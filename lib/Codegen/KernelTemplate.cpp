@@ -207,7 +207,10 @@ Value KernelEmitContext::getExtent(const DimExpr &expr) {
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPointAfter(entryAnchor);
   Value v = emitDimExpr(builder, expr, symbolValues);
-  if (Operation *def = v.getDefiningOp())
+  // A bare symbol is its existing cast: the anchor must not move back to
+  // it, or entry code added later would precede values it uses.
+  if (Operation *def = v.getDefiningOp();
+      def && entryAnchor->isBeforeInBlock(def))
     entryAnchor = def;
   extentCache[key] = v;
   return v;

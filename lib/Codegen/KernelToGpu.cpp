@@ -301,6 +301,8 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
   MLIRContext *ctx = func.getContext();
   auto wsType = MemRefType::get({std::max<int64_t>(workspace, 1)},
                                 IntegerType::get(ctx, 8));
+  // The symbols' values follow the workspace.
+  unsigned wsIndex = argTypes.size();
   argTypes.push_back(wsType);
   unsigned numSymbols = shapes ? shapes->getNumSymbols() : 0;
   argTypes.append(numSymbols, IntegerType::get(ctx, 64));
@@ -487,8 +489,7 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
     workspace = scratchEnd;
     auto grown = MemRefType::get({workspace}, IntegerType::get(ctx, 8));
     ws.setType(grown);
-    // The workspace comes before the symbols' i64 parameters.
-    argTypes[argTypes.size() - 1 - numSymbols] = grown;
+    argTypes[wsIndex] = grown;
     host.setFunctionType(b.getFunctionType(argTypes, {}));
     host->setAttr("iolite.workspace_size", b.getI64IntegerAttr(workspace));
   }

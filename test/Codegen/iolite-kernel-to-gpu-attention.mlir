@@ -294,3 +294,56 @@ func.func @decode(%q: tensor<1x32x1x128xf16>, %k: tensor<1x4x4096x128xf16>, %v: 
   }
   return %o : tensor<1x32x1x128xf16>
 }
+
+// -----
+
+// Symbolic batch, query and key lengths (docs/dynamic-shapes.md): the
+// kernels take the symbols (batch, kv, q: dim_bounds order) as i64
+// parameters and view their flat buffers at the call's sizes. The grid is
+// ceil(4 q / 128) q tiles x 2 batch x 8 partitions, the bottom-right causal
+// offset is kv - q, the KV loop ends at the call's key length, and each
+// launch chooses its partitions (1 when q has more than 64 rows or kv
+// fewer than 512 keys; blocks past them return at once): without a split
+// the output is stored directly,
+// with one the partials, laid out for at most 64 / 4 = 16 positions, and
+// the combine kernel runs only then.
+// CHECK-LABEL: func.func @dynamic
+// CHECK: gpu.launch_func @iolite_kernels::@attn blocks in
+// CHECK: gpu.launch_func @iolite_kernels::@attn_combine blocks in
+// CHECK: gpu.func @attn(%{{.*}}: memref<524288xf32>, %{{.*}}: memref<524288xf32>, %{{.*}}: memref<524288xf32>, %{{.*}}: memref<524288xf32>, %[[BATCH:.*]]: i64, %[[KV:.*]]: i64, %[[Q:.*]]: i64, %{{.*}}: memref<1081344xi8>) kernel
+// CHECK-SAME: iolite.grid = array<i64: 8, 8, 8>, iolite.grid_extents = [array<i64: 128, 4, 0, 0, 1>, array<i64: 1, 2, 1, 0, 0>, array<i64: 1, 8, 0, 0, 0>]
+// CHECK-SAME: up to 8 kv split(s) per launch
+// CHECK: %[[B:.*]] = arith.index_cast %[[BATCH]] : i64 to index
+// CHECK: %[[SKV:.*]] = arith.index_cast %[[KV]] : i64 to index
+// CHECK: %[[SQ:.*]] = arith.index_cast %[[Q]] : i64 to index
+// CHECK: memref.reinterpret_cast %{{.*}} to offset: [0], sizes: [%[[B]], 8, %[[SQ]], 64], strides: [%{{.*}}, %{{.*}}, 64, 1] : memref<524288xf32> to memref<?x8x?x64xf32>
+// CHECK: memref.reinterpret_cast %{{.*}} to offset: [0], sizes: [%[[B]], 2, %[[SKV]], 64], strides: [%{{.*}}, %{{.*}}, 64, 1] : memref<524288xf32> to memref<?x2x?x64xf32>
+// CHECK: %[[OFFSET:.*]] = arith.subi %[[SKV]], %[[SQ]] : index
+// CHECK: arith.cmpi ule, %{{.*}}, %c64{{.*}} : index
+// CHECK: arith.cmpi uge, %[[SKV]], %c512{{.*}} : index
+// CHECK: %[[SPLITS:.*]] = arith.select %{{.*}}, %{{.*}}, %{{.*}} : index
+// CHECK: %[[ACTIVE:.*]] = arith.cmpi ult, %block_id_z, %[[SPLITS]] : index
+// CHECK-NEXT: scf.if %[[ACTIVE]] {
+// CHECK: arith.addi %{{.*}}, %[[OFFSET]] : index
+// CHECK: arith.minsi %{{.*}}, %[[SKV]] : index
+// CHECK: %[[TEND:.*]] = arith.divui
+// CHECK: arith.divui %{{.*}}, %[[SPLITS]] : index
+// CHECK: %[[END:.*]] = arith.minsi %[[TEND]], %{{.*}} : index
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[END]] step
+// CHECK: %[[ONE:.*]] = arith.cmpi eq, %[[SPLITS]], %c1{{.*}} : index
+// CHECK: scf.if %[[ONE]] {
+// CHECK: memref.store %{{.*}} : memref<?x8x?x64xf32>
+// CHECK: } else {
+// CHECK: memref.view %{{.*}} to memref<8x4x8x16x64xf32>
+// CHECK: gpu.func @attn_combine(
+// CHECK: %[[MERGE:.*]] = arith.cmpi ugt, %{{.*}}, %c1{{.*}} : index
+// CHECK-NEXT: scf.if %[[MERGE]] {
+func.func @dynamic(%q: tensor<?x8x?x64xf32> {iolite.dims = ["batch", "", "q", ""]}, %k: tensor<?x2x?x64xf32> {iolite.dims = ["batch", "", "kv", ""]}, %v: tensor<?x2x?x64xf32> {iolite.dims = ["batch", "", "kv", ""]}) -> tensor<?x8x?x64xf32>
+    attributes {iolite.dim_bounds = {batch = array<i64: 1, 4>, q = array<i64: 1, 256>, kv = array<i64: 1, 1024>}} {
+  %o = iolite.kernel "attn" (%q, %k, %v) : (tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>) -> tensor<?x8x?x64xf32> {
+  ^bb0(%a: tensor<?x8x?x64xf32>, %b: tensor<?x2x?x64xf32>, %c: tensor<?x2x?x64xf32>):
+    %r = iolite.attention %a, %b, %c {causal} : tensor<?x8x?x64xf32>, tensor<?x2x?x64xf32>, tensor<?x2x?x64xf32>
+    iolite.yield %r : tensor<?x8x?x64xf32>
+  }
+  return %o : tensor<?x8x?x64xf32>
+}

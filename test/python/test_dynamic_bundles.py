@@ -30,6 +30,8 @@ ONE_COMPILE = {
               dd.mamba_case, 16),
     "moe": (REPO / "examples" / "moe_layer" / "model_dynamic.mlir",
             dd.moe_case, 16),
+    # Causal GQA attention with the query and key lengths at run time.
+    "llama": (dd.LLAMA, dd.llama_case, 32),
 }
 
 
@@ -169,3 +171,46 @@ def test_moe_sort_blocks_past_the_tokens():
                                            atol=atol)
     finally:
         b.close()
+
+
+# (batch, query length, key length) for the attention bundle. Launches
+# that split the keys: decode against many keys, ragged key lengths, two
+# queries. Launches that do not: 5 or 16 queries (too many partial bytes
+# per key), the bound, short decode, and more queries than keys (fully
+# masked causal rows).
+ATTENTION_SIZES = [(1, 1, 1000), (2, 1, 777), (1, 2, 900), (2, 5, 513),
+                   (1, 16, 600), (1, 32, 1024), (2, 1, 7), (3, 32, 7)]
+
+
+@pytest.fixture(scope="module")
+def attention_bundles():
+    # f32 runs on the FMA units, f16 on the matrix units.
+    text = (REPO / "test" / "python" / "Inputs" /
+            "attention_dynamic.mlir").read_text()
+    compiled = {dtype: iolite.compile(text.replace("xf32>", f"x{dtype}>"),
+                                      targets=TARGETS)
+                for dtype in ("f32", "f16")}
+    yield compiled
+    for b in compiled.values():
+        b.close()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("batch,sq,skv", ATTENTION_SIZES)
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_attention_splits_per_launch(attention_bundles, dtype, batch, sq,
+                                     skv, target):
+    """One attention bundle at every query and key length: causal
+    (bottom-right) and full GQA, each launch choosing its own split-KV."""
+    import test_attention_numerics as an
+    rng = np.random.default_rng(batch * 10000 + sq * 1000 + skv)
+    np_type = np.float32 if dtype == "f32" else np.float16
+    q = rng.standard_normal((batch, 4, sq, 16)).astype(np_type)
+    k = rng.standard_normal((batch, 2, skv, 16)).astype(np_type)
+    v = rng.standard_normal((batch, 2, skv, 16)).astype(np_type)
+    causal, full = attention_bundles[dtype].run(q, k, v, target=target)
+    rtol, atol = an.TOLERANCES[dtype]
+    np.testing.assert_allclose(causal, an.reference(q, k, v, causal=True),
+                               rtol=rtol, atol=atol)
+    np.testing.assert_allclose(full, an.reference(q, k, v), rtol=rtol,
+                               atol=atol)

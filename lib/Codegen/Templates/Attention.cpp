@@ -128,6 +128,75 @@ void derive(AttentionPlan &p, const AttentionShape &s) {
   p.kvTiles = llvm::divideCeil(s.skv, p.bn);
 }
 
+/// The KV partitions the split-KV heuristic gives a launch with `rows`
+/// query rows per kv head, `skv` keys and `blocks` blocks without a split
+/// (1: no split). AttentionEmitter::emitSplitCount computes the same per
+/// launch.
+int64_t launchSplits(const AttentionShape &s, int64_t bn, int64_t es,
+                     int64_t rows, int64_t skv, int64_t blocks,
+                     int64_t multiprocessors) {
+  int64_t budgetInverse = std::llround(1.0 / kSplitTrafficBudget);
+  int64_t byTraffic = skv * (s.d + s.dv) * es /
+                      (rows * budgetInverse * ((2 * s.dv + 5) * 4 + s.d * es));
+  if (rows > kShortQueryRows || skv < kMinSplitKeys || byTraffic < 2)
+    return 1;
+  int64_t kvTiles = llvm::divideCeil(skv, bn);
+  return std::max<int64_t>(
+      1, std::min({kMaxSplits, kvTiles / kMinTilesPerSplit, byTraffic,
+                   (int64_t)llvm::divideCeil(multiprocessors, blocks)}));
+}
+
+/// The most partitions launchSplits gives any launch within the bounds of
+/// a kernel with run-time extents. Fewer query rows, more keys and fewer
+/// blocks never split less, so a symbol only in the key length goes to its
+/// upper bound and one only in the batch or query length to its lower
+/// bound. One symbol in both (self-attention: q and kv are `seq`) is
+/// searched; with several, the key length's bound is taken against the
+/// query length's (more than any launch splits: idle blocks, not errors).
+int64_t maxLaunchSplits(AttentionOp att, const AttentionShape &s,
+                        const AttentionPlan &p, int64_t es,
+                        int64_t multiprocessors, KernelEmitContext &ctx) {
+  constexpr int64_t kMaxSearch = 1 << 16;
+  ArrayRef<DimBound> bounds = ctx.getSymbolicShapes()->getBounds();
+  DimExpr sq = ctx.getDimExpr(att.getQuery(), 2);
+  DimExpr skv = ctx.getDimExpr(att.getKey(), 2);
+  DimExpr batch = ctx.getDimExpr(att.getQuery(), 0);
+  auto uses = [](const DimExpr &e, unsigned i) {
+    return i < e.exps.size() && e.exps[i] > 0;
+  };
+  SmallVector<int64_t> low, high;
+  SmallVector<unsigned> shared;
+  for (auto [i, bound] : llvm::enumerate(bounds)) {
+    bool inKeys = uses(skv, i);
+    bool inRows = uses(sq, i) || uses(batch, i);
+    low.push_back(inKeys && !inRows ? bound.hi : bound.lo);
+    high.push_back(inRows && !inKeys ? bound.lo : bound.hi);
+    if (inKeys && inRows)
+      shared.push_back(i);
+  }
+  auto splitsAt = [&](ArrayRef<int64_t> rowPoint, ArrayRef<int64_t> keyPoint) {
+    int64_t rows =
+        std::max<int64_t>(1, sq.evaluate(rowPoint).value_or(INT64_MAX / 2)) *
+        s.group();
+    int64_t keys = skv.evaluate(keyPoint).value_or(0);
+    int64_t blocks =
+        std::max<int64_t>(1, batch.evaluate(rowPoint).value_or(1)) * s.hkv *
+        llvm::divideCeil(rows, p.bm);
+    return launchSplits(s, p.bn, es, rows, keys, blocks, multiprocessors);
+  };
+  if (shared.size() == 1 &&
+      bounds[shared[0]].hi - bounds[shared[0]].lo < kMaxSearch) {
+    int64_t best = 1;
+    SmallVector<int64_t> point = low;
+    for (int64_t v = bounds[shared[0]].lo; v <= bounds[shared[0]].hi; ++v) {
+      point[shared[0]] = v;
+      best = std::max(best, splitsAt(point, point));
+    }
+    return best;
+  }
+  return splitsAt(low, high);
+}
+
 /// The tile and thread shape of the FMA path.
 LogicalResult planScalar(AttentionPlan &p, AttentionOp att,
                          const AttentionShape &s, const KernelTuning &tuning,
@@ -194,10 +263,15 @@ LogicalResult planMatrix(AttentionPlan &p, AttentionOp att,
 
 } // namespace
 
-AttentionShape AttentionShape::get(AttentionOp att) {
-  ArrayRef<int64_t> q = att.getQuery().getType().getShape();
-  ArrayRef<int64_t> k = att.getKey().getType().getShape();
-  ArrayRef<int64_t> v = att.getValue().getType().getShape();
+AttentionShape AttentionShape::get(AttentionOp att,
+                                   const SymbolicShapes *shapes) {
+  auto shapeOf = [&](Value operand) {
+    return shapes ? shapes->getBoundType(operand).getShape()
+                  : cast<ShapedType>(operand.getType()).getShape();
+  };
+  ArrayRef<int64_t> q = shapeOf(att.getQuery());
+  ArrayRef<int64_t> k = shapeOf(att.getKey());
+  ArrayRef<int64_t> v = shapeOf(att.getValue());
   return {q[0], q[1], q[2], q[3], k[1], k[2], v[3]};
 }
 
@@ -212,13 +286,15 @@ std::string AttentionPlan::describe() const {
   else
     text += std::to_string(ty) + "x" + std::to_string(tx) + " threads";
   return text + ", " + std::to_string(stages) + " stage(s), " +
-         std::to_string(splits) + " kv split(s)";
+         (runtimeSplits ? "up to " : "") + std::to_string(splits) +
+         " kv split(s)" + (runtimeSplits ? " per launch" : "");
 }
 
 FailureOr<AttentionPlan>
 mlir::iolite::attention::planAttention(AttentionOp att,
                                        KernelEmitContext &ctx) {
-  AttentionShape s = AttentionShape::get(att);
+  // With run-time extents, everything is chosen at the bounds.
+  AttentionShape s = AttentionShape::get(att, ctx.getSymbolicShapes());
   const TargetDescription &target = ctx.getTarget();
   const CodegenOverrides &overrides = ctx.getOverrides();
   Type et = att.getQuery().getType().getElementType();
@@ -289,6 +365,24 @@ mlir::iolite::attention::planAttention(AttentionOp att,
   int64_t maxSplits = std::max<int64_t>(
       1, std::min({kMaxSplits, p.kvTiles / kMinTilesPerSplit, maxByTraffic}));
   int64_t forcedSplits = overrides.attentionSplits;
+  p.partialPositions = s.sq;
+  if (ctx.hasDynamicExtents() && !forcedSplits) {
+    // The lengths are known per launch only: each launch applies the
+    // heuristic above to its own lengths (emitSplitCount). The kernels can
+    // split when some launch within the bounds would; gridDim.z is the most
+    // partitions of such a launch, and a launch that splits less leaves the
+    // other blocks idle (they return at once).
+    p.splits = maxLaunchSplits(att, s, p, es, target.multiprocessors, ctx);
+    p.splitKV = p.splits > 1;
+    p.runtimeSplits = p.splitKV;
+    // Only launches with at most kShortQueryRows rows write partials.
+    p.partialPositions = std::min<int64_t>(
+        s.sq, std::max<int64_t>(1, kShortQueryRows / s.group()));
+    addBuffers(p, s, et, ctx.getSharedMemoryPlan());
+    if (failed(ctx.finalizeSharedMemory(p.describe())))
+      return failure();
+    return p;
+  }
   if (forcedSplits)
     p.splitKV = forcedSplits > 1;
   else
@@ -314,8 +408,10 @@ mlir::iolite::attention::planAttention(AttentionOp att,
 
 AttentionEmitter::AttentionEmitter(AttentionOp att, const AttentionPlan &p,
                                    KernelEmitContext &ctx)
-    : att(att), s(AttentionShape::get(att)), p(p), ctx(ctx),
-      b(ctx.getBuilder()), em(b, ctx.getBindings()) {
+    : att(att), s(AttentionShape::get(att, ctx.getSymbolicShapes())), p(p),
+      ctx(ctx), b(ctx.getBuilder()), em(b, ctx.getBindings()),
+      dynamic(ctx.hasDynamicExtents()) {
+  ctx.prepare(em);
   // Every kernel buffer is aligned to the target's widest access: runs of
   // operands (Q fragments, K/V tile rows) become vector loads.
   em.setBufferAlignment(ctx.getTarget().maxVectorBytes);
@@ -336,6 +432,8 @@ Value AttentionEmitter::mul(Value x, Value y) {
 Value AttentionEmitter::lt(Value x, Value y) {
   return arith::CmpIOp::create(b, arith::CmpIPredicate::slt, x, y);
 }
+Value AttentionEmitter::rowInBounds(Value row) { return lt(row, rowsExt); }
+Value AttentionEmitter::keyInBounds(Value key) { return lt(key, skvExt); }
 Value AttentionEmitter::andOpt(Value x, Value y) {
   if (!x)
     return y;
@@ -366,12 +464,21 @@ FailureOr<Value> AttentionEmitter::guardedEmit(Value operand,
 }
 
 void AttentionEmitter::setUpCoordinates() {
+  // Batch and the query and key lengths may be run-time extents; heads and
+  // head dims are static.
+  batchExt = ctx.getExtent(att.getQuery(), 0);
+  sqExt = ctx.getExtent(att.getQuery(), 2);
+  skvExt = ctx.getExtent(att.getKey(), 2);
+  rowsExt = dynamic ? mul(sqExt, c(s.group())) : c(s.rows());
+  posOffset = dynamic ? (Value)arith::SubIOp::create(b, skvExt, sqExt)
+                      : c(s.skv - s.sq);
   tid = ctx.threadId(gpu::Dimension::x);
   Value bh = ctx.blockId(gpu::Dimension::y);
   batchIdx = arith::DivUIOp::create(b, bh, c(s.hkv));
   kvHead = arith::RemUIOp::create(b, bh, c(s.hkv));
   rowBase = mul(ctx.blockId(gpu::Dimension::x), c(p.bm));
   split = p.splitKV ? ctx.blockId(gpu::Dimension::z) : c(0);
+  numSplits = emitSplitCount(ctx);
 }
 
 FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
@@ -379,12 +486,12 @@ FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
   RowInfo r;
   r.local = local;
   Value row = add(rowBase, local);
-  r.valid = s.rows() % p.bm != 0 ? lt(row, c(s.rows())) : Value();
+  r.valid = rowsRagged() ? rowInBounds(row) : Value();
   r.qPos = g == 1 ? row : (Value)arith::DivUIOp::create(b, row, c(g));
   r.qHead = g == 1
                 ? kvHead
                 : add(mul(kvHead, c(g)), arith::RemUIOp::create(b, row, c(g)));
-  r.absPos = add(r.qPos, c(s.skv - s.sq));
+  r.absPos = add(r.qPos, posOffset);
   Value slopes = withSlope ? att.getAlibiSlopes() : Value();
   if (slopes) {
     // Heads are always in range, so the slope load needs no guard.
@@ -458,19 +565,24 @@ FailureOr<Value> AttentionEmitter::maskedLogit(Value score, const RowInfo &row,
 std::pair<Value, Value> AttentionEmitter::kvRange() {
   int64_t g = s.group();
   // The KV tiles holding a key some row of this tile may attend to.
-  Value tBegin = c(0), tEnd = c(p.kvTiles);
+  // The trip count follows the call's key length.
+  Value tBegin = c(0);
+  Value tEnd =
+      dynamic
+          ? (Value)arith::DivUIOp::create(b, add(skvExt, c(p.bn - 1)), c(p.bn))
+          : c(p.kvTiles);
   if (att.getCausal() || att.getWindow()) {
     Value lastRow = arith::SubIOp::create(
-        b, arith::MinSIOp::create(b, add(rowBase, c(p.bm)), c(s.rows())), c(1));
+        b, arith::MinSIOp::create(b, add(rowBase, c(p.bm)), rowsExt), c(1));
     Value firstPos =
         add(g == 1 ? rowBase : (Value)arith::DivUIOp::create(b, rowBase, c(g)),
-            c(s.skv - s.sq));
+            posOffset);
     Value lastPos =
         add(g == 1 ? lastRow : (Value)arith::DivUIOp::create(b, lastRow, c(g)),
-            c(s.skv - s.sq));
+            posOffset);
     auto clampKeys = [&](Value v) -> Value {
       return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, c(0)),
-                                    c(s.skv));
+                                    skvExt);
     };
     if (att.getCausal()) {
       Value kvEnd = clampKeys(add(lastPos, c(1)));
@@ -482,11 +594,13 @@ std::pair<Value, Value> AttentionEmitter::kvRange() {
     }
   }
   if (p.splits > 1) {
-    // This block's share of the tiles: chunks of ceil(n / splits).
+    // This block's share of the tiles: chunks of ceil(n / splits) of this
+    // launch's tiles; a block past them (or past its launch's partitions)
+    // gets none.
     Value n =
         arith::MaxSIOp::create(b, arith::SubIOp::create(b, tEnd, tBegin), c(0));
-    Value chunk =
-        arith::DivUIOp::create(b, add(n, c(p.splits - 1)), c(p.splits));
+    Value chunk = arith::DivUIOp::create(
+        b, arith::SubIOp::create(b, add(n, numSplits), c(1)), numSplits);
     Value first = add(tBegin, mul(split, chunk));
     tEnd = arith::MinSIOp::create(b, tEnd, add(first, chunk));
     tBegin = first;
@@ -564,26 +678,93 @@ FailureOr<SmallVector<Value>> AttentionEmitter::kvLoop(
 void AttentionEmitter::requestPartials() {
   if (!p.splitKV)
     return;
-  partO = ctx.requestScratch("partial outputs",
-                             p.splits * s.batch * s.hq * s.sq * s.dv * 4);
-  partM = ctx.requestScratch("partial maxima",
-                             p.splits * s.batch * s.hq * s.sq * 4);
-  partL =
-      ctx.requestScratch("partial sums", p.splits * s.batch * s.hq * s.sq * 4);
+  int64_t rows = p.splits * s.batch * s.hq * p.partialPositions;
+  partO = ctx.requestScratch("partial outputs", rows * s.dv * 4);
+  partM = ctx.requestScratch("partial maxima", rows * 4);
+  partL = ctx.requestScratch("partial sums", rows * 4);
 }
 
 Value AttentionEmitter::partialOutputs(KernelEmitContext &on) {
-  return on.getScratchView(
-      partO,
-      MemRefType::get({p.splits, s.batch, s.hq, s.sq, s.dv}, b.getF32Type()));
+  return on.getScratchView(partO, MemRefType::get({p.splits, s.batch, s.hq,
+                                                   p.partialPositions, s.dv},
+                                                  b.getF32Type()));
 }
 Value AttentionEmitter::partialMaxima(KernelEmitContext &on) {
   return on.getScratchView(
-      partM, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, b.getF32Type()));
+      partM, MemRefType::get({p.splits, s.batch, s.hq, p.partialPositions},
+                             b.getF32Type()));
 }
 Value AttentionEmitter::partialSums(KernelEmitContext &on) {
   return on.getScratchView(
-      partL, MemRefType::get({p.splits, s.batch, s.hq, s.sq}, b.getF32Type()));
+      partL, MemRefType::get({p.splits, s.batch, s.hq, p.partialPositions},
+                             b.getF32Type()));
+}
+
+Value AttentionEmitter::emitSplitCount(KernelEmitContext &on) {
+  ImplicitLocOpBuilder &ob = on.getBuilder();
+  auto ci = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(ob, v);
+  };
+  if (!p.runtimeSplits)
+    return ci(p.splits);
+  auto mulI = [&](Value x, Value y) -> Value {
+    return arith::MulIOp::create(ob, x, y);
+  };
+  auto ceilDiv = [&](Value x, Value y) -> Value {
+    return arith::CeilDivUIOp::create(ob, x, y);
+  };
+  auto minI = [&](Value x, Value y) -> Value {
+    return arith::MinUIOp::create(ob, x, y);
+  };
+  auto cmp = [&](arith::CmpIPredicate pred, Value x, int64_t y) -> Value {
+    return arith::CmpIOp::create(ob, pred, x, ci(y));
+  };
+  // launchSplits on this call's lengths.
+  Value skv = on.getExtent(att.getKey(), 2);
+  Value rows = mulI(on.getExtent(att.getQuery(), 2), ci(s.group()));
+  Value blocks = mulI(mulI(on.getExtent(att.getQuery(), 0), ci(s.hkv)),
+                      ceilDiv(rows, ci(p.bm)));
+  int64_t es = byteWidth(att.getQuery().getType().getElementType());
+  int64_t budgetInverse = std::llround(1.0 / kSplitTrafficBudget);
+  Value byTraffic = arith::DivUIOp::create(
+      ob, mulI(skv, ci((s.d + s.dv) * es)),
+      mulI(rows, ci(budgetInverse * ((2 * s.dv + 5) * 4 + s.d * es))));
+  Value n =
+      minI(ci(p.splits), arith::DivUIOp::create(ob, ceilDiv(skv, ci(p.bn)),
+                                                ci(kMinTilesPerSplit)));
+  n = minI(n, byTraffic);
+  n = minI(n, ceilDiv(ci(ctx.getTarget().multiprocessors), blocks));
+  Value wanted = arith::AndIOp::create(
+      ob,
+      arith::AndIOp::create(
+          ob, cmp(arith::CmpIPredicate::ule, rows, kShortQueryRows),
+          cmp(arith::CmpIPredicate::uge, skv, kMinSplitKeys)),
+      cmp(arith::CmpIPredicate::uge, byTraffic, 2));
+  return arith::SelectOp::create(ob, wanted,
+                                 arith::MaxUIOp::create(ob, n, ci(1)), ci(1));
+}
+
+LogicalResult
+AttentionEmitter::storeResults(function_ref<LogicalResult()> direct,
+                               function_ref<void()> partials) {
+  if (!p.splitKV)
+    return direct();
+  if (!p.runtimeSplits) {
+    partials();
+    return success();
+  }
+  // Without a split this launch's only partition writes the outputs and
+  // the combine kernel does nothing.
+  Value one =
+      arith::CmpIOp::create(b, arith::CmpIPredicate::eq, numSplits, c(1));
+  auto ifOp = scf::IfOp::create(b, one, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  if (failed(direct()))
+    return failure();
+  b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+  partials();
+  return success();
 }
 
 LogicalResult AttentionEmitter::storeOutput(Value value, const RowInfo &row,
@@ -607,9 +788,32 @@ LogicalResult AttentionEmitter::emit() {
   ctx.tileDescription = p.describe();
   ctx.matrixKind = p.matrix.kindName();
   ctx.matrixReason = p.matrix.reason;
-  ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
+  if (dynamic) {
+    // One block per (batch, kv head, q tile) of the call's sizes.
+    DimExpr rows =
+        ctx.getDimExpr(att.getQuery(), 2) * DimExpr::constant(s.group());
+    DimExpr bh = ctx.getDimExpr(att.getQuery(), 0) * DimExpr::constant(s.hkv);
+    ctx.setLaunch({GridExtent{rows, p.bm}, GridExtent{bh, 1},
+                   GridExtent::constant(p.splits)},
+                  {p.threads, 1, 1});
+  } else {
+    ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
+  }
   setUpCoordinates();
-  LogicalResult result = p.inst ? emitMatrix() : emitScalar();
+  LogicalResult result = success();
+  {
+    // A block past this launch's partitions returns at once (the condition
+    // is uniform over the block, so barriers inside are fine).
+    OpBuilder::InsertionGuard g(b);
+    if (p.runtimeSplits) {
+      auto active = scf::IfOp::create(
+          b,
+          arith::CmpIOp::create(b, arith::CmpIPredicate::ult, split, numSplits),
+          /*withElseRegion=*/false);
+      b.setInsertionPoint(active.thenBlock()->getTerminator());
+    }
+    result = p.inst ? emitMatrix() : emitScalar();
+  }
   if (failed(result) || !p.splitKV)
     return result;
   return emitCombine();
@@ -621,7 +825,7 @@ LogicalResult AttentionEmitter::emit() {
 
 LogicalResult AttentionEmitter::loadQ() {
   Type et = att.getQuery().getType().getElementType();
-  bool ragged = s.rows() % p.bm != 0;
+  bool ragged = rowsRagged();
   int64_t g = s.group();
   FailureOr<SmallVector<Value>> r = em.forLoop(
       tid, c(p.bm * s.d), c(p.threads), {},
@@ -635,7 +839,7 @@ LogicalResult AttentionEmitter::loadQ() {
                                arith::RemUIOp::create(b, row, c(g)));
         FailureOr<Value> q =
             guardedEmit(att.getQuery(), {batchIdx, h, i, dd},
-                        ragged ? lt(row, c(s.rows())) : Value(), f(0.0));
+                        ragged ? rowInBounds(row) : Value(), f(0.0));
         if (failed(q))
           return failure();
         memref::StoreOp::create(b, convertToStorage(b, *q, et), qTile,
@@ -647,7 +851,7 @@ LogicalResult AttentionEmitter::loadQ() {
 
 LogicalResult AttentionEmitter::loadKV(Value kvTile, Value stage) {
   Type et = att.getKey().getType().getElementType();
-  bool ragged = s.skv % p.bn != 0;
+  bool ragged = keysRagged();
   Value k0 = mul(kvTile, c(p.bn));
   // K is stored transposed ([d][key]) so the score loop reads consecutive
   // keys across lanes.
@@ -659,7 +863,7 @@ LogicalResult AttentionEmitter::loadKV(Value kvTile, Value stage) {
                    Value j = add(k0, key);
                    FailureOr<Value> v =
                        guardedEmit(att.getKey(), {batchIdx, kvHead, j, dd},
-                                   ragged ? lt(j, c(s.skv)) : Value(), f(0.0));
+                                   ragged ? keyInBounds(j) : Value(), f(0.0));
                    if (failed(v))
                      return failure();
                    memref::StoreOp::create(b, convertToStorage(b, *v, et),
@@ -675,7 +879,7 @@ LogicalResult AttentionEmitter::loadKV(Value kvTile, Value stage) {
         Value key = arith::DivUIOp::create(b, e, c(p.vStride));
         Value dd = arith::RemUIOp::create(b, e, c(p.vStride));
         Value j = add(k0, key);
-        Value ok = andOpt(ragged ? lt(j, c(s.skv)) : Value(),
+        Value ok = andOpt(ragged ? keyInBounds(j) : Value(),
                           p.vStride != s.dv ? lt(dd, c(s.dv)) : Value());
         FailureOr<Value> v =
             guardedEmit(att.getValue(), {batchIdx, kvHead, j, dd}, ok, f(0.0));
@@ -705,10 +909,10 @@ FailureOr<SmallVector<Value>> AttentionEmitter::step(Value kvTile, Value stage,
   // past the end. Excluded keys get -inf.
   Value k0 = mul(kvTile, c(p.bn));
   SmallVector<Value> cols, colValid;
-  bool kvRagged = s.skv % p.bn != 0;
+  bool kvRagged = keysRagged();
   for (int64_t j = 0; j < tn; ++j) {
     cols.push_back(add(k0, add(lane, c(j * p.tx))));
-    colValid.push_back(kvRagged ? lt(cols[j], c(s.skv)) : Value());
+    colValid.push_back(kvRagged ? keyInBounds(cols[j]) : Value());
   }
   SmallVector<Value> logits(tm * tn);
   for (int64_t a = 0; a < tm; ++a)
@@ -868,10 +1072,8 @@ LogicalResult AttentionEmitter::emitScalar() {
     l.push_back(
         emitLaneGroupAllReduce(b, partial, p.tx, target.warpSize, addf));
   ArrayRef<Value> o = all.drop_front(2 * p.tm);
-  if (!p.splitKV)
-    return storeOutputs(l, o);
-  storePartials(m, l, o);
-  return success();
+  return storeResults([&] { return storeOutputs(l, o); },
+                      [&] { storePartials(m, l, o); });
 }
 
 //===----------------------------------------------------------------------===//
@@ -882,6 +1084,7 @@ LogicalResult AttentionEmitter::emitCombine() {
   KernelEmitContext &aux = ctx.addAuxiliaryKernel("combine");
   ImplicitLocOpBuilder &cb = aux.getBuilder();
   ElementalEmitter cem(cb, aux.getBindings());
+  aux.prepare(cem);
   auto ci = [&](int64_t v) { return cem.constIndex(v); };
   auto cf = [&](double v) -> Value {
     return arith::ConstantOp::create(cb, cb.getF32FloatAttr(v));
@@ -897,11 +1100,25 @@ LogicalResult AttentionEmitter::emitCombine() {
                                              std::min<int64_t>(threads, rows));
   threads = std::min<int64_t>(
       threads, llvm::alignTo(rowsPerBlock * s.dv, ctx.getTarget().warpSize));
-  aux.setLaunch({(int64_t)llvm::divideCeil(rows, rowsPerBlock), 1, 1},
-                {threads, 1, 1});
+  // With run-time extents, the call's rows (batch, heads, positions) are
+  // what the grid covers and the guards compare with.
+  DimExpr rowsExpr = ctx.getDimExpr(att.getQuery(), 0) *
+                     DimExpr::constant(s.hq) *
+                     ctx.getDimExpr(att.getQuery(), 2);
+  if (dynamic)
+    aux.setLaunch({GridExtent{rowsExpr, rowsPerBlock}, GridExtent::constant(1),
+                   GridExtent::constant(1)},
+                  {threads, 1, 1});
+  else
+    aux.setLaunch({(int64_t)llvm::divideCeil(rows, rowsPerBlock), 1, 1},
+                  {threads, 1, 1});
+  Value rowsValue = aux.getExtent(rowsExpr);
+  SmallVector<Value> rowExtents{aux.getExtent(att.getQuery(), 0), ci(s.hq),
+                                aux.getExtent(att.getQuery(), 2)};
   aux.templateName = "attention_combine";
   aux.tileDescription = std::to_string(rowsPerBlock) +
                         " query rows per block over " +
+                        (p.runtimeSplits ? "up to " : "") +
                         std::to_string(p.splits) + " kv split(s)";
   SharedMemoryPlan &plan = aux.getSharedMemoryPlan();
   unsigned wBuf = plan.addBuffer("weights", rowsPerBlock * p.splits * 4, 0, 0);
@@ -916,15 +1133,25 @@ LogicalResult AttentionEmitter::emitCombine() {
   Value tid = aux.threadId(gpu::Dimension::x);
   Value row0 = arith::MulIOp::create(cb, aux.blockId(gpu::Dimension::x),
                                      ci(rowsPerBlock));
-  auto lt = [&](Value x, int64_t bound) -> Value {
-    return arith::CmpIOp::create(cb, arith::CmpIPredicate::ult, x, ci(bound));
+  auto inRows = [&](Value row) -> Value {
+    return arith::CmpIOp::create(cb, arith::CmpIPredicate::ult, row, rowsValue);
   };
   auto rowIndex = [&](Value sp, Value row) {
     SmallVector<Value> r{sp};
-    r.append(cem.delinearize(row, {s.batch, s.hq, s.sq}));
+    r.append(cem.delinearize(row, ValueRange(rowExtents)));
     return r;
   };
   Value negInf = cf(-std::numeric_limits<double>::infinity());
+  // This launch's partitions; a launch that did not split wrote its outputs
+  // already and merges nothing.
+  Value splits = emitSplitCount(aux);
+  OpBuilder::InsertionGuard gate(cb);
+  if (p.runtimeSplits) {
+    auto ifOp = scf::IfOp::create(
+        cb, arith::CmpIOp::create(cb, arith::CmpIPredicate::ugt, splits, ci(1)),
+        /*withElseRegion=*/false);
+    cb.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  }
 
   // Weights: w[r][s] = exp2(m_s - M) / L with M = max_s m_s and
   // L = sum_s l_s exp2(m_s - M) (base-2 logits); 0 for a row without any key.
@@ -932,11 +1159,11 @@ LogicalResult AttentionEmitter::emitCombine() {
       tid, ci(rowsPerBlock), ci(threads), {},
       [&](Value r, ValueRange) -> FailureOr<SmallVector<Value>> {
         Value row = arith::AddIOp::create(cb, row0, r);
-        auto valid = scf::IfOp::create(cb, lt(row, rows), false);
+        auto valid = scf::IfOp::create(cb, inRows(row), false);
         OpBuilder::InsertionGuard g(cb);
         cb.setInsertionPoint(valid.thenBlock()->getTerminator());
         FailureOr<SmallVector<Value>> mx = cem.forLoop(
-            ci(0), ci(p.splits), ci(1), {negInf},
+            ci(0), splits, ci(1), {negInf},
             [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
               Value m = memref::LoadOp::create(cb, pm, rowIndex(sp, row));
               return SmallVector<Value>{
@@ -948,7 +1175,7 @@ LogicalResult AttentionEmitter::emitCombine() {
                                            (*mx)[0], negInf);
         Value base = arith::SelectOp::create(cb, none, cf(0.0), (*mx)[0]);
         FailureOr<SmallVector<Value>> sum = cem.forLoop(
-            ci(0), ci(p.splits), ci(1), {cf(0.0)},
+            ci(0), splits, ci(1), {cf(0.0)},
             [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
               SmallVector<Value> idx = rowIndex(sp, row);
               Value m = memref::LoadOp::create(cb, pm, idx);
@@ -966,7 +1193,7 @@ LogicalResult AttentionEmitter::emitCombine() {
             cb, positive, arith::DivFOp::create(cb, cf(1.0), (*sum)[0]),
             cf(0.0));
         FailureOr<SmallVector<Value>> scale = cem.forLoop(
-            ci(0), ci(p.splits), ci(1), {},
+            ci(0), splits, ci(1), {},
             [&](Value sp, ValueRange) -> FailureOr<SmallVector<Value>> {
               Value w = memref::LoadOp::create(cb, weights, ValueRange{r, sp});
               memref::StoreOp::create(cb, arith::MulFOp::create(cb, w, inv),
@@ -988,11 +1215,11 @@ LogicalResult AttentionEmitter::emitCombine() {
         Value r = arith::DivUIOp::create(cb, e, ci(s.dv));
         Value dv = arith::RemUIOp::create(cb, e, ci(s.dv));
         Value row = arith::AddIOp::create(cb, row0, r);
-        auto valid = scf::IfOp::create(cb, lt(row, rows), false);
+        auto valid = scf::IfOp::create(cb, inRows(row), false);
         OpBuilder::InsertionGuard g(cb);
         cb.setInsertionPoint(valid.thenBlock()->getTerminator());
         FailureOr<SmallVector<Value>> acc = cem.forLoop(
-            ci(0), ci(p.splits), ci(1), {cf(0.0)},
+            ci(0), splits, ci(1), {cf(0.0)},
             [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
               SmallVector<Value> idx = rowIndex(sp, row);
               idx.push_back(dv);
@@ -1007,7 +1234,7 @@ LogicalResult AttentionEmitter::emitCombine() {
                       [value](ImplicitLocOpBuilder &, ValueRange) {
                         return FailureOr<Value>(value);
                       });
-        SmallVector<Value> idx = cem.delinearize(row, {s.batch, s.hq, s.sq});
+        SmallVector<Value> idx = cem.delinearize(row, ValueRange(rowExtents));
         idx.push_back(dv);
         for (auto [i, y] : llvm::enumerate(aux.getYieldedValues())) {
           FailureOr<Value> x = cem.emit(y, idx);
@@ -1031,10 +1258,20 @@ public:
     auto att = dyn_cast_or_null<AttentionOp>(analysis.hero);
     if (!att || !analysis.epilogueAtHeroIndex || !target.getTuning("attention"))
       return 0;
-    for (Value v : att->getOperands())
-      if (!cast<ShapedType>(v.getType()).hasStaticShape())
-        return 0;
     return 40;
+  }
+
+  /// Run-time extents: batch, the query length and the key length may be
+  /// symbolic; heads, head dims and the ALiBi slopes must be static.
+  bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
+    auto att = cast<AttentionOp>(analysis.hero);
+    for (Value v : {att.getQuery(), att.getKey(), att.getValue()}) {
+      auto type = cast<ShapedType>(v.getType());
+      if (type.isDynamicDim(1) || type.isDynamicDim(3))
+        return false;
+    }
+    Value slopes = att.getAlibiSlopes();
+    return !slopes || cast<ShapedType>(slopes.getType()).hasStaticShape();
   }
 
   LogicalResult emit(const KernelAnalysis &analysis,

@@ -28,7 +28,10 @@ struct AttentionShape {
   /// Query rows per (batch, kv head): every (position, head-in-group) pair.
   int64_t rows() const { return group() * sq; }
 
-  static AttentionShape get(AttentionOp att);
+  /// The sizes of `att`; with `shapes` (symbolic dims), the sizes at the
+  /// bounds, which the plan's tiles and scratch are chosen for.
+  static AttentionShape get(AttentionOp att,
+                            const SymbolicShapes *shapes = nullptr);
 };
 
 /// How one attention kernel is tiled.
@@ -42,6 +45,12 @@ struct AttentionPlan {
   bool splitKV;
   /// KV partitions (gridDim.z).
   int64_t splits;
+  /// With run-time extents: each launch decides from the call's lengths
+  /// whether to split and into how many (at most `splits`) partitions.
+  bool runtimeSplits = false;
+  /// Query positions of the partials' layout: the query length, or with
+  /// runtimeSplits the most positions a splitting launch has.
+  int64_t partialPositions = 0;
   int64_t qTiles, kvTiles;
 
   // The FMA path: threads as ty rows of tx lanes; per thread score rows,
@@ -100,13 +109,20 @@ private:
   Value mul(Value x, Value y);
   Value lt(Value x, Value y);
   Value andOpt(Value x, Value y);
+  /// `row < rows` and `key < skv` at the call's extents.
+  Value rowInBounds(Value row);
+  Value keyInBounds(Value key);
+  /// Whether the last q tile or KV tile can be partial (always with
+  /// run-time extents).
+  bool rowsRagged() const { return dynamic || s.rows() % p.bm != 0; }
+  bool keysRagged() const { return dynamic || s.skv % p.bn != 0; }
   /// `cond ? value(operand, index) : fallback` without touching memory when
   /// the condition is false (null `cond` = always).
   FailureOr<Value> guardedEmit(Value operand, ArrayRef<Value> index, Value cond,
                                Value fallback);
 
   // Shared by both paths.
-  /// Block and thread coordinates; the tile's first row.
+  /// The call's extents; block and thread coordinates; the tile's first row.
   void setUpCoordinates();
   /// The facts of block-local row `local` (without its ALiBi slope unless
   /// `withSlope`).
@@ -128,6 +144,14 @@ private:
          function_ref<FailureOr<SmallVector<Value>>(Value tile, Value stage,
                                                     ValueRange state)>
              step);
+  /// The KV partitions of this launch on `on` (primary or combine): with
+  /// runtimeSplits, computed from the call's lengths as the static
+  /// heuristic would (1 = no split), else `splits`.
+  Value emitSplitCount(KernelEmitContext &on);
+  /// Stores the results: normalised outputs (`direct`) without split-KV,
+  /// partials otherwise; with runtimeSplits, whichever this launch chose.
+  LogicalResult storeResults(function_ref<LogicalResult()> direct,
+                             function_ref<void()> partials);
   /// Requests the split-KV scratch buffers.
   void requestPartials();
   /// The scratch views of the partial outputs, maxima and sums.
@@ -175,6 +199,14 @@ private:
 
   // Whether K/V tiles move with cp.async (set by emitMatrix).
   bool asyncKV = false;
+  // The kernel takes run-time extents: every row and key is guarded and
+  // the extents below are computed from the symbol parameters.
+  bool dynamic = false;
+  // The call's batch, query length, key length, query rows per kv head and
+  // skv - sq (constants for static shapes).
+  Value batchExt, sqExt, skvExt, rowsExt, posOffset;
+  // This launch's KV partitions.
+  Value numSplits;
   // Block and thread coordinates.
   Value tid, lane, rowGroup, batchIdx, kvHead, rowBase, split;
   // Shared-memory views (FMA path: qTile, kTile, vTile, pTile; matrix path:

@@ -107,7 +107,7 @@ LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage,
   const matrix::Instruction &inst = *p.inst;
   const TargetDescription &target = ctx.getTarget();
   Value k0 = mul(kvTile, c(p.bn));
-  bool keysRagged = s.skv % p.bn != 0;
+  bool keysRagged = this->keysRagged();
   // One operand's tile: BN key rows of `cols` (padded to `padded`) in runs
   // of the operand's contiguous dim.
   auto stage1 = [&](Value operand, Value tile, igpu::SwizzleAttr swizzle,
@@ -125,7 +125,7 @@ LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage,
         Value key = arith::DivUIOp::create(b, e, c(runsPerRow));
         Value col = mul(arith::RemUIOp::create(b, e, c(runsPerRow)), c(width));
         Value j = add(k0, key);
-        Value ok = andOpt(keysRagged ? lt(j, c(s.skv)) : Value(),
+        Value ok = andOpt(keysRagged ? keyInBounds(j) : Value(),
                           padded != cols ? lt(col, c(cols)) : Value());
         tokens->push_back(emitAsyncCopyRun(
             b, inst, tile, swizzle, add(mul(stage, c(p.bn)), key), col, buffer,
@@ -147,7 +147,7 @@ LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage,
           Value col =
               mul(arith::RemUIOp::create(b, e, c(runsPerRow)), c(width));
           Value j = add(k0, key);
-          Value ok = andOpt(keysRagged ? lt(j, c(s.skv)) : Value(),
+          Value ok = andOpt(keysRagged ? keyInBounds(j) : Value(),
                             padded != cols ? lt(col, c(cols)) : Value());
           SmallVector<Value> idx{batchIdx, kvHead, j, col};
           auto load = [&]() { return em.emitRun(operand, idx, width); };
@@ -220,12 +220,12 @@ AttentionEmitter::matrixStep(ArrayRef<Value> qFrags, Value kvTile, Value stage,
   // Logits per accumulator element: (row, key) from the table.
   FragmentCoords coords(b, inst.c, lane);
   Value k0 = mul(kvTile, c(p.bn));
-  bool keysRagged = s.skv % p.bn != 0;
+  bool keysRagged = this->keysRagged();
   SmallVector<Value> logits(p.mTiles * p.sTiles * perTile);
   for (int64_t j = 0; j < p.sTiles; ++j)
     for (int64_t e = 0; e < perTile; ++e) {
       Value key = add(add(k0, c(j * inst.n)), coords.col(e));
-      Value keyValid = keysRagged ? lt(key, c(s.skv)) : Value();
+      Value keyValid = keysRagged ? keyInBounds(key) : Value();
       for (int64_t i = 0; i < p.mTiles; ++i) {
         Value score = vector::ExtractOp::create(b, sAcc[i * p.sTiles + j], e);
         FailureOr<Value> x = maskedLogit(
@@ -494,8 +494,6 @@ LogicalResult AttentionEmitter::emitMatrix() {
   for (Value partial : all.slice(laneRowCount, laneRowCount))
     l.push_back(emitAccumulatorRowReduce(b, inst.c, warpSize, partial, addf));
   ArrayRef<Value> o = all.drop_front(2 * laneRowCount);
-  if (!p.splitKV)
-    return storeMatrixOutputs(l, o);
-  storeMatrixPartials(m, l, o);
-  return success();
+  return storeResults([&] { return storeMatrixOutputs(l, o); },
+                      [&] { storeMatrixPartials(m, l, o); });
 }
