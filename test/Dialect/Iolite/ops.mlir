@@ -318,3 +318,66 @@ func.func @dynamic(%q: tensor<?x8x?x64xf32>, %k: tensor<?x2x?x64xf32>, %x: tenso
   %y = iolite.matmul %x, %w : tensor<?x?x64xf32>, tensor<64x32xf32>
   return %o, %y : tensor<?x8x?x64xf32>, tensor<?x?x32xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func @kv_cache_append
+func.func @kv_cache_append(%kc: tensor<2x64x2x16xf16>, %vc: tensor<2x64x2x8xf16>,
+                           %k: tensor<2x1x2x16xf16>, %v: tensor<2x1x2x8xf16>,
+                           %lens: tensor<2xi32>, %pool: tensor<10x16x2x16xf16>,
+                           %vpool: tensor<10x16x2x8xf16>, %table: tensor<2x4xi32>)
+    -> (tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<10x16x2x16xf16>, tensor<10x16x2x8xf16>) {
+  // CHECK: %{{.*}}, %{{.*}} = iolite.kv_cache_append %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x8xf16>, tensor<2xi32>
+  %0:2 = iolite.kv_cache_append %kc, %vc, %k, %v, %lens
+      : tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<2x1x2x16xf16>,
+        tensor<2x1x2x8xf16>, tensor<2xi32>
+  // CHECK: iolite.kv_cache_append %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} block_table(%{{.*}} : tensor<2x4xi32>) : tensor<10x16x2x16xf16>, tensor<10x16x2x8xf16>
+  %1:2 = iolite.kv_cache_append %pool, %vpool, %k, %v, %lens block_table(%table : tensor<2x4xi32>)
+      : tensor<10x16x2x16xf16>, tensor<10x16x2x8xf16>, tensor<2x1x2x16xf16>,
+        tensor<2x1x2x8xf16>, tensor<2xi32>
+  return %0#0, %0#1, %1#0, %1#1 : tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<10x16x2x16xf16>, tensor<10x16x2x8xf16>
+}
+
+// -----
+
+// CHECK-LABEL: func @cache_attention
+func.func @cache_attention(%q: tensor<2x1x8x16xf16>, %kc: tensor<2x64x2x16xf16>, %vc: tensor<2x64x2x8xf16>,
+                           %lens: tensor<2xi32>, %pool: tensor<10x16x2x16xf16>,
+                           %vpool: tensor<10x16x2x8xf16>, %table: tensor<2x4xi32>)
+    -> (tensor<2x1x8x8xf16>, tensor<2x1x8x8xf16>) {
+  // CHECK: iolite.cache_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {causal, scale = 2.500000e-01 : f32} : tensor<2x1x8x16xf16>, tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<2xi32>
+  %0 = iolite.cache_attention %q, %kc, %vc, %lens {causal, scale = 0.25 : f32}
+      : tensor<2x1x8x16xf16>, tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<2xi32>
+  // CHECK: iolite.cache_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} block_table(%{{.*}} : tensor<2x4xi32>) : tensor<2x1x8x16xf16>, tensor<10x16x2x16xf16>
+  %1 = iolite.cache_attention %q, %pool, %vpool, %lens block_table(%table : tensor<2x4xi32>)
+      : tensor<2x1x8x16xf16>, tensor<10x16x2x16xf16>, tensor<10x16x2x8xf16>, tensor<2xi32>
+  return %0, %1 : tensor<2x1x8x8xf16>, tensor<2x1x8x8xf16>
+}
+
+// -----
+
+// Symbolic batch, step and page counts.
+// CHECK-LABEL: func @serving_symbolic
+func.func @serving_symbolic(%q: tensor<?x?x8x16xf32>, %pool: tensor<?x16x2x16xf32>,
+                            %lens: tensor<?xi32>, %table: tensor<?x?xi32>,
+                            %qp: tensor<?x8x16xf32>, %kp: tensor<?x2x16xf32>, %cu: tensor<?xi32>)
+    -> (tensor<?x?x8x16xf32>, tensor<?x8x16xf32>) {
+  // CHECK: iolite.cache_attention {{.*}} : tensor<?x?x8x16xf32>, tensor<?x16x2x16xf32>, tensor<?x16x2x16xf32>, tensor<?xi32>
+  %0 = iolite.cache_attention %q, %pool, %pool, %lens block_table(%table : tensor<?x?xi32>) {causal}
+      : tensor<?x?x8x16xf32>, tensor<?x16x2x16xf32>, tensor<?x16x2x16xf32>, tensor<?xi32>
+  // CHECK: iolite.varlen_attention {{.*}} : tensor<?x8x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32>, tensor<?xi32>, tensor<?xi32>
+  %1 = iolite.varlen_attention %qp, %kp, %kp, %cu, %cu {causal}
+      : tensor<?x8x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32>, tensor<?xi32>, tensor<?xi32>
+  return %0, %1 : tensor<?x?x8x16xf32>, tensor<?x8x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @varlen_attention
+func.func @varlen_attention(%q: tensor<12x8x16xbf16>, %k: tensor<20x2x16xbf16>, %v: tensor<20x2x32xbf16>,
+                            %cuq: tensor<4xi32>, %cuk: tensor<4xi32>) -> tensor<12x8x32xbf16> {
+  // CHECK: iolite.varlen_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {causal, max_seqlen_k = 10 : i64, max_seqlen_q = 6 : i64} : tensor<12x8x16xbf16>, tensor<20x2x16xbf16>, tensor<20x2x32xbf16>, tensor<4xi32>, tensor<4xi32>
+  %0 = iolite.varlen_attention %q, %k, %v, %cuq, %cuk {causal, max_seqlen_q = 6 : i64, max_seqlen_k = 10 : i64}
+      : tensor<12x8x16xbf16>, tensor<20x2x16xbf16>, tensor<20x2x32xbf16>, tensor<4xi32>, tensor<4xi32>
+  return %0 : tensor<12x8x32xbf16>
+}
