@@ -51,6 +51,11 @@ enum class FusionOpClass {
   Scan,
   /// Whole-batch permutations: dispatch, combine.
   MoERouting,
+  /// Reads or writes at run-time positions of a KV cache or a packed
+  /// batch: kv_cache_append, cache_attention, varlen_attention. Heavy: no
+  /// other heavy op and no epilogue shares its kernel, only cheap
+  /// prologues (no kernel template generates these ops yet).
+  Serving,
   /// Anything else (other dialects, existing kernels): left outside.
   Opaque,
 };
