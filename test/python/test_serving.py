@@ -7,13 +7,16 @@ diagonal at the bottom right, sequences of length 0 and 1, ragged lengths,
 GQA, a paged cache whose pages are out of order and whose block table holds
 garbage past each sequence's last page, an append that crosses a page
 boundary, an append then attention as one decode step, and varlen batches
-with unequal query and key lengths (and an empty sequence).
+with unequal query and key lengths (and an empty sequence); and a paged
+decode whose batch, pool and table sizes are symbolic dims given at run
+time.
 """
 
 import numpy as np
 import pytest
 
-from iolite_testing import Batch, round_to, tensor_type as T
+from iolite_testing import (Batch, assert_close, iolite_run, round_to,
+                            tensor_type as T)
 
 rng = np.random.default_rng(16)
 BATCH = Batch("serving")
@@ -228,3 +231,34 @@ add_varlen("varlen_prefill_equal", "f16", [0, 5, 12], [0, 5, 12], 2, 2, 8,
 @pytest.mark.parametrize("case", BATCH.names())
 def test_serving(case):
     BATCH.check(case)
+
+
+# Batch, pool and table sizes as symbolic dims, specialized by iolite-run.
+SYMBOLIC = """
+func.func @decode(%q: tensor<?x1x4x8xf32> {iolite.dims = ["batch", "", "", ""]},
+                  %pool: tensor<?x4x2x8xf32> {iolite.dims = ["pages", "", "", ""]},
+                  %lens: tensor<?xi32> {iolite.dims = ["batch"]},
+                  %table: tensor<?x?xi32> {iolite.dims = ["batch", "blocks"]})
+    -> tensor<?x1x4x8xf32> {
+  %o = iolite.cache_attention %q, %pool, %pool, %lens
+      block_table(%table : tensor<?x?xi32>) {causal}
+      : tensor<?x1x4x8xf32>, tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32>,
+        tensor<?xi32>
+  return %o : tensor<?x1x4x8xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("batch,pages,blocks", [(3, 5, 2), (1, 9, 3)])
+def test_symbolic_paged_decode(batch, pages, blocks):
+    q = randn((batch, 1, 4, 8), "f32")
+    pool = randn((pages, 4, 2, 8), "f32")
+    # Pages out of order (shared between sequences when the pool is small).
+    table = i32(np.resize(rng.permutation(pages), (batch, blocks)))
+    lens = i32(rng.integers(0, blocks * 4 + 1, batch))
+    _, outs, _, _ = iolite_run(
+        SYMBOLIC, [q, pool, lens, table],
+        extra_args=("--dim=batch=1..8,pages=1..64,blocks=1..16",))
+    assert_close(outs[0], cache_attention_ref(q, pool, pool, lens, table,
+                                              causal=True), "f32",
+                 f"symbolic paged decode {batch}x{pages}x{blocks}")
