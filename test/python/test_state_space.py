@@ -1,5 +1,5 @@
-"""conv1d, selective scan, SSD and long convolution against references:
-PyTorch's depthwise conv1d, a step-by-step selective-scan loop (the one the
+"""conv1d (with and without a carried state), selective scan, SSD and long
+convolution against references: PyTorch's depthwise conv1d, a step-by-step selective-scan loop (the one the
 Mamba reference implementation uses), SSD against the selective scan it
 equals, and long convolution against an FFT."""
 
@@ -49,6 +49,47 @@ x = round_to(rng.standard_normal((1, 6, 5)), "f32")
 BATCH.add("conv1d_width1", f"%r = iolite.conv1d %x0, %x1 : {T(x.shape, 'f32')}, "
           f"{T(w1.shape, 'f32')}", [(x, "f32"), (w1, "f32")],
           [("r", T(x.shape, "f32"))], [conv1d_ref(x, w1)])
+
+
+# conv1d_with_state: a sequence run in two chunks, each from the previous
+# chunk's final state (the first from zeros), equals conv1d over the whole
+# sequence; so does a run of decode steps (L = 1) from a nonzero state,
+# against conv1d over [state, x].
+def conv1d_with_state_ref(s0, x, w, b=None, act=False):
+    xx = np.concatenate([f64(s0), f64(x)], -1)
+    k = w.shape[1]
+    return conv1d_ref(xx, w, b, act)[..., k - 1:], xx[..., xx.shape[-1] - (k - 1):]
+
+
+for dt in ("f32", "f16"):
+    x = round_to(rng.standard_normal((2, 6, 11)), dt)
+    w = round_to(rng.standard_normal((6, 4)), dt)
+    b = round_to(rng.standard_normal(6), dt)
+    zeros = np.zeros((2, 6, 3))
+    x1, x2 = x[..., :5], x[..., 5:]
+    st, bt = T((2, 6, 3), dt), T(b.shape, dt)
+    BATCH.add(f"conv1d_state_two_chunks_{dt}", f"""
+%a, %s1 = iolite.conv1d_with_state %x0, %x2, %x4 bias(%x3 : {bt}) activation = silu
+    : {T(x1.shape, dt)}, {T(w.shape, dt)}, {st}
+%c, %s2 = iolite.conv1d_with_state %x1, %x2, %s1 bias(%x3 : {bt}) activation = silu
+    : {T(x2.shape, dt)}, {T(w.shape, dt)}, {st}""",
+              [(x1, dt), (x2, dt), (w, dt), (b, dt), (zeros, dt)],
+              [("a", T(x1.shape, dt)), ("c", T(x2.shape, dt)), ("s2", st)],
+              [conv1d_ref(x, w, b, True)[..., :5],
+               conv1d_ref(x, w, b, True)[..., 5:], f64(x)[..., -3:]])
+    s0 = round_to(rng.standard_normal((2, 6, 3)), dt)
+    y, s3 = conv1d_with_state_ref(s0, x[..., :3], w)
+    steps = []
+    for t in range(3):
+        prev = "%x3" if t == 0 else f"%s{t}"
+        steps.append(f"%y{t + 1}, %s{t + 1} = iolite.conv1d_with_state "
+                     f"%x{t}, %x4, {prev} : {T((2, 6, 1), dt)}, "
+                     f"{T(w.shape, dt)}, {st}")
+    BATCH.add(f"conv1d_state_decode_steps_{dt}", "\n".join(steps),
+              [(x[..., t:t + 1], dt) for t in range(3)] + [(s0, dt), (w, dt)],
+              [(f"y{t + 1}", T((2, 6, 1), dt)) for t in range(3)] +
+              [("s3", st)],
+              [y[..., t:t + 1] for t in range(3)] + [s3])
 
 
 # --- selective scan ------------------------------------------------------------

@@ -539,3 +539,20 @@ func.func @varlen_attention(%q: tensor<12x4x8xf32>, %k: tensor<10x2x8xf32>,
       : tensor<12x4x8xf32>, tensor<10x2x8xf32>, tensor<10x2x8xf32>, tensor<3xi32>, tensor<3xi32>
   return %o : tensor<12x4x8xf32>
 }
+
+// -----
+
+// conv1d with a state convolves [state, x] instead of zero-padded x; the
+// final state is the last K-1 columns of [state, x].
+// CHECK-LABEL: func @conv1d_with_state
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<2x8x8xf32>
+// CHECK: %[[S:.*]] = tensor.insert_slice %{{.*}} into %[[E]][0, 0, 0] [2, 8, 3] [1, 1, 1] : tensor<2x8x3xf32> into tensor<2x8x8xf32>
+// CHECK: %[[XX:.*]] = tensor.insert_slice %{{.*}} into %[[S]][0, 0, 3] [2, 8, 5] [1, 1, 1] : tensor<2x8x5xf32> into tensor<2x8x8xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[XX]], %{{.*}} : tensor<2x8x8xf32>, tensor<8x4xf32>) outs(%{{.*}} : tensor<2x8x5xf32>)
+// CHECK: tensor.extract_slice %[[XX]][0, 0, 5] [2, 8, 3] [1, 1, 1] : tensor<2x8x8xf32> to tensor<2x8x3xf32>
+// CHECK-NOT: tensor.pad
+func.func @conv1d_with_state(%x: tensor<2x8x5xf32>, %w: tensor<8x4xf32>, %s: tensor<2x8x3xf32>)
+    -> (tensor<2x8x5xf32>, tensor<2x8x3xf32>) {
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<8x4xf32>, tensor<2x8x3xf32>
+  return %y, %s2 : tensor<2x8x5xf32>, tensor<2x8x3xf32>
+}

@@ -1332,3 +1332,43 @@ func.func @varlen_attention_max_seqlen(%q: tensor<12x8x16xf16>, %k: tensor<20x2x
       : tensor<12x8x16xf16>, tensor<20x2x16xf16>, tensor<20x2x16xf16>, tensor<4xi32>, tensor<4xi32>
   return
 }
+
+// -----
+
+func.func @conv1d_with_state_width(%x: tensor<2x8x5xf32>, %w: tensor<8x4xf32>, %s: tensor<2x8x4xf32>) {
+  // expected-error @+1 {{state width (dim 2) is 4 but must be 3}}
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<8x4xf32>, tensor<2x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @conv1d_with_state_channels(%x: tensor<2x8x5xf32>, %w: tensor<8x4xf32>, %s: tensor<2x6x3xf32>) {
+  // expected-error @+1 {{state channels (dim 1) is 6 but must be 8}}
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<8x4xf32>, tensor<2x6x3xf32>
+  return
+}
+
+// -----
+
+func.func @conv1d_with_state_batch(%x: tensor<2x8x5xf32>, %w: tensor<8x4xf32>, %s: tensor<1x8x3xf32>) {
+  // expected-error @+1 {{state batch (dim 0) is 1 but must be 2}}
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<8x4xf32>, tensor<1x8x3xf32>
+  return
+}
+
+// -----
+
+func.func @conv1d_with_state_type(%x: tensor<2x8x5xf16>, %w: tensor<8x4xf16>, %s: tensor<2x8x3xf32>) {
+  // expected-error @+1 {{state must have element type 'f16', got 'f32'}}
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf16>, tensor<8x4xf16>, tensor<2x8x3xf32>
+  return
+}
+
+// -----
+
+func.func @conv1d_with_state_weight(%x: tensor<2x8x5xf32>, %w: tensor<6x4xf32>, %s: tensor<2x8x3xf32>) {
+  // expected-error @+1 {{weight channels (dim 0) is 6 but must be 8}}
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<6x4xf32>, tensor<2x8x3xf32>
+  return
+}

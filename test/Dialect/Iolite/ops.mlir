@@ -381,3 +381,19 @@ func.func @varlen_attention(%q: tensor<12x8x16xbf16>, %k: tensor<20x2x16xbf16>, 
       : tensor<12x8x16xbf16>, tensor<20x2x16xbf16>, tensor<20x2x32xbf16>, tensor<4xi32>, tensor<4xi32>
   return %0 : tensor<12x8x32xbf16>
 }
+
+// -----
+
+// CHECK-LABEL: func @conv1d_with_state
+func.func @conv1d_with_state(%x: tensor<2x64x1xf16>, %w: tensor<64x4xf16>, %s: tensor<2x64x3xf16>,
+                             %b: tensor<64xf16>, %xd: tensor<?x64x?xf32>, %wd: tensor<64x4xf32>,
+                             %sd: tensor<?x64x3xf32>)
+    -> (tensor<2x64x1xf16>, tensor<2x64x3xf16>, tensor<?x64x?xf32>, tensor<?x64x3xf32>) {
+  // CHECK: %{{.*}}, %{{.*}} = iolite.conv1d_with_state %{{.*}}, %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<64xf16>) activation = silu : tensor<2x64x1xf16>, tensor<64x4xf16>, tensor<2x64x3xf16>
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s bias(%b : tensor<64xf16>) activation = silu
+      : tensor<2x64x1xf16>, tensor<64x4xf16>, tensor<2x64x3xf16>
+  // CHECK: iolite.conv1d_with_state {{.*}} : tensor<?x64x?xf32>, tensor<64x4xf32>, tensor<?x64x3xf32>
+  %yd, %sd2 = iolite.conv1d_with_state %xd, %wd, %sd
+      : tensor<?x64x?xf32>, tensor<64x4xf32>, tensor<?x64x3xf32>
+  return %y, %s2, %yd, %sd2 : tensor<2x64x1xf16>, tensor<2x64x3xf16>, tensor<?x64x?xf32>, tensor<?x64x3xf32>
+}

@@ -636,6 +636,15 @@ void AttentionOp::getCanonicalizationPatterns(RewritePatternSet &results,
 // State-space ops
 //===----------------------------------------------------------------------===//
 
+LogicalResult
+Conv1dWithStateOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                    Adaptor adaptor,
+                                    SmallVectorImpl<Type> &results) {
+  return inferConv1dWithStateOp(
+      loc, adaptor.getInput().getType(), adaptor.getWeight().getType(),
+      adaptor.getState().getType(), typeOrNull(adaptor.getBias()), results);
+}
+
 LogicalResult Conv1dOp::inferReturnTypes(MLIRContext *,
                                          std::optional<Location> loc,
                                          Adaptor adaptor,

@@ -729,6 +729,25 @@ LogicalResult mlir::iolite::inferConv1dOp(std::optional<Location> loc,
 }
 
 LogicalResult
+mlir::iolite::inferConv1dWithStateOp(std::optional<Location> loc, Type input,
+                                     Type weight, Type state, Type bias,
+                                     SmallVectorImpl<Type> &results) {
+  if (failed(inferConv1dOp(loc, input, weight, bias, results)))
+    return failure();
+  auto x = ranked(input), w = ranked(weight), s = ranked(state);
+  int64_t k = w.getDimSize(1);
+  if (failed(expectRank(loc, s, 3, "state ([B, C, K-1])")) ||
+      failed(expectDim(loc, s, 0, x.getDimSize(0), "state", "batch")) ||
+      failed(expectDim(loc, s, 1, x.getDimSize(1), "state", "channels")) ||
+      failed(
+          expectDim(loc, s, 2, k == kDyn ? kDyn : k - 1, "state", "width")) ||
+      failed(expectSameElementType(loc, s, x.getElementType(), "state")))
+    return failure();
+  results.push_back(s);
+  return success();
+}
+
+LogicalResult
 mlir::iolite::inferSelectiveScanOp(std::optional<Location> loc, Type uT,
                                    Type deltaT, Type aT, Type bT, Type cT,
                                    Type dT, Type zT, Type deltaBiasT,

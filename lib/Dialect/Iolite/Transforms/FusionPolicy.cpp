@@ -42,8 +42,8 @@ FusionOpClass mlir::iolite::classifyForFusion(Operation *op) {
           [](auto) { return FusionOpClass::Scan; })
       .Case<DispatchOp, CombineOp>(
           [](auto) { return FusionOpClass::MoERouting; })
-      .Case<KvCacheAppendOp, CacheAttentionOp, VarlenAttentionOp>(
-          [](auto) { return FusionOpClass::Serving; })
+      .Case<KvCacheAppendOp, CacheAttentionOp, VarlenAttentionOp,
+            Conv1dWithStateOp>([](auto) { return FusionOpClass::Serving; })
       .Default([](Operation *) { return FusionOpClass::Opaque; });
 }
 
@@ -317,8 +317,8 @@ FailureOr<KernelFootprint> mlir::iolite::estimateKernelFootprint(
       break;
     case FusionOpClass::Serving:
       why = name(culprit) +
-            " reads or writes a KV cache or a packed batch "
-            "at run-time positions and keeps its kernel to itself";
+            " is a serving op (KV cache, packed batch or carried state) "
+            "and keeps its kernel to itself";
       break;
     default:
       why = name(heavy.front()) + " and " + name(culprit) +

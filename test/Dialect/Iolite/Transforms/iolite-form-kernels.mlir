@@ -474,7 +474,7 @@ func.func @returned_as_is(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, t
 // CHECK-NEXT: iolite.cache_attention
 // CHECK-NEXT: iolite.yield
 // CHECK: iolite.kernel "decode_step_k3_elementwise"
-// REMARK-DAG: remark: kept in kernel 'decode_step_k2_cache_attention', not fused with 'iolite.matmul' (iolite-form-kernels.mlir:{{[0-9]+}}:{{[0-9]+}}): 'iolite.cache_attention' reads or writes a KV cache or a packed batch at run-time positions and keeps its kernel to itself
+// REMARK-DAG: remark: kept in kernel 'decode_step_k2_cache_attention', not fused with 'iolite.matmul' (iolite-form-kernels.mlir:{{[0-9]+}}:{{[0-9]+}}): 'iolite.cache_attention' is a serving op (KV cache, packed batch or carried state) and keeps its kernel to itself
 // NOFUSE-LABEL: func.func @decode_step
 // NOFUSE-COUNT-7: iolite.kernel
 func.func @decode_step(%x: tensor<2x1x64xf16>, %wq: tensor<64x64xf16>, %kc: tensor<2x16x2x16xf16>,

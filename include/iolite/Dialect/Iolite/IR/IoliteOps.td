@@ -743,6 +743,40 @@ def Iolite_Conv1dOp : Iolite_InferredOp<"conv1d"> {
   }];
 }
 
+def Iolite_Conv1dWithStateOp : Iolite_InferredOp<"conv1d_with_state"> {
+  let summary = "Depthwise causal 1-D convolution continuing from a state";
+  let description = [{
+    `iolite.conv1d` over a chunk of a longer sequence. `input` is
+    `[B, C, L]`, `weight` `[C, K]`, `bias` `[C]`, and `state` `[B, C, K-1]`
+    holds the `K-1` inputs before the chunk (zeros at the start of a
+    sequence), in the input's type. With `xx = concat(state, input)` along
+    the length,
+    `y[b, c, t] = bias[c] + sum_k weight[c, k] * xx[b, c, t + k]`,
+    accumulated in f32, followed by `activation`; `final_state` is the last
+    `K-1` columns of `xx`, the state for the next chunk. Running a sequence
+    in chunks, each from the previous chunk's `final_state`, gives
+    `iolite.conv1d` over the whole sequence; `L = 1` is the decode step
+    (`causal_conv1d_update`).
+
+    ```mlir
+    %y, %s = iolite.conv1d_with_state %x, %w, %s0 {activation = silu}
+        : tensor<1x64x1xf16>, tensor<64x4xf16>, tensor<1x64x3xf16>
+    ```
+  }];
+  let arguments = (ins Iolite_FloatTensor:$input, Iolite_FloatTensor:$weight,
+                       Iolite_FloatTensor:$state,
+                       Optional<Iolite_FloatTensor>:$bias,
+                       DefaultValuedAttr<Iolite_ActivationAttr,
+                           "::mlir::iolite::Activation::none">:$activation);
+  let results = (outs Iolite_FloatTensor:$result,
+                      Iolite_FloatTensor:$final_state);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $state (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`activation` `=` $activation^)? attr-dict `:` type($input) `,`
+    type($weight) `,` type($state)
+  }];
+}
+
 def Iolite_SelectiveScanOp : Iolite_InferredOp<"selective_scan",
                                                [AttrSizedOperandSegments]> {
   let summary = "Mamba-1 selective scan";

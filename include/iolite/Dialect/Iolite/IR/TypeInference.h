@@ -146,6 +146,11 @@ LogicalResult inferConv1dOp(std::optional<Location> loc, Type input,
                             Type weight, Type bias,
                             SmallVectorImpl<Type> &results);
 
+/// `bias` may be null.
+LogicalResult inferConv1dWithStateOp(std::optional<Location> loc, Type input,
+                                     Type weight, Type state, Type bias,
+                                     SmallVectorImpl<Type> &results);
+
 /// `d`, `z` and `deltaBias` may be null.
 LogicalResult inferSelectiveScanOp(std::optional<Location> loc, Type u,
                                    Type delta, Type a, Type b, Type c, Type d,

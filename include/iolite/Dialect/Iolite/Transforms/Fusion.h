@@ -51,8 +51,9 @@ enum class FusionOpClass {
   Scan,
   /// Whole-batch permutations: dispatch, combine.
   MoERouting,
-  /// Reads or writes at run-time positions of a KV cache or a packed
-  /// batch: kv_cache_append, cache_attention, varlen_attention. Heavy: no
+  /// The serving forms: KV caches and packed batches read or written at
+  /// run-time positions (kv_cache_append, cache_attention,
+  /// varlen_attention) and carried state (conv1d_with_state). Heavy: no
   /// other heavy op and no epilogue shares its kernel, only cheap
   /// prologues (no kernel template generates these ops yet).
   Serving,
