@@ -19,6 +19,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <type_traits>
+
 using namespace mlir;
 using namespace mlir::iolite;
 using namespace mlir::iolite::lowering;
@@ -240,13 +242,19 @@ Value buildDelta(OpBuilder &b, Location loc, Value delta, Value bias,
       });
 }
 
-struct SelectiveScanLowering : OpConversionPattern<SelectiveScanOp> {
-  using OpConversionPattern::OpConversionPattern;
+/// The selective scan, from zeros or (with_state) from the given state,
+/// whose final value is then a second result.
+template <typename OpTy>
+struct SelectiveScanLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  using OpAdaptor = typename OpTy::Adaptor;
+  static constexpr bool kWithState =
+      std::is_same_v<OpTy, SelectiveScanWithStateOp>;
   LogicalResult
-  matchAndRewrite(SelectiveScanOp op, OpAdaptor adaptor,
+  matchAndRewrite(OpTy op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
+    MLIRContext *ctx = this->getContext();
     Value u = adaptor.getU(), a = adaptor.getA(), bm = adaptor.getB(),
           cm = adaptor.getC(), dp = adaptor.getD(), z = adaptor.getZ();
     ArrayRef<int64_t> shape = shapeOf(u);
@@ -257,7 +265,11 @@ struct SelectiveScanLowering : OpConversionPattern<SelectiveScanOp> {
     Value dt = buildDelta(rewriter, loc, adaptor.getDelta(),
                           adaptor.getDeltaBias(), 1, op.getDeltaSoftplus());
     Value zero = constantF32(rewriter, loc, 0);
-    Value h0 = filledTensor(rewriter, loc, {batch, dim, n}, zero);
+    Value h0;
+    if constexpr (kWithState)
+      h0 = adaptor.getState();
+    else
+      h0 = filledTensor(rewriter, loc, {batch, dim, n}, zero);
     Value y0 = emptyTensor(rewriter, loc, shape, et);
     // Loop dims of a step: b, d, n.
     auto sel = [&](ArrayRef<int64_t> dims) {
@@ -335,7 +347,10 @@ struct SelectiveScanLowering : OpConversionPattern<SelectiveScanOp> {
           Value y = insertAlong(b, l, yT, iter[1], 2, t);
           scf::YieldOp::create(b, l, ValueRange{h, y});
         });
-    rewriter.replaceOp(op, loop.getResult(1));
+    if constexpr (kWithState)
+      rewriter.replaceOp(op, {loop.getResult(1), loop.getResult(0)});
+    else
+      rewriter.replaceOp(op, loop.getResult(1));
     return success();
   }
 };
@@ -443,5 +458,7 @@ struct SsdLowering : OpConversionPattern<SsdOp> {
 void mlir::iolite::populateStateSpaceLoweringPatterns(
     RewritePatternSet &patterns) {
   patterns.add<Conv1dLowering, Conv1dWithStateLowering, LongConvLowering,
-               SelectiveScanLowering, SsdLowering>(patterns.getContext());
+               SelectiveScanLowering<SelectiveScanOp>,
+               SelectiveScanLowering<SelectiveScanWithStateOp>, SsdLowering>(
+      patterns.getContext());
 }

@@ -556,3 +556,19 @@ func.func @conv1d_with_state(%x: tensor<2x8x5xf32>, %w: tensor<8x4xf32>, %s: ten
   %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<8x4xf32>, tensor<2x8x3xf32>
   return %y, %s2 : tensor<2x8x5xf32>, tensor<2x8x3xf32>
 }
+
+// -----
+
+// The scan with a state starts its loop from the state instead of zeros and
+// returns the loop's final state.
+// CHECK-LABEL: func @selective_scan_with_state
+// CHECK-SAME: %[[H0:[a-z0-9]+]]: tensor<1x4x3xf32>) -> (tensor<1x4x5xf32>, tensor<1x4x3xf32>)
+// CHECK-NOT: linalg.fill {{.*}} -> tensor<1x4x3xf32>
+// CHECK: %[[LOOP:.*]]:2 = scf.for {{.*}} iter_args(%{{.*}} = %[[H0]], %{{.*}} = %{{.*}}) -> (tensor<1x4x3xf32>, tensor<1x4x5xf32>)
+// CHECK: return %[[LOOP]]#1, %[[LOOP]]#0 : tensor<1x4x5xf32>, tensor<1x4x3xf32>
+func.func @selective_scan_with_state(%u: tensor<1x4x5xf32>, %A: tensor<4x3xf32>, %B: tensor<1x3x5xf32>,
+                                     %h: tensor<1x4x3xf32>) -> (tensor<1x4x5xf32>, tensor<1x4x3xf32>) {
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h
+      : tensor<1x4x5xf32>, tensor<1x4x5xf32>, tensor<4x3xf32>, tensor<1x3x5xf32>, tensor<1x3x5xf32>, tensor<1x4x3xf32>
+  return %y, %h2 : tensor<1x4x5xf32>, tensor<1x4x3xf32>
+}

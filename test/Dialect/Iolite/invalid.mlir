@@ -1372,3 +1372,39 @@ func.func @conv1d_with_state_weight(%x: tensor<2x8x5xf32>, %w: tensor<6x4xf32>, 
   %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<6x4xf32>, tensor<2x8x3xf32>
   return
 }
+
+// -----
+
+func.func @selective_scan_with_state_size(%u: tensor<1x8x4xf32>, %A: tensor<8x16xf32>, %B: tensor<1x16x4xf32>, %h: tensor<1x8x8xf32>) {
+  // expected-error @+1 {{state state size (dim 2) is 8 but must be 16}}
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h
+      : tensor<1x8x4xf32>, tensor<1x8x4xf32>, tensor<8x16xf32>, tensor<1x16x4xf32>, tensor<1x16x4xf32>, tensor<1x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @selective_scan_with_state_channels(%u: tensor<1x8x4xf32>, %A: tensor<8x16xf32>, %B: tensor<1x16x4xf32>, %h: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{state channels (dim 1) is 4 but must be 8}}
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h
+      : tensor<1x8x4xf32>, tensor<1x8x4xf32>, tensor<8x16xf32>, tensor<1x16x4xf32>, tensor<1x16x4xf32>, tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @selective_scan_with_state_rank(%u: tensor<1x8x4xf32>, %A: tensor<8x16xf32>, %B: tensor<1x16x4xf32>, %h: tensor<8x16xf32>) {
+  // expected-error @+1 {{state ([B, D, N]) must have rank 3, got 2 (8x16)}}
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h
+      : tensor<1x8x4xf32>, tensor<1x8x4xf32>, tensor<8x16xf32>, tensor<1x16x4xf32>, tensor<1x16x4xf32>, tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @selective_scan_with_state_type(%u: tensor<1x8x4xf16>, %A: tensor<8x16xf32>, %B: tensor<1x16x4xf16>, %h: tensor<1x8x16xf16>) {
+  // expected-error @+1 {{must be ranked tensor of 32-bit float values}}
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h
+      : tensor<1x8x4xf16>, tensor<1x8x4xf16>, tensor<8x16xf32>, tensor<1x16x4xf16>, tensor<1x16x4xf16>, tensor<1x8x16xf16>
+  return
+}

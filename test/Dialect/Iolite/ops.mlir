@@ -397,3 +397,22 @@ func.func @conv1d_with_state(%x: tensor<2x64x1xf16>, %w: tensor<64x4xf16>, %s: t
       : tensor<?x64x?xf32>, tensor<64x4xf32>, tensor<?x64x3xf32>
   return %y, %s2, %yd, %sd2 : tensor<2x64x1xf16>, tensor<2x64x3xf16>, tensor<?x64x?xf32>, tensor<?x64x3xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func @selective_scan_with_state
+func.func @selective_scan_with_state(%u: tensor<1x64x1xf16>, %A: tensor<64x16xf32>, %B: tensor<1x16x1xf16>,
+                                     %h: tensor<1x64x16xf32>, %D: tensor<64xf32>,
+                                     %ud: tensor<?x64x?xf32>, %Bd: tensor<?x16x?xf32>, %hd: tensor<?x64x16xf32>)
+    -> (tensor<1x64x1xf16>, tensor<1x64x16xf32>, tensor<?x64x?xf32>, tensor<?x64x16xf32>) {
+  // CHECK: %{{.*}}, %{{.*}} = iolite.selective_scan_with_state %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} D(%{{.*}} : tensor<64xf32>) z(%{{.*}} : tensor<1x64x1xf16>) {delta_softplus} : tensor<1x64x1xf16>, tensor<1x64x1xf16>, tensor<64x16xf32>, tensor<1x16x1xf16>, tensor<1x16x1xf16>, tensor<1x64x16xf32>
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h D(%D : tensor<64xf32>)
+      z(%u : tensor<1x64x1xf16>) {delta_softplus}
+      : tensor<1x64x1xf16>, tensor<1x64x1xf16>, tensor<64x16xf32>, tensor<1x16x1xf16>,
+        tensor<1x16x1xf16>, tensor<1x64x16xf32>
+  // CHECK: iolite.selective_scan_with_state {{.*}} : tensor<?x64x?xf32>, tensor<?x64x?xf32>, tensor<64x16xf32>, tensor<?x16x?xf32>, tensor<?x16x?xf32>, tensor<?x64x16xf32>
+  %yd, %hd2 = iolite.selective_scan_with_state %ud, %ud, %A, %Bd, %Bd, %hd
+      : tensor<?x64x?xf32>, tensor<?x64x?xf32>, tensor<64x16xf32>, tensor<?x16x?xf32>,
+        tensor<?x16x?xf32>, tensor<?x64x16xf32>
+  return %y, %h2, %yd, %hd2 : tensor<1x64x1xf16>, tensor<1x64x16xf32>, tensor<?x64x?xf32>, tensor<?x64x16xf32>
+}

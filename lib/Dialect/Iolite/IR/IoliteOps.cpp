@@ -654,6 +654,17 @@ LogicalResult Conv1dOp::inferReturnTypes(MLIRContext *,
                        typeOrNull(adaptor.getBias()), results);
 }
 
+LogicalResult SelectiveScanWithStateOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  return inferSelectiveScanWithStateOp(
+      loc, adaptor.getU().getType(), adaptor.getDelta().getType(),
+      adaptor.getA().getType(), adaptor.getB().getType(),
+      adaptor.getC().getType(), adaptor.getState().getType(),
+      typeOrNull(adaptor.getD()), typeOrNull(adaptor.getZ()),
+      typeOrNull(adaptor.getDeltaBias()), results);
+}
+
 LogicalResult
 SelectiveScanOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
                                   Adaptor adaptor,

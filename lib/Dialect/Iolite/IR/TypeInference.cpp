@@ -803,6 +803,23 @@ mlir::iolite::inferSelectiveScanOp(std::optional<Location> loc, Type uT,
   return success();
 }
 
+LogicalResult mlir::iolite::inferSelectiveScanWithStateOp(
+    std::optional<Location> loc, Type uT, Type deltaT, Type aT, Type bT,
+    Type cT, Type stateT, Type dT, Type zT, Type deltaBiasT,
+    SmallVectorImpl<Type> &results) {
+  if (failed(inferSelectiveScanOp(loc, uT, deltaT, aT, bT, cT, dT, zT,
+                                  deltaBiasT, results)))
+    return failure();
+  auto u = ranked(uT), a = ranked(aT), s = ranked(stateT);
+  if (failed(expectRank(loc, s, 3, "state ([B, D, N])")) ||
+      failed(expectDim(loc, s, 0, u.getDimSize(0), "state", "batch")) ||
+      failed(expectDim(loc, s, 1, u.getDimSize(1), "state", "channels")) ||
+      failed(expectDim(loc, s, 2, a.getDimSize(1), "state", "state size")))
+    return failure();
+  results.push_back(s);
+  return success();
+}
+
 LogicalResult mlir::iolite::inferSsdOp(std::optional<Location> loc, Type xT,
                                        Type dtT, Type aT, Type bT, Type cT,
                                        Type dT, Type dtBiasT, int64_t chunkSize,

@@ -43,7 +43,8 @@ FusionOpClass mlir::iolite::classifyForFusion(Operation *op) {
       .Case<DispatchOp, CombineOp>(
           [](auto) { return FusionOpClass::MoERouting; })
       .Case<KvCacheAppendOp, CacheAttentionOp, VarlenAttentionOp,
-            Conv1dWithStateOp>([](auto) { return FusionOpClass::Serving; })
+            Conv1dWithStateOp, SelectiveScanWithStateOp>(
+          [](auto) { return FusionOpClass::Serving; })
       .Default([](Operation *) { return FusionOpClass::Opaque; });
 }
 

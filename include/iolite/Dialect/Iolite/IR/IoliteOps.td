@@ -812,6 +812,44 @@ def Iolite_SelectiveScanOp : Iolite_InferredOp<"selective_scan",
   }];
 }
 
+def Iolite_SelectiveScanWithStateOp
+    : Iolite_InferredOp<"selective_scan_with_state",
+                        [AttrSizedOperandSegments]> {
+  let summary = "Mamba-1 selective scan from an initial state";
+  let description = [{
+    `iolite.selective_scan` over a chunk of a longer sequence: the
+    recurrence starts from `state` (`f32` `[B, D, N]`, `h_{-1}`; zeros at
+    the start of a sequence) instead of zeros, and `final_state` is `h` after
+    the chunk's last position, the state for the next chunk. Running a
+    sequence in chunks, each from the previous chunk's `final_state`, gives
+    `iolite.selective_scan` over the whole sequence; `L = 1` is the decode
+    step (`selective_state_update`).
+
+    ```mlir
+    %y, %h = iolite.selective_scan_with_state %u, %dt, %A, %B, %C, %h0
+        D(%D : tensor<64xf32>) {delta_softplus}
+        : tensor<1x64x1xf32>, tensor<1x64x1xf32>, tensor<64x16xf32>,
+          tensor<1x16x1xf32>, tensor<1x16x1xf32>, tensor<1x64x16xf32>
+    ```
+  }];
+  let arguments = (ins Iolite_FloatTensor:$u, Iolite_FloatTensor:$delta,
+                       Iolite_FloatTensor:$A, Iolite_FloatTensor:$B,
+                       Iolite_FloatTensor:$C, RankedTensorOf<[F32]>:$state,
+                       Optional<Iolite_FloatTensor>:$D,
+                       Optional<Iolite_FloatTensor>:$z,
+                       Optional<Iolite_FloatTensor>:$delta_bias,
+                       UnitAttr:$delta_softplus);
+  let results = (outs Iolite_FloatTensor:$result,
+                      RankedTensorOf<[F32]>:$final_state);
+  let assemblyFormat = [{
+    $u `,` $delta `,` $A `,` $B `,` $C `,` $state
+    (`D` `(` $D^ `:` type($D) `)`)? (`z` `(` $z^ `:` type($z) `)`)?
+    (`delta_bias` `(` $delta_bias^ `:` type($delta_bias) `)`)? attr-dict `:`
+    type($u) `,` type($delta) `,` type($A) `,` type($B) `,` type($C) `,`
+    type($state)
+  }];
+}
+
 def Iolite_SsdOp : Iolite_InferredOp<"ssd", [AttrSizedOperandSegments]> {
   let summary = "Mamba-2 state-space dual (SSD) with scalar A per head";
   let description = [{

@@ -157,6 +157,13 @@ LogicalResult inferSelectiveScanOp(std::optional<Location> loc, Type u,
                                    Type z, Type deltaBias,
                                    SmallVectorImpl<Type> &results);
 
+/// `d`, `z` and `deltaBias` may be null; `state` is the f32 initial state.
+LogicalResult inferSelectiveScanWithStateOp(std::optional<Location> loc, Type u,
+                                            Type delta, Type a, Type b, Type c,
+                                            Type state, Type d, Type z,
+                                            Type deltaBias,
+                                            SmallVectorImpl<Type> &results);
+
 /// `d` and `dtBias` may be null.
 LogicalResult inferSsdOp(std::optional<Location> loc, Type x, Type dt, Type a,
                          Type b, Type c, Type d, Type dtBias, int64_t chunkSize,
