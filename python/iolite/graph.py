@@ -728,6 +728,24 @@ class Graph:
             return f"iolite.conv1d {r(x)}, {r(w)}{b}{a} : {x.type}, {w.type}"
         return self._emit("conv1d", ops, render, name)[0]
 
+    def conv1d_with_state(self, x, weight, state, bias=None,
+                          activation="none", name=None):
+        """conv1d continuing from `state` [B, C, K-1] (the inputs before x);
+        returns (y, final_state). L = 1 is the decode step."""
+        if activation not in ("none", "silu"):
+            raise ValueError("activation must be 'none' or 'silu'")
+        x, w, st = (self._check_value(t) for t in (x, weight, state))
+        ops = [x, w, st] + ([self._check_value(bias)] if bias is not None
+                            else [])
+
+        def render(r):
+            b = f" bias({r(bias)} : {bias.type})" if bias is not None else ""
+            a = " activation = silu" if activation == "silu" else ""
+            return (f"iolite.conv1d_with_state {r(x)}, {r(w)}, {r(st)}{b}{a}"
+                    f" : {x.type}, {w.type}, {st.type}")
+        return tuple(self._emit("conv1d_with_state", ops, render, name,
+                                num_results=2))
+
     def long_conv(self, x, filter, D=None, name=None):
         """Causal long convolution (Hyena): x [B, C, L], filter [C, K]."""
         x, h = self._check_value(x), self._check_value(filter)
@@ -755,6 +773,84 @@ class Graph:
                     f"{', '.join(r(t) for t in main)}{opt}{attrs} : "
                     f"{', '.join(str(t.type) for t in main)}")
         return self._emit("selective_scan", ops, render, name)[0]
+
+    def selective_scan_with_state(self, u, delta, A, B, C, state, D=None,
+                                  z=None, delta_bias=None,
+                                  delta_softplus=False, name=None):
+        """selective_scan from `state` (f32 [B, D, N]); returns (y,
+        final_state). L = 1 is the decode step."""
+        main = [self._check_value(t) for t in (u, delta, A, B, C, state)]
+        optional = [("D", D), ("z", z), ("delta_bias", delta_bias)]
+        ops = main + [self._check_value(t) for _, t in optional
+                      if t is not None]
+        attrs = _attr_dict([("delta_softplus", delta_softplus)])
+
+        def render(r):
+            opt = "".join(f" {n}({r(t)} : {t.type})" for n, t in optional
+                          if t is not None)
+            return (f"iolite.selective_scan_with_state "
+                    f"{', '.join(r(t) for t in main)}{opt}{attrs} : "
+                    f"{', '.join(str(t.type) for t in main)}")
+        return tuple(self._emit("selective_scan_with_state", ops, render,
+                                name, num_results=2))
+
+    # Serving ----------------------------------------------------------------
+    def kv_cache_append(self, k_cache, v_cache, key, value, cache_seqlens,
+                        block_table=None, name=None):
+        """Writes key/value [B, S, Hkv, D] into the caches at
+        cache_seqlens[b] (i32 [B]); contiguous [B, L, Hkv, D] caches, or page
+        pools [N, P, Hkv, D] through block_table (i32 [B, M]). Returns the
+        updated (k_cache, v_cache)."""
+        main = [self._check_value(t) for t in (k_cache, v_cache, key, value,
+                                               cache_seqlens)]
+        ops = main + ([self._check_value(block_table)]
+                      if block_table is not None else [])
+
+        def render(r):
+            t = (f" block_table({r(block_table)} : {block_table.type})"
+                 if block_table is not None else "")
+            return (f"iolite.kv_cache_append "
+                    f"{', '.join(r(v) for v in main)}{t} : "
+                    f"{', '.join(str(v.type) for v in main)}")
+        return tuple(self._emit("kv_cache_append", ops, render, name,
+                                num_results=2))
+
+    def cache_attention(self, query, k_cache, v_cache, cache_seqlens,
+                        block_table=None, scale=None, causal=False,
+                        name=None):
+        """Attention of query [B, Sq, Hq, D] over a KV cache (contiguous, or
+        paged through block_table) holding cache_seqlens[b] keys."""
+        main = [self._check_value(t) for t in (query, k_cache, v_cache,
+                                               cache_seqlens)]
+        ops = main + ([self._check_value(block_table)]
+                      if block_table is not None else [])
+        attrs = _attr_dict([
+            ("causal", causal),
+            ("scale", _f32(scale) if scale is not None else None)])
+
+        def render(r):
+            t = (f" block_table({r(block_table)} : {block_table.type})"
+                 if block_table is not None else "")
+            return (f"iolite.cache_attention "
+                    f"{', '.join(r(v) for v in main)}{t}{attrs} : "
+                    f"{', '.join(str(v.type) for v in main)}")
+        return self._emit("cache_attention", ops, render, name)[0]
+
+    def varlen_attention(self, query, key, value, cu_seqlens_q, cu_seqlens_k,
+                         scale=None, causal=False, name=None):
+        """Attention over packed sequences: query [Tq, Hq, D], key/value
+        [Tk, Hkv, D|Dv], cu_seqlens_q/k (i32 [B+1])."""
+        main = [self._check_value(t) for t in (query, key, value,
+                                               cu_seqlens_q, cu_seqlens_k)]
+        attrs = _attr_dict([
+            ("causal", causal),
+            ("scale", _f32(scale) if scale is not None else None)])
+
+        def render(r):
+            return (f"iolite.varlen_attention "
+                    f"{', '.join(r(v) for v in main)}{attrs} : "
+                    f"{', '.join(str(v.type) for v in main)}")
+        return self._emit("varlen_attention", main, render, name)[0]
 
     def ssd(self, x, dt, A, B, C, D=None, dt_bias=None, chunk_size=64,
             dt_softplus=False, name=None):

@@ -1,5 +1,5 @@
-"""conv1d, selective scan, SSD and long convolution against references:
-PyTorch's depthwise conv1d, a step-by-step selective-scan loop (the one the
+"""conv1d (with and without a carried state), selective scan, SSD and long
+convolution against references: PyTorch's depthwise conv1d, a step-by-step selective-scan loop (the one the
 Mamba reference implementation uses), SSD against the selective scan it
 equals, and long convolution against an FFT."""
 
@@ -51,16 +51,58 @@ BATCH.add("conv1d_width1", f"%r = iolite.conv1d %x0, %x1 : {T(x.shape, 'f32')}, 
           [("r", T(x.shape, "f32"))], [conv1d_ref(x, w1)])
 
 
+# conv1d_with_state: a sequence run in two chunks, each from the previous
+# chunk's final state (the first from zeros), equals conv1d over the whole
+# sequence; so does a run of decode steps (L = 1) from a nonzero state,
+# against conv1d over [state, x].
+def conv1d_with_state_ref(s0, x, w, b=None, act=False):
+    xx = np.concatenate([f64(s0), f64(x)], -1)
+    k = w.shape[1]
+    return conv1d_ref(xx, w, b, act)[..., k - 1:], xx[..., xx.shape[-1] - (k - 1):]
+
+
+for dt in ("f32", "f16"):
+    x = round_to(rng.standard_normal((2, 6, 11)), dt)
+    w = round_to(rng.standard_normal((6, 4)), dt)
+    b = round_to(rng.standard_normal(6), dt)
+    zeros = np.zeros((2, 6, 3))
+    x1, x2 = x[..., :5], x[..., 5:]
+    st, bt = T((2, 6, 3), dt), T(b.shape, dt)
+    BATCH.add(f"conv1d_state_two_chunks_{dt}", f"""
+%a, %s1 = iolite.conv1d_with_state %x0, %x2, %x4 bias(%x3 : {bt}) activation = silu
+    : {T(x1.shape, dt)}, {T(w.shape, dt)}, {st}
+%c, %s2 = iolite.conv1d_with_state %x1, %x2, %s1 bias(%x3 : {bt}) activation = silu
+    : {T(x2.shape, dt)}, {T(w.shape, dt)}, {st}""",
+              [(x1, dt), (x2, dt), (w, dt), (b, dt), (zeros, dt)],
+              [("a", T(x1.shape, dt)), ("c", T(x2.shape, dt)), ("s2", st)],
+              [conv1d_ref(x, w, b, True)[..., :5],
+               conv1d_ref(x, w, b, True)[..., 5:], f64(x)[..., -3:]])
+    s0 = round_to(rng.standard_normal((2, 6, 3)), dt)
+    y, s3 = conv1d_with_state_ref(s0, x[..., :3], w)
+    steps = []
+    for t in range(3):
+        prev = "%x3" if t == 0 else f"%s{t}"
+        steps.append(f"%y{t + 1}, %s{t + 1} = iolite.conv1d_with_state "
+                     f"%x{t}, %x4, {prev} : {T((2, 6, 1), dt)}, "
+                     f"{T(w.shape, dt)}, {st}")
+    BATCH.add(f"conv1d_state_decode_steps_{dt}", "\n".join(steps),
+              [(x[..., t:t + 1], dt) for t in range(3)] + [(s0, dt), (w, dt)],
+              [(f"y{t + 1}", T((2, 6, 1), dt)) for t in range(3)] +
+              [("s3", st)],
+              [y[..., t:t + 1] for t in range(3)] + [s3])
+
+
 # --- selective scan ------------------------------------------------------------
 def selective_scan_ref(u, delta, a, bm, cm, d=None, z=None, delta_bias=None,
-                       delta_softplus=False):
-    """The recurrence one step at a time, float64."""
+                       delta_softplus=False, h0=None, return_state=False):
+    """The recurrence one step at a time, float64, from `h0` (else zeros);
+    with `return_state`, also the state after the last step."""
     u, delta, a, bm, cm = map(f64, (u, delta, a, bm, cm))
     dt = delta + (0 if delta_bias is None else f64(delta_bias)[:, None])
     if delta_softplus:
         dt = softplus(dt)
     batch, dim, length = u.shape
-    h = np.zeros((batch, dim, a.shape[1]))
+    h = np.zeros((batch, dim, a.shape[1])) if h0 is None else f64(h0)
     y = np.zeros_like(u)
     for t in range(length):
         h = np.exp(dt[:, :, t, None] * a) * h + \
@@ -70,7 +112,7 @@ def selective_scan_ref(u, delta, a, bm, cm, d=None, z=None, delta_bias=None,
         y = y + f64(d)[:, None] * u
     if z is not None:
         y = y * silu(f64(z))
-    return y
+    return (y, h) if return_state else y
 
 
 def scan_inputs(dt, batch, dim, n, length):
@@ -116,6 +158,65 @@ BATCH.add("selective_scan_plain",
           f"{T(bm.shape, 'f32')}, {T(cm.shape, 'f32')}",
           [(u, "f32"), (delta, "f32"), (a, "f32"), (bm, "f32"), (cm, "f32")],
           [("r", T(u.shape, "f32"))], [selective_scan_ref(u, delta, a, bm, cm)])
+
+
+# selective_scan_with_state: a sequence in two chunks from a nonzero state,
+# the second from the first's final state, equals one scan over the whole
+# sequence from that state; decode steps (L = 1) from zeros equal the scan.
+def scan_types(dt, batch, dim, n, length):
+    return (f"{T((batch, dim, length), dt)}, {T((batch, dim, length), dt)}, "
+            f"{T((dim, n), 'f32')}, {T((batch, n, length), dt)}, "
+            f"{T((batch, n, length), dt)}, {T((batch, dim, n), 'f32')}")
+
+
+for dt in ("f32", "f16"):
+    batch, dim, n, length, cut = 2, 5, 3, 9, 4
+    u, delta, a, bm, cm = scan_inputs(dt, batch, dim, n, length)
+    d = rng.standard_normal(dim).astype(np.float32)
+    db = rng.uniform(-1, 1, dim).astype(np.float32)
+    z = round_to(rng.standard_normal(u.shape), dt)
+    h0 = rng.standard_normal((batch, dim, n)).astype(np.float32)
+    y, h = selective_scan_ref(u, delta, a, bm, cm, d, z, db, True, h0=h0,
+                              return_state=True)
+    first, rest = np.s_[..., :cut], np.s_[..., cut:]
+    opts = (f"D(%x6 : {T(d.shape, 'f32')}) z(%x{{z}} : {{zt}}) "
+            f"delta_bias(%x8 : {T(db.shape, 'f32')}) {{{{delta_softplus}}}}")
+    BATCH.add(f"scan_state_two_chunks_{dt}", f"""
+%a, %h1 = iolite.selective_scan_with_state %x0, %x1, %x2, %x3, %x4, %x5
+    {opts.format(z=7, zt=T((batch, dim, cut), dt))}
+    : {scan_types(dt, batch, dim, n, cut)}
+%c, %h2 = iolite.selective_scan_with_state %x9, %x10, %x2, %x11, %x12, %h1
+    {opts.format(z=13, zt=T((batch, dim, length - cut), dt))}
+    : {scan_types(dt, batch, dim, n, length - cut)}""",
+              [(u[first], dt), (delta[first], dt), (a, "f32"), (bm[first], dt),
+               (cm[first], dt), (h0, "f32"), (d, "f32"), (z[first], dt),
+               (db, "f32"), (u[rest], dt), (delta[rest], dt), (bm[rest], dt),
+               (cm[rest], dt), (z[rest], dt)],
+              [("a", T((batch, dim, cut), dt)),
+               ("c", T((batch, dim, length - cut), dt)),
+               ("h2", T((batch, dim, n), "f32"))],
+              [y[first], y[rest], h])
+
+    steps = 3
+    y, h = selective_scan_ref(u[..., :steps], delta[..., :steps], a,
+                              bm[..., :steps], cm[..., :steps], d,
+                              return_state=True)
+    zeros = np.zeros((batch, dim, n), np.float32)
+    body, inputs = [], [(a, "f32"), (d, "f32"), (zeros, "f32")]
+    for t in range(steps):
+        k = len(inputs)
+        prev = "%x2" if t == 0 else f"%h{t}"
+        body.append(
+            f"%y{t + 1}, %h{t + 1} = iolite.selective_scan_with_state "
+            f"%x{k}, %x{k + 1}, %x0, %x{k + 2}, %x{k + 3}, {prev} "
+            f"D(%x1 : {T(d.shape, 'f32')}) : "
+            f"{scan_types(dt, batch, dim, n, 1)}")
+        sl = np.s_[..., t:t + 1]
+        inputs += [(u[sl], dt), (delta[sl], dt), (bm[sl], dt), (cm[sl], dt)]
+    BATCH.add(f"scan_state_decode_steps_{dt}", "\n".join(body), inputs,
+              [(f"y{t + 1}", T((batch, dim, 1), dt)) for t in range(steps)] +
+              [(f"h{steps}", T((batch, dim, n), "f32"))],
+              [y[..., t:t + 1] for t in range(steps)] + [h])
 
 
 # --- SSD (Mamba-2) -------------------------------------------------------------

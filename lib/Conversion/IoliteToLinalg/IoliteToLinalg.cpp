@@ -61,6 +61,7 @@ void mlir::iolite::populateIoliteToLinalgPatterns(RewritePatternSet &patterns) {
   populateTransformerLoweringPatterns(patterns);
   populateStateSpaceLoweringPatterns(patterns);
   populateMoeLoweringPatterns(patterns);
+  populateServingLoweringPatterns(patterns);
 }
 
 void mlir::iolite::configureIoliteToLinalgTarget(ConversionTarget &target) {

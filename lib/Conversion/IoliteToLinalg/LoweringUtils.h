@@ -154,6 +154,7 @@ void populateDataMovementLoweringPatterns(RewritePatternSet &patterns);
 void populateTransformerLoweringPatterns(RewritePatternSet &patterns);
 void populateStateSpaceLoweringPatterns(RewritePatternSet &patterns);
 void populateMoeLoweringPatterns(RewritePatternSet &patterns);
+void populateServingLoweringPatterns(RewritePatternSet &patterns);
 
 } // namespace iolite
 } // namespace mlir

@@ -19,6 +19,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
+#include <type_traits>
+
 using namespace mlir;
 using namespace mlir::iolite;
 using namespace mlir::iolite::lowering;
@@ -55,56 +57,107 @@ Value padFront(OpBuilder &b, Location loc, Value x, int64_t n) {
                                low, high, constant(b, loc, et, 0));
 }
 
+/// The depthwise causal convolution of the `[B, C, K-1+L]` input `xp` (the
+/// `K-1` columns before the sequence, then the sequence):
+/// `y[b, c, t] = bias[c] + sum_k w[c, k] xp[b, c, t + k]`, in f32, then
+/// `activation`, rounded to `et`. `bias` may be null.
+Value convolveDepthwise(OpBuilder &rewriter, Location loc, Value xp, Value w,
+                        Value bias, Activation activation,
+                        ArrayRef<int64_t> shape, Type et) {
+  MLIRContext *ctx = rewriter.getContext();
+  bool useSilu = activation == Activation::silu;
+  AffineExpr b0 = getAffineDimExpr(0, ctx), c = getAffineDimExpr(1, ctx),
+             t = getAffineDimExpr(2, ctx), k = getAffineDimExpr(3, ctx);
+  SmallVector<utils::IteratorType> iters = parallelIterators(4);
+  iters[3] = utils::IteratorType::reduction;
+  Value acc = buildGeneric(
+      rewriter, loc, ValueRange{xp, w},
+      filledTensor(rewriter, loc, shape, constantF32(rewriter, loc, 0)),
+      {AffineMap::get(4, 0, {b0, c, t + k}, ctx),
+       AffineMap::get(4, 0, {c, k}, ctx),
+       AffineMap::get(4, 0, {b0, c, t}, ctx)},
+      iters, [](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value p = arith::MulFOp::create(b, l, toCompute(b, l, a[0]),
+                                        toCompute(b, l, a[1]));
+        return arith::AddFOp::create(b, l, a[2], p);
+      });
+  SmallVector<Value> inputs = {acc};
+  SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(3, ctx)};
+  if (bias) {
+    inputs.push_back(bias);
+    maps.push_back(getSelectMap(ctx, 3, 1));
+  }
+  maps.push_back(AffineMap::getMultiDimIdentityMap(3, ctx));
+  return buildGeneric(
+      rewriter, loc, inputs, emptyTensor(rewriter, loc, shape, et), maps,
+      parallelIterators(3),
+      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Value v = a[0];
+        if (bias)
+          v = arith::AddFOp::create(b, l, v, toCompute(b, l, a[1]));
+        if (useSilu)
+          v = silu(b, l, v);
+        return fromCompute(b, l, v, et);
+      });
+}
+
 struct Conv1dLowering : OpConversionPattern<Conv1dOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(Conv1dOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
-    Value x = adaptor.getInput(), w = adaptor.getWeight(),
-          bias = adaptor.getBias();
-    ArrayRef<int64_t> shape = shapeOf(x);
+    Value x = adaptor.getInput(), w = adaptor.getWeight();
     int64_t kw = shapeOf(w)[1];
-    Type et = elementTypeOf(x);
-    bool useSilu = op.getActivation() == Activation::silu;
-
     // y[b, c, t] = sum_k w[c, k] x[b, c, t - (K-1) + k] = sum_k w xp[t + k].
     Value xp = padFront(rewriter, loc, x, kw - 1);
-    AffineExpr b0 = getAffineDimExpr(0, ctx), c = getAffineDimExpr(1, ctx),
-               t = getAffineDimExpr(2, ctx), k = getAffineDimExpr(3, ctx);
-    SmallVector<utils::IteratorType> iters = parallelIterators(4);
-    iters[3] = utils::IteratorType::reduction;
-    Value acc = buildGeneric(
-        rewriter, loc, ValueRange{xp, w},
-        filledTensor(rewriter, loc, shape, constantF32(rewriter, loc, 0)),
-        {AffineMap::get(4, 0, {b0, c, t + k}, ctx),
-         AffineMap::get(4, 0, {c, k}, ctx),
-         AffineMap::get(4, 0, {b0, c, t}, ctx)},
-        iters, [](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value p = arith::MulFOp::create(b, l, toCompute(b, l, a[0]),
-                                          toCompute(b, l, a[1]));
-          return arith::AddFOp::create(b, l, a[2], p);
-        });
-    SmallVector<Value> inputs = {acc};
-    SmallVector<AffineMap> maps = {AffineMap::getMultiDimIdentityMap(3, ctx)};
-    if (bias) {
-      inputs.push_back(bias);
-      maps.push_back(getSelectMap(ctx, 3, 1));
+    rewriter.replaceOp(op,
+                       convolveDepthwise(rewriter, loc, xp, w,
+                                         adaptor.getBias(), op.getActivation(),
+                                         shapeOf(x), elementTypeOf(x)));
+    return success();
+  }
+};
+
+/// conv1d with the state in front instead of zeros; the final state is the
+/// last K-1 columns of [state, x].
+struct Conv1dWithStateLowering : OpConversionPattern<Conv1dWithStateOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(Conv1dWithStateOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput(), w = adaptor.getWeight(),
+          state = adaptor.getState();
+    ArrayRef<int64_t> shape = shapeOf(x);
+    int64_t batch = shape[0], channels = shape[1], len = shape[2];
+    int64_t history = shapeOf(w)[1] - 1;
+    Type et = elementTypeOf(x);
+    SmallVector<OpFoldResult> ones(3, rewriter.getIndexAttr(1));
+    auto sizes = [&](int64_t n) {
+      return SmallVector<OpFoldResult>{rewriter.getIndexAttr(batch),
+                                       rewriter.getIndexAttr(channels),
+                                       rewriter.getIndexAttr(n)};
+    };
+    auto offsets = [&](int64_t t) {
+      return SmallVector<OpFoldResult>{rewriter.getIndexAttr(0),
+                                       rewriter.getIndexAttr(0),
+                                       rewriter.getIndexAttr(t)};
+    };
+    Value xx = x;
+    if (history > 0) {
+      xx = emptyTensor(rewriter, loc, {batch, channels, history + len}, et);
+      xx = tensor::InsertSliceOp::create(rewriter, loc, state, xx, offsets(0),
+                                         sizes(history), ones);
+      xx = tensor::InsertSliceOp::create(rewriter, loc, x, xx, offsets(history),
+                                         sizes(len), ones);
     }
-    maps.push_back(AffineMap::getMultiDimIdentityMap(3, ctx));
-    Value y = buildGeneric(
-        rewriter, loc, inputs, emptyTensor(rewriter, loc, shape, et), maps,
-        parallelIterators(3),
-        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
-          Value v = a[0];
-          if (bias)
-            v = arith::AddFOp::create(b, l, v, toCompute(b, l, a[1]));
-          if (useSilu)
-            v = silu(b, l, v);
-          return fromCompute(b, l, v, et);
-        });
-    rewriter.replaceOp(op, y);
+    Value y = convolveDepthwise(rewriter, loc, xx, w, adaptor.getBias(),
+                                op.getActivation(), shape, et);
+    Value last = tensor::ExtractSliceOp::create(
+        rewriter, loc, cast<RankedTensorType>(state.getType()), xx,
+        offsets(len), sizes(history), ones);
+    rewriter.replaceOp(op, {y, last});
     return success();
   }
 };
@@ -189,13 +242,19 @@ Value buildDelta(OpBuilder &b, Location loc, Value delta, Value bias,
       });
 }
 
-struct SelectiveScanLowering : OpConversionPattern<SelectiveScanOp> {
-  using OpConversionPattern::OpConversionPattern;
+/// The selective scan, from zeros or (with_state) from the given state,
+/// whose final value is then a second result.
+template <typename OpTy>
+struct SelectiveScanLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  using OpAdaptor = typename OpTy::Adaptor;
+  static constexpr bool kWithState =
+      std::is_same_v<OpTy, SelectiveScanWithStateOp>;
   LogicalResult
-  matchAndRewrite(SelectiveScanOp op, OpAdaptor adaptor,
+  matchAndRewrite(OpTy op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
+    MLIRContext *ctx = this->getContext();
     Value u = adaptor.getU(), a = adaptor.getA(), bm = adaptor.getB(),
           cm = adaptor.getC(), dp = adaptor.getD(), z = adaptor.getZ();
     ArrayRef<int64_t> shape = shapeOf(u);
@@ -206,7 +265,11 @@ struct SelectiveScanLowering : OpConversionPattern<SelectiveScanOp> {
     Value dt = buildDelta(rewriter, loc, adaptor.getDelta(),
                           adaptor.getDeltaBias(), 1, op.getDeltaSoftplus());
     Value zero = constantF32(rewriter, loc, 0);
-    Value h0 = filledTensor(rewriter, loc, {batch, dim, n}, zero);
+    Value h0;
+    if constexpr (kWithState)
+      h0 = adaptor.getState();
+    else
+      h0 = filledTensor(rewriter, loc, {batch, dim, n}, zero);
     Value y0 = emptyTensor(rewriter, loc, shape, et);
     // Loop dims of a step: b, d, n.
     auto sel = [&](ArrayRef<int64_t> dims) {
@@ -284,7 +347,10 @@ struct SelectiveScanLowering : OpConversionPattern<SelectiveScanOp> {
           Value y = insertAlong(b, l, yT, iter[1], 2, t);
           scf::YieldOp::create(b, l, ValueRange{h, y});
         });
-    rewriter.replaceOp(op, loop.getResult(1));
+    if constexpr (kWithState)
+      rewriter.replaceOp(op, {loop.getResult(1), loop.getResult(0)});
+    else
+      rewriter.replaceOp(op, loop.getResult(1));
     return success();
   }
 };
@@ -391,6 +457,8 @@ struct SsdLowering : OpConversionPattern<SsdOp> {
 
 void mlir::iolite::populateStateSpaceLoweringPatterns(
     RewritePatternSet &patterns) {
-  patterns.add<Conv1dLowering, LongConvLowering, SelectiveScanLowering,
-               SsdLowering>(patterns.getContext());
+  patterns.add<Conv1dLowering, Conv1dWithStateLowering, LongConvLowering,
+               SelectiveScanLowering<SelectiveScanOp>,
+               SelectiveScanLowering<SelectiveScanWithStateOp>, SsdLowering>(
+      patterns.getContext());
 }

@@ -429,3 +429,146 @@ func.func @dynamic(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %r = iolite.exp %x : tensor<?x8xf32>
   return %r : tensor<?x8xf32>
 }
+
+// -----
+
+// An append is a loop over sequences and new tokens that inserts one row
+// at lens[b] + t, skipped when the row is past the cache.
+// CHECK-LABEL: func @kv_cache_append
+// CHECK: scf.for %[[B:.*]] = %{{.*}} to %c2 step %{{.*}} iter_args(%{{.*}} = %{{.*}}, %{{.*}} = %{{.*}})
+// CHECK:   scf.for %[[T:.*]] = %{{.*}} to %c3 step %{{.*}} iter_args(%[[KC:.*]] = %{{.*}}, %[[VC:.*]] = %{{.*}})
+// CHECK:     %[[LEN:.*]] = tensor.extract %{{.*}}[%[[B]]] : tensor<2xi32>
+// CHECK:     %[[LENI:.*]] = arith.index_cast %[[LEN]] : i32 to index
+// CHECK:     %[[POS:.*]] = arith.addi %[[LENI]], %[[T]] : index
+// CHECK:     arith.cmpi slt, %[[POS]], %c16
+// CHECK:     scf.if
+// CHECK:       %[[ROW:.*]] = tensor.extract_slice %{{.*}}[%[[B]], %[[T]], 0, 0] [1, 1, 2, 8] [1, 1, 1, 1] : tensor<2x3x2x8xf16> to tensor<1x1x2x8xf16>
+// CHECK:       tensor.insert_slice %[[ROW]] into %[[KC]][%[[B]], %[[POS]], 0, 0] [1, 1, 2, 8]
+// CHECK:       tensor.insert_slice %{{.*}} into %[[VC]][%[[B]], %[[POS]], 0, 0] [1, 1, 2, 4]
+// CHECK:     } else {
+// CHECK:       scf.yield %[[KC]], %[[VC]]
+func.func @kv_cache_append(%kc: tensor<2x16x2x8xf16>, %vc: tensor<2x16x2x4xf16>,
+                           %k: tensor<2x3x2x8xf16>, %v: tensor<2x3x2x4xf16>,
+                           %lens: tensor<2xi32>) -> (tensor<2x16x2x8xf16>, tensor<2x16x2x4xf16>) {
+  %c:2 = iolite.kv_cache_append %kc, %vc, %k, %v, %lens
+      : tensor<2x16x2x8xf16>, tensor<2x16x2x4xf16>, tensor<2x3x2x8xf16>,
+        tensor<2x3x2x4xf16>, tensor<2xi32>
+  return %c#0, %c#1 : tensor<2x16x2x8xf16>, tensor<2x16x2x4xf16>
+}
+
+// -----
+
+// A paged append writes slot p % P of page table[b, p / P]; a block past
+// the table or a page outside the pool skips the write.
+// CHECK-LABEL: func @kv_cache_append_paged
+// CHECK: %[[POS:.*]] = arith.addi
+// CHECK: %[[BLOCK:.*]] = arith.divsi %[[POS]], %c4
+// CHECK: %[[SLOT:.*]] = arith.remsi %[[POS]], %c4
+// CHECK: arith.cmpi slt, %[[BLOCK]], %c3
+// CHECK: %[[PAGE:.*]] = tensor.extract %{{.*}}[%{{.*}}, %{{.*}}] : tensor<2x3xi32>
+// CHECK: %[[PAGEI:.*]] = arith.index_cast %[[PAGE]] : i32 to index
+// CHECK: arith.cmpi slt, %[[PAGEI]], %c6
+// CHECK: scf.if
+// CHECK: tensor.insert_slice %{{.*}} into %{{.*}}[%[[PAGEI]], %[[SLOT]], 0, 0] [1, 1, 2, 8]
+func.func @kv_cache_append_paged(%pool: tensor<6x4x2x8xf16>, %k: tensor<2x3x2x8xf16>,
+                                 %lens: tensor<2xi32>, %table: tensor<2x3xi32>) -> tensor<6x4x2x8xf16> {
+  %c:2 = iolite.kv_cache_append %pool, %pool, %k, %k, %lens block_table(%table : tensor<2x3xi32>)
+      : tensor<6x4x2x8xf16>, tensor<6x4x2x8xf16>, tensor<2x3x2x8xf16>, tensor<2x3x2x8xf16>, tensor<2xi32>
+  return %c#0 : tensor<6x4x2x8xf16>
+}
+
+// -----
+
+// Attention over a paged cache gathers each sequence's pages into
+// [B, Hkv, M*P, D] (a table entry outside the pool is clamped: only masked
+// positions may hold one), masks key j of sequence b by j < n_b and, causal,
+// j <= n_b - Sq + i, and runs attention's own lowering.
+// CHECK-LABEL: func @cache_attention_paged
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x2x12x8xf16>)
+// CHECK:   %[[J:.*]] = linalg.index 2 : index
+// CHECK:   %[[BLOCK:.*]] = arith.divui %[[J]], %c4
+// CHECK:   %[[SLOT:.*]] = arith.remui %[[J]], %c4
+// CHECK:   %[[PAGE:.*]] = tensor.extract %{{.*}}[%{{.*}}, %[[BLOCK]]] : tensor<2x3xi32>
+// CHECK:   %[[PAGEI:.*]] = arith.index_cast %[[PAGE]] : i32 to index
+// CHECK:   %[[LO:.*]] = arith.maxsi %[[PAGEI]], %c0
+// CHECK:   %[[CLAMPED:.*]] = arith.minsi %[[LO]], %c7
+// CHECK:   tensor.extract %{{.*}}[%[[CLAMPED]], %[[SLOT]], %{{.*}}, %{{.*}}] : tensor<8x4x2x8xf16>
+// CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<2xi32>) outs(%{{.*}} : tensor<2x1x1x12xi1>)
+// CHECK:   %[[N:.*]] = arith.extsi %{{.*}} : i32 to i64
+// CHECK:   %[[KEY:.*]] = arith.index_cast %{{.*}} : index to i64
+// CHECK:   %[[VALID:.*]] = arith.cmpi slt, %[[KEY]], %[[N]] : i64
+// CHECK:   %[[FIRST:.*]] = arith.subi %[[N]], %c1_i64 : i64
+// CHECK:   %[[POS:.*]] = arith.addi %[[FIRST]], %{{.*}} : i64
+// CHECK:   %[[CAUSAL:.*]] = arith.cmpi sle, %[[KEY]], %[[POS]] : i64
+// CHECK:   arith.andi %[[VALID]], %[[CAUSAL]] : i1
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<2x1x4x8xf16>) {{.*}} permutation = [0, 2, 1, 3]
+// CHECK: math.exp
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<2x4x1x8xf16>) {{.*}} permutation = [0, 2, 1, 3]
+func.func @cache_attention_paged(%q: tensor<2x1x4x8xf16>, %pool: tensor<8x4x2x8xf16>,
+                                 %lens: tensor<2xi32>, %table: tensor<2x3xi32>) -> tensor<2x1x4x8xf16> {
+  %o = iolite.cache_attention %q, %pool, %pool, %lens block_table(%table : tensor<2x3xi32>) {causal}
+      : tensor<2x1x4x8xf16>, tensor<8x4x2x8xf16>, tensor<8x4x2x8xf16>, tensor<2xi32>
+  return %o : tensor<2x1x4x8xf16>
+}
+
+// -----
+
+// Varlen attention finds each query's sequence (how many ends cu_q[1..B]
+// are <= i), keeps keys cu_k[s] <= j < cu_k[s+1] and, causal,
+// j <= i + cu_k[s+1] - cu_q[s+1], over one packed sequence.
+// CHECK-DAG: #[[ENDS:.*]] = affine_map<(d0, d1) -> (d1)>
+// CHECK-DAG: #[[ROWS:.*]] = affine_map<(d0, d1) -> (d0)>
+// CHECK-LABEL: func @varlen_attention
+// CHECK: %[[E:.*]] = tensor.extract_slice %{{.*}}[1] [2] [1] : tensor<3xi32> to tensor<2xi32>
+// CHECK: %[[SEQ:.*]] = linalg.generic {indexing_maps = [#[[ENDS]], #[[ROWS]]], iterator_types = ["parallel", "reduction"]} ins(%[[E]] : tensor<2xi32>) outs(%{{.*}} : tensor<12xi64>)
+// CHECK:   arith.cmpi sle
+// CHECK: linalg.generic {{.*}} ins(%[[SEQ]] : tensor<12xi64>) outs(%{{.*}} : tensor<1x1x12x10xi1>)
+// CHECK:   arith.extsi %{{.*}} : i32 to i64
+// CHECK:   %[[Q1:.*]] = arith.extsi %{{.*}} : i32 to i64
+// CHECK:   arith.extsi %{{.*}} : i32 to i64
+// CHECK:   %[[K1:.*]] = arith.extsi %{{.*}} : i32 to i64
+// CHECK:   %[[LIM0:.*]] = arith.addi %{{.*}}, %[[K1]] : i64
+// CHECK:   %[[LIM:.*]] = arith.subi %[[LIM0]], %[[Q1]] : i64
+// CHECK:   arith.cmpi sle, %{{.*}}, %[[LIM]] : i64
+// CHECK: math.exp
+// CHECK: linalg.transpose ins(%{{.*}} : tensor<1x4x12x8xf32>) {{.*}} permutation = [0, 2, 1, 3]
+// CHECK: tensor.expand_shape %{{.*}} output_shape [12, 4, 8] : tensor<384xf32> into tensor<12x4x8xf32>
+func.func @varlen_attention(%q: tensor<12x4x8xf32>, %k: tensor<10x2x8xf32>,
+                            %cuq: tensor<3xi32>, %cuk: tensor<3xi32>) -> tensor<12x4x8xf32> {
+  %o = iolite.varlen_attention %q, %k, %k, %cuq, %cuk {causal}
+      : tensor<12x4x8xf32>, tensor<10x2x8xf32>, tensor<10x2x8xf32>, tensor<3xi32>, tensor<3xi32>
+  return %o : tensor<12x4x8xf32>
+}
+
+// -----
+
+// conv1d with a state convolves [state, x] instead of zero-padded x; the
+// final state is the last K-1 columns of [state, x].
+// CHECK-LABEL: func @conv1d_with_state
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<2x8x8xf32>
+// CHECK: %[[S:.*]] = tensor.insert_slice %{{.*}} into %[[E]][0, 0, 0] [2, 8, 3] [1, 1, 1] : tensor<2x8x3xf32> into tensor<2x8x8xf32>
+// CHECK: %[[XX:.*]] = tensor.insert_slice %{{.*}} into %[[S]][0, 0, 3] [2, 8, 5] [1, 1, 1] : tensor<2x8x5xf32> into tensor<2x8x8xf32>
+// CHECK: linalg.generic {{.*}} ins(%[[XX]], %{{.*}} : tensor<2x8x8xf32>, tensor<8x4xf32>) outs(%{{.*}} : tensor<2x8x5xf32>)
+// CHECK: tensor.extract_slice %[[XX]][0, 0, 5] [2, 8, 3] [1, 1, 1] : tensor<2x8x8xf32> to tensor<2x8x3xf32>
+// CHECK-NOT: tensor.pad
+func.func @conv1d_with_state(%x: tensor<2x8x5xf32>, %w: tensor<8x4xf32>, %s: tensor<2x8x3xf32>)
+    -> (tensor<2x8x5xf32>, tensor<2x8x3xf32>) {
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<8x4xf32>, tensor<2x8x3xf32>
+  return %y, %s2 : tensor<2x8x5xf32>, tensor<2x8x3xf32>
+}
+
+// -----
+
+// The scan with a state starts its loop from the state instead of zeros and
+// returns the loop's final state.
+// CHECK-LABEL: func @selective_scan_with_state
+// CHECK-SAME: %[[H0:[a-z0-9]+]]: tensor<1x4x3xf32>) -> (tensor<1x4x5xf32>, tensor<1x4x3xf32>)
+// CHECK-NOT: linalg.fill {{.*}} -> tensor<1x4x3xf32>
+// CHECK: %[[LOOP:.*]]:2 = scf.for {{.*}} iter_args(%{{.*}} = %[[H0]], %{{.*}} = %{{.*}}) -> (tensor<1x4x3xf32>, tensor<1x4x5xf32>)
+// CHECK: return %[[LOOP]]#1, %[[LOOP]]#0 : tensor<1x4x5xf32>, tensor<1x4x3xf32>
+func.func @selective_scan_with_state(%u: tensor<1x4x5xf32>, %A: tensor<4x3xf32>, %B: tensor<1x3x5xf32>,
+                                     %h: tensor<1x4x3xf32>) -> (tensor<1x4x5xf32>, tensor<1x4x3xf32>) {
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h
+      : tensor<1x4x5xf32>, tensor<1x4x5xf32>, tensor<4x3xf32>, tensor<1x3x5xf32>, tensor<1x3x5xf32>, tensor<1x4x3xf32>
+  return %y, %h2 : tensor<1x4x5xf32>, tensor<1x4x3xf32>
+}

@@ -1062,3 +1062,349 @@ func.func @slice_static_dim_to_end(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
   %y = iolite.slice %x [0, 0] to [4, 9223372036854775807] : tensor<4x8xf32>
   return %y : tensor<4x8xf32>
 }
+
+// -----
+
+func.func @kv_cache_append_key_rank(%kc: tensor<2x8x2x16xf16>, %k: tensor<2x2x16xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{key ([B, S, Hkv, D]) must have rank 4, got 3 (2x2x16)}}
+  %0:2 = iolite.kv_cache_append %kc, %kc, %k, %k, %lens
+      : tensor<2x8x2x16xf16>, tensor<2x8x2x16xf16>, tensor<2x2x16xf16>, tensor<2x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_value_batch(%kc: tensor<2x8x2x16xf16>, %k: tensor<2x1x2x16xf16>, %v: tensor<3x1x2x16xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{value batch (dim 0) is 3 but must be 2}}
+  %0:2 = iolite.kv_cache_append %kc, %kc, %k, %v, %lens
+      : tensor<2x8x2x16xf16>, tensor<2x8x2x16xf16>, tensor<2x1x2x16xf16>, tensor<3x1x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_seqlens_size(%kc: tensor<2x8x2x16xf16>, %k: tensor<2x1x2x16xf16>, %lens: tensor<3xi32>) {
+  // expected-error @+1 {{cache_seqlens size (dim 0) is 3 but must be 2}}
+  %0:2 = iolite.kv_cache_append %kc, %kc, %k, %k, %lens
+      : tensor<2x8x2x16xf16>, tensor<2x8x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<3xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_seqlens_type(%kc: tensor<2x8x2x16xf16>, %k: tensor<2x1x2x16xf16>, %lens: tensor<2xi64>) {
+  // expected-error @+1 {{must be ranked tensor of 32-bit signless integer values}}
+  %0:2 = iolite.kv_cache_append %kc, %kc, %k, %k, %lens
+      : tensor<2x8x2x16xf16>, tensor<2x8x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi64>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_cache_batch(%kc: tensor<3x8x2x16xf16>, %k: tensor<2x1x2x16xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{k_cache batch (dim 0) is 3 but must be 2}}
+  %0:2 = iolite.kv_cache_append %kc, %kc, %k, %k, %lens
+      : tensor<3x8x2x16xf16>, tensor<3x8x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_cache_heads(%kc: tensor<2x8x4x16xf16>, %k: tensor<2x1x2x16xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{k_cache kv heads (dim 2) is 4 but must be 2}}
+  %0:2 = iolite.kv_cache_append %kc, %kc, %k, %k, %lens
+      : tensor<2x8x4x16xf16>, tensor<2x8x4x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_cache_head_dim(%kc: tensor<2x8x2x32xf16>, %k: tensor<2x1x2x16xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{k_cache head dim (dim 3) is 32 but must be 16}}
+  %0:2 = iolite.kv_cache_append %kc, %kc, %k, %k, %lens
+      : tensor<2x8x2x32xf16>, tensor<2x8x2x32xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_v_cache_length(%kc: tensor<2x8x2x16xf16>, %vc: tensor<2x4x2x16xf16>, %k: tensor<2x1x2x16xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{v_cache length (dim 1) is 4 but must be 8}}
+  %0:2 = iolite.kv_cache_append %kc, %vc, %k, %k, %lens
+      : tensor<2x8x2x16xf16>, tensor<2x4x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_v_cache_dim(%kc: tensor<2x8x2x16xf16>, %vc: tensor<2x8x2x16xf16>, %k: tensor<2x1x2x16xf16>, %v: tensor<2x1x2x8xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{v_cache value dim (dim 3) is 16 but must be 8}}
+  %0:2 = iolite.kv_cache_append %kc, %vc, %k, %v, %lens
+      : tensor<2x8x2x16xf16>, tensor<2x8x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x8xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_cache_type(%kc: tensor<2x8x2x16xf32>, %k: tensor<2x1x2x16xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{k_cache must have element type 'f16', got 'f32'}}
+  %0:2 = iolite.kv_cache_append %kc, %kc, %k, %k, %lens
+      : tensor<2x8x2x16xf32>, tensor<2x8x2x16xf32>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_too_many_tokens(%kc: tensor<2x4x2x16xf16>, %k: tensor<2x8x2x16xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{appending 8 tokens to a cache that holds 4 per sequence}}
+  %0:2 = iolite.kv_cache_append %kc, %kc, %k, %k, %lens
+      : tensor<2x4x2x16xf16>, tensor<2x4x2x16xf16>, tensor<2x8x2x16xf16>, tensor<2x8x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_table_rank(%pool: tensor<10x4x2x16xf16>, %k: tensor<2x1x2x16xf16>, %lens: tensor<2xi32>, %table: tensor<2xi32>) {
+  // expected-error @+1 {{block_table ([B, M]) must have rank 2, got 1 (2)}}
+  %0:2 = iolite.kv_cache_append %pool, %pool, %k, %k, %lens block_table(%table : tensor<2xi32>)
+      : tensor<10x4x2x16xf16>, tensor<10x4x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_table_batch(%pool: tensor<10x4x2x16xf16>, %k: tensor<2x1x2x16xf16>, %lens: tensor<2xi32>, %table: tensor<3x4xi32>) {
+  // expected-error @+1 {{block_table batch (dim 0) is 3 but must be 2}}
+  %0:2 = iolite.kv_cache_append %pool, %pool, %k, %k, %lens block_table(%table : tensor<3x4xi32>)
+      : tensor<10x4x2x16xf16>, tensor<10x4x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_table_type(%pool: tensor<10x4x2x16xf16>, %k: tensor<2x1x2x16xf16>, %lens: tensor<2xi32>, %table: tensor<2x4xi64>) {
+  // expected-error @+1 {{must be ranked tensor of 32-bit signless integer values}}
+  %0:2 = iolite.kv_cache_append %pool, %pool, %k, %k, %lens block_table(%table : tensor<2x4xi64>)
+      : tensor<10x4x2x16xf16>, tensor<10x4x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_pool_pages(%pool: tensor<10x4x2x16xf16>, %vpool: tensor<8x4x2x16xf16>, %k: tensor<2x1x2x16xf16>, %lens: tensor<2xi32>, %table: tensor<2x4xi32>) {
+  // expected-error @+1 {{v_cache page count (dim 0) is 8 but must be 10}}
+  %0:2 = iolite.kv_cache_append %pool, %vpool, %k, %k, %lens block_table(%table : tensor<2x4xi32>)
+      : tensor<10x4x2x16xf16>, tensor<8x4x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_paged_too_many_tokens(%pool: tensor<10x4x2x16xf16>, %k: tensor<2x8x2x16xf16>, %lens: tensor<2xi32>, %table: tensor<2x1xi32>) {
+  // expected-error @+1 {{appending 8 tokens to a cache that holds 4 per sequence}}
+  %0:2 = iolite.kv_cache_append %pool, %pool, %k, %k, %lens block_table(%table : tensor<2x1xi32>)
+      : tensor<10x4x2x16xf16>, tensor<10x4x2x16xf16>, tensor<2x8x2x16xf16>, tensor<2x8x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @kv_cache_append_page_size(%pool: tensor<10x0x2x16xf16>, %k: tensor<2x1x2x16xf16>, %lens: tensor<2xi32>, %table: tensor<2x4xi32>) {
+  // expected-error @+1 {{page size must be >= 1}}
+  %0:2 = iolite.kv_cache_append %pool, %pool, %k, %k, %lens block_table(%table : tensor<2x4xi32>)
+      : tensor<10x0x2x16xf16>, tensor<10x0x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @cache_attention_query_rank(%q: tensor<2x8x16xf16>, %kc: tensor<2x8x2x16xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{query ([B, Sq, Hq, D]) must have rank 4, got 3 (2x8x16)}}
+  %0 = iolite.cache_attention %q, %kc, %kc, %lens
+      : tensor<2x8x16xf16>, tensor<2x8x2x16xf16>, tensor<2x8x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @cache_attention_cache_rank(%q: tensor<2x1x8x16xf16>, %kc: tensor<2x8x32xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{k_cache ([B, L, Hkv, D]) must have rank 4, got 3 (2x8x32)}}
+  %0 = iolite.cache_attention %q, %kc, %kc, %lens
+      : tensor<2x1x8x16xf16>, tensor<2x8x32xf16>, tensor<2x8x32xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @cache_attention_gqa(%q: tensor<2x1x6x16xf16>, %kc: tensor<2x8x4x16xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{query heads (6) must be a multiple of kv heads (4)}}
+  %0 = iolite.cache_attention %q, %kc, %kc, %lens
+      : tensor<2x1x6x16xf16>, tensor<2x8x4x16xf16>, tensor<2x8x4x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @cache_attention_head_dim(%q: tensor<2x1x8x16xf16>, %kc: tensor<2x8x2x32xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{k_cache head dim (dim 3) is 32 but must be 16}}
+  %0 = iolite.cache_attention %q, %kc, %kc, %lens
+      : tensor<2x1x8x16xf16>, tensor<2x8x2x32xf16>, tensor<2x8x2x32xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @cache_attention_scale(%q: tensor<2x1x8x16xf16>, %kc: tensor<2x8x2x16xf16>, %lens: tensor<2xi32>) {
+  // expected-error @+1 {{scale must be finite and non-zero}}
+  %0 = iolite.cache_attention %q, %kc, %kc, %lens {scale = 0.0 : f32}
+      : tensor<2x1x8x16xf16>, tensor<2x8x2x16xf16>, tensor<2x8x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @cache_attention_too_many_queries(%q: tensor<2x8x8x16xf16>, %pool: tensor<10x2x2x16xf16>, %lens: tensor<2xi32>, %table: tensor<2x2xi32>) {
+  // expected-error @+1 {{8 queries per sequence exceed the 4 tokens the cache holds}}
+  %0 = iolite.cache_attention %q, %pool, %pool, %lens block_table(%table : tensor<2x2xi32>)
+      : tensor<2x8x8x16xf16>, tensor<10x2x2x16xf16>, tensor<10x2x2x16xf16>, tensor<2xi32>
+  return
+}
+
+// -----
+
+func.func @cache_attention_seqlens_size(%q: tensor<2x1x8x16xf16>, %kc: tensor<2x8x2x16xf16>, %lens: tensor<1xi32>) {
+  // expected-error @+1 {{cache_seqlens size (dim 0) is 1 but must be 2}}
+  %0 = iolite.cache_attention %q, %kc, %kc, %lens
+      : tensor<2x1x8x16xf16>, tensor<2x8x2x16xf16>, tensor<2x8x2x16xf16>, tensor<1xi32>
+  return
+}
+
+// -----
+
+func.func @varlen_attention_cu_size(%q: tensor<12x8x16xf16>, %k: tensor<20x2x16xf16>, %cuq: tensor<4xi32>, %cuk: tensor<3xi32>) {
+  // expected-error @+1 {{cu_seqlens_k size (dim 0) is 3 but must be 4}}
+  %0 = iolite.varlen_attention %q, %k, %k, %cuq, %cuk
+      : tensor<12x8x16xf16>, tensor<20x2x16xf16>, tensor<20x2x16xf16>, tensor<4xi32>, tensor<3xi32>
+  return
+}
+
+// -----
+
+func.func @varlen_attention_cu_empty(%q: tensor<12x8x16xf16>, %k: tensor<20x2x16xf16>, %cu: tensor<0xi32>) {
+  // expected-error @+1 {{cu_seqlens_q must have B+1 >= 1 entries}}
+  %0 = iolite.varlen_attention %q, %k, %k, %cu, %cu
+      : tensor<12x8x16xf16>, tensor<20x2x16xf16>, tensor<20x2x16xf16>, tensor<0xi32>, tensor<0xi32>
+  return
+}
+
+// -----
+
+func.func @varlen_attention_value_tokens(%q: tensor<12x8x16xf16>, %k: tensor<20x2x16xf16>, %v: tensor<10x2x16xf16>, %cu: tensor<4xi32>) {
+  // expected-error @+1 {{value tokens (dim 0) is 10 but must be 20}}
+  %0 = iolite.varlen_attention %q, %k, %v, %cu, %cu
+      : tensor<12x8x16xf16>, tensor<20x2x16xf16>, tensor<10x2x16xf16>, tensor<4xi32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @varlen_attention_gqa(%q: tensor<12x6x16xf16>, %k: tensor<20x4x16xf16>, %cu: tensor<4xi32>) {
+  // expected-error @+1 {{query heads (6) must be a multiple of kv heads (4)}}
+  %0 = iolite.varlen_attention %q, %k, %k, %cu, %cu
+      : tensor<12x6x16xf16>, tensor<20x4x16xf16>, tensor<20x4x16xf16>, tensor<4xi32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @varlen_attention_head_dim(%q: tensor<12x8x16xf16>, %k: tensor<20x2x32xf16>, %cu: tensor<4xi32>) {
+  // expected-error @+1 {{key head dim (dim 2) is 32 but must be 16}}
+  %0 = iolite.varlen_attention %q, %k, %k, %cu, %cu
+      : tensor<12x8x16xf16>, tensor<20x2x32xf16>, tensor<20x2x32xf16>, tensor<4xi32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @varlen_attention_max_seqlen(%q: tensor<12x8x16xf16>, %k: tensor<20x2x16xf16>, %cu: tensor<4xi32>) {
+  // expected-error @+1 {{max_seqlen_q must be >= 0, got -1}}
+  %0 = iolite.varlen_attention %q, %k, %k, %cu, %cu {max_seqlen_q = -1 : i64}
+      : tensor<12x8x16xf16>, tensor<20x2x16xf16>, tensor<20x2x16xf16>, tensor<4xi32>, tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @conv1d_with_state_width(%x: tensor<2x8x5xf32>, %w: tensor<8x4xf32>, %s: tensor<2x8x4xf32>) {
+  // expected-error @+1 {{state width (dim 2) is 4 but must be 3}}
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<8x4xf32>, tensor<2x8x4xf32>
+  return
+}
+
+// -----
+
+func.func @conv1d_with_state_channels(%x: tensor<2x8x5xf32>, %w: tensor<8x4xf32>, %s: tensor<2x6x3xf32>) {
+  // expected-error @+1 {{state channels (dim 1) is 6 but must be 8}}
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<8x4xf32>, tensor<2x6x3xf32>
+  return
+}
+
+// -----
+
+func.func @conv1d_with_state_batch(%x: tensor<2x8x5xf32>, %w: tensor<8x4xf32>, %s: tensor<1x8x3xf32>) {
+  // expected-error @+1 {{state batch (dim 0) is 1 but must be 2}}
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<8x4xf32>, tensor<1x8x3xf32>
+  return
+}
+
+// -----
+
+func.func @conv1d_with_state_type(%x: tensor<2x8x5xf16>, %w: tensor<8x4xf16>, %s: tensor<2x8x3xf32>) {
+  // expected-error @+1 {{state must have element type 'f16', got 'f32'}}
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf16>, tensor<8x4xf16>, tensor<2x8x3xf32>
+  return
+}
+
+// -----
+
+func.func @conv1d_with_state_weight(%x: tensor<2x8x5xf32>, %w: tensor<6x4xf32>, %s: tensor<2x8x3xf32>) {
+  // expected-error @+1 {{weight channels (dim 0) is 6 but must be 8}}
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s : tensor<2x8x5xf32>, tensor<6x4xf32>, tensor<2x8x3xf32>
+  return
+}
+
+// -----
+
+func.func @selective_scan_with_state_size(%u: tensor<1x8x4xf32>, %A: tensor<8x16xf32>, %B: tensor<1x16x4xf32>, %h: tensor<1x8x8xf32>) {
+  // expected-error @+1 {{state state size (dim 2) is 8 but must be 16}}
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h
+      : tensor<1x8x4xf32>, tensor<1x8x4xf32>, tensor<8x16xf32>, tensor<1x16x4xf32>, tensor<1x16x4xf32>, tensor<1x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @selective_scan_with_state_channels(%u: tensor<1x8x4xf32>, %A: tensor<8x16xf32>, %B: tensor<1x16x4xf32>, %h: tensor<1x4x16xf32>) {
+  // expected-error @+1 {{state channels (dim 1) is 4 but must be 8}}
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h
+      : tensor<1x8x4xf32>, tensor<1x8x4xf32>, tensor<8x16xf32>, tensor<1x16x4xf32>, tensor<1x16x4xf32>, tensor<1x4x16xf32>
+  return
+}
+
+// -----
+
+func.func @selective_scan_with_state_rank(%u: tensor<1x8x4xf32>, %A: tensor<8x16xf32>, %B: tensor<1x16x4xf32>, %h: tensor<8x16xf32>) {
+  // expected-error @+1 {{state ([B, D, N]) must have rank 3, got 2 (8x16)}}
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h
+      : tensor<1x8x4xf32>, tensor<1x8x4xf32>, tensor<8x16xf32>, tensor<1x16x4xf32>, tensor<1x16x4xf32>, tensor<8x16xf32>
+  return
+}
+
+// -----
+
+func.func @selective_scan_with_state_type(%u: tensor<1x8x4xf16>, %A: tensor<8x16xf32>, %B: tensor<1x16x4xf16>, %h: tensor<1x8x16xf16>) {
+  // expected-error @+1 {{must be ranked tensor of 32-bit float values}}
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h
+      : tensor<1x8x4xf16>, tensor<1x8x4xf16>, tensor<8x16xf32>, tensor<1x16x4xf16>, tensor<1x16x4xf16>, tensor<1x8x16xf16>
+  return
+}

@@ -318,3 +318,101 @@ func.func @dynamic(%q: tensor<?x8x?x64xf32>, %k: tensor<?x2x?x64xf32>, %x: tenso
   %y = iolite.matmul %x, %w : tensor<?x?x64xf32>, tensor<64x32xf32>
   return %o, %y : tensor<?x8x?x64xf32>, tensor<?x?x32xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func @kv_cache_append
+func.func @kv_cache_append(%kc: tensor<2x64x2x16xf16>, %vc: tensor<2x64x2x8xf16>,
+                           %k: tensor<2x1x2x16xf16>, %v: tensor<2x1x2x8xf16>,
+                           %lens: tensor<2xi32>, %pool: tensor<10x16x2x16xf16>,
+                           %vpool: tensor<10x16x2x8xf16>, %table: tensor<2x4xi32>)
+    -> (tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<10x16x2x16xf16>, tensor<10x16x2x8xf16>) {
+  // CHECK: %{{.*}}, %{{.*}} = iolite.kv_cache_append %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x8xf16>, tensor<2xi32>
+  %0:2 = iolite.kv_cache_append %kc, %vc, %k, %v, %lens
+      : tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<2x1x2x16xf16>,
+        tensor<2x1x2x8xf16>, tensor<2xi32>
+  // CHECK: iolite.kv_cache_append %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} block_table(%{{.*}} : tensor<2x4xi32>) : tensor<10x16x2x16xf16>, tensor<10x16x2x8xf16>
+  %1:2 = iolite.kv_cache_append %pool, %vpool, %k, %v, %lens block_table(%table : tensor<2x4xi32>)
+      : tensor<10x16x2x16xf16>, tensor<10x16x2x8xf16>, tensor<2x1x2x16xf16>,
+        tensor<2x1x2x8xf16>, tensor<2xi32>
+  return %0#0, %0#1, %1#0, %1#1 : tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<10x16x2x16xf16>, tensor<10x16x2x8xf16>
+}
+
+// -----
+
+// CHECK-LABEL: func @cache_attention
+func.func @cache_attention(%q: tensor<2x1x8x16xf16>, %kc: tensor<2x64x2x16xf16>, %vc: tensor<2x64x2x8xf16>,
+                           %lens: tensor<2xi32>, %pool: tensor<10x16x2x16xf16>,
+                           %vpool: tensor<10x16x2x8xf16>, %table: tensor<2x4xi32>)
+    -> (tensor<2x1x8x8xf16>, tensor<2x1x8x8xf16>) {
+  // CHECK: iolite.cache_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {causal, scale = 2.500000e-01 : f32} : tensor<2x1x8x16xf16>, tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<2xi32>
+  %0 = iolite.cache_attention %q, %kc, %vc, %lens {causal, scale = 0.25 : f32}
+      : tensor<2x1x8x16xf16>, tensor<2x64x2x16xf16>, tensor<2x64x2x8xf16>, tensor<2xi32>
+  // CHECK: iolite.cache_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} block_table(%{{.*}} : tensor<2x4xi32>) : tensor<2x1x8x16xf16>, tensor<10x16x2x16xf16>
+  %1 = iolite.cache_attention %q, %pool, %vpool, %lens block_table(%table : tensor<2x4xi32>)
+      : tensor<2x1x8x16xf16>, tensor<10x16x2x16xf16>, tensor<10x16x2x8xf16>, tensor<2xi32>
+  return %0, %1 : tensor<2x1x8x8xf16>, tensor<2x1x8x8xf16>
+}
+
+// -----
+
+// Symbolic batch, step and page counts.
+// CHECK-LABEL: func @serving_symbolic
+func.func @serving_symbolic(%q: tensor<?x?x8x16xf32>, %pool: tensor<?x16x2x16xf32>,
+                            %lens: tensor<?xi32>, %table: tensor<?x?xi32>,
+                            %qp: tensor<?x8x16xf32>, %kp: tensor<?x2x16xf32>, %cu: tensor<?xi32>)
+    -> (tensor<?x?x8x16xf32>, tensor<?x8x16xf32>) {
+  // CHECK: iolite.cache_attention {{.*}} : tensor<?x?x8x16xf32>, tensor<?x16x2x16xf32>, tensor<?x16x2x16xf32>, tensor<?xi32>
+  %0 = iolite.cache_attention %q, %pool, %pool, %lens block_table(%table : tensor<?x?xi32>) {causal}
+      : tensor<?x?x8x16xf32>, tensor<?x16x2x16xf32>, tensor<?x16x2x16xf32>, tensor<?xi32>
+  // CHECK: iolite.varlen_attention {{.*}} : tensor<?x8x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32>, tensor<?xi32>, tensor<?xi32>
+  %1 = iolite.varlen_attention %qp, %kp, %kp, %cu, %cu {causal}
+      : tensor<?x8x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32>, tensor<?xi32>, tensor<?xi32>
+  return %0, %1 : tensor<?x?x8x16xf32>, tensor<?x8x16xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @varlen_attention
+func.func @varlen_attention(%q: tensor<12x8x16xbf16>, %k: tensor<20x2x16xbf16>, %v: tensor<20x2x32xbf16>,
+                            %cuq: tensor<4xi32>, %cuk: tensor<4xi32>) -> tensor<12x8x32xbf16> {
+  // CHECK: iolite.varlen_attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {causal, max_seqlen_k = 10 : i64, max_seqlen_q = 6 : i64} : tensor<12x8x16xbf16>, tensor<20x2x16xbf16>, tensor<20x2x32xbf16>, tensor<4xi32>, tensor<4xi32>
+  %0 = iolite.varlen_attention %q, %k, %v, %cuq, %cuk {causal, max_seqlen_q = 6 : i64, max_seqlen_k = 10 : i64}
+      : tensor<12x8x16xbf16>, tensor<20x2x16xbf16>, tensor<20x2x32xbf16>, tensor<4xi32>, tensor<4xi32>
+  return %0 : tensor<12x8x32xbf16>
+}
+
+// -----
+
+// CHECK-LABEL: func @conv1d_with_state
+func.func @conv1d_with_state(%x: tensor<2x64x1xf16>, %w: tensor<64x4xf16>, %s: tensor<2x64x3xf16>,
+                             %b: tensor<64xf16>, %xd: tensor<?x64x?xf32>, %wd: tensor<64x4xf32>,
+                             %sd: tensor<?x64x3xf32>)
+    -> (tensor<2x64x1xf16>, tensor<2x64x3xf16>, tensor<?x64x?xf32>, tensor<?x64x3xf32>) {
+  // CHECK: %{{.*}}, %{{.*}} = iolite.conv1d_with_state %{{.*}}, %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<64xf16>) activation = silu : tensor<2x64x1xf16>, tensor<64x4xf16>, tensor<2x64x3xf16>
+  %y, %s2 = iolite.conv1d_with_state %x, %w, %s bias(%b : tensor<64xf16>) activation = silu
+      : tensor<2x64x1xf16>, tensor<64x4xf16>, tensor<2x64x3xf16>
+  // CHECK: iolite.conv1d_with_state {{.*}} : tensor<?x64x?xf32>, tensor<64x4xf32>, tensor<?x64x3xf32>
+  %yd, %sd2 = iolite.conv1d_with_state %xd, %wd, %sd
+      : tensor<?x64x?xf32>, tensor<64x4xf32>, tensor<?x64x3xf32>
+  return %y, %s2, %yd, %sd2 : tensor<2x64x1xf16>, tensor<2x64x3xf16>, tensor<?x64x?xf32>, tensor<?x64x3xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func @selective_scan_with_state
+func.func @selective_scan_with_state(%u: tensor<1x64x1xf16>, %A: tensor<64x16xf32>, %B: tensor<1x16x1xf16>,
+                                     %h: tensor<1x64x16xf32>, %D: tensor<64xf32>,
+                                     %ud: tensor<?x64x?xf32>, %Bd: tensor<?x16x?xf32>, %hd: tensor<?x64x16xf32>)
+    -> (tensor<1x64x1xf16>, tensor<1x64x16xf32>, tensor<?x64x?xf32>, tensor<?x64x16xf32>) {
+  // CHECK: %{{.*}}, %{{.*}} = iolite.selective_scan_with_state %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} D(%{{.*}} : tensor<64xf32>) z(%{{.*}} : tensor<1x64x1xf16>) {delta_softplus} : tensor<1x64x1xf16>, tensor<1x64x1xf16>, tensor<64x16xf32>, tensor<1x16x1xf16>, tensor<1x16x1xf16>, tensor<1x64x16xf32>
+  %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h D(%D : tensor<64xf32>)
+      z(%u : tensor<1x64x1xf16>) {delta_softplus}
+      : tensor<1x64x1xf16>, tensor<1x64x1xf16>, tensor<64x16xf32>, tensor<1x16x1xf16>,
+        tensor<1x16x1xf16>, tensor<1x64x16xf32>
+  // CHECK: iolite.selective_scan_with_state {{.*}} : tensor<?x64x?xf32>, tensor<?x64x?xf32>, tensor<64x16xf32>, tensor<?x16x?xf32>, tensor<?x16x?xf32>, tensor<?x64x16xf32>
+  %yd, %hd2 = iolite.selective_scan_with_state %ud, %ud, %A, %Bd, %Bd, %hd
+      : tensor<?x64x?xf32>, tensor<?x64x?xf32>, tensor<64x16xf32>, tensor<?x16x?xf32>,
+        tensor<?x16x?xf32>, tensor<?x64x16xf32>
+  return %y, %h2, %yd, %hd2 : tensor<1x64x1xf16>, tensor<1x64x16xf32>, tensor<?x64x?xf32>, tensor<?x64x16xf32>
+}

@@ -552,6 +552,62 @@ float AttentionOp::getEffectiveScale() {
   return 1.0f / std::sqrt(static_cast<float>(d));
 }
 
+LogicalResult
+KvCacheAppendOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                  Adaptor adaptor,
+                                  SmallVectorImpl<Type> &results) {
+  return inferKvCacheAppendOp(
+      loc, adaptor.getKCache().getType(), adaptor.getVCache().getType(),
+      adaptor.getKey().getType(), adaptor.getValue().getType(),
+      adaptor.getCacheSeqlens().getType(), typeOrNull(adaptor.getBlockTable()),
+      results);
+}
+
+LogicalResult
+CacheAttentionOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                   Adaptor adaptor,
+                                   SmallVectorImpl<Type> &results) {
+  std::optional<float> scale;
+  if (auto s = IOLITE_ATTR(adaptor, Scale, "scale"))
+    scale = s.getValue().convertToFloat();
+  return inferCacheAttentionOp(
+      loc, adaptor.getQuery().getType(), adaptor.getKCache().getType(),
+      adaptor.getVCache().getType(), adaptor.getCacheSeqlens().getType(),
+      typeOrNull(adaptor.getBlockTable()), scale, results);
+}
+
+float CacheAttentionOp::getEffectiveScale() {
+  if (auto s = getScaleAttr())
+    return s.getValue().convertToFloat();
+  int64_t d = getQuery().getType().getDimSize(3);
+  return 1.0f / std::sqrt(static_cast<float>(d));
+}
+
+LogicalResult
+VarlenAttentionOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                    Adaptor adaptor,
+                                    SmallVectorImpl<Type> &results) {
+  std::optional<float> scale;
+  if (auto s = IOLITE_ATTR(adaptor, Scale, "scale"))
+    scale = s.getValue().convertToFloat();
+  std::optional<int64_t> maxQ, maxK;
+  if (auto m = IOLITE_ATTR(adaptor, MaxSeqlenQ, "max_seqlen_q"))
+    maxQ = m.getInt();
+  if (auto m = IOLITE_ATTR(adaptor, MaxSeqlenK, "max_seqlen_k"))
+    maxK = m.getInt();
+  return inferVarlenAttentionOp(
+      loc, adaptor.getQuery().getType(), adaptor.getKey().getType(),
+      adaptor.getValue().getType(), adaptor.getCuSeqlensQ().getType(),
+      adaptor.getCuSeqlensK().getType(), scale, maxQ, maxK, results);
+}
+
+float VarlenAttentionOp::getEffectiveScale() {
+  if (auto s = getScaleAttr())
+    return s.getValue().convertToFloat();
+  int64_t d = getQuery().getType().getDimSize(2);
+  return 1.0f / std::sqrt(static_cast<float>(d));
+}
+
 namespace {
 /// A mask that keeps every key (all-true, or all-zero additive) is dropped.
 struct DropTrivialAttentionMask : OpRewritePattern<AttentionOp> {
@@ -580,6 +636,15 @@ void AttentionOp::getCanonicalizationPatterns(RewritePatternSet &results,
 // State-space ops
 //===----------------------------------------------------------------------===//
 
+LogicalResult
+Conv1dWithStateOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                    Adaptor adaptor,
+                                    SmallVectorImpl<Type> &results) {
+  return inferConv1dWithStateOp(
+      loc, adaptor.getInput().getType(), adaptor.getWeight().getType(),
+      adaptor.getState().getType(), typeOrNull(adaptor.getBias()), results);
+}
+
 LogicalResult Conv1dOp::inferReturnTypes(MLIRContext *,
                                          std::optional<Location> loc,
                                          Adaptor adaptor,
@@ -587,6 +652,17 @@ LogicalResult Conv1dOp::inferReturnTypes(MLIRContext *,
   return inferConv1dOp(loc, adaptor.getInput().getType(),
                        adaptor.getWeight().getType(),
                        typeOrNull(adaptor.getBias()), results);
+}
+
+LogicalResult SelectiveScanWithStateOp::inferReturnTypes(
+    MLIRContext *, std::optional<Location> loc, Adaptor adaptor,
+    SmallVectorImpl<Type> &results) {
+  return inferSelectiveScanWithStateOp(
+      loc, adaptor.getU().getType(), adaptor.getDelta().getType(),
+      adaptor.getA().getType(), adaptor.getB().getType(),
+      adaptor.getC().getType(), adaptor.getState().getType(),
+      typeOrNull(adaptor.getD()), typeOrNull(adaptor.getZ()),
+      typeOrNull(adaptor.getDeltaBias()), results);
 }
 
 LogicalResult

@@ -551,6 +551,162 @@ LogicalResult mlir::iolite::inferAttentionOp(
   return success();
 }
 
+/// Checks the K/V caches of a serving op against the new tokens' `kvHeads`,
+/// `headDim` and element type `et`, and the block table against `batch`:
+/// contiguous caches are [batch, L, Hkv, D], page pools [N, P, Hkv, D].
+/// Sets `capacity` to the tokens one sequence can hold (L, or M * P; dynamic
+/// when unknown).
+static LogicalResult checkKvCaches(std::optional<Location> loc,
+                                   RankedTensorType kc, RankedTensorType vc,
+                                   RankedTensorType table, int64_t batch,
+                                   int64_t kvHeads, int64_t headDim, Type et,
+                                   int64_t &capacity) {
+  bool paged = table != nullptr;
+  StringRef layout = paged ? "[N, P, Hkv, D]" : "[B, L, Hkv, D]";
+  std::string kWhat = ("k_cache (" + layout + ")").str();
+  std::string vWhat = ("v_cache (" + layout.drop_back(2) + "Dv])").str();
+  if (failed(expectRank(loc, kc, 4, kWhat)) ||
+      failed(expectRank(loc, vc, 4, vWhat)) ||
+      failed(expectSameElementType(loc, kc, et, "k_cache")) ||
+      failed(expectSameElementType(loc, vc, et, "v_cache")))
+    return failure();
+  StringRef rowsName = paged ? "page count" : "batch";
+  StringRef lenName = paged ? "page size" : "length";
+  if (failed(expectDim(loc, kc, 2, kvHeads, "k_cache", "kv heads")) ||
+      failed(expectDim(loc, kc, 3, headDim, "k_cache", "head dim")) ||
+      failed(expectDim(loc, vc, 0, kc.getDimSize(0), "v_cache", rowsName)) ||
+      failed(expectDim(loc, vc, 1, kc.getDimSize(1), "v_cache", lenName)) ||
+      failed(expectDim(loc, vc, 2, kc.getDimSize(2), "v_cache", "kv heads")))
+    return failure();
+  if (!paged) {
+    if (failed(expectDim(loc, kc, 0, batch, "k_cache", "batch")))
+      return failure();
+    capacity = kc.getDimSize(1);
+    return success();
+  }
+  if (failed(expectRank(loc, table, 2, "block_table ([B, M])")) ||
+      failed(expectDim(loc, table, 0, batch, "block_table", "batch")))
+    return failure();
+  if (kc.getDimSize(1) == 0)
+    return emitOptionalError(loc, "page size must be >= 1");
+  int64_t pages = table.getDimSize(1), pageSize = kc.getDimSize(1);
+  capacity = pages == kDyn || pageSize == kDyn ? kDyn : pages * pageSize;
+  return success();
+}
+
+static LogicalResult expectSeqlens(std::optional<Location> loc,
+                                   RankedTensorType t, int64_t size,
+                                   StringRef what) {
+  if (failed(expectRank(loc, t, 1, what)) ||
+      failed(expectDim(loc, t, 0, size, what, "size")))
+    return failure();
+  return success();
+}
+
+LogicalResult mlir::iolite::inferKvCacheAppendOp(
+    std::optional<Location> loc, Type kCache, Type vCache, Type key, Type value,
+    Type cacheSeqlens, Type blockTable, SmallVectorImpl<Type> &results) {
+  auto kc = ranked(kCache), vc = ranked(vCache), k = ranked(key),
+       v = ranked(value), lens = ranked(cacheSeqlens),
+       table = ranked(blockTable);
+  if (failed(expectRank(loc, k, 4, "key ([B, S, Hkv, D])")) ||
+      failed(expectRank(loc, v, 4, "value ([B, S, Hkv, Dv])")))
+    return failure();
+  Type et = k.getElementType();
+  int64_t b = k.getDimSize(0), s = k.getDimSize(1), hkv = k.getDimSize(2);
+  if (failed(expectSameElementType(loc, v, et, "value")) ||
+      failed(expectDim(loc, v, 0, b, "value", "batch")) ||
+      failed(expectDim(loc, v, 1, s, "value", "new tokens")) ||
+      failed(expectDim(loc, v, 2, hkv, "value", "kv heads")) ||
+      failed(expectSeqlens(loc, lens, b, "cache_seqlens")))
+    return failure();
+  int64_t capacity = kDyn;
+  if (failed(checkKvCaches(loc, kc, vc, table, b, hkv, k.getDimSize(3), et,
+                           capacity)) ||
+      failed(expectDim(loc, vc, 3, v.getDimSize(3), "v_cache", "value dim")))
+    return failure();
+  if (s != kDyn && capacity != kDyn && s > capacity)
+    return emitOptionalError(loc, "appending ", s,
+                             " tokens to a cache that holds ", capacity,
+                             " per sequence");
+  results.push_back(kc);
+  results.push_back(vc);
+  return success();
+}
+
+static LogicalResult expectScale(std::optional<Location> loc,
+                                 std::optional<float> scale) {
+  if (scale && !(*scale > 0.0f) && !(*scale < 0.0f))
+    return emitOptionalError(loc, "scale must be finite and non-zero");
+  return success();
+}
+
+static LogicalResult expectGqa(std::optional<Location> loc, int64_t hq,
+                               int64_t hkv) {
+  if (hq != kDyn && hkv != kDyn && (hkv == 0 || hq % hkv != 0))
+    return emitOptionalError(loc, "query heads (", hq,
+                             ") must be a multiple of kv heads (", hkv, ")");
+  return success();
+}
+
+LogicalResult
+mlir::iolite::inferCacheAttentionOp(std::optional<Location> loc, Type query,
+                                    Type kCache, Type vCache, Type cacheSeqlens,
+                                    Type blockTable, std::optional<float> scale,
+                                    SmallVectorImpl<Type> &results) {
+  auto q = ranked(query), kc = ranked(kCache), vc = ranked(vCache),
+       lens = ranked(cacheSeqlens), table = ranked(blockTable);
+  if (failed(expectRank(loc, q, 4, "query ([B, Sq, Hq, D])")))
+    return failure();
+  Type et = q.getElementType();
+  int64_t b = q.getDimSize(0), sq = q.getDimSize(1), hq = q.getDimSize(2);
+  int64_t capacity = kDyn;
+  if (failed(expectSeqlens(loc, lens, b, "cache_seqlens")) ||
+      failed(checkKvCaches(loc, kc, vc, table, b, kDyn, q.getDimSize(3), et,
+                           capacity)) ||
+      failed(expectGqa(loc, hq, kc.getDimSize(2))) ||
+      failed(expectScale(loc, scale)))
+    return failure();
+  if (sq != kDyn && capacity != kDyn && sq > capacity)
+    return emitOptionalError(loc, sq, " queries per sequence exceed the ",
+                             capacity, " tokens the cache holds");
+  results.push_back(RankedTensorType::get({b, sq, hq, vc.getDimSize(3)}, et));
+  return success();
+}
+
+LogicalResult mlir::iolite::inferVarlenAttentionOp(
+    std::optional<Location> loc, Type query, Type key, Type value,
+    Type cuSeqlensQ, Type cuSeqlensK, std::optional<float> scale,
+    std::optional<int64_t> maxSeqlenQ, std::optional<int64_t> maxSeqlenK,
+    SmallVectorImpl<Type> &results) {
+  auto q = ranked(query), k = ranked(key), v = ranked(value),
+       cuq = ranked(cuSeqlensQ), cuk = ranked(cuSeqlensK);
+  if (failed(expectRank(loc, q, 3, "query ([Tq, Hq, D])")) ||
+      failed(expectRank(loc, k, 3, "key ([Tk, Hkv, D])")) ||
+      failed(expectRank(loc, v, 3, "value ([Tk, Hkv, Dv])")))
+    return failure();
+  Type et = q.getElementType();
+  if (failed(expectSameElementType(loc, k, et, "key")) ||
+      failed(expectSameElementType(loc, v, et, "value")) ||
+      failed(expectDim(loc, k, 2, q.getDimSize(2), "key", "head dim")) ||
+      failed(expectDim(loc, v, 0, k.getDimSize(0), "value", "tokens")) ||
+      failed(expectDim(loc, v, 1, k.getDimSize(1), "value", "kv heads")) ||
+      failed(expectGqa(loc, q.getDimSize(1), k.getDimSize(1))) ||
+      failed(expectRank(loc, cuq, 1, "cu_seqlens_q ([B+1])")) ||
+      failed(expectSeqlens(loc, cuk, cuq.getDimSize(0), "cu_seqlens_k")) ||
+      failed(expectScale(loc, scale)))
+    return failure();
+  if (cuq.getDimSize(0) == 0)
+    return emitOptionalError(loc, "cu_seqlens_q must have B+1 >= 1 entries");
+  for (auto [bound, name] :
+       {std::pair{maxSeqlenQ, "max_seqlen_q"}, {maxSeqlenK, "max_seqlen_k"}})
+    if (bound && *bound < 0)
+      return emitOptionalError(loc, name, " must be >= 0, got ", *bound);
+  results.push_back(RankedTensorType::get(
+      {q.getDimSize(0), q.getDimSize(1), v.getDimSize(2)}, et));
+  return success();
+}
+
 LogicalResult mlir::iolite::inferConv1dOp(std::optional<Location> loc,
                                           Type input, Type weight, Type bias,
                                           SmallVectorImpl<Type> &results) {
@@ -569,6 +725,25 @@ LogicalResult mlir::iolite::inferConv1dOp(std::optional<Location> loc,
       return failure();
   }
   results.push_back(x);
+  return success();
+}
+
+LogicalResult
+mlir::iolite::inferConv1dWithStateOp(std::optional<Location> loc, Type input,
+                                     Type weight, Type state, Type bias,
+                                     SmallVectorImpl<Type> &results) {
+  if (failed(inferConv1dOp(loc, input, weight, bias, results)))
+    return failure();
+  auto x = ranked(input), w = ranked(weight), s = ranked(state);
+  int64_t k = w.getDimSize(1);
+  if (failed(expectRank(loc, s, 3, "state ([B, C, K-1])")) ||
+      failed(expectDim(loc, s, 0, x.getDimSize(0), "state", "batch")) ||
+      failed(expectDim(loc, s, 1, x.getDimSize(1), "state", "channels")) ||
+      failed(
+          expectDim(loc, s, 2, k == kDyn ? kDyn : k - 1, "state", "width")) ||
+      failed(expectSameElementType(loc, s, x.getElementType(), "state")))
+    return failure();
+  results.push_back(s);
   return success();
 }
 
@@ -625,6 +800,23 @@ mlir::iolite::inferSelectiveScanOp(std::optional<Location> loc, Type uT,
       return failure();
   }
   results.push_back(u);
+  return success();
+}
+
+LogicalResult mlir::iolite::inferSelectiveScanWithStateOp(
+    std::optional<Location> loc, Type uT, Type deltaT, Type aT, Type bT,
+    Type cT, Type stateT, Type dT, Type zT, Type deltaBiasT,
+    SmallVectorImpl<Type> &results) {
+  if (failed(inferSelectiveScanOp(loc, uT, deltaT, aT, bT, cT, dT, zT,
+                                  deltaBiasT, results)))
+    return failure();
+  auto u = ranked(uT), a = ranked(aT), s = ranked(stateT);
+  if (failed(expectRank(loc, s, 3, "state ([B, D, N])")) ||
+      failed(expectDim(loc, s, 0, u.getDimSize(0), "state", "batch")) ||
+      failed(expectDim(loc, s, 1, u.getDimSize(1), "state", "channels")) ||
+      failed(expectDim(loc, s, 2, a.getDimSize(1), "state", "state size")))
+    return failure();
+  results.push_back(s);
   return success();
 }
 

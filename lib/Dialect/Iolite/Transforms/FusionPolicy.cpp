@@ -42,6 +42,9 @@ FusionOpClass mlir::iolite::classifyForFusion(Operation *op) {
           [](auto) { return FusionOpClass::Scan; })
       .Case<DispatchOp, CombineOp>(
           [](auto) { return FusionOpClass::MoERouting; })
+      .Case<KvCacheAppendOp, CacheAttentionOp, VarlenAttentionOp,
+            Conv1dWithStateOp, SelectiveScanWithStateOp>(
+          [](auto) { return FusionOpClass::Serving; })
       .Default([](Operation *) { return FusionOpClass::Opaque; });
 }
 
@@ -72,6 +75,8 @@ StringRef mlir::iolite::stringifyFusionOpClass(FusionOpClass c) {
     return "scan";
   case FusionOpClass::MoERouting:
     return "MoE routing";
+  case FusionOpClass::Serving:
+    return "serving";
   case FusionOpClass::Opaque:
     return "opaque";
   }
@@ -266,6 +271,11 @@ FailureOr<KernelFootprint> mlir::iolite::estimateKernelFootprint(
       return attentionFootprint(cast<AttentionOp>(op), target);
     case FusionOpClass::Scan:
       return scanFootprint(op, target);
+    case FusionOpClass::Serving: {
+      KernelFootprint fp;
+      fp.tile = "no kernel template";
+      return fp;
+    }
     default: {
       KernelFootprint fp;
       fp.tile = "one row per warp";
@@ -305,6 +315,11 @@ FailureOr<KernelFootprint> mlir::iolite::estimateKernelFootprint(
     case FusionOpClass::Scan:
       why = "a scan shares its kernel only with cheap prologue and epilogue "
             "ops";
+      break;
+    case FusionOpClass::Serving:
+      why = name(culprit) +
+            " is a serving op (KV cache, packed batch or carried state) "
+            "and keeps its kernel to itself";
       break;
     default:
       why = name(heavy.front()) + " and " + name(culprit) +

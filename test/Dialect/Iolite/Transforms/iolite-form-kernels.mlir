@@ -455,3 +455,40 @@ func.func @returned_as_is(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, t
   %c = iolite.constant dense<[1.0, 2.0]> : tensor<2xf32>
   return %y, %y, %x, %c : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<2xf32>
 }
+
+// -----
+
+// The serving ops are heavy: a KV cache append and an attention over the
+// cache each keep their kernel; neither joins the matmul that makes the
+// queries nor takes the reshape after it as an epilogue. A cheap producer
+// (the silu) may still join as a prologue.
+// CHECK-LABEL: func.func @decode_step
+// CHECK: %[[C:.*]]:2 = iolite.kernel "decode_step_k0_kv_cache_append"
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: iolite.silu
+// CHECK-NEXT: iolite.kv_cache_append
+// CHECK-NEXT: iolite.yield
+// CHECK: %[[Q:.*]] = iolite.kernel "decode_step_k1_matmul"
+// CHECK: iolite.kernel "decode_step_k2_cache_attention"(%[[Q]], %[[C]]#0, %[[C]]#1, %{{.*}})
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: iolite.cache_attention
+// CHECK-NEXT: iolite.yield
+// CHECK: iolite.kernel "decode_step_k3_elementwise"
+// REMARK-DAG: remark: kept in kernel 'decode_step_k2_cache_attention', not fused with 'iolite.matmul' (iolite-form-kernels.mlir:{{[0-9]+}}:{{[0-9]+}}): 'iolite.cache_attention' is a serving op (KV cache, packed batch or carried state) and keeps its kernel to itself
+// NOFUSE-LABEL: func.func @decode_step
+// NOFUSE-COUNT-7: iolite.kernel
+func.func @decode_step(%x: tensor<2x1x64xf16>, %wq: tensor<64x64xf16>, %kc: tensor<2x16x2x16xf16>,
+                       %vc: tensor<2x16x2x16xf16>, %k: tensor<2x1x2x16xf16>, %v: tensor<2x1x2x16xf16>,
+                       %lens: tensor<2xi32>, %lens1: tensor<2xi32>)
+    -> (tensor<2x1x64xf16>, tensor<2x16x2x16xf16>, tensor<2x16x2x16xf16>) {
+  %ks = iolite.silu %k : tensor<2x1x2x16xf16>
+  %c:2 = iolite.kv_cache_append %kc, %vc, %ks, %v, %lens
+      : tensor<2x16x2x16xf16>, tensor<2x16x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2x1x2x16xf16>, tensor<2xi32>
+  %q = iolite.matmul %x, %wq : tensor<2x1x64xf16>, tensor<64x64xf16>
+  %q4 = iolite.reshape %q : tensor<2x1x64xf16> -> tensor<2x1x4x16xf16>
+  %o = iolite.cache_attention %q4, %c#0, %c#1, %lens1 {causal}
+      : tensor<2x1x4x16xf16>, tensor<2x16x2x16xf16>, tensor<2x16x2x16xf16>, tensor<2xi32>
+  %o3 = iolite.reshape %o : tensor<2x1x4x16xf16> -> tensor<2x1x64xf16>
+  %y = iolite.exp %o3 : tensor<2x1x64xf16>
+  return %y, %c#0, %c#1 : tensor<2x1x64xf16>, tensor<2x16x2x16xf16>, tensor<2x16x2x16xf16>
+}

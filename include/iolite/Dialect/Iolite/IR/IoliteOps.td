@@ -579,6 +579,143 @@ def Iolite_AttentionOp : Iolite_InferredOp<"attention",
 }
 
 //===----------------------------------------------------------------------===//
+// Serving: KV caches and packed variable-length batches
+//===----------------------------------------------------------------------===//
+
+def Iolite_KvCacheAppendOp : Iolite_InferredOp<"kv_cache_append"> {
+  let summary = "Write a step's keys and values into a KV cache";
+  let description = [{
+    Writes `key` `[B, S, Hkv, D]` and `value` `[B, S, Hkv, Dv]` (the `S`
+    new tokens of each of `B` sequences) into the caches at each sequence's
+    current length `cache_seqlens[b]` (`i32` `[B]`, the length before the
+    append): token `t` of sequence `b` goes to position
+    `p = cache_seqlens[b] + t`. The results are the caches with those rows
+    replaced and every other row unchanged; the caller adds `S` to its
+    lengths.
+
+    Without `block_table` the caches are contiguous, `[B, L, Hkv, D]` and
+    `[B, L, Hkv, Dv]`, and position `p` is row `[b, p]`. With `block_table`
+    (`i32` `[B, M]`) the caches are page pools `[N, P, Hkv, D]` and
+    `[N, P, Hkv, Dv]` of `N` pages of `P` tokens (vLLM's PagedAttention):
+    position `p` is slot `p mod P` of page `block_table[b, p / P]`.
+
+    A bundle runs this op in place: each result shares the buffer of its
+    cache operand, and no copy of the cache is made per step. Positions past
+    the cache (`p >= L`, or `p / P >= M`) and page numbers outside `[0, N)`
+    are errors the verifier cannot see; the CPU reference drops such writes.
+
+    ```mlir
+    %kc2, %vc2 = iolite.kv_cache_append %kc, %vc, %k, %v, %lens
+        : tensor<2x64x2x16xf16>, tensor<2x64x2x16xf16>, tensor<2x1x2x16xf16>,
+          tensor<2x1x2x16xf16>, tensor<2xi32>
+    ```
+  }];
+  let arguments = (ins Iolite_FloatTensor:$k_cache, Iolite_FloatTensor:$v_cache,
+                       Iolite_FloatTensor:$key, Iolite_FloatTensor:$value,
+                       RankedTensorOf<[I32]>:$cache_seqlens,
+                       Optional<RankedTensorOf<[I32]>>:$block_table);
+  let results = (outs Iolite_FloatTensor:$k_cache_out,
+                      Iolite_FloatTensor:$v_cache_out);
+  let assemblyFormat = [{
+    $k_cache `,` $v_cache `,` $key `,` $value `,` $cache_seqlens
+    (`block_table` `(` $block_table^ `:` type($block_table) `)`)? attr-dict `:`
+    type($k_cache) `,` type($v_cache) `,` type($key) `,` type($value) `,`
+    type($cache_seqlens)
+  }];
+}
+
+def Iolite_CacheAttentionOp : Iolite_InferredOp<"cache_attention"> {
+  let summary = "Attention of a step's queries over a KV cache";
+  let description = [{
+    `query` is `[B, Sq, Hq, D]` (the `Sq` newest tokens of each sequence,
+    `Sq = 1` for decode); the caches are laid out as for
+    `iolite.kv_cache_append`: contiguous `[B, L, Hkv, D]` / `[B, L, Hkv, Dv]`,
+    or page pools `[N, P, Hkv, D]` / `[N, P, Hkv, Dv]` read through
+    `block_table` (`i32` `[B, M]`). `cache_seqlens` (`i32` `[B]`) counts the
+    valid keys of each sequence, the step's own tokens included (the lengths
+    after the append). `Hkv` divides `Hq`; query head `h` reads kv head
+    `h / (Hq / Hkv)`.
+
+    Query `i` of sequence `b` sits at position `n_b - Sq + i` with
+    `n_b = cache_seqlens[b]`; it attends to keys `j < n_b`, and with `causal`
+    only to `j <= n_b - Sq + i` (the diagonal aligned to the bottom right,
+    as in FlashAttention's `flash_attn_with_kvcache`). The logit is
+    `scale * dot(q_i, k_j)` (`scale` defaults to `1/sqrt(D)`); the result
+    `[B, Sq, Hq, Dv]` is the softmax over the attended keys applied to the
+    values, with f32 statistics. A query with no key to attend to (`n_b = 0`,
+    or `causal` with `n_b - Sq + i < 0`) gets zeros. Cache rows at or past
+    `n_b` are never read, and neither are block table entries past the
+    sequence's last page.
+
+    ```mlir
+    %o = iolite.cache_attention %q, %kc, %vc, %lens {causal}
+        : tensor<2x1x8x16xf16>, tensor<2x64x2x16xf16>, tensor<2x64x2x16xf16>,
+          tensor<2xi32>
+    ```
+  }];
+  let arguments = (ins Iolite_FloatTensor:$query, Iolite_FloatTensor:$k_cache,
+                       Iolite_FloatTensor:$v_cache,
+                       RankedTensorOf<[I32]>:$cache_seqlens,
+                       Optional<RankedTensorOf<[I32]>>:$block_table,
+                       OptionalAttr<F32Attr>:$scale, UnitAttr:$causal);
+  let results = (outs Iolite_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $k_cache `,` $v_cache `,` $cache_seqlens
+    (`block_table` `(` $block_table^ `:` type($block_table) `)`)? attr-dict `:`
+    type($query) `,` type($k_cache) `,` type($v_cache) `,` type($cache_seqlens)
+  }];
+  let extraClassDeclaration = [{
+    /// The softmax scale: the attribute, or 1/sqrt(head_dim).
+    float getEffectiveScale();
+  }];
+}
+
+def Iolite_VarlenAttentionOp : Iolite_InferredOp<"varlen_attention"> {
+  let summary = "Attention over a packed batch of variable-length sequences";
+  let description = [{
+    The `B` sequences of a prefill are packed without padding: `query` is
+    `[Tq, Hq, D]`, `key` `[Tk, Hkv, D]`, `value` `[Tk, Hkv, Dv]`, and
+    sequence `b` owns query rows `cu_seqlens_q[b] .. cu_seqlens_q[b+1]-1`
+    and key rows `cu_seqlens_k[b] .. cu_seqlens_k[b+1]-1` (`i32` `[B+1]`,
+    non-decreasing, starting at 0), as in FlashAttention's
+    `flash_attn_varlen_func`. `Hkv` divides `Hq` (GQA).
+
+    A query attends only to the keys of its own sequence; with `causal`,
+    local query `i` of a sequence with `lq` queries and `lk` keys attends to
+    local keys `j <= i + lk - lq` (aligned to the bottom right). The logit
+    is `scale * dot(q, k)` (`scale` defaults to `1/sqrt(D)`); the result
+    `[Tq, Hq, Dv]` is the softmax over the attended keys applied to the
+    values, with f32 statistics; a query with no key gets zeros, and so do
+    query rows outside every sequence. `max_seqlen_q` and `max_seqlen_k`,
+    when given, bound the sequence lengths for kernels that size their grids
+    by them; the reference does not need them.
+
+    ```mlir
+    %o = iolite.varlen_attention %q, %k, %v, %cuq, %cuk {causal}
+        : tensor<12x8x16xf16>, tensor<12x2x16xf16>, tensor<12x2x16xf16>,
+          tensor<4xi32>, tensor<4xi32>
+    ```
+  }];
+  let arguments = (ins Iolite_FloatTensor:$query, Iolite_FloatTensor:$key,
+                       Iolite_FloatTensor:$value,
+                       RankedTensorOf<[I32]>:$cu_seqlens_q,
+                       RankedTensorOf<[I32]>:$cu_seqlens_k,
+                       OptionalAttr<F32Attr>:$scale, UnitAttr:$causal,
+                       OptionalAttr<I64Attr>:$max_seqlen_q,
+                       OptionalAttr<I64Attr>:$max_seqlen_k);
+  let results = (outs Iolite_FloatTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value `,` $cu_seqlens_q `,` $cu_seqlens_k attr-dict
+    `:` type($query) `,` type($key) `,` type($value) `,` type($cu_seqlens_q)
+    `,` type($cu_seqlens_k)
+  }];
+  let extraClassDeclaration = [{
+    /// The softmax scale: the attribute, or 1/sqrt(head_dim).
+    float getEffectiveScale();
+  }];
+}
+
+//===----------------------------------------------------------------------===//
 // State-space ops
 //===----------------------------------------------------------------------===//
 
@@ -603,6 +740,40 @@ def Iolite_Conv1dOp : Iolite_InferredOp<"conv1d"> {
     $input `,` $weight (`bias` `(` $bias^ `:` type($bias) `)`)?
     (`activation` `=` $activation^)? attr-dict `:` type($input) `,`
     type($weight)
+  }];
+}
+
+def Iolite_Conv1dWithStateOp : Iolite_InferredOp<"conv1d_with_state"> {
+  let summary = "Depthwise causal 1-D convolution continuing from a state";
+  let description = [{
+    `iolite.conv1d` over a chunk of a longer sequence. `input` is
+    `[B, C, L]`, `weight` `[C, K]`, `bias` `[C]`, and `state` `[B, C, K-1]`
+    holds the `K-1` inputs before the chunk (zeros at the start of a
+    sequence), in the input's type. With `xx = concat(state, input)` along
+    the length,
+    `y[b, c, t] = bias[c] + sum_k weight[c, k] * xx[b, c, t + k]`,
+    accumulated in f32, followed by `activation`; `final_state` is the last
+    `K-1` columns of `xx`, the state for the next chunk. Running a sequence
+    in chunks, each from the previous chunk's `final_state`, gives
+    `iolite.conv1d` over the whole sequence; `L = 1` is the decode step
+    (`causal_conv1d_update`).
+
+    ```mlir
+    %y, %s = iolite.conv1d_with_state %x, %w, %s0 {activation = silu}
+        : tensor<1x64x1xf16>, tensor<64x4xf16>, tensor<1x64x3xf16>
+    ```
+  }];
+  let arguments = (ins Iolite_FloatTensor:$input, Iolite_FloatTensor:$weight,
+                       Iolite_FloatTensor:$state,
+                       Optional<Iolite_FloatTensor>:$bias,
+                       DefaultValuedAttr<Iolite_ActivationAttr,
+                           "::mlir::iolite::Activation::none">:$activation);
+  let results = (outs Iolite_FloatTensor:$result,
+                      Iolite_FloatTensor:$final_state);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $state (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`activation` `=` $activation^)? attr-dict `:` type($input) `,`
+    type($weight) `,` type($state)
   }];
 }
 
@@ -638,6 +809,44 @@ def Iolite_SelectiveScanOp : Iolite_InferredOp<"selective_scan",
     (`z` `(` $z^ `:` type($z) `)`)?
     (`delta_bias` `(` $delta_bias^ `:` type($delta_bias) `)`)? attr-dict `:`
     type($u) `,` type($delta) `,` type($A) `,` type($B) `,` type($C)
+  }];
+}
+
+def Iolite_SelectiveScanWithStateOp
+    : Iolite_InferredOp<"selective_scan_with_state",
+                        [AttrSizedOperandSegments]> {
+  let summary = "Mamba-1 selective scan from an initial state";
+  let description = [{
+    `iolite.selective_scan` over a chunk of a longer sequence: the
+    recurrence starts from `state` (`f32` `[B, D, N]`, `h_{-1}`; zeros at
+    the start of a sequence) instead of zeros, and `final_state` is `h` after
+    the chunk's last position, the state for the next chunk. Running a
+    sequence in chunks, each from the previous chunk's `final_state`, gives
+    `iolite.selective_scan` over the whole sequence; `L = 1` is the decode
+    step (`selective_state_update`).
+
+    ```mlir
+    %y, %h = iolite.selective_scan_with_state %u, %dt, %A, %B, %C, %h0
+        D(%D : tensor<64xf32>) {delta_softplus}
+        : tensor<1x64x1xf32>, tensor<1x64x1xf32>, tensor<64x16xf32>,
+          tensor<1x16x1xf32>, tensor<1x16x1xf32>, tensor<1x64x16xf32>
+    ```
+  }];
+  let arguments = (ins Iolite_FloatTensor:$u, Iolite_FloatTensor:$delta,
+                       Iolite_FloatTensor:$A, Iolite_FloatTensor:$B,
+                       Iolite_FloatTensor:$C, RankedTensorOf<[F32]>:$state,
+                       Optional<Iolite_FloatTensor>:$D,
+                       Optional<Iolite_FloatTensor>:$z,
+                       Optional<Iolite_FloatTensor>:$delta_bias,
+                       UnitAttr:$delta_softplus);
+  let results = (outs Iolite_FloatTensor:$result,
+                      RankedTensorOf<[F32]>:$final_state);
+  let assemblyFormat = [{
+    $u `,` $delta `,` $A `,` $B `,` $C `,` $state
+    (`D` `(` $D^ `:` type($D) `)`)? (`z` `(` $z^ `:` type($z) `)`)?
+    (`delta_bias` `(` $delta_bias^ `:` type($delta_bias) `)`)? attr-dict `:`
+    type($u) `,` type($delta) `,` type($A) `,` type($B) `,` type($C) `,`
+    type($state)
   }];
 }
 

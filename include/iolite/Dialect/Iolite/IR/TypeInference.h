@@ -120,16 +120,49 @@ LogicalResult inferAttentionOp(std::optional<Location> loc, Type query,
                                std::optional<float> softcap,
                                SmallVectorImpl<Type> &results);
 
+/// The caches are contiguous ([B, L, Hkv, D]) when `blockTable` is null and
+/// page pools ([N, P, Hkv, D]) read through it otherwise.
+LogicalResult inferKvCacheAppendOp(std::optional<Location> loc, Type kCache,
+                                   Type vCache, Type key, Type value,
+                                   Type cacheSeqlens, Type blockTable,
+                                   SmallVectorImpl<Type> &results);
+
+/// `blockTable` may be null (contiguous caches).
+LogicalResult inferCacheAttentionOp(std::optional<Location> loc, Type query,
+                                    Type kCache, Type vCache, Type cacheSeqlens,
+                                    Type blockTable, std::optional<float> scale,
+                                    SmallVectorImpl<Type> &results);
+
+LogicalResult inferVarlenAttentionOp(std::optional<Location> loc, Type query,
+                                     Type key, Type value, Type cuSeqlensQ,
+                                     Type cuSeqlensK,
+                                     std::optional<float> scale,
+                                     std::optional<int64_t> maxSeqlenQ,
+                                     std::optional<int64_t> maxSeqlenK,
+                                     SmallVectorImpl<Type> &results);
+
 /// `bias` may be null.
 LogicalResult inferConv1dOp(std::optional<Location> loc, Type input,
                             Type weight, Type bias,
                             SmallVectorImpl<Type> &results);
+
+/// `bias` may be null.
+LogicalResult inferConv1dWithStateOp(std::optional<Location> loc, Type input,
+                                     Type weight, Type state, Type bias,
+                                     SmallVectorImpl<Type> &results);
 
 /// `d`, `z` and `deltaBias` may be null.
 LogicalResult inferSelectiveScanOp(std::optional<Location> loc, Type u,
                                    Type delta, Type a, Type b, Type c, Type d,
                                    Type z, Type deltaBias,
                                    SmallVectorImpl<Type> &results);
+
+/// `d`, `z` and `deltaBias` may be null; `state` is the f32 initial state.
+LogicalResult inferSelectiveScanWithStateOp(std::optional<Location> loc, Type u,
+                                            Type delta, Type a, Type b, Type c,
+                                            Type state, Type d, Type z,
+                                            Type deltaBias,
+                                            SmallVectorImpl<Type> &results);
 
 /// `d` and `dtBias` may be null.
 LogicalResult inferSsdOp(std::optional<Location> loc, Type x, Type dt, Type a,

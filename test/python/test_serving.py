@@ -1,0 +1,264 @@
+"""KV cache append, attention over a KV cache (contiguous and paged) and
+packed variable-length attention on the CPU against a float64 NumPy
+reference written from the ops' descriptions (IoliteOps.td).
+
+Cases: decode (one query), a step of several queries with the causal
+diagonal at the bottom right, sequences of length 0 and 1, ragged lengths,
+GQA, a paged cache whose pages are out of order and whose block table holds
+garbage past each sequence's last page, an append that crosses a page
+boundary, an append then attention as one decode step, and varlen batches
+with unequal query and key lengths (and an empty sequence); and a paged
+decode whose batch, pool and table sizes are symbolic dims given at run
+time.
+"""
+
+import numpy as np
+import pytest
+
+from iolite_testing import (Batch, assert_close, iolite_run, round_to,
+                            tensor_type as T)
+
+rng = np.random.default_rng(16)
+BATCH = Batch("serving")
+
+
+def f64(x):
+    return np.asarray(x, np.float64)
+
+
+# --- references --------------------------------------------------------------
+def append_ref(kc, vc, k, v, lens, table=None):
+    kc, vc = f64(kc).copy(), f64(vc).copy()
+    for b in range(k.shape[0]):
+        for t in range(k.shape[1]):
+            p = int(lens[b]) + t
+            if table is None:
+                if p < kc.shape[1]:
+                    kc[b, p], vc[b, p] = k[b, t], v[b, t]
+            else:
+                page = table[b, p // kc.shape[1]]
+                kc[page, p % kc.shape[1]] = k[b, t]
+                vc[page, p % kc.shape[1]] = v[b, t]
+    return kc, vc
+
+
+def attend(q, k, v, causal, scale):
+    """q [Sq, Hq, D], k [Sk, Hkv, D], v [Sk, Hkv, Dv]; bottom-right causal."""
+    sq, hq, _ = q.shape
+    sk, hkv, _ = k.shape
+    out = np.zeros((sq, hq, v.shape[2]))
+    for h in range(hq):
+        kh = h // (hq // hkv)
+        for i in range(sq):
+            n = sk if not causal else min(sk, sk - sq + i + 1)
+            if n <= 0:
+                continue
+            s = scale * (f64(k[:n, kh]) @ f64(q[i, h]))
+            w = np.exp(s - s.max())
+            out[i, h] = (w / w.sum()) @ f64(v[:n, kh])
+    return out
+
+
+def cache_rows(cache, b, n, table):
+    if table is None:
+        return cache[b, :n]
+    p = cache.shape[1]
+    return np.concatenate([cache[table[b, j // p], j % p][None]
+                           for j in range(n)]) if n else cache[0, :0]
+
+
+def cache_attention_ref(q, kc, vc, lens, table=None, causal=False,
+                        scale=None):
+    scale = scale or 1.0 / np.sqrt(q.shape[-1])
+    out = np.zeros(q.shape[:3] + (vc.shape[3],))
+    for b in range(q.shape[0]):
+        n = int(lens[b])
+        out[b] = attend(q[b], cache_rows(kc, b, n, table),
+                        cache_rows(vc, b, n, table), causal, scale)
+    return out
+
+
+def varlen_ref(q, k, v, cuq, cuk, causal=False, scale=None):
+    scale = scale or 1.0 / np.sqrt(q.shape[-1])
+    out = np.zeros(q.shape[:2] + (v.shape[2],))
+    for b in range(len(cuq) - 1):
+        qs, ks = slice(cuq[b], cuq[b + 1]), slice(cuk[b], cuk[b + 1])
+        out[qs] = attend(q[qs], k[ks], v[ks], causal, scale)
+    return out
+
+
+def randn(shape, dt):
+    return round_to(rng.standard_normal(shape), dt)
+
+
+def i32(x):
+    return np.asarray(x, np.int32)
+
+
+# --- kv_cache_append ---------------------------------------------------------
+def add_append(name, dt, cache_shape, new_shape, lens, table=None, dv=None):
+    dv = dv or new_shape[3]
+    kc = randn(cache_shape, dt)
+    vc = randn(cache_shape[:3] + (dv,), dt)
+    k = randn(new_shape, dt)
+    v = randn(new_shape[:3] + (dv,), dt)
+    lens = i32(lens)
+    inputs = [(kc, dt), (vc, dt), (k, dt), (v, dt), (lens, "i32")]
+    paged = ""
+    if table is not None:
+        table = i32(table)
+        inputs.append((table, "i32"))
+        paged = f" block_table(%x5 : {T(table.shape, 'i32')})"
+    kt, vt = T(kc.shape, dt), T(vc.shape, dt)
+    body = (f"%r:2 = iolite.kv_cache_append %x0, %x1, %x2, %x3, %x4{paged} : "
+            f"{kt}, {vt}, {T(k.shape, dt)}, {T(v.shape, dt)}, "
+            f"{T(lens.shape, 'i32')}")
+    BATCH.add(name, body, inputs, [("r#0", kt), ("r#1", vt)],
+              list(append_ref(kc, vc, k, v, lens, table)))
+
+
+add_append("append_prefill_ragged_f32", "f32", (3, 8, 2, 4), (3, 2, 2, 4),
+           [0, 3, 6])
+add_append("append_decode_f16", "f16", (3, 8, 2, 4), (3, 1, 2, 4), [0, 1, 7],
+           dv=6)
+# A write past the cache is dropped by the reference (the op says such a
+# write is an error the verifier cannot see).
+add_append("append_past_end_dropped", "f32", (1, 8, 1, 4), (1, 2, 1, 4), [7])
+# Pages out of order; sequence 0 crosses from page 5 to page 1.
+add_append("append_paged", "f32", (8, 4, 2, 4), (2, 2, 2, 4), [3, 6],
+           table=[[5, 1, 6], [2, 7, 0]])
+add_append("append_paged_decode_bf16", "bf16", (8, 4, 2, 4), (3, 1, 2, 4),
+           [0, 4, 11], table=[[3, -1, -1], [6, 0, -1], [7, 2, 4]])
+
+
+# --- cache_attention ---------------------------------------------------------
+def add_cache_attention(name, dt, q_shape, cache_shape, lens, table=None,
+                        causal=False, scale=None, dv=None):
+    dv = dv or q_shape[3]
+    q = randn(q_shape, dt)
+    kc = randn(cache_shape, dt)
+    vc = randn(cache_shape[:3] + (dv,), dt)
+    lens = i32(lens)
+    inputs = [(q, dt), (kc, dt), (vc, dt), (lens, "i32")]
+    paged = ""
+    if table is not None:
+        table = i32(table)
+        inputs.append((table, "i32"))
+        paged = f" block_table(%x4 : {T(table.shape, 'i32')})"
+    attrs = []
+    if causal:
+        attrs.append("causal")
+    if scale:
+        attrs.append(f"scale = {scale} : f32")
+    attr = " {" + ", ".join(attrs) + "}" if attrs else ""
+    out = q_shape[:3] + (dv,)
+    body = (f"%o = iolite.cache_attention %x0, %x1, %x2, %x3{paged}{attr} : "
+            f"{T(q.shape, dt)}, {T(kc.shape, dt)}, {T(vc.shape, dt)}, "
+            f"{T(lens.shape, 'i32')}")
+    table_ref = None if table is None else table
+    BATCH.add(name, body, inputs, [("o", T(out, dt))],
+              [cache_attention_ref(q, kc, vc, lens, table_ref, causal, scale)])
+
+
+for dt in ("f32", "f16"):
+    # Decode: one query, lengths 0 (zeros), 1, ragged, full; GQA 4/2.
+    add_cache_attention(f"decode_gqa_{dt}", dt, (4, 1, 4, 8), (4, 9, 2, 8),
+                        [0, 1, 5, 9], causal=True)
+add_cache_attention("decode_not_causal_dv", "f32", (3, 1, 2, 8), (3, 6, 1, 8),
+                    [6, 2, 1], dv=5, scale=0.3)
+# A step of 3 queries: sequence 2 (length 2) has a first query at position
+# -1, which sees no key.
+add_cache_attention("step_causal_bottom_right", "f32", (3, 3, 4, 8),
+                    (3, 7, 2, 8), [3, 7, 2], causal=True)
+add_cache_attention("step_not_causal", "f16", (2, 3, 2, 8), (2, 7, 2, 8),
+                    [4, 7])
+# Paged: pages out of order, garbage (-1, 99) past each sequence's pages.
+add_cache_attention("paged_decode_gqa", "f32", (3, 1, 4, 8), (10, 4, 2, 8),
+                    [5, 0, 12], table=[[7, 2, -1], [99, -1, -1], [0, 9, 4]],
+                    causal=True)
+add_cache_attention("paged_step_f16", "f16", (2, 2, 2, 8), (6, 3, 1, 8),
+                    [4, 9], table=[[5, 1, 99], [3, 0, 2]], causal=True)
+
+# One decode step as flash_attn_with_kvcache does it: append the new token
+# at the old lengths, then attend over the new lengths.
+kc = randn((3, 6, 2, 8), "f32")
+vc = randn((3, 6, 2, 8), "f32")
+knew = randn((3, 1, 2, 8), "f32")
+vnew = randn((3, 1, 2, 8), "f32")
+qnew = randn((3, 1, 4, 8), "f32")
+lens = i32([0, 2, 5])
+kc2, vc2 = append_ref(kc, vc, knew, vnew, lens)
+ct, nt, lt = T(kc.shape, "f32"), T(knew.shape, "f32"), T(lens.shape, "i32")
+BATCH.add("append_then_attend", f"""
+%c:2 = iolite.kv_cache_append %x0, %x1, %x2, %x3, %x4 : {ct}, {ct}, {nt}, {nt}, {lt}
+%o = iolite.cache_attention %x5, %c#0, %c#1, %x6 {{causal}}
+    : {T(qnew.shape, 'f32')}, {ct}, {ct}, {lt}""",
+          [(kc, "f32"), (vc, "f32"), (knew, "f32"), (vnew, "f32"),
+           (lens, "i32"), (qnew, "f32"), (lens + 1, "i32")],
+          [("o", T((3, 1, 4, 8), "f32"))],
+          [cache_attention_ref(qnew, kc2, vc2, lens + 1, causal=True)])
+
+
+# --- varlen_attention --------------------------------------------------------
+def add_varlen(name, dt, cuq, cuk, hq, hkv, d, causal=False, dv=None):
+    dv = dv or d
+    cuq, cuk = i32(cuq), i32(cuk)
+    q = randn((int(cuq[-1]), hq, d), dt)
+    k = randn((int(cuk[-1]), hkv, d), dt)
+    v = randn((int(cuk[-1]), hkv, dv), dt)
+    attr = " {causal}" if causal else ""
+    body = (f"%o = iolite.varlen_attention %x0, %x1, %x2, %x3, %x4{attr} : "
+            f"{T(q.shape, dt)}, {T(k.shape, dt)}, {T(v.shape, dt)}, "
+            f"{T(cuq.shape, 'i32')}, {T(cuk.shape, 'i32')}")
+    BATCH.add(name, body,
+              [(q, dt), (k, dt), (v, dt), (cuq, "i32"), (cuk, "i32")],
+              [("o", T((q.shape[0], hq, dv), dt))],
+              [varlen_ref(q, k, v, cuq, cuk, causal)])
+
+
+for dt in ("f32", "f16"):
+    # Unequal lengths, an empty query sequence, fewer queries than keys.
+    add_varlen(f"varlen_causal_gqa_{dt}", dt, [0, 3, 3, 7], [0, 5, 6, 11], 4,
+               2, 8, causal=True)
+add_varlen("varlen_not_causal", "f32", [0, 2, 6], [0, 3, 5], 2, 1, 8, dv=4)
+# More queries than keys: the first queries of the sequence see nothing.
+add_varlen("varlen_causal_short_keys", "f32", [0, 4, 5], [0, 2, 4], 2, 2, 8,
+           causal=True)
+add_varlen("varlen_prefill_equal", "f16", [0, 5, 12], [0, 5, 12], 2, 2, 8,
+           causal=True)
+
+
+@pytest.mark.parametrize("case", BATCH.names())
+def test_serving(case):
+    BATCH.check(case)
+
+
+# Batch, pool and table sizes as symbolic dims, specialized by iolite-run.
+SYMBOLIC = """
+func.func @decode(%q: tensor<?x1x4x8xf32> {iolite.dims = ["batch", "", "", ""]},
+                  %pool: tensor<?x4x2x8xf32> {iolite.dims = ["pages", "", "", ""]},
+                  %lens: tensor<?xi32> {iolite.dims = ["batch"]},
+                  %table: tensor<?x?xi32> {iolite.dims = ["batch", "blocks"]})
+    -> tensor<?x1x4x8xf32> {
+  %o = iolite.cache_attention %q, %pool, %pool, %lens
+      block_table(%table : tensor<?x?xi32>) {causal}
+      : tensor<?x1x4x8xf32>, tensor<?x4x2x8xf32>, tensor<?x4x2x8xf32>,
+        tensor<?xi32>
+  return %o : tensor<?x1x4x8xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("batch,pages,blocks", [(3, 5, 2), (1, 9, 3)])
+def test_symbolic_paged_decode(batch, pages, blocks):
+    q = randn((batch, 1, 4, 8), "f32")
+    pool = randn((pages, 4, 2, 8), "f32")
+    # Pages out of order (shared between sequences when the pool is small).
+    table = i32(np.resize(rng.permutation(pages), (batch, blocks)))
+    lens = i32(rng.integers(0, blocks * 4 + 1, batch))
+    _, outs, _, _ = iolite_run(
+        SYMBOLIC, [q, pool, lens, table],
+        extra_args=("--dim=batch=1..8,pages=1..64,blocks=1..16",))
+    assert_close(outs[0], cache_attention_ref(q, pool, pool, lens, table,
+                                              causal=True), "f32",
+                 f"symbolic paged decode {batch}x{pages}x{blocks}")
