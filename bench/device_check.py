@@ -10,7 +10,10 @@
 (examples/*/model.mlir) and the GPU harness's cases (gpu_harness.py) into
 bundles for the targets, compiles each bundle's launch code (NAME.c) into
 launch.so against a copy of libiolite_runtime.so, and writes DIR/prepare.json
-(what was prepared, from which commit, with which tolerances). DIR is then
+(what was prepared, from which commit, with which tolerances). Each
+example's model_dynamic.mlir is compiled once with symbolic batch and
+sequence, and run at DYN_SIZES against the cpu reference computed here (the
+steps "dynamic NAME BxS"). DIR is then
 all a GPU machine needs besides the checkout: no compiler, LLVM or C
 compiler is used there.
 
@@ -45,6 +48,9 @@ PASSED, FAILED, NOT_RUN = "passed", "FAILED", "not run"
 
 # numpy dtype names of the bundle element types (bf16 travels as its
 # uint16 bit pattern in .npy files, as in the tests).
+# The dynamic examples' bounds and the sizes their one bundle runs at.
+DYN_BOUNDS = "batch=1..4,seq=1..64"
+DYN_SIZES = [(1, 1), (2, 17), (4, 64)]
 NPY_DTYPES = {"f32": "float32", "f16": "float16", "bf16": "uint16",
               "i32": "int32", "i64": "int64", "i1": "bool"}
 
@@ -148,6 +154,62 @@ def prepare(a):
             "rtol": rtol, "atol": atol})
         print(f"prepared example {name} ({a.targets})")
 
+    # Each example's model_dynamic.mlir compiled once for every size
+    # within its bounds, run at several sizes; the expected outputs come
+    # from the cpu reference lowering here.
+    dynamic = []
+    import numpy as np
+    runner = build_dir() / "bin" / "iolite-run"
+    for name in find_examples(a.examples):
+        model = REPO / "examples" / name / "model_dynamic.mlir"
+        if not model.exists():
+            continue
+        bundle = out / "dynamic" / name
+        r = subprocess.run([str(compiler), str(model), f"--dim={DYN_BOUNDS}",
+                            f"--target={a.targets}", "-o", str(bundle)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SystemExit(f"error: iolite-compile {model}:\n{r.stderr}")
+        build_launch_library(bundle, bundle / "launch.so", lib)
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        order = [d["name"] for d in manifest["dims"]]
+        rtol, atol = MODEL_TOLERANCES[manifest["outputs"][0]["dtype"]]
+        for batch, seq in DYN_SIZES:
+            values = [{"batch": batch, "seq": seq}[n] for n in order]
+            folder = bundle / f"{batch}x{seq}"
+            folder.mkdir()
+            rng = np.random.default_rng(batch * 1000 + seq)
+            inputs = []
+            for i, t in enumerate(manifest["inputs"]):
+                shape = []
+                for d in t.get("dims", []) or [{"coeff": x, "exps": []}
+                                               for x in t["shape"]]:
+                    n = d["coeff"]
+                    for v, e in zip(values, d["exps"]):
+                        n *= v ** e
+                    shape.append(n)
+                x = (rng.standard_normal(shape) * 0.5).astype(
+                    NPY_DTYPES[t["dtype"]])
+                path = folder / f"in{i}.npy"
+                np.save(path, x)
+                inputs.append(path)
+            r = subprocess.run(
+                [str(runner), str(model), "--backend=cpu",
+                 f"--dim={DYN_BOUNDS}", f"--output-dir={folder / 'expected'}"]
+                + [f"--input={p}" for p in inputs],
+                capture_output=True, text=True)
+            if r.returncode != 0:
+                raise SystemExit(f"error: the cpu reference of {model} at "
+                                 f"{batch}x{seq}:\n{r.stderr}")
+            dynamic.append({
+                "name": f"{name} {batch}x{seq}", "bundle": f"dynamic/{name}",
+                "dims": values, "inputs": [rel(p) for p in inputs],
+                "expected": [rel(p) for p in sorted(
+                    (folder / "expected").glob("out*.npy"))],
+                "rtol": rtol, "atol": atol})
+        print(f"prepared dynamic {name} ({DYN_BOUNDS}, "
+              f"{len(DYN_SIZES)} sizes)")
+
     harness = []
     for shapes in [s for s in a.shapes.split(",") if s]:
         folder = out / f"harness-{shapes}"
@@ -164,6 +226,7 @@ def prepare(a):
                                             "HEAD"),
             "dirty": bool(dirty), "targets": a.targets.split(","),
             "ptxas": ptxas_version(), "examples": examples,
+            "dynamic": dynamic,
             "harness": harness,
             "harness_tolerance": {"f16": list(MODEL_TOLERANCES["f16"])}}
     (out / "prepare.json").write_text(json.dumps(info, indent=1))
@@ -240,31 +303,38 @@ def example(a):
     if len(a.expect) != len(bundle.outputs):
         raise SystemExit(f"{len(a.expect)} expected outputs for "
                          f"{len(bundle.outputs)} bundle outputs")
+    dims = [int(v) for v in a.dims.split(",")] if a.dims else None
     in_ptrs = []
     for x, t, p in zip(ins, bundle.inputs, a.input):
-        if list(x.shape) != t["shape"] or x.dtype != NPY_DTYPES[t["dtype"]]:
+        shape = bundle.shape_at(t, dims)
+        if list(x.shape) != shape or x.dtype != NPY_DTYPES[t["dtype"]]:
             raise SystemExit(f"{p}: {x.dtype}{list(x.shape)}, the bundle "
-                             f"takes {t['dtype']}{t['shape']}")
+                             f"takes {t['dtype']}{shape}")
         ptr = dev.malloc(x.nbytes)
         dev.h2d(ptr, np.ascontiguousarray(x).tobytes())
         in_ptrs.append(ptr)
-    out_ptrs = [dev.malloc(t["bytes"]) for t in bundle.outputs]
+    out_shapes = [bundle.shape_at(t, dims) for t in bundle.outputs]
+    out_bytes = [int(np.prod(s)) * np.dtype(NPY_DTYPES[t["dtype"]]).itemsize
+                 for s, t in zip(out_shapes, bundle.outputs)]
+    out_ptrs = [dev.malloc(max(1, n)) for n in out_bytes]
     ws = dev.malloc(bundle.workspace_bytes) if bundle.workspace_bytes \
         else None
     times = []
     for _ in range(a.iters):
         t0 = time.perf_counter()
-        bundle.run(in_ptrs, out_ptrs, ws)
+        bundle.run(in_ptrs, out_ptrs, ws, dims=dims)
         dev.synchronize()
         times.append(time.perf_counter() - t0)
     outputs = []
     ok = True
-    for ptr, t, path in zip(out_ptrs, bundle.outputs, a.expect):
-        got = as_f64(to_host_array(dev.d2h(ptr, t["bytes"]), t), t["dtype"])
+    for ptr, t, n, shape, path in zip(out_ptrs, bundle.outputs, out_bytes,
+                                      out_shapes, a.expect):
+        got = as_f64(to_host_array(dev.d2h(ptr, n), dict(t, shape=shape)),
+                     t["dtype"])
         want = np.load(path)
-        if list(want.shape) != t["shape"]:
+        if list(want.shape) != shape:
             raise SystemExit(f"{path}: shape {list(want.shape)}, the bundle "
-                             f"gives {t['shape']}")
+                             f"gives {shape}")
         want = as_f64(want, t["dtype"])
         bad = ~np.isclose(got, want, rtol=a.rtol, atol=a.atol)
         bad |= ~np.isfinite(got)
@@ -549,6 +619,31 @@ def finish(check, a, out, report, only):
         except (KeyError, TypeError, ValueError) as err:
             check.record(step, FAILED, f"unparsable result: {err!r}", secs)
 
+    for e in prep.get("dynamic", []):
+        step = f"dynamic {e['name']}"
+        if "examples" not in only:
+            check.record(step, NOT_RUN, "not selected (--only)")
+            continue
+        bundle = Path(a.dir) / e["bundle"]
+        args = [sys.executable, str(HERE / "device_check.py"), "example",
+                f"--device={device}", f"--bundle={bundle}",
+                f"--launch={bundle / 'launch.so'}", f"--rtol={e['rtol']}",
+                f"--atol={e['atol']}", "--iters=1",
+                "--dims=" + ",".join(str(v) for v in e["dims"])]
+        args += [f"--input={from_repo(p)}" for p in e["inputs"]]
+        args += [f"--expect={from_repo(p)}" for p in e["expected"]]
+        data, err, secs = check.sub(step, args, a.example_timeout, env)
+        if err == "budget":
+            continue
+        if err:
+            check.record(step, FAILED, err, secs)
+            continue
+        report["examples"][f"dynamic {e['name']}"] = data
+        try:
+            judge_example(check, step, data, e, secs)
+        except (KeyError, TypeError, ValueError) as err:
+            check.record(step, FAILED, f"unparsable result: {err!r}", secs)
+
     report["harness"] = {}
     for entry in prep["harness"]:
         if "harness" not in only:
@@ -612,6 +707,8 @@ def main(argv=None):
     e.add_argument("--rtol", type=float, required=True)
     e.add_argument("--atol", type=float, required=True)
     e.add_argument("--iters", type=int, default=5)
+    e.add_argument("--dims", help="the symbols' values, comma-separated "
+                   "(a bundle compiled for symbolic dims)")
     t = sub.add_parser("time-bundles")
     t.add_argument("--device", required=True)
     t.add_argument("--bundles", required=True)

@@ -7,7 +7,8 @@
 #                       [--only=examples,harness] [--budget-s=450]
 #
 # Runs every example (examples/*: model.mlir, inputs/*.npy against
-# expected/*.npy, the test suite's model tolerances) and the GPU harness's
+# expected/*.npy, the test suite's model tolerances), each example's
+# model_dynamic.mlir compiled once and run at three sizes, and the GPU harness's
 # cases (bench/gpu_harness.py: attention and matmul against PyTorch, TFLOP/s)
 # through the runtime's CUDA backend, in under 8 minutes, and writes
 # device_check.json and device_check.log.

@@ -235,8 +235,12 @@ class Bundle:
         self._unload.argtypes = [vp]
         self._run_v = getattr(self.lib, f"{self.name}_run_v")
         self._run_v.restype = ctypes.c_int
-        self._run_v.argtypes = [vp, ctypes.POINTER(vp), ctypes.POINTER(vp),
-                                vp, vp]
+        # A bundle compiled for symbolic dims takes their values first
+        # (docs/dynamic-shapes.md).
+        self.dims = self.manifest.get("dims", [])
+        self._run_v.argtypes = (
+            [vp] + ([ctypes.POINTER(ctypes.c_int64)] if self.dims else []) +
+            [ctypes.POINTER(vp), ctypes.POINTER(vp), vp, vp])
         self.model = ctypes.c_void_p()
         rt.check(self._load(device.handle, ctypes.byref(self.model)),
                  f"{self.name}_load on {device.backend}")
@@ -253,12 +257,31 @@ class Bundle:
     def workspace_bytes(self):
         return self.manifest.get("workspace_bytes", 0)
 
-    def run(self, input_ptrs, output_ptrs, workspace_ptr, stream=None):
-        """One NAME_run_v call with device pointers (ints)."""
+    def shape_at(self, tensor, dims):
+        """A manifest tensor's shape at the symbols' values `dims`."""
+        if "dims" not in tensor:
+            return list(tensor["shape"])
+        shape = []
+        for d in tensor["dims"]:
+            n = d["coeff"]
+            for v, e in zip(dims, d["exps"]):
+                n *= v ** e
+            shape.append(n)
+        return shape
+
+    def run(self, input_ptrs, output_ptrs, workspace_ptr, stream=None,
+            dims=None):
+        """One NAME_run_v call with device pointers (ints); `dims`, the
+        symbols' values, for a bundle with symbolic dims."""
         ins = (ctypes.c_void_p * max(1, len(input_ptrs)))(*input_ptrs)
         outs = (ctypes.c_void_p * max(1, len(output_ptrs)))(*output_ptrs)
+        args = [self.model]
+        if self.dims:
+            if dims is None or len(dims) != len(self.dims):
+                raise ValueError(f"{self.name} takes {len(self.dims)} dims")
+            args.append((ctypes.c_int64 * len(dims))(*dims))
         self.device.rt.check(
-            self._run_v(self.model, ins, outs, workspace_ptr, stream),
+            self._run_v(*args, ins, outs, workspace_ptr, stream),
             f"{self.name}_run")
 
     def allocate_and_fill(self, seed=0, int_high=None):

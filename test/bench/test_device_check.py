@@ -60,6 +60,12 @@ def steps(report):
 
 def test_prepare_writes_what_the_device_needs(prepared):
     info = json.loads((prepared / "prepare.json").read_text())
+    dynamic = info["dynamic"]
+    assert [d["name"] for d in dynamic] == [
+        f"{EXAMPLE} 1x1", f"{EXAMPLE} 2x17", f"{EXAMPLE} 4x64"]
+    assert all(d["bundle"] == f"dynamic/{EXAMPLE}" and d["expected"]
+               for d in dynamic)
+    assert (prepared / "dynamic" / EXAMPLE / "launch.so").exists()
     assert info["targets"] == ["emu-sm_90a"] and info["commit"]
     (example,) = info["examples"]
     assert example["name"] == EXAMPLE
@@ -82,10 +88,17 @@ def test_emu_run_passes_and_reports(prepared, tmp_path):
     assert report["backend"] == "emu"
     assert report["prepared"]["targets"] == ["emu-sm_90a"]
     assert report["device"]["gpu"] == "emulator (emu-sm_90a)"
-    assert report["summary"] == {"passed": 5, "FAILED": 0, "not run": 0}
+    # device, the example, its dynamic model at 3 sizes, 3 harness cases.
+    assert report["summary"] == {"passed": 8, "FAILED": 0, "not run": 0}
     s = steps(report)
     assert s["device"]["status"] == "passed"
     assert s[f"example {EXAMPLE}"]["status"] == "passed"
+    # One bundle of model_dynamic.mlir at every prepared size, against the
+    # cpu reference computed when it was prepared.
+    for size in ("1x1", "2x17", "4x64"):
+        assert s[f"dynamic {EXAMPLE} {size}"]["status"] == "passed"
+        dyn = report["examples"][f"dynamic {EXAMPLE} {size}"]
+        assert dyn["ok"] and dyn["outputs"][0]["mismatches"] == 0
     ex = report["examples"][EXAMPLE]
     assert ex["ok"] and ex["outputs"][0]["mismatches"] == 0
     assert ex["median_ms"] > 0
