@@ -11,6 +11,9 @@ from iolite_testing import FLOAT_TYPES, Batch, round_to, tensor_type as T
 
 rng = np.random.default_rng(5)
 BATCH = Batch("state_space")
+# The ops that take and return their state: cpu only, as no GPU kernel
+# generates them yet (docs/inference-ops.md); test_ssm_emu.py runs BATCH.
+STATE_BATCH = Batch("state_space_with_state")
 
 
 def f64(x):
@@ -68,7 +71,7 @@ for dt in ("f32", "f16"):
     zeros = np.zeros((2, 6, 3))
     x1, x2 = x[..., :5], x[..., 5:]
     st, bt = T((2, 6, 3), dt), T(b.shape, dt)
-    BATCH.add(f"conv1d_state_two_chunks_{dt}", f"""
+    STATE_BATCH.add(f"conv1d_state_two_chunks_{dt}", f"""
 %a, %s1 = iolite.conv1d_with_state %x0, %x2, %x4 bias(%x3 : {bt}) activation = silu
     : {T(x1.shape, dt)}, {T(w.shape, dt)}, {st}
 %c, %s2 = iolite.conv1d_with_state %x1, %x2, %s1 bias(%x3 : {bt}) activation = silu
@@ -85,7 +88,7 @@ for dt in ("f32", "f16"):
         steps.append(f"%y{t + 1}, %s{t + 1} = iolite.conv1d_with_state "
                      f"%x{t}, %x4, {prev} : {T((2, 6, 1), dt)}, "
                      f"{T(w.shape, dt)}, {st}")
-    BATCH.add(f"conv1d_state_decode_steps_{dt}", "\n".join(steps),
+    STATE_BATCH.add(f"conv1d_state_decode_steps_{dt}", "\n".join(steps),
               [(x[..., t:t + 1], dt) for t in range(3)] + [(s0, dt), (w, dt)],
               [(f"y{t + 1}", T((2, 6, 1), dt)) for t in range(3)] +
               [("s3", st)],
@@ -181,7 +184,7 @@ for dt in ("f32", "f16"):
     first, rest = np.s_[..., :cut], np.s_[..., cut:]
     opts = (f"D(%x6 : {T(d.shape, 'f32')}) z(%x{{z}} : {{zt}}) "
             f"delta_bias(%x8 : {T(db.shape, 'f32')}) {{{{delta_softplus}}}}")
-    BATCH.add(f"scan_state_two_chunks_{dt}", f"""
+    STATE_BATCH.add(f"scan_state_two_chunks_{dt}", f"""
 %a, %h1 = iolite.selective_scan_with_state %x0, %x1, %x2, %x3, %x4, %x5
     {opts.format(z=7, zt=T((batch, dim, cut), dt))}
     : {scan_types(dt, batch, dim, n, cut)}
@@ -213,7 +216,7 @@ for dt in ("f32", "f16"):
             f"{scan_types(dt, batch, dim, n, 1)}")
         sl = np.s_[..., t:t + 1]
         inputs += [(u[sl], dt), (delta[sl], dt), (bm[sl], dt), (cm[sl], dt)]
-    BATCH.add(f"scan_state_decode_steps_{dt}", "\n".join(body), inputs,
+    STATE_BATCH.add(f"scan_state_decode_steps_{dt}", "\n".join(body), inputs,
               [(f"y{t + 1}", T((batch, dim, 1), dt)) for t in range(steps)] +
               [(f"h{steps}", T((batch, dim, n), "f32"))],
               [y[..., t:t + 1] for t in range(steps)] + [h])
@@ -338,3 +341,8 @@ BATCH.add("long_conv_short_filter",
 @pytest.mark.parametrize("case", BATCH.names())
 def test_state_space(case):
     BATCH.check(case)
+
+
+@pytest.mark.parametrize("case", STATE_BATCH.names())
+def test_state_space_with_state(case):
+    STATE_BATCH.check(case)
