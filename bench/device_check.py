@@ -114,7 +114,7 @@ def ptxas_version():
 
 
 def prepare(a):
-    from iolite_bundle import build_launch_library
+    from iolite_bundle import build_launch_library, shape_at
     import gpu_harness
     # The one tolerance table of the test suite.
     sys.path.insert(0, str(REPO / "test" / "python"))
@@ -181,14 +181,7 @@ def prepare(a):
             rng = np.random.default_rng(batch * 1000 + seq)
             inputs = []
             for i, t in enumerate(manifest["inputs"]):
-                shape = []
-                for d in t.get("dims", []) or [{"coeff": x, "exps": []}
-                                               for x in t["shape"]]:
-                    n = d["coeff"]
-                    for v, e in zip(values, d["exps"]):
-                        n *= v ** e
-                    shape.append(n)
-                x = (rng.standard_normal(shape) * 0.5).astype(
+                x = (rng.standard_normal(shape_at(t, values)) * 0.5).astype(
                     NPY_DTYPES[t["dtype"]])
                 path = folder / f"in{i}.npy"
                 np.save(path, x)
@@ -293,7 +286,7 @@ def as_f64(x, dtype):
 def example(a):
     """One example bundle on the device against its expected outputs."""
     import numpy as np
-    from iolite_bundle import Bundle, Device
+    from iolite_bundle import Bundle, Device, shape_at
     dev = Device(a.device)
     bundle = Bundle(a.bundle, dev, a.launch)
     ins = [np.load(p) for p in a.input]
@@ -306,14 +299,14 @@ def example(a):
     dims = [int(v) for v in a.dims.split(",")] if a.dims else None
     in_ptrs = []
     for x, t, p in zip(ins, bundle.inputs, a.input):
-        shape = bundle.shape_at(t, dims)
+        shape = shape_at(t, dims)
         if list(x.shape) != shape or x.dtype != NPY_DTYPES[t["dtype"]]:
             raise SystemExit(f"{p}: {x.dtype}{list(x.shape)}, the bundle "
                              f"takes {t['dtype']}{shape}")
         ptr = dev.malloc(x.nbytes)
         dev.h2d(ptr, np.ascontiguousarray(x).tobytes())
         in_ptrs.append(ptr)
-    out_shapes = [bundle.shape_at(t, dims) for t in bundle.outputs]
+    out_shapes = [shape_at(t, dims) for t in bundle.outputs]
     out_bytes = [int(np.prod(s)) * np.dtype(NPY_DTYPES[t["dtype"]]).itemsize
                  for s, t in zip(out_shapes, bundle.outputs)]
     out_ptrs = [dev.malloc(max(1, n)) for n in out_bytes]
@@ -594,9 +587,15 @@ def finish(check, a, out, report, only):
                  f"{probe_info['arch']}{driver}, PyTorch "
                  f"{probe_info.get('torch') or 'absent'}", secs)
 
+    # The examples, then each dynamic model at its prepared sizes (one
+    # bundle, the symbols' values passed with --dims).
     report["examples"] = {}
-    for e in prep["examples"]:
-        step = f"example {e['name']}"
+    runs = [(f"example {e['name']}", e["name"], e, a.example_iters, [])
+            for e in prep["examples"]]
+    runs += [(f"dynamic {e['name']}", f"dynamic {e['name']}", e, 1,
+              ["--dims=" + ",".join(str(v) for v in e["dims"])])
+             for e in prep.get("dynamic", [])]
+    for step, key, e, iters, extra in runs:
         if "examples" not in only:
             check.record(step, NOT_RUN, "not selected (--only)")
             continue
@@ -604,7 +603,7 @@ def finish(check, a, out, report, only):
         args = [sys.executable, str(HERE / "device_check.py"), "example",
                 f"--device={device}", f"--bundle={bundle}",
                 f"--launch={bundle / 'launch.so'}", f"--rtol={e['rtol']}",
-                f"--atol={e['atol']}", f"--iters={a.example_iters}"]
+                f"--atol={e['atol']}", f"--iters={iters}"] + extra
         args += [f"--input={from_repo(p)}" for p in e["inputs"]]
         args += [f"--expect={from_repo(p)}" for p in e["expected"]]
         data, err, secs = check.sub(step, args, a.example_timeout, env)
@@ -613,32 +612,7 @@ def finish(check, a, out, report, only):
         if err:
             check.record(step, FAILED, err, secs)
             continue
-        report["examples"][e["name"]] = data
-        try:
-            judge_example(check, step, data, e, secs)
-        except (KeyError, TypeError, ValueError) as err:
-            check.record(step, FAILED, f"unparsable result: {err!r}", secs)
-
-    for e in prep.get("dynamic", []):
-        step = f"dynamic {e['name']}"
-        if "examples" not in only:
-            check.record(step, NOT_RUN, "not selected (--only)")
-            continue
-        bundle = Path(a.dir) / e["bundle"]
-        args = [sys.executable, str(HERE / "device_check.py"), "example",
-                f"--device={device}", f"--bundle={bundle}",
-                f"--launch={bundle / 'launch.so'}", f"--rtol={e['rtol']}",
-                f"--atol={e['atol']}", "--iters=1",
-                "--dims=" + ",".join(str(v) for v in e["dims"])]
-        args += [f"--input={from_repo(p)}" for p in e["inputs"]]
-        args += [f"--expect={from_repo(p)}" for p in e["expected"]]
-        data, err, secs = check.sub(step, args, a.example_timeout, env)
-        if err == "budget":
-            continue
-        if err:
-            check.record(step, FAILED, err, secs)
-            continue
-        report["examples"][f"dynamic {e['name']}"] = data
+        report["examples"][key] = data
         try:
             judge_example(check, step, data, e, secs)
         except (KeyError, TypeError, ValueError) as err:

@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from common import REPO, WORK, build_dir, log, provenance
+from iolite_bundle import shape_at
 
 TARGET = "emu-sm_90a"
 SEQ_BOUND = 64
@@ -33,22 +34,11 @@ def _iolite():
     return iolite
 
 
-def _shape(dims_json, values):
-    shape = []
-    for d in dims_json:
-        v = d["coeff"]
-        for value, e in zip(values, d["exps"]):
-            v *= value ** e
-        shape.append(v)
-    return shape
-
-
 def _inputs(bundle, values, rng):
     """Random inputs at the symbols' `values` (manifest order)."""
     arrays = []
     for t in bundle.manifest["inputs"]:
-        shape = _shape(t["dims"], values) if "dims" in t else t["shape"]
-        a = rng.standard_normal(shape).astype(np.float32) * 0.5
+        a = rng.standard_normal(shape_at(t, values)).astype(np.float32) * 0.5
         arrays.append(a.astype(np.float16) if t["dtype"] == "f16" else a)
     return arrays
 

@@ -204,6 +204,20 @@ def build_launch_library(bundle_dir, out_so, runtime_path):
                             proc.stderr)
 
 
+def shape_at(tensor, dims):
+    """A manifest tensor's shape at the symbols' values `dims` (manifest
+    order): each symbolic dim is coeff * prod(dims[i] ** exps[i])."""
+    if "dims" not in tensor:
+        return list(tensor["shape"])
+    shape = []
+    for d in tensor["dims"]:
+        n = d["coeff"]
+        for v, e in zip(dims, d["exps"]):
+            n *= v ** e
+        shape.append(n)
+    return shape
+
+
 class Bundle:
     """A bundle's launch code loaded on one device.
 
@@ -256,18 +270,6 @@ class Bundle:
     @property
     def workspace_bytes(self):
         return self.manifest.get("workspace_bytes", 0)
-
-    def shape_at(self, tensor, dims):
-        """A manifest tensor's shape at the symbols' values `dims`."""
-        if "dims" not in tensor:
-            return list(tensor["shape"])
-        shape = []
-        for d in tensor["dims"]:
-            n = d["coeff"]
-            for v, e in zip(dims, d["exps"]):
-                n *= v ** e
-            shape.append(n)
-        return shape
 
     def run(self, input_ptrs, output_ptrs, workspace_ptr, stream=None,
             dims=None):
