@@ -760,26 +760,24 @@ class Graph:
                        delta_bias=None, delta_softplus=False, name=None):
         """Mamba-1 selective scan: u, delta, z [B, D, L], A [D, N], B and C
         [B, N, L], D and delta_bias [D]."""
-        main = [self._check_value(t) for t in (u, delta, A, B, C)]
-        optional = [("D", D), ("z", z), ("delta_bias", delta_bias)]
-        ops = main + [self._check_value(t) for _, t in optional
-                      if t is not None]
-        attrs = _attr_dict([("delta_softplus", delta_softplus)])
-
-        def render(r):
-            opt = "".join(f" {n}({r(t)} : {t.type})" for n, t in optional
-                          if t is not None)
-            return (f"iolite.selective_scan "
-                    f"{', '.join(r(t) for t in main)}{opt}{attrs} : "
-                    f"{', '.join(str(t.type) for t in main)}")
-        return self._emit("selective_scan", ops, render, name)[0]
+        return self._selective_scan("selective_scan", (u, delta, A, B, C),
+                                    D, z, delta_bias, delta_softplus, name,
+                                    1)[0]
 
     def selective_scan_with_state(self, u, delta, A, B, C, state, D=None,
                                   z=None, delta_bias=None,
                                   delta_softplus=False, name=None):
         """selective_scan from `state` (f32 [B, D, N]); returns (y,
         final_state). L = 1 is the decode step."""
-        main = [self._check_value(t) for t in (u, delta, A, B, C, state)]
+        return tuple(self._selective_scan(
+            "selective_scan_with_state", (u, delta, A, B, C, state), D, z,
+            delta_bias, delta_softplus, name, 2))
+
+    def _selective_scan(self, op, operands, D, z, delta_bias,
+                        delta_softplus, name, num_results):
+        """The two scan ops: their operands, then the optional D, z and
+        delta_bias, and the delta_softplus flag."""
+        main = [self._check_value(t) for t in operands]
         optional = [("D", D), ("z", z), ("delta_bias", delta_bias)]
         ops = main + [self._check_value(t) for _, t in optional
                       if t is not None]
@@ -788,11 +786,10 @@ class Graph:
         def render(r):
             opt = "".join(f" {n}({r(t)} : {t.type})" for n, t in optional
                           if t is not None)
-            return (f"iolite.selective_scan_with_state "
+            return (f"iolite.{op} "
                     f"{', '.join(r(t) for t in main)}{opt}{attrs} : "
                     f"{', '.join(str(t.type) for t in main)}")
-        return tuple(self._emit("selective_scan_with_state", ops, render,
-                                name, num_results=2))
+        return self._emit(op, ops, render, name, num_results=num_results)
 
     # Serving ----------------------------------------------------------------
     def kv_cache_append(self, k_cache, v_cache, key, value, cache_seqlens,
