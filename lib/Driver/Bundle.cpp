@@ -6,11 +6,12 @@
 
 #include "iolite/Driver/Bundle.h"
 
+#include "iolite/Runtime/BundleRunner.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -272,15 +273,6 @@ static std::string shapeList(ArrayRef<int64_t> shape) {
 //===----------------------------------------------------------------------===//
 // The weights side file
 //===----------------------------------------------------------------------===//
-
-/// Bytes of one element of a manifest dtype (i1 is stored as a byte).
-static int64_t elementBytes(StringRef dtype) {
-  return llvm::StringSwitch<int64_t>(dtype)
-      .Cases({"f16", "bf16"}, 2)
-      .Cases({"f32", "i32"}, 4)
-      .Case("i64", 8)
-      .Default(1);
-}
 
 /// The C expression of a symbolic size over `const int64_t *dims`.
 static std::string dimC(const BundleDim &d) {
@@ -670,7 +662,9 @@ static void writeDimFunctions(const BundleModel &m, llvm::raw_ostream &os) {
       // Static tensors keep their byte count; symbolic ones multiply their
       // dims by the element size.
       BundleDim bytes;
-      bytes.coeff = t.dims.empty() ? t.bytes : elementBytes(t.dtype);
+      bytes.coeff = t.dims.empty()
+                        ? t.bytes
+                        : static_cast<int64_t>(::iolite::dtypeBytes(t.dtype));
       bytes.exps.assign(numDims, 0);
       for (const BundleDim &d : t.dims) {
         bytes.coeff *= d.coeff;
