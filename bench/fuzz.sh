@@ -166,5 +166,15 @@ for r in rows:
     for p in r["reproducers"]:
         print("fuzz.sh: %s found %s\n  replay: iolite-%s-fuzzer %s" %
               (r["target"], p, r["target"], p))
+    if r["exit_status"] != 0:
+        # The sanitizer's report and the input (base64), for a log that
+        # outlives the machine (CI).
+        log = open(os.path.join(cache, r["target"], "fuzz.log"),
+                   errors="replace").read().splitlines()
+        first = next((i for i, l in enumerate(log)
+                      if re.search(r"ERROR: |runtime error: |==\d+== ", l)),
+                     max(0, len(log) - 40))
+        print("fuzz.sh: %s's report:\n%s" %
+              (r["target"], "\n".join("  " + l for l in log[first:first + 60])))
 sys.exit(1 if failed else 0)
 EOF

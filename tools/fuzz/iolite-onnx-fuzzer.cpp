@@ -5,8 +5,9 @@
 //===----------------------------------------------------------------------===//
 //
 // libFuzzer target for iolite-import on a binary ModelProto: the bytes are
-// parsed by protobuf and imported into the iolite dialect, and an imported
-// module is verified. The model "lives" in a folder that does not exist, so
+// parsed by protobuf and imported into the iolite dialect (once with static
+// shapes, once keeping symbolic dims dynamic), and an imported module is
+// verified. The model "lives" in a folder that does not exist, so
 // external data never reads a real file.
 //
 //===----------------------------------------------------------------------===//
@@ -23,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <utility>
 
 using namespace mlir;
 
@@ -40,13 +42,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   llvm::MemoryBufferRef buffer(
       llvm::StringRef(reinterpret_cast<const char *>(data), size),
       "/nonexistent/iolite-fuzz/model.onnx");
-  iolite::ONNXImportOptions options;
-  // Symbolic dims get a small value; folding stays cheap per input.
-  options.maxFoldElements = 1 << 16;
-  OwningOpRef<ModuleOp> module = iolite::importONNXModel(
-      buffer, iolite::ONNXFormat::Binary, &context, options);
-  // The importer promises verified IR: anything else is a bug.
-  if (module && failed(verify(*module)))
-    std::abort();
+  // Twice: with static shapes (a symbolic dim is an error), then with every
+  // symbolic dim kept dynamic within bounds, as `--dim NAME=1..8` does.
+  // Folding stays cheap per input.
+  for (bool dynamic : {false, true}) {
+    iolite::ONNXImportOptions options;
+    options.maxFoldElements = 1 << 16;
+    if (dynamic)
+      options.otherDimBounds = std::make_pair(int64_t(1), int64_t(8));
+    OwningOpRef<ModuleOp> module = iolite::importONNXModel(
+        buffer, iolite::ONNXFormat::Binary, &context, options);
+    // The importer promises verified IR: anything else is a bug.
+    if (module && failed(verify(*module)))
+      std::abort();
+  }
   return 0;
 }

@@ -105,7 +105,7 @@ FailureOr<bool> foldUnary(NodeContext &ctx, double (*ffn)(double),
   if (failed(type))
     return failure();
   std::optional<SmallVector<HostTensor>> in =
-      ctx.foldableInputs(type->getNumElements());
+      ctx.foldableInputs(numElementsOf(type->getShape()));
   if (!in)
     return false;
   HostTensor r = (*in)[0];
@@ -663,7 +663,7 @@ LogicalResult castInput(NodeContext &ctx, Type to) {
   if (failed(type))
     return failure();
   if (std::optional<SmallVector<HostTensor>> in =
-          ctx.foldableInputs(type->getNumElements())) {
+          ctx.foldableInputs(numElementsOf(type->getShape()))) {
     ctx.setOutput(0, castHost((*in)[0], to).toAttr());
     return success();
   }

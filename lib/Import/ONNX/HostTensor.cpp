@@ -8,6 +8,9 @@
 
 #include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/APInt.h"
+#include "llvm/ADT/STLExtras.h"
+
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::iolite::onnx_import;
@@ -21,9 +24,12 @@ mlir::iolite::onnx_import::stridesOf(ArrayRef<int64_t> shape) {
 }
 
 int64_t mlir::iolite::onnx_import::numElementsOf(ArrayRef<int64_t> shape) {
+  if (llvm::any_of(shape, ShapedType::isDynamic))
+    return ShapedType::kDynamic;
   int64_t n = 1;
   for (int64_t d : shape)
-    n *= d;
+    if (__builtin_mul_overflow(n, d, &n))
+      return std::numeric_limits<int64_t>::max();
   return n;
 }
 

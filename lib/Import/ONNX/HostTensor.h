@@ -65,7 +65,8 @@ struct HostTensor {
 /// Row-major strides of `shape`.
 SmallVector<int64_t> stridesOf(ArrayRef<int64_t> shape);
 
-/// The product of `shape`'s dims.
+/// The product of `shape`'s dims: ShapedType::kDynamic when a dim is
+/// symbolic, INT64_MAX when the product overflows (never foldable).
 int64_t numElementsOf(ArrayRef<int64_t> shape);
 
 /// The product of `shape`'s dims, or nullopt when a dim is negative or the

@@ -555,7 +555,7 @@ bool foldReduce(NodeContext &ctx, Reduction kind, RankedTensorType type,
       kind != Reduction::Prod)
     return false;
   std::optional<SmallVector<HostTensor>> in =
-      ctx.foldableInputs(type.getNumElements());
+      ctx.foldableInputs(numElementsOf(type.getShape()));
   if (!in)
     return false;
   const HostTensor &x = (*in)[0];

@@ -98,7 +98,12 @@ std::string mlir::iolite::onnx_import::onnxTypeName(Type type) {
 std::string mlir::iolite::onnx_import::shapeString(ArrayRef<int64_t> shape) {
   std::string s = "[";
   llvm::raw_string_ostream os(s);
-  llvm::interleaveComma(shape, os);
+  llvm::interleaveComma(shape, os, [&](int64_t d) {
+    if (ShapedType::isDynamic(d))
+      os << "?";
+    else
+      os << d;
+  });
   os << "]";
   return s;
 }
@@ -256,7 +261,8 @@ bool NodeContext::allInputsConstant() {
 
 std::optional<SmallVector<HostTensor>>
 NodeContext::foldableInputs(int64_t resultElements) {
-  if (!allInputsConstant() || resultElements > importer.options.maxFoldElements)
+  if (!allInputsConstant() || resultElements < 0 ||
+      resultElements > importer.options.maxFoldElements)
     return std::nullopt;
   for (unsigned i = 0; i < numInputs(); ++i)
     if (hasInput(i) &&
@@ -676,7 +682,7 @@ FailureOr<RankedTensorType> GraphImporter::inputType(const ValueInfo &info) {
       shape.push_back(it->second);
       continue;
     }
-    if (options.dimBounds.count(dim.param)) {
+    if (options.dimBounds.count(dim.param) || options.otherDimBounds) {
       shape.push_back(ShapedType::kDynamic);
       continue;
     }
@@ -779,6 +785,30 @@ LogicalResult GraphImporter::importNode(const Node &node, unsigned index) {
       return nctx.emitError() << "output '" << name
                               << "' is already defined (ONNX values are "
                                  "assigned once)";
+  }
+  // Converters read their inputs' shapes to fold, to infer reshapes and to
+  // count elements; those below are written for symbolic (`?`) dims, the
+  // rest would need every dim to be known.
+  static constexpr llvm::StringLiteral kSymbolicOk =
+      " Add Sub Mul Div Pow Mod Max Min Sum Mean Equal Less LessOrEqual"
+      " Greater GreaterOrEqual And Or Xor Not Where Sqrt Reciprocal Exp Log"
+      " Tanh Erf Sigmoid Softplus Sin Cos Neg Abs Relu Floor Ceil Round Sign"
+      " Cast CastLike Identity Clip LeakyRelu PRelu Elu Selu Celu HardSigmoid"
+      " HardSwish Softsign ThresholdedRelu Mish Tan IsNaN IsInf Shrink MatMul"
+      " Gemm Softmax LogSoftmax LayerNormalization ReduceSum ReduceMean"
+      " ReduceMax ReduceMin Transpose ";
+  if (!kSymbolicOk.contains(" " + node.opType + " ")) {
+    for (unsigned i = 0; i < nctx.numInputs(); ++i) {
+      if (!nctx.hasInput(i))
+        continue;
+      FailureOr<RankedTensorType> t = nctx.inputType(i);
+      if (succeeded(t) && !t->hasStaticShape())
+        return nctx.emitUnsupported()
+               << "input " << i << " ('" << node.inputs[i]
+               << "') has symbolic dims " << shapeString(t->getShape())
+               << "; this op needs them known: give them values with "
+                  "--dim NAME=N";
+    }
   }
   const llvm::StringMap<ConvertFn> &converters = getConverters();
   auto it = converters.find(node.opType);
@@ -938,7 +968,9 @@ OwningOpRef<ModuleOp> GraphImporter::import() {
       StringRef symbol = cast<StringAttr>(a).getValue();
       if (symbol.empty() || !usedSymbols.insert(symbol).second)
         continue;
-      auto [lo, hi] = options.dimBounds.lookup(symbol);
+      auto it = options.dimBounds.find(symbol);
+      auto [lo, hi] = it != options.dimBounds.end() ? it->getValue()
+                                                    : *options.otherDimBounds;
       bounds.push_back(
           builder.getNamedAttr(symbol, builder.getDenseI64ArrayAttr({lo, hi})));
     }

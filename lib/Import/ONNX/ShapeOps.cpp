@@ -320,8 +320,9 @@ LogicalResult convertReshape(NodeContext &ctx) {
     } else if (d < -1) {
       return ctx.emitError()
              << "shape " << shapeString(*spec) << " has a negative dim";
-    } else {
-      known *= d;
+    } else if (__builtin_mul_overflow(known, d, &known)) {
+      return ctx.emitError() << "shape " << shapeString(*spec)
+                             << " has more elements than int64_t counts";
     }
     shape.push_back(d);
   }
@@ -467,7 +468,7 @@ LogicalResult convertConcat(NodeContext &ctx) {
   int64_t axis =
       axisAttr->i < 0 ? axisAttr->i + resultType.getRank() : axisAttr->i;
   if (std::optional<SmallVector<HostTensor>> in =
-          ctx.foldableInputs(resultType.getNumElements())) {
+          ctx.foldableInputs(numElementsOf(resultType.getShape()))) {
     HostTensor r =
         HostTensor::zeros(resultType.getElementType(), resultType.getShape());
     // Copy row blocks: `outer` blocks of each input's axis*inner elements.
@@ -888,7 +889,7 @@ LogicalResult convertTrilu(NodeContext &ctx) {
     return *upper ? j - i >= k : j - i <= k;
   };
   if (std::optional<SmallVector<HostTensor>> in =
-          ctx.foldableInputs(type->getNumElements())) {
+          ctx.foldableInputs(numElementsOf(type->getShape()))) {
     HostTensor r = (*in)[0];
     for (int64_t e = 0, n = r.size(); e < n; ++e) {
       int64_t j = e % cols, i = (e / cols) % rows;

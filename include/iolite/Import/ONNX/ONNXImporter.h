@@ -25,6 +25,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/MemoryBufferRef.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,10 @@ struct ONNXImportOptions {
   /// those dims import as `?`, the arguments name their symbols in
   /// `iolite.dims` and the function declares `iolite.dim_bounds`.
   llvm::StringMap<std::pair<int64_t, int64_t>> dimBounds;
+  /// Bounds for every symbolic dim that neither `dimValues` nor `dimBounds`
+  /// names (the fuzzer keeps every symbol dynamic this way); unset, such a
+  /// dim is an error.
+  std::optional<std::pair<int64_t, int64_t>> otherDimBounds;
   /// Name of the imported function; empty means the graph's name.
   std::string functionName;
   /// Computations on constants with at most this many result elements are
