@@ -52,7 +52,8 @@ bool mlir::iolite::isCheapElementalOp(Operation *op) {
              SelectOp, ExpOp, LogOp, TanhOp, ErfOp, SigmoidOp, SiluOp, ReluOp,
              RsqrtOp, SqrtOp, NegOp, AbsOp, ReciprocalOp, SoftplusOp, SinOp,
              CosOp, GeluOp, CastOp, ConstantOp, ReshapeOp, TransposeOp,
-             ConcatOp, SliceOp, BroadcastOp, GatherOp, RotaryOp, Conv1dOp>(op);
+             ConcatOp, SliceOp, BroadcastOp, GatherOp, RotaryOp, Conv1dOp,
+             IotaOp>(op);
 }
 
 static ArrayRef<int64_t> shapeOf(Value v) {
@@ -65,7 +66,7 @@ static Type elementTypeOf(Value v) {
 bool mlir::iolite::isPointwiseElementalOp(Operation *op) {
   return isCheapElementalOp(op) &&
          !isa<ReshapeOp, TransposeOp, ConcatOp, SliceOp, BroadcastOp, GatherOp,
-              RotaryOp, Conv1dOp, ConstantOp>(op);
+              RotaryOp, Conv1dOp, ConstantOp, IotaOp>(op);
 }
 
 static int64_t elementBytes(Type t) {
@@ -840,6 +841,10 @@ FailureOr<Value> ElementalEmitter::emitOp(Operation *op, unsigned resultNumber,
           in.push_back(v);
         }
         return operand(s.getInput(), in);
+      })
+      .Case<IotaOp>([&](IotaOp) -> FailureOr<Value> {
+        // The position itself; the source's elements are never read.
+        return (Value)arith::IndexCastOp::create(b, b.getI64Type(), index[0]);
       })
       .Case<BroadcastOp>([&](BroadcastOp bc) {
         return operand(bc.getInput(),

@@ -657,6 +657,15 @@ class Graph:
             lambda r: (f"iolite.concat {', '.join(r(v) for v in inputs)}"
                        f"{attrs} : {types}"), name)[0]
 
+    def iota(self, source, axis, name=None):
+        """The positions 0..n-1 (i64) where n is dim `axis` of `source`;
+        only its shape is read, so n may be symbolic."""
+        s = self._check_value(source)
+        attrs = _attr_dict([("axis", _i64(axis))])
+        return self._emit(
+            "iota", [s],
+            lambda r: f"iolite.iota {r(s)}{attrs} : {s.type}", name)[0]
+
     def gather(self, data, indices, axis=0, name=None):
         """data[..., indices, ...] along `axis` (embedding lookup)."""
         d = self._check_value(data)

@@ -118,13 +118,14 @@ def test_data_movement():
             g.transpose(x, [2, 0, 1]), g.slice(x, [0, 2, 0], [2, 8, 16]),
             g.slice(x, [0, 0, 1], [2, 8, 16], [1, 2, 3]),
             g.concat([x, x, x], axis=-1), g.gather(table, ids),
-            g.gather(x, ids, axis=2)]
+            g.gather(x, ids, axis=2), g.iota(x, axis=-2)]
     g.output(*outs)
     text = roundtrip(g)
     assert "step [1, 2, 3]" in text
     assert [o.shape for o in outs] == [
         (2, 8, 4, 4), (16, 16), (2, 3, 8, 16), (16, 2, 8), (2, 6, 16),
-        (2, 4, 5), (2, 8, 48), (3, 5, 4), (2, 8, 3, 5)]
+        (2, 4, 5), (2, 8, 48), (3, 5, 4), (2, 8, 3, 5), (8,)]
+    assert outs[-1].dtype == "i64"
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16", "i1", "bf16", "i32", "i64"])

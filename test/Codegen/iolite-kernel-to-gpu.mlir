@@ -471,3 +471,26 @@ func.func @symbolic(%x: tensor<?x?x64xf32> {iolite.dims = ["batch", "seq", ""]},
   }
   return %r : tensor<?x?x64xf32>
 }
+
+// -----
+
+// iota: each element's position along the axis, from the element index;
+// the source's elements are never loaded (it only gives the length).
+// CHECK-LABEL: gpu.func @sym_iota
+// CHECK-NOT: memref.load
+// CHECK-NOT: vector.load
+// CHECK: arith.index_cast %{{.*}} : index to i64
+// CHECK: arith.sitofp
+// CHECK: gpu.return
+func.func @symbolic_iota(%x: tensor<?x?x8xf32> {iolite.dims = ["batch", "seq", ""]})
+    -> tensor<?xf32>
+    attributes {iolite.dim_bounds = {batch = array<i64: 1, 4>,
+                                     seq = array<i64: 1, 64>}} {
+  %r = iolite.kernel "sym_iota" (%x) : (tensor<?x?x8xf32>) -> tensor<?xf32> {
+  ^bb0(%a: tensor<?x?x8xf32>):
+    %p = iolite.iota %a {axis = 1 : i64} : tensor<?x?x8xf32>
+    %f = iolite.cast %p : tensor<?xi64> to tensor<?xf32>
+    iolite.yield %f : tensor<?xf32>
+  }
+  return %r : tensor<?xf32>
+}

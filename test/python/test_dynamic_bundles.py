@@ -32,6 +32,8 @@ ONE_COMPILE = {
             dd.moe_case, 16),
     # Causal GQA attention with the query and key lengths at run time.
     "llama": (dd.LLAMA, dd.llama_case, 32),
+    # iolite.iota in an elementwise kernel: positions at the call's length.
+    "positions": (dd.POSITIONS, dd.positions_case, 8),
 }
 
 

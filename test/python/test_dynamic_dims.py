@@ -258,3 +258,24 @@ def test_fused_symbolic_llama_runs_at_any_size(batch, seq, tmp_path):
     assert rc == 0, out + err
     rtol, atol = MODEL_TOLERANCES["f32"]
     np.testing.assert_allclose(outs[0], expected, rtol=rtol, atol=atol)
+
+
+POSITIONS = REPO / "test" / "python" / "Inputs" / "positions_dynamic.mlir"
+
+
+def positions_case(batch, seq):
+    x = np.random.default_rng(seq).standard_normal(
+        (batch, seq, 8)).astype(np.float32)
+    return [x], x + np.arange(seq, dtype=np.float32)[:, None]
+
+
+@pytest.mark.parametrize("backend,extra", BACKENDS, ids=BACKEND_IDS)
+@pytest.mark.parametrize("batch,seq", [(1, 1), (3, 17), (4, 64)])
+def test_positions_in_a_kernel(batch, seq, backend, extra):
+    # An iota that no raising absorbs runs inside an elementwise kernel
+    # (cpu: the linalg lowering) at the call's length.
+    [x], _ = positions_case(batch, seq)
+    rc, outs, out, err = run(POSITIONS, [x], backend, extra,
+                             dims="seq=1..64")
+    assert rc == 0, out + err
+    np.testing.assert_array_equal(outs[0], positions_case(batch, seq)[1])

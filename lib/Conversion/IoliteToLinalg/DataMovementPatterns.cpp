@@ -98,6 +98,27 @@ struct BroadcastLowering : OpConversionPattern<BroadcastOp> {
   }
 };
 
+struct IotaLowering : OpConversionPattern<IotaOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(IotaOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    // Only the source's shape is read; the lowering runs on static shapes.
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    Value init = emptyTensor(rewriter, loc, op.getType().getShape(),
+                             op.getType().getElementType());
+    rewriter.replaceOp(
+        op, buildGeneric(rewriter, loc, ValueRange(), init,
+                         {AffineMap::getMultiDimIdentityMap(1, ctx)},
+                         parallelIterators(1),
+                         [](OpBuilder &b, Location l, ValueRange) -> Value {
+                           return loopIndexI64(b, l, 0);
+                         }));
+    return success();
+  }
+};
+
 struct GatherLowering : OpConversionPattern<GatherOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -154,6 +175,6 @@ struct GatherLowering : OpConversionPattern<GatherOp> {
 void mlir::iolite::populateDataMovementLoweringPatterns(
     RewritePatternSet &patterns) {
   patterns.add<ReshapeLowering, TransposeLowering, ConcatLowering,
-               SliceLowering, BroadcastLowering, GatherLowering>(
+               SliceLowering, BroadcastLowering, IotaLowering, GatherLowering>(
       patterns.getContext());
 }

@@ -19,6 +19,21 @@ func.func @add_broadcast_f16(%a: tensor<2x3xf16>, %b: tensor<3xf16>) -> tensor<2
 
 // -----
 
+// iota reads only its source's shape: a generic with no inputs yields the
+// loop index.
+// CHECK-LABEL: func @iota
+// CHECK: %[[E:.*]] = tensor.empty() : tensor<3xi64>
+// CHECK: linalg.generic {{.*}} outs(%[[E]] : tensor<3xi64>)
+// CHECK:   %[[I:.*]] = linalg.index 0 : index
+// CHECK:   %[[C:.*]] = arith.index_cast %[[I]] : index to i64
+// CHECK:   linalg.yield %[[C]] : i64
+func.func @iota(%a: tensor<2x3xf16>) -> tensor<3xi64> {
+  %r = iolite.iota %a {axis = 1 : i64} : tensor<2x3xf16>
+  return %r : tensor<3xi64>
+}
+
+// -----
+
 // A size-1 dim against a larger one reads index 0.
 // CHECK-DAG: #[[BC:.*]] = affine_map<(d0, d1, d2) -> (0, d2)>
 // CHECK-LABEL: func @broadcast_unit_dim

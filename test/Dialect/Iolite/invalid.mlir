@@ -204,6 +204,23 @@ func.func @cumsum_axis(%a: tensor<4xi64>) {
 
 // -----
 
+func.func @iota_axis(%a: tensor<4x8xf32>) {
+  // expected-error @+1 {{axis -3 is out of range for rank 2}}
+  %0 = iolite.iota %a {axis = -3 : i64} : tensor<4x8xf32>
+  return
+}
+
+// -----
+
+func.func @iota_result(%a: tensor<4x8xf32>) {
+  // expected-error @+2 {{inferred type(s) 'tensor<8xi64>' are incompatible with return type(s) of operation 'tensor<4xi64>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %0 = "iolite.iota"(%a) <{axis = 1 : i64}> : (tensor<4x8xf32>) -> tensor<4xi64>
+  return
+}
+
+// -----
+
 func.func @top_k_k(%a: tensor<4x8xf32>) {
   // expected-error @+1 {{k = 9 must be in [1, 8]}}
   %v, %i = iolite.top_k %a {k = 9 : i64} : tensor<4x8xf32>

@@ -121,6 +121,8 @@ func.func @norms_and_reductions(%x: tensor<2x8x64xbf16>, %w: tensor<64xf32>, %w2
   %l2 = iolite.layer_norm %l bias(%w : tensor<64xf32>) : tensor<2x8x64xbf16>
   // CHECK: iolite.cumsum %{{.*}} {axis = 1 : i64, exclusive, reverse} : tensor<2x16xi64>
   %c = iolite.cumsum %i {axis = 1 : i64, exclusive, reverse} : tensor<2x16xi64>
+  // CHECK: iolite.iota %{{.*}} {axis = -1 : i64} : tensor<2x16xi64>
+  %pos = iolite.iota %i {axis = -1 : i64} : tensor<2x16xi64>
   // CHECK: iolite.top_k %{{.*}} {k = 2 : i64} : tensor<2x8x64xbf16>
   %v, %idx = iolite.top_k %l2 {k = 2 : i64} : tensor<2x8x64xbf16>
   return %l2, %m, %mx, %r, %l, %c, %v, %idx : tensor<2x8x64xbf16>, tensor<2x8x1xbf16>, tensor<8xbf16>,

@@ -377,6 +377,16 @@ LogicalResult CumsumOp::inferReturnTypes(MLIRContext *,
                        results);
 }
 
+LogicalResult IotaOp::inferReturnTypes(MLIRContext *,
+                                       std::optional<Location> loc,
+                                       Adaptor adaptor,
+                                       SmallVectorImpl<Type> &results) {
+  auto axis = IOLITE_ATTR(adaptor, Axis, "axis");
+  IOLITE_REQUIRE(axis, "axis");
+  return inferIotaOp(loc, adaptor.getSource().getType(), axis.getInt(),
+                     results);
+}
+
 LogicalResult TopKOp::inferReturnTypes(MLIRContext *,
                                        std::optional<Location> loc,
                                        Adaptor adaptor,

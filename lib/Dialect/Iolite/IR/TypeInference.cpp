@@ -281,6 +281,18 @@ LogicalResult mlir::iolite::inferCumsumOp(std::optional<Location> loc,
   return success();
 }
 
+LogicalResult mlir::iolite::inferIotaOp(std::optional<Location> loc,
+                                        Type source, int64_t axis,
+                                        SmallVectorImpl<Type> &results) {
+  auto t = ranked(source);
+  FailureOr<int64_t> a = normalizeAxis(loc, axis, t.getRank());
+  if (failed(a))
+    return failure();
+  results.push_back(RankedTensorType::get(
+      {t.getDimSize(*a)}, IntegerType::get(t.getContext(), 64)));
+  return success();
+}
+
 LogicalResult mlir::iolite::inferTopKOp(std::optional<Location> loc, Type input,
                                         int64_t k, int64_t axis,
                                         SmallVectorImpl<Type> &results) {

@@ -31,7 +31,7 @@ FusionOpClass mlir::iolite::classifyForFusion(Operation *op) {
             SinOp, CosOp, GeluOp>([](auto) { return FusionOpClass::Pointwise; })
       .Case<ReshapeOp, TransposeOp, SliceOp, BroadcastOp, ConcatOp>(
           [](auto) { return FusionOpClass::View; })
-      .Case<GatherOp, RotaryOp, Conv1dOp>(
+      .Case<GatherOp, RotaryOp, Conv1dOp, IotaOp>(
           [](auto) { return FusionOpClass::Window; })
       .Case<MatmulOp>([](auto) { return FusionOpClass::Matmul; })
       .Case<GroupedMatmulOp>([](auto) { return FusionOpClass::GroupedMatmul; })

@@ -460,6 +460,25 @@ def Iolite_BroadcastOp : Iolite_Op<"broadcast", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Iolite_IotaOp : Iolite_InferredOp<"iota"> {
+  let summary = "Positions 0..n-1 along one dim of a tensor's shape";
+  let description = [{
+    A 1-D `i64` tensor holding `0, 1, ..., n - 1`, where `n` is dim `axis`
+    of `source` (negative axes count from the end). Only `source`'s shape
+    is read, so `n` may be a symbolic dim: this is how a graph builds
+    position ids and masks (a causal mask compares a column of positions
+    with a row of them) at a length known only when it runs. ONNX writes
+    it as `Range(0, Gather(Shape(x), axis), 1)`.
+
+    ```mlir
+    %pos = iolite.iota %x {axis = 1 : i64} : tensor<?x?x32xf32>
+    ```
+  }];
+  let arguments = (ins Iolite_Tensor:$source, I64Attr:$axis);
+  let results = (outs RankedTensorOf<[I64]>:$result);
+  let assemblyFormat = "$source attr-dict `:` type($source)";
+}
+
 def Iolite_GatherOp : Iolite_InferredOp<"gather"> {
   let summary = "Gather slices along an axis (embedding lookup, ONNX Gather)";
   let description = [{

@@ -79,6 +79,9 @@ LogicalResult inferLayerNormOp(std::optional<Location> loc, Type input,
 LogicalResult inferCumsumOp(std::optional<Location> loc, Type input,
                             int64_t axis, SmallVectorImpl<Type> &results);
 
+LogicalResult inferIotaOp(std::optional<Location> loc, Type source,
+                          int64_t axis, SmallVectorImpl<Type> &results);
+
 LogicalResult inferTopKOp(std::optional<Location> loc, Type input, int64_t k,
                           int64_t axis, SmallVectorImpl<Type> &results);
 
