@@ -217,7 +217,8 @@ def test_symbolic_model_fuses_into_the_static_kernels(name):
     assert offsets.findall(dynamic) == offsets.findall(pinned)
 
 
-DECOMPOSED = {"mamba_block": (mamba_case, 16), "moe_layer": (moe_case, 16)}
+DECOMPOSED = {"llama_block": (llama_case, 32), "mamba_block": (mamba_case, 16),
+              "moe_layer": (moe_case, 16)}
 
 
 @pytest.mark.parametrize("name", sorted(DECOMPOSED))

@@ -333,6 +333,12 @@ static std::optional<ConstantTensor> foldTensor(Value v, int64_t maxElements,
   Operation *def = v.getDefiningOp();
   if (!def || depth == 0)
     return std::nullopt;
+  if (isa<IotaOp>(def)) {
+    // Positions 0..n-1: a constant whenever the source's dim is static.
+    for (int64_t i = 0; i < type.getNumElements(); ++i)
+      result.values.push_back(static_cast<double>(i));
+    return result;
+  }
   auto operand = [&](unsigned i, int64_t limit = 0) {
     return foldTensor(def->getOperand(i), limit ? limit : maxElements,
                       depth - 1);
@@ -439,6 +445,237 @@ static std::optional<ConstantTensor> foldTensor(Value v, int64_t maxElements,
 std::optional<ConstantTensor>
 raising::foldToConstantTensor(Value v, int64_t maxElements) {
   return foldTensor(v, maxElements, kMaxDepth);
+}
+
+//===----------------------------------------------------------------------===//
+// Affine index tensors
+//===----------------------------------------------------------------------===//
+
+static bool isUnit(int64_t d) { return d == 1; }
+
+AffineIndex raising::broadcastAffineIndex(const AffineIndex &form,
+                                          ArrayRef<int64_t> from,
+                                          ArrayRef<int64_t> to) {
+  AffineIndex out;
+  out.offset = form.offset;
+  out.coef.assign(to.size(), 0);
+  out.extent.assign(to.size(), {Value(), 0});
+  size_t lead = to.size() - from.size();
+  for (size_t k = 0; k < from.size(); ++k) {
+    // A unit dim read at every position of a wider one reads position 0.
+    if (isUnit(from[k]) && !isUnit(to[lead + k]))
+      continue;
+    out.coef[lead + k] = form.coef[k];
+    out.extent[lead + k] = form.extent[k];
+  }
+  return out;
+}
+
+/// `form` over shape `from` viewed as shape `to`, when the reshape only
+/// adds or drops unit dims (the other dims keep their order and sizes; a
+/// symbolic dim matches a symbolic one).
+static std::optional<AffineIndex> reshapeAffineIndex(const AffineIndex &form,
+                                                     ArrayRef<int64_t> from,
+                                                     ArrayRef<int64_t> to) {
+  AffineIndex out;
+  out.offset = form.offset;
+  out.coef.assign(to.size(), 0);
+  out.extent.assign(to.size(), {Value(), 0});
+  size_t i = 0;
+  for (size_t j = 0; j < to.size(); ++j) {
+    if (isUnit(to[j]))
+      continue;
+    while (i < from.size() && isUnit(from[i]))
+      ++i;
+    if (i == from.size() || from[i] != to[j])
+      return std::nullopt;
+    out.coef[j] = form.coef[i];
+    out.extent[j] = form.extent[i];
+    ++i;
+  }
+  while (i < from.size() && isUnit(from[i]))
+    ++i;
+  if (i != from.size())
+    return std::nullopt;
+  return out;
+}
+
+/// `a + scale * b` over the same dims; nullopt when a dim runs over two
+/// iotas that are not provably the same length.
+static std::optional<AffineIndex>
+combineAffine(const AffineIndex &a, const AffineIndex &b, int64_t scale) {
+  AffineIndex out = a;
+  for (size_t k = 0; k < a.coef.size(); ++k) {
+    if (b.coef[k] == 0)
+      continue;
+    if (a.coef[k] != 0 && a.extent[k] != b.extent[k])
+      return std::nullopt;
+    out.coef[k] = a.coef[k] + scale * b.coef[k];
+    out.extent[k] = b.extent[k];
+  }
+  out.offset = a.offset + scale * b.offset;
+  return out;
+}
+
+static ArrayRef<int64_t> shapeOfValue(Value v) {
+  return cast<RankedTensorType>(v.getType()).getShape();
+}
+
+static std::optional<AffineIndex> affineIndex(Value v, unsigned depth) {
+  auto type = dyn_cast<RankedTensorType>(v.getType());
+  if (!type || depth == 0)
+    return std::nullopt;
+  Type et = type.getElementType();
+  // Positions stay exact in f32 below 2^24: far above any sequence bound.
+  if (!isa<IntegerType, FloatType>(et) || et.isInteger(1))
+    return std::nullopt;
+  if (std::optional<double> c = getUniformConstant(v)) {
+    if (*c != std::trunc(*c) || std::abs(*c) > double(int64_t(1) << 40))
+      return std::nullopt;
+    AffineIndex form;
+    form.coef.assign(type.getRank(), 0);
+    form.extent.assign(type.getRank(), {Value(), 0});
+    form.offset = static_cast<int64_t>(*c);
+    return form;
+  }
+  Operation *def = v.getDefiningOp();
+  if (!def)
+    return std::nullopt;
+  auto operand = [&](Value x) -> std::optional<AffineIndex> {
+    std::optional<AffineIndex> f = affineIndex(x, depth - 1);
+    if (!f)
+      return std::nullopt;
+    return broadcastAffineIndex(*f, shapeOfValue(x), type.getShape());
+  };
+  if (auto iota = dyn_cast<IotaOp>(def)) {
+    int64_t rank = cast<RankedTensorType>(iota.getSource().getType()).getRank();
+    int64_t axis = iota.getAxis() < 0 ? iota.getAxis() + rank : iota.getAxis();
+    AffineIndex form;
+    form.coef = {1};
+    form.extent = {{iota.getSource(), axis}};
+    return form;
+  }
+  if (auto castOp = dyn_cast<CastOp>(def)) {
+    Type from = castOp.getInput().getType().getElementType();
+    // int -> int may wrap, float -> int truncates: only widening int
+    // casts and int -> float keep the values.
+    if (!isa<IntegerType>(from) || from.isInteger(1) ||
+        (isa<IntegerType>(et) &&
+         et.getIntOrFloatBitWidth() < from.getIntOrFloatBitWidth()))
+      return std::nullopt;
+    return operand(castOp.getInput());
+  }
+  if (auto reshape = dyn_cast<ReshapeOp>(def)) {
+    std::optional<AffineIndex> f = affineIndex(reshape.getInput(), depth - 1);
+    if (!f)
+      return std::nullopt;
+    return reshapeAffineIndex(*f, shapeOfValue(reshape.getInput()),
+                              type.getShape());
+  }
+  if (auto bc = dyn_cast<BroadcastOp>(def))
+    return operand(bc.getInput());
+  if (auto neg = dyn_cast<NegOp>(def)) {
+    std::optional<AffineIndex> f = operand(neg.getInput());
+    if (!f)
+      return std::nullopt;
+    AffineIndex zero = *f;
+    llvm::fill(zero.coef, 0);
+    zero.offset = 0;
+    return combineAffine(zero, *f, -1);
+  }
+  if (isa<AddOp, SubOp>(def)) {
+    std::optional<AffineIndex> a = operand(def->getOperand(0)),
+                               b = operand(def->getOperand(1));
+    if (!a || !b)
+      return std::nullopt;
+    return combineAffine(*a, *b, isa<AddOp>(def) ? 1 : -1);
+  }
+  if (isa<MulOp>(def)) {
+    for (unsigned i = 0; i < 2; ++i) {
+      std::optional<double> c = getUniformConstant(def->getOperand(1 - i));
+      if (!c || *c != std::trunc(*c) || std::abs(*c) > 1024.0)
+        continue;
+      std::optional<AffineIndex> f = operand(def->getOperand(i));
+      if (!f)
+        return std::nullopt;
+      for (int64_t &k : f->coef)
+        k *= static_cast<int64_t>(*c);
+      f->offset *= static_cast<int64_t>(*c);
+      return f;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<AffineIndex> raising::matchAffineIndex(Value v) {
+  return affineIndex(v, kMaxDepth);
+}
+
+static std::optional<AffineIndex> affinePredicate(Value cond, unsigned depth) {
+  auto type = dyn_cast<RankedTensorType>(cond.getType());
+  if (!type || !type.getElementType().isInteger(1) || depth == 0)
+    return std::nullopt;
+  Operation *def = cond.getDefiningOp();
+  if (!def)
+    return std::nullopt;
+  if (auto reshape = dyn_cast<ReshapeOp>(def)) {
+    std::optional<AffineIndex> f =
+        affinePredicate(reshape.getInput(), depth - 1);
+    if (!f)
+      return std::nullopt;
+    return reshapeAffineIndex(*f, shapeOfValue(reshape.getInput()),
+                              type.getShape());
+  }
+  if (auto bc = dyn_cast<BroadcastOp>(def)) {
+    std::optional<AffineIndex> f = affinePredicate(bc.getInput(), depth - 1);
+    if (!f)
+      return std::nullopt;
+    return broadcastAffineIndex(*f, shapeOfValue(bc.getInput()),
+                                type.getShape());
+  }
+  auto cmp = dyn_cast<CompareOp>(def);
+  if (!cmp)
+    return std::nullopt;
+  std::optional<AffineIndex> l = affineIndex(cmp.getLhs(), kMaxDepth),
+                             r = affineIndex(cmp.getRhs(), kMaxDepth);
+  if (!l || !r)
+    return std::nullopt;
+  std::optional<AffineIndex> diff = combineAffine(
+      broadcastAffineIndex(*l, shapeOfValue(cmp.getLhs()), type.getShape()),
+      broadcastAffineIndex(*r, shapeOfValue(cmp.getRhs()), type.getShape()),
+      -1);
+  if (!diff)
+    return std::nullopt;
+  // On integer positions: x > 0 is x - 1 >= 0; x <= 0 is -x >= 0; x < 0 is
+  // -x - 1 >= 0.
+  auto negate = [](AffineIndex f) {
+    for (int64_t &k : f.coef)
+      k = -k;
+    f.offset = -f.offset;
+    return f;
+  };
+  switch (cmp.getPredicate()) {
+  case ComparePredicate::ge:
+    return diff;
+  case ComparePredicate::gt:
+    diff->offset -= 1;
+    return diff;
+  case ComparePredicate::le:
+    return negate(*diff);
+  case ComparePredicate::lt: {
+    AffineIndex f = negate(*diff);
+    f.offset -= 1;
+    return f;
+  }
+  case ComparePredicate::eq:
+  case ComparePredicate::ne:
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+std::optional<AffineIndex> raising::matchAffinePredicate(Value cond) {
+  return affinePredicate(cond, kMaxDepth);
 }
 
 //===----------------------------------------------------------------------===//

@@ -76,6 +76,35 @@ private:
   std::shared_ptr<const Node> root;
 };
 
+/// An integer tensor, or a predicate on its dims, that is affine in its
+/// element's position: `sum_k coef[k] * d[k] + offset` for the element at
+/// (d[0], ..., d[rank-1]). Each dim with a non-zero coefficient runs over
+/// the positions of an iota, and `extent[k]` names that iota's source dim,
+/// so two dims with the same extent are the same length even when it is
+/// symbolic. Built from iota, splat constants, add, sub, neg, mul by a
+/// constant, integer and int-to-float casts, and reshapes and broadcasts
+/// that only add, drop or expand unit dims.
+struct AffineIndex {
+  SmallVector<int64_t> coef;
+  SmallVector<std::pair<Value, int64_t>> extent;
+  int64_t offset = 0;
+};
+
+/// The affine form of integer tensor `v`, or nullopt.
+std::optional<AffineIndex> matchAffineIndex(Value v);
+
+/// For an i1 tensor built as a comparison of two affine index tensors
+/// (seen through reshapes and broadcasts of unit dims): the form `f` with
+/// `cond[d]` true exactly where `f(d) >= 0` (integer positions; eq and ne
+/// are not of this form).
+std::optional<AffineIndex> matchAffinePredicate(Value cond);
+
+/// `form` over a tensor of shape `from`, read at the positions of the
+/// broadcast shape `to` (NumPy rules: right-aligned; a unit dim against a
+/// larger one always reads position 0).
+AffineIndex broadcastAffineIndex(const AffineIndex &form,
+                                 ArrayRef<int64_t> from, ArrayRef<int64_t> to);
+
 /// If `op` is a binary op with operands `a` and `b` and `pred(x, y)` holds
 /// for (a, b) or, when `commutative`, for (b, a), calls it that way round
 /// and returns true.

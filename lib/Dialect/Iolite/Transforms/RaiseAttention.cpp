@@ -310,6 +310,77 @@ bool isCausalConstant(Value mask, int64_t sq, int64_t skv,
   }
 }
 
+/// Checks a mask built from positions (iota, compare, select; see
+/// AffineIndex) against the causal pattern at every size: key j is kept for
+/// query i exactly where j <= i + Skv - Sq, on every leading index. With
+/// symbolic lengths, Sq = Skv must follow from both positions running over
+/// the same iota source dim.
+bool isCausalAffine(const MaskTerm &m, RankedTensorType scoresType) {
+  auto maskType = dyn_cast<RankedTensorType>(m.value.getType());
+  if (!maskType || maskType.getRank() > scoresType.getRank())
+    return false;
+  std::optional<AffineIndex> keep;
+  bool inverted = m.inverted;
+  if (m.isBool) {
+    keep = matchAffinePredicate(m.value);
+  } else {
+    // An additive mask select(cond, a, b) with uniform a and b, one of
+    // which keeps a key (0) and the other drops it.
+    auto sel = m.value.getDefiningOp<SelectOp>();
+    if (!sel)
+      return false;
+    std::optional<double> a = getUniformConstant(sel.getOnTrue()),
+                          b = getUniformConstant(sel.getOnFalse());
+    if (!a || !b)
+      return false;
+    auto keeps = [&](double x) -> std::optional<bool> {
+      double y = x * m.scale;
+      if (y == 0.0)
+        return true;
+      if (y <= kExclusionThreshold)
+        return false;
+      return std::nullopt;
+    };
+    std::optional<bool> ka = keeps(*a), kb = keeps(*b);
+    if (!ka || !kb || *ka == *kb)
+      return false;
+    inverted = !*ka;
+    keep = matchAffinePredicate(sel.getCondition());
+    if (keep)
+      *keep = broadcastAffineIndex(
+          *keep,
+          cast<RankedTensorType>(sel.getCondition().getType()).getShape(),
+          maskType.getShape());
+  }
+  if (!keep)
+    return false;
+  if (inverted) {
+    // not (f >= 0) is -f - 1 >= 0 on integers.
+    for (int64_t &c : keep->coef)
+      c = -c;
+    keep->offset = -keep->offset - 1;
+  }
+  ArrayRef<int64_t> shape = scoresType.getShape();
+  AffineIndex f =
+      broadcastAffineIndex(*keep, maskType.getShape(), scoresType.getShape());
+  size_t rank = shape.size();
+  for (size_t d = 0; d + 2 < rank; ++d)
+    if (f.coef[d] != 0)
+      return false;
+  // keep iff a*i - a*j + offset >= 0, i.e. j <= i + floor(offset / a).
+  int64_t a = f.coef[rank - 2];
+  if (a <= 0 || f.coef[rank - 1] != -a)
+    return false;
+  int64_t sq = shape[rank - 2], skv = shape[rank - 1], shift;
+  if (!ShapedType::isDynamic(sq) && !ShapedType::isDynamic(skv))
+    shift = skv - sq;
+  else if (f.extent[rank - 2] == f.extent[rank - 1])
+    shift = 0;
+  else
+    return false;
+  return f.offset >= a * shift && f.offset < a * shift + a;
+}
+
 std::string typeStr(Type t) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -575,6 +646,8 @@ FailureOr<AttentionOp> mlir::iolite::raiseAttention(RewriterBase &rewriter,
                                     return std::nullopt;
                                   });
     }
+    if (!isCausal)
+      isCausal = isCausalAffine(m, scoresType);
     if (isCausal && !causal)
       causal = true;
     else
