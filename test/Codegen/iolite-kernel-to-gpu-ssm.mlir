@@ -473,3 +473,55 @@ func.func @selective_scan_dynamic(%u: tensor<?x64x?xf32> {iolite.dims = ["batch"
   }
   return %r : tensor<?x64x?xf32>
 }
+
+// -----
+
+// SSD with run-time batch and sequence length: the grid's y axis is the
+// call's batch, the chunk loop runs ceil(seq / 16) times and the last chunk
+// stages min(16, seq - t0) steps (zeros past the end). Tiles and the chunk
+// are chosen at the bounds.
+// CHECK-LABEL: func.func @ssd_dynamic
+// CHECK: gpu.func @ssd_dyn(%{{[^:]*}}: memref<8192xf32>, %{{[^:]*}}: memref<1024xf32>, %{{[^:]*}}: memref<4xf32>, %{{[^:]*}}: memref<4096xf32>, %{{[^:]*}}: memref<4096xf32>, %{{[^:]*}}: memref<8192xf32>, %[[BATCH:[^:]*]]: i64, %[[SEQ:[^:]*]]: i64)
+// CHECK-SAME: iolite.grid_extents = [array<i64: 1, 2, 0, 0>, array<i64: 1, 1, 1, 0>, array<i64: 1, 1, 0, 0>]
+// CHECK-SAME: iolite.template = "ssd", iolite.tile = "chunk 16,
+// CHECK-DAG: %[[L:.*]] = arith.index_cast %[[SEQ]] : i64 to index
+// CHECK: %[[CHUNKS:.*]] = arith.ceildivui %[[L]], %c16{{.*}} : index
+// CHECK: scf.for %[[CHUNK:.*]] = %{{.*}} to %[[CHUNKS]] step %{{.*}} iter_args(
+// CHECK: %[[T0:.*]] = arith.muli %[[CHUNK]], %c16
+// CHECK: %[[LEFT:.*]] = arith.subi %[[L]], %[[T0]] : index
+// CHECK: arith.minui %c16{{.*}}, %[[LEFT]] : index
+// CHECK: gpu.return
+// AMD-LABEL: func.func @ssd_dynamic
+// AMD: iolite.template = "ssd"
+func.func @ssd_dynamic(%x: tensor<?x?x4x8xf32> {iolite.dims = ["batch", "seq", "", ""]}, %dt: tensor<?x?x4xf32> {iolite.dims = ["batch", "seq", ""]}, %a: tensor<4xf32>, %b: tensor<?x?x2x8xf32> {iolite.dims = ["batch", "seq", "", ""]}, %c: tensor<?x?x2x8xf32> {iolite.dims = ["batch", "seq", "", ""]}) -> tensor<?x?x4x8xf32> attributes {iolite.dim_bounds = {batch = array<i64: 1, 4>, seq = array<i64: 1, 64>}} {
+  %r = iolite.kernel "ssd_dyn" (%x, %dt, %a, %b, %c) : (tensor<?x?x4x8xf32>, tensor<?x?x4xf32>, tensor<4xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>) -> tensor<?x?x4x8xf32> {
+  ^bb0(%a0: tensor<?x?x4x8xf32>, %a1: tensor<?x?x4xf32>, %a2: tensor<4xf32>, %a3: tensor<?x?x2x8xf32>, %a4: tensor<?x?x2x8xf32>):
+    %y = iolite.ssd %a0, %a1, %a2, %a3, %a4 {chunk_size = 16 : i64} : tensor<?x?x4x8xf32>, tensor<?x?x4xf32>, tensor<4xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>
+    iolite.yield %y : tensor<?x?x4x8xf32>
+  }
+  return %r : tensor<?x?x4x8xf32>
+}
+
+// -----
+
+// Hyena's long conv with the filter as long as the run-time sequence: the
+// filter's shared buffer is sized at the bound (64 taps), its loads stop
+// at the call's taps, and the segment grid follows the length
+// (ceil(seq / segment)).
+// CHECK-LABEL: func.func @long_conv_dynamic
+// CHECK: gpu.func @lc_dyn(%{{[^:]*}}: memref<2048xf32>, %{{[^:]*}}: memref<512xf32>, %{{[^:]*}}: memref<2048xf32>, %{{[^:]*}}: i64, %[[SEQ:[^:]*]]: i64)
+// CHECK-SAME: iolite.grid_extents = [array<i64: 1, 8, 0, 0>, array<i64: 64, 1, 0, 1>, array<i64: 1, 1, 0, 0>]
+// CHECK-SAME: iolite.template = "long_conv", iolite.tile = "filter 64 on chip
+// CHECK: %[[L:.*]] = arith.index_cast %[[SEQ]] : i64 to index
+// CHECK: arith.cmpi ult, %{{.*}}, %[[L]] : index
+// CHECK: gpu.return
+// AMD-LABEL: func.func @long_conv_dynamic
+// AMD: iolite.template = "long_conv"
+func.func @long_conv_dynamic(%x: tensor<?x8x?xf32> {iolite.dims = ["batch", "", "seq"]}, %f: tensor<8x?xf32> {iolite.dims = ["", "seq"]}) -> tensor<?x8x?xf32> attributes {iolite.dim_bounds = {batch = array<i64: 1, 4>, seq = array<i64: 1, 64>}} {
+  %r = iolite.kernel "lc_dyn" (%x, %f) : (tensor<?x8x?xf32>, tensor<8x?xf32>) -> tensor<?x8x?xf32> {
+  ^bb0(%a0: tensor<?x8x?xf32>, %a1: tensor<8x?xf32>):
+    %y = iolite.long_conv %a0, %a1 : tensor<?x8x?xf32>, tensor<8x?xf32>
+    iolite.yield %y : tensor<?x8x?xf32>
+  }
+  return %r : tensor<?x8x?xf32>
+}

@@ -34,6 +34,12 @@ ONE_COMPILE = {
     "llama": (dd.LLAMA, dd.llama_case, 32),
     # iolite.iota in an elementwise kernel: positions at the call's length.
     "positions": (dd.POSITIONS, dd.positions_case, 8),
+    # Mamba-2's chunked SSD: run-time chunk count, the last chunk masked.
+    "ssd": (REPO / "test" / "python" / "Inputs" / "ssd_dynamic.mlir", None,
+            (4, 8)),
+    # Hyena's long convolution, its filter as long as the sequence.
+    "long_conv": (REPO / "test" / "python" / "Inputs" /
+                  "long_conv_dynamic.mlir", None, 8),
 }
 
 
@@ -55,7 +61,43 @@ def mlp_case(batch, seq):
     return [x, w, wg, wu, wd], (y, z)
 
 
-CASES = {"mlp": mlp_case}
+def ssd_case(batch, seq):
+    """The SSD recurrence step by step in f64: per head h (group g of its
+    B/C), delta = softplus(dt + dt_bias), state = exp(delta A) state +
+    delta x B^T, y = state C + D x."""
+    rng = np.random.default_rng(batch * 1000 + seq)
+    f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    x, dt, b, c = f(batch, seq, 4, 8), f(batch, seq, 4), f(batch, seq, 2, 8), \
+        f(batch, seq, 2, 8)
+    a = -np.exp(rng.uniform(-1, 1, 4)).astype(np.float32)
+    d, bias = f(4), f(4) * np.float32(0.5)
+    delta = np.log1p(np.exp(dt.astype(np.float64) + bias))
+    y = np.zeros((batch, seq, 4, 8))
+    for h in range(4):
+        g = h // 2
+        state = np.zeros((batch, 8, 8))
+        for t in range(seq):
+            dl = delta[:, t, h][:, None, None]
+            state = np.exp(dl * a[h]) * state + \
+                dl * x[:, t, h, :, None] * b[:, t, g, None, :]
+            y[:, t, h] = (state * c[:, t, g, None, :]).sum(-1) + \
+                d[h] * x[:, t, h]
+    return [x, dt, a, b, c, d, bias], y
+
+
+def long_conv_case(batch, seq):
+    """y[t] = sum_{s <= t} f[s] x[t - s] + D x[t] per channel, in f64."""
+    rng = np.random.default_rng(batch * 1000 + seq)
+    x = rng.standard_normal((batch, 8, seq)).astype(np.float32)
+    f = (rng.standard_normal((8, seq)) * 0.3).astype(np.float32)
+    d = rng.standard_normal(8).astype(np.float32)
+    y = d[:, None] * x.astype(np.float64)
+    for s in range(seq):
+        y[..., s:] += f[:, s, None].astype(np.float64) * x[..., :seq - s]
+    return [x, f, d], y
+
+
+CASES = {"mlp": mlp_case, "ssd": ssd_case, "long_conv": long_conv_case}
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +130,7 @@ def test_one_bundle_runs_every_size(bundles, name, batch, seq, target):
     assert len(outs) == len(expected)
     rtol, atol = MODEL_TOLERANCES["f32"]
     for got, want in zip(outs, expected):
-        assert got.shape == (batch, seq, ONE_COMPILE[name][2])
+        assert got.shape == want.shape
         np.testing.assert_allclose(got, want, rtol=rtol, atol=atol)
 
 
@@ -98,7 +140,8 @@ def test_sizes_outside_the_bounds_are_refused(bundles, name):
     case = CASES.get(name) or ONE_COMPILE[name][1]
     inputs, _ = case(1, SEQ_BOUND + 1)
     with pytest.raises(iolite.BackendError,
-                       match=rf"dim 'seq' = {SEQ_BOUND + 1} \(input #0 dim 1\)"
+                       match=rf"dim 'seq' = {SEQ_BOUND + 1} \(input #0 dim "
+                             rf"{2 if name == 'long_conv' else 1}\)"
                              rf" is outside its bounds 1\.\.{SEQ_BOUND}"):
         b.run(*inputs)
 
@@ -215,4 +258,45 @@ def test_attention_splits_per_launch(attention_bundles, dtype, batch, sq,
     np.testing.assert_allclose(causal, an.reference(q, k, v, causal=True),
                                rtol=rtol, atol=atol)
     np.testing.assert_allclose(full, an.reference(q, k, v), rtol=rtol,
+                               atol=atol)
+
+
+def ssd_f16_case(batch, seq):
+    """ssd_f16_dynamic.mlir's inputs and the f64 recurrence (no D)."""
+    rng = np.random.default_rng(batch * 1000 + seq)
+    f = lambda *s: rng.standard_normal(s).astype(np.float16)  # noqa: E731
+    x, dt, b, c = f(batch, seq, 4, 16), f(batch, seq, 4), \
+        f(batch, seq, 2, 16), f(batch, seq, 2, 16)
+    a = -np.exp(rng.uniform(-1, 1, 4)).astype(np.float32)
+    delta = np.log1p(np.exp(dt.astype(np.float64)))
+    y = np.zeros((batch, seq, 4, 16))
+    for h in range(4):
+        g = h // 2
+        state = np.zeros((batch, 16, 16))
+        for t in range(seq):
+            dl = delta[:, t, h][:, None, None]
+            state = np.exp(dl * a[h]) * state + \
+                dl * x[:, t, h, :, None].astype(np.float64) * \
+                b[:, t, g, None, :]
+            y[:, t, h] = (state * c[:, t, g, None, :]).sum(-1)
+    return [x, dt, a, b, c], y
+
+
+@pytest.fixture(scope="module")
+def ssd_f16_bundle():
+    b = iolite.compile(REPO / "test" / "python" / "Inputs" /
+                       "ssd_f16_dynamic.mlir", targets=TARGETS)
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("batch,seq", [(1, 1), (2, 77), (1, 300)])
+def test_ssd_on_the_matrix_units_at_any_length(ssd_f16_bundle, batch, seq,
+                                               target):
+    inputs, expected = ssd_f16_case(batch, seq)
+    got = ssd_f16_bundle.run(*inputs, target=target)
+    assert got.shape == (batch, seq, 4, 16) and got.dtype == np.float16
+    rtol, atol = MODEL_TOLERANCES["f16"]
+    np.testing.assert_allclose(got.astype(np.float64), expected, rtol=rtol,
                                atol=atol)

@@ -41,17 +41,32 @@ struct LongConvPlan {
   int64_t segment() const { return r * threads; }
 };
 
-static std::optional<LongConvPlan> planLongConv(LongConvOp op,
-                                                const TargetDescription &t) {
+/// Batch, length and taps may be symbolic: planned at their bounds
+/// (`shapes`) or, without them (matching), as 1 and one input tile.
+static std::optional<LongConvPlan>
+planLongConv(LongConvOp op, const TargetDescription &t,
+             const SymbolicShapes *shapes = nullptr) {
   const KernelTuning *tuning = t.getTuning("long_conv");
   if (!tuning || tuning->tile.size() != 2)
     return std::nullopt;
-  auto in = cast<ShapedType>(op.getInput().getType()).getShape();
+  auto shapeAtBounds = [&](Value v) {
+    auto type = cast<ShapedType>(v.getType());
+    SmallVector<int64_t> shape(type.getShape());
+    if (shapes && !type.hasStaticShape())
+      shape = llvm::to_vector(shapes->getBoundType(v).getShape());
+    for (int64_t &d : shape)
+      if (ShapedType::isDynamic(d))
+        d = -1;
+    return shape;
+  };
+  SmallVector<int64_t> in = shapeAtBounds(op.getInput());
   LongConvPlan p;
-  p.batch = in[0];
+  p.batch = in[0] < 0 ? 1 : in[0];
   p.channels = in[1];
-  p.length = in[2];
-  p.taps = cast<ShapedType>(op.getFilter().getType()).getShape()[1];
+  p.length = in[2] < 0 ? tuning->tile[0] : in[2];
+  p.taps = shapeAtBounds(op.getFilter())[1];
+  if (p.taps < 0)
+    p.taps = p.length;
   if (p.batch <= 0 || p.channels <= 0 || p.length <= 0 || p.taps <= 0)
     return std::nullopt;
   int64_t maxThreads = std::min<int64_t>(t.maxThreadsPerBlock, 1024);
@@ -85,17 +100,35 @@ public:
 
   LogicalResult emit(const KernelAnalysis &analysis,
                      KernelEmitContext &ctx) const override;
+
+  /// Batch, length and filter taps may be run-time extents (Hyena's
+  /// implicit filter is as long as the sequence): the filter's shared
+  /// buffer is sized at its bound, the segment grid and the loops follow
+  /// the call's sizes. Channels must be static.
+  bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
+    auto op = cast<LongConvOp>(analysis.hero);
+    return !cast<ShapedType>(op.getInput().getType()).isDynamicDim(1);
+  }
 };
 
 LogicalResult LongConvTemplate::emit(const KernelAnalysis &analysis,
                                      KernelEmitContext &ctx) const {
   auto op = cast<LongConvOp>(analysis.hero);
-  LongConvPlan p = *planLongConv(op, ctx.getTarget());
+  std::optional<LongConvPlan> plan =
+      planLongConv(op, ctx.getTarget(), ctx.getSymbolicShapes());
+  if (!plan)
+    return op.emitOpError("long_conv filter of ")
+           << cast<ShapedType>(op.getFilter().getType()).getDimSize(1)
+           << " taps (at its bound) does not fit shared memory next to the "
+              "input tile on "
+           << ctx.getTarget().chip;
+  LongConvPlan p = *plan;
   int64_t K = p.taps, seg = p.segment();
+  bool dynamic = ctx.hasDynamicExtents();
 
-  SharedMemoryPlan &plan = ctx.getSharedMemoryPlan();
-  unsigned fBuf = plan.addBuffer("filter", K * 4, 0, 0);
-  unsigned xBuf = plan.addBuffer("input tile", p.ts * 4, 0, 0);
+  SharedMemoryPlan &smem = ctx.getSharedMemoryPlan();
+  unsigned fBuf = smem.addBuffer("filter", K * 4, 0, 0);
+  unsigned xBuf = smem.addBuffer("input tile", p.ts * 4, 0, 0);
   std::string tileDesc = "filter " + std::to_string(K) + " on chip, " +
                          std::to_string(p.threads) + " threads x " +
                          std::to_string(p.r) + " outputs, input tile " +
@@ -104,8 +137,14 @@ LogicalResult LongConvTemplate::emit(const KernelAnalysis &analysis,
     return failure();
   ctx.templateName = "long_conv";
   ctx.tileDescription = tileDesc;
-  ctx.setLaunch({p.channels, (int64_t)llvm::divideCeil(p.length, seg), 1},
-                {p.threads, 1, 1});
+  if (dynamic)
+    ctx.setLaunch({GridExtent::constant(p.channels),
+                   GridExtent{ctx.getDimExpr(op.getInput(), 2), seg},
+                   GridExtent::constant(1)},
+                  {p.threads, 1, 1});
+  else
+    ctx.setLaunch({p.channels, (int64_t)llvm::divideCeil(p.length, seg), 1},
+                  {p.threads, 1, 1});
 
   ImplicitLocOpBuilder &b = ctx.getBuilder();
   ScalarBuilder k{b};
@@ -118,12 +157,19 @@ LogicalResult LongConvTemplate::emit(const KernelAnalysis &analysis,
   Value ch = ctx.blockId(gpu::Dimension::x);
   Value seg0 = k.mul(ctx.blockId(gpu::Dimension::y), k.c(seg));
   ElementalEmitter loops(b, bindings);
+  ctx.prepare(loops);
+  // The call's sizes: run-time extents when symbolic (K <= its bound).
+  Value length = dynamic ? ctx.getExtent(op.getInput(), 2) : k.c(p.length);
+  Value batchCount = dynamic ? ctx.getExtent(op.getInput(), 0) : k.c(p.batch);
+  Value taps = dynamic ? ctx.getExtent(op.getFilter(), 1) : k.c(K);
 
-  // The filter row, with D folded into tap 0.
+  // The filter row, with D folded into tap 0 (zeros past the call's taps).
   {
     ElementalEmitter em(b, bindings);
+    ctx.prepare(em);
     if (failed(emitStrided(em, tid, K, p.threads, [&](Value s) {
-          FailureOr<Value> f = em.emit(op.getFilter(), {ch, s});
+          FailureOr<Value> f =
+              emitGuarded(em, op.getFilter(), {ch, s}, k.lt(s, taps));
           if (failed(f))
             return failure();
           Value v = *f;
@@ -141,14 +187,15 @@ LogicalResult LongConvTemplate::emit(const KernelAnalysis &analysis,
   }
 
   // Inputs [sStart, sEnd) feed this segment's outputs.
-  Value sStart = arith::MaxSIOp::create(b, k.sub(seg0, k.c(K - 1)), k.c(0));
-  Value sEnd = k.min(k.add(seg0, k.c(seg)), k.c(p.length));
+  Value sStart =
+      arith::MaxSIOp::create(b, k.sub(seg0, k.sub(taps, k.c(1))), k.c(0));
+  Value sEnd = k.min(k.add(seg0, k.c(seg)), length);
   SmallVector<Value> outPos;
   for (int64_t r = 0; r < p.r; ++r)
     outPos.push_back(k.add(seg0, k.add(tid, k.c(r * p.threads))));
 
   FailureOr<SmallVector<Value>> batches = loops.forLoop(
-      k.c(0), k.c(p.batch), k.c(1), {},
+      k.c(0), batchCount, k.c(1), {},
       [&](Value bIdx, ValueRange) -> FailureOr<SmallVector<Value>> {
         SmallVector<Value> init(p.r, zero);
         FailureOr<SmallVector<Value>> acc = loops.forLoop(
@@ -157,6 +204,7 @@ LogicalResult LongConvTemplate::emit(const KernelAnalysis &analysis,
               Value count = k.min(k.c(p.ts), k.sub(sEnd, s0));
               gpu::BarrierOp::create(b);
               ElementalEmitter em(b, bindings);
+              ctx.prepare(em);
               if (failed(emitStrided(em, tid, p.ts, p.threads, [&](Value j) {
                     FailureOr<Value> x =
                         emitGuarded(em, op.getInput(), {bIdx, ch, k.add(s0, j)},
@@ -177,11 +225,11 @@ LogicalResult LongConvTemplate::emit(const KernelAnalysis &analysis,
                     for (int64_t r = 0; r < p.r; ++r) {
                       // lag = t - s, a tap when 0 <= lag < K.
                       Value lag = k.sub(outPos[r], s);
-                      Value isTap = k.land(
-                          arith::CmpIOp::create(b, arith::CmpIPredicate::sge,
-                                                lag, k.c(0)),
-                          arith::CmpIOp::create(b, arith::CmpIPredicate::slt,
-                                                lag, k.c(K)));
+                      Value isTap =
+                          k.land(arith::CmpIOp::create(
+                                     b, arith::CmpIPredicate::sge, lag, k.c(0)),
+                                 arith::CmpIOp::create(
+                                     b, arith::CmpIPredicate::slt, lag, taps));
                       Value at = arith::MinSIOp::create(
                           b, arith::MaxSIOp::create(b, lag, k.c(0)),
                           k.c(K - 1));
@@ -202,6 +250,7 @@ LogicalResult LongConvTemplate::emit(const KernelAnalysis &analysis,
           b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
           SmallVector<Value> at{bIdx, ch, t};
           ElementalEmitter out(b, bindings);
+          ctx.prepare(out);
           Value accValue = (*acc)[r];
           out.setSource(op.getResult(),
                         [accValue](ImplicitLocOpBuilder &, ValueRange) {

@@ -63,6 +63,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "llvm/Support/MathExtras.h"
+#include <limits>
 
 using namespace mlir;
 using namespace mlir::iolite;
@@ -227,8 +228,11 @@ static ConvPrologue findTimePreservingConv(Value operand) {
     }
     if (auto sl = dyn_cast<SliceOp>(op)) {
       std::optional<ArrayRef<int64_t>> strides = sl.getStrides();
-      if (sl.getStarts()[d] != 0 || (strides && (*strides)[d] != 1) ||
-          sl.getLimits()[d] != shapeOf(sl.getInput())[d])
+      int64_t size = shapeOf(sl.getInput())[d], limit = sl.getLimits()[d];
+      bool toEnd =
+          limit == size || (ShapedType::isDynamic(size) &&
+                            limit == std::numeric_limits<int64_t>::max());
+      if (sl.getStarts()[d] != 0 || (strides && (*strides)[d] != 1) || !toEnd)
         return {};
       v = sl.getInput();
       continue;
@@ -238,6 +242,15 @@ static ConvPrologue findTimePreservingConv(Value operand) {
       // elements on both sides and it has the same size.
       ArrayRef<int64_t> out = shapeOf(r.getResult()),
                         in = shapeOf(r.getInput());
+      // With symbolic dims up to d, only a reshape that keeps dims 0..d as
+      // they are is understood (Mamba-2's [B, L, H*P] -> [B, L, H, P]).
+      if (llvm::any_of(out.take_front(d + 1), ShapedType::isDynamic)) {
+        if (static_cast<int64_t>(in.size()) <= d ||
+            in.take_front(d + 1) != out.take_front(d + 1))
+          return {};
+        v = r.getInput();
+        continue;
+      }
       int64_t before = 1;
       for (int64_t i = 0; i < d; ++i)
         before *= out[i];
@@ -332,20 +345,33 @@ static LogicalResult planMatrix(SsdPlan &p, SsdOp op,
 
 /// Plans the kernel; with `overrides` (when emitting) on the matrix units
 /// where the element types and the target allow, else on the FMA units.
+/// Batch and length may be symbolic: planned at their bounds (`shapes`) or,
+/// without them (matching), as 1 and one full chunk.
 static std::optional<SsdPlan>
 planSsd(SsdOp op, const TargetDescription &target,
-        const CodegenOverrides *overrides = nullptr) {
+        const CodegenOverrides *overrides = nullptr,
+        const SymbolicShapes *shapes = nullptr) {
   const KernelTuning *tuning = target.getTuning("ssd");
   if (!tuning || tuning->tile.size() != 3)
     return std::nullopt;
   SsdPlan p;
-  ArrayRef<int64_t> xs = shapeOf(op.getX());
+  auto xType = cast<ShapedType>(op.getX().getType());
+  SmallVector<int64_t> xs(xType.getShape());
+  if (shapes && !xType.hasStaticShape())
+    xs = llvm::to_vector(shapes->getBoundType(op.getX()).getShape());
+  if (ShapedType::isDynamic(xs[0]))
+    xs[0] = 1;
+  if (ShapedType::isDynamic(xs[1]))
+    xs[1] = std::max<int64_t>(1, op.getChunkSize());
   p.batch = xs[0];
   p.length = xs[1];
   p.heads = xs[2];
   p.headDim = xs[3];
   p.groups = shapeOf(op.getB())[2];
   p.states = shapeOf(op.getB())[3];
+  if (ShapedType::isDynamic(p.heads) || ShapedType::isDynamic(p.headDim) ||
+      ShapedType::isDynamic(p.groups) || ShapedType::isDynamic(p.states))
+    return std::nullopt;
   if (p.batch <= 0 || p.length <= 0 || p.heads <= 0 || p.headDim <= 0 ||
       p.states <= 0 || p.groups <= 0 || p.heads % p.groups)
     return std::nullopt;
@@ -437,13 +463,31 @@ public:
 
   LogicalResult emit(const KernelAnalysis &analysis,
                      KernelEmitContext &ctx) const override;
+
+  /// Batch and sequence length may be run-time extents (the grid's y and
+  /// the chunk loop follow them, the last chunk masked); heads, head dim,
+  /// groups, states and conv taps size the tiles and must be static.
+  bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
+    auto op = cast<SsdOp>(analysis.hero);
+    ArrayRef<int64_t> x = shapeOf(op.getX()), bc = shapeOf(op.getB());
+    if (ShapedType::isDynamic(x[2]) || ShapedType::isDynamic(x[3]) ||
+        ShapedType::isDynamic(bc[2]) || ShapedType::isDynamic(bc[3]))
+      return false;
+    for (Value operand : {op.getX(), op.getB(), op.getC()})
+      if (ConvPrologue c = findTimePreservingConv(operand); c.conv)
+        if (!cast<ShapedType>(c.conv.getWeight().getType()).hasStaticShape())
+          return false;
+    return true;
+  }
 };
 
 LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
                                 KernelEmitContext &ctx) const {
   auto op = cast<SsdOp>(analysis.hero);
   const TargetDescription &target = ctx.getTarget();
-  SsdPlan p = *planSsd(op, target, &ctx.getOverrides());
+  SsdPlan p =
+      *planSsd(op, target, &ctx.getOverrides(), ctx.getSymbolicShapes());
+  bool dynamic = ctx.hasDynamicExtents();
   int64_t q = p.q, n = p.states, hp = p.headDim, hb = p.hb;
   const matrix::Instruction *inst = p.inst;
   ctx.matrixKind = p.matrix.kindName();
@@ -468,13 +512,20 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
     return failure();
   ctx.templateName = "ssd";
   ctx.tileDescription = tileDesc;
-  ctx.setLaunch({p.heads / hb, p.batch, 1}, {p.threads, 1, 1});
+  if (dynamic)
+    ctx.setLaunch({GridExtent::constant(p.heads / hb),
+                   GridExtent{ctx.getDimExpr(op.getX(), 0), 1},
+                   GridExtent::constant(1)},
+                  {p.threads, 1, 1});
+  else
+    ctx.setLaunch({p.heads / hb, p.batch, 1}, {p.threads, 1, 1});
 
   ImplicitLocOpBuilder &b = ctx.getBuilder();
   MLIRContext *mctx = b.getContext();
   ScalarBuilder k{b};
   const DenseMap<Value, Value> &bindings = ctx.getBindings();
   ElementalEmitter loops(b, bindings);
+  ctx.prepare(loops);
   SharedMemoryPlan &smem = ctx.getSharedMemoryPlan();
   Type f32 = b.getF32Type();
   Value zero = k.f(0.0);
@@ -690,6 +741,7 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
   auto stageInputs = [&](const Staged &st, Value chunk, Value t0,
                          Value valid) -> LogicalResult {
     ElementalEmitter em(b, bindings);
+    ctx.prepare(em);
     int64_t w = st.width, wp = st.padded;
     if (!st.conv.taps)
       return emitStrided(em, tid, q * wp, p.threads, [&](Value e) {
@@ -714,6 +766,8 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
           k.land(k.le(k.c(halo), tPlus), k.lt(tr, k.add(valid, k.c(halo))));
       Value time = k.sub(tPlus, k.c(halo));
       ElementalEmitter raw(b, bindings), plain(b, bindings);
+      ctx.prepare(raw);
+      ctx.prepare(plain);
       raw.setSource(
           conv.getResult(),
           [&, tr, col](ImplicitLocOpBuilder &,
@@ -752,6 +806,7 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
   auto computeConv = [&](const Staged &st, Value valid) -> LogicalResult {
     int64_t w = st.width, wp = st.padded, taps = st.conv.taps;
     ElementalEmitter em(b, bindings);
+    ctx.prepare(em);
     return emitStrided(em, tid, q * wp, p.threads, [&](Value e) {
       Value t = k.div(e, k.c(wp)), col = k.rem(e, k.c(wp));
       Value ok = k.lt(t, valid);
@@ -776,6 +831,7 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
   // Per-head constants, read once per block.
   {
     ElementalEmitter em(b, bindings);
+    ctx.prepare(em);
     if (failed(emitStrided(em, tid, hb, p.threads, [&](Value e) {
           Value hh = k.add(h0, e);
           FailureOr<Value> a = em.emit(op.getA(), {hh});
@@ -807,6 +863,8 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
                          Value acc) -> LogicalResult {
     SmallVector<Value> at{batch, k.add(t0, t), hh, col};
     ElementalEmitter out(b, bindings), plain(b, bindings);
+    ctx.prepare(out);
+    ctx.prepare(plain);
     // The x tile holds x exactly, except TF32's rounded copy: D x then
     // reads x again.
     Value xOnChip;
@@ -836,17 +894,19 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
     return emitOutputsAt(ctx, out, op.getResult(), at);
   };
 
-  int64_t numChunks = (int64_t)llvm::divideCeil(p.length, q);
+  // The sequence length: a run-time extent when symbolic.
+  Value length = dynamic ? ctx.getExtent(op.getX(), 1) : k.c(p.length);
+  Value numChunks = arith::CeilDivUIOp::create(b, length, k.c(q));
   // The carried state: per head, its accumulator fragments (matrix path)
   // or its register tile (FMA).
   int64_t stateRegs = inst ? p.hGrid.tiles() : p.h.tm * p.h.tn;
   SmallVector<Value> init(hb * stateRegs,
                           inst ? emitZeroAccumulator(b, *inst) : zero);
   FailureOr<SmallVector<Value>> final = loops.forLoop(
-      k.c(0), k.c(numChunks), k.c(1), init,
+      k.c(0), numChunks, k.c(1), init,
       [&](Value chunk, ValueRange state) -> FailureOr<SmallVector<Value>> {
         Value t0 = k.mul(chunk, k.c(q));
-        Value valid = k.min(k.c(q), k.sub(k.c(p.length), t0));
+        Value valid = k.min(k.c(q), k.sub(length, t0));
         gpu::BarrierOp::create(b);
         // B and C of the group, once for all heads of the block.
         auto groupIndex = [&](Value time, Value col) {
@@ -923,6 +983,8 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
           if (failed(stageInputs(xSt, chunk, t0, valid)))
             return failure();
           ElementalEmitter em(b, bindings);
+          ctx.prepare(em);
+          ctx.prepare(em);
           if (failed(emitStrided(em, tid, q, p.threads, [&](Value t) {
                 Value ok = k.lt(t, valid);
                 FailureOr<Value> dt =
