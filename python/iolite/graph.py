@@ -876,6 +876,26 @@ class Graph:
                     f" : {', '.join(str(t.type) for t in main)}")
         return self._emit("ssd", ops, render, name)[0]
 
+    def ssd_with_state(self, x, dt, A, B, C, state, D=None, dt_bias=None,
+                       chunk_size=64, dt_softplus=False, name=None):
+        """ssd from `state` (f32 [B, H, P, N]); returns (y, final_state).
+        L = 1 is the decode step."""
+        main = [self._check_value(t) for t in (x, dt, A, B, C, state)]
+        optional = [("D", D), ("dt_bias", dt_bias)]
+        ops = main + [self._check_value(t) for _, t in optional
+                      if t is not None]
+        attrs = _attr_dict([("chunk_size", _i64(chunk_size)),
+                            ("dt_softplus", dt_softplus)])
+
+        def render(r):
+            opt = "".join(f" {n}({r(t)} : {t.type})" for n, t in optional
+                          if t is not None)
+            return (f"iolite.ssd_with_state "
+                    f"{', '.join(r(t) for t in main)}{opt}{attrs}"
+                    f" : {', '.join(str(t.type) for t in main)}")
+        return tuple(self._emit("ssd_with_state", ops, render, name,
+                                num_results=2))
+
     # Mixture of experts -----------------------------------------------------
     def router(self, logits, k, scoring="softmax", renormalize=False,
                name=None):

@@ -208,13 +208,17 @@ def test_state_space_ops():
     y7 = g.ssd(x, dt2, A2, B2, B2)
     y8 = g.ssd(x, dt2, A2, B2, B2, D=A2, dt_bias=A2, chunk_size=16,
                dt_softplus=True)
-    g.output(y1, y2, y3, y4, y5, y6, y7, y8)
+    state = T(g, (1, 4, 16, 8))
+    y9, h9 = g.ssd_with_state(x, dt2, A2, B2, B2, state, D=A2,
+                              dt_softplus=True)
+    g.output(y1, y2, y3, y4, y5, y6, y7, y8, y9, h9)
     text = roundtrip(g)
     assert ("D(%arg5 : tensor<16xf32>) z(%arg0 : tensor<2x16x32xf32>) "
             "delta_bias(%arg5 : tensor<16xf32>) {delta_softplus}") in text
     assert "bias(%arg5 : tensor<16xf32>) activation = silu" in text
     assert "{chunk_size = 16 : i64, dt_softplus}" in text
     assert y7.shape == (1, 32, 4, 16)
+    assert y9.shape == (1, 32, 4, 16) and h9.shape == (1, 4, 16, 8)
 
 
 def test_mixture_of_experts_ops():

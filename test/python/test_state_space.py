@@ -223,10 +223,11 @@ for dt in ("f32", "f16"):
 
 
 # --- SSD (Mamba-2) -------------------------------------------------------------
-def ssd_ref(x, dt, a, bm, cm, d=None, dt_bias=None, dt_softplus=False):
+def ssd_ref(x, dt, a, bm, cm, d=None, dt_bias=None, dt_softplus=False,
+            h0=None, return_state=False):
     """SSD as the selective scan it equals: channel (h, p) of the scan has
     u = x[..., h, p], delta = dt[..., h], A = A[h] for every state, and the
-    B/C of head h's group."""
+    B/C of head h's group; h0 and the final state are [B, H, P, N]."""
     x, dt, a, bm, cm = map(f64, (x, dt, a, bm, cm))
     batch, length, heads, p = x.shape
     groups, n = bm.shape[2], bm.shape[3]
@@ -235,6 +236,7 @@ def ssd_ref(x, dt, a, bm, cm, d=None, dt_bias=None, dt_softplus=False):
     if dt_softplus:
         dt = softplus(dt)
     y = np.zeros_like(x)
+    state = np.zeros((batch, heads, p, n))
     for h in range(heads):
         g = h // (heads // groups)
         u = np.transpose(x[:, :, h, :], (0, 2, 1))          # [B, P, L]
@@ -243,9 +245,11 @@ def ssd_ref(x, dt, a, bm, cm, d=None, dt_bias=None, dt_softplus=False):
         b_ss = np.transpose(bm[:, :, g, :], (0, 2, 1))      # [B, N, L]
         c_ss = np.transpose(cm[:, :, g, :], (0, 2, 1))
         d_ss = None if d is None else np.full(p, f64(d)[h])
-        ys = selective_scan_ref(u, delta, a_ss, b_ss, c_ss, d_ss)
+        ys, state[:, h] = selective_scan_ref(
+            u, delta, a_ss, b_ss, c_ss, d_ss,
+            h0=None if h0 is None else h0[:, h], return_state=True)
         y[:, :, h, :] = np.transpose(ys, (0, 2, 1))
-    return y
+    return (y, state) if return_state else y
 
 
 def ssd_case(name, dt, batch, length, heads, p, groups, n, chunk, with_d):
@@ -277,6 +281,67 @@ for dt in FLOAT_TYPES:
     ssd_case("groups2", dt, 2, 19, 4, 3, 2, 5, 8, True)
 ssd_case("one_group_no_D", "f32", 1, 23, 2, 4, 1, 3, 64, False)
 ssd_case("chunk1", "f32", 1, 7, 3, 2, 3, 2, 1, True)
+
+# ssd_with_state: a sequence in two chunks from a nonzero state, the second
+# from the first's final state, equals one SSD over the whole sequence from
+# that state; decode steps (L = 1) from zeros equal the SSD.
+def ssd_types(dt, batch, length, heads, p, groups, n):
+    return (f"{T((batch, length, heads, p), dt)}, "
+            f"{T((batch, length, heads), dt)}, {T((heads,), 'f32')}, "
+            f"{T((batch, length, groups, n), dt)}, "
+            f"{T((batch, length, groups, n), dt)}, "
+            f"{T((batch, heads, p, n), 'f32')}")
+
+
+for dt in ("f32", "f16"):
+    batch, length, heads, p, groups, n, cut = 2, 11, 4, 3, 2, 5, 6
+    x = round_to(rng.standard_normal((batch, length, heads, p)), dt)
+    dtv = round_to(rng.uniform(-2, 1, (batch, length, heads)), dt)
+    a = -np.exp(rng.uniform(-1, 1, heads)).astype(np.float32)
+    bm = round_to(rng.standard_normal((batch, length, groups, n)), dt)
+    cm = round_to(rng.standard_normal((batch, length, groups, n)), dt)
+    d = rng.standard_normal(heads).astype(np.float32)
+    bias = (rng.standard_normal(heads) * 0.5).astype(np.float32)
+    h0 = rng.standard_normal((batch, heads, p, n)).astype(np.float32)
+    y, h = ssd_ref(x, dtv, a, bm, cm, d, bias, True, h0=h0, return_state=True)
+    first, rest = np.s_[:, :cut], np.s_[:, cut:]
+    opts = (f"D(%x6 : {T(d.shape, 'f32')}) dt_bias(%x7 : "
+            f"{T(bias.shape, 'f32')}) {{chunk_size = 4 : i64, dt_softplus}}")
+    STATE_BATCH.add(f"ssd_state_two_chunks_{dt}", f"""
+%a, %h1 = iolite.ssd_with_state %x0, %x1, %x2, %x3, %x4, %x5 {opts}
+    : {ssd_types(dt, batch, cut, heads, p, groups, n)}
+%c, %h2 = iolite.ssd_with_state %x8, %x9, %x2, %x10, %x11, %h1 {opts}
+    : {ssd_types(dt, batch, length - cut, heads, p, groups, n)}""",
+              [(x[first], dt), (dtv[first], dt), (a, "f32"), (bm[first], dt),
+               (cm[first], dt), (h0, "f32"), (d, "f32"), (bias, "f32"),
+               (x[rest], dt), (dtv[rest], dt), (bm[rest], dt),
+               (cm[rest], dt)],
+              [("a", T((batch, cut, heads, p), dt)),
+               ("c", T((batch, length - cut, heads, p), dt)),
+               ("h2", T((batch, heads, p, n), "f32"))],
+              [y[first], y[rest], h])
+
+    steps = 3
+    y, h = ssd_ref(x[:, :steps], dtv[:, :steps], a, bm[:, :steps],
+                   cm[:, :steps], d, return_state=True)
+    zeros = np.zeros((batch, heads, p, n), np.float32)
+    body, inputs = [], [(a, "f32"), (d, "f32"), (zeros, "f32")]
+    for t in range(steps):
+        k = len(inputs)
+        prev = "%x2" if t == 0 else f"%h{t}"
+        body.append(
+            f"%y{t + 1}, %h{t + 1} = iolite.ssd_with_state "
+            f"%x{k}, %x{k + 1}, %x0, %x{k + 2}, %x{k + 3}, {prev} "
+            f"D(%x1 : {T(d.shape, 'f32')}) : "
+            f"{ssd_types(dt, batch, 1, heads, p, groups, n)}")
+        sl = np.s_[:, t:t + 1]
+        inputs += [(x[sl], dt), (dtv[sl], dt), (bm[sl], dt), (cm[sl], dt)]
+    STATE_BATCH.add(f"ssd_state_decode_steps_{dt}", "\n".join(body), inputs,
+              [(f"y{t + 1}", T((batch, 1, heads, p), dt))
+               for t in range(steps)] +
+              [(f"h{steps}", T((batch, heads, p, n), "f32"))],
+              [y[:, t:t + 1] for t in range(steps)] + [h])
+
 
 # SSD and the selective scan it equals, both through iolite (G = 1): the
 # scan's channel h * P + p reads x[..., h, p] and dt[..., h].

@@ -355,13 +355,17 @@ struct SelectiveScanLowering : OpConversionPattern<OpTy> {
   }
 };
 
-struct SsdLowering : OpConversionPattern<SsdOp> {
-  using OpConversionPattern::OpConversionPattern;
+/// SSD, from zeros or (with_state) from the given [B, H, P, N] state,
+/// whose final value is then a second result.
+template <typename OpTy> struct SsdLowering : OpConversionPattern<OpTy> {
+  using OpConversionPattern<OpTy>::OpConversionPattern;
+  using OpAdaptor = typename OpTy::Adaptor;
+  static constexpr bool kWithState = std::is_same_v<OpTy, SsdWithStateOp>;
   LogicalResult
-  matchAndRewrite(SsdOp op, OpAdaptor adaptor,
+  matchAndRewrite(OpTy op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
+    MLIRContext *ctx = this->getContext();
     Value x = adaptor.getX(), a = adaptor.getA(), bm = adaptor.getB(),
           cm = adaptor.getC(), dp = adaptor.getD();
     ArrayRef<int64_t> shape = shapeOf(x);
@@ -379,7 +383,11 @@ struct SsdLowering : OpConversionPattern<SsdOp> {
     Value a2 = splitDim(rewriter, loc, a, 0, groups, hg);
     Value d2 = dp ? splitDim(rewriter, loc, dp, 0, groups, hg) : Value();
     Value zero = constantF32(rewriter, loc, 0);
-    Value h0 = filledTensor(rewriter, loc, {batch, groups, hg, p, n}, zero);
+    Value h0;
+    if constexpr (kWithState)
+      h0 = splitDim(rewriter, loc, adaptor.getState(), 1, groups, hg);
+    else
+      h0 = filledTensor(rewriter, loc, {batch, groups, hg, p, n}, zero);
     Value y0 = emptyTensor(rewriter, loc, {batch, len, groups, hg, p}, et);
     // Loop dims of a step: b, g, e, p, n.
     auto sel = [&](ArrayRef<int64_t> dims) {
@@ -448,7 +456,12 @@ struct SsdLowering : OpConversionPattern<SsdOp> {
           Value y = insertAlong(b, l, yT, iter[1], 1, t);
           scf::YieldOp::create(b, l, ValueRange{h, y});
         });
-    rewriter.replaceOp(op, mergeDims(rewriter, loc, loop.getResult(1), 2));
+    Value y = mergeDims(rewriter, loc, loop.getResult(1), 2);
+    if constexpr (kWithState)
+      rewriter.replaceOp(op,
+                         {y, mergeDims(rewriter, loc, loop.getResult(0), 1)});
+    else
+      rewriter.replaceOp(op, y);
     return success();
   }
 };
@@ -459,6 +472,7 @@ void mlir::iolite::populateStateSpaceLoweringPatterns(
     RewritePatternSet &patterns) {
   patterns.add<Conv1dLowering, Conv1dWithStateLowering, LongConvLowering,
                SelectiveScanLowering<SelectiveScanOp>,
-               SelectiveScanLowering<SelectiveScanWithStateOp>, SsdLowering>(
+               SelectiveScanLowering<SelectiveScanWithStateOp>,
+               SsdLowering<SsdOp>, SsdLowering<SsdWithStateOp>>(
       patterns.getContext());
 }

@@ -1401,6 +1401,24 @@ func.func @selective_scan_with_state_size(%u: tensor<1x8x4xf32>, %A: tensor<8x16
 
 // -----
 
+func.func @ssd_with_state_heads(%x: tensor<1x3x4x16xf32>, %dt: tensor<1x3x4xf32>, %A: tensor<4xf32>, %B: tensor<1x3x2x8xf32>, %h: tensor<1x2x16x8xf32>) {
+  // expected-error @+1 {{state heads (dim 1) is 2 but must be 4}}
+  %y, %h2 = iolite.ssd_with_state %x, %dt, %A, %B, %B, %h
+      : tensor<1x3x4x16xf32>, tensor<1x3x4xf32>, tensor<4xf32>, tensor<1x3x2x8xf32>, tensor<1x3x2x8xf32>, tensor<1x2x16x8xf32>
+  return
+}
+
+// -----
+
+func.func @ssd_with_state_rank(%x: tensor<1x3x4x16xf32>, %dt: tensor<1x3x4xf32>, %A: tensor<4xf32>, %B: tensor<1x3x2x8xf32>, %h: tensor<1x64x8xf32>) {
+  // expected-error @+1 {{state ([B, H, P, N]) must have rank 4}}
+  %y, %h2 = iolite.ssd_with_state %x, %dt, %A, %B, %B, %h
+      : tensor<1x3x4x16xf32>, tensor<1x3x4xf32>, tensor<4xf32>, tensor<1x3x2x8xf32>, tensor<1x3x2x8xf32>, tensor<1x64x8xf32>
+  return
+}
+
+// -----
+
 func.func @selective_scan_with_state_channels(%u: tensor<1x8x4xf32>, %A: tensor<8x16xf32>, %B: tensor<1x16x4xf32>, %h: tensor<1x4x16xf32>) {
   // expected-error @+1 {{state channels (dim 1) is 4 but must be 8}}
   %y, %h2 = iolite.selective_scan_with_state %u, %u, %A, %B, %B, %h

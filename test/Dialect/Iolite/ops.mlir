@@ -418,3 +418,23 @@ func.func @selective_scan_with_state(%u: tensor<1x64x1xf16>, %A: tensor<64x16xf3
         tensor<?x16x?xf32>, tensor<?x64x16xf32>
   return %y, %h2, %yd, %hd2 : tensor<1x64x1xf16>, tensor<1x64x16xf32>, tensor<?x64x?xf32>, tensor<?x64x16xf32>
 }
+
+// -----
+
+// CHECK-LABEL: func @ssd_with_state
+func.func @ssd_with_state(%x: tensor<1x1x4x16xf16>, %dt: tensor<1x1x4xf16>, %A: tensor<4xf32>,
+                          %B: tensor<1x1x2x8xf16>, %h: tensor<1x4x16x8xf32>, %D: tensor<4xf32>,
+                          %xd: tensor<?x?x4x16xf32>, %dtd: tensor<?x?x4xf32>,
+                          %Bd: tensor<?x?x2x8xf32>, %hd: tensor<?x4x16x8xf32>)
+    -> (tensor<1x1x4x16xf16>, tensor<1x4x16x8xf32>, tensor<?x?x4x16xf32>, tensor<?x4x16x8xf32>) {
+  // CHECK: %{{.*}}, %{{.*}} = iolite.ssd_with_state %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} D(%{{.*}} : tensor<4xf32>) dt_bias(%{{.*}} : tensor<4xf32>) {dt_softplus} : tensor<1x1x4x16xf16>, tensor<1x1x4xf16>, tensor<4xf32>, tensor<1x1x2x8xf16>, tensor<1x1x2x8xf16>, tensor<1x4x16x8xf32>
+  %y, %h2 = iolite.ssd_with_state %x, %dt, %A, %B, %B, %h D(%D : tensor<4xf32>)
+      dt_bias(%A : tensor<4xf32>) {dt_softplus}
+      : tensor<1x1x4x16xf16>, tensor<1x1x4xf16>, tensor<4xf32>, tensor<1x1x2x8xf16>,
+        tensor<1x1x2x8xf16>, tensor<1x4x16x8xf32>
+  // CHECK: iolite.ssd_with_state {{.*}} {chunk_size = 16 : i64} : tensor<?x?x4x16xf32>, tensor<?x?x4xf32>, tensor<4xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>, tensor<?x4x16x8xf32>
+  %yd, %hd2 = iolite.ssd_with_state %xd, %dtd, %A, %Bd, %Bd, %hd {chunk_size = 16 : i64}
+      : tensor<?x?x4x16xf32>, tensor<?x?x4xf32>, tensor<4xf32>, tensor<?x?x2x8xf32>,
+        tensor<?x?x2x8xf32>, tensor<?x4x16x8xf32>
+  return %y, %h2, %yd, %hd2 : tensor<1x1x4x16xf16>, tensor<1x4x16x8xf32>, tensor<?x?x4x16xf32>, tensor<?x4x16x8xf32>
+}

@@ -698,6 +698,18 @@ LogicalResult SsdOp::inferReturnTypes(MLIRContext *,
                     results);
 }
 
+LogicalResult SsdWithStateOp::inferReturnTypes(MLIRContext *,
+                                               std::optional<Location> loc,
+                                               Adaptor adaptor,
+                                               SmallVectorImpl<Type> &results) {
+  return inferSsdWithStateOp(
+      loc, adaptor.getX().getType(), adaptor.getDt().getType(),
+      adaptor.getA().getType(), adaptor.getB().getType(),
+      adaptor.getC().getType(), adaptor.getState().getType(),
+      typeOrNull(adaptor.getD()), typeOrNull(adaptor.getDtBias()),
+      valueOr(IOLITE_ATTR(adaptor, ChunkSize, "chunk_size"), 64), results);
+}
+
 LogicalResult LongConvOp::inferReturnTypes(MLIRContext *,
                                            std::optional<Location> loc,
                                            Adaptor adaptor,

@@ -879,6 +879,24 @@ LogicalResult mlir::iolite::inferSsdOp(std::optional<Location> loc, Type xT,
   return success();
 }
 
+LogicalResult mlir::iolite::inferSsdWithStateOp(
+    std::optional<Location> loc, Type xT, Type dtT, Type aT, Type bT, Type cT,
+    Type stateT, Type dT, Type dtBiasT, int64_t chunkSize,
+    SmallVectorImpl<Type> &results) {
+  if (failed(inferSsdOp(loc, xT, dtT, aT, bT, cT, dT, dtBiasT, chunkSize,
+                        results)))
+    return failure();
+  auto x = ranked(xT), b = ranked(bT), s = ranked(stateT);
+  if (failed(expectRank(loc, s, 4, "state ([B, H, P, N])")) ||
+      failed(expectDim(loc, s, 0, x.getDimSize(0), "state", "batch")) ||
+      failed(expectDim(loc, s, 1, x.getDimSize(2), "state", "heads")) ||
+      failed(expectDim(loc, s, 2, x.getDimSize(3), "state", "head dim")) ||
+      failed(expectDim(loc, s, 3, b.getDimSize(3), "state", "state size")))
+    return failure();
+  results.push_back(s);
+  return success();
+}
+
 LogicalResult mlir::iolite::inferLongConvOp(std::optional<Location> loc,
                                             Type input, Type filter, Type dT,
                                             SmallVectorImpl<Type> &results) {

@@ -43,7 +43,7 @@ FusionOpClass mlir::iolite::classifyForFusion(Operation *op) {
       .Case<DispatchOp, CombineOp>(
           [](auto) { return FusionOpClass::MoERouting; })
       .Case<KvCacheAppendOp, CacheAttentionOp, VarlenAttentionOp,
-            Conv1dWithStateOp, SelectiveScanWithStateOp>(
+            Conv1dWithStateOp, SelectiveScanWithStateOp, SsdWithStateOp>(
           [](auto) { return FusionOpClass::Serving; })
       .Default([](Operation *) { return FusionOpClass::Opaque; });
 }

@@ -901,6 +901,44 @@ def Iolite_SsdOp : Iolite_InferredOp<"ssd", [AttrSizedOperandSegments]> {
   }];
 }
 
+def Iolite_SsdWithStateOp
+    : Iolite_InferredOp<"ssd_with_state", [AttrSizedOperandSegments]> {
+  let summary = "Mamba-2 SSD from an initial state";
+  let description = [{
+    `iolite.ssd` over a chunk of a longer sequence: the recurrence starts
+    from `state` (`f32` `[B, H, P, N]`, `h_{-1}` per head; zeros at the
+    start of a sequence, as Mamba-2's `ssm_state`) instead of zeros, and
+    `final_state` is `h` after the chunk's last position, the state for the
+    next chunk. Running a sequence in chunks, each from the previous
+    chunk's `final_state`, gives `iolite.ssd` over the whole sequence;
+    `L = 1` is the decode step (Mamba-2's `selective_state_update` with
+    scalar A per head).
+
+    ```mlir
+    %y, %h = iolite.ssd_with_state %x, %dt, %A, %B, %C, %h0
+        D(%D : tensor<4xf32>) {dt_softplus}
+        : tensor<1x1x4x16xf32>, tensor<1x1x4xf32>, tensor<4xf32>,
+          tensor<1x1x1x8xf32>, tensor<1x1x1x8xf32>, tensor<1x4x16x8xf32>
+    ```
+  }];
+  let arguments = (ins Iolite_FloatTensor:$x, Iolite_FloatTensor:$dt,
+                       Iolite_FloatTensor:$A, Iolite_FloatTensor:$B,
+                       Iolite_FloatTensor:$C, RankedTensorOf<[F32]>:$state,
+                       Optional<Iolite_FloatTensor>:$D,
+                       Optional<Iolite_FloatTensor>:$dt_bias,
+                       DefaultValuedAttr<I64Attr, "64">:$chunk_size,
+                       UnitAttr:$dt_softplus);
+  let results = (outs Iolite_FloatTensor:$result,
+                      RankedTensorOf<[F32]>:$final_state);
+  let assemblyFormat = [{
+    $x `,` $dt `,` $A `,` $B `,` $C `,` $state
+    (`D` `(` $D^ `:` type($D) `)`)?
+    (`dt_bias` `(` $dt_bias^ `:` type($dt_bias) `)`)? attr-dict `:`
+    type($x) `,` type($dt) `,` type($A) `,` type($B) `,` type($C) `,`
+    type($state)
+  }];
+}
+
 def Iolite_LongConvOp : Iolite_InferredOp<"long_conv"> {
   let summary = "Causal long convolution (Hyena / H3)";
   let description = [{

@@ -171,6 +171,10 @@ LogicalResult inferSelectiveScanWithStateOp(std::optional<Location> loc, Type u,
 LogicalResult inferSsdOp(std::optional<Location> loc, Type x, Type dt, Type a,
                          Type b, Type c, Type d, Type dtBias, int64_t chunkSize,
                          SmallVectorImpl<Type> &results);
+LogicalResult inferSsdWithStateOp(std::optional<Location> loc, Type x, Type dt,
+                                  Type a, Type b, Type c, Type state, Type d,
+                                  Type dtBias, int64_t chunkSize,
+                                  SmallVectorImpl<Type> &results);
 
 /// `d` may be null.
 LogicalResult inferLongConvOp(std::optional<Location> loc, Type input,

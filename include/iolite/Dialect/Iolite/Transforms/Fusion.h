@@ -54,7 +54,7 @@ enum class FusionOpClass {
   /// The serving forms: KV caches and packed batches read or written at
   /// run-time positions (kv_cache_append, cache_attention,
   /// varlen_attention) and carried state (conv1d_with_state,
-  /// selective_scan_with_state). Heavy: no
+  /// selective_scan_with_state, ssd_with_state). Heavy: no
   /// other heavy op and no epilogue shares its kernel, only cheap
   /// prologues (no kernel template generates these ops yet).
   Serving,
