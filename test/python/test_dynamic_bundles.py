@@ -300,3 +300,75 @@ def test_ssd_on_the_matrix_units_at_any_length(ssd_f16_bundle, batch, seq,
     rtol, atol = MODEL_TOLERANCES["f16"]
     np.testing.assert_allclose(got.astype(np.float64), expected, rtol=rtol,
                                atol=atol)
+
+
+class CausalAttention:
+    """Multi-head causal self-attention written as PyTorch code has it:
+    x.view(b, s, h, d) with b and s read from x.shape, and the mask built
+    at the call's length with torch.triu(torch.full((s, s), -inf), 1).
+    Exported with dynamic axes, its shape arithmetic (Shape, Gather,
+    Unsqueeze, Concat, Reshape) and mask (ConstantOfShape, Trilu) import
+    over symbolic dims, and the attention raises as causal."""
+
+    @staticmethod
+    def module():
+        import torch
+
+        class Attn(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.q, self.k, self.v, self.o = (
+                    torch.nn.Linear(32, 32, bias=False) for _ in range(4))
+
+            def forward(self, x):
+                b, s, _ = x.shape
+                q, k, v = (p(x).view(b, s, 4, 8).transpose(1, 2)
+                           for p in (self.q, self.k, self.v))
+                sc = q @ k.transpose(-1, -2) / 8 ** 0.5
+                mask = torch.triu(torch.full((s, s), float("-inf")), 1)
+                a = torch.softmax(sc + mask, dim=-1) @ v
+                return x + self.o(a.transpose(1, 2).reshape(b, s, 32))
+        return Attn().eval()
+
+
+@pytest.fixture(scope="module")
+def onnx_attention(tmp_path_factory):
+    import torch
+    torch.manual_seed(0)
+    block = CausalAttention.module()
+    path = tmp_path_factory.mktemp("onnx_attn") / "attn.onnx"
+    torch.onnx.export(block, (torch.randn(2, 5, 32),), str(path),
+                      input_names=["x"], output_names=["y"], opset_version=17,
+                      dynamic_axes={"x": {0: "batch", 1: "seq"},
+                                    "y": {0: "batch", 1: "seq"}})
+    b = iolite.compile(path, targets=TARGETS,
+                       dims={"batch": (1, 4), "seq": (1, 64)})
+    yield block, path, b
+    b.close()
+
+
+def test_onnx_shape_arithmetic_raises_causal_attention(onnx_attention):
+    import subprocess
+    _, path, _ = onnx_attention
+    r = subprocess.run([str(build_dir() / "bin" / "iolite-compile"), str(path),
+                        "--dim=batch=1..4,seq=1..64", "--emit=fused",
+                        "--remarks"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "raised to iolite.attention (4 query heads, 4 kv heads, " \
+        "scale 0.353553, causal)" in r.stderr
+    assert r.stdout.count("iolite.kernel \"") == 3
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("batch,seq", [(1, 1), (3, 7), (2, 64)])
+def test_onnx_attention_with_dynamic_axes_one_compile(onnx_attention, batch,
+                                                      seq, target):
+    import torch
+    block, _, b = onnx_attention
+    torch.manual_seed(seq)
+    x = torch.randn(batch, seq, 32)
+    with torch.no_grad():
+        expected = block(x).numpy()
+    got = b.run(x.numpy(), target=target)
+    rtol, atol = MODEL_TOLERANCES["f32"]
+    np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)

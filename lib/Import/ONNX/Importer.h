@@ -47,6 +47,32 @@ bool isIoliteElementType(Type type);
 /// The ONNX spelling of an MLIR element type, for diagnostics.
 std::string onnxTypeName(Type type);
 
+/// One element of an integer tensor computed from shapes: a constant, or
+/// dim `dim` of `source` (a symbolic dim, known only when the model runs).
+struct SymbolicDim {
+  int64_t value = 0;
+  Value source;
+  int64_t dim = -1;
+  bool isConstant() const { return !source; }
+};
+
+/// A 0-D or 1-D integer tensor of shape arithmetic over symbolic dims
+/// (Shape, Gather, Unsqueeze, Concat): kept as its elements rather than
+/// materialized, and consumed as the shape operand of Reshape,
+/// ConstantOfShape and Range.
+struct SymbolicInts {
+  bool scalar = false;
+  SmallVector<SymbolicDim> elems;
+};
+
+class GraphImporter;
+
+/// Converts `ctx`'s node when it computes or consumes shapes of symbolic
+/// dims (docs/dynamic-shapes.md, *ONNX shape arithmetic*); nullopt when the
+/// node is not such a node and takes the ordinary path.
+std::optional<LogicalResult> importSymbolicShapeNode(class NodeContext &ctx,
+                                                     GraphImporter &importer);
+
 /// Formats a shape as `[2, 3, 4]`.
 std::string shapeString(ArrayRef<int64_t> shape);
 
@@ -248,6 +274,14 @@ private:
   StringAttr filename;
   int64_t opset = 0;
   llvm::StringMap<Entry> values;
+
+public:
+  /// Shape arithmetic over symbolic dims, by value name; such a name is
+  /// also defined as poison, so any other use reports why.
+  llvm::StringMap<SymbolicInts> symbolicInts;
+  /// For values built from a symbolic shape (ConstantOfShape): where each
+  /// dim's length comes from.
+  llvm::DenseMap<Value, SmallVector<SymbolicDim>> dimOrigins;
 };
 
 /// Converts an initializer or Constant-node tensor into an attribute.

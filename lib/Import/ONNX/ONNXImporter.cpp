@@ -776,7 +776,7 @@ LogicalResult GraphImporter::importNode(const Node &node, unsigned index) {
              << "input " << i << " ('" << name
              << "') is not defined by a graph input, an initializer or an "
                 "earlier node";
-    if (!e->poison.empty())
+    if (!e->poison.empty() && !symbolicInts.count(name))
       return nctx.emitError()
              << "input " << i << " ('" << name << "'): " << e->poison;
   }
@@ -786,6 +786,8 @@ LogicalResult GraphImporter::importNode(const Node &node, unsigned index) {
                               << "' is already defined (ONNX values are "
                                  "assigned once)";
   }
+  if (std::optional<LogicalResult> r = importSymbolicShapeNode(nctx, *this))
+    return *r;
   // Converters read their inputs' shapes to fold, to infer reshapes and to
   // count elements; those below are written for symbolic (`?`) dims, the
   // rest would need every dim to be known.
