@@ -193,14 +193,16 @@ struct Reader {
       t.raw.swap(*proto.mutable_raw_data());
       return true;
     }
-    // Typed fields: check the count, then pack as little-endian bytes.
+    // Typed fields: check the count, then pack as little-endian bytes. The
+    // buffer is reserved only once the count matches: a shape alone (a few
+    // bytes of protobuf) must not allocate what it claims.
     auto checkCount = [&](int count) {
-      if (count == n)
-        return true;
-      return fail("tensor '" + t.name + "' has " + std::to_string(count) +
-                  " values but its shape needs " + std::to_string(n));
+      if (count != n)
+        return fail("tensor '" + t.name + "' has " + std::to_string(count) +
+                    " values but its shape needs " + std::to_string(n));
+      t.raw.reserve(bytes);
+      return true;
     };
-    t.raw.reserve(bytes);
     switch (static_cast<DataType>(t.dataType)) {
     case DataType::Float:
       if (!checkCount(proto.float_data_size()))

@@ -67,6 +67,16 @@ def main(out):
                 e.value = location
         onnx.save(m, f"{out}/{name}.onnx")
 
+    # An initializer whose shape claims 2^30 floats but that holds none: an
+    # error, without allocating what the shape claims.
+    huge = TensorProto(name="w", data_type=TensorProto.FLOAT,
+                       dims=[1 << 28, 4])
+    g = helper.make_graph(
+        [helper.make_node("Relu", ["w"], ["y"])], "huge",
+        [], [helper.make_tensor_value_info("y", TensorProto.FLOAT,
+                                           [1 << 28, 4])], [huge])
+    onnx.save(helper.make_model(g, opset_imports=opset), f"{out}/huge.onnx")
+
     # A file cut short, and a file that is not a model.
     data = open(f"{out}/named.onnx", "rb").read()
     open(f"{out}/truncated.onnx", "wb").write(data[: len(data) // 2])
