@@ -15,7 +15,9 @@ The cache_attention cases (and long caches that split the KV range over
 several blocks, flash-decoding, and lengths or page numbers outside the
 cache, which the CPU reference clamps) also run on both emulated chips
 (emu-sm_90a, emu-gfx942) through the attention template: f16 and bf16 on
-the matrix units and on the FMA units, f32 on the FMA units.
+the matrix units and on the FMA units, f32 on the FMA units; and so do the
+symbolic paged decode and a contiguous cache of symbolic batch and
+capacity whose long sequences split their KV range at run time.
 """
 
 import sys
@@ -336,3 +338,67 @@ def test_symbolic_paged_decode(batch, pages, blocks):
     assert_close(outs[0], cache_attention_ref(q, pool, pool, lens, table,
                                               causal=True), "f32",
                  f"symbolic paged decode {batch}x{pages}x{blocks}")
+
+
+@pytest.fixture(scope="module")
+def symbolic_bundle():
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    b = iolite.compile(SYMBOLIC, targets=CHIPS, name="symbolic_decode",
+                       dims={"batch": (1, 8), "pages": (1, 64),
+                             "blocks": (1, 16)})
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+@pytest.mark.parametrize("batch,pages,blocks", [(3, 5, 2), (1, 9, 3)])
+def test_symbolic_paged_decode_gpu(symbolic_bundle, chip, batch, pages,
+                                   blocks):
+    """One compile with symbolic batch, pool and table sizes runs every
+    size on the emulated chips."""
+    q = randn((batch, 1, 4, 8), "f32")
+    pool = randn((pages, 4, 2, 8), "f32")
+    table = i32(np.resize(rng.permutation(pages), (batch, blocks)))
+    lens = i32(rng.integers(0, blocks * 4 + 1, batch))
+    got = symbolic_bundle.run(q, pool, lens, table, target=chip)
+    assert_close(got, cache_attention_ref(q, pool, pool, lens, table,
+                                          causal=True), "f32",
+                 f"{chip} symbolic paged decode {batch}x{pages}x{blocks}")
+
+
+# A contiguous cache whose batch and capacity are symbolic: a long sequence
+# splits its KV range per launch and per sequence, a short one does not.
+SYMBOLIC_LONG = """
+func.func @decode(%q: tensor<?x2x4x8xf32> {iolite.dims = ["batch", "", "", ""]},
+                  %kc: tensor<?x?x2x8xf32> {iolite.dims = ["batch", "len", "", ""]},
+                  %vc: tensor<?x?x2x8xf32> {iolite.dims = ["batch", "len", "", ""]},
+                  %lens: tensor<?xi32> {iolite.dims = ["batch"]})
+    -> tensor<?x2x4x8xf32> {
+  %o = iolite.cache_attention %q, %kc, %vc, %lens {causal}
+      : tensor<?x2x4x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>,
+        tensor<?xi32>
+  return %o : tensor<?x2x4x8xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_symbolic_long_cache_gpu(chip):
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    b = iolite.compile(SYMBOLIC_LONG, targets=[chip], name="symbolic_long",
+                       dims={"batch": (1, 4), "len": (1, 2048)})
+    try:
+        for batch, length, lens in [(3, 1500, [1500, 7, 900]), (1, 40, [33]),
+                                    (2, 2048, [0, 2048])]:
+            q = randn((batch, 2, 4, 8), "f32")
+            kc = randn((batch, length, 2, 8), "f32")
+            vc = randn((batch, length, 2, 8), "f32")
+            lens = i32(lens)
+            got = b.run(q, kc, vc, lens, target=chip)
+            assert_close(got, cache_attention_ref(q, kc, vc, lens,
+                                                  causal=True), "f32",
+                         f"{chip} symbolic long cache {batch}x{length}")
+    finally:
+        b.close()
