@@ -394,8 +394,9 @@ def decode_section(results):
         f"Least flattering ratio: **{worst[0]:.3f}** (L = {w['capacity']:,}"
         f", {'paged' if w['paged'] else 'contiguous'}, {w['chip']}): the "
         "excess is split-KV's partials and the Q re-read per partition, "
-        "which the split heuristic keeps within 5% of the K/V traffic "
-        "(docs/attention.md).", "",
+        "which the split heuristic lets grow to 5% of the K/V bytes of "
+        "each sequence that splits (docs/attention.md), plus each block's "
+        "read of its length and page numbers and the combine kernel's.", "",
         table(["L", "cache", "target", "lengths", "tile", "splits",
                "read B", "written B", "LB", "/ LB", "measured"], out), ""])
 
