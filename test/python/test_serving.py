@@ -229,6 +229,22 @@ add_cache_attention("clamped_length", "f32", (2, 2, 2, 8), (2, 5, 1, 8),
 add_cache_attention("clamped_pages", "f32", (2, 1, 2, 8), (4, 2, 1, 8),
                     [5, 9], table=[[77, -5, 2], [1, 3, 0]])
 
+# The lengths computed in the step (the old lengths + 1): a prologue of the
+# attention kernel, read by it and by its combine kernel.
+q = randn((2, 1, 4, 8), "f32")
+kc = randn((2, 800, 2, 8), "f32")
+vc = randn((2, 800, 2, 8), "f32")
+lens = i32([699, 30])
+ct, lt = T(kc.shape, "f32"), T(lens.shape, "i32")
+CACHE.add("lengths_plus_one", f"""
+%one = iolite.constant dense<1> : {lt}
+%n = iolite.add %x3, %one : {lt}, {lt}
+%o = iolite.cache_attention %x0, %x1, %x2, %n {{causal}}
+    : {T(q.shape, 'f32')}, {ct}, {ct}, {lt}""",
+          [(q, "f32"), (kc, "f32"), (vc, "f32"), (lens, "i32")],
+          [("o", T(q.shape, "f32"))],
+          [cache_attention_ref(q, kc, vc, lens + 1, causal=True)])
+
 # One decode step as flash_attn_with_kvcache does it: append the new token
 # at the old lengths, then attend over the new lengths.
 kc = randn((3, 6, 2, 8), "f32")

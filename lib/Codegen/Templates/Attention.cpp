@@ -524,7 +524,7 @@ FailureOr<Value> AttentionEmitter::guardedEmit(Value operand,
   return (*r)[0];
 }
 
-void AttentionEmitter::setUpCoordinates() {
+LogicalResult AttentionEmitter::setUpCoordinates() {
   // Batch and the query and key lengths may be run-time extents; heads and
   // head dims are static.
   batchExt = ctx.getExtent(att.query, 0);
@@ -541,21 +541,24 @@ void AttentionEmitter::setUpCoordinates() {
     posOffset = dynamic ? (Value)arith::SubIOp::create(b, skvExt, sqExt)
                         : c(s.skv - s.sq);
     numSplits = emitSplitCount(ctx);
-    return;
+    return success();
   }
   // The block's sequence's length, read once; a length past the cache's
   // capacity (or negative) is clamped, so no key outside the cache is read.
   Value capacity = att.isPaged()
                        ? mul(ctx.getExtent(att.blockTable, 1), c(s.pageSize))
                        : ctx.getExtent(att.key, 1);
-  Value n = arith::IndexCastOp::create(
-      b, b.getIndexType(),
-      memref::LoadOp::create(b, ctx.getBindings().lookup(att.cacheSeqlens),
-                             ValueRange{batchIdx}));
+  // Through the element emitter: the lengths may be computed in the
+  // kernel's prologue (a step's `lens + 1`).
+  FailureOr<Value> loaded = em.emit(att.cacheSeqlens, {batchIdx});
+  if (failed(loaded))
+    return failure();
+  Value n = arith::IndexCastOp::create(b, b.getIndexType(), *loaded);
   skvExt =
       arith::MinSIOp::create(b, arith::MaxSIOp::create(b, n, c(0)), capacity);
   posOffset = arith::SubIOp::create(b, n, sqExt);
   numSplits = emitSplitCount(ctx, skvExt);
+  return success();
 }
 
 FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
@@ -877,7 +880,8 @@ LogicalResult AttentionEmitter::emit() {
   } else {
     ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
   }
-  setUpCoordinates();
+  if (failed(setUpCoordinates()))
+    return failure();
   if (att.isPaged())
     pageTile = ctx.getSharedView(
         p.pageBuf, MemRefType::get({p.pagesPerTile}, b.getI32Type()));
@@ -940,7 +944,6 @@ LogicalResult AttentionEmitter::preparePages(Value k0) {
   Value pageSize = c(s.pageSize);
   Value first = arith::DivUIOp::create(b, k0, pageSize);
   Value lastPage = arith::SubIOp::create(b, ctx.getExtent(att.key, 0), c(1));
-  Value table = ctx.getBindings().lookup(att.blockTable);
   FailureOr<SmallVector<Value>> fill = em.forLoop(
       tid, c(p.pagesPerTile), c(p.threads), {},
       [&](Value i, ValueRange) -> FailureOr<SmallVector<Value>> {
@@ -949,9 +952,10 @@ LogicalResult AttentionEmitter::preparePages(Value k0) {
             scf::IfOp::create(b, lt(mul(block, pageSize), skvExt), false);
         OpBuilder::InsertionGuard g(b);
         b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-        Value entry = arith::IndexCastOp::create(
-            b, b.getIndexType(),
-            memref::LoadOp::create(b, table, ValueRange{batchIdx, block}));
+        FailureOr<Value> loaded = em.emit(att.blockTable, {batchIdx, block});
+        if (failed(loaded))
+          return failure();
+        Value entry = arith::IndexCastOp::create(b, b.getIndexType(), *loaded);
         Value page = arith::MinSIOp::create(
             b, arith::MaxSIOp::create(b, entry, c(0)), lastPage);
         memref::StoreOp::create(
@@ -1319,10 +1323,10 @@ LogicalResult AttentionEmitter::emitCombine() {
     if (!att.isCache())
       return splits;
     Value batch = cem.delinearize(row, ValueRange(rowExtents))[0];
-    Value n = arith::IndexCastOp::create(
-        cb, cb.getIndexType(),
-        memref::LoadOp::create(cb, aux.getBindings().lookup(att.cacheSeqlens),
-                               ValueRange{batch}));
+    FailureOr<Value> loaded = cem.emit(att.cacheSeqlens, {batch});
+    if (failed(loaded))
+      return Value();
+    Value n = arith::IndexCastOp::create(cb, cb.getIndexType(), *loaded);
     Value keys = arith::MinSIOp::create(
         cb, arith::MaxSIOp::create(cb, n, ci(0)), capacity);
     Value rowSplits = emitSplitCount(aux, keys);
@@ -1342,6 +1346,8 @@ LogicalResult AttentionEmitter::emitCombine() {
         Value row = arith::AddIOp::create(cb, row0, r);
         OpBuilder::InsertionGuard g(cb);
         Value rowSplits = enterRow(row);
+        if (!rowSplits)
+          return failure();
         FailureOr<SmallVector<Value>> mx = cem.forLoop(
             ci(0), rowSplits, ci(1), {negInf},
             [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
@@ -1397,6 +1403,8 @@ LogicalResult AttentionEmitter::emitCombine() {
         Value row = arith::AddIOp::create(cb, row0, r);
         OpBuilder::InsertionGuard g(cb);
         Value rowSplits = enterRow(row);
+        if (!rowSplits)
+          return failure();
         FailureOr<SmallVector<Value>> acc = cem.forLoop(
             ci(0), rowSplits, ci(1), {cf(0.0)},
             [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {

@@ -180,7 +180,7 @@ private:
 
   // Shared by both paths.
   /// The call's extents; block and thread coordinates; the tile's first row.
-  void setUpCoordinates();
+  LogicalResult setUpCoordinates();
   /// The facts of block-local row `local` (without its ALiBi slope unless
   /// `withSlope`).
   FailureOr<RowInfo> rowInfo(Value local, bool withSlope = true);
