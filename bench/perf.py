@@ -3,11 +3,12 @@
 bench/run.sh, which builds Iolite and installs the peers first.
 
     /usr/bin/python3 bench/perf.py [--quick] [--no-peers] [--no-cache]
-                                   [--only io,resources,compile,dynamic,peers,harness]
+                                   [--only io,decode,resources,compile,dynamic,peers,harness]
                                    [--families attention,ssd] [--match SLUG]
 
 Sections: global-memory traffic counted by the emulator against the IO lower
-bound, fusion off and FlashAttention-2 (io_traffic.py); kernel resources and
+bound, fusion off and FlashAttention-2 (io_traffic.py); decode attention over
+a KV cache against its lower bound (decode_traffic.py); kernel resources and
 occupancy per target (resources.py); compile time, peak memory and the
 per-pass breakdown (compile_time.py); a roofline estimate for H100 and
 MI300X (a model, from counted bytes and FLOPs and the target descriptions);
@@ -27,6 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import compile_time  # noqa: E402
+import decode_traffic  # noqa: E402
 import dynamic_shapes  # noqa: E402
 import io_traffic  # noqa: E402
 import report  # noqa: E402
@@ -34,7 +36,8 @@ import resources  # noqa: E402
 from common import (REPO, VENV_PYTHON, WORK, build_dir, log,  # noqa: E402
                     machine_stamp)
 
-SECTIONS = ["io", "resources", "compile", "dynamic", "peers", "harness"]
+SECTIONS = ["io", "decode", "resources", "compile", "dynamic", "peers",
+            "harness"]
 
 
 def run_peers(quick):
@@ -128,6 +131,9 @@ def main():
         families = a.families.split(",") if a.families else None
         results["io"] = timed("io", lambda: io_traffic.measure(
             a.quick, not a.no_cache, families, a.match))
+    if "decode" in sections:
+        results["decode"] = timed(
+            "decode", lambda: decode_traffic.measure(a.quick))
     if "compile" in sections:
         results["compile"], manifests = timed(
             "compile", lambda: compile_time.measure(a.quick))
@@ -155,8 +161,8 @@ def main():
               + (f", slugs containing '{a.match}'" if a.match else "")
               + ")"] + [x for x in sections if x != "io"],
              "seconds": partial["total_seconds"]}]
-        for key in ("io", "compile", "dynamic", "resources", "peers",
-                    "harness"):
+        for key in ("io", "decode", "compile", "dynamic", "resources",
+                    "peers", "harness"):
             if key in partial:
                 results[key] = partial[key]
         if subset and "io" in partial:

@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -357,6 +358,47 @@ def example_section(results):
         table(["model", "kernels", "kernels unfused", "counted B",
                "--no-fusion B", "LB B", "counted / LB", "--no-fusion / LB",
                "emu s", "measured"], rows), ""])
+
+
+# -- decode attention over a KV cache ----------------------------------------
+
+def decode_section(results):
+    rows = results.get("decode")
+    if not rows:
+        return ""
+    out, worst = [], None
+    for r in rows:
+        q = r["ratio"]
+        if worst is None or q > worst[0]:
+            worst = (q, r)
+        m = re.match(r"attention tile (\d+x\d+)", r["tile"])
+        splits = max(g[2] for g in r["grids"]) if r["grids"] else 1
+        out.append([f"{r['capacity']:,}",
+                    "paged (16)" if r["paged"] else "contiguous",
+                    r["chip"], ", ".join(f"{n:,}" for n in r["lengths"]),
+                    m.group(1) if m else "?", str(splits),
+                    f"{r['read']:,}", f"{r['written']:,}",
+                    f"{r['lower_bound']:,}", f"{q:.3f}", provenance(r)])
+    w = worst[1]
+    return "\n".join([
+        "### Decode attention over a KV cache", "",
+        "One decode step of `iolite.cache_attention` (f16, GQA 4:1, one kv "
+        "head of 128, a batch of two sequences: one full, one ragged) over "
+        "a cache of capacity L, contiguous or paged (pages of 16 tokens "
+        "shuffled through the pool), compiled for each emulated chip and "
+        "run through the bundle on the emulator (`bench/decode_traffic.py`)."
+        " *LB*: the K/V rows below each sequence's length, Q read once, O "
+        "written once, the lengths and the block-table entries of those "
+        "rows' pages. *splits*: gridDim.z of the attention launch (each "
+        "sequence takes as many of them as its own length asks for). "
+        f"Least flattering ratio: **{worst[0]:.3f}** (L = {w['capacity']:,}"
+        f", {'paged' if w['paged'] else 'contiguous'}, {w['chip']}): the "
+        "excess is split-KV's partials and the Q re-read per partition, "
+        "which the split heuristic lets grow to 5% of the K/V bytes of "
+        "each sequence that splits (docs/attention.md), plus each block's "
+        "read of its length and page numbers and the combine kernel's.", "",
+        table(["L", "cache", "target", "lengths", "tile", "splits",
+               "read B", "written B", "LB", "/ LB", "measured"], out), ""])
 
 
 # -- dynamic shapes ----------------------------------------------------------
@@ -1318,7 +1360,8 @@ def write(results, out_path):
         "the run that counted the row, for reused rows the original run "
         "(*not recorded*: a result from before rows carried it). Method and "
         "cache key: docs/benchmarks.md.", ""]
-    body = [attention, scan, ssd, moe, examples, dynamic_section(results),
+    body = [attention, scan, ssd, moe, examples, decode_section(results),
+            dynamic_section(results),
             resources_section(results), compile_section(results, figdir),
             roofline_section(results, figdir), matrix_section(results),
             peers_section(results, figdir), harness_section(results),

@@ -1,24 +1,32 @@
-// The serving ops (KV cache append, attention over a cache, varlen
-// attention, conv1d and selective scan with a carried state) have a CPU
-// reference but no GPU kernel yet: compiling them for a GPU or emulated
-// target is a diagnostic at the op, a nonzero exit and no bundle, not a
-// crash.
+// The serving ops (KV cache append, varlen attention, conv1d, selective
+// scan and SSD with a carried state) have a CPU reference but no GPU kernel yet:
+// compiling them for a GPU or emulated target is a diagnostic at the op, a
+// nonzero exit and no bundle, not a crash. Attention over a (paged) KV cache
+// compiles with the attention template for every chip.
 // RUN: rm -rf %t && split-file %s %t
 // RUN: not iolite-compile %t/append.mlir --target=sm_90a -o %t/append 2>&1 | FileCheck %s --check-prefix=APPEND
 // RUN: not ls %t/append
-// RUN: not iolite-compile %t/decode.mlir --target=gfx942 -o %t/decode 2>&1 | FileCheck %s --check-prefix=DECODE
+// RUN: iolite-compile %t/decode.mlir --target=sm_90a,gfx942,emu-sm_90a -o %t/decode 2>&1 | FileCheck %s --check-prefix=DECODE
+// RUN: ls %t/decode/manifest.json
 // RUN: not iolite-compile %t/varlen.mlir --target=emu-sm_90a -o %t/varlen 2>&1 | FileCheck %s --check-prefix=VARLEN
 // RUN: not ls %t/varlen
 // RUN: not iolite-compile %t/conv.mlir --target=sm_80 -o %t/conv 2>&1 | FileCheck %s --check-prefix=CONV
 // RUN: not iolite-compile %t/scan.mlir --target=emu-gfx942 -o %t/scan 2>&1 | FileCheck %s --check-prefix=SCAN
-// The CPU reference lowers all three.
-// RUN: cat %t/append.mlir %t/decode.mlir %t/varlen.mlir %t/conv.mlir %t/scan.mlir | iolite-opt --iolite-to-linalg | FileCheck %s --check-prefix=CPU
+// RUN: not iolite-compile %t/ssd.mlir --target=gfx90a -o %t/ssd 2>&1 | FileCheck %s --check-prefix=SSD
+// RUN: not ls %t/ssd
+// The CPU reference lowers them all.
+// RUN: cat %t/append.mlir %t/decode.mlir %t/varlen.mlir %t/conv.mlir %t/scan.mlir %t/ssd.mlir | iolite-opt --iolite-to-linalg | FileCheck %s --check-prefix=CPU
 
 // APPEND: append.mlir:{{[0-9]+}}:10: error: 'iolite.kv_cache_append' op has no GPU code generation
-// DECODE: error: 'iolite.cache_attention' op has no GPU code generation
+// DECODE-NOT: error
+// DECODE: decode_k0_cache_attention attention cache_attention sm_90a
+// DECODE-NEXT: gfx942
+// DECODE-NEXT: emu-sm_90a
+// DECODE: wrote {{.*}} (1 kernels, 3 targets
 // VARLEN: error: 'iolite.varlen_attention' op has no GPU code generation
 // CONV: error: 'iolite.conv1d_with_state' op has no GPU code generation
 // SCAN: error: 'iolite.selective_scan_with_state' op has no GPU code generation
+// SSD: ssd.mlir:{{[0-9]+}}:13: error: 'iolite.ssd_with_state' op has no GPU code generation
 // CPU: func.func @append
 // CPU-NOT: iolite.
 // CPU: func.func @decode
@@ -28,6 +36,8 @@
 // CPU: func.func @conv
 // CPU-NOT: iolite.
 // CPU: func.func @scan
+// CPU-NOT: iolite.
+// CPU: func.func @ssd
 // CPU-NOT: iolite.
 
 //--- append.mlir
@@ -71,4 +81,14 @@ func.func @scan(%u: tensor<1x64x1xf32>, %A: tensor<64x16xf32>, %B: tensor<1x16x1
       : tensor<1x64x1xf32>, tensor<1x64x1xf32>, tensor<64x16xf32>, tensor<1x16x1xf32>,
         tensor<1x16x1xf32>, tensor<1x64x16xf32>
   return %y, %h2 : tensor<1x64x1xf32>, tensor<1x64x16xf32>
+}
+
+//--- ssd.mlir
+func.func @ssd(%x: tensor<1x1x4x16xf32>, %dt: tensor<1x1x4xf32>, %A: tensor<4xf32>,
+               %B: tensor<1x1x2x8xf32>, %h: tensor<1x4x16x8xf32>)
+    -> (tensor<1x1x4x16xf32>, tensor<1x4x16x8xf32>) {
+  %y, %h2 = iolite.ssd_with_state %x, %dt, %A, %B, %B, %h
+      : tensor<1x1x4x16xf32>, tensor<1x1x4xf32>, tensor<4xf32>,
+        tensor<1x1x2x8xf32>, tensor<1x1x2x8xf32>, tensor<1x4x16x8xf32>
+  return %y, %h2 : tensor<1x1x4x16xf32>, tensor<1x4x16x8xf32>
 }

@@ -10,16 +10,29 @@ boundary, an append then attention as one decode step, and varlen batches
 with unequal query and key lengths (and an empty sequence); and a paged
 decode whose batch, pool and table sizes are symbolic dims given at run
 time.
+
+The cache_attention cases (and long caches that split the KV range over
+several blocks, flash-decoding, and lengths or page numbers outside the
+cache, which the CPU reference clamps) also run on both emulated chips
+(emu-sm_90a, emu-gfx942) through the attention template: f16 and bf16 on
+the matrix units and on the FMA units, f32 on the FMA units; and so do the
+symbolic paged decode and a contiguous cache of symbolic batch and
+capacity whose long sequences split their KV range at run time.
 """
+
+import sys
 
 import numpy as np
 import pytest
 
-from iolite_testing import (Batch, assert_close, iolite_run, round_to,
-                            tensor_type as T)
+from iolite_testing import (Batch, assert_close, build_dir, iolite_run,
+                            round_to, tensor_type as T)
 
 rng = np.random.default_rng(16)
 BATCH = Batch("serving")
+# cache_attention cases: also compiled for the emulated GPUs.
+CACHE = Batch("cache_attention")
+CHIPS = ["emu-sm_90a", "emu-gfx942"]
 
 
 def f64(x):
@@ -42,15 +55,19 @@ def append_ref(kc, vc, k, v, lens, table=None):
     return kc, vc
 
 
-def attend(q, k, v, causal, scale):
-    """q [Sq, Hq, D], k [Sk, Hkv, D], v [Sk, Hkv, Dv]; bottom-right causal."""
+def attend(q, k, v, causal, scale, total=None):
+    """q [Sq, Hq, D], k [Sk, Hkv, D], v [Sk, Hkv, Dv]; bottom-right causal.
+    `total` (default Sk) is the sequence length the query positions are
+    counted from (a length past a cache's capacity keeps its positions but
+    only the cache's keys, as the CPU reference does)."""
     sq, hq, _ = q.shape
     sk, hkv, _ = k.shape
+    total = sk if total is None else total
     out = np.zeros((sq, hq, v.shape[2]))
     for h in range(hq):
         kh = h // (hq // hkv)
         for i in range(sq):
-            n = sk if not causal else min(sk, sk - sq + i + 1)
+            n = sk if not causal else min(sk, total - sq + i + 1)
             if n <= 0:
                 continue
             s = scale * (f64(k[:n, kh]) @ f64(q[i, h]))
@@ -60,10 +77,15 @@ def attend(q, k, v, causal, scale):
 
 
 def cache_rows(cache, b, n, table):
+    """The first n keys of sequence b: a length is clamped to the cache's
+    capacity and a page number into the pool (the CPU reference's rules for
+    input only run time can see)."""
     if table is None:
-        return cache[b, :n]
+        return cache[b, :max(n, 0)]
     p = cache.shape[1]
-    return np.concatenate([cache[table[b, j // p], j % p][None]
+    n = max(0, min(n, table.shape[1] * p))
+    pages = np.clip(table, 0, cache.shape[0] - 1)
+    return np.concatenate([cache[pages[b, j // p], j % p][None]
                            for j in range(n)]) if n else cache[0, :0]
 
 
@@ -74,7 +96,7 @@ def cache_attention_ref(q, kc, vc, lens, table=None, causal=False,
     for b in range(q.shape[0]):
         n = int(lens[b])
         out[b] = attend(q[b], cache_rows(kc, b, n, table),
-                        cache_rows(vc, b, n, table), causal, scale)
+                        cache_rows(vc, b, n, table), causal, scale, n)
     return out
 
 
@@ -156,7 +178,7 @@ def add_cache_attention(name, dt, q_shape, cache_shape, lens, table=None,
             f"{T(q.shape, dt)}, {T(kc.shape, dt)}, {T(vc.shape, dt)}, "
             f"{T(lens.shape, 'i32')}")
     table_ref = None if table is None else table
-    BATCH.add(name, body, inputs, [("o", T(out, dt))],
+    CACHE.add(name, body, inputs, [("o", T(out, dt))],
               [cache_attention_ref(q, kc, vc, lens, table_ref, causal, scale)])
 
 
@@ -178,6 +200,50 @@ add_cache_attention("paged_decode_gqa", "f32", (3, 1, 4, 8), (10, 4, 2, 8),
                     causal=True)
 add_cache_attention("paged_step_f16", "f16", (2, 2, 2, 8), (6, 3, 1, 8),
                     [4, 9], table=[[5, 1, 99], [3, 0, 2]], causal=True)
+# Long caches: sequences of 513+ keys split their KV range over several
+# blocks (flash-decoding) and a combine kernel merges them; short ones in
+# the same launch do not. Lengths 0, 1, ragged and full.
+add_cache_attention("decode_split_gqa_f32", "f32", (5, 1, 8, 16),
+                    (5, 700, 2, 16), [700, 0, 1, 613, 77], causal=True)
+add_cache_attention("step_split_not_causal_f32", "f32", (2, 4, 4, 8),
+                    (2, 900, 2, 8), [900, 530], dv=12)
+add_cache_attention("step_split_causal_bf16", "bf16", (3, 3, 4, 16),
+                    (3, 640, 1, 16), [640, 2, 555], causal=True)
+# Paged and long: 41 pages of 16 out of order, garbage past each sequence's
+# last page.
+perm = rng.permutation(41)
+long_table = np.full((3, 40), -7)
+long_table[0, :38] = perm[:38]
+long_table[2, :35] = perm[3:38][::-1]
+long_table[1, 0] = 12345
+for dt in ("f32", "f16"):
+    add_cache_attention(f"paged_split_decode_{dt}", dt, (3, 1, 4, 16),
+                        (41, 16, 2, 16), [600, 0, 545], table=long_table,
+                        causal=True)
+add_cache_attention("paged_split_step_bf16", "bf16", (2, 2, 2, 16),
+                    (41, 16, 1, 16), [545, 600], table=long_table[[2, 0]])
+# Input only run time can see: a length past the cache's capacity and page
+# numbers outside the pool are clamped (never read out of bounds).
+add_cache_attention("clamped_length", "f32", (2, 2, 2, 8), (2, 5, 1, 8),
+                    [9, -3], causal=True)
+add_cache_attention("clamped_pages", "f32", (2, 1, 2, 8), (4, 2, 1, 8),
+                    [5, 9], table=[[77, -5, 2], [1, 3, 0]])
+
+# The lengths computed in the step (the old lengths + 1): a prologue of the
+# attention kernel, read by it and by its combine kernel.
+q = randn((2, 1, 4, 8), "f32")
+kc = randn((2, 800, 2, 8), "f32")
+vc = randn((2, 800, 2, 8), "f32")
+lens = i32([699, 30])
+ct, lt = T(kc.shape, "f32"), T(lens.shape, "i32")
+CACHE.add("lengths_plus_one", f"""
+%one = iolite.constant dense<1> : {lt}
+%n = iolite.add %x3, %one : {lt}, {lt}
+%o = iolite.cache_attention %x0, %x1, %x2, %n {{causal}}
+    : {T(q.shape, 'f32')}, {ct}, {ct}, {lt}""",
+          [(q, "f32"), (kc, "f32"), (vc, "f32"), (lens, "i32")],
+          [("o", T(q.shape, "f32"))],
+          [cache_attention_ref(q, kc, vc, lens + 1, causal=True)])
 
 # One decode step as flash_attn_with_kvcache does it: append the new token
 # at the old lengths, then attend over the new lengths.
@@ -233,6 +299,32 @@ def test_serving(case):
     BATCH.check(case)
 
 
+@pytest.mark.parametrize("case", CACHE.names())
+def test_cache_attention(case):
+    CACHE.check(case)
+
+
+@pytest.fixture(scope="module", params=["matrix", "fma"])
+def cache_bundle(request):
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    b = iolite.compile(CACHE.mlir(), targets=CHIPS, name="cache_attention",
+                       no_matrix_units=request.param == "fma")
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_cache_attention_gpu(cache_bundle, chip):
+    """The attention template's kernels (split-KV and its combine kernel
+    where a sequence is long) on the emulated chips."""
+    for line in cache_bundle.table.splitlines():
+        cols = line.split()
+        if len(cols) > 2 and "cache_attention" in cols[2].split(","):
+            assert cols[1] in ("attention", "attention_combine"), line
+    CACHE.check_bundle(cache_bundle, target=chip)
+
+
 # Batch, pool and table sizes as symbolic dims, specialized by iolite-run.
 SYMBOLIC = """
 func.func @decode(%q: tensor<?x1x4x8xf32> {iolite.dims = ["batch", "", "", ""]},
@@ -262,3 +354,67 @@ def test_symbolic_paged_decode(batch, pages, blocks):
     assert_close(outs[0], cache_attention_ref(q, pool, pool, lens, table,
                                               causal=True), "f32",
                  f"symbolic paged decode {batch}x{pages}x{blocks}")
+
+
+@pytest.fixture(scope="module")
+def symbolic_bundle():
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    b = iolite.compile(SYMBOLIC, targets=CHIPS, name="symbolic_decode",
+                       dims={"batch": (1, 8), "pages": (1, 64),
+                             "blocks": (1, 16)})
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+@pytest.mark.parametrize("batch,pages,blocks", [(3, 5, 2), (1, 9, 3)])
+def test_symbolic_paged_decode_gpu(symbolic_bundle, chip, batch, pages,
+                                   blocks):
+    """One compile with symbolic batch, pool and table sizes runs every
+    size on the emulated chips."""
+    q = randn((batch, 1, 4, 8), "f32")
+    pool = randn((pages, 4, 2, 8), "f32")
+    table = i32(np.resize(rng.permutation(pages), (batch, blocks)))
+    lens = i32(rng.integers(0, blocks * 4 + 1, batch))
+    got = symbolic_bundle.run(q, pool, lens, table, target=chip)
+    assert_close(got, cache_attention_ref(q, pool, pool, lens, table,
+                                          causal=True), "f32",
+                 f"{chip} symbolic paged decode {batch}x{pages}x{blocks}")
+
+
+# A contiguous cache whose batch and capacity are symbolic: a long sequence
+# splits its KV range per launch and per sequence, a short one does not.
+SYMBOLIC_LONG = """
+func.func @decode(%q: tensor<?x2x4x8xf32> {iolite.dims = ["batch", "", "", ""]},
+                  %kc: tensor<?x?x2x8xf32> {iolite.dims = ["batch", "len", "", ""]},
+                  %vc: tensor<?x?x2x8xf32> {iolite.dims = ["batch", "len", "", ""]},
+                  %lens: tensor<?xi32> {iolite.dims = ["batch"]})
+    -> tensor<?x2x4x8xf32> {
+  %o = iolite.cache_attention %q, %kc, %vc, %lens {causal}
+      : tensor<?x2x4x8xf32>, tensor<?x?x2x8xf32>, tensor<?x?x2x8xf32>,
+        tensor<?xi32>
+  return %o : tensor<?x2x4x8xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_symbolic_long_cache_gpu(chip):
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    b = iolite.compile(SYMBOLIC_LONG, targets=[chip], name="symbolic_long",
+                       dims={"batch": (1, 4), "len": (1, 2048)})
+    try:
+        for batch, length, lens in [(3, 1500, [1500, 7, 900]), (1, 40, [33]),
+                                    (2, 2048, [0, 2048])]:
+            q = randn((batch, 2, 4, 8), "f32")
+            kc = randn((batch, length, 2, 8), "f32")
+            vc = randn((batch, length, 2, 8), "f32")
+            lens = i32(lens)
+            got = b.run(q, kc, vc, lens, target=chip)
+            assert_close(got, cache_attention_ref(q, kc, vc, lens,
+                                                  causal=True), "f32",
+                         f"{chip} symbolic long cache {batch}x{length}")
+    finally:
+        b.close()

@@ -35,6 +35,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/NVGPU/IR/NVGPUDialect.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "llvm/Support/MathExtras.h"
 #include <limits>
 
@@ -58,6 +59,9 @@ constexpr int64_t kShortQueryRows = 64;
 constexpr int64_t kMinSplitKeys = 512;
 /// Split-KV partials may cost at most this fraction of the K/V traffic.
 constexpr double kSplitTrafficBudget = 0.05;
+/// More multiprocessors than any grid fills: split decisions that must not
+/// depend on the chip.
+constexpr int64_t kAnyMultiprocessors = int64_t(1) << 40;
 /// Output elements one combine block merges (its rows x head dim).
 constexpr int64_t kCombineElementsPerBlock = 1024;
 
@@ -81,6 +85,14 @@ int64_t byteWidth(Type t) {
 /// through the whole KV loop: one phase.
 void addBuffers(AttentionPlan &p, const AttentionShape &s, Type et,
                 SharedMemoryPlan &plan) {
+  if (s.pageSize) {
+    // The page numbers of one KV tile: keys [k0, k0 + BN) span at most
+    // (BN - 1) / P + 2 pages (BN / P when P divides BN, since k0 is a
+    // multiple of BN).
+    p.pagesPerTile = p.bn % s.pageSize == 0 ? p.bn / s.pageSize
+                                            : (p.bn - 1) / s.pageSize + 2;
+    p.pageBuf = plan.addBuffer("pages", p.pagesPerTile * 4, 0, 0);
+  }
   if (p.inst) {
     const matrix::Instruction &inst = *p.inst;
     int64_t e = inst.inputBytes();
@@ -153,14 +165,20 @@ int64_t launchSplits(const AttentionShape &s, int64_t bn, int64_t es,
 /// bound. One symbol in both (self-attention: q and kv are `seq`) is
 /// searched; with several, the key length's bound is taken against the
 /// query length's (more than any launch splits: idle blocks, not errors).
-int64_t maxLaunchSplits(AttentionOp att, const AttentionShape &s,
+int64_t maxLaunchSplits(const AttentionOperands &att, const AttentionShape &s,
                         const AttentionPlan &p, int64_t es,
                         int64_t multiprocessors, KernelEmitContext &ctx) {
   constexpr int64_t kMaxSearch = 1 << 16;
-  ArrayRef<DimBound> bounds = ctx.getSymbolicShapes()->getBounds();
-  DimExpr sq = ctx.getDimExpr(att.getQuery(), 2);
-  DimExpr skv = ctx.getDimExpr(att.getKey(), 2);
-  DimExpr batch = ctx.getDimExpr(att.getQuery(), 0);
+  ArrayRef<DimBound> bounds;
+  if (const SymbolicShapes *shapes = ctx.getSymbolicShapes())
+    bounds = shapes->getBounds();
+  DimExpr sq = ctx.getDimExpr(att.query, att.qSeqDim());
+  // A cache's sequences may hold any number of keys up to its capacity.
+  DimExpr skv = !att.isCache()  ? ctx.getDimExpr(att.key, 2)
+                : att.isPaged() ? ctx.getDimExpr(att.blockTable, 1) *
+                                      ctx.getDimExpr(att.key, 1)
+                                : ctx.getDimExpr(att.key, 1);
+  DimExpr batch = ctx.getDimExpr(att.query, 0);
   auto uses = [](const DimExpr &e, unsigned i) {
     return i < e.exps.size() && e.exps[i] > 0;
   };
@@ -198,7 +216,7 @@ int64_t maxLaunchSplits(AttentionOp att, const AttentionShape &s,
 }
 
 /// The tile and thread shape of the FMA path.
-LogicalResult planScalar(AttentionPlan &p, AttentionOp att,
+LogicalResult planScalar(AttentionPlan &p, const AttentionOperands &att,
                          const AttentionShape &s, const KernelTuning &tuning,
                          ArrayRef<int64_t> tile, bool forced,
                          const TargetDescription &target) {
@@ -218,7 +236,7 @@ LogicalResult planScalar(AttentionPlan &p, AttentionOp att,
     p.bn = std::min(p.bn, std::max(p.tx, (int64_t)llvm::PowerOf2Ceil(s.skv)));
   }
   if (p.bm % p.ty || p.bn % p.tx)
-    return att.emitOpError()
+    return att.op->emitOpError()
            << "attention tile " << p.bm << "x" << p.bn
            << " does not divide among " << p.ty << "x" << p.tx << " threads";
   return success();
@@ -227,7 +245,7 @@ LogicalResult planScalar(AttentionPlan &p, AttentionOp att,
 /// The tile and warp shape of the matrix path: `warps` warps along the
 /// rows, each with mTiles instruction tiles; BN a multiple of the
 /// instruction's n (S tiles) and k (P V steps).
-LogicalResult planMatrix(AttentionPlan &p, AttentionOp att,
+LogicalResult planMatrix(AttentionPlan &p, const AttentionOperands &att,
                          const AttentionShape &s, const KernelTuning &tuning,
                          ArrayRef<int64_t> tile, bool forced,
                          const TargetDescription &target) {
@@ -244,7 +262,7 @@ LogicalResult planMatrix(AttentionPlan &p, AttentionOp att,
         p.bn, std::max<int64_t>(keyStep, llvm::PowerOf2Ceil(s.skv)));
   }
   if (p.bm % inst.m || p.bn % keyStep)
-    return att.emitOpError()
+    return att.op->emitOpError()
            << "attention tile " << p.bm << "x" << p.bn << " does not fit "
            << inst.name << ": query rows must be a multiple of " << inst.m
            << " and keys of " << keyStep;
@@ -263,16 +281,53 @@ LogicalResult planMatrix(AttentionPlan &p, AttentionOp att,
 
 } // namespace
 
-AttentionShape AttentionShape::get(AttentionOp att,
+AttentionOperands AttentionOperands::get(Operation *op) {
+  AttentionOperands a;
+  a.op = op;
+  if (auto att = dyn_cast<AttentionOp>(op)) {
+    a.query = att.getQuery();
+    a.key = att.getKey();
+    a.value = att.getValue();
+    a.result = att.getResult();
+    a.mask = att.getMask();
+    a.alibiSlopes = att.getAlibiSlopes();
+    a.causal = att.getCausal();
+    a.window = att.getWindow();
+    a.softcap = att.getSoftcap();
+    a.scale = att.getEffectiveScale();
+    return a;
+  }
+  auto cache = cast<CacheAttentionOp>(op);
+  a.query = cache.getQuery();
+  a.key = cache.getKCache();
+  a.value = cache.getVCache();
+  a.result = cache.getResult();
+  a.cacheSeqlens = cache.getCacheSeqlens();
+  a.blockTable = cache.getBlockTable();
+  a.causal = cache.getCausal();
+  a.scale = cache.getEffectiveScale();
+  return a;
+}
+
+AttentionShape AttentionShape::get(const AttentionOperands &att,
                                    const SymbolicShapes *shapes) {
   auto shapeOf = [&](Value operand) {
     return shapes ? shapes->getBoundType(operand).getShape()
                   : cast<ShapedType>(operand.getType()).getShape();
   };
-  ArrayRef<int64_t> q = shapeOf(att.getQuery());
-  ArrayRef<int64_t> k = shapeOf(att.getKey());
-  ArrayRef<int64_t> v = shapeOf(att.getValue());
-  return {q[0], q[1], q[2], q[3], k[1], k[2], v[3]};
+  ArrayRef<int64_t> q = shapeOf(att.query);
+  ArrayRef<int64_t> k = shapeOf(att.key);
+  ArrayRef<int64_t> v = shapeOf(att.value);
+  if (!att.isCache())
+    return {q[0], q[1], q[2], q[3], k[1], k[2], v[3]};
+  // [B, S, H, D] queries over a cache of [B, L, Hkv, D] or pages
+  // [N, P, Hkv, D] of which a sequence owns M.
+  if (!att.isPaged())
+    return {q[0], q[2], q[1], q[3], k[2], k[1], v[3]};
+  AttentionShape shape{
+      q[0], q[2], q[1], q[3], k[2], shapeOf(att.blockTable)[1] * k[1], v[3]};
+  shape.pageSize = k[1];
+  return shape;
 }
 
 std::string AttentionPlan::describe() const {
@@ -291,15 +346,15 @@ std::string AttentionPlan::describe() const {
 }
 
 FailureOr<AttentionPlan>
-mlir::iolite::attention::planAttention(AttentionOp att,
+mlir::iolite::attention::planAttention(const AttentionOperands &att,
                                        KernelEmitContext &ctx) {
   // With run-time extents, everything is chosen at the bounds.
   AttentionShape s = AttentionShape::get(att, ctx.getSymbolicShapes());
   const TargetDescription &target = ctx.getTarget();
   const CodegenOverrides &overrides = ctx.getOverrides();
-  Type et = att.getQuery().getType().getElementType();
-  Type kt = att.getKey().getType().getElementType();
-  Type vt = att.getValue().getType().getElementType();
+  Type et = getElementTypeOrSelf(att.query);
+  Type kt = getElementTypeOrSelf(att.key);
+  Type vt = getElementTypeOrSelf(att.value);
   bool forced = !overrides.attentionTile.empty();
 
   AttentionPlan p;
@@ -366,14 +421,19 @@ mlir::iolite::attention::planAttention(AttentionOp att,
       1, std::min({kMaxSplits, p.kvTiles / kMinTilesPerSplit, maxByTraffic}));
   int64_t forcedSplits = overrides.attentionSplits;
   p.partialPositions = s.sq;
-  if (ctx.hasDynamicExtents() && !forcedSplits) {
-    // The lengths are known per launch only: each launch applies the
+  if ((ctx.hasDynamicExtents() || att.isCache()) && !forcedSplits) {
+    // The lengths are known per launch only (for cache_attention, per
+    // sequence, from cache_seqlens): each launch (sequence) applies the
     // heuristic above to its own lengths (emitSplitCount). The kernels can
     // split when some launch within the bounds would; gridDim.z is the most
     // partitions of such a launch, and a launch that splits less leaves the
     // other blocks idle (they return at once).
     p.splits = maxLaunchSplits(att, s, p, es, target.multiprocessors, ctx);
-    p.splitKV = p.splits > 1;
+    // Whether the kernels can split depends on the problem only, as above
+    // (every target of one compile has the same kernels): on a chip whose
+    // multiprocessors the blocks already fill, gridDim.z stays 1 and the
+    // combine kernel merges nothing.
+    p.splitKV = maxLaunchSplits(att, s, p, es, kAnyMultiprocessors, ctx) > 1;
     p.runtimeSplits = p.splitKV;
     // Only launches with at most kShortQueryRows rows write partials.
     p.partialPositions = std::min<int64_t>(
@@ -406,7 +466,8 @@ mlir::iolite::attention::planAttention(AttentionOp att,
 // What both paths share
 //===----------------------------------------------------------------------===//
 
-AttentionEmitter::AttentionEmitter(AttentionOp att, const AttentionPlan &p,
+AttentionEmitter::AttentionEmitter(const AttentionOperands &att,
+                                   const AttentionPlan &p,
                                    KernelEmitContext &ctx)
     : att(att), s(AttentionShape::get(att, ctx.getSymbolicShapes())), p(p),
       ctx(ctx), b(ctx.getBuilder()), em(b, ctx.getBindings()),
@@ -463,22 +524,41 @@ FailureOr<Value> AttentionEmitter::guardedEmit(Value operand,
   return (*r)[0];
 }
 
-void AttentionEmitter::setUpCoordinates() {
+LogicalResult AttentionEmitter::setUpCoordinates() {
   // Batch and the query and key lengths may be run-time extents; heads and
   // head dims are static.
-  batchExt = ctx.getExtent(att.getQuery(), 0);
-  sqExt = ctx.getExtent(att.getQuery(), 2);
-  skvExt = ctx.getExtent(att.getKey(), 2);
+  batchExt = ctx.getExtent(att.query, 0);
+  sqExt = ctx.getExtent(att.query, att.qSeqDim());
   rowsExt = dynamic ? mul(sqExt, c(s.group())) : c(s.rows());
-  posOffset = dynamic ? (Value)arith::SubIOp::create(b, skvExt, sqExt)
-                      : c(s.skv - s.sq);
   tid = ctx.threadId(gpu::Dimension::x);
   Value bh = ctx.blockId(gpu::Dimension::y);
   batchIdx = arith::DivUIOp::create(b, bh, c(s.hkv));
   kvHead = arith::RemUIOp::create(b, bh, c(s.hkv));
   rowBase = mul(ctx.blockId(gpu::Dimension::x), c(p.bm));
   split = p.splitKV ? ctx.blockId(gpu::Dimension::z) : c(0);
-  numSplits = emitSplitCount(ctx);
+  if (!att.isCache()) {
+    skvExt = ctx.getExtent(att.key, 2);
+    posOffset = dynamic ? (Value)arith::SubIOp::create(b, skvExt, sqExt)
+                        : c(s.skv - s.sq);
+    numSplits = emitSplitCount(ctx);
+    return success();
+  }
+  // The block's sequence's length, read once; a length past the cache's
+  // capacity (or negative) is clamped, so no key outside the cache is read.
+  Value capacity = att.isPaged()
+                       ? mul(ctx.getExtent(att.blockTable, 1), c(s.pageSize))
+                       : ctx.getExtent(att.key, 1);
+  // Through the element emitter: the lengths may be computed in the
+  // kernel's prologue (a step's `lens + 1`).
+  FailureOr<Value> loaded = em.emit(att.cacheSeqlens, {batchIdx});
+  if (failed(loaded))
+    return failure();
+  Value n = arith::IndexCastOp::create(b, b.getIndexType(), *loaded);
+  skvExt =
+      arith::MinSIOp::create(b, arith::MaxSIOp::create(b, n, c(0)), capacity);
+  posOffset = arith::SubIOp::create(b, n, sqExt);
+  numSplits = emitSplitCount(ctx, skvExt);
+  return success();
 }
 
 FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
@@ -492,7 +572,7 @@ FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
                 ? kvHead
                 : add(mul(kvHead, c(g)), arith::RemUIOp::create(b, row, c(g)));
   r.absPos = add(r.qPos, posOffset);
-  Value slopes = withSlope ? att.getAlibiSlopes() : Value();
+  Value slopes = withSlope ? att.alibiSlopes : Value();
   if (slopes) {
     // Heads are always in range, so the slope load needs no guard.
     FailureOr<Value> v = em.emit(slopes, {r.qHead});
@@ -510,13 +590,13 @@ FailureOr<Value> AttentionEmitter::maskedLogit(Value score, const RowInfo &row,
   // scale and the exponential, log2 e folds into the scale (as
   // FlashAttention-2's softmax_scale_log2).
   constexpr double kLog2e = 1.4426950408889634;
-  bool natural = att.getSoftcap() || row.slope ||
-                 (att.getMask() && !cast<ShapedType>(att.getMask().getType())
-                                        .getElementType()
-                                        .isInteger(1));
-  Value x = arith::MulFOp::create(
-      b, score, f(att.getEffectiveScale() * (natural ? 1.0 : kLog2e)));
-  if (auto cap = att.getSoftcap()) {
+  bool natural =
+      att.softcap || row.slope ||
+      (att.mask &&
+       !cast<ShapedType>(att.mask.getType()).getElementType().isInteger(1));
+  Value x =
+      arith::MulFOp::create(b, score, f(att.scale * (natural ? 1.0 : kLog2e)));
+  if (auto cap = att.softcap) {
     Value capValue = f(cap->convertToDouble());
     x = arith::MulFOp::create(
         b, capValue,
@@ -530,15 +610,15 @@ FailureOr<Value> AttentionEmitter::maskedLogit(Value score, const RowInfo &row,
         b, row.slope, arith::SIToFPOp::create(b, b.getF32Type(), dist), x);
   }
   Value keep = colValid;
-  if (att.getCausal())
+  if (att.causal)
     keep = andOpt(keep, arith::CmpIOp::create(b, arith::CmpIPredicate::sle, col,
                                               row.absPos));
-  if (auto w = att.getWindow())
+  if (auto w = att.window)
     keep = andOpt(keep, arith::CmpIOp::create(
                             b, arith::CmpIPredicate::sgt, col,
                             arith::SubIOp::create(
                                 b, row.absPos, c(static_cast<int64_t>(*w)))));
-  if (Value mask = att.getMask()) {
+  if (Value mask = att.mask) {
     bool boolMask =
         cast<ShapedType>(mask.getType()).getElementType().isInteger(1);
     SmallVector<Value> full{batchIdx, row.qHead, row.qPos, col};
@@ -568,10 +648,10 @@ std::pair<Value, Value> AttentionEmitter::kvRange() {
   // The trip count follows the call's key length.
   Value tBegin = c(0);
   Value tEnd =
-      dynamic
+      dynamic || att.isCache()
           ? (Value)arith::DivUIOp::create(b, add(skvExt, c(p.bn - 1)), c(p.bn))
           : c(p.kvTiles);
-  if (att.getCausal() || att.getWindow()) {
+  if (att.causal || att.window) {
     Value lastRow = arith::SubIOp::create(
         b, arith::MinSIOp::create(b, add(rowBase, c(p.bm)), rowsExt), c(1));
     Value firstPos =
@@ -584,11 +664,11 @@ std::pair<Value, Value> AttentionEmitter::kvRange() {
       return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, c(0)),
                                     skvExt);
     };
-    if (att.getCausal()) {
+    if (att.causal) {
       Value kvEnd = clampKeys(add(lastPos, c(1)));
       tEnd = arith::DivUIOp::create(b, add(kvEnd, c(p.bn - 1)), c(p.bn));
     }
-    if (auto w = att.getWindow()) {
+    if (auto w = att.window) {
       Value kvBegin = clampKeys(add(firstPos, c(1 - static_cast<int64_t>(*w))));
       tBegin = arith::DivUIOp::create(b, kvBegin, c(p.bn));
     }
@@ -700,7 +780,7 @@ Value AttentionEmitter::partialSums(KernelEmitContext &on) {
                              b.getF32Type()));
 }
 
-Value AttentionEmitter::emitSplitCount(KernelEmitContext &on) {
+Value AttentionEmitter::emitSplitCount(KernelEmitContext &on, Value keys) {
   ImplicitLocOpBuilder &ob = on.getBuilder();
   auto ci = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(ob, v);
@@ -719,12 +799,13 @@ Value AttentionEmitter::emitSplitCount(KernelEmitContext &on) {
   auto cmp = [&](arith::CmpIPredicate pred, Value x, int64_t y) -> Value {
     return arith::CmpIOp::create(ob, pred, x, ci(y));
   };
-  // launchSplits on this call's lengths.
-  Value skv = on.getExtent(att.getKey(), 2);
-  Value rows = mulI(on.getExtent(att.getQuery(), 2), ci(s.group()));
-  Value blocks = mulI(mulI(on.getExtent(att.getQuery(), 0), ci(s.hkv)),
+  // launchSplits on this call's lengths (the sequence's own key length
+  // for cache_attention).
+  Value skv = keys ? keys : on.getExtent(att.key, 2);
+  Value rows = mulI(on.getExtent(att.query, att.qSeqDim()), ci(s.group()));
+  Value blocks = mulI(mulI(on.getExtent(att.query, 0), ci(s.hkv)),
                       ceilDiv(rows, ci(p.bm)));
-  int64_t es = byteWidth(att.getQuery().getType().getElementType());
+  int64_t es = byteWidth(getElementTypeOrSelf(att.query));
   int64_t budgetInverse = std::llround(1.0 / kSplitTrafficBudget);
   Value byTraffic = arith::DivUIOp::create(
       ob, mulI(skv, ci((s.d + s.dv) * es)),
@@ -769,10 +850,10 @@ AttentionEmitter::storeResults(function_ref<LogicalResult()> direct,
 
 LogicalResult AttentionEmitter::storeOutput(Value value, const RowInfo &row,
                                             Value col) {
-  em.setSource(att.getResult(), [value](ImplicitLocOpBuilder &, ValueRange) {
+  em.setSource(att.result, [value](ImplicitLocOpBuilder &, ValueRange) {
     return FailureOr<Value>(value);
   });
-  SmallVector<Value> idx{batchIdx, row.qHead, row.qPos, col};
+  SmallVector<Value> idx = att.qIndex(batchIdx, row.qHead, row.qPos, col);
   for (auto [i, y] : llvm::enumerate(ctx.getYieldedValues())) {
     FailureOr<Value> x = em.emit(y, idx);
     if (failed(x))
@@ -791,15 +872,19 @@ LogicalResult AttentionEmitter::emit() {
   if (dynamic) {
     // One block per (batch, kv head, q tile) of the call's sizes.
     DimExpr rows =
-        ctx.getDimExpr(att.getQuery(), 2) * DimExpr::constant(s.group());
-    DimExpr bh = ctx.getDimExpr(att.getQuery(), 0) * DimExpr::constant(s.hkv);
+        ctx.getDimExpr(att.query, att.qSeqDim()) * DimExpr::constant(s.group());
+    DimExpr bh = ctx.getDimExpr(att.query, 0) * DimExpr::constant(s.hkv);
     ctx.setLaunch({GridExtent{rows, p.bm}, GridExtent{bh, 1},
                    GridExtent::constant(p.splits)},
                   {p.threads, 1, 1});
   } else {
     ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
   }
-  setUpCoordinates();
+  if (failed(setUpCoordinates()))
+    return failure();
+  if (att.isPaged())
+    pageTile = ctx.getSharedView(
+        p.pageBuf, MemRefType::get({p.pagesPerTile}, b.getI32Type()));
   LogicalResult result = success();
   {
     // A block past this launch's partitions returns at once (the condition
@@ -824,7 +909,7 @@ LogicalResult AttentionEmitter::emit() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult AttentionEmitter::loadQ() {
-  Type et = att.getQuery().getType().getElementType();
+  Type et = getElementTypeOrSelf(att.query);
   bool ragged = rowsRagged();
   int64_t g = s.group();
   FailureOr<SmallVector<Value>> r = em.forLoop(
@@ -838,7 +923,7 @@ LogicalResult AttentionEmitter::loadQ() {
                          : add(mul(kvHead, c(g)),
                                arith::RemUIOp::create(b, row, c(g)));
         FailureOr<Value> q =
-            guardedEmit(att.getQuery(), {batchIdx, h, i, dd},
+            guardedEmit(att.query, att.qIndex(batchIdx, h, i, dd),
                         ragged ? rowInBounds(row) : Value(), f(0.0));
         if (failed(q))
           return failure();
@@ -849,10 +934,80 @@ LogicalResult AttentionEmitter::loadQ() {
   return failure(failed(r));
 }
 
+LogicalResult AttentionEmitter::preparePages(Value k0) {
+  if (!att.isPaged())
+    return success();
+  // Page numbers of the tile's pages that hold keys below the length, read
+  // from the block table once and clamped into the pool (as the CPU
+  // reference does): entries past the sequence's last page are never read,
+  // and a bad entry cannot address outside the pool.
+  Value pageSize = c(s.pageSize);
+  Value first = arith::DivUIOp::create(b, k0, pageSize);
+  Value lastPage = arith::SubIOp::create(b, ctx.getExtent(att.key, 0), c(1));
+  FailureOr<SmallVector<Value>> fill = em.forLoop(
+      tid, c(p.pagesPerTile), c(p.threads), {},
+      [&](Value i, ValueRange) -> FailureOr<SmallVector<Value>> {
+        Value block = add(first, i);
+        auto ifOp =
+            scf::IfOp::create(b, lt(mul(block, pageSize), skvExt), false);
+        OpBuilder::InsertionGuard g(b);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        FailureOr<Value> loaded = em.emit(att.blockTable, {batchIdx, block});
+        if (failed(loaded))
+          return failure();
+        Value entry = arith::IndexCastOp::create(b, b.getIndexType(), *loaded);
+        Value page = arith::MinSIOp::create(
+            b, arith::MaxSIOp::create(b, entry, c(0)), lastPage);
+        memref::StoreOp::create(
+            b, arith::IndexCastOp::create(b, b.getI32Type(), page), pageTile,
+            ValueRange{i});
+        return SmallVector<Value>{};
+      });
+  if (failed(fill))
+    return failure();
+  // Uniform over the block (every caller loads a whole tile).
+  gpu::BarrierOp::create(b);
+  return success();
+}
+
+SmallVector<Value, 4> AttentionEmitter::kvIndex(Value j, Value col, Value k0) {
+  if (!att.isCache())
+    return {batchIdx, kvHead, j, col};
+  if (!att.isPaged())
+    return {batchIdx, j, kvHead, col};
+  Value pageSize = c(s.pageSize);
+  Value local = arith::SubIOp::create(b, arith::DivUIOp::create(b, j, pageSize),
+                                      arith::DivUIOp::create(b, k0, pageSize));
+  Value page = arith::IndexCastOp::create(
+      b, b.getIndexType(), memref::LoadOp::create(b, pageTile, local));
+  return {page, arith::RemUIOp::create(b, j, pageSize), kvHead, col};
+}
+
+FailureOr<Value> AttentionEmitter::guardedKV(Value operand, Value j, Value col,
+                                             Value k0, Value cond) {
+  auto load = [&]() -> FailureOr<SmallVector<Value>> {
+    FailureOr<Value> v = em.emit(operand, kvIndex(j, col, k0));
+    if (failed(v))
+      return failure();
+    return SmallVector<Value>{*v};
+  };
+  FailureOr<SmallVector<Value>> r =
+      cond ? em.ifThenElse(cond, b.getF32Type(), load,
+                           [&]() -> FailureOr<SmallVector<Value>> {
+                             return SmallVector<Value>{f(0.0)};
+                           })
+           : load();
+  if (failed(r))
+    return failure();
+  return (*r)[0];
+}
+
 LogicalResult AttentionEmitter::loadKV(Value kvTile, Value stage) {
-  Type et = att.getKey().getType().getElementType();
+  Type et = getElementTypeOrSelf(att.key);
   bool ragged = keysRagged();
   Value k0 = mul(kvTile, c(p.bn));
+  if (failed(preparePages(k0)))
+    return failure();
   // K is stored transposed ([d][key]) so the score loop reads consecutive
   // keys across lanes.
   FailureOr<SmallVector<Value>> lk =
@@ -861,9 +1016,8 @@ LogicalResult AttentionEmitter::loadKV(Value kvTile, Value stage) {
                    Value key = arith::DivUIOp::create(b, e, c(s.d));
                    Value dd = arith::RemUIOp::create(b, e, c(s.d));
                    Value j = add(k0, key);
-                   FailureOr<Value> v =
-                       guardedEmit(att.getKey(), {batchIdx, kvHead, j, dd},
-                                   ragged ? keyInBounds(j) : Value(), f(0.0));
+                   FailureOr<Value> v = guardedKV(
+                       att.key, j, dd, k0, ragged ? keyInBounds(j) : Value());
                    if (failed(v))
                      return failure();
                    memref::StoreOp::create(b, convertToStorage(b, *v, et),
@@ -873,22 +1027,22 @@ LogicalResult AttentionEmitter::loadKV(Value kvTile, Value stage) {
   if (failed(lk))
     return failure();
   // V columns past dv (padding to a whole number of lanes) are zeros.
-  FailureOr<SmallVector<Value>> lv = em.forLoop(
-      tid, c(p.bn * p.vStride), c(p.threads), {},
-      [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
-        Value key = arith::DivUIOp::create(b, e, c(p.vStride));
-        Value dd = arith::RemUIOp::create(b, e, c(p.vStride));
-        Value j = add(k0, key);
-        Value ok = andOpt(ragged ? keyInBounds(j) : Value(),
-                          p.vStride != s.dv ? lt(dd, c(s.dv)) : Value());
-        FailureOr<Value> v =
-            guardedEmit(att.getValue(), {batchIdx, kvHead, j, dd}, ok, f(0.0));
-        if (failed(v))
-          return failure();
-        memref::StoreOp::create(b, convertToStorage(b, *v, et), vTile,
-                                ValueRange{stage, key, dd});
-        return SmallVector<Value>{};
-      });
+  FailureOr<SmallVector<Value>> lv =
+      em.forLoop(tid, c(p.bn * p.vStride), c(p.threads), {},
+                 [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
+                   Value key = arith::DivUIOp::create(b, e, c(p.vStride));
+                   Value dd = arith::RemUIOp::create(b, e, c(p.vStride));
+                   Value j = add(k0, key);
+                   Value ok =
+                       andOpt(ragged ? keyInBounds(j) : Value(),
+                              p.vStride != s.dv ? lt(dd, c(s.dv)) : Value());
+                   FailureOr<Value> v = guardedKV(att.value, j, dd, k0, ok);
+                   if (failed(v))
+                     return failure();
+                   memref::StoreOp::create(b, convertToStorage(b, *v, et),
+                                           vTile, ValueRange{stage, key, dd});
+                   return SmallVector<Value>{};
+                 });
   return failure(failed(lv));
 }
 
@@ -1026,7 +1180,7 @@ void AttentionEmitter::storePartials(ArrayRef<Value> m, ArrayRef<Value> l,
 
 LogicalResult AttentionEmitter::emitScalar() {
   const TargetDescription &target = ctx.getTarget();
-  Type et = att.getQuery().getType().getElementType();
+  Type et = getElementTypeOrSelf(att.query);
   Type f32 = b.getF32Type();
   lane = arith::RemUIOp::create(b, tid, c(p.tx));
   rowGroup = arith::DivUIOp::create(b, tid, c(p.tx));
@@ -1102,9 +1256,8 @@ LogicalResult AttentionEmitter::emitCombine() {
       threads, llvm::alignTo(rowsPerBlock * s.dv, ctx.getTarget().warpSize));
   // With run-time extents, the call's rows (batch, heads, positions) are
   // what the grid covers and the guards compare with.
-  DimExpr rowsExpr = ctx.getDimExpr(att.getQuery(), 0) *
-                     DimExpr::constant(s.hq) *
-                     ctx.getDimExpr(att.getQuery(), 2);
+  DimExpr rowsExpr = ctx.getDimExpr(att.query, 0) * DimExpr::constant(s.hq) *
+                     ctx.getDimExpr(att.query, att.qSeqDim());
   if (dynamic)
     aux.setLaunch({GridExtent{rowsExpr, rowsPerBlock}, GridExtent::constant(1),
                    GridExtent::constant(1)},
@@ -1113,8 +1266,8 @@ LogicalResult AttentionEmitter::emitCombine() {
     aux.setLaunch({(int64_t)llvm::divideCeil(rows, rowsPerBlock), 1, 1},
                   {threads, 1, 1});
   Value rowsValue = aux.getExtent(rowsExpr);
-  SmallVector<Value> rowExtents{aux.getExtent(att.getQuery(), 0), ci(s.hq),
-                                aux.getExtent(att.getQuery(), 2)};
+  SmallVector<Value> rowExtents{aux.getExtent(att.query, 0), ci(s.hq),
+                                aux.getExtent(att.query, att.qSeqDim())};
   aux.templateName = "attention_combine";
   aux.tileDescription = std::to_string(rowsPerBlock) +
                         " query rows per block over " +
@@ -1144,14 +1297,46 @@ LogicalResult AttentionEmitter::emitCombine() {
   Value negInf = cf(-std::numeric_limits<double>::infinity());
   // This launch's partitions; a launch that did not split wrote its outputs
   // already and merges nothing.
-  Value splits = emitSplitCount(aux);
+  // For cache_attention each sequence decided from its own length, so the
+  // count is per row (see enterRow).
+  Value splits = att.isCache() ? Value() : emitSplitCount(aux);
   OpBuilder::InsertionGuard gate(cb);
-  if (p.runtimeSplits) {
+  if (p.runtimeSplits && !att.isCache()) {
     auto ifOp = scf::IfOp::create(
         cb, arith::CmpIOp::create(cb, arith::CmpIPredicate::ugt, splits, ci(1)),
         /*withElseRegion=*/false);
     cb.setInsertionPoint(ifOp.thenBlock()->getTerminator());
   }
+
+  // Guards the rest of the current block to rows of the call that were
+  // split and returns their partition count.
+  Value capacity =
+      att.isCache()
+          ? (att.isPaged()
+                 ? (Value)arith::MulIOp::create(
+                       cb, aux.getExtent(att.blockTable, 1), ci(s.pageSize))
+                 : aux.getExtent(att.key, 1))
+          : Value();
+  auto enterRow = [&](Value row) -> Value {
+    auto valid = scf::IfOp::create(cb, inRows(row), false);
+    cb.setInsertionPoint(valid.thenBlock()->getTerminator());
+    if (!att.isCache())
+      return splits;
+    Value batch = cem.delinearize(row, ValueRange(rowExtents))[0];
+    FailureOr<Value> loaded = cem.emit(att.cacheSeqlens, {batch});
+    if (failed(loaded))
+      return Value();
+    Value n = arith::IndexCastOp::create(cb, cb.getIndexType(), *loaded);
+    Value keys = arith::MinSIOp::create(
+        cb, arith::MaxSIOp::create(cb, n, ci(0)), capacity);
+    Value rowSplits = emitSplitCount(aux, keys);
+    auto split = scf::IfOp::create(
+        cb,
+        arith::CmpIOp::create(cb, arith::CmpIPredicate::ugt, rowSplits, ci(1)),
+        false);
+    cb.setInsertionPoint(split.thenBlock()->getTerminator());
+    return rowSplits;
+  };
 
   // Weights: w[r][s] = exp2(m_s - M) / L with M = max_s m_s and
   // L = sum_s l_s exp2(m_s - M) (base-2 logits); 0 for a row without any key.
@@ -1159,11 +1344,12 @@ LogicalResult AttentionEmitter::emitCombine() {
       tid, ci(rowsPerBlock), ci(threads), {},
       [&](Value r, ValueRange) -> FailureOr<SmallVector<Value>> {
         Value row = arith::AddIOp::create(cb, row0, r);
-        auto valid = scf::IfOp::create(cb, inRows(row), false);
         OpBuilder::InsertionGuard g(cb);
-        cb.setInsertionPoint(valid.thenBlock()->getTerminator());
+        Value rowSplits = enterRow(row);
+        if (!rowSplits)
+          return failure();
         FailureOr<SmallVector<Value>> mx = cem.forLoop(
-            ci(0), splits, ci(1), {negInf},
+            ci(0), rowSplits, ci(1), {negInf},
             [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
               Value m = memref::LoadOp::create(cb, pm, rowIndex(sp, row));
               return SmallVector<Value>{
@@ -1175,7 +1361,7 @@ LogicalResult AttentionEmitter::emitCombine() {
                                            (*mx)[0], negInf);
         Value base = arith::SelectOp::create(cb, none, cf(0.0), (*mx)[0]);
         FailureOr<SmallVector<Value>> sum = cem.forLoop(
-            ci(0), splits, ci(1), {cf(0.0)},
+            ci(0), rowSplits, ci(1), {cf(0.0)},
             [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
               SmallVector<Value> idx = rowIndex(sp, row);
               Value m = memref::LoadOp::create(cb, pm, idx);
@@ -1193,7 +1379,7 @@ LogicalResult AttentionEmitter::emitCombine() {
             cb, positive, arith::DivFOp::create(cb, cf(1.0), (*sum)[0]),
             cf(0.0));
         FailureOr<SmallVector<Value>> scale = cem.forLoop(
-            ci(0), splits, ci(1), {},
+            ci(0), rowSplits, ci(1), {},
             [&](Value sp, ValueRange) -> FailureOr<SmallVector<Value>> {
               Value w = memref::LoadOp::create(cb, weights, ValueRange{r, sp});
               memref::StoreOp::create(cb, arith::MulFOp::create(cb, w, inv),
@@ -1215,11 +1401,12 @@ LogicalResult AttentionEmitter::emitCombine() {
         Value r = arith::DivUIOp::create(cb, e, ci(s.dv));
         Value dv = arith::RemUIOp::create(cb, e, ci(s.dv));
         Value row = arith::AddIOp::create(cb, row0, r);
-        auto valid = scf::IfOp::create(cb, inRows(row), false);
         OpBuilder::InsertionGuard g(cb);
-        cb.setInsertionPoint(valid.thenBlock()->getTerminator());
+        Value rowSplits = enterRow(row);
+        if (!rowSplits)
+          return failure();
         FailureOr<SmallVector<Value>> acc = cem.forLoop(
-            ci(0), splits, ci(1), {cf(0.0)},
+            ci(0), rowSplits, ci(1), {cf(0.0)},
             [&](Value sp, ValueRange it) -> FailureOr<SmallVector<Value>> {
               SmallVector<Value> idx = rowIndex(sp, row);
               idx.push_back(dv);
@@ -1230,12 +1417,11 @@ LogicalResult AttentionEmitter::emitCombine() {
         if (failed(acc))
           return failure();
         Value value = (*acc)[0];
-        cem.setSource(att.getResult(),
-                      [value](ImplicitLocOpBuilder &, ValueRange) {
-                        return FailureOr<Value>(value);
-                      });
-        SmallVector<Value> idx = cem.delinearize(row, ValueRange(rowExtents));
-        idx.push_back(dv);
+        cem.setSource(att.result, [value](ImplicitLocOpBuilder &, ValueRange) {
+          return FailureOr<Value>(value);
+        });
+        SmallVector<Value> bhs = cem.delinearize(row, ValueRange(rowExtents));
+        SmallVector<Value> idx = att.qIndex(bhs[0], bhs[1], bhs[2], dv);
         for (auto [i, y] : llvm::enumerate(aux.getYieldedValues())) {
           FailureOr<Value> x = cem.emit(y, idx);
           if (failed(x))
@@ -1253,30 +1439,42 @@ class AttentionTemplate : public KernelTemplate {
 public:
   StringRef getName() const override { return "attention"; }
 
+  /// iolite.attention and iolite.cache_attention (the same kernels with
+  /// another addressing of Q, K, V and O and per-sequence key lengths).
   unsigned match(const KernelAnalysis &analysis,
                  const TargetDescription &target) const override {
-    auto att = dyn_cast_or_null<AttentionOp>(analysis.hero);
-    if (!att || !analysis.epilogueAtHeroIndex || !target.getTuning("attention"))
+    if (!isa_and_nonnull<AttentionOp, CacheAttentionOp>(analysis.hero) ||
+        !analysis.epilogueAtHeroIndex || !target.getTuning("attention"))
       return 0;
     return 40;
   }
 
-  /// Run-time extents: batch, the query length and the key length may be
-  /// symbolic; heads, head dims and the ALiBi slopes must be static.
+  /// Run-time extents: batch, the query length and the key length (for a
+  /// cache: its length, pool size and table width) may be symbolic; heads,
+  /// head dims, the page size and the ALiBi slopes must be static.
   bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
-    auto att = cast<AttentionOp>(analysis.hero);
-    for (Value v : {att.getQuery(), att.getKey(), att.getValue()}) {
-      auto type = cast<ShapedType>(v.getType());
-      if (type.isDynamicDim(1) || type.isDynamicDim(3))
+    AttentionOperands att = AttentionOperands::get(analysis.hero);
+    auto type = [](Value v) { return cast<ShapedType>(v.getType()); };
+    if (att.isCache()) {
+      if (type(att.query).isDynamicDim(2) || type(att.query).isDynamicDim(3))
+        return false;
+      for (Value v : {att.key, att.value})
+        if (type(v).isDynamicDim(2) || type(v).isDynamicDim(3) ||
+            (att.isPaged() && type(v).isDynamicDim(1)))
+          return false;
+      return true;
+    }
+    for (Value v : {att.query, att.key, att.value}) {
+      if (type(v).isDynamicDim(1) || type(v).isDynamicDim(3))
         return false;
     }
-    Value slopes = att.getAlibiSlopes();
-    return !slopes || cast<ShapedType>(slopes.getType()).hasStaticShape();
+    Value slopes = att.alibiSlopes;
+    return !slopes || type(slopes).hasStaticShape();
   }
 
   LogicalResult emit(const KernelAnalysis &analysis,
                      KernelEmitContext &ctx) const override {
-    auto att = cast<AttentionOp>(analysis.hero);
+    AttentionOperands att = AttentionOperands::get(analysis.hero);
     FailureOr<AttentionPlan> plan = planAttention(att, ctx);
     if (failed(plan))
       return failure();

@@ -20,9 +20,48 @@ namespace mlir {
 namespace iolite {
 namespace attention {
 
-/// The sizes of one iolite.attention.
+/// The attention one emitter computes: an iolite.attention (query, keys,
+/// values and result [B, H, S, D]), or an iolite.cache_attention (query and
+/// result [B, S, H, D]; keys and values read from a contiguous [B, L, Hkv, D]
+/// cache or through a block table from a [N, P, Hkv, D] page pool, up to a
+/// per-sequence length loaded inside the kernel). One emitter serves both:
+/// only the addressing of Q, K, V and O and the source of the key length
+/// differ.
+struct AttentionOperands {
+  Operation *op = nullptr;
+  Value query, key, value, result;
+  /// iolite.attention only (null otherwise).
+  Value mask, alibiSlopes;
+  /// iolite.cache_attention only: the i32 [B] lengths and the optional i32
+  /// [B, M] block table.
+  Value cacheSeqlens, blockTable;
+  bool causal = false;
+  std::optional<uint64_t> window;
+  std::optional<APFloat> softcap;
+  double scale = 1.0;
+
+  /// The operands of `op`, an iolite.attention or iolite.cache_attention.
+  static AttentionOperands get(Operation *op);
+  bool isCache() const { return static_cast<bool>(cacheSeqlens); }
+  bool isPaged() const { return static_cast<bool>(blockTable); }
+  /// The dims of the query (and result) holding positions and heads.
+  unsigned qSeqDim() const { return isCache() ? 1 : 2; }
+  unsigned qHeadDim() const { return isCache() ? 2 : 1; }
+  /// The query or result index of (batch, head, position, column).
+  SmallVector<Value, 4> qIndex(Value batch, Value head, Value pos,
+                               Value col) const {
+    if (isCache())
+      return {batch, pos, head, col};
+    return {batch, head, pos, col};
+  }
+};
+
+/// The sizes of one attention (for cache_attention, skv is the cache's
+/// capacity per sequence: L, or M * P for a paged cache).
 struct AttentionShape {
   int64_t batch, hq, sq, d, hkv, skv, dv;
+  /// Tokens per page of a paged cache (0 otherwise).
+  int64_t pageSize = 0;
   /// Query heads per kv head.
   int64_t group() const { return hq / hkv; }
   /// Query rows per (batch, kv head): every (position, head-in-group) pair.
@@ -30,7 +69,7 @@ struct AttentionShape {
 
   /// The sizes of `att`; with `shapes` (symbolic dims), the sizes at the
   /// bounds, which the plan's tiles and scratch are chosen for.
-  static AttentionShape get(AttentionOp att,
+  static AttentionShape get(const AttentionOperands &att,
                             const SymbolicShapes *shapes = nullptr);
 };
 
@@ -74,13 +113,18 @@ struct AttentionPlan {
   /// Shared-memory buffer ids (pBuf only where P goes through memory; qBuf
   /// only on the FMA path).
   unsigned qBuf = 0, kBuf = 0, vBuf = 0, pBuf = 0;
+  /// Paged caches: the page numbers of one KV tile (pageBuf, pagesPerTile
+  /// entries).
+  unsigned pageBuf = 0;
+  int64_t pagesPerTile = 0;
 
   std::string describe() const;
 };
 
 /// Picks the tile, the thread shape, the pipeline depth and the KV split,
 /// and declares the shared-memory buffers.
-FailureOr<AttentionPlan> planAttention(AttentionOp att, KernelEmitContext &ctx);
+FailureOr<AttentionPlan> planAttention(const AttentionOperands &att,
+                                       KernelEmitContext &ctx);
 
 /// What a kernel knows about one of the query rows of its tile.
 struct RowInfo {
@@ -96,7 +140,7 @@ struct RowInfo {
 /// Emits the attention kernel(s) of one plan.
 class AttentionEmitter {
 public:
-  AttentionEmitter(AttentionOp att, const AttentionPlan &p,
+  AttentionEmitter(const AttentionOperands &att, const AttentionPlan &p,
                    KernelEmitContext &ctx);
 
   LogicalResult emit();
@@ -115,7 +159,20 @@ private:
   /// Whether the last q tile or KV tile can be partial (always with
   /// run-time extents).
   bool rowsRagged() const { return dynamic || s.rows() % p.bm != 0; }
-  bool keysRagged() const { return dynamic || s.skv % p.bn != 0; }
+  bool keysRagged() const {
+    return dynamic || att.isCache() || s.skv % p.bn != 0;
+  }
+  /// The KV tile starting at key `k0` is about to be loaded: a paged cache
+  /// stages the tile's page numbers in shared memory (the block table is
+  /// read once per page, only for pages below the sequence's length).
+  LogicalResult preparePages(Value k0);
+  /// The index of key `j`, column `col` of K or V (emitted where the key is
+  /// known to be below the key length: a paged cache reads its page there).
+  SmallVector<Value, 4> kvIndex(Value j, Value col, Value k0);
+  /// Element (key `j`, column `col`) of K or V (`operand`) of the tile at
+  /// `k0`, read only where `cond` holds (0 otherwise; null = always).
+  FailureOr<Value> guardedKV(Value operand, Value j, Value col, Value k0,
+                             Value cond);
   /// `cond ? value(operand, index) : fallback` without touching memory when
   /// the condition is false (null `cond` = always).
   FailureOr<Value> guardedEmit(Value operand, ArrayRef<Value> index, Value cond,
@@ -123,7 +180,7 @@ private:
 
   // Shared by both paths.
   /// The call's extents; block and thread coordinates; the tile's first row.
-  void setUpCoordinates();
+  LogicalResult setUpCoordinates();
   /// The facts of block-local row `local` (without its ALiBi slope unless
   /// `withSlope`).
   FailureOr<RowInfo> rowInfo(Value local, bool withSlope = true);
@@ -147,7 +204,9 @@ private:
   /// The KV partitions of this launch on `on` (primary or combine): with
   /// runtimeSplits, computed from the call's lengths as the static
   /// heuristic would (1 = no split), else `splits`.
-  Value emitSplitCount(KernelEmitContext &on);
+  /// For cache_attention, `keys` is the length of the sequence the block
+  /// or row belongs to (each sequence decides for itself).
+  Value emitSplitCount(KernelEmitContext &on, Value keys = {});
   /// Stores the results: normalised outputs (`direct`) without split-KV,
   /// partials otherwise; with runtimeSplits, whichever this launch chose.
   LogicalResult storeResults(function_ref<LogicalResult()> direct,
@@ -190,7 +249,7 @@ private:
   void storeMatrixPartials(ArrayRef<Value> m, ArrayRef<Value> l,
                            ArrayRef<Value> o);
 
-  AttentionOp att;
+  AttentionOperands att;
   AttentionShape s;
   const AttentionPlan &p;
   KernelEmitContext &ctx;
@@ -203,8 +262,13 @@ private:
   // the extents below are computed from the symbol parameters.
   bool dynamic = false;
   // The call's batch, query length, key length, query rows per kv head and
-  // skv - sq (constants for static shapes).
+  // the position of the first query (skv - sq; constants for static
+  // shapes). For cache_attention the key length is the block's sequence's
+  // (cache_seqlens clamped to the cache's capacity) and the offset uses the
+  // unclamped length, as the CPU reference does.
   Value batchExt, sqExt, skvExt, rowsExt, posOffset;
+  // Paged caches: the page numbers of the KV tile being loaded.
+  Value pageTile;
   // This launch's KV partitions.
   Value numSplits;
   // Block and thread coordinates.

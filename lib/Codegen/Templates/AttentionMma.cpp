@@ -30,6 +30,7 @@
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/bit.h"
 
 using namespace mlir;
@@ -69,8 +70,9 @@ FailureOr<SmallVector<Value>> AttentionEmitter::loadQFragments() {
           return failure();
         Value dd = add(coords.col(e), c(st * inst.k));
         Value ok = andOpt(row->valid, dRagged ? lt(dd, c(s.d)) : Value());
-        SmallVector<Value> idx{batchIdx, row->qHead, row->qPos, dd};
-        auto load = [&]() { return em.emitRun(att.getQuery(), idx, width); };
+        SmallVector<Value> idx =
+            att.qIndex(batchIdx, row->qHead, row->qPos, dd);
+        auto load = [&]() { return em.emitRun(att.query, idx, width); };
         FailureOr<SmallVector<Value>> values =
             ok ? em.ifThenElse(ok, SmallVector<Type>(width, b.getF32Type()),
                                load,
@@ -93,10 +95,12 @@ int64_t AttentionEmitter::asyncKVWidth(Value operand, int64_t cols,
                                        int64_t padded) {
   // cp.async with 2 stages, from a [B, Hkv, S, D] kernel argument.
   Value buffer = ctx.getBindings().lookup(operand);
-  if (p.stages != 2 || !buffer ||
+  // A cache's rows are addressed through its length (and page table), which
+  // cp.async's unconditional address of a masked run would not respect.
+  if (p.stages != 2 || !buffer || att.isCache() ||
       cast<MemRefType>(buffer.getType()).getRank() != 4)
     return 0;
-  igpu::SwizzleAttr swizzle = operand == att.getKey() ? kSwizzle : vSwizzle;
+  igpu::SwizzleAttr swizzle = operand == att.key ? kSwizzle : vSwizzle;
   return getAsyncCopyRunWidth(ctx.getTarget(), *p.inst, buffer,
                               swizzle ? swizzle.getVec() : INT64_MAX,
                               {cols, padded}, p.bn, padded, p.threads);
@@ -108,6 +112,8 @@ LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage,
   const TargetDescription &target = ctx.getTarget();
   Value k0 = mul(kvTile, c(p.bn));
   bool keysRagged = this->keysRagged();
+  if (failed(preparePages(k0)))
+    return failure();
   // One operand's tile: BN key rows of `cols` (padded to `padded`) in runs
   // of the operand's contiguous dim.
   auto stage1 = [&](Value operand, Value tile, igpu::SwizzleAttr swizzle,
@@ -149,8 +155,11 @@ LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage,
           Value j = add(k0, key);
           Value ok = andOpt(keysRagged ? keyInBounds(j) : Value(),
                             padded != cols ? lt(col, c(cols)) : Value());
-          SmallVector<Value> idx{batchIdx, kvHead, j, col};
-          auto load = [&]() { return em.emitRun(operand, idx, width); };
+          // The index is built inside the guard: a paged cache reads its
+          // page number there.
+          auto load = [&]() {
+            return em.emitRun(operand, kvIndex(j, col, k0), width);
+          };
           FailureOr<SmallVector<Value>> values =
               ok ? em.ifThenElse(ok, SmallVector<Type>(width, b.getF32Type()),
                                  load,
@@ -166,9 +175,9 @@ LogicalResult AttentionEmitter::loadKVTiles(Value kvTile, Value stage,
         });
     return failure(failed(loop));
   };
-  if (failed(stage1(att.getKey(), kTile, kSwizzle, s.d, p.dPad)))
+  if (failed(stage1(att.key, kTile, kSwizzle, s.d, p.dPad)))
     return failure();
-  return stage1(att.getValue(), vTile, vSwizzle, s.dv, p.dvPad);
+  return stage1(att.value, vTile, vSwizzle, s.dv, p.dvPad);
 }
 
 FailureOr<SmallVector<Value>>
@@ -435,8 +444,8 @@ LogicalResult AttentionEmitter::emitMatrix() {
   vTile = ctx.getSharedView(p.vBuf,
                             MemRefType::get({p.stages * p.bn, p.dvPad}, input));
   vSwizzle = getSwizzleAttr(mctx, smem.getSwizzle(p.vBuf));
-  asyncKV = asyncKVWidth(att.getKey(), s.d, p.dPad) != 0 ||
-            asyncKVWidth(att.getValue(), s.dv, p.dvPad) != 0;
+  asyncKV = asyncKVWidth(att.key, s.d, p.dPad) != 0 ||
+            asyncKVWidth(att.value, s.dv, p.dvPad) != 0;
   if (asyncKV)
     ctx.tileDescription += ", cp.async";
   if (!p.pInRegisters) {
