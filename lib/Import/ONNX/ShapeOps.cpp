@@ -975,6 +975,20 @@ LogicalResult convertPad(NodeContext &ctx) {
     before[axes[i]] = pads[i];
     after[axes[i]] = pads[i + na];
   }
+  // The padded shape must be countable (pads come from the model's data).
+  SmallVector<int64_t> padded(type->getShape());
+  for (int64_t d = 0; d < rank; ++d) {
+    int64_t dim = padded[d];
+    if (before[d] < -dim || after[d] < -dim ||
+        __builtin_add_overflow(dim, before[d], &padded[d]) ||
+        __builtin_add_overflow(padded[d], after[d], &padded[d]) ||
+        padded[d] < 0)
+      return ctx.emitError() << "pads " << shapeString(pads)
+                             << " do not fit dim " << d << " (" << dim << ")";
+  }
+  if (!checkedNumElementsOf(padded))
+    return ctx.emitError() << "the padded shape " << shapeString(padded)
+                           << " has more elements than int64 counts";
   // Negative pads crop: slice first, then pad with constants.
   SmallVector<int64_t> lo(rank), hi(rank), shape(type->getShape());
   for (int64_t d = 0; d < rank; ++d) {

@@ -204,6 +204,14 @@ func.func @cumsum_axis(%a: tensor<4xi64>) {
 
 // -----
 
+func.func @concat_overflow(%a: tensor<9223372036854775806xi1>, %b: tensor<4xi1>) {
+  // expected-error @+1 {{the concatenated dim 0 overflows int64}}
+  %0 = iolite.concat %a, %b {axis = 0 : i64} : tensor<9223372036854775806xi1>, tensor<4xi1>
+  return
+}
+
+// -----
+
 func.func @iota_axis(%a: tensor<4x8xf32>) {
   // expected-error @+1 {{axis -3 is out of range for rank 2}}
   %0 = iolite.iota %a {axis = -3 : i64} : tensor<4x8xf32>

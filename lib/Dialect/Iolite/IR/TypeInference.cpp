@@ -352,9 +352,11 @@ LogicalResult mlir::iolite::inferConcatOp(std::optional<Location> loc,
                                first.getRank());
     for (int64_t i = 0; i < t.getRank(); ++i) {
       if (i == *a) {
-        shape[i] = (shape[i] == kDyn || t.getDimSize(i) == kDyn)
-                       ? kDyn
-                       : shape[i] + t.getDimSize(i);
+        if (shape[i] == kDyn || t.getDimSize(i) == kDyn)
+          shape[i] = kDyn;
+        else if (__builtin_add_overflow(shape[i], t.getDimSize(i), &shape[i]))
+          return emitOptionalError(loc, "the concatenated dim ", i,
+                                   " overflows int64");
         continue;
       }
       if (!dimsCompatible(shape[i], t.getDimSize(i)))
