@@ -271,7 +271,11 @@ def load_libraries():
         pytest.fail(f"{capi_path} not built (build the project or set "
                     "IOLITE_BUILD_DIR)")
     capi = ctypes.CDLL(str(capi_path))
-    runtime = ctypes.CDLL(str(BUILD / "lib" / "libiolite_runtime.so"))
+    # The runtime the C API was linked against, by soname: loading it by
+    # path could map a second copy next to the one the iolite package (or
+    # the C API) already uses, and devices of one copy are unknown to the
+    # other ("not an emu device").
+    runtime = ctypes.CDLL("libiolite_runtime.so.0")
     vp = ctypes.c_void_p
     for name, res, args in [
         ("iolite_capi_context_create", vp, []),
