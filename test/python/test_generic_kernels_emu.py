@@ -441,7 +441,9 @@ def load_libraries():
     if not capi_path.exists():
         pytest.fail(f"{capi_path} not built (set IOLITE_BUILD_DIR)")
     capi = ctypes.CDLL(str(capi_path))
-    runtime = ctypes.CDLL(str(build_dir() / "lib" / "libiolite_runtime.so"))
+    # The runtime the C API was linked against, by soname (a load by path
+    # could map a second copy next to the iolite package's).
+    runtime = ctypes.CDLL("libiolite_runtime.so.0")
     vp = ctypes.c_void_p
     for name, res, args in [
         ("iolite_capi_context_create", vp, []),
