@@ -23,7 +23,13 @@ MODELS = [
      {"seq": (1, SEQ_BOUND)}),
 ] + [(f"examples/{name}", REPO / "examples" / name / "model_dynamic.mlir",
       {"batch": (1, 4), "seq": (1, SEQ_BOUND)})
-     for name in ("llama_block", "mamba_block", "moe_layer")]
+     for name in ("llama_block", "mamba_block", "moe_layer")] + [
+    (name, REPO / "test" / "python" / "Inputs" / f"{stem}.mlir",
+     {"batch": (1, 4), "seq": (1, SEQ_BOUND)})
+    for name, stem in (("SSD layer (Mamba-2, f32)", "ssd_dynamic"),
+                       ("SSD layer (Mamba-2, f16, matrix units)",
+                        "ssd_f16_dynamic"),
+                       ("long conv (Hyena, taps = seq)", "long_conv_dynamic"))]
 SIZES = [(1, 1), (1, 7), (2, 16), (3, 17), (4, 64)]
 QUICK_SIZES = [(1, 7), (4, 64)]
 
