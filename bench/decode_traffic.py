@@ -13,6 +13,10 @@ and not a multiple of any tile, in a cache of capacity L = 1k .. 32k
 tokens, f16, GQA 4:1 with one kv head of 128 (Llama's 32:8 heads run the
 same blocks eight times over: the ratio does not depend on the head count),
 contiguous and paged (pages of 16 tokens, shuffled through the pool).
+
+Decode-sized matmuls (measure_matmuls): a Llama-2-7B layer's projections at
+1, 4 and 16 tokens, f16, against the weights, activations and output read
+or written once.
 """
 
 import sys
@@ -110,6 +114,57 @@ def measure(quick=False):
     return rows
 
 
+# Decode-sized matmuls: the projections of a Llama-2-7B layer (hidden 4096,
+# MLP 11008) at the few tokens of a decode step. The weights dominate: the
+# lower bound is the weights, the activations and the output once each.
+MATMULS = [("q/k/v/o proj", 4096, 4096), ("gate/up proj", 11008, 4096),
+           ("down proj", 4096, 11008)]
+QUICK_MATMULS = MATMULS[:1]
+TOKENS = [1, 4, 16]
+
+
+def measure_matmuls(quick=False):
+    iolite = _iolite()
+    rng = np.random.default_rng(11)
+    rows = []
+    for name, n, k in (QUICK_MATMULS if quick else MATMULS):
+        w = (rng.standard_normal((n, k)) * 0.02).astype(np.float16)
+        for m in TOKENS:
+            x = rng.standard_normal((m, k)).astype(np.float16)
+            text = f"""func.func @mm(%x: tensor<{m}x{k}xf16>, %w: tensor<{n}x{k}xf16>) -> tensor<{m}x{n}xf16> {{
+  %y = iolite.matmul %x, %w {{transpose_rhs}} : tensor<{m}x{k}xf16>, tensor<{n}x{k}xf16>
+  return %y : tensor<{m}x{n}xf16>
+}}
+"""
+            for chip in CHIPS:
+                log(f"decode matmul traffic: {name} {m} tokens {chip}")
+                b = iolite.compile(
+                    text, targets=[chip], name="mm",
+                    output_dir=str(WORK / "decode" / f"mm_{n}_{k}_{m}_{chip}"))
+                try:
+                    b.run(x, w, target=chip)
+                    stats = b.last_stats or []
+                    tiles = [kk["tile"] for kk in b.manifest["kernels"]]
+                finally:
+                    b.close()
+                read = sum(s["global_bytes_read"] for s in stats)
+                written = sum(s["global_bytes_written"] for s in stats)
+                weights = n * k * ELEM
+                lb = weights + (m * k + m * n) * ELEM
+                blocks = sum(s["grid"][0] * s["grid"][1] * s["grid"][2]
+                             for s in stats)
+                rows.append({"name": name, "n": n, "k": k, "tokens": m,
+                             "chip": chip, "tile": tiles[0],
+                             "blocks": blocks, "read": read,
+                             "written": written, "weight_bytes": weights,
+                             "lower_bound": lb,
+                             "ratio": (read + written) / lb,
+                             "measured": provenance()})
+    return rows
+
+
 if __name__ == "__main__":
     import json
-    print(json.dumps(measure("--quick" in sys.argv), indent=1))
+    quick = "--quick" in sys.argv
+    print(json.dumps({"attention": measure(quick),
+                      "matmul": measure_matmuls(quick)}, indent=1))

@@ -134,6 +134,8 @@ def main():
     if "decode" in sections:
         results["decode"] = timed(
             "decode", lambda: decode_traffic.measure(a.quick))
+        results["decode_matmul"] = timed(
+            "decode matmul", lambda: decode_traffic.measure_matmuls(a.quick))
     if "compile" in sections:
         results["compile"], manifests = timed(
             "compile", lambda: compile_time.measure(a.quick))
@@ -161,8 +163,8 @@ def main():
               + (f", slugs containing '{a.match}'" if a.match else "")
               + ")"] + [x for x in sections if x != "io"],
              "seconds": partial["total_seconds"]}]
-        for key in ("io", "decode", "compile", "dynamic", "resources",
-                    "peers", "harness"):
+        for key in ("io", "decode", "decode_matmul", "compile", "dynamic",
+                    "resources", "peers", "harness"):
             if key in partial:
                 results[key] = partial[key]
         if subset and "io" in partial:
