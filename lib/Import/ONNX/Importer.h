@@ -67,6 +67,10 @@ struct SymbolicInts {
 
 class GraphImporter;
 
+/// ConstantOfShape's fill: its `value` attribute (one element of any type),
+/// float 0 when absent.
+FailureOr<TypedAttr> constantOfShapeFill(class NodeContext &ctx);
+
 /// Converts `ctx`'s node when it computes or consumes shapes of symbolic
 /// dims (docs/dynamic-shapes.md, *ONNX shape arithmetic*); nullopt when the
 /// node is not such a node and takes the ordinary path.

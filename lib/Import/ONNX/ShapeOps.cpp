@@ -170,6 +170,26 @@ LogicalResult convertConstant(NodeContext &ctx) {
   return success();
 }
 
+} // namespace
+
+FailureOr<TypedAttr>
+mlir::iolite::onnx_import::constantOfShapeFill(NodeContext &ctx) {
+  const NodeAttribute *a = ctx.attr("value");
+  if (!a)
+    return TypedAttr(FloatAttr::get(ctx.builder.getF32Type(), 0.0));
+  if (a->kind != NodeAttribute::Kind::Tensor)
+    return ctx.emitError() << "attribute 'value' must be a tensor";
+  FailureOr<DenseElementsAttr> v =
+      convertTensor(ctx.ctx, a->t, [&]() { return ctx.emitError(); });
+  if (failed(v))
+    return failure();
+  if (v->getNumElements() != 1)
+    return ctx.emitError() << "attribute 'value' must hold one element";
+  return cast<TypedAttr>(*v->getValues<Attribute>().begin());
+}
+
+namespace {
+
 LogicalResult convertConstantOfShape(NodeContext &ctx) {
   if (failed(ctx.checkArity(1, 1)) || failed(ctx.checkAttributes({"value"})))
     return failure();
@@ -182,21 +202,12 @@ LogicalResult convertConstantOfShape(NodeContext &ctx) {
   if (!checkedNumElementsOf(*shape))
     return ctx.emitError() << "shape " << shapeString(*shape)
                            << " has more elements than an int64 counts";
-  Attribute element = FloatAttr::get(ctx.builder.getF32Type(), 0.0);
-  if (const NodeAttribute *a = ctx.attr("value")) {
-    if (a->kind != NodeAttribute::Kind::Tensor)
-      return ctx.emitError() << "attribute 'value' must be a tensor";
-    FailureOr<DenseElementsAttr> v =
-        convertTensor(ctx.ctx, a->t, [&]() { return ctx.emitError(); });
-    if (failed(v))
-      return failure();
-    if (v->getNumElements() != 1)
-      return ctx.emitError() << "attribute 'value' must hold one element";
-    element = *v->getValues<Attribute>().begin();
-  }
-  Type elemType = cast<TypedAttr>(element).getType();
+  FailureOr<TypedAttr> element = constantOfShapeFill(ctx);
+  if (failed(element))
+    return failure();
   ctx.setOutput(0, DenseElementsAttr::get(
-                       RankedTensorType::get(*shape, elemType), element));
+                       RankedTensorType::get(*shape, element->getType()),
+                       Attribute(*element)));
   return success();
 }
 

@@ -408,22 +408,11 @@ LogicalResult SymbolicShapeImporter::constantOfShape(const SymbolicInts &spec) {
     return failure();
   if (spec.scalar)
     return ctx.emitError() << "the shape must be 1-D";
-  // The fill: the `value` attribute (one element), float 0 by default.
-  DenseElementsAttr fill;
-  if (const NodeAttribute *a = ctx.attr("value")) {
-    if (a->kind != NodeAttribute::Kind::Tensor)
-      return ctx.emitError() << "attribute 'value' must be a tensor";
-    FailureOr<DenseElementsAttr> t =
-        convertTensor(ctx.ctx, a->t, [&]() { return ctx.emitError(); });
-    if (failed(t))
-      return failure();
-    if (t->getNumElements() != 1)
-      return ctx.emitError() << "attribute 'value' must have one element";
-    fill = t->reshape(RankedTensorType::get({}, t->getElementType()));
-  } else {
-    fill = DenseElementsAttr::get(
-        RankedTensorType::get({}, ctx.builder.getF32Type()), 0.0f);
-  }
+  FailureOr<TypedAttr> element = constantOfShapeFill(ctx);
+  if (failed(element))
+    return failure();
+  auto fill = DenseElementsAttr::get(
+      RankedTensorType::get({}, element->getType()), Attribute(*element));
   SmallVector<int64_t> shape;
   SmallVector<Attribute> names;
   for (const SymbolicDim &e : spec.elems)
