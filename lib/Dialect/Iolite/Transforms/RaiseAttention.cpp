@@ -315,6 +315,17 @@ bool isCausalConstant(Value mask, int64_t sq, int64_t skv,
 /// query i exactly where j <= i + Skv - Sq, on every leading index. With
 /// symbolic lengths, Sq = Skv must follow from both positions running over
 /// the same iota source dim.
+/// Whether an additive mask value `x` (times the scales after it) keeps a
+/// key (0), drops it (at or below the exclusion threshold), or neither.
+std::optional<bool> floatMaskKeeps(double x, double scale) {
+  double y = x * scale;
+  if (y == 0.0)
+    return true;
+  if (y <= kExclusionThreshold)
+    return false;
+  return std::nullopt;
+}
+
 bool isCausalAffine(const MaskTerm &m, RankedTensorType scoresType) {
   auto maskType = dyn_cast<RankedTensorType>(m.value.getType());
   if (!maskType || maskType.getRank() > scoresType.getRank())
@@ -333,15 +344,8 @@ bool isCausalAffine(const MaskTerm &m, RankedTensorType scoresType) {
                           b = getUniformConstant(sel.getOnFalse());
     if (!a || !b)
       return false;
-    auto keeps = [&](double x) -> std::optional<bool> {
-      double y = x * m.scale;
-      if (y == 0.0)
-        return true;
-      if (y <= kExclusionThreshold)
-        return false;
-      return std::nullopt;
-    };
-    std::optional<bool> ka = keeps(*a), kb = keeps(*b);
+    std::optional<bool> ka = floatMaskKeeps(*a, m.scale),
+                        kb = floatMaskKeeps(*b, m.scale);
     if (!ka || !kb || *ka == *kb)
       return false;
     inverted = !*ka;
@@ -636,15 +640,8 @@ FailureOr<AttentionOp> mlir::iolite::raiseAttention(RewriterBase &rewriter,
                                   });
     } else {
       double s = m.scale;
-      isCausal = isCausalConstant(m.value, sq, skv,
-                                  [&](double x) -> std::optional<bool> {
-                                    double y = x * s;
-                                    if (y == 0.0)
-                                      return true;
-                                    if (y <= kExclusionThreshold)
-                                      return false;
-                                    return std::nullopt;
-                                  });
+      isCausal = isCausalConstant(
+          m.value, sq, skv, [&](double x) { return floatMaskKeeps(x, s); });
     }
     if (!isCausal)
       isCausal = isCausalAffine(m, scoresType);
