@@ -61,6 +61,14 @@ bool scan::isEpilogueAtElement(KernelOp kernel, Value root) {
   return true;
 }
 
+SmallVector<int64_t> scan::shapeAtBounds(Value v,
+                                         const SymbolicShapes *shapes) {
+  auto type = cast<ShapedType>(v.getType());
+  if (shapes && !type.hasStaticShape())
+    return llvm::to_vector(shapes->getBoundType(v).getShape());
+  return llvm::to_vector(type.getShape());
+}
+
 LogicalResult scan::emitOutputsAt(KernelEmitContext &ctx, ElementalEmitter &em,
                                   Value root, ValueRange rootIndex) {
   ArrayRef<int64_t> rootShape = shapeOf(root);

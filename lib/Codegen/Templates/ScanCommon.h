@@ -93,6 +93,10 @@ struct ScalarBuilder {
 /// `reshape(ssd) * silu(z)` needs them.
 bool isEpilogueAtElement(KernelOp kernel, Value root);
 
+/// `v`'s shape with its symbolic dims at their bounds when `shapes` is
+/// given (emitting); without it (matching) they stay ShapedType::kDynamic.
+SmallVector<int64_t> shapeAtBounds(Value v, const SymbolicShapes *shapes);
+
 /// Emits every yielded value of the kernel at the element corresponding to
 /// `rootIndex` of `root` (the same index for outputs of root's shape, the
 /// same row-major position otherwise) with `em`, whose sources provide the

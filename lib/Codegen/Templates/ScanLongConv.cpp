@@ -49,23 +49,13 @@ planLongConv(LongConvOp op, const TargetDescription &t,
   const KernelTuning *tuning = t.getTuning("long_conv");
   if (!tuning || tuning->tile.size() != 2)
     return std::nullopt;
-  auto shapeAtBounds = [&](Value v) {
-    auto type = cast<ShapedType>(v.getType());
-    SmallVector<int64_t> shape(type.getShape());
-    if (shapes && !type.hasStaticShape())
-      shape = llvm::to_vector(shapes->getBoundType(v).getShape());
-    for (int64_t &d : shape)
-      if (ShapedType::isDynamic(d))
-        d = -1;
-    return shape;
-  };
-  SmallVector<int64_t> in = shapeAtBounds(op.getInput());
+  SmallVector<int64_t> in = shapeAtBounds(op.getInput(), shapes);
   LongConvPlan p;
-  p.batch = in[0] < 0 ? 1 : in[0];
+  p.batch = ShapedType::isDynamic(in[0]) ? 1 : in[0];
   p.channels = in[1];
-  p.length = in[2] < 0 ? tuning->tile[0] : in[2];
-  p.taps = shapeAtBounds(op.getFilter())[1];
-  if (p.taps < 0)
+  p.length = ShapedType::isDynamic(in[2]) ? tuning->tile[0] : in[2];
+  p.taps = shapeAtBounds(op.getFilter(), shapes)[1];
+  if (ShapedType::isDynamic(p.taps))
     p.taps = p.length;
   if (p.batch <= 0 || p.channels <= 0 || p.length <= 0 || p.taps <= 0)
     return std::nullopt;

@@ -79,10 +79,7 @@ planScan(SelectiveScanOp op, const TargetDescription &target,
   if (!tuning || tuning->tile.size() != 3)
     return std::nullopt;
   ScanPlan p;
-  auto uType = cast<ShapedType>(op.getU().getType());
-  SmallVector<int64_t> us(uType.getShape());
-  if (shapes && !uType.hasStaticShape())
-    us = llvm::to_vector(shapes->getBoundType(op.getU()).getShape());
+  SmallVector<int64_t> us = shapeAtBounds(op.getU(), shapes);
   if (ShapedType::isDynamic(us[0]))
     us[0] = 1;
   if (ShapedType::isDynamic(us[2]))

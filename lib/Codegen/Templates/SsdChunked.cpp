@@ -355,10 +355,7 @@ planSsd(SsdOp op, const TargetDescription &target,
   if (!tuning || tuning->tile.size() != 3)
     return std::nullopt;
   SsdPlan p;
-  auto xType = cast<ShapedType>(op.getX().getType());
-  SmallVector<int64_t> xs(xType.getShape());
-  if (shapes && !xType.hasStaticShape())
-    xs = llvm::to_vector(shapes->getBoundType(op.getX()).getShape());
+  SmallVector<int64_t> xs = shapeAtBounds(op.getX(), shapes);
   if (ShapedType::isDynamic(xs[0]))
     xs[0] = 1;
   if (ShapedType::isDynamic(xs[1]))
