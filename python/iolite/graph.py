@@ -862,25 +862,21 @@ class Graph:
             dt_softplus=False, name=None):
         """Mamba-2 SSD: x [B, L, H, P], dt [B, L, H], A, D, dt_bias [H],
         B and C [B, L, G, N]."""
-        main = [self._check_value(t) for t in (x, dt, A, B, C)]
-        optional = [("D", D), ("dt_bias", dt_bias)]
-        ops = main + [self._check_value(t) for _, t in optional
-                      if t is not None]
-        attrs = _attr_dict([("chunk_size", _i64(chunk_size)),
-                            ("dt_softplus", dt_softplus)])
-
-        def render(r):
-            opt = "".join(f" {n}({r(t)} : {t.type})" for n, t in optional
-                          if t is not None)
-            return (f"iolite.ssd {', '.join(r(t) for t in main)}{opt}{attrs}"
-                    f" : {', '.join(str(t.type) for t in main)}")
-        return self._emit("ssd", ops, render, name)[0]
+        return self._ssd("ssd", (x, dt, A, B, C), D, dt_bias, chunk_size,
+                         dt_softplus, name, 1)[0]
 
     def ssd_with_state(self, x, dt, A, B, C, state, D=None, dt_bias=None,
                        chunk_size=64, dt_softplus=False, name=None):
         """ssd from `state` (f32 [B, H, P, N]); returns (y, final_state).
         L = 1 is the decode step."""
-        main = [self._check_value(t) for t in (x, dt, A, B, C, state)]
+        return tuple(self._ssd("ssd_with_state", (x, dt, A, B, C, state), D,
+                               dt_bias, chunk_size, dt_softplus, name, 2))
+
+    def _ssd(self, op, operands, D, dt_bias, chunk_size, dt_softplus, name,
+             num_results):
+        """The two SSD ops: their operands, then the optional D and
+        dt_bias, and the chunk_size and dt_softplus attributes."""
+        main = [self._check_value(t) for t in operands]
         optional = [("D", D), ("dt_bias", dt_bias)]
         ops = main + [self._check_value(t) for _, t in optional
                       if t is not None]
@@ -890,11 +886,9 @@ class Graph:
         def render(r):
             opt = "".join(f" {n}({r(t)} : {t.type})" for n, t in optional
                           if t is not None)
-            return (f"iolite.ssd_with_state "
-                    f"{', '.join(r(t) for t in main)}{opt}{attrs}"
+            return (f"iolite.{op} {', '.join(r(t) for t in main)}{opt}{attrs}"
                     f" : {', '.join(str(t.type) for t in main)}")
-        return tuple(self._emit("ssd_with_state", ops, render, name,
-                                num_results=2))
+        return self._emit(op, ops, render, name, num_results=num_results)
 
     # Mixture of experts -----------------------------------------------------
     def router(self, logits, k, scoring="softmax", renormalize=False,
