@@ -61,28 +61,38 @@ def mlp_case(batch, seq):
     return [x, w, wg, wu, wd], (y, z)
 
 
-def ssd_case(batch, seq):
+def ssd_recurrence(x, dt, a, b, c, d=None, bias=None):
     """The SSD recurrence step by step in f64: per head h (group g of its
     B/C), delta = softplus(dt + dt_bias), state = exp(delta A) state +
     delta x B^T, y = state C + D x."""
+    x, b, c = (t.astype(np.float64) for t in (x, b, c))
+    batch, seq, heads, p = x.shape
+    groups, n = b.shape[2], b.shape[3]
+    delta = dt.astype(np.float64) + (0 if bias is None else bias)
+    delta = np.log1p(np.exp(delta))
+    y = np.zeros((batch, seq, heads, p))
+    for h in range(heads):
+        g = h // (heads // groups)
+        state = np.zeros((batch, p, n))
+        for t in range(seq):
+            dl = delta[:, t, h][:, None, None]
+            state = np.exp(dl * a[h]) * state + \
+                dl * x[:, t, h, :, None] * b[:, t, g, None, :]
+            y[:, t, h] = (state * c[:, t, g, None, :]).sum(-1)
+            if d is not None:
+                y[:, t, h] += d[h] * x[:, t, h]
+    return y
+
+
+def ssd_case(batch, seq):
+    """ssd_dynamic.mlir's inputs and ssd_recurrence."""
     rng = np.random.default_rng(batch * 1000 + seq)
     f = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
     x, dt, b, c = f(batch, seq, 4, 8), f(batch, seq, 4), f(batch, seq, 2, 8), \
         f(batch, seq, 2, 8)
     a = -np.exp(rng.uniform(-1, 1, 4)).astype(np.float32)
     d, bias = f(4), f(4) * np.float32(0.5)
-    delta = np.log1p(np.exp(dt.astype(np.float64) + bias))
-    y = np.zeros((batch, seq, 4, 8))
-    for h in range(4):
-        g = h // 2
-        state = np.zeros((batch, 8, 8))
-        for t in range(seq):
-            dl = delta[:, t, h][:, None, None]
-            state = np.exp(dl * a[h]) * state + \
-                dl * x[:, t, h, :, None] * b[:, t, g, None, :]
-            y[:, t, h] = (state * c[:, t, g, None, :]).sum(-1) + \
-                d[h] * x[:, t, h]
-    return [x, dt, a, b, c, d, bias], y
+    return [x, dt, a, b, c, d, bias], ssd_recurrence(x, dt, a, b, c, d, bias)
 
 
 def long_conv_case(batch, seq):
@@ -262,24 +272,13 @@ def test_attention_splits_per_launch(attention_bundles, dtype, batch, sq,
 
 
 def ssd_f16_case(batch, seq):
-    """ssd_f16_dynamic.mlir's inputs and the f64 recurrence (no D)."""
+    """ssd_f16_dynamic.mlir's inputs and ssd_recurrence (no D)."""
     rng = np.random.default_rng(batch * 1000 + seq)
     f = lambda *s: rng.standard_normal(s).astype(np.float16)  # noqa: E731
     x, dt, b, c = f(batch, seq, 4, 16), f(batch, seq, 4), \
         f(batch, seq, 2, 16), f(batch, seq, 2, 16)
     a = -np.exp(rng.uniform(-1, 1, 4)).astype(np.float32)
-    delta = np.log1p(np.exp(dt.astype(np.float64)))
-    y = np.zeros((batch, seq, 4, 16))
-    for h in range(4):
-        g = h // 2
-        state = np.zeros((batch, 16, 16))
-        for t in range(seq):
-            dl = delta[:, t, h][:, None, None]
-            state = np.exp(dl * a[h]) * state + \
-                dl * x[:, t, h, :, None].astype(np.float64) * \
-                b[:, t, g, None, :]
-            y[:, t, h] = (state * c[:, t, g, None, :]).sum(-1)
-    return [x, dt, a, b, c], y
+    return [x, dt, a, b, c], ssd_recurrence(x, dt, a, b, c)
 
 
 @pytest.fixture(scope="module")
