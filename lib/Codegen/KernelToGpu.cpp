@@ -205,6 +205,83 @@ generateKernel(KernelOp kernel, gpu::GPUModuleOp module, SymbolTable &symbols,
   return result;
 }
 
+/// The kernel results written into a function argument's buffer: the caches
+/// an iolite.kv_cache_append updates, which a bundle updates in place (the
+/// op's contract) instead of copying the cache every step. Each such result
+/// becomes an output tied to the argument (`tiedInput`: result -> argument
+/// number). The updated cache must be returned, its cache operand must be a
+/// function argument passed straight into the kernel, each argument may be
+/// updated once, and no op after the kernel may read the argument (it no
+/// longer holds the old cache).
+static LogicalResult
+findInPlaceResults(func::FuncOp func,
+                   const DenseMap<Value, unsigned> &outputIndex,
+                   DenseMap<Value, unsigned> &tiedInput) {
+  Block &body = func.getBody().front();
+  DenseMap<Operation *, unsigned> position;
+  for (auto [i, op] : llvm::enumerate(body))
+    position[&op] = i;
+  DenseMap<unsigned, Operation *> updatedBy;
+  for (auto kernel : body.getOps<KernelOp>()) {
+    Block &kernelBody = kernel.getBody().front();
+    for (auto append : kernelBody.getOps<KvCacheAppendOp>()) {
+      for (unsigned c = 0; c < 2; ++c) {
+        Value updated = append->getResult(c);
+        if (updated.use_empty())
+          continue;
+        StringRef which = c == 0 ? "key" : "value";
+        Value cache = c == 0 ? append.getKCache() : append.getVCache();
+        auto kernelArg = dyn_cast<BlockArgument>(cache);
+        auto funcArg = kernelArg && kernelArg.getOwner() == &kernelBody
+                           ? dyn_cast<BlockArgument>(
+                                 kernel.getInputs()[kernelArg.getArgNumber()])
+                           : BlockArgument();
+        if (!funcArg || funcArg.getOwner() != &body)
+          return append.emitError()
+                 << "the " << which
+                 << " cache is not an argument of the function: a bundle "
+                    "appends to a KV cache in place, in the caller's buffer";
+        unsigned arg = funcArg.getArgNumber();
+        // The updated cache leaves the kernel as exactly one result, which
+        // the function returns.
+        Value result;
+        for (OpOperand &use : updated.getUses()) {
+          if (!isa<YieldOp>(use.getOwner()) || result)
+            return append.emitError()
+                   << "the updated " << which
+                   << " cache is used inside its kernel; an in-place append "
+                      "must be the kernel's last step";
+          result = kernel.getResult(use.getOperandNumber());
+        }
+        if (!outputIndex.count(result))
+          return append.emitError()
+                 << "the updated " << which
+                 << " cache is not returned: a bundle writes it in place into "
+                    "function argument #"
+                 << arg << " and returns it as an output tied to that argument";
+        auto [it, inserted] = updatedBy.try_emplace(arg, append);
+        if (!inserted)
+          return append.emitError()
+                 << "function argument #" << arg
+                 << " is updated in place twice (both caches, or two appends)";
+        for (Operation *user : funcArg.getUsers()) {
+          Operation *top = body.findAncestorOpInBlock(*user);
+          if (top && position[top] > position[kernel]) {
+            InFlightDiagnostic diag = append.emitError()
+                                      << "function argument #" << arg
+                                      << " is read after this in-place append "
+                                         "overwrites it";
+            diag.attachNote(user->getLoc()) << "read here";
+            return diag;
+          }
+        }
+        tiedInput[result] = arg;
+      }
+    }
+  }
+  return success();
+}
+
 /// Rewrites `func` (tensors, iolite.kernel ops) into the host launch form.
 static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
                                   SymbolTable &kernelSymbols,
@@ -245,6 +322,10 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
       return ret.emitError()
              << "result #" << i << " returns the same value as an earlier one";
   }
+
+  DenseMap<Value, unsigned> tiedInput;
+  if (failed(findInPlaceResults(func, outputIndex, tiedInput)))
+    return failure();
 
   // Workspace offsets: the graph planner's, or a fresh bump allocation.
   DenseMap<Value, int64_t> offsets;
@@ -315,6 +396,11 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
   host->setAttr("iolite.num_outputs",
                 b.getI64IntegerAttr(func.getNumResults()));
   host->setAttr("iolite.target", b.getStringAttr(target.name));
+  // Outputs written in place into an input: the launches pass the input's
+  // buffer, and the output parameter says which.
+  for (auto [r, arg] : tiedInput)
+    host.setArgAttr(func.getNumArguments() + outputIndex.lookup(r),
+                    "iolite.tied_input", b.getI64IntegerAttr(arg));
   // dim_exprs: per dim of an input or output, [coeff, exponent of each
   // symbol...]; with the symbols' names and bounds, what a bundle needs to
   // check and size a call.
@@ -397,7 +483,10 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
     for (auto [i, r] : llvm::enumerate(kernel.getResults())) {
       auto it = outputIndex.find(r);
       if (it != outputIndex.end()) {
-        memrefOf[r] = hostBody->getArgument(numIn + it->second);
+        auto tied = tiedInput.find(r);
+        memrefOf[r] = tied != tiedInput.end()
+                          ? hostBody->getArgument(tied->second)
+                          : hostBody->getArgument(numIn + it->second);
         continue;
       }
       Value off = arith::ConstantIndexOp::create(hb, offsets[r]);

@@ -121,6 +121,9 @@ LogicalResult mlir::iolite::readHostPlan(ModuleOp module, func::FuncOp host,
           t.dims.push_back(std::move(d));
         }
       }
+      if (auto tied =
+              host.getArgAttrOfType<IntegerAttr>(i, "iolite.tied_input"))
+        t.tiedInput = tied.getInt();
       (i < numIn ? model.inputs : model.outputs).push_back(t);
     }
   }
@@ -372,6 +375,14 @@ static unsigned bufferAlignment(const BundleModel &m) {
   return align;
 }
 
+/// True if some output is written in place into input `i` (NAME_run then
+/// takes it as a `void *`).
+static bool writtenInPlace(const BundleModel &m, size_t i) {
+  return llvm::any_of(m.outputs, [&](const BundleTensor &t) {
+    return t.tiedInput == static_cast<int64_t>(i);
+  });
+}
+
 static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
   std::string up = StringRef(m.name).upper();
   const std::string &n = m.name;
@@ -403,8 +414,12 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
                                             })
                  ? ""
                  : "; -1 marks a symbolic dim, _BYTES is at the bounds")
-         << " */\n"
-         << "#define " << base << "_RANK " << t.shape.size() << "\n"
+         << " */\n";
+      if (t.tiedInput >= 0)
+        os << "/* Written in place into input " << t.tiedInput
+           << ": not a parameter of " << n << "_run. */\n"
+           << "#define " << base << "_TIED_INPUT " << t.tiedInput << "\n";
+      os << "#define " << base << "_RANK " << t.shape.size() << "\n"
          << "#define " << base << "_DTYPE \"" << t.dtype << "\"\n"
          << "#define " << base << "_BYTES " << t.bytes << "u\n"
          << "static const int64_t " << n << "_" << kind << "_" << i
@@ -468,8 +483,8 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
      << "otherwise. */\n"
      << "const char *" << n << "_load_error(void);\n"
      << "void " << n << "_unload(" << n << "_model *model);\n\n"
-     << "/* Runs the model: device pointers to every input and output, a "
-        "workspace\n   of "
+     << "/* Runs the model: device pointers to every input and output "
+        "(but outputs\n   written in place into an input), a workspace of\n   "
      << up << "_WORKSPACE_SIZE bytes, and a stream (NULL: default). Every "
      << "pointer must be\n   aligned to " << up
      << "_BUFFER_ALIGNMENT bytes (iolite_malloc's are)."
@@ -481,13 +496,15 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
      << "iolite_status_t " << n << "_run(" << n << "_model *model"
      << (symbolic ? ", const int64_t *dims" : "");
   for (size_t i = 0; i < m.inputs.size(); ++i)
-    os << ", const void *input" << i;
+    os << (writtenInPlace(m, i) ? ", void *input" : ", const void *input") << i;
   for (size_t i = 0; i < m.outputs.size(); ++i)
-    os << ", void *output" << i;
+    if (m.outputs[i].tiedInput < 0)
+      os << ", void *output" << i;
   os << ", void *workspace, iolite_stream_t stream);\n\n"
      << "/* " << n
      << "_run with the inputs and outputs as arrays, for "
-        "generic runners. */\n"
+        "generic runners\n   (the entries of outputs written in place "
+        "into an input are not read). */\n"
      << "iolite_status_t " << n << "_run_v(" << n << "_model *model, "
      << (symbolic ? "const int64_t *dims, " : "")
      << "const void *const *inputs, void *const *outputs, "
@@ -844,9 +861,10 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
   os << "iolite_status_t " << n << "_run(" << n << "_model *model"
      << (symbolic ? ", const int64_t *dims" : "");
   for (size_t i = 0; i < m.inputs.size(); ++i)
-    os << ", const void *input" << i;
+    os << (writtenInPlace(m, i) ? ", void *input" : ", const void *input") << i;
   for (size_t i = 0; i < m.outputs.size(); ++i)
-    os << ", void *output" << i;
+    if (m.outputs[i].tiedInput < 0)
+      os << ", void *output" << i;
   os << ", void *workspace, iolite_stream_t stream) {\n"
      << "  if (!model)\n    return IOLITE_ERROR_INVALID_ARGUMENT;\n";
   if (symbolic)
@@ -858,7 +876,8 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
   for (size_t i = 0; i < m.inputs.size(); ++i)
     os << " | (uintptr_t)input" << i;
   for (size_t i = 0; i < m.outputs.size(); ++i)
-    os << " | (uintptr_t)output" << i;
+    if (m.outputs[i].tiedInput < 0)
+      os << " | (uintptr_t)output" << i;
   os << " | (uintptr_t)workspace) % " << bufferAlignment(m) << "u)\n"
      << "    return IOLITE_ERROR_INVALID_ARGUMENT;\n"
      << "  const struct launch_shape *shapes = model->target->launches;\n"
@@ -918,9 +937,11 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
      << "  (void)inputs;\n  (void)outputs;\n"
      << "  return " << n << "_run(model" << (symbolic ? ", dims" : "");
   for (size_t i = 0; i < m.inputs.size(); ++i)
-    os << ", inputs[" << i << "]";
+    os << (writtenInPlace(m, i) ? ", (void *)inputs[" : ", inputs[") << i
+       << "]";
   for (size_t i = 0; i < m.outputs.size(); ++i)
-    os << ", outputs[" << i << "]";
+    if (m.outputs[i].tiedInput < 0)
+      os << ", outputs[" << i << "]";
   os << ", workspace, stream);\n}\n";
 }
 
@@ -949,6 +970,8 @@ static llvm::json::Value manifest(const BundleModel &m) {
           dims.push_back(dimJson(d));
         o["dims"] = std::move(dims);
       }
+      if (t.tiedInput >= 0)
+        o["tied_input"] = t.tiedInput;
       a.push_back(std::move(o));
     }
     return a;

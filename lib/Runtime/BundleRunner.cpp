@@ -231,6 +231,23 @@ Expected<BundleInterface> iolite::parseBundleManifest(StringRef text,
     return outputs.takeError();
   iface.inputs = std::move(*inputs);
   iface.outputs = std::move(*outputs);
+  // An output written in place into an input is that input's tensor.
+  const llvm::json::Array *outputList = root->getArray("outputs");
+  for (auto [i, entry] : llvm::enumerate(*outputList)) {
+    int64_t tied = -1;
+    if (const llvm::json::Value *v = entry.getAsObject()->get("tied_input")) {
+      std::optional<int64_t> j = getInteger(*v);
+      if (!j || *j < 0 || *j >= static_cast<int64_t>(iface.inputs.size()) ||
+          iface.inputs[*j].dtype != iface.outputs[i].dtype ||
+          iface.inputs[*j].shape != iface.outputs[i].shape ||
+          llvm::count(iface.outputTiedInput, *j))
+        return fail(path + ": entry " + llvm::Twine(i) +
+                    " of \"outputs\" has a \"tied_input\" that is not "
+                    "an input of its dtype and shape, or is tied twice");
+      tied = *j;
+    }
+    iface.outputTiedInput.push_back(tied);
+  }
   if (const llvm::json::Value *workspace = root->get("workspace_bytes")) {
     std::optional<int64_t> bytes = getInteger(*workspace);
     if (!bytes)
@@ -555,8 +572,13 @@ Error BundleRunner::run(llvm::ArrayRef<HostTensor> inputs,
     }
     inputPtrs.push_back(p);
   }
-  for (const HostTensor &t : outputShapes) {
+  for (auto [i, t] : llvm::enumerate(outputShapes)) {
     void *p = nullptr;
+    // Written in place into its input's buffer.
+    if (int64_t tied = interface.outputTiedInput[i]; tied >= 0) {
+      outputPtrs.push_back(const_cast<void *>(inputPtrs[tied]));
+      continue;
+    }
     if (Error e = allocate(tensorBytes(t), p)) {
       freeAll();
       return e;

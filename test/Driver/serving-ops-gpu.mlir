@@ -1,11 +1,12 @@
-// The serving ops (KV cache append, varlen attention, conv1d, selective
-// scan and SSD with a carried state) have a CPU reference but no GPU kernel yet:
-// compiling them for a GPU or emulated target is a diagnostic at the op, a
-// nonzero exit and no bundle, not a crash. Attention over a (paged) KV cache
-// compiles with the attention template for every chip.
+// The serving ops (varlen attention, conv1d, selective scan and SSD with a
+// carried state) have a CPU reference but no GPU kernel yet: compiling them
+// for a GPU or emulated target is a diagnostic at the op, a nonzero exit and
+// no bundle, not a crash. Attention over a (paged) KV cache and the KV cache
+// append compile for every chip.
 // RUN: rm -rf %t && split-file %s %t
-// RUN: not iolite-compile %t/append.mlir --target=sm_90a -o %t/append 2>&1 | FileCheck %s --check-prefix=APPEND
-// RUN: not ls %t/append
+// RUN: iolite-compile %t/append.mlir --target=sm_90a,gfx942,emu-sm_90a -o %t/append 2>&1 | FileCheck %s --check-prefix=APPEND
+// RUN: FileCheck %s --check-prefix=APPEND-H < %t/append/append.h
+// RUN: FileCheck %s --check-prefix=APPEND-M < %t/append/manifest.json
 // RUN: iolite-compile %t/decode.mlir --target=sm_90a,gfx942,emu-sm_90a -o %t/decode 2>&1 | FileCheck %s --check-prefix=DECODE
 // RUN: ls %t/decode/manifest.json
 // RUN: not iolite-compile %t/varlen.mlir --target=emu-sm_90a -o %t/varlen 2>&1 | FileCheck %s --check-prefix=VARLEN
@@ -17,7 +18,19 @@
 // The CPU reference lowers them all.
 // RUN: cat %t/append.mlir %t/decode.mlir %t/varlen.mlir %t/conv.mlir %t/scan.mlir %t/ssd.mlir | iolite-opt --iolite-to-linalg | FileCheck %s --check-prefix=CPU
 
-// APPEND: append.mlir:{{[0-9]+}}:10: error: 'iolite.kv_cache_append' op has no GPU code generation
+// The append runs in place: each updated cache is an output tied to its
+// cache argument, which append_run takes writable and without an output
+// pointer for it.
+// APPEND-NOT: error
+// APPEND: append_k0_kv_cache_append kv_cache_append kv_cache_append sm_90a
+// APPEND-NEXT: gfx942
+// APPEND-NEXT: emu-sm_90a
+// APPEND-H: #define APPEND_OUTPUT_0_TIED_INPUT 0
+// APPEND-H: #define APPEND_OUTPUT_1_TIED_INPUT 1
+// APPEND-H: iolite_status_t append_run(append_model *model, void *input0, void *input1, const void *input2, const void *input3, const void *input4, void *workspace, iolite_stream_t stream);
+// APPEND-M: "outputs": [
+// APPEND-M: "tied_input": 0
+// APPEND-M: "tied_input": 1
 // DECODE-NOT: error
 // DECODE: decode_k0_cache_attention attention cache_attention sm_90a
 // DECODE-NEXT: gfx942

@@ -52,6 +52,9 @@ struct BundleTensor {
   int64_t bytes = 0;
   /// Per dim, for a model with symbolic dims; empty otherwise.
   std::vector<BundleDim> dims;
+  /// For an output written in place into an input (a KV cache append): that
+  /// input's number; it is then not a parameter of NAME_run. -1 otherwise.
+  int64_t tiedInput = -1;
 };
 
 /// A symbol of a model with symbolic dims, with its inclusive bounds.

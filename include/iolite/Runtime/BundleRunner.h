@@ -62,6 +62,9 @@ struct BundleInterface {
   std::vector<Symbol> symbols;
   /// Per input/output, per dim (empty for a static model).
   std::vector<std::vector<BundleDimExpr>> inputDims, outputDims;
+  /// Per output: the input it is written into in place ("tied_input", a KV
+  /// cache append), or -1. run() returns it from that input's buffer.
+  std::vector<int64_t> outputTiedInput;
   int64_t workspaceBytes = 0;
   /// The planned tensors of the workspace ("workspace_tensors"): run()
   /// names them on an emu device for the emulator's sanitizers.
