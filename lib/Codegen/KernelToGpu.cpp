@@ -282,6 +282,128 @@ findInPlaceResults(func::FuncOp func,
   return success();
 }
 
+/// The run-time checks of the serving ops' lengths and block tables that
+/// come straight from function arguments, for the bundle's
+/// NAME_check_inputs: per op a dictionary with its kind, where it is, the
+/// argument numbers of its lengths / table (or cu_seqlens) and the sizes
+/// the values must fit, each a dim expression ([coeff, exponents...], as
+/// iolite.dim_exprs). Lengths computed in the graph (a step's `lens + 1`)
+/// are not checked here; the kernels clamp them.
+static ArrayAttr collectInputChecks(func::FuncOp func,
+                                    const SymbolicShapes *shapes,
+                                    OpBuilder &b) {
+  Block &body = func.getBody().front();
+  unsigned numSymbols = shapes ? shapes->getNumSymbols() : 0;
+  auto dimAttr = [&](Value v, unsigned d) -> Attribute {
+    DimExpr e = DimExpr::constant(0);
+    if (shapes)
+      e = shapes->getDims(v)[d];
+    else
+      e = DimExpr::constant(cast<ShapedType>(v.getType()).getDimSize(d));
+    SmallVector<int64_t> entry{e.coeff};
+    for (unsigned s = 0; s < numSymbols; ++s)
+      entry.push_back(s < e.exps.size() ? e.exps[s] : 0);
+    return b.getDenseI64ArrayAttr(entry);
+  };
+  SmallVector<Attribute> checks;
+  for (auto kernel : body.getOps<KernelOp>()) {
+    Block &kernelBody = kernel.getBody().front();
+    // The function argument a kernel operand is, or -1.
+    auto argumentOf = [&](Value operand) -> int64_t {
+      auto inner = dyn_cast_or_null<BlockArgument>(operand);
+      if (!inner || inner.getOwner() != &kernelBody)
+        return -1;
+      auto outer =
+          dyn_cast<BlockArgument>(kernel.getInputs()[inner.getArgNumber()]);
+      return outer && outer.getOwner() == &body ? outer.getArgNumber() : -1;
+    };
+    // The function-level value of a kernel operand (for its dims).
+    auto outerOf = [&](Value operand) -> Value {
+      if (auto inner = dyn_cast<BlockArgument>(operand);
+          inner && inner.getOwner() == &kernelBody)
+        return kernel.getInputs()[inner.getArgNumber()];
+      return Value();
+    };
+    for (Operation &op : kernelBody.without_terminator()) {
+      SmallVector<NamedAttribute> entry;
+      auto add = [&](StringRef name, Attribute a) {
+        entry.push_back(b.getNamedAttr(name, a));
+      };
+      // "file:line:col", as diagnostics print it.
+      std::string where;
+      llvm::raw_string_ostream os(where);
+      if (auto fileLoc = dyn_cast<FileLineColLoc>(op.getLoc()))
+        os << fileLoc.getFilename().getValue() << ":" << fileLoc.getLine()
+           << ":" << fileLoc.getColumn();
+      else
+        op.getLoc().print(os);
+      // Sizes are read off function-level values: a kernel operand that
+      // is computed inside the kernel has none, and is not checked.
+      auto cacheSizes = [&](Value cache, Value table) -> bool {
+        Value c = outerOf(cache);
+        Value t = table ? outerOf(table) : Value();
+        if (!c || (table && !t))
+          return false;
+        add("rows", dimAttr(c, 1));
+        if (table) {
+          add("pool", dimAttr(c, 0));
+          add("per_seq", dimAttr(t, 1));
+        }
+        return true;
+      };
+      if (auto append = dyn_cast<KvCacheAppendOp>(op)) {
+        int64_t lens = argumentOf(append.getCacheSeqlens());
+        Value key = outerOf(append.getKey());
+        if (lens < 0 || !key ||
+            !cacheSizes(append.getKCache(), append.getBlockTable()))
+          continue;
+        add("kind", b.getStringAttr("kv_cache_append"));
+        add("lens", b.getI64IntegerAttr(lens));
+        if (Value t = append.getBlockTable())
+          add("table", b.getI64IntegerAttr(argumentOf(t)));
+        add("batch", dimAttr(key, 0));
+        add("steps", dimAttr(key, 1));
+      } else if (auto att = dyn_cast<CacheAttentionOp>(op)) {
+        int64_t lens = argumentOf(att.getCacheSeqlens());
+        Value query = outerOf(att.getQuery());
+        if (lens < 0 || !query ||
+            !cacheSizes(att.getKCache(), att.getBlockTable()))
+          continue;
+        add("kind", b.getStringAttr("cache_attention"));
+        add("lens", b.getI64IntegerAttr(lens));
+        if (Value t = att.getBlockTable())
+          add("table", b.getI64IntegerAttr(argumentOf(t)));
+        add("batch", dimAttr(query, 0));
+      } else if (auto varlen = dyn_cast<VarlenAttentionOp>(op)) {
+        Value q = outerOf(varlen.getQuery()), k = outerOf(varlen.getKey());
+        int64_t cuq = argumentOf(varlen.getCuSeqlensQ());
+        int64_t cuk = argumentOf(varlen.getCuSeqlensK());
+        if (!q || !k || (cuq < 0 && cuk < 0))
+          continue;
+        add("kind", b.getStringAttr("varlen_attention"));
+        add("batch_plus_one",
+            dimAttr(outerOf(cuq >= 0 ? varlen.getCuSeqlensQ()
+                                     : varlen.getCuSeqlensK()),
+                    0));
+        if (cuq >= 0) {
+          add("cu_seqlens_q", b.getI64IntegerAttr(cuq));
+          add("total_q", dimAttr(q, 0));
+        }
+        if (cuk >= 0) {
+          add("cu_seqlens_k", b.getI64IntegerAttr(cuk));
+          add("total_k", dimAttr(k, 0));
+        }
+      } else {
+        continue;
+      }
+      add("where",
+          b.getStringAttr(where + ": '" + op.getName().getStringRef() + "'"));
+      checks.push_back(b.getDictionaryAttr(entry));
+    }
+  }
+  return b.getArrayAttr(checks);
+}
+
 /// Rewrites `func` (tensors, iolite.kernel ops) into the host launch form.
 static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
                                   SymbolTable &kernelSymbols,
@@ -396,6 +518,8 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
   host->setAttr("iolite.num_outputs",
                 b.getI64IntegerAttr(func.getNumResults()));
   host->setAttr("iolite.target", b.getStringAttr(target.name));
+  if (ArrayAttr checks = collectInputChecks(func, shapes, b); !checks.empty())
+    host->setAttr("iolite.input_checks", checks);
   // Outputs written in place into an input: the launches pass the input's
   // buffer, and the output parameter says which.
   for (auto [r, arg] : tiedInput)

@@ -500,12 +500,19 @@ BundleRunner::open(StringRef bundleDir, iolite_device_t device) {
     runner->runArrays = nullptr;
     runner->workspaceSize = reinterpret_cast<size_t (*)(const int64_t *)>(
         symbol("_workspace_size"));
+    runner->checkInputsAtDims = reinterpret_cast<iolite_status_t (*)(
+        const int64_t *, const void *const *)>(symbol("_check_inputs"));
+  } else {
+    runner->checkInputs =
+        reinterpret_cast<iolite_status_t (*)(const void *const *)>(
+            symbol("_check_inputs"));
   }
   if (!load || !runner->unload ||
       !(runner->runArrays || runner->runArraysAtDims) ||
+      !(runner->checkInputs || runner->checkInputsAtDims) ||
       (!interface.symbols.empty() && !runner->workspaceSize))
     return fail(source + " lacks " + interface.name +
-                "_load, _unload, _run_v or _workspace_size "
+                "_load, _unload, _run_v, _check_inputs or _workspace_size "
                 "(compiled by an older iolite-compile?)");
   iolite_status_t status = load(device, &runner->model);
   if (status != IOLITE_SUCCESS) {
@@ -537,6 +544,15 @@ Error BundleRunner::run(llvm::ArrayRef<HostTensor> inputs,
     return checked.takeError();
   const std::vector<int64_t> &dims = *checked;
   bool symbolic = !interface.symbols.empty();
+  // Lengths, block tables and cu_seqlens, on the host copies: a value that
+  // would write past a cache is refused before anything is copied or run.
+  std::vector<const void *> hostInputs;
+  for (const HostTensor &t : inputs)
+    hostInputs.push_back(t.bytes.data());
+  if (checkInputsEnabled &&
+      (symbolic ? checkInputsAtDims(dims.data(), hostInputs.data())
+                : checkInputs(hostInputs.data())) != IOLITE_SUCCESS)
+    return fail(iolite_last_error());
   // Outputs at the call's dims.
   std::vector<HostTensor> outputShapes = interface.outputs;
   if (symbolic)

@@ -9,6 +9,10 @@
 // RUN: FileCheck %s --check-prefix=APPEND-M < %t/append/manifest.json
 // RUN: iolite-compile %t/decode.mlir --target=sm_90a,gfx942,emu-sm_90a -o %t/decode 2>&1 | FileCheck %s --check-prefix=DECODE
 // RUN: ls %t/decode/manifest.json
+// The launch code with its input checks compiles warning-free as C11.
+// RUN: clang -std=c11 -Wall -Wextra -Werror -c -I %iolite_src_root/include/iolite/Runtime %t/append/append.c -o %t/append.o
+// RUN: clang -std=c11 -Wall -Wextra -Werror -c -I %iolite_src_root/include/iolite/Runtime %t/decode/decode.c -o %t/decode.o
+// RUN: FileCheck %s --check-prefix=DECODE-C < %t/decode/decode.c
 // RUN: not iolite-compile %t/varlen.mlir --target=emu-sm_90a -o %t/varlen 2>&1 | FileCheck %s --check-prefix=VARLEN
 // RUN: not ls %t/varlen
 // RUN: not iolite-compile %t/conv.mlir --target=sm_80 -o %t/conv 2>&1 | FileCheck %s --check-prefix=CONV
@@ -27,6 +31,7 @@
 // APPEND-NEXT: emu-sm_90a
 // APPEND-H: #define APPEND_OUTPUT_0_TIED_INPUT 0
 // APPEND-H: #define APPEND_OUTPUT_1_TIED_INPUT 1
+// APPEND-H: iolite_status_t append_check_inputs(const void *const *inputs);
 // APPEND-H: iolite_status_t append_run(append_model *model, void *input0, void *input1, const void *input2, const void *input3, const void *input4, void *workspace, iolite_stream_t stream);
 // APPEND-M: "outputs": [
 // APPEND-M: "tied_input": 0
@@ -36,6 +41,15 @@
 // DECODE-NEXT: gfx942
 // DECODE-NEXT: emu-sm_90a
 // DECODE: wrote {{.*}} (1 kernels, 3 targets
+// The paged attention's lengths (input 2) and table (input 3) are checked
+// against the pool's 8 pages of 4 tokens, 4 pages per sequence.
+// DECODE-C: iolite_status_t decode_check_inputs(const void *const *inputs) {
+// DECODE-C: decode.mlir:{{[0-9]+}}:{{[0-9]+}}: 'iolite.cache_attention'
+// DECODE-C: const int32_t *lens = (const int32_t *)inputs[2];
+// DECODE-C: int64_t batch = (int64_t)(2), rows = (int64_t)(4);
+// DECODE-C: const int32_t *table = (const int32_t *)inputs[3];
+// DECODE-C: int64_t pool = (int64_t)(8), per_seq = (int64_t)(4);
+// DECODE-C: if (page < 0 || page >= pool)
 // VARLEN: error: 'iolite.varlen_attention' op has no GPU code generation
 // CONV: error: 'iolite.conv1d_with_state' op has no GPU code generation
 // SCAN: error: 'iolite.selective_scan_with_state' op has no GPU code generation

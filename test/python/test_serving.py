@@ -362,7 +362,9 @@ def test_cache_attention_gpu(cache_bundle, chip):
         cols = line.split()
         if len(cols) > 2 and "cache_attention" in cols[2].split(","):
             assert cols[1] in ("attention", "attention_combine"), line
-    CACHE.check_bundle(cache_bundle, target=chip)
+    # Some cases hold lengths and pages outside the cache on purpose: the
+    # kernels must clamp them (NAME_check_inputs would refuse them).
+    CACHE.check_bundle(cache_bundle, target=chip, check_inputs=False)
 
 
 @pytest.fixture(scope="module")
@@ -388,7 +390,9 @@ def test_append_gpu(append_bundle, chip):
         cols = line.split()
         if len(cols) > 2 and cols[2] == "kv_cache_append":
             assert cols[1] == "kv_cache_append", line
-    APPEND.check_bundle(append_bundle, target=chip)
+    # append_past_end_dropped writes past its cache on purpose: the kernel
+    # drops the write (NAME_check_inputs would refuse it).
+    APPEND.check_bundle(append_bundle, target=chip, check_inputs=False)
 
 
 @pytest.mark.parametrize("chip", CHIPS)
@@ -420,6 +424,71 @@ func.func @step(%kc: {ct}, %vc: {ct}, %k: {nt}, %v: {nt},
         threads = stats["block"][0] * stats["grid"][0] * stats["grid"][1]
         assert stats["global_bytes_read"] <= new_rows + 4 * threads, stats
         assert b.workspace_bytes == 0
+    finally:
+        b.close()
+
+
+# Lengths and block tables only a run can see: NAME_check_inputs refuses
+# them on the host copies before anything is copied or launched, naming the
+# op, the sequence and the bound.
+CHECKED_STEP = """
+func.func @step(%kp: tensor<6x4x2x8xf32>, %vp: tensor<6x4x2x8xf32>,
+                %k: tensor<2x2x2x8xf32>, %v: tensor<2x2x2x8xf32>,
+                %lens: tensor<2xi32>, %table: tensor<2x3xi32>,
+                %q: tensor<2x1x2x8xf32>, %after: tensor<2xi32>)
+    -> (tensor<2x1x2x8xf32>, tensor<6x4x2x8xf32>, tensor<6x4x2x8xf32>) {
+  %c:2 = iolite.kv_cache_append %kp, %vp, %k, %v, %lens
+      block_table(%table : tensor<2x3xi32>)
+      : tensor<6x4x2x8xf32>, tensor<6x4x2x8xf32>, tensor<2x2x2x8xf32>,
+        tensor<2x2x2x8xf32>, tensor<2xi32>
+  %o = iolite.cache_attention %q, %c#0, %c#1, %after
+      block_table(%table : tensor<2x3xi32>) {causal}
+      : tensor<2x1x2x8xf32>, tensor<6x4x2x8xf32>, tensor<6x4x2x8xf32>,
+        tensor<2xi32>
+  return %o, %c#0, %c#1
+      : tensor<2x1x2x8xf32>, tensor<6x4x2x8xf32>, tensor<6x4x2x8xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("lens,table,after,message", [
+    # A cache of 3 pages of 4: 12 positions.
+    ([11, 3], [[0, 1, 2], [3, 4, 5]], [12, 5],
+     "sequence 0 has length 11 and appends 2 token(s), past the cache's 12 "
+     "positions"),
+    ([-1, 3], [[0, 1, 2], [3, 4, 5]], [1, 5], "sequence 0 has length -1"),
+    # Sequence 1 writes positions 3 and 4: pages 0 and 1 of its table.
+    ([0, 3], [[0, 1, 2], [3, 9, 5]], [2, 5],
+     "sequence 1's block table entry 1 is page 9, outside the pool of 6 "
+     "pages"),
+    # The attention's own lengths, and a page it reads (entries past the
+    # length are never read, so garbage there is fine).
+    ([0, 3], [[0, -4, -4], [3, 4, 5]], [13, 5],
+     "sequence 0 has length 13, past the cache's 12 positions"),
+    ([2, 3], [[0, -4, 7], [3, 4, 5]], [6, 5],
+     "sequence 0's block table entry 1 is page -4, outside the pool"),
+])
+def test_bad_serving_inputs_refused(lens, table, after, message):
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    b = iolite.compile(CHECKED_STEP, targets=["emu-sm_90a"], name="checked")
+    try:
+        args = [randn((6, 4, 2, 8), "f32"), randn((6, 4, 2, 8), "f32"),
+                randn((2, 2, 2, 8), "f32"), randn((2, 2, 2, 8), "f32"),
+                i32(lens), i32(table), randn((2, 1, 2, 8), "f32"), i32(after)]
+        with pytest.raises(iolite.BackendError) as err:
+            b.run(*args, target="emu-sm_90a")
+        text = str(err.value)
+        assert "checked_check_inputs" in text and message in text, text
+        assert ("'iolite.kv_cache_append'" in text or
+                "'iolite.cache_attention'" in text), text
+        # Nothing ran.
+        assert b.last_stats == []
+        # The same step with good inputs runs.
+        args[4], args[5], args[7] = (i32([0, 3]), i32([[0, 1, 2], [3, 4, 5]]),
+                                     i32([2, 5]))
+        b.run(*args, target="emu-sm_90a")
+        assert len(b.last_stats) >= 2
     finally:
         b.close()
 

@@ -74,6 +74,23 @@ struct BundleWorkspaceTensor {
   std::optional<BundleDim> bytesAtDims;
 };
 
+/// A run-time check of a serving op's lengths and block table (or
+/// cu_seqlens), read from host copies of the inputs by NAME_check_inputs
+/// before anything runs. Sizes are dim expressions; inputs are numbers (-1:
+/// none).
+struct BundleCheck {
+  std::string kind;
+  /// "file:line:col: 'op'", for messages.
+  std::string where;
+  int64_t lens = -1, table = -1, cuSeqlensQ = -1, cuSeqlensK = -1;
+  /// kv_cache_append / cache_attention: sequences, new tokens (append),
+  /// the cache's rows (contiguous L, or page size P), pool pages N and
+  /// pages per sequence M (paged). varlen_attention: B + 1 and the packed
+  /// query and key rows.
+  std::optional<BundleDim> batch, steps, rows, pool, perSeq, batchPlusOne,
+      totalQ, totalK;
+};
+
 struct BundleLaunch {
   std::string kernel;
   std::vector<BundleArg> args;
@@ -94,6 +111,8 @@ struct BundleModel {
   /// instead of being embedded in NAME.c.
   int64_t weightsThreshold = kDefaultWeightsThreshold;
   std::vector<BundleLaunch> launches;
+  /// The serving ops' input checks (NAME_check_inputs).
+  std::vector<BundleCheck> checks;
   std::vector<const TargetDescription *> targets;
   std::vector<TargetArtifact> artifacts;
   /// One per launch.
