@@ -43,16 +43,32 @@ def compile_bundle(build, target, out):
     return bundle
 
 
-def build_program(build, bundle, out):
+def build_program(build, bundle, out, runtime=None, rpath=None):
+    """Builds generate.c against the bundle and a libiolite_runtime.so
+    (`runtime`: the file, default the build's), found at run time through
+    `rpath` (default: the library's folder)."""
     exe = out / "generate"
     cc = os.environ.get("IOLITE_CC", "cc")
+    runtime = Path(runtime or build / "lib" / "libiolite_runtime.so")
     subprocess.run([cc, "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror",
                     str(HERE / "generate.c"), str(bundle / "llama_step.c"),
                     f"-I{bundle}", f"-I{ROOT / 'include' / 'iolite' / 'Runtime'}",
-                    f"-L{build / 'lib'}", "-liolite_runtime",
-                    f"-Wl,-rpath,{build / 'lib'}", "-o", str(exe)],
+                    str(runtime), f"-Wl,-rpath,{rpath or runtime.parent}",
+                    "-o", str(exe)],
                    check=True)
     return exe
+
+
+def parse_tokens(stdout, batch):
+    """The tokens generate prints, one list per sequence; raises when a
+    sequence's line is missing."""
+    got = []
+    for b in range(batch):
+        m = re.search(rf"^sequence {b}:((?: \d+)+)$", stdout, re.M)
+        if not m:
+            raise RuntimeError(f"no tokens for sequence {b} in:\n{stdout}")
+        got.append([int(t) for t in m.group(1).split()])
+    return got
 
 
 def run(target="emu-sm_90a", device=None, new_tokens=8, build=None,
@@ -74,13 +90,7 @@ def run(target="emu-sm_90a", device=None, new_tokens=8, build=None,
         if proc.returncode != 0:
             raise RuntimeError(f"generate failed ({proc.returncode}):\n"
                                f"{proc.stdout}{proc.stderr}")
-        got = []
-        for b in range(len(PROMPTS)):
-            m = re.search(rf"^sequence {b}:((?: \d+)+)$", proc.stdout, re.M)
-            if not m:
-                raise RuntimeError(f"no tokens for sequence {b} in:\n"
-                                   f"{proc.stdout}")
-            got.append([int(t) for t in m.group(1).split()])
+        got = parse_tokens(proc.stdout, len(PROMPTS))
         want, ref_logits = llama.reference_generate(
             llama.weights(seed=0), PROMPTS, new_tokens)
         logits = np.fromfile(logits_path, np.float32)
