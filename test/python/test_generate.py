@@ -8,12 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from iolite_testing import build_dir
+from iolite_testing import build_dir, iolite_run
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "generate"
 sys.path.insert(0, str(EXAMPLE))
+import mamba  # noqa: E402
 import run as generate  # noqa: E402
 
 
@@ -40,3 +42,27 @@ def test_past_the_cache_refused(tmp_path):
             "1 token(s), past the cache's 32 positions") in proc.stderr, \
         proc.stderr
     assert "sequence 0:" not in proc.stdout
+
+
+def test_mamba_step_carries_state_on_cpu():
+    """The Mamba step function on the CPU reference path: a prompt in one
+    step, and in two steps carrying the states, against PyTorch."""
+    import torch
+    p = mamba.weights(seed=0)
+    source = mamba.step_mlir(p)
+    prompt = [5, 17, 3, 99, 42, 8, 64]
+    want = mamba.reference_module(p)(torch.tensor(prompt)).detach().numpy()
+    zeros = [np.zeros((1, mamba.INNER, mamba.CONV - 1), np.float32),
+             np.zeros((1, mamba.INNER, mamba.STATE), np.float32)] * \
+        mamba.LAYERS
+    _, whole, _, _ = iolite_run(source, [np.array([prompt], np.int32)] + zeros)
+    np.testing.assert_allclose(whole[0][0], want, rtol=1e-4, atol=1e-4)
+    _, first, _, _ = iolite_run(source,
+                                [np.array([prompt[:4]], np.int32)] + zeros)
+    _, rest, _, _ = iolite_run(source, [np.array([prompt[4:]], np.int32)]
+                               + list(first[1:]))
+    np.testing.assert_allclose(
+        np.concatenate([first[0][0], rest[0][0]]), want, rtol=1e-4,
+        atol=1e-4)
+    for a, b in zip(rest[1:], whole[1:]):  # the final states agree
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
