@@ -1,8 +1,10 @@
-// The serving ops (KV cache append, varlen attention, conv1d, selective
-// scan and SSD with a carried state) have a CPU reference but no GPU kernel yet:
-// compiling them for a GPU or emulated target is a diagnostic at the op, a
-// nonzero exit and no bundle, not a crash. Attention over a (paged) KV cache
-// compiles with the attention template for every chip.
+// The serving ops without a GPU kernel (KV cache append, varlen attention,
+// SSD with a carried state) have a CPU reference only: compiling them for a
+// GPU or emulated target is a diagnostic at the op, a nonzero exit and no
+// bundle, not a crash. Attention over a (paged) KV cache compiles with the
+// attention template for every chip; conv1d and the selective scan with a
+// carried state (Mamba-1's decode step) with the conv1d and selective-scan
+// templates, with 0 spills on every chip (docs/ssm-kernels.md).
 // RUN: rm -rf %t && split-file %s %t
 // RUN: not iolite-compile %t/append.mlir --target=sm_90a -o %t/append 2>&1 | FileCheck %s --check-prefix=APPEND
 // RUN: not ls %t/append
@@ -10,8 +12,10 @@
 // RUN: ls %t/decode/manifest.json
 // RUN: not iolite-compile %t/varlen.mlir --target=emu-sm_90a -o %t/varlen 2>&1 | FileCheck %s --check-prefix=VARLEN
 // RUN: not ls %t/varlen
-// RUN: not iolite-compile %t/conv.mlir --target=sm_80 -o %t/conv 2>&1 | FileCheck %s --check-prefix=CONV
-// RUN: not iolite-compile %t/scan.mlir --target=emu-gfx942 -o %t/scan 2>&1 | FileCheck %s --check-prefix=SCAN
+// RUN: iolite-compile %t/conv.mlir --target=sm_80,sm_90a,gfx90a,gfx942,emu-gfx942 -o %t/conv 2>&1 | FileCheck %s --check-prefix=CONV
+// RUN: ls %t/conv/manifest.json
+// RUN: iolite-compile %t/scan.mlir --target=sm_80,sm_90a,gfx90a,gfx942,emu-gfx942 -o %t/scan 2>&1 | FileCheck %s --check-prefix=SCAN
+// RUN: ls %t/scan/manifest.json
 // RUN: not iolite-compile %t/ssd.mlir --target=gfx90a -o %t/ssd 2>&1 | FileCheck %s --check-prefix=SSD
 // RUN: not ls %t/ssd
 // The CPU reference lowers them all.
@@ -24,8 +28,20 @@
 // DECODE-NEXT: emu-sm_90a
 // DECODE: wrote {{.*}} (1 kernels, 3 targets
 // VARLEN: error: 'iolite.varlen_attention' op has no GPU code generation
-// CONV: error: 'iolite.conv1d_with_state' op has no GPU code generation
-// SCAN: error: 'iolite.selective_scan_with_state' op has no GPU code generation
+// CONV-NOT: error
+// CONV: conv_k0_conv1d_with_state conv1d conv1d_with_state sm_80 {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// CONV-NEXT: sm_90a {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// CONV-NEXT: gfx90a {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// CONV-NEXT: gfx942 {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// CONV-NEXT: emu-gfx942
+// CONV: wrote {{.*}} (1 kernels, 5 targets
+// SCAN-NOT: error
+// SCAN: scan_k0_selective_scan_with_state selective_scan selective_scan_with_state sm_80 {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// SCAN-NEXT: sm_90a {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// SCAN-NEXT: gfx90a {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// SCAN-NEXT: gfx942 {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// SCAN-NEXT: emu-gfx942
+// SCAN: wrote {{.*}} (1 kernels, 5 targets
 // SSD: ssd.mlir:{{[0-9]+}}:13: error: 'iolite.ssd_with_state' op has no GPU code generation
 // CPU: func.func @append
 // CPU-NOT: iolite.
