@@ -478,10 +478,11 @@ def test_state_space_with_state(case):
 # symbolic batch and length (conv1d_with_state -> selective_scan_with_state)
 # runs as a decode step and as a chunk of prefill from one bundle.
 EMU_CHIPS = ["emu-sm_90a", "emu-gfx942"]
-EMU_STATE_OPS = ("conv1d_with_state", "selective_scan_with_state")
+EMU_STATE_OPS = {"conv1d_with_state": "conv1d",
+                 "selective_scan_with_state": "selective_scan",
+                 "ssd_with_state": "ssd"}
 EMU_STATE_BATCH = Batch("state_space_with_state_emu")
-EMU_STATE_BATCH.cases = [c for c in STATE_BATCH.cases
-                         if not c["name"].startswith("ssd_")]
+EMU_STATE_BATCH.cases = STATE_BATCH.cases
 
 
 def import_iolite():
@@ -509,8 +510,7 @@ def test_state_ops_use_the_ssm_templates(emu_state_bundle):
                                     for op in EMU_STATE_OPS):
             continue
         seen += 1
-        want = "conv1d" if "conv1d_with_state" in cols[2] else "selective_scan"
-        assert cols[1] == want, line
+        assert cols[1] == EMU_STATE_OPS[cols[2]], line
     assert seen == sum(c["body"].count("_with_state")
                        for c in EMU_STATE_BATCH.cases)
 
