@@ -1,6 +1,7 @@
 // The carried-state ops on the state-space templates (docs/ssm-kernels.md
-// "Carried state"): selective_scan_with_state loads h0 into the registers
-// the chunk loop carries and stores them once, after the loop, as the final
+// "Carried state"): selective_scan_with_state and ssd_with_state load the
+// state into the registers the chunk loop carries (FMA values or matrix
+// accumulator fragments) and store them once, after the loop, as the final
 // state; conv1d_with_state takes the window's halo from the state and the
 // blocks of the first segment store the last K-1 columns of [state, input].
 // RUN: iolite-opt %s --split-input-file --iolite-kernel-to-gpu=target=sm_90a | FileCheck %s
@@ -123,3 +124,74 @@ func.func @conv_state_decode(%x: tensor<2x64x1xf16>, %w: tensor<64x4xf16>, %s: t
   return %r#0, %r#1 : tensor<2x64x1xf16>, tensor<2x64x3xf16>
 }
 
+
+// -----
+
+// Mamba-2 decode step on the FMA units (f32): each thread's register tile
+// of the two heads' [16, 8] states starts from the state and is stored
+// after the chunk loop; inside it only y is written.
+// CHECK-LABEL: func.func @ssd_state_decode
+// CHECK: gpu.func @ssd_state(%{{[^:]*}}: memref<2x1x4x16xf32>, %{{[^:]*}}: memref<2x1x4xf32>, %{{[^:]*}}: memref<4xf32>, %{{[^:]*}}: memref<2x1x2x8xf32>, %[[H:[^:]*]]: memref<2x4x16x8xf32>, %[[Y:[^:]*]]: memref<2x1x4x16xf32>, %[[HOUT:[^:]*]]: memref<2x4x16x8xf32>)
+// CHECK-SAME: iolite.template = "ssd", iolite.tile = "chunk 1, 2 head(s) per block, state 16x8 in registers, carried state"
+// CHECK: %[[S0:.*]] = memref.load %[[H]][
+// CHECK: %[[S1:.*]] = memref.load %[[H]][
+// CHECK: %[[FINAL:.*]]:2 = scf.for %{{.*}} iter_args(%{{[^ ]*}} = %[[S0]], %{{[^ ]*}} = %[[S1]]) -> (f32, f32)
+// CHECK-NOT: memref.load %[[H]]
+// CHECK-NOT: memref.store {{.*}}, %[[HOUT]]
+// CHECK: memref.store %{{.*}}, %[[Y]][
+// CHECK-NOT: memref.store {{.*}}, %[[HOUT]]
+// CHECK: memref.store %{{.*}}, %[[Y]][
+// CHECK-NOT: memref.store {{.*}}, %[[HOUT]]
+// CHECK: scf.yield
+// CHECK: memref.store %[[FINAL]]#0, %[[HOUT]][
+// CHECK: memref.store %[[FINAL]]#1, %[[HOUT]][
+// CHECK: gpu.return
+// AMD-LABEL: func.func @ssd_state_decode
+// AMD: iolite.template = "ssd", iolite.tile = "chunk 1, 2 head(s) per block, state 16x8 in registers, carried state"
+// AMD: memref.store %{{.*}}#1, %arg6[
+func.func @ssd_state_decode(%x: tensor<2x1x4x16xf32>, %dt: tensor<2x1x4xf32>, %A: tensor<4xf32>, %B: tensor<2x1x2x8xf32>, %h: tensor<2x4x16x8xf32>) -> (tensor<2x1x4x16xf32>, tensor<2x4x16x8xf32>) {
+  %r:2 = iolite.kernel "ssd_state" (%x, %dt, %A, %B, %h) : (tensor<2x1x4x16xf32>, tensor<2x1x4xf32>, tensor<4xf32>, tensor<2x1x2x8xf32>, tensor<2x4x16x8xf32>) -> (tensor<2x1x4x16xf32>, tensor<2x4x16x8xf32>) {
+  ^bb0(%a0: tensor<2x1x4x16xf32>, %a1: tensor<2x1x4xf32>, %a2: tensor<4xf32>, %a3: tensor<2x1x2x8xf32>, %a4: tensor<2x4x16x8xf32>):
+    %y, %h2 = iolite.ssd_with_state %a0, %a1, %a2, %a3, %a3, %a4 {dt_softplus} : tensor<2x1x4x16xf32>, tensor<2x1x4xf32>, tensor<4xf32>, tensor<2x1x2x8xf32>, tensor<2x1x2x8xf32>, tensor<2x4x16x8xf32>
+    iolite.yield %y, %h2 : tensor<2x1x4x16xf32>, tensor<2x4x16x8xf32>
+  }
+  return %r#0, %r#1 : tensor<2x1x4x16xf32>, tensor<2x4x16x8xf32>
+}
+
+// -----
+
+// f16 prefill on the matrix units, P = 24 and N = 20 off the instruction
+// tiles: the state's accumulator fragments are built from guarded loads
+// (padding rows and columns zero) and start the chunk loop; after it, the
+// real elements of each fragment are stored. H and x w go in as hi + lo
+// operand pairs (carried state).
+// CHECK-LABEL: func.func @ssd_state_f16
+// CHECK: gpu.func @ssd_state(%{{[^:]*}}: memref<1x40x2x24xf16>, %{{[^:]*}}: memref<1x40x2xf16>, %{{[^:]*}}: memref<2xf32>, %{{[^:]*}}: memref<1x40x1x20xf16>, %[[H:[^:]*]]: memref<1x2x24x20xf32>, %[[Y:[^:]*]]: memref<1x40x2x24xf16>, %[[HOUT:[^:]*]]: memref<1x2x24x20xf32>)
+// CHECK-SAME: iolite.tile = "chunk 32, 2 head(s) per block, state 24x20 in registers, nv_m16n8k16_f16 ({{.*}}), carried state"
+// CHECK: %[[IN:.*]] = arith.cmpi ult, %{{.*}}, %c24
+// CHECK: arith.cmpi ult, %{{.*}}, %c20
+// CHECK: scf.if %{{.*}} -> (f32) {
+// CHECK-NEXT: memref.load %[[H]][
+// CHECK: %[[F0:.*]] = vector.from_elements %{{.*}} : vector<4xf32>
+// CHECK: %[[F1:.*]] = vector.from_elements %{{.*}} : vector<4xf32>
+// CHECK: %[[FINAL:.*]]:2 = scf.for %{{.*}} iter_args(%{{[^ ]*}} = %[[F0]], %{{[^ ]*}} = %[[F1]]) -> (vector<4xf32>, vector<4xf32>)
+// CHECK-NOT: memref.store {{.*}}, %[[HOUT]]
+// CHECK: memref.store %{{.*}}, %[[Y]][
+// CHECK-NOT: memref.store {{.*}}, %[[HOUT]]
+// CHECK: %[[E0:.*]] = vector.extract %[[FINAL]]#0[0]
+// CHECK-NEXT: memref.store %[[E0]], %[[HOUT]][
+// CHECK: %[[E7:.*]] = vector.extract %[[FINAL]]#1[3]
+// CHECK-NEXT: memref.store %[[E7]], %[[HOUT]][
+// CHECK: gpu.return
+// AMD-LABEL: func.func @ssd_state_f16
+// AMD: amd_mfma_{{.*}}, carried state"
+// AMD: vector.from_elements
+// AMD: memref.store %{{.*}}, %arg6[
+func.func @ssd_state_f16(%x: tensor<1x40x2x24xf16>, %dt: tensor<1x40x2xf16>, %A: tensor<2xf32>, %B: tensor<1x40x1x20xf16>, %h: tensor<1x2x24x20xf32>) -> (tensor<1x40x2x24xf16>, tensor<1x2x24x20xf32>) {
+  %r:2 = iolite.kernel "ssd_state" (%x, %dt, %A, %B, %h) : (tensor<1x40x2x24xf16>, tensor<1x40x2xf16>, tensor<2xf32>, tensor<1x40x1x20xf16>, tensor<1x2x24x20xf32>) -> (tensor<1x40x2x24xf16>, tensor<1x2x24x20xf32>) {
+  ^bb0(%a0: tensor<1x40x2x24xf16>, %a1: tensor<1x40x2xf16>, %a2: tensor<2xf32>, %a3: tensor<1x40x1x20xf16>, %a4: tensor<1x2x24x20xf32>):
+    %y, %h2 = iolite.ssd_with_state %a0, %a1, %a2, %a3, %a3, %a4 {chunk_size = 32 : i64} : tensor<1x40x2x24xf16>, tensor<1x40x2xf16>, tensor<2xf32>, tensor<1x40x1x20xf16>, tensor<1x40x1x20xf16>, tensor<1x2x24x20xf32>
+    iolite.yield %y, %h2 : tensor<1x40x2x24xf16>, tensor<1x2x24x20xf32>
+  }
+  return %r#0, %r#1 : tensor<1x40x2x24xf16>, tensor<1x2x24x20xf32>
+}
