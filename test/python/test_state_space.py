@@ -14,9 +14,8 @@ from iolite_testing import (FLOAT_TYPES, Batch, assert_close, build_dir,
 
 rng = np.random.default_rng(5)
 BATCH = Batch("state_space")
-# The ops that take and return their state, on the CPU reference and (the
-# ones with GPU kernels, EMU_STATE_OPS) on both emulated chips below;
-# test_ssm_emu.py runs BATCH.
+# The ops that take and return their state, on the CPU reference and on
+# both emulated chips (EMU_STATE_BATCH below); test_ssm_emu.py runs BATCH.
 STATE_BATCH = Batch("state_space_with_state")
 
 
@@ -470,13 +469,14 @@ def test_state_space_with_state(case):
 
 
 # --- carried state on the emulated GPUs ----------------------------------------
-# conv1d_with_state and selective_scan_with_state compile to the conv1d and
-# selective-scan kernel templates (the state loaded into the halo / the
-# registers of the recurrence, the final state stored as the second result).
-# Every case of STATE_BATCH for them runs on emu-sm_90a and emu-gfx942
-# against the same float64 references, and a Mamba-1 layer step with
-# symbolic batch and length (conv1d_with_state -> selective_scan_with_state)
-# runs as a decode step and as a chunk of prefill from one bundle.
+# conv1d_with_state, selective_scan_with_state and ssd_with_state compile to
+# the conv1d, selective-scan and SSD kernel templates (the state loaded into
+# the halo / the registers of the recurrence, the final state stored as the
+# second result). Every case of STATE_BATCH runs on emu-sm_90a and
+# emu-gfx942 against the same float64 references, and a Mamba-1 layer step
+# (conv1d_with_state -> selective_scan_with_state) and a Mamba-2 SSD step
+# with symbolic batch and length run as decode steps and as a chunk of
+# prefill from one bundle each.
 EMU_CHIPS = ["emu-sm_90a", "emu-gfx942"]
 EMU_STATE_OPS = {"conv1d_with_state": "conv1d",
                  "selective_scan_with_state": "selective_scan",
@@ -582,3 +582,59 @@ def test_mamba1_step_any_batch_and_length(mamba1_step_bundle, chip, batch,
     assert_close(got[0], y, dt, f"{chip} y")
     assert_close(got[1], cs_end, dt, f"{chip} conv state")
     assert_close(got[2], h_end, "f32", f"{chip} scan state")
+
+
+def mamba2_step_model(dt):
+    """SSD (4 heads of 16, 2 groups, N = 16, D, dt_bias, softplus, chunk 32)
+    continuing from its state, with symbolic batch and length."""
+    seq = '{iolite.dims = ["batch", "seq", "", ""]}'
+    seq3 = '{iolite.dims = ["batch", "seq", ""]}'
+    b4 = '{iolite.dims = ["batch", "", "", ""]}'
+    tx, tdt = f"tensor<?x?x4x16x{dt}>", f"tensor<?x?x4x{dt}>"
+    tb, th = f"tensor<?x?x2x16x{dt}>", "tensor<?x4x16x16xf32>"
+    return f"""
+func.func @mamba2_step(%x: {tx} {seq}, %dt: {tdt} {seq3},
+    %A: tensor<4xf32>, %B: {tb} {seq}, %C: {tb} {seq}, %h: {th} {b4},
+    %D: tensor<4xf32>, %db: tensor<4xf32>) -> ({tx}, {th})
+    attributes {{iolite.dim_bounds = {{batch = array<i64: 1, 4>,
+                                      seq = array<i64: 1, 64>}}}} {{
+  %y, %h2 = iolite.ssd_with_state %x, %dt, %A, %B, %C, %h
+      D(%D : tensor<4xf32>) dt_bias(%db : tensor<4xf32>)
+      {{chunk_size = 32 : i64, dt_softplus}}
+      : {tx}, {tdt}, tensor<4xf32>, {tb}, {tb}, {th}
+  return %y, %h2 : {tx}, {th}
+}}
+"""
+
+
+@pytest.fixture(scope="module", params=["f32", "f16"])
+def mamba2_step_bundle(request):
+    b = import_iolite().compile(mamba2_step_model(request.param),
+                                targets=EMU_CHIPS, name="mamba2_step")
+    yield request.param, b
+    b.close()
+
+
+@pytest.mark.parametrize("chip", EMU_CHIPS)
+@pytest.mark.parametrize("batch,seq", [(1, 1), (3, 1), (2, 45)])
+def test_mamba2_step_any_batch_and_length(mamba2_step_bundle, chip, batch,
+                                          seq):
+    """One bundle serves decode steps and a prefill chunk of two chunks of
+    the kernel (the second ragged), all from a nonzero state."""
+    dt, bundle = mamba2_step_bundle
+    r = np.random.default_rng(batch * 100 + seq + 7)
+    nd = np.float32 if dt == "f32" else np.float16
+    f = lambda *s: r.standard_normal(s).astype(nd)  # noqa: E731
+    x = f(batch, seq, 4, 16)
+    bm, cm = f(batch, seq, 2, 16), f(batch, seq, 2, 16)
+    dtv = r.uniform(-2, 1, (batch, seq, 4)).astype(nd)
+    a = -np.exp(r.uniform(-1, 1, 4)).astype(np.float32)
+    h = r.standard_normal((batch, 4, 16, 16)).astype(np.float32)
+    d = r.standard_normal(4).astype(np.float32)
+    db = (r.standard_normal(4) * 0.5).astype(np.float32)
+    y, h_end = ssd_ref(x, dtv, a, bm, cm, d, db, True, h0=h,
+                       return_state=True)
+    got = bundle.run(x, dtv, a, bm, cm, h, d, db, target=chip)
+    assert [g.shape for g in got] == [(batch, seq, 4, 16), (batch, 4, 16, 16)]
+    assert_close(got[0], y, dt, f"{chip} y")
+    assert_close(got[1], h_end, "f32", f"{chip} state")
