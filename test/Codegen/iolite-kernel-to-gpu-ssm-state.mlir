@@ -14,11 +14,14 @@
 // CHECK: gpu.func @scan_state(%{{[^:]*}}: memref<2x64x1xf32>, %{{[^:]*}}: memref<2x64x1xf32>, %[[A:[^:]*]]: memref<64x16xf32>, %{{[^:]*}}: memref<2x16x1xf32>, %{{[^:]*}}: memref<2x16x1xf32>, %[[H:[^:]*]]: memref<2x64x16xf32>, %[[HOUT:[^:]*]]: memref<2x64x16xf32>, %[[OUT:[^:]*]]: memref<2x64x1xf32>)
 // CHECK-SAME: iolite.template = "selective_scan", iolite.tile = "64 channels x 1 lanes of 16 states, chunk 8, carried state"
 // CHECK-COUNT-16: memref.load %[[A]]
-// The thread's 16 states of h0, loaded once, start the chunk loop.
-// CHECK: %[[H0:.*]] = memref.load %[[H]][%[[B:[^,]*]], %[[CH:[^,]*]], %{{[^]]*}}] : memref<2x64x16xf32>
-// CHECK-COUNT-15: memref.load %[[H]][%[[B]], %[[CH]], %{{[^]]*}}] : memref<2x64x16xf32>
+// The thread's 16 states of h0, contiguous, load once as four aligned
+// vectors and start the chunk loop.
+// CHECK: %[[HV:.*]] = memref.collapse_shape %[[H]] {{\[}}[0, 1, 2]] : memref<2x64x16xf32> into memref<2048xf32>
+// CHECK: %[[V0:.*]] = vector.load %[[HV]][%{{.*}}] {alignment = 16 : i64} : memref<2048xf32>, vector<4xf32>
+// CHECK: %[[H0:.*]] = vector.extract %[[V0]][0]
+// CHECK-COUNT-3: vector.load %{{.*}} {alignment = 16 : i64} : memref<2048xf32>, vector<4xf32>
 // CHECK: %[[FINAL:.*]]:16 = scf.for %{{.*}} iter_args(%{{[^ ]*}} = %[[H0]],
-// CHECK-NOT: memref.load %[[H]]
+// CHECK-NOT: vector.load
 // CHECK-NOT: memref.store {{.*}}, %[[HOUT]]
 // The recurrence carries them; nothing goes to global memory inside it.
 // CHECK: scf.for %{{.*}} iter_args(
@@ -29,13 +32,17 @@
 // CHECK: memref.store %{{.*}}, %[[OUT]][
 // CHECK-NOT: memref.store {{.*}}, %[[HOUT]]
 // CHECK: scf.yield
-// After the chunk loop: the final state, from the loop's results.
-// CHECK: memref.store %[[FINAL]]#0, %[[HOUT]][%[[B]], %[[CH]], %{{[^]]*}}] : memref<2x64x16xf32>
-// CHECK-COUNT-15: memref.store %[[FINAL]]#{{[0-9]+}}, %[[HOUT]][%[[B]], %[[CH]],
+// After the chunk loop: the final state, from the loop's results, as four
+// vector stores into output 0.
+// CHECK: %[[W0:.*]] = vector.from_elements %[[FINAL]]#0, %[[FINAL]]#1, %[[FINAL]]#2, %[[FINAL]]#3 : vector<4xf32>
+// CHECK: %[[HOV:.*]] = memref.collapse_shape %[[HOUT]]
+// CHECK: vector.store %[[W0]], %[[HOV]][
+// CHECK-COUNT-3: vector.store
 // CHECK-NEXT: gpu.return
 // AMD-LABEL: func.func @scan_state_decode
 // AMD: iolite.template = "selective_scan", iolite.tile = "64 channels x 1 lanes of 16 states, chunk 8, carried state"
-// AMD: memref.store %{{.*}}#15, %arg6[
+// AMD: vector.from_elements %{{.*}}#12, %{{.*}}#13, %{{.*}}#14, %{{.*}}#15
+// AMD: vector.store
 // AMD-NEXT: gpu.return
 func.func @scan_state_decode(%u: tensor<2x64x1xf32>, %dt: tensor<2x64x1xf32>, %A: tensor<64x16xf32>, %B: tensor<2x16x1xf32>, %C: tensor<2x16x1xf32>, %h: tensor<2x64x16xf32>) -> (tensor<2x64x16xf32>, tensor<2x64x1xf32>) {
   %r:2 = iolite.kernel "scan_state" (%u, %dt, %A, %B, %C, %h) : (tensor<2x64x1xf32>, tensor<2x64x1xf32>, tensor<64x16xf32>, tensor<2x16x1xf32>, tensor<2x16x1xf32>, tensor<2x64x16xf32>) -> (tensor<2x64x16xf32>, tensor<2x64x1xf32>) {
@@ -48,29 +55,32 @@ func.func @scan_state_decode(%u: tensor<2x64x1xf32>, %dt: tensor<2x64x1xf32>, %A
 
 // -----
 
-// Chunked prefill, N = 64 over 70 channels: two lanes of 32 states, a block
-// of 80 channels of which 10 are past D, so the state's loads and stores are guarded by the
-// channel bound.
+// Chunked prefill, N = 64 over 70 channels: two lanes of 32 states, a
+// block of 80 channels of which 10 are past D, so the state's vector loads
+// and stores are guarded by the channel bound.
 // CHECK-LABEL: func.func @scan_state_prefill
 // CHECK: gpu.func @scan_state(%{{[^:]*}}: memref<1x70x40xf16>, %{{[^:]*}}: memref<70x64xf32>, %{{[^:]*}}: memref<1x64x40xf16>, %[[H:[^:]*]]: memref<1x70x64xf32>, %[[Y:[^:]*]]: memref<1x70x40xf16>, %[[HOUT:[^:]*]]: memref<1x70x64xf32>)
 // CHECK-SAME: iolite.tile = "80 channels x 2 lanes of 32 states, chunk 16, carried state"
 // CHECK-COUNT-32: memref.load %arg1
-// CHECK: scf.if %{{.*}} -> (f32) {
-// CHECK-NEXT: memref.load %[[H]][{{.*}}] : memref<1x70x64xf32>
-// CHECK-NEXT: scf.yield
-// CHECK-NEXT: } else {
+// CHECK: scf.if %{{.*}} -> (f32, f32, f32, f32) {
+// CHECK-NEXT: memref.collapse_shape %[[H]]
+// CHECK: vector.load %{{.*}} : memref<4480xf32>, vector<4xf32>
+// CHECK: } else {
+// CHECK-COUNT-7: vector.load %{{.*}} : memref<4480xf32>, vector<4xf32>
 // CHECK: %[[FINAL:.*]]:32 = scf.for
 // CHECK: gpu.shuffle xor
 // CHECK: memref.store %{{.*}}, %[[Y]][
 // CHECK: scf.if %{{.*}} {
 // CHECK-NOT: memref.store
-// CHECK: memref.store %[[FINAL]]#0, %[[HOUT]][{{.*}}] : memref<1x70x64xf32>
-// CHECK-COUNT-31: memref.store %[[FINAL]]#{{[0-9]+}}, %[[HOUT]][
-// CHECK-NEXT: }
+// CHECK: vector.from_elements %[[FINAL]]#0, %[[FINAL]]#1, %[[FINAL]]#2, %[[FINAL]]#3 : vector<4xf32>
+// CHECK-NEXT: memref.collapse_shape %[[HOUT]]
+// CHECK-COUNT-8: vector.store
+// CHECK-NEXT: {{^ *}}}{{$}}
 // CHECK-NEXT: gpu.return
 // AMD-LABEL: func.func @scan_state_prefill
 // AMD: gpu.shuffle xor
-// AMD: memref.store %{{.*}}#31, %arg5[
+// AMD: vector.from_elements %{{.*}}#28, %{{.*}}#29, %{{.*}}#30, %{{.*}}#31
+// AMD-NEXT: memref.collapse_shape %arg5
 func.func @scan_state_prefill(%u: tensor<1x70x40xf16>, %A: tensor<70x64xf32>, %B: tensor<1x64x40xf16>, %h: tensor<1x70x64xf32>) -> (tensor<1x70x40xf16>, tensor<1x70x64xf32>) {
   %r:2 = iolite.kernel "scan_state" (%u, %A, %B, %h) : (tensor<1x70x40xf16>, tensor<70x64xf32>, tensor<1x64x40xf16>, tensor<1x70x64xf32>) -> (tensor<1x70x40xf16>, tensor<1x70x64xf32>) {
   ^bb0(%a0: tensor<1x70x40xf16>, %a1: tensor<70x64xf32>, %a2: tensor<1x64x40xf16>, %a3: tensor<1x70x64xf32>):

@@ -103,6 +103,14 @@ void scan::storeStateAt(KernelEmitContext &ctx, Value state, Value value,
       ctx.storeOutput(i, value, index);
 }
 
+void scan::storeStateAt(KernelEmitContext &ctx, Value state,
+                        ArrayRef<Value> values, ValueRange index,
+                        ElementalEmitter &em) {
+  for (auto [i, v] : llvm::enumerate(ctx.getYieldedValues()))
+    if (v == state)
+      ctx.storeOutputRun(i, values, index, em);
+}
+
 Conv1dOp scan::findConvPrologue(Value value) {
   ArrayRef<int64_t> shape = shapeOf(value);
   Conv1dOp found;

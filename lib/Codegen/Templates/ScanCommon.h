@@ -114,6 +114,11 @@ LogicalResult emitOutputsAt(KernelEmitContext &ctx, ElementalEmitter &em,
 /// the final state of a carried-state root (see isEpilogueAtElement).
 void storeStateAt(KernelEmitContext &ctx, Value state, Value value,
                   ValueRange index);
+/// The same for the run `values` of consecutive elements along the last
+/// dim starting at `index` (KernelEmitContext::storeOutputRun: one aligned
+/// vector store where the element type allows).
+void storeStateAt(KernelEmitContext &ctx, Value state, ArrayRef<Value> values,
+                  ValueRange index, ElementalEmitter &em);
 
 /// The conv1d whose result reaches `value` through ops that are pointwise at
 /// `value`'s shape (none at all included), if there is exactly one such

@@ -359,19 +359,34 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
   Value numChunks = dynamic ? k.div(k.add(length, k.c(p.tc - 1)), k.c(p.tc))
                             : k.c((int64_t)llvm::divideCeil(p.length, p.tc));
   // h before the first step: zeros, or this thread's S states of the
-  // carried state (f32 [B, D, N]), loaded once and kept in registers.
+  // carried state (f32 [B, D, N]), loaded once and kept in registers. They
+  // are contiguous: runs of `stateRun` states load (and are stored) as one
+  // vector each, aligned because N is a multiple of S.
   SmallVector<Value> hInit(p.s, zero);
   Value myCh = k.add(d0, myChannel), myN0 = k.mul(mySlice, k.c(p.s));
+  int64_t stateRun =
+      std::min<int64_t>(p.s, std::max<int64_t>(1, target.maxVectorBytes / 4));
   if (op.state) {
     ElementalEmitter em(b, bindings);
     ctx.prepare(em);
-    for (int64_t j = 0; j < p.s; ++j) {
-      FailureOr<Value> v =
-          emitGuarded(em, op.state, {batch, myCh, k.add(myN0, k.c(j))},
-                      channelOk(myChannel));
+    em.setBufferAlignment(target.maxVectorBytes);
+    for (int64_t j = 0; j < p.s; j += stateRun) {
+      SmallVector<Value> at{batch, myCh, k.add(myN0, k.c(j))};
+      auto load = [&]() -> FailureOr<SmallVector<Value>> {
+        return em.emitRun(op.state, at, stateRun);
+      };
+      FailureOr<SmallVector<Value>> v;
+      if (Value ok = channelOk(myChannel))
+        v = em.ifThenElse(ok, SmallVector<Type>(stateRun, f32), load,
+                          [&]() -> FailureOr<SmallVector<Value>> {
+                            return SmallVector<Value>(stateRun, zero);
+                          });
+      else
+        v = load();
       if (failed(v))
         return failure();
-      hInit[j] = *v;
+      for (int64_t r = 0; r < stateRun; ++r)
+        hInit[j + r] = (*v)[r];
     }
   }
   ElementalEmitter loops(b, bindings);
@@ -572,9 +587,12 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
   // The final state: h after the last step, from the registers it lived in.
   if (op.finalState) {
     auto store = [&]() {
-      for (int64_t j = 0; j < p.s; ++j)
-        storeStateAt(ctx, op.finalState, (*final)[j],
-                     {batch, myCh, k.add(myN0, k.c(j))});
+      ElementalEmitter em(b, bindings);
+      ctx.prepare(em);
+      for (int64_t j = 0; j < p.s; j += stateRun)
+        storeStateAt(ctx, op.finalState,
+                     ArrayRef<Value>(*final).slice(j, stateRun),
+                     {batch, myCh, k.add(myN0, k.c(j))}, em);
     };
     if (Value ok = channelOk(myChannel)) {
       auto ifOp = scf::IfOp::create(b, ok, /*withElseRegion=*/false);
