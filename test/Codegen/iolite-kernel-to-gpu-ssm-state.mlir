@@ -12,7 +12,7 @@
 // output 1.
 // CHECK-LABEL: func.func @scan_state_decode
 // CHECK: gpu.func @scan_state(%{{[^:]*}}: memref<2x64x1xf32>, %{{[^:]*}}: memref<2x64x1xf32>, %[[A:[^:]*]]: memref<64x16xf32>, %{{[^:]*}}: memref<2x16x1xf32>, %{{[^:]*}}: memref<2x16x1xf32>, %[[H:[^:]*]]: memref<2x64x16xf32>, %[[HOUT:[^:]*]]: memref<2x64x16xf32>, %[[OUT:[^:]*]]: memref<2x64x1xf32>)
-// CHECK-SAME: iolite.template = "selective_scan", iolite.tile = "64 channels x 1 lanes of 16 states, chunk 8, carried state"
+// CHECK-SAME: iolite.template = "selective_scan", iolite.tile = "64 channels x 1 lanes of 16 states, chunk 1, carried state"
 // CHECK-COUNT-16: memref.load %[[A]]
 // The thread's 16 states of h0, contiguous, load once as four aligned
 // vectors and start the chunk loop.
@@ -40,7 +40,7 @@
 // CHECK-COUNT-3: vector.store
 // CHECK-NEXT: gpu.return
 // AMD-LABEL: func.func @scan_state_decode
-// AMD: iolite.template = "selective_scan", iolite.tile = "64 channels x 1 lanes of 16 states, chunk 8, carried state"
+// AMD: iolite.template = "selective_scan", iolite.tile = "64 channels x 1 lanes of 16 states, chunk 1, carried state"
 // AMD: vector.from_elements %{{.*}}#12, %{{.*}}#13, %{{.*}}#14, %{{.*}}#15
 // AMD: vector.store
 // AMD-NEXT: gpu.return

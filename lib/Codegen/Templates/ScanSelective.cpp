@@ -163,13 +163,15 @@ planScan(const ScanRoot &op, const TargetDescription &target,
     return std::nullopt;
   if (Conv1dOp conv = findConvPrologue(op.u))
     p.convTaps = shapeOf(conv.getWeight())[1];
-  // Below 8 steps a channel's row is under one 32-byte sector: rather opt
-  // in to more shared memory than shrink further.
-  int64_t minChunk = std::max<int64_t>(8, p.convTaps - 1);
+  // The tuning's chunk, or the whole sequence rounded up when shorter (a
+  // decode step of selective_scan_with_state, L = 1, is a chunk of 1:
+  // staging more steps would only run guarded loads of nothing).
   p.tc =
       std::min<int64_t>(tuning->tile[1], (int64_t)llvm::PowerOf2Ceil(p.length));
-  p.tc = std::max(p.tc, std::min<int64_t>(minChunk, tuning->tile[1]));
-  // Halve the chunk while the tiles need opt-in shared memory.
+  // Halve the chunk while the tiles need opt-in shared memory, but not
+  // below 8 steps, where a channel's row is under one 32-byte sector:
+  // rather opt in to more shared memory than shrink further.
+  int64_t minChunk = std::max<int64_t>(8, p.convTaps - 1);
   while (p.sharedBytes() > target.sharedMemoryPerBlock && p.tc / 2 >= minChunk)
     p.tc /= 2;
   // The halo copy needs a chunk at least K-1 long; else no conv fusion.
