@@ -523,7 +523,7 @@ def test_state_space_with_state_emu(emu_state_bundle, chip):
 def mamba1_step_model(dt):
     """Conv (K = 4, SiLU) and selective scan (N = 16, D, z, delta_bias,
     softplus) of a Mamba-1 layer, each continuing from its state, with
-    symbolic batch and length."""
+    symbolic batch and length (0 included: the states pass through)."""
     seq3 = f'{{iolite.dims = ["batch", "", "seq"]}}'
     b3 = f'{{iolite.dims = ["batch", "", ""]}}'
     ts = lambda c: f"tensor<?x{c}x?x{dt}>"  # noqa: E731
@@ -535,7 +535,7 @@ func.func @mamba1_step(%x: {ts(24)} {seq3}, %w: tensor<24x4x{dt}>,
     %D: tensor<24xf32>, %z: {ts(24)} {seq3}, %db: tensor<24xf32>)
     -> ({ts(24)}, tensor<?x24x3x{dt}>, tensor<?x24x16xf32>)
     attributes {{iolite.dim_bounds = {{batch = array<i64: 1, 4>,
-                                      seq = array<i64: 1, 64>}}}} {{
+                                      seq = array<i64: 0, 64>}}}} {{
   %u, %cs2 = iolite.conv1d_with_state %x, %w, %cs bias(%cb : tensor<24x{dt}>)
       activation = silu : {ts(24)}, tensor<24x4x{dt}>, tensor<?x24x3x{dt}>
   %y, %h2 = iolite.selective_scan_with_state %u, %delta, %A, %B, %C, %h
@@ -556,7 +556,7 @@ def mamba1_step_bundle(request):
 
 
 @pytest.mark.parametrize("chip", EMU_CHIPS)
-@pytest.mark.parametrize("batch,seq", [(1, 1), (3, 1), (2, 37)])
+@pytest.mark.parametrize("batch,seq", [(1, 1), (3, 1), (2, 37), (2, 0)])
 def test_mamba1_step_any_batch_and_length(mamba1_step_bundle, chip, batch,
                                           seq):
     dt, bundle = mamba1_step_bundle
@@ -597,7 +597,7 @@ func.func @mamba2_step(%x: {tx} {seq}, %dt: {tdt} {seq3},
     %A: tensor<4xf32>, %B: {tb} {seq}, %C: {tb} {seq}, %h: {th} {b4},
     %D: tensor<4xf32>, %db: tensor<4xf32>) -> ({tx}, {th})
     attributes {{iolite.dim_bounds = {{batch = array<i64: 1, 4>,
-                                      seq = array<i64: 1, 64>}}}} {{
+                                      seq = array<i64: 0, 64>}}}} {{
   %y, %h2 = iolite.ssd_with_state %x, %dt, %A, %B, %C, %h
       D(%D : tensor<4xf32>) dt_bias(%db : tensor<4xf32>)
       {{chunk_size = 32 : i64, dt_softplus}}
@@ -616,11 +616,12 @@ def mamba2_step_bundle(request):
 
 
 @pytest.mark.parametrize("chip", EMU_CHIPS)
-@pytest.mark.parametrize("batch,seq", [(1, 1), (3, 1), (2, 45)])
+@pytest.mark.parametrize("batch,seq", [(1, 1), (3, 1), (2, 45), (2, 0)])
 def test_mamba2_step_any_batch_and_length(mamba2_step_bundle, chip, batch,
                                           seq):
     """One bundle serves decode steps and a prefill chunk of two chunks of
-    the kernel (the second ragged), all from a nonzero state."""
+    the kernel (the second ragged), all from a nonzero state; an empty
+    chunk returns the state unchanged."""
     dt, bundle = mamba2_step_bundle
     r = np.random.default_rng(batch * 100 + seq + 7)
     nd = np.float32 if dt == "f32" else np.float16

@@ -163,13 +163,23 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
   if (failed(ctx.finalizeSharedMemory("conv1d " + tileDesc)))
     return failure();
   ctx.templateName = "conv1d";
-  ctx.tileDescription = tileDesc;
   int64_t segment = p.tt * p.ns;
+  // A final state must be stored even for a run-time length of 0, where a
+  // grid of ceil(L / segment) segments would have no block: with a
+  // run-time length, conv1d_with_state walks the whole sequence in one
+  // segment per block (the grid still has C / CT x B blocks).
+  bool wholeSequence = conv.finalState && ctx.hasDynamicExtents() &&
+                       cast<ShapedType>(conv.input.getType()).isDynamicDim(2);
+  if (wholeSequence)
+    tileDesc += ", one segment per block";
+  ctx.tileDescription = tileDesc;
   // With run-time extents the grid follows the call's batch and length.
   if (ctx.hasDynamicExtents())
     ctx.setLaunch({GridExtent::constant(llvm::divideCeil(p.channels, p.ct)),
                    GridExtent{ctx.getDimExpr(conv.input, 0), 1},
-                   GridExtent{ctx.getDimExpr(conv.input, 2), segment}},
+                   wholeSequence
+                       ? GridExtent::constant(1)
+                       : GridExtent{ctx.getDimExpr(conv.input, 2), segment}},
                   {p.threads, 1, 1});
   else
     ctx.setLaunch({(int64_t)llvm::divideCeil(p.channels, p.ct), p.batch,
@@ -190,7 +200,9 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
   Value tid = ctx.threadId(gpu::Dimension::x);
   Value c0 = k.mul(ctx.blockId(gpu::Dimension::x), k.c(p.ct));
   Value batch = ctx.blockId(gpu::Dimension::y);
-  Value seg0 = k.mul(ctx.blockId(gpu::Dimension::z), k.c(segment));
+  Value seg0 = wholeSequence
+                   ? k.c(0)
+                   : k.mul(ctx.blockId(gpu::Dimension::z), k.c(segment));
   auto channelOk = [&](Value local) -> Value {
     if (p.channels % p.ct == 0)
       return Value();
@@ -275,7 +287,7 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
   }
 
   // The final state, the last K-1 columns of xx, from the blocks of the
-  // first segment (every call has one, whatever its length).
+  // first segment (every call has one: see wholeSequence).
   if (conv.finalState && K > 1) {
     auto first =
         scf::IfOp::create(b, k.eq(ctx.blockId(gpu::Dimension::z), k.c(0)),
@@ -306,8 +318,9 @@ LogicalResult Conv1dTemplate::emit(const KernelAnalysis &analysis,
   }
 
   // Tiles of this segment that hold any step before L.
-  Value numTiles = k.min(
-      k.c(p.ns), k.div(k.add(k.sub(length, seg0), k.c(p.tt - 1)), k.c(p.tt)));
+  Value numTiles = k.div(k.add(k.sub(length, seg0), k.c(p.tt - 1)), k.c(p.tt));
+  if (!wholeSequence)
+    numTiles = k.min(k.c(p.ns), numTiles);
   FailureOr<SmallVector<Value>> walk = loops.forLoop(
       k.c(0), numTiles, k.c(1), {},
       [&](Value tile, ValueRange) -> FailureOr<SmallVector<Value>> {
