@@ -1,8 +1,10 @@
-// The serving ops (varlen attention, conv1d, selective scan and SSD with a
-// carried state) have a CPU reference but no GPU kernel yet: compiling them
-// for a GPU or emulated target is a diagnostic at the op, a nonzero exit and
-// no bundle, not a crash. Attention over a (paged) KV cache and the KV cache
-// append compile for every chip.
+// The serving op without a GPU kernel (varlen attention) has a CPU
+// reference only: compiling it for a GPU or emulated target is a diagnostic
+// at the op, a nonzero exit and no bundle, not a crash. Attention over a
+// (paged) KV cache and the KV cache append compile for every chip; conv1d,
+// the selective scan and SSD with a carried state (the decode steps of
+// Mamba-1 and Mamba-2) with the conv1d, selective-scan and SSD templates,
+// with 0 spills on every chip (docs/ssm-kernels.md).
 // RUN: rm -rf %t && split-file %s %t
 // RUN: iolite-compile %t/append.mlir --target=sm_90a,gfx942,emu-sm_90a -o %t/append 2>&1 | FileCheck %s --check-prefix=APPEND
 // RUN: FileCheck %s --check-prefix=APPEND-H < %t/append/append.h
@@ -15,10 +17,12 @@
 // RUN: FileCheck %s --check-prefix=DECODE-C < %t/decode/decode.c
 // RUN: not iolite-compile %t/varlen.mlir --target=emu-sm_90a -o %t/varlen 2>&1 | FileCheck %s --check-prefix=VARLEN
 // RUN: not ls %t/varlen
-// RUN: not iolite-compile %t/conv.mlir --target=sm_80 -o %t/conv 2>&1 | FileCheck %s --check-prefix=CONV
-// RUN: not iolite-compile %t/scan.mlir --target=emu-gfx942 -o %t/scan 2>&1 | FileCheck %s --check-prefix=SCAN
-// RUN: not iolite-compile %t/ssd.mlir --target=gfx90a -o %t/ssd 2>&1 | FileCheck %s --check-prefix=SSD
-// RUN: not ls %t/ssd
+// RUN: iolite-compile %t/conv.mlir --target=sm_80,sm_90a,gfx90a,gfx942,emu-gfx942 -o %t/conv 2>&1 | FileCheck %s --check-prefix=CONV
+// RUN: ls %t/conv/manifest.json
+// RUN: iolite-compile %t/scan.mlir --target=sm_80,sm_90a,gfx90a,gfx942,emu-gfx942 -o %t/scan 2>&1 | FileCheck %s --check-prefix=SCAN
+// RUN: ls %t/scan/manifest.json
+// RUN: iolite-compile %t/ssd.mlir --target=sm_80,sm_90a,gfx90a,gfx942,emu-sm_90a -o %t/ssd 2>&1 | FileCheck %s --check-prefix=SSD
+// RUN: ls %t/ssd/manifest.json
 // The CPU reference lowers them all.
 // RUN: cat %t/append.mlir %t/decode.mlir %t/varlen.mlir %t/conv.mlir %t/scan.mlir %t/ssd.mlir | iolite-opt --iolite-to-linalg | FileCheck %s --check-prefix=CPU
 
@@ -51,9 +55,27 @@
 // DECODE-C: int64_t pool = (int64_t)(8), per_seq = (int64_t)(4);
 // DECODE-C: if (page < 0 || page >= pool)
 // VARLEN: error: 'iolite.varlen_attention' op has no GPU code generation
-// CONV: error: 'iolite.conv1d_with_state' op has no GPU code generation
-// SCAN: error: 'iolite.selective_scan_with_state' op has no GPU code generation
-// SSD: ssd.mlir:{{[0-9]+}}:13: error: 'iolite.ssd_with_state' op has no GPU code generation
+// CONV-NOT: error
+// CONV: conv_k0_conv1d_with_state conv1d conv1d_with_state sm_80 {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// CONV-NEXT: sm_90a {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// CONV-NEXT: gfx90a {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// CONV-NEXT: gfx942 {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// CONV-NEXT: emu-gfx942
+// CONV: wrote {{.*}} (1 kernels, 5 targets
+// SCAN-NOT: error
+// SCAN: scan_k0_selective_scan_with_state selective_scan selective_scan_with_state sm_80 {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// SCAN-NEXT: sm_90a {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// SCAN-NEXT: gfx90a {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// SCAN-NEXT: gfx942 {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
+// SCAN-NEXT: emu-gfx942
+// SCAN: wrote {{.*}} (1 kernels, 5 targets
+// SSD-NOT: error
+// SSD: ssd_k0_ssd_with_state ssd ssd_with_state sm_80 {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 fma
+// SSD-NEXT: sm_90a {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 fma
+// SSD-NEXT: gfx90a {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 fma
+// SSD-NEXT: gfx942 {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 fma
+// SSD-NEXT: emu-sm_90a
+// SSD: wrote {{.*}} (1 kernels, 5 targets
 // CPU: func.func @append
 // CPU-NOT: iolite.
 // CPU: func.func @decode

@@ -3,16 +3,19 @@ convolution against references: PyTorch's depthwise conv1d, a step-by-step selec
 Mamba reference implementation uses), SSD against the selective scan it
 equals, and long convolution against an FFT."""
 
+import sys
+
 import numpy as np
 import pytest
 import torch
 
-from iolite_testing import FLOAT_TYPES, Batch, round_to, tensor_type as T
+from iolite_testing import (FLOAT_TYPES, Batch, assert_close, build_dir,
+                            round_to, tensor_type as T)
 
 rng = np.random.default_rng(5)
 BATCH = Batch("state_space")
-# The ops that take and return their state: cpu only, as no GPU kernel
-# generates them yet (docs/inference-ops.md); test_ssm_emu.py runs BATCH.
+# The ops that take and return their state, on the CPU reference and on
+# both emulated chips (EMU_STATE_BATCH below); test_ssm_emu.py runs BATCH.
 STATE_BATCH = Batch("state_space_with_state")
 
 
@@ -93,6 +96,29 @@ for dt in ("f32", "f16"):
               [(f"y{t + 1}", T((2, 6, 1), dt)) for t in range(3)] +
               [("s3", st)],
               [y[..., t:t + 1] for t in range(3)] + [s3])
+
+
+# A chunk shorter than the state (L = 2 < K - 1 = 3: the final state keeps
+# one of the state's entries) and then one of 1100 steps (two segments of
+# the GPU kernel's tiles) over 10 channels (a ragged block of channels),
+# from a nonzero state.
+x = round_to(rng.standard_normal((2, 10, 1102)), "f32")
+w = round_to(rng.standard_normal((10, 4)), "f32")
+b = round_to(rng.standard_normal(10), "f32")
+s0 = round_to(rng.standard_normal((2, 10, 3)), "f32")
+y, s_end = conv1d_with_state_ref(s0, x, w, b, True)
+_, s_short = conv1d_with_state_ref(s0, x[..., :2], w, b, True)
+st, bt = T((2, 10, 3), "f32"), T(b.shape, "f32")
+STATE_BATCH.add("conv1d_state_short_then_long_f32", f"""
+%a, %s1 = iolite.conv1d_with_state %x0, %x2, %x4 bias(%x3 : {bt}) activation = silu
+    : {T((2, 10, 2), 'f32')}, {T(w.shape, 'f32')}, {st}
+%c, %s2 = iolite.conv1d_with_state %x1, %x2, %s1 bias(%x3 : {bt}) activation = silu
+    : {T((2, 10, 1100), 'f32')}, {T(w.shape, 'f32')}, {st}""",
+                [(x[..., :2], "f32"), (x[..., 2:], "f32"), (w, "f32"),
+                 (b, "f32"), (s0, "f32")],
+                [("a", T((2, 10, 2), "f32")), ("s1", st),
+                 ("c", T((2, 10, 1100), "f32")), ("s2", st)],
+                [y[..., :2], s_short, y[..., 2:], s_end])
 
 
 # --- selective scan ------------------------------------------------------------
@@ -220,6 +246,35 @@ for dt in ("f32", "f16"):
               [(f"y{t + 1}", T((batch, dim, 1), dt)) for t in range(steps)] +
               [(f"h{steps}", T((batch, dim, n), "f32"))],
               [y[..., t:t + 1] for t in range(steps)] + [h])
+
+
+# N = 64 (two lanes of 32 states per channel on the GPU), 70 channels (a
+# ragged block), chunks of 20 and 1 steps (several of the kernel's chunks,
+# then a decode step) from a nonzero state, f32 and f16.
+for dt in ("f32", "f16"):
+    batch, dim, n, length = 1, 70, 64, 21
+    u, delta, a, bm, cm = scan_inputs(dt, batch, dim, n, length)
+    h0 = rng.standard_normal((batch, dim, n)).astype(np.float32)
+    y, h1 = selective_scan_ref(u[..., :20], delta[..., :20], a,
+                               bm[..., :20], cm[..., :20], h0=h0,
+                               delta_softplus=True, return_state=True)
+    y2, h2 = selective_scan_ref(u[..., 20:], delta[..., 20:], a,
+                                bm[..., 20:], cm[..., 20:], h0=h1,
+                                delta_softplus=True, return_state=True)
+    STATE_BATCH.add(f"scan_state_n64_chunk_then_step_{dt}", f"""
+%a, %h1 = iolite.selective_scan_with_state %x0, %x1, %x2, %x3, %x4, %x5
+    {{delta_softplus}} : {scan_types(dt, batch, dim, n, 20)}
+%c, %h2 = iolite.selective_scan_with_state %x6, %x7, %x2, %x8, %x9, %h1
+    {{delta_softplus}} : {scan_types(dt, batch, dim, n, 1)}""",
+                    [(u[..., :20], dt), (delta[..., :20], dt), (a, "f32"),
+                     (bm[..., :20], dt), (cm[..., :20], dt), (h0, "f32"),
+                     (u[..., 20:], dt), (delta[..., 20:], dt),
+                     (bm[..., 20:], dt), (cm[..., 20:], dt)],
+                    [("a", T((batch, dim, 20), dt)),
+                     ("h1", T((batch, dim, n), "f32")),
+                     ("c", T((batch, dim, 1), dt)),
+                     ("h2", T((batch, dim, n), "f32"))],
+                    [y, h1, y2, h2])
 
 
 # --- SSD (Mamba-2) -------------------------------------------------------------
@@ -411,3 +466,176 @@ def test_state_space(case):
 @pytest.mark.parametrize("case", STATE_BATCH.names())
 def test_state_space_with_state(case):
     STATE_BATCH.check(case)
+
+
+# --- carried state on the emulated GPUs ----------------------------------------
+# conv1d_with_state, selective_scan_with_state and ssd_with_state compile to
+# the conv1d, selective-scan and SSD kernel templates (the state loaded into
+# the halo / the registers of the recurrence, the final state stored as the
+# second result). Every case of STATE_BATCH runs on emu-sm_90a and
+# emu-gfx942 against the same float64 references, and a Mamba-1 layer step
+# (conv1d_with_state -> selective_scan_with_state) and a Mamba-2 SSD step
+# with symbolic batch and length run as decode steps and as a chunk of
+# prefill from one bundle each.
+EMU_CHIPS = ["emu-sm_90a", "emu-gfx942"]
+EMU_STATE_OPS = {"conv1d_with_state": "conv1d",
+                 "selective_scan_with_state": "selective_scan",
+                 "ssd_with_state": "ssd"}
+EMU_STATE_BATCH = Batch("state_space_with_state_emu")
+EMU_STATE_BATCH.cases = STATE_BATCH.cases
+
+
+def import_iolite():
+    """The iolite package of the build (imported only by the emu tests)."""
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    return iolite
+
+
+@pytest.fixture(scope="module")
+def emu_state_bundle():
+    b = import_iolite().compile(EMU_STATE_BATCH.mlir(), targets=EMU_CHIPS,
+                                name="ssm_state_emu")
+    yield b
+    b.close()
+
+
+def test_state_ops_use_the_ssm_templates(emu_state_bundle):
+    """Each carried-state op is a kernel of the conv1d or selective-scan
+    template, on every chip."""
+    seen = 0
+    for line in emu_state_bundle.table.splitlines():
+        cols = line.split()
+        if len(cols) < 3 or not any(op in cols[2].split(",")
+                                    for op in EMU_STATE_OPS):
+            continue
+        seen += 1
+        assert cols[1] == EMU_STATE_OPS[cols[2]], line
+    assert seen == sum(c["body"].count("_with_state")
+                       for c in EMU_STATE_BATCH.cases)
+
+
+@pytest.mark.parametrize("chip", EMU_CHIPS)
+def test_state_space_with_state_emu(emu_state_bundle, chip):
+    EMU_STATE_BATCH.check_bundle(emu_state_bundle, target=chip)
+
+
+def mamba1_step_model(dt):
+    """Conv (K = 4, SiLU) and selective scan (N = 16, D, z, delta_bias,
+    softplus) of a Mamba-1 layer, each continuing from its state, with
+    symbolic batch and length (0 included: the states pass through)."""
+    seq3 = f'{{iolite.dims = ["batch", "", "seq"]}}'
+    b3 = f'{{iolite.dims = ["batch", "", ""]}}'
+    ts = lambda c: f"tensor<?x{c}x?x{dt}>"  # noqa: E731
+    return f"""
+func.func @mamba1_step(%x: {ts(24)} {seq3}, %w: tensor<24x4x{dt}>,
+    %cb: tensor<24x{dt}>, %cs: tensor<?x24x3x{dt}> {b3},
+    %delta: {ts(24)} {seq3}, %A: tensor<24x16xf32>, %B: {ts(16)} {seq3},
+    %C: {ts(16)} {seq3}, %h: tensor<?x24x16xf32> {b3},
+    %D: tensor<24xf32>, %z: {ts(24)} {seq3}, %db: tensor<24xf32>)
+    -> ({ts(24)}, tensor<?x24x3x{dt}>, tensor<?x24x16xf32>)
+    attributes {{iolite.dim_bounds = {{batch = array<i64: 1, 4>,
+                                      seq = array<i64: 0, 64>}}}} {{
+  %u, %cs2 = iolite.conv1d_with_state %x, %w, %cs bias(%cb : tensor<24x{dt}>)
+      activation = silu : {ts(24)}, tensor<24x4x{dt}>, tensor<?x24x3x{dt}>
+  %y, %h2 = iolite.selective_scan_with_state %u, %delta, %A, %B, %C, %h
+      D(%D : tensor<24xf32>) z(%z : {ts(24)}) delta_bias(%db : tensor<24xf32>)
+      {{delta_softplus}} : {ts(24)}, {ts(24)}, tensor<24x16xf32>, {ts(16)},
+      {ts(16)}, tensor<?x24x16xf32>
+  return %y, %cs2, %h2 : {ts(24)}, tensor<?x24x3x{dt}>, tensor<?x24x16xf32>
+}}
+"""
+
+
+@pytest.fixture(scope="module", params=["f32", "f16"])
+def mamba1_step_bundle(request):
+    b = import_iolite().compile(mamba1_step_model(request.param),
+                                targets=EMU_CHIPS, name="mamba1_step")
+    yield request.param, b
+    b.close()
+
+
+@pytest.mark.parametrize("chip", EMU_CHIPS)
+@pytest.mark.parametrize("batch,seq", [(1, 1), (3, 1), (2, 37), (2, 0)])
+def test_mamba1_step_any_batch_and_length(mamba1_step_bundle, chip, batch,
+                                          seq):
+    dt, bundle = mamba1_step_bundle
+    r = np.random.default_rng(batch * 100 + seq)
+    nd = np.float32 if dt == "f32" else np.float16
+    f = lambda *s: r.standard_normal(s).astype(nd)  # noqa: E731
+    x, w, cb, cs = f(batch, 24, seq), f(24, 4), f(24), f(batch, 24, 3)
+    delta = r.uniform(-3, 1, (batch, 24, seq)).astype(nd)
+    a = -np.exp(r.uniform(-1, 1, (24, 16))).astype(np.float32)
+    bm, cm, z = f(batch, 16, seq), f(batch, 16, seq), f(batch, 24, seq)
+    h = r.standard_normal((batch, 24, 16)).astype(np.float32)
+    d = r.standard_normal(24).astype(np.float32)
+    db = r.uniform(-1, 1, 24).astype(np.float32)
+    u, cs_end = conv1d_with_state_ref(cs, x, w, cb, True)
+    # The scan reads u in the storage type, as the kernel boundary rounds it.
+    u = round_to(u, dt)
+    y, h_end = selective_scan_ref(u, delta, a, bm, cm, d, z, db, True, h0=h,
+                                  return_state=True)
+    got = bundle.run(x, w, cb, cs, delta, a, bm, cm, h, d, z, db,
+                     target=chip)
+    assert [g.shape for g in got] == [(batch, 24, seq), (batch, 24, 3),
+                                      (batch, 24, 16)]
+    assert_close(got[0], y, dt, f"{chip} y")
+    assert_close(got[1], cs_end, dt, f"{chip} conv state")
+    assert_close(got[2], h_end, "f32", f"{chip} scan state")
+
+
+def mamba2_step_model(dt):
+    """SSD (4 heads of 16, 2 groups, N = 16, D, dt_bias, softplus, chunk 32)
+    continuing from its state, with symbolic batch and length."""
+    seq = '{iolite.dims = ["batch", "seq", "", ""]}'
+    seq3 = '{iolite.dims = ["batch", "seq", ""]}'
+    b4 = '{iolite.dims = ["batch", "", "", ""]}'
+    tx, tdt = f"tensor<?x?x4x16x{dt}>", f"tensor<?x?x4x{dt}>"
+    tb, th = f"tensor<?x?x2x16x{dt}>", "tensor<?x4x16x16xf32>"
+    return f"""
+func.func @mamba2_step(%x: {tx} {seq}, %dt: {tdt} {seq3},
+    %A: tensor<4xf32>, %B: {tb} {seq}, %C: {tb} {seq}, %h: {th} {b4},
+    %D: tensor<4xf32>, %db: tensor<4xf32>) -> ({tx}, {th})
+    attributes {{iolite.dim_bounds = {{batch = array<i64: 1, 4>,
+                                      seq = array<i64: 0, 64>}}}} {{
+  %y, %h2 = iolite.ssd_with_state %x, %dt, %A, %B, %C, %h
+      D(%D : tensor<4xf32>) dt_bias(%db : tensor<4xf32>)
+      {{chunk_size = 32 : i64, dt_softplus}}
+      : {tx}, {tdt}, tensor<4xf32>, {tb}, {tb}, {th}
+  return %y, %h2 : {tx}, {th}
+}}
+"""
+
+
+@pytest.fixture(scope="module", params=["f32", "f16"])
+def mamba2_step_bundle(request):
+    b = import_iolite().compile(mamba2_step_model(request.param),
+                                targets=EMU_CHIPS, name="mamba2_step")
+    yield request.param, b
+    b.close()
+
+
+@pytest.mark.parametrize("chip", EMU_CHIPS)
+@pytest.mark.parametrize("batch,seq", [(1, 1), (3, 1), (2, 45), (2, 0)])
+def test_mamba2_step_any_batch_and_length(mamba2_step_bundle, chip, batch,
+                                          seq):
+    """One bundle serves decode steps and a prefill chunk of two chunks of
+    the kernel (the second ragged), all from a nonzero state; an empty
+    chunk returns the state unchanged."""
+    dt, bundle = mamba2_step_bundle
+    r = np.random.default_rng(batch * 100 + seq + 7)
+    nd = np.float32 if dt == "f32" else np.float16
+    f = lambda *s: r.standard_normal(s).astype(nd)  # noqa: E731
+    x = f(batch, seq, 4, 16)
+    bm, cm = f(batch, seq, 2, 16), f(batch, seq, 2, 16)
+    dtv = r.uniform(-2, 1, (batch, seq, 4)).astype(nd)
+    a = -np.exp(r.uniform(-1, 1, 4)).astype(np.float32)
+    h = r.standard_normal((batch, 4, 16, 16)).astype(np.float32)
+    d = r.standard_normal(4).astype(np.float32)
+    db = (r.standard_normal(4) * 0.5).astype(np.float32)
+    y, h_end = ssd_ref(x, dtv, a, bm, cm, d, db, True, h0=h,
+                       return_state=True)
+    got = bundle.run(x, dtv, a, bm, cm, h, d, db, target=chip)
+    assert [g.shape for g in got] == [(batch, seq, 4, 16), (batch, 4, 16, 16)]
+    assert_close(got[0], y, dt, f"{chip} y")
+    assert_close(got[1], h_end, "f32", f"{chip} state")

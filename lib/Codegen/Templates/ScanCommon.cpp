@@ -34,12 +34,15 @@ static bool sameNumElements(Value a, Value b) {
   return ta.getShape() == tb.getShape();
 }
 
-bool scan::isEpilogueAtElement(KernelOp kernel, Value root) {
+bool scan::isEpilogueAtElement(KernelOp kernel, Value root, Value state) {
   llvm::SmallPtrSet<Value, 16> dependent{root};
   Block &body = kernel.getBody().front();
   for (Operation &op : body.without_terminator()) {
-    if (op.getNumResults() == 1 && op.getResult(0) == root)
+    if (op.getNumResults() >= 1 && op.getResult(0) == root)
       continue;
+    // The final state is stored by the template, not computed per element.
+    if (state && llvm::is_contained(op.getOperands(), state))
+      return false;
     bool usesRoot = llvm::any_of(
         op.getOperands(), [&](Value v) { return dependent.contains(v); });
     if (!usesRoot)
@@ -56,7 +59,7 @@ bool scan::isEpilogueAtElement(KernelOp kernel, Value root) {
     dependent.insert(op.getResult(0));
   }
   for (Value v : kernel.getYield().getValues())
-    if (!sameNumElements(v, root))
+    if (v != state && !sameNumElements(v, root))
       return false;
   return true;
 }
@@ -70,10 +73,13 @@ SmallVector<int64_t> scan::shapeAtBounds(Value v,
 }
 
 LogicalResult scan::emitOutputsAt(KernelEmitContext &ctx, ElementalEmitter &em,
-                                  Value root, ValueRange rootIndex) {
+                                  Value root, ValueRange rootIndex,
+                                  Value state) {
   ArrayRef<int64_t> rootShape = shapeOf(root);
   Value linear;
   for (auto [i, v] : llvm::enumerate(ctx.getYieldedValues())) {
+    if (state && v == state)
+      continue;
     ArrayRef<int64_t> shape = shapeOf(v);
     SmallVector<Value> index(rootIndex.begin(), rootIndex.end());
     if (shape != rootShape) {
@@ -88,6 +94,21 @@ LogicalResult scan::emitOutputsAt(KernelEmitContext &ctx, ElementalEmitter &em,
     ctx.storeOutput(i, *r, index);
   }
   return success();
+}
+
+void scan::storeStateAt(KernelEmitContext &ctx, Value state, Value value,
+                        ValueRange index) {
+  for (auto [i, v] : llvm::enumerate(ctx.getYieldedValues()))
+    if (v == state)
+      ctx.storeOutput(i, value, index);
+}
+
+void scan::storeStateAt(KernelEmitContext &ctx, Value state,
+                        ArrayRef<Value> values, ValueRange index,
+                        ElementalEmitter &em) {
+  for (auto [i, v] : llvm::enumerate(ctx.getYieldedValues()))
+    if (v == state)
+      ctx.storeOutputRun(i, values, index, em);
 }
 
 Conv1dOp scan::findConvPrologue(Value value) {

@@ -91,7 +91,12 @@ struct ScalarBuilder {
 /// written where `root` is computed (emitOutputsAt). KernelAnalysis's
 /// epilogueAtHeroIndex is the special case without reshapes; Mamba-2's gate
 /// `reshape(ssd) * silu(z)` needs them.
-bool isEpilogueAtElement(KernelOp kernel, Value root);
+///
+/// `state` is the final-state result of a carried-state root
+/// (conv1d_with_state, selective_scan_with_state): it has a shape of its
+/// own and its own store path, so it may only be yielded, never used inside
+/// the kernel, and its yields are not counted as outputs at root's element.
+bool isEpilogueAtElement(KernelOp kernel, Value root, Value state = {});
 
 /// `v`'s shape with its symbolic dims at their bounds when `shapes` is
 /// given (emitting); without it (matching) they stay ShapedType::kDynamic.
@@ -100,9 +105,20 @@ SmallVector<int64_t> shapeAtBounds(Value v, const SymbolicShapes *shapes);
 /// Emits every yielded value of the kernel at the element corresponding to
 /// `rootIndex` of `root` (the same index for outputs of root's shape, the
 /// same row-major position otherwise) with `em`, whose sources provide the
-/// root, and stores them.
+/// root, and stores them. Yields of `state` (a carried-state root's final
+/// state) are skipped: the template stores them with storeStateAt.
 LogicalResult emitOutputsAt(KernelEmitContext &ctx, ElementalEmitter &em,
-                            Value root, ValueRange rootIndex);
+                            Value root, ValueRange rootIndex, Value state = {});
+
+/// Stores `value` (f32) at `index` into every output that yields `state`,
+/// the final state of a carried-state root (see isEpilogueAtElement).
+void storeStateAt(KernelEmitContext &ctx, Value state, Value value,
+                  ValueRange index);
+/// The same for the run `values` of consecutive elements along the last
+/// dim starting at `index` (KernelEmitContext::storeOutputRun: one aligned
+/// vector store where the element type allows).
+void storeStateAt(KernelEmitContext &ctx, Value state, ArrayRef<Value> values,
+                  ValueRange index, ElementalEmitter &em);
 
 /// The conv1d whose result reaches `value` through ops that are pointwise at
 /// `value`'s shape (none at all included), if there is exactly one such

@@ -27,6 +27,12 @@
 // once, and the last K-1 of them stay on chip as the next chunk's halo, so
 // the conv's K taps never re-read global memory.
 //
+// iolite.selective_scan_with_state (Mamba-1's decode step, L = 1, and
+// chunked prefill) is the same kernel: each thread loads its S states of the
+// initial state h0 [B, D, N] (f32) as the starting value of the registers
+// the recurrence carries, and stores them after the last chunk as the final
+// state, the kernel's second result; h never touches memory in between.
+//
 // Global traffic: every input element once, A/D/delta_bias/conv weights once
 // per block (per channel, so once overall), B and C once per block (so
 // ceil(D / BD) times), y once. BD grows with N (>= 4N channels) so the B/C
@@ -69,17 +75,60 @@ static ArrayRef<int64_t> shapeOf(Value v) {
   return cast<ShapedType>(v.getType()).getShape();
 }
 
+/// The root of a selective-scan kernel: an iolite.selective_scan, or an
+/// iolite.selective_scan_with_state whose `state` (f32 [B, D, N]) is h
+/// before the chunk and whose `finalState` result is h after its last step.
+struct ScanRoot {
+  Operation *op = nullptr;
+  Value u, delta, A, B, C, D, z, deltaBias, state, result, finalState;
+  bool deltaSoftplus = false;
+
+  explicit operator bool() const { return op != nullptr; }
+
+  static ScanRoot get(Operation *hero) {
+    if (auto s = dyn_cast_or_null<SelectiveScanOp>(hero))
+      return {s,
+              s.getU(),
+              s.getDelta(),
+              s.getA(),
+              s.getB(),
+              s.getC(),
+              s.getD(),
+              s.getZ(),
+              s.getDeltaBias(),
+              Value(),
+              s.getResult(),
+              Value(),
+              s.getDeltaSoftplus()};
+    if (auto s = dyn_cast_or_null<SelectiveScanWithStateOp>(hero))
+      return {s,
+              s.getU(),
+              s.getDelta(),
+              s.getA(),
+              s.getB(),
+              s.getC(),
+              s.getD(),
+              s.getZ(),
+              s.getDeltaBias(),
+              s.getState(),
+              s.getResult(),
+              s.getFinalState(),
+              s.getDeltaSoftplus()};
+    return {};
+  }
+};
+
 /// The plan for `op`. With run-time extents, the chunk is chosen at the
 /// bounds (`shapes`); without them (matching), a dynamic batch counts as 1
 /// and a dynamic length as long enough for the largest chunk.
 static std::optional<ScanPlan>
-planScan(SelectiveScanOp op, const TargetDescription &target,
+planScan(const ScanRoot &op, const TargetDescription &target,
          const SymbolicShapes *shapes = nullptr) {
   const KernelTuning *tuning = target.getTuning("selective_scan");
   if (!tuning || tuning->tile.size() != 3)
     return std::nullopt;
   ScanPlan p;
-  SmallVector<int64_t> us = shapeAtBounds(op.getU(), shapes);
+  SmallVector<int64_t> us = shapeAtBounds(op.u, shapes);
   if (ShapedType::isDynamic(us[0]))
     us[0] = 1;
   if (ShapedType::isDynamic(us[2]))
@@ -87,7 +136,7 @@ planScan(SelectiveScanOp op, const TargetDescription &target,
   p.batch = us[0];
   p.channels = us[1];
   p.length = us[2];
-  p.states = shapeOf(op.getA())[1];
+  p.states = shapeOf(op.A)[1];
   if (p.batch <= 0 || p.channels <= 0 || p.length <= 0 || p.states <= 0)
     return std::nullopt;
   int64_t warp = target.warpSize;
@@ -112,15 +161,17 @@ planScan(SelectiveScanOp op, const TargetDescription &target,
   p.threads = p.bd * p.slices;
   if (p.threads > maxThreads || p.bd <= 0)
     return std::nullopt;
-  if (Conv1dOp conv = findConvPrologue(op.getU()))
+  if (Conv1dOp conv = findConvPrologue(op.u))
     p.convTaps = shapeOf(conv.getWeight())[1];
-  // Below 8 steps a channel's row is under one 32-byte sector: rather opt
-  // in to more shared memory than shrink further.
-  int64_t minChunk = std::max<int64_t>(8, p.convTaps - 1);
+  // The tuning's chunk, or the whole sequence rounded up when shorter (a
+  // decode step of selective_scan_with_state, L = 1, is a chunk of 1:
+  // staging more steps would only run guarded loads of nothing).
   p.tc =
       std::min<int64_t>(tuning->tile[1], (int64_t)llvm::PowerOf2Ceil(p.length));
-  p.tc = std::max(p.tc, std::min<int64_t>(minChunk, tuning->tile[1]));
-  // Halve the chunk while the tiles need opt-in shared memory.
+  // Halve the chunk while the tiles need opt-in shared memory, but not
+  // below 8 steps, where a channel's row is under one 32-byte sector:
+  // rather opt in to more shared memory than shrink further.
+  int64_t minChunk = std::max<int64_t>(8, p.convTaps - 1);
   while (p.sharedBytes() > target.sharedMemoryPerBlock && p.tc / 2 >= minChunk)
     p.tc /= 2;
   // The halo copy needs a chunk at least K-1 long; else no conv fusion.
@@ -135,8 +186,8 @@ public:
 
   unsigned match(const KernelAnalysis &analysis,
                  const TargetDescription &target) const override {
-    auto op = dyn_cast_or_null<SelectiveScanOp>(analysis.hero);
-    if (!op || !isEpilogueAtElement(analysis.kernel, op.getResult()))
+    ScanRoot op = ScanRoot::get(analysis.hero);
+    if (!op || !isEpilogueAtElement(analysis.kernel, op.result, op.finalState))
       return 0;
     return planScan(op, target) ? 40 : 0;
   }
@@ -148,12 +199,11 @@ public:
   /// the grid follow them); channels and states size the tiles and must be
   /// static.
   bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
-    auto op = cast<SelectiveScanOp>(analysis.hero);
-    auto u = cast<ShapedType>(op.getU().getType());
-    if (u.isDynamicDim(1) ||
-        !cast<ShapedType>(op.getA().getType()).hasStaticShape())
+    ScanRoot op = ScanRoot::get(analysis.hero);
+    auto u = cast<ShapedType>(op.u.getType());
+    if (u.isDynamicDim(1) || !cast<ShapedType>(op.A.getType()).hasStaticShape())
       return false;
-    if (Conv1dOp conv = findConvPrologue(op.getU()))
+    if (Conv1dOp conv = findConvPrologue(op.u))
       return cast<ShapedType>(conv.getWeight().getType()).hasStaticShape();
     return true;
   }
@@ -161,10 +211,10 @@ public:
 
 LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
                                           KernelEmitContext &ctx) const {
-  auto op = cast<SelectiveScanOp>(analysis.hero);
+  ScanRoot op = ScanRoot::get(analysis.hero);
   const TargetDescription &target = ctx.getTarget();
   ScanPlan p = *planScan(op, target, ctx.getSymbolicShapes());
-  Conv1dOp conv = p.convTaps ? findConvPrologue(op.getU()) : Conv1dOp();
+  Conv1dOp conv = p.convTaps ? findConvPrologue(op.u) : Conv1dOp();
   int64_t K = p.convTaps;
 
   // Shared memory: everything is live for the whole kernel.
@@ -188,6 +238,8 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
                          std::to_string(p.tc);
   if (conv)
     tileDesc += ", conv1d window " + std::to_string(K);
+  if (op.state)
+    tileDesc += ", carried state";
   if (failed(ctx.finalizeSharedMemory("selective scan " + tileDesc)))
     return failure();
   ctx.templateName = "selective_scan";
@@ -195,7 +247,7 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
   bool dynamic = ctx.hasDynamicExtents();
   if (dynamic)
     ctx.setLaunch({GridExtent::constant(llvm::divideCeil(p.channels, p.bd)),
-                   GridExtent{ctx.getDimExpr(op.getU(), 0), 1},
+                   GridExtent{ctx.getDimExpr(op.u, 0), 1},
                    GridExtent::constant(1)},
                   {p.threads, 1, 1});
   else
@@ -208,7 +260,7 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
   Type f32 = b.getF32Type();
   Value zero = k.f(0.0);
   // The call's sequence length (a constant for static shapes).
-  Value length = dynamic ? ctx.getExtent(op.getU(), 2) : k.c(p.length);
+  Value length = dynamic ? ctx.getExtent(op.u, 2) : k.c(p.length);
   auto view = [&](unsigned id, ArrayRef<int64_t> shape) {
     return ctx.getSharedView(id, MemRefType::get(shape, f32));
   };
@@ -235,7 +287,7 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
   // First channel (or state) of the block along an operand's middle dim.
   Value zeroIndex = k.c(0);
   auto rowBase = [&](Value operand) {
-    return operand == op.getB() || operand == op.getC() ? zeroIndex : d0;
+    return operand == op.B || operand == op.C ? zeroIndex : d0;
   };
   auto channelOk = [&](Value local) -> Value {
     if (!raggedChannels)
@@ -250,14 +302,14 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
     if (failed(emitStrided(em, tid, p.bd, p.threads, [&](Value e) {
           Value ch = k.add(d0, e);
           Value ok = channelOk(e);
-          if (op.getD()) {
-            FailureOr<Value> v = emitGuarded(em, op.getD(), {ch}, ok);
+          if (op.D) {
+            FailureOr<Value> v = emitGuarded(em, op.D, {ch}, ok);
             if (failed(v))
               return failure();
             k.store(*v, skipTile, {e});
           }
-          if (op.getDeltaBias()) {
-            FailureOr<Value> v = emitGuarded(em, op.getDeltaBias(), {ch}, ok);
+          if (op.deltaBias) {
+            FailureOr<Value> v = emitGuarded(em, op.deltaBias, {ch}, ok);
             if (failed(v))
               return failure();
             k.store(*v, biasTile, {e});
@@ -297,8 +349,8 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
     Value ch = k.add(d0, myChannel);
     Value n0 = k.mul(mySlice, k.c(p.s));
     for (int64_t j = 0; j < p.s; ++j) {
-      FailureOr<Value> v = emitGuarded(em, op.getA(), {ch, k.add(n0, k.c(j))},
-                                       channelOk(myChannel));
+      FailureOr<Value> v =
+          emitGuarded(em, op.A, {ch, k.add(n0, k.c(j))}, channelOk(myChannel));
       if (failed(v))
         return failure();
       aRegs.push_back(*v);
@@ -308,7 +360,37 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
   // ceil(L / Tc) chunks; the last one may be partial (`valid` steps).
   Value numChunks = dynamic ? k.div(k.add(length, k.c(p.tc - 1)), k.c(p.tc))
                             : k.c((int64_t)llvm::divideCeil(p.length, p.tc));
+  // h before the first step: zeros, or this thread's S states of the
+  // carried state (f32 [B, D, N]), loaded once and kept in registers. They
+  // are contiguous: runs of `stateRun` states load (and are stored) as one
+  // vector each, aligned because N is a multiple of S.
   SmallVector<Value> hInit(p.s, zero);
+  Value myCh = k.add(d0, myChannel), myN0 = k.mul(mySlice, k.c(p.s));
+  int64_t stateRun =
+      std::min<int64_t>(p.s, std::max<int64_t>(1, target.maxVectorBytes / 4));
+  if (op.state) {
+    ElementalEmitter em(b, bindings);
+    ctx.prepare(em);
+    em.setBufferAlignment(target.maxVectorBytes);
+    for (int64_t j = 0; j < p.s; j += stateRun) {
+      SmallVector<Value> at{batch, myCh, k.add(myN0, k.c(j))};
+      auto load = [&]() -> FailureOr<SmallVector<Value>> {
+        return em.emitRun(op.state, at, stateRun);
+      };
+      FailureOr<SmallVector<Value>> v;
+      if (Value ok = channelOk(myChannel))
+        v = em.ifThenElse(ok, SmallVector<Type>(stateRun, f32), load,
+                          [&]() -> FailureOr<SmallVector<Value>> {
+                            return SmallVector<Value>(stateRun, zero);
+                          });
+      else
+        v = load();
+      if (failed(v))
+        return failure();
+      for (int64_t r = 0; r < stateRun; ++r)
+        hInit[j + r] = (*v)[r];
+    }
+  }
   ElementalEmitter loops(b, bindings);
   ctx.prepare(loops);
   FailureOr<SmallVector<Value>> final = loops.forLoop(
@@ -345,16 +427,16 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
           });
         };
         auto noCheck = [](Value) { return Value(); };
-        if (failed(stage(op.getDelta(), p.bd, channelOk,
+        if (failed(stage(op.delta, p.bd, channelOk,
                          [&](Value cc, Value tt, Value ok, Value dtv) {
-                           if (op.getDeltaBias())
+                           if (op.deltaBias)
                              dtv = k.addf(dtv, k.load(biasTile, {cc}));
-                           if (op.getDeltaSoftplus())
+                           if (op.deltaSoftplus)
                              dtv = k.softplus(dtv);
                            k.store(k.select(ok, dtv, zero), dtTile, {cc, tt});
                            return success();
                          })) ||
-            failed(stage(conv ? conv.getInput() : op.getU(), p.bd, channelOk,
+            failed(stage(conv ? conv.getInput() : op.u, p.bd, channelOk,
                          [&](Value cc, Value tt, Value, Value x) {
                            if (conv)
                              k.store(x, xTile, {cc, k.add(tt, k.c(K - 1))});
@@ -364,7 +446,7 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
                          })))
           return failure();
         for (auto [operand, tile] :
-             {std::pair{op.getB(), bTile}, std::pair{op.getC(), cTile}}) {
+             {std::pair{op.B, bTile}, std::pair{op.C, cTile}}) {
           Value dst = tile;
           if (failed(stage(operand, p.states, noCheck,
                            [&](Value n, Value tt, Value, Value v) {
@@ -400,7 +482,7 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
                         });
                     Value ok = k.land(k.lt(tt, valid), channelOk(cc));
                     FailureOr<Value> u =
-                        emitGuarded(cem, op.getU(), {batch, ch, t}, ok);
+                        emitGuarded(cem, op.u, {batch, ch, t}, ok);
                     if (failed(u))
                       return failure();
                     k.store(*u, uTile, {cc, tt});
@@ -460,29 +542,30 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
                   // u at this element is on chip; elsewhere recompute it.
                   Value uOnChip = k.load(uTile, {cc, tt});
                   out.setSource(
-                      op.getU(),
+                      op.u,
                       [&, uOnChip, at](ImplicitLocOpBuilder &,
                                        ValueRange idx) -> FailureOr<Value> {
                         if (llvm::equal(idx, at))
                           return uOnChip;
-                        return plain.emit(op.getU(), idx);
+                        return plain.emit(op.u, idx);
                       });
                   out.setSource(
-                      op.getResult(),
+                      op.result,
                       [&, cc, tt, at, uOnChip](ImplicitLocOpBuilder &,
                                                ValueRange) -> FailureOr<Value> {
                         Value y = k.load(yTile, {cc, tt});
-                        if (op.getD())
+                        if (op.D)
                           y = k.fma(k.load(skipTile, {cc}), uOnChip, y);
-                        if (op.getZ()) {
-                          FailureOr<Value> z = out.emit(op.getZ(), at);
+                        if (op.z) {
+                          FailureOr<Value> z = out.emit(op.z, at);
                           if (failed(z))
                             return failure();
                           y = k.mulf(y, k.silu(*z));
                         }
                         return y;
                       });
-                  if (failed(emitOutputsAt(ctx, out, op.getResult(), at)))
+                  if (failed(emitOutputsAt(ctx, out, op.result, at,
+                                           op.finalState)))
                     return failure();
                   return success();
                 })))
@@ -500,7 +583,29 @@ LogicalResult SelectiveScanTemplate::emit(const KernelAnalysis &analysis,
           return failure();
         return SmallVector<Value>(*hOut);
       });
-  return failure(failed(final));
+  if (failed(final))
+    return failure();
+
+  // The final state: h after the last step, from the registers it lived in.
+  if (op.finalState) {
+    auto store = [&]() {
+      ElementalEmitter em(b, bindings);
+      ctx.prepare(em);
+      for (int64_t j = 0; j < p.s; j += stateRun)
+        storeStateAt(ctx, op.finalState,
+                     ArrayRef<Value>(*final).slice(j, stateRun),
+                     {batch, myCh, k.add(myN0, k.c(j))}, em);
+    };
+    if (Value ok = channelOk(myChannel)) {
+      auto ifOp = scf::IfOp::create(b, ok, /*withElseRegion=*/false);
+      OpBuilder::InsertionGuard g(b);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      store();
+    } else {
+      store();
+    }
+  }
+  return success();
 }
 
 } // namespace

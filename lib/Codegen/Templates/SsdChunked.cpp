@@ -48,6 +48,12 @@
 // the conv weights read once per block: each input is loaded once per chunk
 // plus a (K-1)/Q halo, instead of K times.
 //
+// iolite.ssd_with_state (Mamba-2's decode step, L = 1, and chunked prefill)
+// is the same kernel: each head's registers (FMA tile or accumulator
+// fragments) start from its [P, N] slice of the state instead of zeros and
+// are stored after the last chunk as the final state, the kernel's second
+// result.
+//
 // Global traffic: x, dt and y once; B and C once per block, i.e. H / (G HB)
 // times each. Q is the op's chunk_size, capped by the target's tuning and
 // halved until the tiles fit the target's shared memory (the result does
@@ -70,6 +76,50 @@ using namespace mlir::iolite;
 using namespace mlir::iolite::scan;
 
 namespace {
+
+/// The root of an SSD kernel: an iolite.ssd, or an iolite.ssd_with_state
+/// whose `state` (f32 [B, H, P, N]) is each head's state before the chunk
+/// and whose `finalState` result is the state after its last step.
+struct SsdRoot {
+  Operation *op = nullptr;
+  Value x, dt, A, B, C, D, dtBias, state, result, finalState;
+  int64_t chunkSize = 0;
+  bool dtSoftplus = false;
+
+  explicit operator bool() const { return op != nullptr; }
+
+  static SsdRoot get(Operation *hero) {
+    if (auto s = dyn_cast_or_null<SsdOp>(hero))
+      return {s,
+              s.getX(),
+              s.getDt(),
+              s.getA(),
+              s.getB(),
+              s.getC(),
+              s.getD(),
+              s.getDtBias(),
+              Value(),
+              s.getResult(),
+              Value(),
+              static_cast<int64_t>(s.getChunkSize()),
+              s.getDtSoftplus()};
+    if (auto s = dyn_cast_or_null<SsdWithStateOp>(hero))
+      return {s,
+              s.getX(),
+              s.getDt(),
+              s.getA(),
+              s.getB(),
+              s.getC(),
+              s.getD(),
+              s.getDtBias(),
+              s.getState(),
+              s.getResult(),
+              s.getFinalState(),
+              static_cast<int64_t>(s.getChunkSize()),
+              s.getDtSoftplus()};
+    return {};
+  }
+};
 
 /// A conv1d prologue of one SSD operand, computed on chip from raw inputs.
 struct ConvPrologue {
@@ -102,6 +152,8 @@ struct SsdPlan {
   /// state H [P, N].
   int64_t statesPad = 0, headDimPad = 0, warps = 0;
   WarpGrid cbGrid, yGrid, hGrid;
+  /// The kernel stores the final state (ssd_with_state).
+  bool carriedState = false;
 };
 
 /// Shared-memory buffer ids of one SSD kernel.
@@ -121,14 +173,24 @@ struct SsdBuffers {
 /// and M, H and x w rounded to bf16 (8 bits) bf16's chain tolerance. hi +
 /// lo keeps ~2x the bits for one more product per split operand (f16: five
 /// products instead of four, bf16: seven); TF32 (f32 in registers, 10
-/// bits) is opt-in inexact and is not split.
+/// bits) is opt-in inexact and is not split. A kernel with a carried state
+/// (ssd_with_state) splits H and x w in f16 too (seven products per chunk,
+/// as bf16): the final state is an f32 result passed from call to call,
+/// and x w rounded to f16 once put it ~1e-3 off the f32 reference on emu;
+/// a state from outside the kernel is as large as the outputs from the
+/// first step, and H rounded to f16 put decode-step outputs that cancel
+/// outside the f16 tolerance.
 struct OperandSplit {
   bool m = false, h = false, xw = false;
 };
-static OperandSplit splitOperands(const matrix::Instruction &inst) {
+static OperandSplit splitOperands(const matrix::Instruction &inst,
+                                  bool carriedState) {
   OperandSplit s;
-  s.m = inst.input != matrix::ElementType::TF32;
+  bool exact = inst.input != matrix::ElementType::TF32;
+  s.m = exact;
   s.h = s.xw = inst.input == matrix::ElementType::BF16;
+  s.h |= carriedState && exact;
+  s.xw |= carriedState && exact;
   return s;
 }
 
@@ -141,7 +203,7 @@ static SsdBuffers declareBuffers(const SsdPlan &p, SharedMemoryPlan &plan) {
   int64_t q = p.q, n = p.states, hp = p.headDim;
   SsdBuffers ids;
   if (const matrix::Instruction *inst = p.inst) {
-    OperandSplit split = splitOperands(*inst);
+    OperandSplit split = splitOperands(*inst, p.carriedState);
     // Operand tiles in the input precision, swizzled for their fragment
     // loads (B is read transposed by CB and as stored by the state update:
     // swizzled for the latter, which runs once per head). CB stays in
@@ -315,7 +377,7 @@ static int64_t chooseHeadsPerBlock(const SsdPlan &p, int64_t maxHeads,
 /// `ssd_mma`, or failure when its tiles cannot fit shared memory. The
 /// chunk is at least the instruction's largest dim (the chunked form is
 /// exact for every chunk length) and N and P are padded to the tiles.
-static LogicalResult planMatrix(SsdPlan &p, SsdOp op,
+static LogicalResult planMatrix(SsdPlan &p, const SsdRoot &op,
                                 const matrix::Instruction &inst,
                                 const KernelTuning &tuning,
                                 const TargetDescription &target) {
@@ -326,8 +388,7 @@ static LogicalResult planMatrix(SsdPlan &p, SsdOp op,
   p.threads = p.warps * target.warpSize;
   p.statesPad = llvm::alignTo(p.states, std::max<int64_t>(inst.k, inst.n));
   p.headDimPad = llvm::alignTo(p.headDim, std::max<int64_t>(inst.m, inst.n));
-  p.q = std::min<int64_t>({static_cast<int64_t>(op.getChunkSize()),
-                           tuning.tile[0],
+  p.q = std::min<int64_t>({static_cast<int64_t>(op.chunkSize), tuning.tile[0],
                            (int64_t)llvm::PowerOf2Ceil(p.length)});
   p.q = std::max<int64_t>(
       (int64_t)llvm::PowerOf2Ceil(std::max<int64_t>(p.q, 1)), granule);
@@ -348,33 +409,34 @@ static LogicalResult planMatrix(SsdPlan &p, SsdOp op,
 /// Batch and length may be symbolic: planned at their bounds (`shapes`) or,
 /// without them (matching), as 1 and one full chunk.
 static std::optional<SsdPlan>
-planSsd(SsdOp op, const TargetDescription &target,
+planSsd(const SsdRoot &op, const TargetDescription &target,
         const CodegenOverrides *overrides = nullptr,
         const SymbolicShapes *shapes = nullptr) {
   const KernelTuning *tuning = target.getTuning("ssd");
   if (!tuning || tuning->tile.size() != 3)
     return std::nullopt;
   SsdPlan p;
-  SmallVector<int64_t> xs = shapeAtBounds(op.getX(), shapes);
+  SmallVector<int64_t> xs = shapeAtBounds(op.x, shapes);
   if (ShapedType::isDynamic(xs[0]))
     xs[0] = 1;
   if (ShapedType::isDynamic(xs[1]))
-    xs[1] = std::max<int64_t>(1, op.getChunkSize());
+    xs[1] = std::max<int64_t>(1, op.chunkSize);
   p.batch = xs[0];
   p.length = xs[1];
   p.heads = xs[2];
   p.headDim = xs[3];
-  p.groups = shapeOf(op.getB())[2];
-  p.states = shapeOf(op.getB())[3];
+  p.groups = shapeOf(op.B)[2];
+  p.states = shapeOf(op.B)[3];
   if (ShapedType::isDynamic(p.heads) || ShapedType::isDynamic(p.headDim) ||
       ShapedType::isDynamic(p.groups) || ShapedType::isDynamic(p.states))
     return std::nullopt;
   if (p.batch <= 0 || p.length <= 0 || p.heads <= 0 || p.headDim <= 0 ||
       p.states <= 0 || p.groups <= 0 || p.heads % p.groups)
     return std::nullopt;
-  p.xConv = findTimePreservingConv(op.getX());
-  p.bConv = findTimePreservingConv(op.getB());
-  p.cConv = findTimePreservingConv(op.getC());
+  p.carriedState = static_cast<bool>(op.finalState);
+  p.xConv = findTimePreservingConv(op.x);
+  p.bConv = findTimePreservingConv(op.B);
+  p.cConv = findTimePreservingConv(op.C);
 
   // The chunk products multiply C B^T, M x, C H^T and (x w)^T B: x, B and C
   // must have one type; M, x w and H are rounded to it as operands (as
@@ -383,8 +445,7 @@ planSsd(SsdOp op, const TargetDescription &target,
     auto elementOf = [](Value v) {
       return cast<ShapedType>(v.getType()).getElementType();
     };
-    Type xt = elementOf(op.getX()), bt = elementOf(op.getB()),
-         ct = elementOf(op.getC());
+    Type xt = elementOf(op.x), bt = elementOf(op.B), ct = elementOf(op.C);
     const KernelTuning *mmaTuning = target.getTuning("ssd_mma");
     if (overrides->noMatrixUnits) {
       p.matrix.reason = "matrix units turned off for this compile";
@@ -396,7 +457,7 @@ planSsd(SsdOp op, const TargetDescription &target,
     } else {
       int64_t small = std::min<int64_t>(
           {p.headDim, p.states,
-           std::min<int64_t>(op.getChunkSize(), mmaTuning->tile[0])});
+           std::min<int64_t>(op.chunkSize, mmaTuning->tile[0])});
       p.matrix = chooseMatrixInstruction(target, ct, bt, overrides->allowTf32,
                                          small, small);
       if (const matrix::Instruction *chosen = p.matrix.inst) {
@@ -432,8 +493,7 @@ planSsd(SsdOp op, const TargetDescription &target,
   }
 
   p.threads = std::min<int64_t>(tuning->threads, target.maxThreadsPerBlock);
-  p.q = std::min<int64_t>({static_cast<int64_t>(op.getChunkSize()),
-                           tuning->tile[0],
+  p.q = std::min<int64_t>({static_cast<int64_t>(op.chunkSize), tuning->tile[0],
                            (int64_t)llvm::PowerOf2Ceil(p.length)});
   p.q = std::max<int64_t>(p.q, 1);
   p.h = RegisterTile::choose(p.headDim, p.states, p.threads);
@@ -452,8 +512,8 @@ public:
 
   unsigned match(const KernelAnalysis &analysis,
                  const TargetDescription &target) const override {
-    auto op = dyn_cast_or_null<SsdOp>(analysis.hero);
-    if (!op || !isEpilogueAtElement(analysis.kernel, op.getResult()))
+    SsdRoot op = SsdRoot::get(analysis.hero);
+    if (!op || !isEpilogueAtElement(analysis.kernel, op.result, op.finalState))
       return 0;
     return planSsd(op, target) ? 40 : 0;
   }
@@ -465,12 +525,12 @@ public:
   /// the chunk loop follow them, the last chunk masked); heads, head dim,
   /// groups, states and conv taps size the tiles and must be static.
   bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
-    auto op = cast<SsdOp>(analysis.hero);
-    ArrayRef<int64_t> x = shapeOf(op.getX()), bc = shapeOf(op.getB());
+    SsdRoot op = SsdRoot::get(analysis.hero);
+    ArrayRef<int64_t> x = shapeOf(op.x), bc = shapeOf(op.B);
     if (ShapedType::isDynamic(x[2]) || ShapedType::isDynamic(x[3]) ||
         ShapedType::isDynamic(bc[2]) || ShapedType::isDynamic(bc[3]))
       return false;
-    for (Value operand : {op.getX(), op.getB(), op.getC()})
+    for (Value operand : {op.x, op.B, op.C})
       if (ConvPrologue c = findTimePreservingConv(operand); c.conv)
         if (!cast<ShapedType>(c.conv.getWeight().getType()).hasStaticShape())
           return false;
@@ -480,7 +540,7 @@ public:
 
 LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
                                 KernelEmitContext &ctx) const {
-  auto op = cast<SsdOp>(analysis.hero);
+  SsdRoot op = SsdRoot::get(analysis.hero);
   const TargetDescription &target = ctx.getTarget();
   SsdPlan p =
       *planSsd(op, target, &ctx.getOverrides(), ctx.getSymbolicShapes());
@@ -505,13 +565,15 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
   }
   if (p.xConv.taps || p.bConv.taps || p.cConv.taps)
     tileDesc += ", conv1d prologue on chip";
+  if (op.state)
+    tileDesc += ", carried state";
   if (failed(ctx.finalizeSharedMemory("ssd " + tileDesc)))
     return failure();
   ctx.templateName = "ssd";
   ctx.tileDescription = tileDesc;
   if (dynamic)
     ctx.setLaunch({GridExtent::constant(p.heads / hb),
-                   GridExtent{ctx.getDimExpr(op.getX(), 0), 1},
+                   GridExtent{ctx.getDimExpr(op.x, 0), 1},
                    GridExtent::constant(1)},
                   {p.threads, 1, 1});
   else
@@ -543,7 +605,8 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
   Value cTile = inst ? tileView(ids.c, q, np) : view(ids.c, {q, n + 1});
   Value cbTile = inst ? Value() : view(ids.cb, {q, q});
   Value mTile = inst ? tileView(ids.m, q, q) : view(ids.m, {q, q});
-  OperandSplit split = inst ? splitOperands(*inst) : OperandSplit();
+  OperandSplit split =
+      inst ? splitOperands(*inst, p.carriedState) : OperandSplit();
   Value mLoTile = split.m ? tileView(ids.mLo, q, q) : Value();
   Value hLoTile = split.h ? tileView(ids.hLo, pp, np) : Value();
   Value xwLoTile = split.xw ? tileView(ids.xwLo, q, pp) : Value();
@@ -831,19 +894,19 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
     ctx.prepare(em);
     if (failed(emitStrided(em, tid, hb, p.threads, [&](Value e) {
           Value hh = k.add(h0, e);
-          FailureOr<Value> a = em.emit(op.getA(), {hh});
+          FailureOr<Value> a = em.emit(op.A, {hh});
           if (failed(a))
             return failure();
           k.store(*a, consts, {k.c(0), e});
           Value d = zero, bias = zero;
-          if (op.getD()) {
-            FailureOr<Value> v = em.emit(op.getD(), {hh});
+          if (op.D) {
+            FailureOr<Value> v = em.emit(op.D, {hh});
             if (failed(v))
               return failure();
             d = *v;
           }
-          if (op.getDtBias()) {
-            FailureOr<Value> v = em.emit(op.getDtBias(), {hh});
+          if (op.dtBias) {
+            FailureOr<Value> v = em.emit(op.dtBias, {hh});
             if (failed(v))
               return failure();
             bias = *v;
@@ -866,39 +929,84 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
     // reads x again.
     Value xOnChip;
     if (inst && inst->input == matrix::ElementType::TF32) {
-      FailureOr<Value> exact = plain.emit(op.getX(), at);
+      FailureOr<Value> exact = plain.emit(op.x, at);
       if (failed(exact))
         return failure();
       xOnChip = *exact;
     } else {
       xOnChip = loadTile(xTile, xSw, t, col);
     }
-    out.setSource(op.getX(),
+    out.setSource(op.x,
                   [&, xOnChip, at](ImplicitLocOpBuilder &,
                                    ValueRange idx) -> FailureOr<Value> {
                     if (llvm::equal(idx, at))
                       return xOnChip;
-                    return plain.emit(op.getX(), idx);
+                    return plain.emit(op.x, idx);
                   });
-    out.setSource(op.getResult(),
+    out.setSource(op.result,
                   [&, acc, xOnChip](ImplicitLocOpBuilder &,
                                     ValueRange) -> FailureOr<Value> {
-                    if (!op.getD())
+                    if (!op.D)
                       return acc;
                     return k.fma(k.load(consts, {k.c(1), k.c(j)}), xOnChip,
                                  acc);
                   });
-    return emitOutputsAt(ctx, out, op.getResult(), at);
+    return emitOutputsAt(ctx, out, op.result, at, op.finalState);
   };
 
   // The sequence length: a run-time extent when symbolic.
-  Value length = dynamic ? ctx.getExtent(op.getX(), 1) : k.c(p.length);
+  Value length = dynamic ? ctx.getExtent(op.x, 1) : k.c(p.length);
   Value numChunks = arith::CeilDivUIOp::create(b, length, k.c(q));
   // The carried state: per head, its accumulator fragments (matrix path)
   // or its register tile (FMA).
   int64_t stateRegs = inst ? p.hGrid.tiles() : p.h.tm * p.h.tn;
   SmallVector<Value> init(hb * stateRegs,
                           inst ? emitZeroAccumulator(b, *inst) : zero);
+  // With a carried state, each head's registers start from its [P, N]
+  // slice of the state. The matrix path's padding rows and columns start
+  // (and stay) zero; on FMA a ragged last row block loads row P-1 again
+  // (those rows are computed, never stored).
+  if (op.state) {
+    ElementalEmitter em(b, bindings);
+    ctx.prepare(em);
+    for (int64_t j = 0; j < hb; ++j) {
+      Value hh = k.add(h0, k.c(j));
+      if (inst) {
+        SmallVector<SmallVector<Value>> elems(stateRegs);
+        // Every warp loads its tile (warps past the grid repeat a product).
+        if (failed(forEachElement(
+                WarpTile{hWt.grid, hWt.row0, hWt.col0, Value()},
+                [&](int64_t tile, int64_t, Value row, Value col) {
+                  Value ok;
+                  if (pp != hp)
+                    ok = k.lt(row, k.c(hp));
+                  if (np != n)
+                    ok = k.land(ok, k.lt(col, k.c(n)));
+                  FailureOr<Value> v =
+                      emitGuarded(em, op.state, {batch, hh, row, col}, ok);
+                  if (failed(v))
+                    return failure();
+                  elems[tile].push_back(*v);
+                  return success();
+                })))
+          return failure();
+        for (int64_t t = 0; t < stateRegs; ++t)
+          init[j * stateRegs + t] = vector::FromElementsOp::create(
+              b, cast<VectorType>(init[j * stateRegs + t].getType()), elems[t]);
+        continue;
+      }
+      for (int64_t i = 0; i < p.h.tm; ++i) {
+        Value row = k.min(k.add(hRow, k.c(i * p.h.ty)), k.c(hp - 1));
+        for (int64_t jj = 0; jj < p.h.tn; ++jj) {
+          FailureOr<Value> v = em.emit(
+              op.state, {batch, hh, row, k.add(hCol, k.c(jj * p.h.tx))});
+          if (failed(v))
+            return failure();
+          init[j * stateRegs + i * p.h.tn + jj] = *v;
+        }
+      }
+    }
+  }
   FailureOr<SmallVector<Value>> final = loops.forLoop(
       k.c(0), numChunks, k.c(1), init,
       [&](Value chunk, ValueRange state) -> FailureOr<SmallVector<Value>> {
@@ -909,10 +1017,8 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
         auto groupIndex = [&](Value time, Value col) {
           return SmallVector<Value>{batch, time, group, col};
         };
-        Staged bSt{op.getB(), p.bConv, bTile, bSw, rawB,
-                   wB,        n,       np,    0,   groupIndex};
-        Staged cSt{op.getC(), p.cConv, cTile, cSw, rawC,
-                   wC,        n,       np,    0,   groupIndex};
+        Staged bSt{op.B, p.bConv, bTile, bSw, rawB, wB, n, np, 0, groupIndex};
+        Staged cSt{op.C, p.cConv, cTile, cSw, rawC, wC, n, np, 0, groupIndex};
         if (failed(stageInputs(bSt, chunk, t0, valid)) ||
             failed(stageInputs(cSt, chunk, t0, valid)))
           return failure();
@@ -965,7 +1071,7 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
           if (j > 0)
             gpu::BarrierOp::create(b);
           // Stage x and dt of head hh; H to shared memory.
-          Staged xSt{op.getX(),
+          Staged xSt{op.x,
                      p.xConv,
                      xTile,
                      xSw,
@@ -985,13 +1091,13 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
           if (failed(emitStrided(em, tid, q, p.threads, [&](Value t) {
                 Value ok = k.lt(t, valid);
                 FailureOr<Value> dt =
-                    emitGuarded(em, op.getDt(), {batch, k.add(t0, t), hh}, ok);
+                    emitGuarded(em, op.dt, {batch, k.add(t0, t), hh}, ok);
                 if (failed(dt))
                   return failure();
                 Value v = *dt;
-                if (op.getDtBias())
+                if (op.dtBias)
                   v = k.addf(v, k.load(consts, {k.c(2), k.c(j)}));
-                if (op.getDtSoftplus())
+                if (op.dtSoftplus)
                   v = k.softplus(v);
                 k.store(k.select(ok, v, zero), vecs, {vDt, t});
                 return success();
@@ -1225,7 +1331,50 @@ LogicalResult SsdTemplate::emit(const KernelAnalysis &analysis,
         }
         return next;
       });
-  return failure(failed(final));
+  if (failed(final))
+    return failure();
+
+  // The final state: each head's registers after the last chunk, stored
+  // where they hold real rows and columns (by the owner warps).
+  if (op.finalState) {
+    for (int64_t j = 0; j < hb; ++j) {
+      Value hh = k.add(h0, k.c(j));
+      ArrayRef<Value> hj =
+          ArrayRef<Value>(*final).slice(j * stateRegs, stateRegs);
+      if (inst) {
+        if (failed(forEachElement(
+                hWt, [&](int64_t tile, int64_t e, Value row, Value col) {
+                  Value ok;
+                  if (pp != hp)
+                    ok = k.lt(row, k.c(hp));
+                  if (np != n)
+                    ok = k.land(ok, k.lt(col, k.c(n)));
+                  OpBuilder::InsertionGuard g(b);
+                  if (ok) {
+                    auto ifOp = scf::IfOp::create(b, ok, false);
+                    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+                  }
+                  storeStateAt(ctx, op.finalState,
+                               vector::ExtractOp::create(b, hj[tile], e),
+                               {batch, hh, row, col});
+                  return success();
+                })))
+          return failure();
+        continue;
+      }
+      for (int64_t i = 0; i < p.h.tm; ++i) {
+        Value row = k.add(hRow, k.c(i * p.h.ty));
+        if (failed(forRealRow(p.h, row, i, [&]() {
+              for (int64_t jj = 0; jj < p.h.tn; ++jj)
+                storeStateAt(ctx, op.finalState, hj[i * p.h.tn + jj],
+                             {batch, hh, row, k.add(hCol, k.c(jj * p.h.tx))});
+              return success();
+            })))
+          return failure();
+      }
+    }
+  }
+  return success();
 }
 
 } // namespace

@@ -56,7 +56,9 @@ enum class FusionOpClass {
   /// varlen_attention) and carried state (conv1d_with_state,
   /// selective_scan_with_state, ssd_with_state). Heavy: no
   /// other heavy op and no epilogue shares its kernel, only cheap
-  /// prologues (no kernel template generates these ops yet).
+  /// prologues (cache_attention compiles with the attention template,
+  /// kv_cache_append with its own, the carried-state ops with the
+  /// state-space templates; varlen_attention has no kernel template yet).
   Serving,
   /// Anything else (other dialects, existing kernels): left outside.
   Opaque,
