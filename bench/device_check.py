@@ -15,8 +15,8 @@ example's model_dynamic.mlir is compiled once with symbolic batch and
 sequence, and run at DYN_SIZES against the cpu reference computed here (the
 steps "dynamic NAME BxS"). examples/generate's program is built against the
 copied runtime with its step bundle, and PyTorch's greedy tokens and logits
-are computed here (the step "generate": prefill and decode with a paged KV
-cache, from C, on the device). DIR is then
+are computed here (the steps "generate llama" and "generate mamba": prefill
+and decode from C on the device, a paged KV cache and carried states). DIR is then
 all a GPU machine needs besides the checkout: no compiler, LLVM or C
 compiler is used there.
 
@@ -223,19 +223,26 @@ def prepare(a):
     # program linked to the copied runtime, and PyTorch's tokens and logits.
     sys.path.insert(0, str(REPO / "examples" / "generate"))
     import run as generate_example
-    gen = out / "generate"
-    gen.mkdir()
-    gen_bundle = generate_example.compile_bundle(build_dir(), a.targets, gen)
-    generate_example.build_program(build_dir(), gen_bundle, gen, runtime=lib,
-                                   rpath="$ORIGIN/../lib")
-    tokens, logits = generate_example.llama.reference_generate(
-        generate_example.llama.weights(seed=0), generate_example.PROMPTS,
-        GENERATE_TOKENS)
-    np.save(gen / "expected_logits.npy", logits)
-    generate = {"dir": "generate", "prompts": generate_example.PROMPTS,
-                "new_tokens": GENERATE_TOKENS, "tokens": tokens,
-                "tolerance": generate_example.LOGIT_TOLERANCE}
-    print(f"prepared generate ({a.targets}, {GENERATE_TOKENS} tokens)")
+    generate = []
+    for model in sorted(generate_example.MODELS):
+        module, program, _ = generate_example.MODELS[model]
+        gen = out / "generate" / model
+        gen.mkdir(parents=True)
+        gen_bundle = generate_example.compile_bundle(build_dir(), a.targets,
+                                                     gen, model)
+        exe = generate_example.build_program(
+            build_dir(), gen_bundle, gen, runtime=lib,
+            rpath="$ORIGIN/../../lib", model=model)
+        tokens, logits = module.reference_generate(
+            module.weights(seed=0), generate_example.PROMPTS, GENERATE_TOKENS)
+        np.save(gen / "expected_logits.npy", logits)
+        generate.append({"model": model, "dir": f"generate/{model}",
+                         "program": exe.name,
+                         "prompts": generate_example.PROMPTS,
+                         "new_tokens": GENERATE_TOKENS, "tokens": tokens,
+                         "tolerance": generate_example.LOGIT_TOLERANCE})
+        print(f"prepared generate {model} ({a.targets}, {GENERATE_TOKENS} "
+              "tokens)")
 
     dirty = git("status", "--porcelain", "--untracked-files=no")
     info = {"created": now(), "commit": git("rev-parse", "--short=12",
@@ -379,9 +386,9 @@ def generate(a):
     from run import parse_tokens
     info = json.loads(a.info)
     folder = Path(a.dir) / info["dir"]
-    logits_path = Path(a.out) / "generate_logits.bin"
+    logits_path = Path(a.out) / f"generate_{info['model']}_logits.bin"
     t0 = time.perf_counter()
-    r = subprocess.run([str(folder / "generate"), a.device,
+    r = subprocess.run([str(folder / info["program"]), a.device,
                         str(folder / "bundle"), str(info["new_tokens"]),
                         str(logits_path)]
                        + [",".join(map(str, p)) for p in info["prompts"]],
@@ -676,31 +683,33 @@ def finish(check, a, out, report, only):
         except (KeyError, TypeError, ValueError) as err:
             check.record(step, FAILED, f"unparsable result: {err!r}", secs)
 
-    # Greedy generation from C: prefill and decode steps, paged KV cache.
-    if "generate" not in prep:
+    # Greedy generation from C: prefill and decode steps, a paged KV cache
+    # (llama) and carried states (mamba).
+    report["generate"] = {}
+    if not prep.get("generate"):
         check.record("generate", NOT_RUN, "not prepared")
-    elif "generate" not in only:
-        check.record("generate", NOT_RUN, "not selected (--only)")
-    else:
-        gen = prep["generate"]
+    for gen in prep.get("generate", []):
+        step = f"generate {gen['model']}"
+        if "generate" not in only:
+            check.record(step, NOT_RUN, "not selected (--only)")
+            continue
         data, err, secs = check.sub(
-            "generate", [sys.executable, str(HERE / "device_check.py"),
-                         "generate", f"--device={device}",
-                         f"--dir={a.dir}", f"--out={out}",
-                         f"--info={json.dumps(gen)}"],
+            step, [sys.executable, str(HERE / "device_check.py"), "generate",
+                   f"--device={device}", f"--dir={a.dir}", f"--out={out}",
+                   f"--info={json.dumps(gen)}"],
             a.example_timeout, env)
         if err and err != "budget":
-            check.record("generate", FAILED, err, secs)
+            check.record(step, FAILED, err, secs)
         elif data is not None:
-            report["generate"] = data
+            report["generate"][gen["model"]] = data
             if data.get("ok") is True:
-                check.record("generate", PASSED,
+                check.record(step, PASSED,
                              f"{len(gen['prompts'])} prompts x "
                              f"{gen['new_tokens']} tokens equal PyTorch's, "
                              f"logits within {data['max_logit_error']:.2g}",
                              secs)
             else:
-                check.record("generate", FAILED,
+                check.record(step, FAILED,
                              f"tokens {data.get('tokens')} (PyTorch "
                              f"{data.get('expected')}), logits off by "
                              f"{data.get('max_logit_error')}", secs)

@@ -88,9 +88,9 @@ def test_emu_run_passes_and_reports(prepared, tmp_path):
     assert report["backend"] == "emu"
     assert report["prepared"]["targets"] == ["emu-sm_90a"]
     assert report["device"]["gpu"] == "emulator (emu-sm_90a)"
-    # device, the example, its dynamic model at 3 sizes, generation, 3
-    # harness cases.
-    assert report["summary"] == {"passed": 9, "FAILED": 0, "not run": 0}
+    # device, the example, its dynamic model at 3 sizes, generation of both
+    # models, 3 harness cases.
+    assert report["summary"] == {"passed": 10, "FAILED": 0, "not run": 0}
     s = steps(report)
     assert s["device"]["status"] == "passed"
     assert s[f"example {EXAMPLE}"]["status"] == "passed"
@@ -101,10 +101,11 @@ def test_emu_run_passes_and_reports(prepared, tmp_path):
         dyn = report["examples"][f"dynamic {EXAMPLE} {size}"]
         assert dyn["ok"] and dyn["outputs"][0]["mismatches"] == 0
     # Greedy generation from C on the device, against PyTorch's tokens.
-    assert s["generate"]["status"] == "passed"
-    gen = report["generate"]
-    assert gen["ok"] and gen["tokens"] == gen["expected"]
-    assert len(gen["tokens"]) == 3 and len(gen["tokens"][0]) == 8
+    for model in ("llama", "mamba"):
+        assert s[f"generate {model}"]["status"] == "passed"
+        gen = report["generate"][model]
+        assert gen["ok"] and gen["tokens"] == gen["expected"]
+        assert len(gen["tokens"]) == 3 and len(gen["tokens"][0]) == 8
     ex = report["examples"][EXAMPLE]
     assert ex["ok"] and ex["outputs"][0]["mismatches"] == 0
     assert ex["median_ms"] > 0
@@ -143,16 +144,18 @@ def test_generate_planted_token_fails(prepared, tmp_path):
     prep = tmp_path / "prep"
     shutil.copytree(prepared, prep)
     info = json.loads((prep / "prepare.json").read_text())
-    info["generate"]["tokens"][1][3] += 1
+    (llama,) = [g for g in info["generate"] if g["model"] == "llama"]
+    llama["tokens"][1][3] += 1
     (prep / "prepare.json").write_text(json.dumps(info))
     r, report, log = run(prep, tmp_path / "out", "--only=generate")
     assert r.returncode == 1
-    assert steps(report)["generate"]["status"] == "FAILED"
-    assert "FAILED   generate: tokens" in log
-    (prep / "generate" / "generate").unlink()
+    assert steps(report)["generate llama"]["status"] == "FAILED"
+    assert steps(report)["generate mamba"]["status"] == "passed"
+    assert "FAILED   generate llama: tokens" in log
+    (prep / "generate" / "mamba" / "generate_mamba").unlink()
     r, report, log = run(prep, tmp_path / "out2", "--only=generate")
     assert r.returncode == 1
-    assert steps(report)["generate"]["status"] == "FAILED"
+    assert steps(report)["generate mamba"]["status"] == "FAILED"
 
 
 def test_missing_bundle_and_preparation_fail(prepared, tmp_path):

@@ -1,8 +1,9 @@
-"""Greedy generation end to end (examples/generate): the llama step bundle
-run from C over a batch of prompts of different lengths, a prefill and one
-decode step per token with a paged KV cache written in place, on both
-emulated chips, against PyTorch's greedy decoding of each prompt alone:
-the tokens equal, the logits within the tolerance."""
+"""Greedy generation end to end (examples/generate): each model's step
+bundle run from C over a batch of prompts of different lengths, a prefill
+and one decode step per token, on both emulated chips, against PyTorch's
+greedy decoding of each prompt alone: the tokens equal, the logits within
+the tolerance. Llama: a paged KV cache written in place; Mamba: the conv
+and scan states carried from step to step."""
 
 import subprocess
 import sys
@@ -19,12 +20,14 @@ import mamba  # noqa: E402
 import run as generate  # noqa: E402
 
 
+@pytest.mark.parametrize("model", ["llama", "mamba"])
 @pytest.mark.parametrize("chip", ["emu-sm_90a", "emu-gfx942"])
-def test_tokens_match_pytorch(chip):
+def test_tokens_match_pytorch(model, chip):
     got, want, diff = generate.run(target=chip, new_tokens=8,
-                                   build=build_dir())
-    assert got == want, f"{chip}: iolite {got}, pytorch {want}"
-    assert diff <= generate.LOGIT_TOLERANCE, f"{chip}: logits off by {diff}"
+                                   build=build_dir(), model=model)
+    assert got == want, f"{model} on {chip}: iolite {got}, pytorch {want}"
+    assert diff <= generate.LOGIT_TOLERANCE, \
+        f"{model} on {chip}: logits off by {diff}"
 
 
 def test_past_the_cache_refused(tmp_path):
