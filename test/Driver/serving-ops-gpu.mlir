@@ -1,15 +1,15 @@
-// The serving ops (KV cache append, varlen attention, conv1d, selective
-// scan and SSD with a carried state) have a CPU reference but no GPU kernel yet:
-// compiling them for a GPU or emulated target is a diagnostic at the op, a
-// nonzero exit and no bundle, not a crash. Attention over a (paged) KV cache
-// compiles with the attention template for every chip.
+// The serving ops (KV cache append, conv1d, selective scan and SSD with a
+// carried state) have a CPU reference but no GPU kernel yet: compiling them
+// for a GPU or emulated target is a diagnostic at the op, a nonzero exit and
+// no bundle, not a crash. Attention over a (paged) KV cache and over a packed
+// variable-length batch compile with the attention template for every chip.
 // RUN: rm -rf %t && split-file %s %t
 // RUN: not iolite-compile %t/append.mlir --target=sm_90a -o %t/append 2>&1 | FileCheck %s --check-prefix=APPEND
 // RUN: not ls %t/append
 // RUN: iolite-compile %t/decode.mlir --target=sm_90a,gfx942,emu-sm_90a -o %t/decode 2>&1 | FileCheck %s --check-prefix=DECODE
 // RUN: ls %t/decode/manifest.json
-// RUN: not iolite-compile %t/varlen.mlir --target=emu-sm_90a -o %t/varlen 2>&1 | FileCheck %s --check-prefix=VARLEN
-// RUN: not ls %t/varlen
+// RUN: iolite-compile %t/varlen.mlir --target=sm_80,gfx90a,emu-sm_90a,emu-gfx942 -o %t/varlen 2>&1 | FileCheck %s --check-prefix=VARLEN
+// RUN: ls %t/varlen/manifest.json
 // RUN: not iolite-compile %t/conv.mlir --target=sm_80 -o %t/conv 2>&1 | FileCheck %s --check-prefix=CONV
 // RUN: not iolite-compile %t/scan.mlir --target=emu-gfx942 -o %t/scan 2>&1 | FileCheck %s --check-prefix=SCAN
 // RUN: not iolite-compile %t/ssd.mlir --target=gfx90a -o %t/ssd 2>&1 | FileCheck %s --check-prefix=SSD
@@ -23,7 +23,12 @@
 // DECODE-NEXT: gfx942
 // DECODE-NEXT: emu-sm_90a
 // DECODE: wrote {{.*}} (1 kernels, 3 targets
-// VARLEN: error: 'iolite.varlen_attention' op has no GPU code generation
+// VARLEN-NOT: error
+// VARLEN: varlen_k0_varlen_attention attention varlen_attention sm_80
+// VARLEN-NEXT: gfx90a
+// VARLEN-NEXT: emu-sm_90a
+// VARLEN-NEXT: emu-gfx942
+// VARLEN: wrote {{.*}} (1 kernels, 4 targets
 // CONV: error: 'iolite.conv1d_with_state' op has no GPU code generation
 // SCAN: error: 'iolite.selective_scan_with_state' op has no GPU code generation
 // SSD: ssd.mlir:{{[0-9]+}}:13: error: 'iolite.ssd_with_state' op has no GPU code generation

@@ -101,11 +101,31 @@ def cache_attention_ref(q, kc, vc, lens, table=None, causal=False,
 
 
 def varlen_ref(q, k, v, cuq, cuk, causal=False, scale=None):
+    """Row by row as the op's description (and the CPU reference) says:
+    query row i belongs to sequence s = #{b >= 1 : cu_q[b] <= i}; it
+    attends to the keys j with cu_k[s] <= j < cu_k[s+1] (and, causal,
+    j <= i + cu_k[s+1] - cu_q[s+1]) when s < B and i >= cu_q[s]; other rows
+    are zeros. Boundaries past the packed tensors only limit the rows and
+    keys that exist; the causal diagonal keeps the unclamped ends."""
     scale = scale or 1.0 / np.sqrt(q.shape[-1])
+    cuq, cuk = [int(x) for x in cuq], [int(x) for x in cuk]
+    seqs, hq, hkv = len(cuq) - 1, q.shape[1], k.shape[1]
     out = np.zeros(q.shape[:2] + (v.shape[2],))
-    for b in range(len(cuq) - 1):
-        qs, ks = slice(cuq[b], cuq[b + 1]), slice(cuk[b], cuk[b + 1])
-        out[qs] = attend(q[qs], k[ks], v[ks], causal, scale)
+    j = np.arange(k.shape[0])
+    for i in range(q.shape[0]):
+        s = sum(1 for c in cuq[1:] if c <= i)
+        if s >= seqs or i < cuq[s]:
+            continue
+        keep = (j >= cuk[s]) & (j < cuk[s + 1])
+        if causal:
+            keep &= j <= i + cuk[s + 1] - cuq[s + 1]
+        if not keep.any():
+            continue
+        for h in range(hq):
+            kh = h // (hq // hkv)
+            x = scale * (f64(k[keep, kh]) @ f64(q[i, h]))
+            w = np.exp(x - x.max())
+            out[i, h] = (w / w.sum()) @ f64(v[keep, kh])
     return out
 
 
@@ -266,20 +286,31 @@ BATCH.add("append_then_attend", f"""
 
 
 # --- varlen_attention --------------------------------------------------------
-def add_varlen(name, dt, cuq, cuk, hq, hkv, d, causal=False, dv=None):
+# varlen cases: also compiled for the emulated GPUs.
+VARLEN = Batch("varlen_attention")
+
+
+def add_varlen(name, dt, cuq, cuk, hq, hkv, d, causal=False, dv=None,
+               tq=None, tk=None, max_q=None):
+    """tq / tk (default: the last boundaries) size the packed tensors; rows
+    past the sequences are zeros. max_q sets max_seqlen_q."""
     dv = dv or d
     cuq, cuk = i32(cuq), i32(cuk)
-    q = randn((int(cuq[-1]), hq, d), dt)
-    k = randn((int(cuk[-1]), hkv, d), dt)
-    v = randn((int(cuk[-1]), hkv, dv), dt)
-    attr = " {causal}" if causal else ""
+    tq = int(cuq[-1]) if tq is None else tq
+    tk = int(cuk[-1]) if tk is None else tk
+    q = randn((tq, hq, d), dt)
+    k = randn((tk, hkv, d), dt)
+    v = randn((tk, hkv, dv), dt)
+    attrs = (["causal"] if causal else []) + (
+        [f"max_seqlen_q = {max_q}"] if max_q else [])
+    attr = " {" + ", ".join(attrs) + "}" if attrs else ""
     body = (f"%o = iolite.varlen_attention %x0, %x1, %x2, %x3, %x4{attr} : "
             f"{T(q.shape, dt)}, {T(k.shape, dt)}, {T(v.shape, dt)}, "
             f"{T(cuq.shape, 'i32')}, {T(cuk.shape, 'i32')}")
-    BATCH.add(name, body,
-              [(q, dt), (k, dt), (v, dt), (cuq, "i32"), (cuk, "i32")],
-              [("o", T((q.shape[0], hq, dv), dt))],
-              [varlen_ref(q, k, v, cuq, cuk, causal)])
+    VARLEN.add(name, body,
+               [(q, dt), (k, dt), (v, dt), (cuq, "i32"), (cuk, "i32")],
+               [("o", T((q.shape[0], hq, dv), dt))],
+               [varlen_ref(q, k, v, cuq, cuk, causal)])
 
 
 for dt in ("f32", "f16"):
@@ -292,6 +323,20 @@ add_varlen("varlen_causal_short_keys", "f32", [0, 4, 5], [0, 2, 4], 2, 2, 8,
            causal=True)
 add_varlen("varlen_prefill_equal", "f16", [0, 5, 12], [0, 5, 12], 2, 2, 8,
            causal=True)
+# Lengths that are not multiples of any tile (several q and KV tiles per
+# sequence), an empty sequence, GQA 4:1, max_seqlen_q given; causal and not.
+for dt in ("f16", "bf16", "f32"):
+    add_varlen(f"varlen_long_causal_gqa_{dt}", dt, [0, 70, 70, 203, 230],
+               [0, 90, 95, 228, 300], 8, 2, 16, causal=True, max_q=133)
+add_varlen("varlen_long_not_causal_bf16", "bf16", [0, 45, 150, 151],
+           [0, 100, 130, 260], 4, 1, 16, dv=24)
+# Rows before the first and after the last sequence are zeros.
+add_varlen("varlen_uncovered_rows", "f16", [3, 8, 8, 20], [0, 6, 9, 30], 4,
+           2, 16, causal=True, tq=26)
+# Boundaries outside the packed tensors (a negative start, ends past Tq and
+# Tk) are clamped; the causal diagonal keeps the unclamped ends.
+add_varlen("varlen_clamped_boundaries", "f32", [-3, 5, 40], [-2, 7, 50], 2,
+           1, 8, causal=True, tq=12, tk=15)
 
 
 @pytest.mark.parametrize("case", BATCH.names())
@@ -302,6 +347,11 @@ def test_serving(case):
 @pytest.mark.parametrize("case", CACHE.names())
 def test_cache_attention(case):
     CACHE.check(case)
+
+
+@pytest.mark.parametrize("case", VARLEN.names())
+def test_varlen_attention(case):
+    VARLEN.check(case)
 
 
 @pytest.fixture(scope="module", params=["matrix", "fma"])
@@ -323,6 +373,58 @@ def test_cache_attention_gpu(cache_bundle, chip):
         if len(cols) > 2 and "cache_attention" in cols[2].split(","):
             assert cols[1] in ("attention", "attention_combine"), line
     CACHE.check_bundle(cache_bundle, target=chip)
+
+
+@pytest.fixture(scope="module", params=["matrix", "fma"])
+def varlen_bundle(request):
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    b = iolite.compile(VARLEN.mlir(), targets=CHIPS, name="varlen_attention",
+                       no_matrix_units=request.param == "fma")
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_varlen_attention_gpu(varlen_bundle, chip):
+    """The attention template's varlen kernels on the emulated chips: one
+    block per (q tile, kv head, sequence), tiles past a sequence's rows
+    return at once, rows outside every sequence zeroed."""
+    for line in varlen_bundle.table.splitlines():
+        cols = line.split()
+        if len(cols) > 2 and "varlen_attention" in cols[2].split(","):
+            assert cols[1] == "attention", line
+    VARLEN.check_bundle(varlen_bundle, target=chip)
+
+
+# Decreasing boundaries break the op's contract; the kernels still only
+# touch rows inside the packed tensors (the emulator's bounds checks run
+# with IOLITE_EMU_CHECK=all, as ctest sets it).
+BAD_VARLEN = """
+func.func @bad(%q: tensor<10x2x8xf16>, %k: tensor<9x1x8xf16>,
+               %cuq: tensor<4xi32>, %cuk: tensor<4xi32>) -> tensor<10x2x8xf16> {
+  %o = iolite.varlen_attention %q, %k, %k, %cuq, %cuk {causal}
+      : tensor<10x2x8xf16>, tensor<9x1x8xf16>, tensor<9x1x8xf16>,
+        tensor<4xi32>, tensor<4xi32>
+  return %o : tensor<10x2x8xf16>
+}
+"""
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_varlen_bad_boundaries_gpu(chip):
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    b = iolite.compile(BAD_VARLEN, targets=[chip], name="bad_varlen")
+    try:
+        q = randn((10, 2, 8), "f16")
+        k = randn((9, 1, 8), "f16")
+        for cuq, cuk in [([0, 6, 4, 10], [0, 9, 2, 7]),
+                         ([5, 2, 99, -4], [-8, 40, 3, 1])]:
+            got = b.run(q, k, i32(cuq), i32(cuk), target=chip)
+            assert np.isfinite(np.asarray(got, np.float32)).all(), (cuq, cuk)
+    finally:
+        b.close()
 
 
 # Batch, pool and table sizes as symbolic dims, specialized by iolite-run.
