@@ -17,7 +17,9 @@ cache, which the CPU reference clamps) also run on both emulated chips
 (emu-sm_90a, emu-gfx942) through the attention template: f16 and bf16 on
 the matrix units and on the FMA units, f32 on the FMA units; and so do the
 symbolic paged decode and a contiguous cache of symbolic batch and
-capacity whose long sequences split their KV range at run time.
+capacity whose long sequences split their KV range at run time. So do the
+varlen cases (the packed-batch kernels of the same template), and
+decreasing boundaries run there under the emulator's bounds checks.
 """
 
 import sys
