@@ -162,3 +162,46 @@ func.func @prefill_f16_cast(%q: tensor<96x4x64xf16>, %k: tensor<80x2x64xf16>, %v
   }
   return %0 : tensor<96x4x64xf32>
 }
+
+// -----
+
+// Symbolic packed lengths and number of sequences (docs/dynamic-shapes.md):
+// the kernel takes the symbols (cu, tk, tq: dim_bounds order) as i64
+// parameters. Without max_seqlen_q the grid is ceil(2 tq / 128) q tiles x 2
+// kv heads x cu (= B + 1) slices; the zero slice is z = cu - 1, its stride
+// every thread of gridDim.x x 2 blocks; boundaries clamp into the call's
+// Tq and Tk.
+// CHECK-LABEL: func.func @symbolic
+// CHECK: gpu.launch_func @iolite_kernels::@symbolic_k0_varlen_attention blocks in
+// CHECK: gpu.func @symbolic_k0_varlen_attention(%{{.*}}: memref<32768xf32>, %{{.*}}: memref<16384xf32>, %{{.*}}: memref<16384xf32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<9xi32>, %{{.*}}: memref<32768xf32>, %[[CU:.*]]: i64, %[[TK:.*]]: i64, %[[TQ:.*]]: i64) kernel
+// CHECK-SAME: iolite.grid = array<i64: 8, 2, 9>
+// CHECK: %[[NCU:.*]] = arith.index_cast %[[CU]] : i64 to index
+// CHECK: %[[NTK:.*]] = arith.index_cast %[[TK]] : i64 to index
+// CHECK: %[[NTQ:.*]] = arith.index_cast %[[TQ]] : i64 to index
+// CHECK: %[[CUQ:.*]] = memref.reinterpret_cast %arg3 to offset: [0], sizes: [%[[NCU]]], strides: [1] : memref<9xi32> to memref<?xi32>
+// CHECK: %[[OUT:.*]] = memref.reinterpret_cast %arg5 to offset: [0], sizes: [%[[NTQ]], 4, 16], strides: [64, 16, 1] : memref<32768xf32> to memref<?x4x16xf32>
+// CHECK: %[[B:.*]] = arith.subi %[[NCU]], %c1
+// CHECK: %[[R:.*]] = arith.muli %[[NTQ]], %c2
+// CHECK: %[[TILES:.*]] = arith.ceildivui %[[R]], %c128
+// CHECK: %[[ISZ:.*]] = arith.cmpi eq, %block_id_z, %[[B]]
+// CHECK: scf.if %[[ISZ]] {
+// CHECK: memref.load %[[CUQ]][%c0{{.*}}] : memref<?xi32>
+// CHECK: arith.minsi %{{.*}}, %[[NTQ]]
+// CHECK: memref.load %[[CUQ]][%[[B]]] : memref<?xi32>
+// CHECK: %[[STRIDE:.*]] = arith.muli %[[TILES]], %c512
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[STRIDE]]
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+// CHECK: } else {
+// CHECK: arith.minsi %{{.*}}, %[[NTQ]]
+// CHECK: arith.minsi %{{.*}}, %[[NTK]]
+// AMD-LABEL: func.func @symbolic
+// AMD: iolite.template = "attention"
+func.func @symbolic(%q: tensor<?x4x16xf32> {iolite.dims = ["tq", "", ""]}, %k: tensor<?x2x16xf32> {iolite.dims = ["tk", "", ""]}, %v: tensor<?x2x16xf32> {iolite.dims = ["tk", "", ""]}, %cuq: tensor<?xi32> {iolite.dims = ["cu"]}, %cuk: tensor<?xi32> {iolite.dims = ["cu"]}) -> tensor<?x4x16xf32>
+    attributes {iolite.dim_bounds = {cu = array<i64: 2, 9>, tq = array<i64: 1, 512>, tk = array<i64: 1, 512>}} {
+  %o = iolite.kernel "symbolic_k0_varlen_attention" (%q, %k, %v, %cuq, %cuk) : (tensor<?x4x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32>, tensor<?xi32>, tensor<?xi32>) -> tensor<?x4x16xf32> {
+  ^bb0(%a: tensor<?x4x16xf32>, %b: tensor<?x2x16xf32>, %c: tensor<?x2x16xf32>, %d: tensor<?xi32>, %e: tensor<?xi32>):
+    %r = iolite.varlen_attention %a, %b, %c, %d, %e {causal} : tensor<?x4x16xf32>, tensor<?x2x16xf32>, tensor<?x2x16xf32>, tensor<?xi32>, tensor<?xi32>
+    iolite.yield %r : tensor<?x4x16xf32>
+  }
+  return %o : tensor<?x4x16xf32>
+}

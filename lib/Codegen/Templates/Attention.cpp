@@ -632,13 +632,13 @@ LogicalResult AttentionEmitter::setUpVarlenSequence() {
   FailureOr<Value> k1 = boundary(att.cuSeqlensK, next);
   if (failed(q0) || failed(q1) || failed(k0) || failed(k1))
     return failure();
-  auto clamp = [&](Value v, Value lo, int64_t hi) -> Value {
-    return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, lo), c(hi));
+  auto clamp = [&](Value v, Value lo, Value hi) -> Value {
+    return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, lo), hi);
   };
-  qStart = clamp(*q0, c(0), s.totalQ);
-  Value qEnd = clamp(*q1, qStart, s.totalQ);
-  kStart = clamp(*k0, c(0), s.totalK);
-  Value kEnd = clamp(*k1, kStart, s.totalK);
+  qStart = clamp(*q0, c(0), totalQExt);
+  Value qEnd = clamp(*q1, qStart, totalQExt);
+  kStart = clamp(*k0, c(0), totalKExt);
+  Value kEnd = clamp(*k1, kStart, totalKExt);
   sqExt = arith::SubIOp::create(b, qEnd, qStart);
   skvExt = arith::SubIOp::create(b, kEnd, kStart);
   rowsExt = mul(sqExt, c(s.group()));
@@ -667,22 +667,26 @@ LogicalResult AttentionEmitter::emitVarlenZeros() {
       return failure();
     Value v = arith::IndexCastOp::create(b, b.getIndexType(), *loaded);
     return (Value)arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, lo),
-                                         c(s.totalQ));
+                                         totalQExt);
   };
   FailureOr<Value> first = boundary(c(0), c(0));
   if (failed(first))
     return failure();
-  FailureOr<Value> last = boundary(c(s.batch), *first);
+  FailureOr<Value> last = boundary(batchExt, *first);
   if (failed(last))
     return failure();
   Value covered = arith::SubIOp::create(b, *last, *first);
   Value elements =
-      mul(arith::SubIOp::create(b, c(s.totalQ), covered), c(hq * dv));
+      mul(arith::SubIOp::create(b, totalQExt, covered), c(hq * dv));
   Value block = add(mul(ctx.blockId(gpu::Dimension::x), c(s.hkv)),
                     ctx.blockId(gpu::Dimension::y));
   Value start = add(mul(block, c(p.threads)), tid);
+  // Every thread of the slice's gridDim.x * Hkv blocks.
+  Value stride = qTilesExt.getDefiningOp<arith::ConstantOp>()
+                     ? c(p.qTiles * s.hkv * p.threads)
+                     : mul(qTilesExt, c(s.hkv * p.threads));
   FailureOr<SmallVector<Value>> loop =
-      em.forLoop(start, elements, c(p.qTiles * s.hkv * p.threads), {},
+      em.forLoop(start, elements, stride, {},
                  [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
                    Value col = arith::RemUIOp::create(b, e, c(dv));
                    Value rest = arith::DivUIOp::create(b, e, c(dv));
@@ -1009,7 +1013,21 @@ LogicalResult AttentionEmitter::emit() {
   ctx.tileDescription = p.describe();
   ctx.matrixKind = p.matrix.kindName();
   ctx.matrixReason = p.matrix.reason;
-  if (dynamic) {
+  if (att.isVarlen()) {
+    // (q tiles of the longest sequence, kv heads, sequences + the slice
+    // that zeroes the rows outside every sequence). With run-time extents,
+    // the q tiles of max_seqlen_q, or of the call's Tq without it.
+    GridExtent tiles = GridExtent::constant(p.qTiles);
+    if (dynamic && !att.maxSeqlenQ)
+      tiles = GridExtent{
+          ctx.getDimExpr(att.query, 0) * DimExpr::constant(s.group()), p.bm};
+    if (dynamic)
+      ctx.setLaunch({tiles, GridExtent::constant(s.hkv),
+                     GridExtent{ctx.getDimExpr(att.cuSeqlensQ, 0), 1}},
+                    {p.threads, 1, 1});
+    else
+      ctx.setLaunch({p.qTiles, s.hkv, s.batch + 1}, {p.threads, 1, 1});
+  } else if (dynamic) {
     // One block per (batch, kv head, q tile) of the call's sizes.
     DimExpr rows =
         ctx.getDimExpr(att.query, att.qSeqDim()) * DimExpr::constant(s.group());
@@ -1017,10 +1035,6 @@ LogicalResult AttentionEmitter::emit() {
     ctx.setLaunch({GridExtent{rows, p.bm}, GridExtent{bh, 1},
                    GridExtent::constant(p.splits)},
                   {p.threads, 1, 1});
-  } else if (att.isVarlen()) {
-    // (q tiles of the longest sequence, kv heads, sequences + the slice
-    // that zeroes the rows outside every sequence).
-    ctx.setLaunch({p.qTiles, s.hkv, s.batch + 1}, {p.threads, 1, 1});
   } else {
     ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
   }
@@ -1055,8 +1069,19 @@ LogicalResult AttentionEmitter::emitVarlen() {
   // the others compute their sequence's tile. Both conditions are uniform
   // over the block, so the barriers inside are fine.
   tid = ctx.threadId(gpu::Dimension::x);
-  Value zeros = arith::CmpIOp::create(
-      b, arith::CmpIPredicate::eq, ctx.blockId(gpu::Dimension::z), c(s.batch));
+  // The packed totals, the sequences and the launch's q tiles (run-time
+  // values with symbolic dims).
+  totalQExt = ctx.getExtent(att.query, 0);
+  totalKExt = ctx.getExtent(att.key, 0);
+  batchExt = dynamic ? (Value)arith::SubIOp::create(
+                           b, ctx.getExtent(att.cuSeqlensQ, 0), c(1))
+                     : c(s.batch);
+  qTilesExt = dynamic && !att.maxSeqlenQ
+                  ? (Value)arith::CeilDivUIOp::create(
+                        b, mul(totalQExt, c(s.group())), c(p.bm))
+                  : c(p.qTiles);
+  Value zeros = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                      ctx.blockId(gpu::Dimension::z), batchExt);
   auto slice = scf::IfOp::create(b, zeros, /*withElseRegion=*/true);
   OpBuilder::InsertionGuard g(b);
   b.setInsertionPoint(slice.thenBlock()->getTerminator());
@@ -1628,9 +1653,14 @@ public:
   bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
     AttentionOperands att = AttentionOperands::get(analysis.hero);
     auto type = [](Value v) { return cast<ShapedType>(v.getType()); };
-    // A packed batch's grid is sized by its static totals.
-    if (att.isVarlen())
-      return false;
+    // A packed batch: the totals and the number of sequences may be
+    // run-time extents, heads and head dims not.
+    if (att.isVarlen()) {
+      for (Value v : {att.query, att.key, att.value})
+        if (type(v).isDynamicDim(1) || type(v).isDynamicDim(2))
+          return false;
+      return true;
+    }
     if (att.isCache()) {
       if (type(att.query).isDynamicDim(2) || type(att.query).isDynamicDim(3))
         return false;

@@ -299,8 +299,9 @@ private:
   // unclamped length, as the CPU reference does.
   Value batchExt, sqExt, skvExt, rowsExt, posOffset;
   // varlen_attention: the first packed query and key rows of the block's
-  // sequence.
-  Value qStart, kStart;
+  // sequence; the packed totals Tq and Tk; the launch's q tiles (gridDim.x).
+  // batchExt is the number of sequences.
+  Value qStart, kStart, totalQExt, totalKExt, qTilesExt;
   // Paged caches: the page numbers of the KV tile being loaded.
   Value pageTile;
   // This launch's KV partitions.
