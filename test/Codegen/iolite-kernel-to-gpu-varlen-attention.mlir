@@ -11,7 +11,8 @@
 // and 400 key rows, max_seqlen_q = 128, so the grid is (4 x 128-row tiles of
 // 512 packed (position, head) rows, 2 kv heads, 4 sequences + 1). The slice
 // z = 4 zeroes the rows outside [cu_q[0], cu_q[4]) (clamped into [0, 300]).
-// A sequence block loads its four boundaries, clamps them (start into
+// A sequence block loads its four boundaries (once per block, through
+// shared memory), clamps them (start into
 // [0, T], end into [start, T]), returns at once when its tile starts past
 // the sequence's rows, loops over ceil(keys / 64) KV tiles cut at the
 // causal diagonal (at the unclamped ends), reads K/V rows k0 + j only below
@@ -28,12 +29,22 @@
 // CHECK: %[[Z:.*]] = gpu.block_id z
 // CHECK: %[[ISZ:.*]] = arith.cmpi eq, %[[Z]], %c4
 // CHECK: scf.if %[[ISZ]] {
-// CHECK: %[[F0:.*]] = memref.load %[[CUQ]][%c0{{.*}}] : memref<5xi32>
+// Thread 0 reads cu_q[0] and cu_q[4] into shared memory; after a barrier
+// every thread reads them there.
+// CHECK: %[[ZSEQ:.*]] = memref.view %{{.*}} to memref<4xi32, #gpu.address_space<workgroup>>
+// CHECK: %[[ZT0:.*]] = arith.cmpi eq, %{{.*}}, %c0
+// CHECK: scf.if %[[ZT0]] {
+// CHECK: %[[F0G:.*]] = memref.load %[[CUQ]][%c0{{.*}}] : memref<5xi32>
+// CHECK: memref.store %[[F0G]], %[[ZSEQ]][%c0{{.*}}]
+// CHECK: %[[L0G:.*]] = memref.load %[[CUQ]][%c4{{.*}}] : memref<5xi32>
+// CHECK: memref.store %[[L0G]], %[[ZSEQ]][%c1{{.*}}]
+// CHECK: gpu.barrier
+// CHECK: %[[F0:.*]] = memref.load %[[ZSEQ]][%c0{{.*}}]
 // CHECK: %[[F1:.*]] = arith.index_cast %[[F0]]
+// CHECK: %[[L0:.*]] = memref.load %[[ZSEQ]][%c1{{.*}}]
+// CHECK: %[[L1:.*]] = arith.index_cast %[[L0]]
 // CHECK: %[[F2:.*]] = arith.maxsi %[[F1]]
 // CHECK: %[[FIRST:.*]] = arith.minsi %[[F2]], %c300
-// CHECK: %[[L0:.*]] = memref.load %[[CUQ]][%c4{{.*}}] : memref<5xi32>
-// CHECK: %[[L1:.*]] = arith.index_cast %[[L0]]
 // CHECK: %[[L2:.*]] = arith.maxsi %[[L1]], %[[FIRST]]
 // CHECK: %[[LAST:.*]] = arith.minsi %[[L2]], %c300
 // CHECK: %[[COVERED:.*]] = arith.subi %[[LAST]], %[[FIRST]]
@@ -51,13 +62,26 @@
 // CHECK: %[[HKV:.*]] = gpu.block_id y
 // CHECK: %[[B:.*]] = gpu.block_id z
 // CHECK: %[[B1:.*]] = arith.addi %[[B]], %c1
-// CHECK: %[[Q0R:.*]] = memref.load %[[CUQ]][%[[B]]] : memref<5xi32>
+// Read once per block: thread 0 stages them in shared memory.
+// CHECK: %[[SEQ:.*]] = memref.view %{{.*}} to memref<4xi32, #gpu.address_space<workgroup>>
+// CHECK: %[[T0:.*]] = arith.cmpi eq, %{{.*}}, %c0
+// CHECK: scf.if %[[T0]] {
+// CHECK: %[[Q0G:.*]] = memref.load %[[CUQ]][%[[B]]] : memref<5xi32>
+// CHECK: memref.store %[[Q0G]], %[[SEQ]][%c0{{.*}}]
+// CHECK: %[[Q1G:.*]] = memref.load %[[CUQ]][%[[B1]]] : memref<5xi32>
+// CHECK: memref.store %[[Q1G]], %[[SEQ]][%c1{{.*}}]
+// CHECK: %[[K0G:.*]] = memref.load %[[CUK]][%[[B]]] : memref<5xi32>
+// CHECK: memref.store %[[K0G]], %[[SEQ]][%c2{{.*}}]
+// CHECK: %[[K1G:.*]] = memref.load %[[CUK]][%[[B1]]] : memref<5xi32>
+// CHECK: memref.store %[[K1G]], %[[SEQ]][%c3{{.*}}]
+// CHECK: gpu.barrier
+// CHECK: %[[Q0R:.*]] = memref.load %[[SEQ]][%c0{{.*}}]
 // CHECK: %[[Q0I:.*]] = arith.index_cast %[[Q0R]]
-// CHECK: %[[Q1R:.*]] = memref.load %[[CUQ]][%[[B1]]] : memref<5xi32>
+// CHECK: %[[Q1R:.*]] = memref.load %[[SEQ]][%c1{{.*}}]
 // CHECK: %[[Q1I:.*]] = arith.index_cast %[[Q1R]]
-// CHECK: %[[K0R:.*]] = memref.load %[[CUK]][%[[B]]] : memref<5xi32>
+// CHECK: %[[K0R:.*]] = memref.load %[[SEQ]][%c2{{.*}}]
 // CHECK: %[[K0I:.*]] = arith.index_cast %[[K0R]]
-// CHECK: %[[K1R:.*]] = memref.load %[[CUK]][%[[B1]]] : memref<5xi32>
+// CHECK: %[[K1R:.*]] = memref.load %[[SEQ]][%c3{{.*}}]
 // CHECK: %[[K1I:.*]] = arith.index_cast %[[K1R]]
 // CHECK: %[[QS0:.*]] = arith.maxsi %[[Q0I]], %c0
 // CHECK: %[[QSTART:.*]] = arith.minsi %[[QS0]], %c300
@@ -186,8 +210,9 @@ func.func @prefill_f16_cast(%q: tensor<96x4x64xf16>, %k: tensor<80x2x64xf16>, %v
 // CHECK: %[[ISZ:.*]] = arith.cmpi eq, %block_id_z, %[[B]]
 // CHECK: scf.if %[[ISZ]] {
 // CHECK: memref.load %[[CUQ]][%c0{{.*}}] : memref<?xi32>
-// CHECK: arith.minsi %{{.*}}, %[[NTQ]]
 // CHECK: memref.load %[[CUQ]][%[[B]]] : memref<?xi32>
+// CHECK: gpu.barrier
+// CHECK: arith.minsi %{{.*}}, %[[NTQ]]
 // CHECK: %[[STRIDE:.*]] = arith.muli %[[TILES]], %c512
 // CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %[[STRIDE]]
 // CHECK: memref.store %{{.*}}, %[[OUT]]

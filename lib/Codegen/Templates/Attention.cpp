@@ -85,6 +85,8 @@ int64_t byteWidth(Type t) {
 /// through the whole KV loop: one phase.
 void addBuffers(AttentionPlan &p, const AttentionShape &s, Type et,
                 SharedMemoryPlan &plan) {
+  if (s.packed) // The block's sequence boundaries, read once per block.
+    p.seqBuf = plan.addBuffer("sequence", 4 * 4, 0, 0);
   if (s.pageSize) {
     // The page numbers of one KV tile: keys [k0, k0 + BN) span at most
     // (BN - 1) / P + 2 pages (BN / P when P divides BN, since k0 is a
@@ -345,6 +347,7 @@ AttentionShape AttentionShape::get(const AttentionOperands &att,
                          k[1],
                          longest(att.maxSeqlenK, k[0]),
                          v[2]};
+    shape.packed = true;
     shape.totalQ = q[0];
     shape.totalK = k[0];
     return shape;
@@ -617,36 +620,59 @@ LogicalResult AttentionEmitter::setUpVarlenSequence() {
   // cu_seqlens (decreasing, negative, past the totals) never address a row
   // outside them. The causal diagonal uses the unclamped ends, as the CPU
   // reference does: query i attends to keys j <= i + cu_k[b+1] - cu_q[b+1].
-  auto boundary = [&](Value cu, Value idx) -> FailureOr<Value> {
-    // Through the element emitter: the boundaries may be computed in the
-    // kernel's prologue.
-    FailureOr<Value> loaded = em.emit(cu, {idx});
-    if (failed(loaded))
-      return failure();
-    return (Value)arith::IndexCastOp::create(b, b.getIndexType(), *loaded);
-  };
   Value next = add(batchIdx, c(1));
-  FailureOr<Value> q0 = boundary(att.cuSeqlensQ, batchIdx);
-  FailureOr<Value> q1 = boundary(att.cuSeqlensQ, next);
-  FailureOr<Value> k0 = boundary(att.cuSeqlensK, batchIdx);
-  FailureOr<Value> k1 = boundary(att.cuSeqlensK, next);
-  if (failed(q0) || failed(q1) || failed(k0) || failed(k1))
+  FailureOr<SmallVector<Value>> cu = loadBoundaries({{att.cuSeqlensQ, batchIdx},
+                                                     {att.cuSeqlensQ, next},
+                                                     {att.cuSeqlensK, batchIdx},
+                                                     {att.cuSeqlensK, next}});
+  if (failed(cu))
     return failure();
+  Value q0 = (*cu)[0], q1 = (*cu)[1], k0 = (*cu)[2], k1 = (*cu)[3];
   auto clamp = [&](Value v, Value lo, Value hi) -> Value {
     return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, lo), hi);
   };
-  qStart = clamp(*q0, c(0), totalQExt);
-  Value qEnd = clamp(*q1, qStart, totalQExt);
-  kStart = clamp(*k0, c(0), totalKExt);
-  Value kEnd = clamp(*k1, kStart, totalKExt);
+  qStart = clamp(q0, c(0), totalQExt);
+  Value qEnd = clamp(q1, qStart, totalQExt);
+  kStart = clamp(k0, c(0), totalKExt);
+  Value kEnd = clamp(k1, kStart, totalKExt);
   sqExt = arith::SubIOp::create(b, qEnd, qStart);
   skvExt = arith::SubIOp::create(b, kEnd, kStart);
   rowsExt = mul(sqExt, c(s.group()));
   // Local query i sits at local key position i + posOffset.
   posOffset = arith::SubIOp::create(
-      b, add(qStart, arith::SubIOp::create(b, *k1, *q1)), kStart);
+      b, add(qStart, arith::SubIOp::create(b, k1, q1)), kStart);
   numSplits = c(1);
   return success();
+}
+
+FailureOr<SmallVector<Value>>
+AttentionEmitter::loadBoundaries(ArrayRef<std::pair<Value, Value>> reads) {
+  // Thread 0 reads them (through the element emitter: the boundaries may be
+  // computed in the kernel's prologue) into shared memory; after a barrier
+  // every thread has them. The block's global reads of cu_seqlens are then
+  // 4 bytes each, not 4 bytes per thread.
+  Type i32 = b.getI32Type();
+  Value buffer = ctx.getSharedView(p.seqBuf, MemRefType::get({4}, i32));
+  {
+    OpBuilder::InsertionGuard g(b);
+    auto first = scf::IfOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, c(0)),
+        /*withElseRegion=*/false);
+    b.setInsertionPoint(first.thenBlock()->getTerminator());
+    for (auto [i, read] : llvm::enumerate(reads)) {
+      FailureOr<Value> loaded = em.emit(read.first, {read.second});
+      if (failed(loaded))
+        return failure();
+      memref::StoreOp::create(b, *loaded, buffer, ValueRange{c(i)});
+    }
+  }
+  gpu::BarrierOp::create(b);
+  SmallVector<Value> values;
+  for (size_t i = 0; i < reads.size(); ++i)
+    values.push_back(arith::IndexCastOp::create(
+        b, b.getIndexType(),
+        memref::LoadOp::create(b, buffer, ValueRange{c(i)})));
+  return values;
 }
 
 SmallVector<Value, 4> AttentionEmitter::queryIndex(Value head, Value pos,
@@ -661,21 +687,16 @@ LogicalResult AttentionEmitter::emitVarlenZeros() {
   // get zeros, as in the CPU reference: one element per thread over the
   // slice's qTiles x Hkv blocks.
   int64_t hq = s.hq, dv = s.dv;
-  auto boundary = [&](Value idx, Value lo) -> FailureOr<Value> {
-    FailureOr<Value> loaded = em.emit(att.cuSeqlensQ, {idx});
-    if (failed(loaded))
-      return failure();
-    Value v = arith::IndexCastOp::create(b, b.getIndexType(), *loaded);
-    return (Value)arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, lo),
-                                         totalQExt);
+  FailureOr<SmallVector<Value>> cu =
+      loadBoundaries({{att.cuSeqlensQ, c(0)}, {att.cuSeqlensQ, batchExt}});
+  if (failed(cu))
+    return failure();
+  auto clamp = [&](Value v, Value lo) -> Value {
+    return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, lo),
+                                  totalQExt);
   };
-  FailureOr<Value> first = boundary(c(0), c(0));
-  if (failed(first))
-    return failure();
-  FailureOr<Value> last = boundary(batchExt, *first);
-  if (failed(last))
-    return failure();
-  Value covered = arith::SubIOp::create(b, *last, *first);
+  Value first = clamp((*cu)[0], c(0));
+  Value covered = arith::SubIOp::create(b, clamp((*cu)[1], first), first);
   Value elements =
       mul(arith::SubIOp::create(b, totalQExt, covered), c(hq * dv));
   Value block = add(mul(ctx.blockId(gpu::Dimension::x), c(s.hkv)),
@@ -692,7 +713,7 @@ LogicalResult AttentionEmitter::emitVarlenZeros() {
                    Value rest = arith::DivUIOp::create(b, e, c(dv));
                    Value head = arith::RemUIOp::create(b, rest, c(hq));
                    Value r = arith::DivUIOp::create(b, rest, c(hq));
-                   Value row = arith::SelectOp::create(b, lt(r, *first), r,
+                   Value row = arith::SelectOp::create(b, lt(r, first), r,
                                                        add(r, covered));
                    if (failed(storeOutputAt(f(0.0), {row, head, col})))
                      return failure();

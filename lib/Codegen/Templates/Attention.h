@@ -76,7 +76,8 @@ struct AttentionShape {
   int64_t batch, hq, sq, d, hkv, skv, dv;
   /// Tokens per page of a paged cache (0 otherwise).
   int64_t pageSize = 0;
-  /// varlen_attention: the packed query and key rows (0 otherwise).
+  /// varlen_attention: a packed batch, its query and key rows.
+  bool packed = false;
   int64_t totalQ = 0, totalK = 0;
   /// Query heads per kv head.
   int64_t group() const { return hq / hkv; }
@@ -133,6 +134,8 @@ struct AttentionPlan {
   /// entries).
   unsigned pageBuf = 0;
   int64_t pagesPerTile = 0;
+  /// varlen_attention: the block's sequence boundaries (4 x i32).
+  unsigned seqBuf = 0;
 
   std::string describe() const;
 };
@@ -202,6 +205,10 @@ private:
   /// varlen_attention: the block's sequence's query and key ranges, read
   /// from cu_seqlens and clamped into the packed tensors.
   LogicalResult setUpVarlenSequence();
+  /// varlen_attention: `cu[idx]` for each (cu, idx) of `reads` (at most 4),
+  /// read once per block through shared memory, as index values.
+  FailureOr<SmallVector<Value>>
+  loadBoundaries(ArrayRef<std::pair<Value, Value>> reads);
   /// varlen_attention: the blocks of the last batch slice write zeros (through
   /// the epilogue) to the query rows outside every sequence.
   LogicalResult emitVarlenZeros();
