@@ -444,9 +444,8 @@ def varlen_section(results):
         "its sequence returns before loading anything. Against the "
         f"per-sequence model it moves at most {worst_model[0]:.3f}x "
         f"({m['chip']}): the K/V tiles are the model's exactly; the rest is "
-        "each thread's read of its sequence's four boundaries (two in the "
-        "slice that zeroes rows outside every sequence), which the emulator "
-        "counts per thread and a GPU serves once per warp. Both kernels "
+        "each block's read of its sequence's four boundaries (16 bytes; 8 "
+        "in the slice that zeroes rows outside every sequence). Both kernels "
         "re-read K/V once per q tile (FlashAttention's trade), hence "
         "*/ LB* above 1.", "",
         table(["lengths", "target", "tile", "varlen B", "padded B",

@@ -19,9 +19,8 @@ padded side only).
 The model column is the traffic of Iolite's attention kernels run on each
 sequence alone with the same tile (test/python/attention_traffic.py): the
 packed kernel should move exactly that, plus the reads of the boundaries
-(four i32 per thread of a sequence's block, two per thread of the slice
-that zeroes uncovered rows; the emulator counts every thread's load, a GPU
-serves a warp's identical addresses with one transaction).
+(four i32 per block of a sequence, two per block of the slice that zeroes
+uncovered rows).
 
 Shapes: causal f16 prefill, GQA 4:1 with one kv head of 128 (Llama's 32:8
 heads run the same blocks eight times over: the ratios do not depend on the
