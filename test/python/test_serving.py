@@ -332,6 +332,8 @@ for dt in ("f16", "bf16", "f32"):
                [0, 90, 95, 228, 300], 8, 2, 16, causal=True, max_q=133)
 add_varlen("varlen_long_not_causal_bf16", "bf16", [0, 45, 150, 151],
            [0, 100, 130, 260], 4, 1, 16, dv=24)
+# A sequence with queries but no keys: its rows are zeros (not causal).
+add_varlen("varlen_no_keys", "f16", [0, 4, 9, 30], [0, 0, 6, 40], 4, 2, 16)
 # Rows before the first and after the last sequence are zeros.
 add_varlen("varlen_uncovered_rows", "f16", [3, 8, 8, 20], [0, 6, 9, 30], 4,
            2, 16, causal=True, tq=26)
