@@ -646,6 +646,11 @@ iolite_capi_result_t iolite_capi_bundle_run(iolite_capi_bundle_t bundle,
   }
 }
 
+void iolite_capi_bundle_check_inputs(iolite_capi_bundle_t bundle, int enabled) {
+  if (bundle)
+    bundle->runner->setCheckInputs(enabled != 0);
+}
+
 void iolite_capi_bundle_close(iolite_capi_bundle_t bundle) { delete bundle; }
 
 } // extern "C"

@@ -402,6 +402,7 @@ const KernelTemplateRegistry &mlir::iolite::getKernelTemplateRegistry() {
     r.add(createLongConvTemplate());
     r.add(createMoeTemplate());
     r.add(createAttentionTemplate());
+    r.add(createKvCacheAppendTemplate());
     return r;
   }();
   return registry;

@@ -205,6 +205,205 @@ generateKernel(KernelOp kernel, gpu::GPUModuleOp module, SymbolTable &symbols,
   return result;
 }
 
+/// The kernel results written into a function argument's buffer: the caches
+/// an iolite.kv_cache_append updates, which a bundle updates in place (the
+/// op's contract) instead of copying the cache every step. Each such result
+/// becomes an output tied to the argument (`tiedInput`: result -> argument
+/// number). The updated cache must be returned, its cache operand must be a
+/// function argument passed straight into the kernel, each argument may be
+/// updated once, and no op after the kernel may read the argument (it no
+/// longer holds the old cache).
+static LogicalResult
+findInPlaceResults(func::FuncOp func,
+                   const DenseMap<Value, unsigned> &outputIndex,
+                   DenseMap<Value, unsigned> &tiedInput) {
+  Block &body = func.getBody().front();
+  DenseMap<Operation *, unsigned> position;
+  for (auto [i, op] : llvm::enumerate(body))
+    position[&op] = i;
+  DenseMap<unsigned, Operation *> updatedBy;
+  for (auto kernel : body.getOps<KernelOp>()) {
+    Block &kernelBody = kernel.getBody().front();
+    for (auto append : kernelBody.getOps<KvCacheAppendOp>()) {
+      for (unsigned c = 0; c < 2; ++c) {
+        Value updated = append->getResult(c);
+        if (updated.use_empty())
+          continue;
+        StringRef which = c == 0 ? "key" : "value";
+        Value cache = c == 0 ? append.getKCache() : append.getVCache();
+        auto kernelArg = dyn_cast<BlockArgument>(cache);
+        auto funcArg = kernelArg && kernelArg.getOwner() == &kernelBody
+                           ? dyn_cast<BlockArgument>(
+                                 kernel.getInputs()[kernelArg.getArgNumber()])
+                           : BlockArgument();
+        if (!funcArg || funcArg.getOwner() != &body)
+          return append.emitError()
+                 << "the " << which
+                 << " cache is not an argument of the function: a bundle "
+                    "appends to a KV cache in place, in the caller's buffer";
+        unsigned arg = funcArg.getArgNumber();
+        // The updated cache leaves the kernel as exactly one result, which
+        // the function returns.
+        Value result;
+        for (OpOperand &use : updated.getUses()) {
+          if (!isa<YieldOp>(use.getOwner()) || result)
+            return append.emitError()
+                   << "the updated " << which
+                   << " cache is used inside its kernel; an in-place append "
+                      "must be the kernel's last step";
+          result = kernel.getResult(use.getOperandNumber());
+        }
+        if (!outputIndex.count(result))
+          return append.emitError()
+                 << "the updated " << which
+                 << " cache is not returned: a bundle writes it in place into "
+                    "function argument #"
+                 << arg << " and returns it as an output tied to that argument";
+        auto [it, inserted] = updatedBy.try_emplace(arg, append);
+        if (!inserted)
+          return append.emitError()
+                 << "function argument #" << arg
+                 << " is updated in place twice (both caches, or two appends)";
+        for (Operation *user : funcArg.getUsers()) {
+          Operation *top = body.findAncestorOpInBlock(*user);
+          if (top && position[top] > position[kernel]) {
+            InFlightDiagnostic diag = append.emitError()
+                                      << "function argument #" << arg
+                                      << " is read after this in-place append "
+                                         "overwrites it";
+            diag.attachNote(user->getLoc()) << "read here";
+            return diag;
+          }
+        }
+        tiedInput[result] = arg;
+      }
+    }
+  }
+  return success();
+}
+
+/// The run-time checks of the serving ops' lengths and block tables that
+/// come straight from function arguments, for the bundle's
+/// NAME_check_inputs: per op a dictionary with its kind, where it is, the
+/// argument numbers of its lengths / table (or cu_seqlens) and the sizes
+/// the values must fit, each a dim expression ([coeff, exponents...], as
+/// iolite.dim_exprs). Lengths computed in the graph (a step's `lens + 1`)
+/// are not checked here; the kernels clamp them.
+static ArrayAttr collectInputChecks(func::FuncOp func,
+                                    const SymbolicShapes *shapes,
+                                    OpBuilder &b) {
+  Block &body = func.getBody().front();
+  unsigned numSymbols = shapes ? shapes->getNumSymbols() : 0;
+  auto dimAttr = [&](Value v, unsigned d) -> Attribute {
+    DimExpr e = DimExpr::constant(0);
+    if (shapes)
+      e = shapes->getDims(v)[d];
+    else
+      e = DimExpr::constant(cast<ShapedType>(v.getType()).getDimSize(d));
+    SmallVector<int64_t> entry{e.coeff};
+    for (unsigned s = 0; s < numSymbols; ++s)
+      entry.push_back(s < e.exps.size() ? e.exps[s] : 0);
+    return b.getDenseI64ArrayAttr(entry);
+  };
+  SmallVector<Attribute> checks;
+  for (auto kernel : body.getOps<KernelOp>()) {
+    Block &kernelBody = kernel.getBody().front();
+    // The function argument a kernel operand is, or -1.
+    auto argumentOf = [&](Value operand) -> int64_t {
+      auto inner = dyn_cast_or_null<BlockArgument>(operand);
+      if (!inner || inner.getOwner() != &kernelBody)
+        return -1;
+      auto outer =
+          dyn_cast<BlockArgument>(kernel.getInputs()[inner.getArgNumber()]);
+      return outer && outer.getOwner() == &body ? outer.getArgNumber() : -1;
+    };
+    // The function-level value of a kernel operand (for its dims).
+    auto outerOf = [&](Value operand) -> Value {
+      if (auto inner = dyn_cast<BlockArgument>(operand);
+          inner && inner.getOwner() == &kernelBody)
+        return kernel.getInputs()[inner.getArgNumber()];
+      return Value();
+    };
+    for (Operation &op : kernelBody.without_terminator()) {
+      SmallVector<NamedAttribute> entry;
+      auto add = [&](StringRef name, Attribute a) {
+        entry.push_back(b.getNamedAttr(name, a));
+      };
+      // "file:line:col", as diagnostics print it.
+      std::string where;
+      llvm::raw_string_ostream os(where);
+      if (auto fileLoc = dyn_cast<FileLineColLoc>(op.getLoc()))
+        os << fileLoc.getFilename().getValue() << ":" << fileLoc.getLine()
+           << ":" << fileLoc.getColumn();
+      else
+        op.getLoc().print(os);
+      // Sizes are read off function-level values: a kernel operand that
+      // is computed inside the kernel has none, and is not checked.
+      auto cacheSizes = [&](Value cache, Value table) -> bool {
+        Value c = outerOf(cache);
+        Value t = table ? outerOf(table) : Value();
+        if (!c || (table && !t))
+          return false;
+        add("rows", dimAttr(c, 1));
+        if (table) {
+          add("pool", dimAttr(c, 0));
+          add("per_seq", dimAttr(t, 1));
+        }
+        return true;
+      };
+      if (auto append = dyn_cast<KvCacheAppendOp>(op)) {
+        int64_t lens = argumentOf(append.getCacheSeqlens());
+        Value key = outerOf(append.getKey());
+        if (lens < 0 || !key ||
+            !cacheSizes(append.getKCache(), append.getBlockTable()))
+          continue;
+        add("kind", b.getStringAttr("kv_cache_append"));
+        add("lens", b.getI64IntegerAttr(lens));
+        if (Value t = append.getBlockTable())
+          add("table", b.getI64IntegerAttr(argumentOf(t)));
+        add("batch", dimAttr(key, 0));
+        add("steps", dimAttr(key, 1));
+      } else if (auto att = dyn_cast<CacheAttentionOp>(op)) {
+        int64_t lens = argumentOf(att.getCacheSeqlens());
+        Value query = outerOf(att.getQuery());
+        if (lens < 0 || !query ||
+            !cacheSizes(att.getKCache(), att.getBlockTable()))
+          continue;
+        add("kind", b.getStringAttr("cache_attention"));
+        add("lens", b.getI64IntegerAttr(lens));
+        if (Value t = att.getBlockTable())
+          add("table", b.getI64IntegerAttr(argumentOf(t)));
+        add("batch", dimAttr(query, 0));
+      } else if (auto varlen = dyn_cast<VarlenAttentionOp>(op)) {
+        Value q = outerOf(varlen.getQuery()), k = outerOf(varlen.getKey());
+        int64_t cuq = argumentOf(varlen.getCuSeqlensQ());
+        int64_t cuk = argumentOf(varlen.getCuSeqlensK());
+        if (!q || !k || (cuq < 0 && cuk < 0))
+          continue;
+        add("kind", b.getStringAttr("varlen_attention"));
+        add("batch_plus_one",
+            dimAttr(outerOf(cuq >= 0 ? varlen.getCuSeqlensQ()
+                                     : varlen.getCuSeqlensK()),
+                    0));
+        if (cuq >= 0) {
+          add("cu_seqlens_q", b.getI64IntegerAttr(cuq));
+          add("total_q", dimAttr(q, 0));
+        }
+        if (cuk >= 0) {
+          add("cu_seqlens_k", b.getI64IntegerAttr(cuk));
+          add("total_k", dimAttr(k, 0));
+        }
+      } else {
+        continue;
+      }
+      add("where",
+          b.getStringAttr(where + ": '" + op.getName().getStringRef() + "'"));
+      checks.push_back(b.getDictionaryAttr(entry));
+    }
+  }
+  return b.getArrayAttr(checks);
+}
+
 /// Rewrites `func` (tensors, iolite.kernel ops) into the host launch form.
 static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
                                   SymbolTable &kernelSymbols,
@@ -245,6 +444,10 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
       return ret.emitError()
              << "result #" << i << " returns the same value as an earlier one";
   }
+
+  DenseMap<Value, unsigned> tiedInput;
+  if (failed(findInPlaceResults(func, outputIndex, tiedInput)))
+    return failure();
 
   // Workspace offsets: the graph planner's, or a fresh bump allocation.
   DenseMap<Value, int64_t> offsets;
@@ -315,6 +518,13 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
   host->setAttr("iolite.num_outputs",
                 b.getI64IntegerAttr(func.getNumResults()));
   host->setAttr("iolite.target", b.getStringAttr(target.name));
+  if (ArrayAttr checks = collectInputChecks(func, shapes, b); !checks.empty())
+    host->setAttr("iolite.input_checks", checks);
+  // Outputs written in place into an input: the launches pass the input's
+  // buffer, and the output parameter says which.
+  for (auto [r, arg] : tiedInput)
+    host.setArgAttr(func.getNumArguments() + outputIndex.lookup(r),
+                    "iolite.tied_input", b.getI64IntegerAttr(arg));
   // dim_exprs: per dim of an input or output, [coeff, exponent of each
   // symbol...]; with the symbols' names and bounds, what a bundle needs to
   // check and size a call.
@@ -397,7 +607,10 @@ static LogicalResult generateHost(func::FuncOp func, gpu::GPUModuleOp module,
     for (auto [i, r] : llvm::enumerate(kernel.getResults())) {
       auto it = outputIndex.find(r);
       if (it != outputIndex.end()) {
-        memrefOf[r] = hostBody->getArgument(numIn + it->second);
+        auto tied = tiedInput.find(r);
+        memrefOf[r] = tied != tiedInput.end()
+                          ? hostBody->getArgument(tied->second)
+                          : hostBody->getArgument(numIn + it->second);
         continue;
       }
       Value off = arith::ConstantIndexOp::create(hb, offsets[r]);

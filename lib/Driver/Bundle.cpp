@@ -121,7 +121,40 @@ LogicalResult mlir::iolite::readHostPlan(ModuleOp module, func::FuncOp host,
           t.dims.push_back(std::move(d));
         }
       }
+      if (auto tied =
+              host.getArgAttrOfType<IntegerAttr>(i, "iolite.tied_input"))
+        t.tiedInput = tied.getInt();
       (i < numIn ? model.inputs : model.outputs).push_back(t);
+    }
+  }
+  if (auto checks = host->getAttrOfType<ArrayAttr>("iolite.input_checks");
+      checks && first) {
+    for (Attribute a : checks) {
+      auto dict = cast<DictionaryAttr>(a);
+      BundleCheck c;
+      c.kind = dict.getAs<StringAttr>("kind").str();
+      c.where = dict.getAs<StringAttr>("where").str();
+      auto number = [&](StringRef name, int64_t &out) {
+        if (auto v = dict.getAs<IntegerAttr>(name))
+          out = v.getInt();
+      };
+      number("lens", c.lens);
+      number("table", c.table);
+      number("cu_seqlens_q", c.cuSeqlensQ);
+      number("cu_seqlens_k", c.cuSeqlensK);
+      auto size = [&](StringRef name, std::optional<BundleDim> &out) {
+        if (auto v = dict.getAs<DenseI64ArrayAttr>(name))
+          out = toDim(v.asArrayRef());
+      };
+      size("batch", c.batch);
+      size("steps", c.steps);
+      size("rows", c.rows);
+      size("pool", c.pool);
+      size("per_seq", c.perSeq);
+      size("batch_plus_one", c.batchPlusOne);
+      size("total_q", c.totalQ);
+      size("total_k", c.totalK);
+      model.checks.push_back(std::move(c));
     }
   }
   // The workspace's planned tensors: every view of it, by the name the
@@ -372,6 +405,14 @@ static unsigned bufferAlignment(const BundleModel &m) {
   return align;
 }
 
+/// True if some output is written in place into input `i` (NAME_run then
+/// takes it as a `void *`).
+static bool writtenInPlace(const BundleModel &m, size_t i) {
+  return llvm::any_of(m.outputs, [&](const BundleTensor &t) {
+    return t.tiedInput == static_cast<int64_t>(i);
+  });
+}
+
 static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
   std::string up = StringRef(m.name).upper();
   const std::string &n = m.name;
@@ -403,8 +444,12 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
                                             })
                  ? ""
                  : "; -1 marks a symbolic dim, _BYTES is at the bounds")
-         << " */\n"
-         << "#define " << base << "_RANK " << t.shape.size() << "\n"
+         << " */\n";
+      if (t.tiedInput >= 0)
+        os << "/* Written in place into input " << t.tiedInput
+           << ": not a parameter of " << n << "_run. */\n"
+           << "#define " << base << "_TIED_INPUT " << t.tiedInput << "\n";
+      os << "#define " << base << "_RANK " << t.shape.size() << "\n"
          << "#define " << base << "_DTYPE \"" << t.dtype << "\"\n"
          << "#define " << base << "_BYTES " << t.bytes << "u\n"
          << "static const int64_t " << n << "_" << kind << "_" << i
@@ -448,6 +493,19 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
        << "iolite_status_t " << n
        << "_output_shape(int i, const int64_t *dims, int64_t *shape);\n";
   }
+  os << "\n/* Checks the serving inputs a run cannot see at compile time "
+        "(lengths, block\n   tables, cu_seqlens) on host copies of the "
+        "inputs: `inputs` as for\n   "
+     << n
+     << "_run_v, host pointers, only those checked are read (others may be "
+        "NULL).\n   IOLITE_ERROR_INVALID_ARGUMENT with iolite_last_error() "
+        "naming the op, the\n   sequence and the bound when a value would "
+        "write past a cache, read a page\n   outside the pool or a row "
+        "outside a packed batch; call it before "
+     << n << "_run. */\n"
+     << "iolite_status_t " << n << "_check_inputs("
+     << (symbolic ? "const int64_t *dims, " : "")
+     << "const void *const *inputs);\n";
   os << "\n/* Loaded kernels and constants for one device. */\n"
      << "typedef struct " << n << "_model " << n << "_model;\n\n"
      << "/* Picks the binary for the device's chip, loads it and uploads the "
@@ -468,8 +526,8 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
      << "otherwise. */\n"
      << "const char *" << n << "_load_error(void);\n"
      << "void " << n << "_unload(" << n << "_model *model);\n\n"
-     << "/* Runs the model: device pointers to every input and output, a "
-        "workspace\n   of "
+     << "/* Runs the model: device pointers to every input and output "
+        "(but outputs\n   written in place into an input), a workspace of\n   "
      << up << "_WORKSPACE_SIZE bytes, and a stream (NULL: default). Every "
      << "pointer must be\n   aligned to " << up
      << "_BUFFER_ALIGNMENT bytes (iolite_malloc's are)."
@@ -481,13 +539,15 @@ static void writeHeader(const BundleModel &m, llvm::raw_ostream &os) {
      << "iolite_status_t " << n << "_run(" << n << "_model *model"
      << (symbolic ? ", const int64_t *dims" : "");
   for (size_t i = 0; i < m.inputs.size(); ++i)
-    os << ", const void *input" << i;
+    os << (writtenInPlace(m, i) ? ", void *input" : ", const void *input") << i;
   for (size_t i = 0; i < m.outputs.size(); ++i)
-    os << ", void *output" << i;
+    if (m.outputs[i].tiedInput < 0)
+      os << ", void *output" << i;
   os << ", void *workspace, iolite_stream_t stream);\n\n"
      << "/* " << n
      << "_run with the inputs and outputs as arrays, for "
-        "generic runners. */\n"
+        "generic runners\n   (the entries of outputs written in place "
+        "into an input are not read). */\n"
      << "iolite_status_t " << n << "_run_v(" << n << "_model *model, "
      << (symbolic ? "const int64_t *dims, " : "")
      << "const void *const *inputs, void *const *outputs, "
@@ -696,6 +756,125 @@ static void writeDimFunctions(const BundleModel &m, llvm::raw_ostream &os) {
   perTensor("output", m.outputs);
 }
 
+/// A C string literal of `text`.
+static std::string cString(StringRef text) {
+  std::string s = "\"";
+  for (unsigned char c : text) {
+    if (c == '"' || c == '\\') {
+      s += '\\';
+      s += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f) {
+      s += llvm::formatv("\\{0:o3}", static_cast<unsigned>(c)).str();
+    } else {
+      s += static_cast<char>(c);
+    }
+  }
+  return s + "\"";
+}
+
+/// NAME_check_inputs: the serving ops' lengths, block tables and cu_seqlens
+/// against the sizes they index (docs/inference-ops.md, "Run-time checks").
+static void writeInputChecks(const BundleModel &m, llvm::raw_ostream &os) {
+  const std::string &n = m.name;
+  bool symbolic = !m.symbols.empty();
+  auto size = [&](const std::optional<BundleDim> &d) {
+    return "(int64_t)(" + dimC(*d) + ")";
+  };
+  if (!m.checks.empty())
+    os << "static iolite_status_t input_error(const char *where, const char "
+          "*what,\n    long long a, long long b, long long c, long long d) {\n"
+       << "  char message[512], detail[256];\n"
+       << "  snprintf(detail, sizeof(detail), what, a, b, c, d);\n"
+       << "  snprintf(message, sizeof(message), \"" << n
+       << "_check_inputs: %s: %s\", where, detail);\n"
+       << "  return iolite_set_error(IOLITE_ERROR_INVALID_ARGUMENT, message);\n"
+       << "}\n\n";
+  os << "iolite_status_t " << n << "_check_inputs("
+     << (symbolic ? "const int64_t *dims, " : "")
+     << "const void *const *inputs) {\n";
+  if (symbolic)
+    os << "  iolite_status_t checked = check_dims(\"" << n
+       << "_check_inputs\", dims);\n"
+       << "  if (checked != IOLITE_SUCCESS)\n    return checked;\n";
+  os << "  if (!inputs)\n    return iolite_set_error("
+        "IOLITE_ERROR_INVALID_ARGUMENT, \""
+     << n << "_check_inputs: inputs is NULL\");\n";
+  auto needInput = [&](const BundleCheck &c, int64_t i, StringRef what) {
+    os << "    if (!inputs[" << i << "])\n      return input_error(where, \""
+       << "input " << i << " (" << what << ") is NULL\", 0, 0, 0, 0);\n";
+  };
+  for (const BundleCheck &c : m.checks) {
+    os << "  {\n    const char *where = " << cString(c.where) << ";\n";
+    if (c.kind == "varlen_attention") {
+      os << "    int64_t batch = " << size(c.batchPlusOne) << " - 1;\n";
+      for (auto [input, total, which] :
+           {std::tuple(c.cuSeqlensQ, c.totalQ, "query"),
+            std::tuple(c.cuSeqlensK, c.totalK, "key")}) {
+        if (input < 0)
+          continue;
+        needInput(c, input, std::string("cu_seqlens of the ") + which + "s");
+        os << "    {\n      const int32_t *cu = (const int32_t *)inputs["
+           << input << "];\n"
+           << "      int64_t total = " << size(total) << ";\n"
+           << "      if (cu[0] != 0)\n        return input_error(where, "
+           << "\"the " << which
+           << " cu_seqlens start at %lld, not 0\", cu[0], 0, 0, 0);\n"
+           << "      for (int64_t b = 0; b < batch; ++b)\n"
+           << "        if (cu[b + 1] < cu[b] || cu[b + 1] > total)\n"
+           << "          return input_error(where, \"sequence %lld's " << which
+           << "s end at row %lld (after %lld): cu_seqlens must not decrease "
+              "and stay within the %lld packed rows\", b, cu[b + 1], cu[b], "
+              "total);\n"
+           << "    }\n";
+      }
+      os << "  }\n";
+      continue;
+    }
+    bool paged = c.table >= 0;
+    bool append = c.kind == "kv_cache_append";
+    needInput(c, c.lens, "the cache lengths");
+    if (paged)
+      needInput(c, c.table, "the block table");
+    os << "    const int32_t *lens = (const int32_t *)inputs[" << c.lens
+       << "];\n"
+       << "    int64_t batch = " << size(c.batch) << ", rows = " << size(c.rows)
+       << ";\n"
+       << "    int64_t steps = " << (append ? size(c.steps) : "0") << ";\n";
+    if (paged)
+      os << "    const int32_t *table = (const int32_t *)inputs[" << c.table
+         << "];\n"
+         << "    int64_t pool = " << size(c.pool)
+         << ", per_seq = " << size(c.perSeq) << ";\n"
+         << "    int64_t capacity = per_seq * rows;\n";
+    else
+      os << "    int64_t capacity = rows;\n";
+    os << "    (void)steps;\n"
+       << "    for (int64_t b = 0; b < batch; ++b) {\n"
+       << "      int64_t len = lens[b], end = len + steps;\n"
+       << "      if (len < 0)\n        return input_error(where, "
+          "\"sequence %lld has length %lld, below 0\", b, len, 0, 0);\n"
+       << "      if (end > capacity)\n"
+       << (append ? "        return input_error(where, \"sequence %lld has "
+                    "length %lld and appends %lld token(s), past the cache's "
+                    "%lld positions\", b, len, steps, capacity);\n"
+                  : "        return input_error(where, \"sequence %lld has "
+                    "length %lld, past the cache's %lld positions\", b, "
+                    "len, capacity, 0);\n");
+    if (paged)
+      os << "      /* The pages the op touches: up to the end. */\n"
+         << "      for (int64_t p = " << (append ? "len / rows" : "0")
+         << "; p * rows < end; ++p) {\n"
+         << "        int64_t page = table[b * per_seq + p];\n"
+         << "        if (page < 0 || page >= pool)\n"
+         << "          return input_error(where, \"sequence %lld's block "
+            "table entry %lld is page %lld, outside the pool of %lld pages\", "
+            "b, p, page, pool);\n"
+         << "      }\n";
+    os << "    }\n  }\n";
+  }
+  os << "  return IOLITE_SUCCESS;\n}\n\n";
+}
+
 static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
   const std::string &n = m.name;
   size_t numKernels = m.launches.size();
@@ -716,6 +895,7 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
   std::string up = StringRef(n).upper();
   if (symbolic)
     writeDimFunctions(m, os);
+  writeInputChecks(m, os);
   for (auto [t, target] : llvm::enumerate(m.targets)) {
     std::string id = sanitizeIdent(target->name);
     writeByteArray(os, "image_" + id, m.artifacts[t].binary);
@@ -844,9 +1024,10 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
   os << "iolite_status_t " << n << "_run(" << n << "_model *model"
      << (symbolic ? ", const int64_t *dims" : "");
   for (size_t i = 0; i < m.inputs.size(); ++i)
-    os << ", const void *input" << i;
+    os << (writtenInPlace(m, i) ? ", void *input" : ", const void *input") << i;
   for (size_t i = 0; i < m.outputs.size(); ++i)
-    os << ", void *output" << i;
+    if (m.outputs[i].tiedInput < 0)
+      os << ", void *output" << i;
   os << ", void *workspace, iolite_stream_t stream) {\n"
      << "  if (!model)\n    return IOLITE_ERROR_INVALID_ARGUMENT;\n";
   if (symbolic)
@@ -858,7 +1039,8 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
   for (size_t i = 0; i < m.inputs.size(); ++i)
     os << " | (uintptr_t)input" << i;
   for (size_t i = 0; i < m.outputs.size(); ++i)
-    os << " | (uintptr_t)output" << i;
+    if (m.outputs[i].tiedInput < 0)
+      os << " | (uintptr_t)output" << i;
   os << " | (uintptr_t)workspace) % " << bufferAlignment(m) << "u)\n"
      << "    return IOLITE_ERROR_INVALID_ARGUMENT;\n"
      << "  const struct launch_shape *shapes = model->target->launches;\n"
@@ -918,9 +1100,11 @@ static void writeSource(const BundleModel &m, llvm::raw_ostream &os) {
      << "  (void)inputs;\n  (void)outputs;\n"
      << "  return " << n << "_run(model" << (symbolic ? ", dims" : "");
   for (size_t i = 0; i < m.inputs.size(); ++i)
-    os << ", inputs[" << i << "]";
+    os << (writtenInPlace(m, i) ? ", (void *)inputs[" : ", inputs[") << i
+       << "]";
   for (size_t i = 0; i < m.outputs.size(); ++i)
-    os << ", outputs[" << i << "]";
+    if (m.outputs[i].tiedInput < 0)
+      os << ", outputs[" << i << "]";
   os << ", workspace, stream);\n}\n";
 }
 
@@ -949,6 +1133,8 @@ static llvm::json::Value manifest(const BundleModel &m) {
           dims.push_back(dimJson(d));
         o["dims"] = std::move(dims);
       }
+      if (t.tiedInput >= 0)
+        o["tied_input"] = t.tiedInput;
       a.push_back(std::move(o));
     }
     return a;

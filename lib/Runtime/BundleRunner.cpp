@@ -231,6 +231,23 @@ Expected<BundleInterface> iolite::parseBundleManifest(StringRef text,
     return outputs.takeError();
   iface.inputs = std::move(*inputs);
   iface.outputs = std::move(*outputs);
+  // An output written in place into an input is that input's tensor.
+  const llvm::json::Array *outputList = root->getArray("outputs");
+  for (auto [i, entry] : llvm::enumerate(*outputList)) {
+    int64_t tied = -1;
+    if (const llvm::json::Value *v = entry.getAsObject()->get("tied_input")) {
+      std::optional<int64_t> j = getInteger(*v);
+      if (!j || *j < 0 || *j >= static_cast<int64_t>(iface.inputs.size()) ||
+          iface.inputs[*j].dtype != iface.outputs[i].dtype ||
+          iface.inputs[*j].shape != iface.outputs[i].shape ||
+          llvm::count(iface.outputTiedInput, *j))
+        return fail(path + ": entry " + llvm::Twine(i) +
+                    " of \"outputs\" has a \"tied_input\" that is not "
+                    "an input of its dtype and shape, or is tied twice");
+      tied = *j;
+    }
+    iface.outputTiedInput.push_back(tied);
+  }
   if (const llvm::json::Value *workspace = root->get("workspace_bytes")) {
     std::optional<int64_t> bytes = getInteger(*workspace);
     if (!bytes)
@@ -483,12 +500,19 @@ BundleRunner::open(StringRef bundleDir, iolite_device_t device) {
     runner->runArrays = nullptr;
     runner->workspaceSize = reinterpret_cast<size_t (*)(const int64_t *)>(
         symbol("_workspace_size"));
+    runner->checkInputsAtDims = reinterpret_cast<iolite_status_t (*)(
+        const int64_t *, const void *const *)>(symbol("_check_inputs"));
+  } else {
+    runner->checkInputs =
+        reinterpret_cast<iolite_status_t (*)(const void *const *)>(
+            symbol("_check_inputs"));
   }
   if (!load || !runner->unload ||
       !(runner->runArrays || runner->runArraysAtDims) ||
+      !(runner->checkInputs || runner->checkInputsAtDims) ||
       (!interface.symbols.empty() && !runner->workspaceSize))
     return fail(source + " lacks " + interface.name +
-                "_load, _unload, _run_v or _workspace_size "
+                "_load, _unload, _run_v, _check_inputs or _workspace_size "
                 "(compiled by an older iolite-compile?)");
   iolite_status_t status = load(device, &runner->model);
   if (status != IOLITE_SUCCESS) {
@@ -520,6 +544,15 @@ Error BundleRunner::run(llvm::ArrayRef<HostTensor> inputs,
     return checked.takeError();
   const std::vector<int64_t> &dims = *checked;
   bool symbolic = !interface.symbols.empty();
+  // Lengths, block tables and cu_seqlens, on the host copies: a value that
+  // would write past a cache is refused before anything is copied or run.
+  std::vector<const void *> hostInputs;
+  for (const HostTensor &t : inputs)
+    hostInputs.push_back(t.bytes.data());
+  if (checkInputsEnabled &&
+      (symbolic ? checkInputsAtDims(dims.data(), hostInputs.data())
+                : checkInputs(hostInputs.data())) != IOLITE_SUCCESS)
+    return fail(iolite_last_error());
   // Outputs at the call's dims.
   std::vector<HostTensor> outputShapes = interface.outputs;
   if (symbolic)
@@ -555,8 +588,13 @@ Error BundleRunner::run(llvm::ArrayRef<HostTensor> inputs,
     }
     inputPtrs.push_back(p);
   }
-  for (const HostTensor &t : outputShapes) {
+  for (auto [i, t] : llvm::enumerate(outputShapes)) {
     void *p = nullptr;
+    // Written in place into its input's buffer.
+    if (int64_t tied = interface.outputTiedInput[i]; tied >= 0) {
+      outputPtrs.push_back(const_cast<void *>(inputPtrs[tied]));
+      continue;
+    }
     if (Error e = allocate(tensorBytes(t), p)) {
       freeAll();
       return e;

@@ -104,6 +104,7 @@ _CAPI_SIGNATURES = {
                                      ctypes.POINTER(_P)]),
     "iolite_capi_bundle_run": (_P, [_P, ctypes.POINTER(_Tensor),
                                     ctypes.c_size_t]),
+    "iolite_capi_bundle_check_inputs": (None, [_P, ctypes.c_int]),
     "iolite_capi_bundle_close": (None, [_P]),
 }
 
@@ -287,8 +288,9 @@ def _tensors(inputs):
     return array, keep
 
 
-def bundle_run(handle, inputs):
+def bundle_run(handle, inputs, check_inputs=True):
     """`inputs`: (dtype, shape, contiguous numpy array) triples."""
+    capi().iolite_capi_bundle_check_inputs(handle, int(check_inputs))
     array, keep = _tensors(inputs)
     return Result(capi().iolite_capi_bundle_run(handle, array, len(inputs)))
 

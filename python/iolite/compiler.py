@@ -246,14 +246,19 @@ class Bundle:
                              _dt.to_storage(a, t.dtype)))
         return prepared
 
-    def run(self, *arrays, backend="emu", target=None):
+    def run(self, *arrays, backend="emu", target=None, check_inputs=True):
         """Runs the model on numpy arrays (or PyTorch tensors) and returns
         its output as a numpy array (a tuple of them for several outputs).
 
         backend: "emu" (the GPU emulator; `target` picks among the bundle's
         emu-<chip> targets, default the first), "cuda", "hip" (the device's
         binary is chosen by the bundle's launch code), or "cpu" (the
-        reference CPU path on the IR the bundle was compiled from)."""
+        reference CPU path on the IR the bundle was compiled from).
+
+        check_inputs: refuse serving inputs that would write past a KV
+        cache or read outside a page pool or packed batch (the bundle's
+        NAME_check_inputs) before anything runs. False hands them to the
+        kernels as NAME_run would (which clamp or drop them)."""
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}")
         inputs = self._inputs(arrays)
@@ -264,7 +269,7 @@ class Bundle:
             dev, handle = self._runner(device_name)
             if dev.is_emulator:
                 dev.reset_stats()
-            result = _capi.bundle_run(handle, inputs)
+            result = _capi.bundle_run(handle, inputs, check_inputs)
             if not result.ok:
                 raise BackendError(result.message.strip())
             outputs = [_dt.from_storage(data, dtype, shape)

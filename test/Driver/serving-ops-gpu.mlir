@@ -1,15 +1,22 @@
-// The serving ops (KV cache append, conv1d, selective scan and SSD with a
-// carried state) have a CPU reference but no GPU kernel yet: compiling them
-// for a GPU or emulated target is a diagnostic at the op, a nonzero exit and
-// no bundle, not a crash. Attention over a (paged) KV cache and over a packed
-// variable-length batch compile with the attention template for every chip.
+// The serving ops (conv1d, selective scan and SSD with a carried state)
+// have a CPU reference but no GPU kernel yet: compiling them for a GPU or
+// emulated target is a diagnostic at the op, a nonzero exit and no bundle,
+// not a crash. Attention over a (paged) KV cache, the KV cache append and
+// attention over a packed variable-length batch compile for every chip.
 // RUN: rm -rf %t && split-file %s %t
-// RUN: not iolite-compile %t/append.mlir --target=sm_90a -o %t/append 2>&1 | FileCheck %s --check-prefix=APPEND
-// RUN: not ls %t/append
+// RUN: iolite-compile %t/append.mlir --target=sm_90a,gfx942,emu-sm_90a -o %t/append 2>&1 | FileCheck %s --check-prefix=APPEND
+// RUN: FileCheck %s --check-prefix=APPEND-H < %t/append/append.h
+// RUN: FileCheck %s --check-prefix=APPEND-M < %t/append/manifest.json
 // RUN: iolite-compile %t/decode.mlir --target=sm_90a,gfx942,emu-sm_90a -o %t/decode 2>&1 | FileCheck %s --check-prefix=DECODE
 // RUN: ls %t/decode/manifest.json
+// The launch code with its input checks compiles warning-free as C11.
+// RUN: clang -std=c11 -Wall -Wextra -Werror -c -I %iolite_src_root/include/iolite/Runtime %t/append/append.c -o %t/append.o
+// RUN: clang -std=c11 -Wall -Wextra -Werror -c -I %iolite_src_root/include/iolite/Runtime %t/decode/decode.c -o %t/decode.o
+// RUN: FileCheck %s --check-prefix=DECODE-C < %t/decode/decode.c
 // RUN: iolite-compile %t/varlen.mlir --target=sm_80,gfx90a,emu-sm_90a,emu-gfx942 -o %t/varlen 2>&1 | FileCheck %s --check-prefix=VARLEN
 // RUN: ls %t/varlen/manifest.json
+// RUN: clang -std=c11 -Wall -Wextra -Werror -c -I %iolite_src_root/include/iolite/Runtime %t/varlen/varlen.c -o %t/varlen.o
+// RUN: FileCheck %s --check-prefix=VARLEN-C < %t/varlen/varlen.c
 // RUN: not iolite-compile %t/conv.mlir --target=sm_80 -o %t/conv 2>&1 | FileCheck %s --check-prefix=CONV
 // RUN: not iolite-compile %t/scan.mlir --target=emu-gfx942 -o %t/scan 2>&1 | FileCheck %s --check-prefix=SCAN
 // RUN: not iolite-compile %t/ssd.mlir --target=gfx90a -o %t/ssd 2>&1 | FileCheck %s --check-prefix=SSD
@@ -17,18 +24,49 @@
 // The CPU reference lowers them all.
 // RUN: cat %t/append.mlir %t/decode.mlir %t/varlen.mlir %t/conv.mlir %t/scan.mlir %t/ssd.mlir | iolite-opt --iolite-to-linalg | FileCheck %s --check-prefix=CPU
 
-// APPEND: append.mlir:{{[0-9]+}}:10: error: 'iolite.kv_cache_append' op has no GPU code generation
+// The append runs in place: each updated cache is an output tied to its
+// cache argument, which append_run takes writable and without an output
+// pointer for it.
+// APPEND-NOT: error
+// APPEND: append_k0_kv_cache_append kv_cache_append kv_cache_append sm_90a
+// APPEND-NEXT: gfx942
+// APPEND-NEXT: emu-sm_90a
+// APPEND-H: #define APPEND_OUTPUT_0_TIED_INPUT 0
+// APPEND-H: #define APPEND_OUTPUT_1_TIED_INPUT 1
+// APPEND-H: iolite_status_t append_check_inputs(const void *const *inputs);
+// APPEND-H: iolite_status_t append_run(append_model *model, void *input0, void *input1, const void *input2, const void *input3, const void *input4, void *workspace, iolite_stream_t stream);
+// APPEND-M: "outputs": [
+// APPEND-M: "tied_input": 0
+// APPEND-M: "tied_input": 1
 // DECODE-NOT: error
 // DECODE: decode_k0_cache_attention attention cache_attention sm_90a
 // DECODE-NEXT: gfx942
 // DECODE-NEXT: emu-sm_90a
 // DECODE: wrote {{.*}} (1 kernels, 3 targets
+// The paged attention's lengths (input 2) and table (input 3) are checked
+// against the pool's 8 pages of 4 tokens, 4 pages per sequence.
+// DECODE-C: iolite_status_t decode_check_inputs(const void *const *inputs) {
+// DECODE-C: decode.mlir:{{[0-9]+}}:{{[0-9]+}}: 'iolite.cache_attention'
+// DECODE-C: const int32_t *lens = (const int32_t *)inputs[2];
+// DECODE-C: int64_t batch = (int64_t)(2), rows = (int64_t)(4);
+// DECODE-C: const int32_t *table = (const int32_t *)inputs[3];
+// DECODE-C: int64_t pool = (int64_t)(8), per_seq = (int64_t)(4);
+// DECODE-C: if (page < 0 || page >= pool)
 // VARLEN-NOT: error
 // VARLEN: varlen_k0_varlen_attention attention varlen_attention sm_80
 // VARLEN-NEXT: gfx90a
 // VARLEN-NEXT: emu-sm_90a
 // VARLEN-NEXT: emu-gfx942
 // VARLEN: wrote {{.*}} (1 kernels, 4 targets
+// The boundaries (input 2, both cu_seqlens) are checked against the 12
+// packed query and key rows.
+// VARLEN-C: iolite_status_t varlen_check_inputs(const void *const *inputs) {
+// VARLEN-C: varlen.mlir:{{[0-9]+}}:{{[0-9]+}}: 'iolite.varlen_attention'
+// VARLEN-C: int64_t batch = (int64_t)(3) - 1;
+// VARLEN-C: const int32_t *cu = (const int32_t *)inputs[2];
+// VARLEN-C: int64_t total = (int64_t)(12);
+// VARLEN-C: if (cu[0] != 0)
+// VARLEN-C: if (cu[b + 1] < cu[b] || cu[b + 1] > total)
 // CONV: error: 'iolite.conv1d_with_state' op has no GPU code generation
 // SCAN: error: 'iolite.selective_scan_with_state' op has no GPU code generation
 // SSD: ssd.mlir:{{[0-9]+}}:13: error: 'iolite.ssd_with_state' op has no GPU code generation

@@ -283,12 +283,14 @@ class Batch:
                                                c["dtypes"])):
             assert_close(out, exp, dt, f"{name} result {k}", c["tolerances"])
 
-    def check_bundle(self, bundle, backend="emu", target=None):
+    def check_bundle(self, bundle, backend="emu", target=None,
+                     check_inputs=True):
         """Runs the batch compiled as `bundle` (iolite.compile of mlir())
         through the Python package and checks every case's results,
         reporting all mismatches at once."""
         inputs = [a for c in self.cases for a, _ in c["inputs"]]
-        outputs = bundle.run(*inputs, backend=backend, target=target)
+        outputs = bundle.run(*inputs, backend=backend, target=target,
+                             check_inputs=check_inputs)
         outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         want = sum(len(c["expected"]) for c in self.cases)
         assert len(outputs) == want, (

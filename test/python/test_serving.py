@@ -32,6 +32,9 @@ from iolite_testing import (TOLERANCES, Batch, assert_close, build_dir,
 
 rng = np.random.default_rng(16)
 BATCH = Batch("serving")
+# kv_cache_append cases and decode steps: also compiled for the emulated
+# GPUs, where every updated cache is written in place into its argument.
+APPEND = Batch("kv_cache_append")
 # cache_attention cases: also compiled for the emulated GPUs.
 CACHE = Batch("cache_attention")
 CHIPS = ["emu-sm_90a", "emu-gfx942"]
@@ -157,8 +160,9 @@ def add_append(name, dt, cache_shape, new_shape, lens, table=None, dv=None):
     body = (f"%r:2 = iolite.kv_cache_append %x0, %x1, %x2, %x3, %x4{paged} : "
             f"{kt}, {vt}, {T(k.shape, dt)}, {T(v.shape, dt)}, "
             f"{T(lens.shape, 'i32')}")
-    BATCH.add(name, body, inputs, [("r#0", kt), ("r#1", vt)],
-              list(append_ref(kc, vc, k, v, lens, table)))
+    for batch in (BATCH, APPEND):
+        batch.add(name, body, inputs, [("r#0", kt), ("r#1", vt)],
+                  list(append_ref(kc, vc, k, v, lens, table)))
 
 
 add_append("append_prefill_ragged_f32", "f32", (3, 8, 2, 4), (3, 2, 2, 4),
@@ -287,6 +291,42 @@ BATCH.add("append_then_attend", f"""
           [cache_attention_ref(qnew, kc2, vc2, lens + 1, causal=True)])
 
 
+# The same step on the GPUs returns the updated caches too (a bundle writes
+# them in place, as outputs tied to the cache arguments), contiguous and
+# paged, with GQA and bf16.
+APPEND.add("append_then_attend_step", f"""
+%c:2 = iolite.kv_cache_append %x0, %x1, %x2, %x3, %x4 : {ct}, {ct}, {nt}, {nt}, {lt}
+%o = iolite.cache_attention %x5, %c#0, %c#1, %x6 {{causal}}
+    : {T(qnew.shape, 'f32')}, {ct}, {ct}, {lt}""",
+           [(kc, "f32"), (vc, "f32"), (knew, "f32"), (vnew, "f32"),
+            (lens, "i32"), (qnew, "f32"), (lens + 1, "i32")],
+           [("o", T((3, 1, 4, 8), "f32")), ("c#0", ct), ("c#1", ct)],
+           [cache_attention_ref(qnew, kc2, vc2, lens + 1, causal=True), kc2,
+            vc2])
+pool_k = randn((9, 4, 2, 8), "bf16")
+pool_v = randn((9, 4, 2, 8), "bf16")
+knew = randn((3, 2, 2, 8), "bf16")
+vnew = randn((3, 2, 2, 8), "bf16")
+qnew = randn((3, 2, 8, 8), "bf16")
+lens = i32([0, 3, 9])
+table = i32([[4, -1, -1, -1], [8, 2, -1, -1], [0, 6, 1, 99]])
+pk2, pv2 = append_ref(pool_k, pool_v, knew, vnew, lens, table)
+pt, nt, lt = T(pool_k.shape, "bf16"), T(knew.shape, "bf16"), T((3,), "i32")
+tt = T(table.shape, "i32")
+APPEND.add("paged_append_then_attend_bf16", f"""
+%c:2 = iolite.kv_cache_append %x0, %x1, %x2, %x3, %x4 block_table(%x5 : {tt})
+    : {pt}, {pt}, {nt}, {nt}, {lt}
+%n = iolite.add %x4, %x7 : {lt}, {lt}
+%o = iolite.cache_attention %x6, %c#0, %c#1, %n block_table(%x5 : {tt})
+    {{causal}} : {T(qnew.shape, 'bf16')}, {pt}, {pt}, {lt}""",
+           [(pool_k, "bf16"), (pool_v, "bf16"), (knew, "bf16"),
+            (vnew, "bf16"), (lens, "i32"), (table, "i32"), (qnew, "bf16"),
+            (i32([2, 2, 2]), "i32")],
+           [("o", T(qnew.shape, "bf16")), ("c#0", pt), ("c#1", pt)],
+           [cache_attention_ref(qnew, pk2, pv2, lens + 2, table, causal=True),
+            pk2, pv2])
+
+
 # --- varlen_attention --------------------------------------------------------
 # varlen cases: also compiled for the emulated GPUs.
 VARLEN = Batch("varlen_attention")
@@ -376,7 +416,184 @@ def test_cache_attention_gpu(cache_bundle, chip):
         cols = line.split()
         if len(cols) > 2 and "cache_attention" in cols[2].split(","):
             assert cols[1] in ("attention", "attention_combine"), line
-    CACHE.check_bundle(cache_bundle, target=chip)
+    # Some cases hold lengths and pages outside the cache on purpose: the
+    # kernels must clamp them (NAME_check_inputs would refuse them).
+    CACHE.check_bundle(cache_bundle, target=chip, check_inputs=False)
+
+
+@pytest.fixture(scope="module")
+def append_bundle():
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    b = iolite.compile(APPEND.mlir(), targets=CHIPS, name="kv_cache_append")
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_append_gpu(append_bundle, chip):
+    """Appends (contiguous, paged, ragged, past the end, f32/f16/bf16) and
+    decode steps on the emulated chips: the updated caches, read back from
+    the cache arguments' buffers, equal the reference."""
+    caches = [o for o in append_bundle.manifest["outputs"]
+              if "tied_input" in o]
+    # Two caches per case, each tied to its own argument.
+    assert len(caches) == 2 * len(APPEND.cases), caches
+    assert len({o["tied_input"] for o in caches}) == len(caches)
+    for line in append_bundle.table.splitlines():
+        cols = line.split()
+        if len(cols) > 2 and cols[2] == "kv_cache_append":
+            assert cols[1] == "kv_cache_append", line
+    # append_past_end_dropped writes past its cache on purpose: the kernel
+    # drops the write (NAME_check_inputs would refuse it).
+    APPEND.check_bundle(append_bundle, target=chip, check_inputs=False)
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_append_in_place_traffic(chip):
+    """A decode step's append into a 4096-token cache writes the new rows
+    and nothing else: no copy of the cache per step."""
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    ct, nt = T((2, 4096, 2, 64), "f16"), T((2, 1, 2, 64), "f16")
+    src = f"""
+func.func @step(%kc: {ct}, %vc: {ct}, %k: {nt}, %v: {nt},
+                %lens: tensor<2xi32>) -> ({ct}, {ct}) {{
+  %c:2 = iolite.kv_cache_append %kc, %vc, %k, %v, %lens
+      : {ct}, {ct}, {nt}, {nt}, tensor<2xi32>
+  return %c#0, %c#1 : {ct}, {ct}
+}}"""
+    b = iolite.compile(src, targets=[chip], name="in_place")
+    try:
+        kc, vc = randn((2, 4096, 2, 64), "f16"), randn((2, 4096, 2, 64), "f16")
+        k, v = randn((2, 1, 2, 64), "f16"), randn((2, 1, 2, 64), "f16")
+        lens = i32([4095, 17])
+        got = b.run(kc, vc, k, v, lens, target=chip)
+        for g, e in zip(got, append_ref(kc, vc, k, v, lens)):
+            assert_close(g, e, "f16", f"{chip} in-place append")
+        (stats,) = b.last_stats
+        new_rows = 2 * (2 * 1 * 2 * 64 * 2)  # keys and values, f16
+        assert stats["global_bytes_written"] == new_rows, stats
+        # The new rows, and the lengths (read by every thread here).
+        threads = stats["block"][0] * stats["grid"][0] * stats["grid"][1]
+        assert stats["global_bytes_read"] <= new_rows + 4 * threads, stats
+        assert b.workspace_bytes == 0
+    finally:
+        b.close()
+
+
+# Lengths and block tables only a run can see: NAME_check_inputs refuses
+# them on the host copies before anything is copied or launched, naming the
+# op, the sequence and the bound.
+CHECKED_STEP = """
+func.func @step(%kp: tensor<6x4x2x8xf32>, %vp: tensor<6x4x2x8xf32>,
+                %k: tensor<2x2x2x8xf32>, %v: tensor<2x2x2x8xf32>,
+                %lens: tensor<2xi32>, %table: tensor<2x3xi32>,
+                %q: tensor<2x1x2x8xf32>, %after: tensor<2xi32>)
+    -> (tensor<2x1x2x8xf32>, tensor<6x4x2x8xf32>, tensor<6x4x2x8xf32>) {
+  %c:2 = iolite.kv_cache_append %kp, %vp, %k, %v, %lens
+      block_table(%table : tensor<2x3xi32>)
+      : tensor<6x4x2x8xf32>, tensor<6x4x2x8xf32>, tensor<2x2x2x8xf32>,
+        tensor<2x2x2x8xf32>, tensor<2xi32>
+  %o = iolite.cache_attention %q, %c#0, %c#1, %after
+      block_table(%table : tensor<2x3xi32>) {causal}
+      : tensor<2x1x2x8xf32>, tensor<6x4x2x8xf32>, tensor<6x4x2x8xf32>,
+        tensor<2xi32>
+  return %o, %c#0, %c#1
+      : tensor<2x1x2x8xf32>, tensor<6x4x2x8xf32>, tensor<6x4x2x8xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("lens,table,after,message", [
+    # A cache of 3 pages of 4: 12 positions.
+    ([11, 3], [[0, 1, 2], [3, 4, 5]], [12, 5],
+     "sequence 0 has length 11 and appends 2 token(s), past the cache's 12 "
+     "positions"),
+    ([-1, 3], [[0, 1, 2], [3, 4, 5]], [1, 5], "sequence 0 has length -1"),
+    # Sequence 1 writes positions 3 and 4: pages 0 and 1 of its table.
+    ([0, 3], [[0, 1, 2], [3, 9, 5]], [2, 5],
+     "sequence 1's block table entry 1 is page 9, outside the pool of 6 "
+     "pages"),
+    # The attention's own lengths, and a page it reads (entries past the
+    # length are never read, so garbage there is fine).
+    ([0, 3], [[0, -4, -4], [3, 4, 5]], [13, 5],
+     "sequence 0 has length 13, past the cache's 12 positions"),
+    ([2, 3], [[0, -4, 7], [3, 4, 5]], [6, 5],
+     "sequence 0's block table entry 1 is page -4, outside the pool"),
+])
+def test_bad_serving_inputs_refused(lens, table, after, message):
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    b = iolite.compile(CHECKED_STEP, targets=["emu-sm_90a"], name="checked")
+    try:
+        args = [randn((6, 4, 2, 8), "f32"), randn((6, 4, 2, 8), "f32"),
+                randn((2, 2, 2, 8), "f32"), randn((2, 2, 2, 8), "f32"),
+                i32(lens), i32(table), randn((2, 1, 2, 8), "f32"), i32(after)]
+        with pytest.raises(iolite.BackendError) as err:
+            b.run(*args, target="emu-sm_90a")
+        text = str(err.value)
+        assert "checked_check_inputs" in text and message in text, text
+        assert ("'iolite.kv_cache_append'" in text or
+                "'iolite.cache_attention'" in text), text
+        # Nothing ran.
+        assert b.last_stats == []
+        # The same step with good inputs runs.
+        args[4], args[5], args[7] = (i32([0, 3]), i32([[0, 1, 2], [3, 4, 5]]),
+                                     i32([2, 5]))
+        b.run(*args, target="emu-sm_90a")
+        assert len(b.last_stats) >= 2
+    finally:
+        b.close()
+
+
+# A decode step whose batch and cache capacity are symbolic: one compile
+# appends and attends at every size, in place.
+SYMBOLIC_STEP = """
+func.func @step(%kc: tensor<?x?x2x8xf16> {iolite.dims = ["batch", "len", "", ""]},
+                %vc: tensor<?x?x2x8xf16> {iolite.dims = ["batch", "len", "", ""]},
+                %k: tensor<?x1x2x8xf16> {iolite.dims = ["batch", "", "", ""]},
+                %v: tensor<?x1x2x8xf16> {iolite.dims = ["batch", "", "", ""]},
+                %q: tensor<?x1x4x8xf16> {iolite.dims = ["batch", "", "", ""]},
+                %lens: tensor<?xi32> {iolite.dims = ["batch"]})
+    -> (tensor<?x1x4x8xf16>, tensor<?x?x2x8xf16>, tensor<?x?x2x8xf16>) {
+  %c:2 = iolite.kv_cache_append %kc, %vc, %k, %v, %lens
+      : tensor<?x?x2x8xf16>, tensor<?x?x2x8xf16>, tensor<?x1x2x8xf16>,
+        tensor<?x1x2x8xf16>, tensor<?xi32>
+  %one = iolite.constant dense<1> : tensor<1xi32>
+  %n = iolite.add %lens, %one : tensor<?xi32>, tensor<1xi32>
+  %o = iolite.cache_attention %q, %c#0, %c#1, %n {causal}
+      : tensor<?x1x4x8xf16>, tensor<?x?x2x8xf16>, tensor<?x?x2x8xf16>,
+        tensor<?xi32>
+  return %o, %c#0, %c#1
+      : tensor<?x1x4x8xf16>, tensor<?x?x2x8xf16>, tensor<?x?x2x8xf16>
+}
+"""
+
+
+@pytest.mark.parametrize("chip", CHIPS)
+def test_symbolic_decode_step_gpu(chip):
+    sys.path.insert(0, str(build_dir() / "python"))
+    import iolite
+    b = iolite.compile(SYMBOLIC_STEP, targets=[chip], name="symbolic_step",
+                       dims={"batch": (1, 4), "len": (1, 1024)})
+    try:
+        for batch, length, lens in [(3, 700, [0, 699, 350]), (1, 5, [4])]:
+            kc = randn((batch, length, 2, 8), "f16")
+            vc = randn((batch, length, 2, 8), "f16")
+            k = randn((batch, 1, 2, 8), "f16")
+            v = randn((batch, 1, 2, 8), "f16")
+            q = randn((batch, 1, 4, 8), "f16")
+            lens = i32(lens)
+            kc2, vc2 = append_ref(kc, vc, k, v, lens)
+            o, gk, gv = b.run(kc, vc, k, v, q, lens, target=chip)
+            what = f"{chip} symbolic decode step {batch}x{length}"
+            assert_close(gk, kc2, "f16", what + " keys")
+            assert_close(gv, vc2, "f16", what + " values")
+            assert_close(o, cache_attention_ref(q, kc2, vc2, lens + 1,
+                                                causal=True), "f16", what)
+    finally:
+        b.close()
 
 
 @pytest.fixture(scope="module", params=["matrix", "fma"])
@@ -398,12 +615,16 @@ def test_varlen_attention_gpu(varlen_bundle, chip):
         cols = line.split()
         if len(cols) > 2 and "varlen_attention" in cols[2].split(","):
             assert cols[1] == "attention", line
-    VARLEN.check_bundle(varlen_bundle, target=chip)
+    # varlen_uncovered_rows and varlen_clamped_boundaries hold boundaries
+    # that NAME_check_inputs refuses (not starting at 0, outside the
+    # tensors) on purpose: the kernels must clamp them.
+    VARLEN.check_bundle(varlen_bundle, target=chip, check_inputs=False)
 
 
-# Decreasing boundaries break the op's contract; the kernels still only
-# touch rows inside the packed tensors (the emulator's bounds checks run
-# with IOLITE_EMU_CHECK=all, as ctest sets it).
+# Decreasing boundaries break the op's contract: NAME_check_inputs refuses
+# them, and with the check off the kernels still only touch rows inside the
+# packed tensors (the emulator's bounds checks run with IOLITE_EMU_CHECK=all,
+# as ctest sets it).
 BAD_VARLEN = """
 func.func @bad(%q: tensor<10x2x8xf16>, %k: tensor<9x1x8xf16>,
                %cuq: tensor<4xi32>, %cuk: tensor<4xi32>) -> tensor<10x2x8xf16> {
@@ -423,9 +644,18 @@ def test_varlen_bad_boundaries_gpu(chip):
     try:
         q = randn((10, 2, 8), "f16")
         k = randn((9, 1, 8), "f16")
-        for cuq, cuk in [([0, 6, 4, 10], [0, 9, 2, 7]),
-                         ([5, 2, 99, -4], [-8, 40, 3, 1])]:
-            got = b.run(q, k, i32(cuq), i32(cuk), target=chip)
+        for cuq, cuk, message in [
+                ([0, 6, 4, 10], [0, 9, 2, 7],
+                 "end at row 4 (after 6)"),
+                ([5, 2, 99, -4], [-8, 40, 3, 1],
+                 "the query cu_seqlens start at 5, not 0")]:
+            with pytest.raises(iolite.BackendError) as err:
+                b.run(q, k, i32(cuq), i32(cuk), target=chip)
+            text = str(err.value)
+            assert ("'iolite.varlen_attention'" in text and
+                    message in text), text
+            got = b.run(q, k, i32(cuq), i32(cuk), target=chip,
+                        check_inputs=False)
             assert np.isfinite(np.asarray(got, np.float32)).all(), (cuq, cuk)
     finally:
         b.close()

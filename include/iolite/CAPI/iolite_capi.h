@@ -195,6 +195,9 @@ iolite_capi_result_t iolite_capi_bundle_open(const char *bundle_dir,
 iolite_capi_result_t iolite_capi_bundle_run(iolite_capi_bundle_t bundle,
                                             const iolite_capi_tensor_t *inputs,
                                             size_t num_inputs);
+/// Whether runs first check the serving inputs (lengths, block tables,
+/// cu_seqlens) with the bundle's NAME_check_inputs: on (nonzero) by default.
+void iolite_capi_bundle_check_inputs(iolite_capi_bundle_t bundle, int enabled);
 void iolite_capi_bundle_close(iolite_capi_bundle_t bundle);
 
 #ifdef __cplusplus

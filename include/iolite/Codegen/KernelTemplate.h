@@ -266,6 +266,9 @@ std::unique_ptr<KernelTemplate> createLongConvTemplate();
 /// see docs/moe-kernels.md.
 std::unique_ptr<KernelTemplate> createMoeTemplate();
 std::unique_ptr<KernelTemplate> createAttentionTemplate();
+/// Serving: a step's keys and values written into a KV cache in place
+/// (docs/inference-ops.md).
+std::unique_ptr<KernelTemplate> createKvCacheAppendTemplate();
 
 /// Emits `acc[i][j] += a[i] * b[j]` for a thread's register tile: the one
 /// place a tile's multiply-accumulate is generated (tensor cores map here).

@@ -52,6 +52,9 @@ struct BundleTensor {
   int64_t bytes = 0;
   /// Per dim, for a model with symbolic dims; empty otherwise.
   std::vector<BundleDim> dims;
+  /// For an output written in place into an input (a KV cache append): that
+  /// input's number; it is then not a parameter of NAME_run. -1 otherwise.
+  int64_t tiedInput = -1;
 };
 
 /// A symbol of a model with symbolic dims, with its inclusive bounds.
@@ -69,6 +72,23 @@ struct BundleWorkspaceTensor {
   int64_t bytes = 0;
   /// Bytes at given dims (symbolic models; unset: always `bytes`).
   std::optional<BundleDim> bytesAtDims;
+};
+
+/// A run-time check of a serving op's lengths and block table (or
+/// cu_seqlens), read from host copies of the inputs by NAME_check_inputs
+/// before anything runs. Sizes are dim expressions; inputs are numbers (-1:
+/// none).
+struct BundleCheck {
+  std::string kind;
+  /// "file:line:col: 'op'", for messages.
+  std::string where;
+  int64_t lens = -1, table = -1, cuSeqlensQ = -1, cuSeqlensK = -1;
+  /// kv_cache_append / cache_attention: sequences, new tokens (append),
+  /// the cache's rows (contiguous L, or page size P), pool pages N and
+  /// pages per sequence M (paged). varlen_attention: B + 1 and the packed
+  /// query and key rows.
+  std::optional<BundleDim> batch, steps, rows, pool, perSeq, batchPlusOne,
+      totalQ, totalK;
 };
 
 struct BundleLaunch {
@@ -91,6 +111,8 @@ struct BundleModel {
   /// instead of being embedded in NAME.c.
   int64_t weightsThreshold = kDefaultWeightsThreshold;
   std::vector<BundleLaunch> launches;
+  /// The serving ops' input checks (NAME_check_inputs).
+  std::vector<BundleCheck> checks;
   std::vector<const TargetDescription *> targets;
   std::vector<TargetArtifact> artifacts;
   /// One per launch.

@@ -62,6 +62,9 @@ struct BundleInterface {
   std::vector<Symbol> symbols;
   /// Per input/output, per dim (empty for a static model).
   std::vector<std::vector<BundleDimExpr>> inputDims, outputDims;
+  /// Per output: the input it is written into in place ("tied_input", a KV
+  /// cache append), or -1. run() returns it from that input's buffer.
+  std::vector<int64_t> outputTiedInput;
   int64_t workspaceBytes = 0;
   /// The planned tensors of the workspace ("workspace_tensors"): run()
   /// names them on an emu device for the emulator's sanitizers.
@@ -113,6 +116,11 @@ public:
   llvm::Error run(llvm::ArrayRef<HostTensor> inputs,
                   std::vector<HostTensor> &outputs);
 
+  /// Whether run() first refuses bad serving inputs with NAME_check_inputs
+  /// (default). Off, the kernels get them as NAME_run would: tests use it
+  /// to prove the kernels stay inside their buffers even then.
+  void setCheckInputs(bool enabled) { checkInputsEnabled = enabled; }
+
 private:
   BundleRunner() = default;
 
@@ -129,6 +137,12 @@ private:
                                      const void *const *, void *const *, void *,
                                      iolite_stream_t) = nullptr;
   size_t (*workspaceSize)(const int64_t *) = nullptr;
+  /// NAME_check_inputs (static: `checkInputs`; symbolic dims:
+  /// `checkInputsAtDims`), run on the host inputs before anything is copied.
+  bool checkInputsEnabled = true;
+  iolite_status_t (*checkInputs)(const void *const *) = nullptr;
+  iolite_status_t (*checkInputsAtDims)(const int64_t *,
+                                       const void *const *) = nullptr;
 };
 
 } // namespace iolite
