@@ -25,6 +25,11 @@
 // - Short queries (decode) split the KV range over gridDim.z blocks that
 //   write unnormalised partial outputs with their max and sum to scratch; an
 //   auxiliary combine kernel merges them and runs the epilogue.
+// - iolite.cache_attention (keys from a KV cache up to each sequence's
+//   length) and iolite.varlen_attention (a packed batch: one block per q
+//   tile, kv head and sequence, its rows and keys read from cu_seqlens, plus
+//   a slice of blocks zeroing the rows outside every sequence) are the same
+//   kernels with another addressing (AttentionOperands, Attention.h).
 //
 //===----------------------------------------------------------------------===//
 
