@@ -4,7 +4,7 @@
     device_check.py prepare --dir=DIR [--targets=sm_90a,sm_80]
                             [--examples=a,b] [--shapes=small,default]
     device_check.py run --dir=DIR --out=OUT [--backend=cuda|emu]
-                        [--only=examples,harness] [--budget-s=450]
+                        [--only=examples,generate,harness] [--budget-s=450]
 
 `prepare` runs where Iolite is built: it compiles every example
 (examples/*/model.mlir) and the GPU harness's cases (gpu_harness.py) into
@@ -13,7 +13,10 @@ launch.so against a copy of libiolite_runtime.so, and writes DIR/prepare.json
 (what was prepared, from which commit, with which tolerances). Each
 example's model_dynamic.mlir is compiled once with symbolic batch and
 sequence, and run at DYN_SIZES against the cpu reference computed here (the
-steps "dynamic NAME BxS"). DIR is then
+steps "dynamic NAME BxS"). examples/generate's program is built against the
+copied runtime with its step bundle, and PyTorch's greedy tokens and logits
+are computed here (the step "generate": prefill and decode with a paged KV
+cache, from C, on the device). DIR is then
 all a GPU machine needs besides the checkout: no compiler, LLVM or C
 compiler is used there.
 
@@ -24,8 +27,8 @@ OUT/device_check.json and OUT/device_check.log and exits 0 when every step
 passed, 1 when one FAILED, 3 when none failed but some did not run (a step
 not run is never counted as passed).
 
-The internal subcommands `probe`, `example` and `time-bundles` are those
-steps' processes.
+The internal subcommands `probe`, `example`, `generate` and `time-bundles`
+are those steps' processes.
 """
 
 import argparse
@@ -51,6 +54,8 @@ PASSED, FAILED, NOT_RUN = "passed", "FAILED", "not run"
 # The dynamic examples' bounds and the sizes their one bundle runs at.
 DYN_BOUNDS = "batch=1..4,seq=1..64"
 DYN_SIZES = [(1, 1), (2, 17), (4, 64)]
+# New tokens of the generation step (examples/generate).
+GENERATE_TOKENS = 8
 NPY_DTYPES = {"f32": "float32", "f16": "float16", "bf16": "uint16",
               "i32": "int32", "i64": "int64", "i1": "bool"}
 
@@ -214,12 +219,31 @@ def prepare(a):
                         "cases": [c["name"] for c in described]})
         print(f"prepared harness {shapes}: {len(described)} cases")
 
+    # Greedy generation from C (examples/generate): the step bundle, the
+    # program linked to the copied runtime, and PyTorch's tokens and logits.
+    sys.path.insert(0, str(REPO / "examples" / "generate"))
+    import run as generate_example
+    gen = out / "generate"
+    gen.mkdir()
+    gen_bundle = generate_example.compile_bundle(build_dir(), a.targets, gen)
+    generate_example.build_program(build_dir(), gen_bundle, gen, runtime=lib,
+                                   rpath="$ORIGIN/../lib")
+    tokens, logits = generate_example.llama.reference_generate(
+        generate_example.llama.weights(seed=0), generate_example.PROMPTS,
+        GENERATE_TOKENS)
+    np.save(gen / "expected_logits.npy", logits)
+    generate = {"dir": "generate", "prompts": generate_example.PROMPTS,
+                "new_tokens": GENERATE_TOKENS, "tokens": tokens,
+                "tolerance": generate_example.LOGIT_TOLERANCE}
+    print(f"prepared generate ({a.targets}, {GENERATE_TOKENS} tokens)")
+
     dirty = git("status", "--porcelain", "--untracked-files=no")
     info = {"created": now(), "commit": git("rev-parse", "--short=12",
                                             "HEAD"),
             "dirty": bool(dirty), "targets": a.targets.split(","),
             "ptxas": ptxas_version(), "examples": examples,
             "dynamic": dynamic,
+            "generate": generate,
             "harness": harness,
             "harness_tolerance": {"f16": list(MODEL_TOLERANCES["f16"])}}
     (out / "prepare.json").write_text(json.dumps(info, indent=1))
@@ -344,6 +368,39 @@ def example(a):
                                   bundle.manifest["kernels"]],
                       "median_ms": statistics.median(times) * 1e3,
                       "runs": len(times)}))
+    return 0
+
+
+def generate(a):
+    """examples/generate's program on the device: its tokens and logits
+    against PyTorch's (computed when the check was prepared)."""
+    import numpy as np
+    sys.path.insert(0, str(REPO / "examples" / "generate"))
+    from run import parse_tokens
+    info = json.loads(a.info)
+    folder = Path(a.dir) / info["dir"]
+    logits_path = Path(a.out) / "generate_logits.bin"
+    t0 = time.perf_counter()
+    r = subprocess.run([str(folder / "generate"), a.device,
+                        str(folder / "bundle"), str(info["new_tokens"]),
+                        str(logits_path)]
+                       + [",".join(map(str, p)) for p in info["prompts"]],
+                       capture_output=True, text=True)
+    secs = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise SystemExit(f"generate exited {r.returncode}: "
+                         f"{r.stderr.strip()[-300:]}")
+    tokens = parse_tokens(r.stdout, len(info["prompts"]))
+    want = np.load(folder / "expected_logits.npy")
+    got = np.fromfile(logits_path, np.float32)
+    if got.size != want.size:
+        raise SystemExit(f"{logits_path}: {got.size} logits, expected "
+                         f"{want.size}")
+    diff = float(np.max(np.abs(got.reshape(want.shape) - want)))
+    print(json.dumps({"ok": tokens == info["tokens"] and
+                      diff <= info["tolerance"],
+                      "tokens": tokens, "expected": info["tokens"],
+                      "max_logit_error": diff, "seconds": secs}))
     return 0
 
 
@@ -534,7 +591,8 @@ def run(a):
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     check = Check(out, a.budget_s)
-    only = set(a.only.split(",")) if a.only else {"examples", "harness"}
+    only = (set(a.only.split(",")) if a.only else
+            {"examples", "generate", "harness"})
     report = {"schema": 1, "date": now(), "backend": a.backend,
               "checkout_commit": git("rev-parse", "--short=12", "HEAD")}
     try:
@@ -618,6 +676,35 @@ def finish(check, a, out, report, only):
         except (KeyError, TypeError, ValueError) as err:
             check.record(step, FAILED, f"unparsable result: {err!r}", secs)
 
+    # Greedy generation from C: prefill and decode steps, paged KV cache.
+    if "generate" not in prep:
+        check.record("generate", NOT_RUN, "not prepared")
+    elif "generate" not in only:
+        check.record("generate", NOT_RUN, "not selected (--only)")
+    else:
+        gen = prep["generate"]
+        data, err, secs = check.sub(
+            "generate", [sys.executable, str(HERE / "device_check.py"),
+                         "generate", f"--device={device}",
+                         f"--dir={a.dir}", f"--out={out}",
+                         f"--info={json.dumps(gen)}"],
+            a.example_timeout, env)
+        if err and err != "budget":
+            check.record("generate", FAILED, err, secs)
+        elif data is not None:
+            report["generate"] = data
+            if data.get("ok") is True:
+                check.record("generate", PASSED,
+                             f"{len(gen['prompts'])} prompts x "
+                             f"{gen['new_tokens']} tokens equal PyTorch's, "
+                             f"logits within {data['max_logit_error']:.2g}",
+                             secs)
+            else:
+                check.record("generate", FAILED,
+                             f"tokens {data.get('tokens')} (PyTorch "
+                             f"{data.get('expected')}), logits off by "
+                             f"{data.get('max_logit_error')}", secs)
+
     report["harness"] = {}
     for entry in prep["harness"]:
         if "harness" not in only:
@@ -664,7 +751,7 @@ def main(argv=None):
     r.add_argument("--dir", required=True)
     r.add_argument("--out", required=True)
     r.add_argument("--backend", choices=["cuda", "emu"], default="cuda")
-    r.add_argument("--only", help="examples,harness")
+    r.add_argument("--only", help="examples,generate,harness")
     r.add_argument("--budget-s", type=float, default=450)
     r.add_argument("--example-timeout", type=float, default=120)
     r.add_argument("--example-iters", type=int, default=5)
@@ -683,6 +770,11 @@ def main(argv=None):
     e.add_argument("--iters", type=int, default=5)
     e.add_argument("--dims", help="the symbols' values, comma-separated "
                    "(a bundle compiled for symbolic dims)")
+    g = sub.add_parser("generate")
+    g.add_argument("--device", required=True)
+    g.add_argument("--dir", required=True)
+    g.add_argument("--out", required=True)
+    g.add_argument("--info", required=True, help="prepare.json's entry")
     t = sub.add_parser("time-bundles")
     t.add_argument("--device", required=True)
     t.add_argument("--bundles", required=True)
@@ -690,7 +782,8 @@ def main(argv=None):
     t.add_argument("--iters", type=int, default=30)
     a = ap.parse_args(argv)
     return {"prepare": prepare, "run": run, "probe": probe,
-            "example": example, "time-bundles": time_bundles}[a.cmd](a)
+            "example": example, "generate": generate,
+            "time-bundles": time_bundles}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,13 @@
 # bench/device_check.sh --prepare [--dir=DIR] [--targets=sm_90a,sm_80]
 #                       [--examples=a,b] [--shapes=small,default] [--no-build]
 # bench/device_check.sh --run [--dir=DIR] [--out=DIR] [--backend=cuda|emu]
-#                       [--only=examples,harness] [--budget-s=450]
+#                       [--only=examples,generate,harness] [--budget-s=450]
 #
 # Runs every example (examples/*: model.mlir, inputs/*.npy against
 # expected/*.npy, the test suite's model tolerances), each example's
 # model_dynamic.mlir compiled once and run at three sizes, and the GPU harness's
-# cases (bench/gpu_harness.py: attention and matmul against PyTorch, TFLOP/s)
+# cases (bench/gpu_harness.py: attention and matmul against PyTorch, TFLOP/s),
+# and examples/generate's C program (greedy tokens against PyTorch's)
 # through the runtime's CUDA backend, in under 8 minutes, and writes
 # device_check.json and device_check.log.
 #

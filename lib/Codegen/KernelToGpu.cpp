@@ -317,13 +317,6 @@ static ArrayAttr collectInputChecks(func::FuncOp func,
           dyn_cast<BlockArgument>(kernel.getInputs()[inner.getArgNumber()]);
       return outer && outer.getOwner() == &body ? outer.getArgNumber() : -1;
     };
-    // The function-level value of a kernel operand (for its dims).
-    auto outerOf = [&](Value operand) -> Value {
-      if (auto inner = dyn_cast<BlockArgument>(operand);
-          inner && inner.getOwner() == &kernelBody)
-        return kernel.getInputs()[inner.getArgNumber()];
-      return Value();
-    };
     for (Operation &op : kernelBody.without_terminator()) {
       SmallVector<NamedAttribute> entry;
       auto add = [&](StringRef name, Attribute a) {
@@ -337,54 +330,53 @@ static ArrayAttr collectInputChecks(func::FuncOp func,
            << ":" << fileLoc.getColumn();
       else
         op.getLoc().print(os);
-      // Sizes are read off function-level values: a kernel operand that
-      // is computed inside the kernel has none, and is not checked.
-      auto cacheSizes = [&](Value cache, Value table) -> bool {
-        Value c = outerOf(cache);
-        Value t = table ? outerOf(table) : Value();
-        if (!c || (table && !t))
-          return false;
-        add("rows", dimAttr(c, 1));
+      // The sizes the values index (dims of the op's operands, which may
+      // be computed inside the kernel).
+      auto cacheSizes = [&](Value cache, Value table) {
+        add("rows", dimAttr(cache, 1));
         if (table) {
-          add("pool", dimAttr(c, 0));
-          add("per_seq", dimAttr(t, 1));
+          add("pool", dimAttr(cache, 0));
+          add("per_seq", dimAttr(table, 1));
         }
-        return true;
+      };
+      // A table computed in the graph is not checked (nor are its lengths).
+      auto tableArgument = [&](Value table) -> std::optional<int64_t> {
+        if (!table)
+          return -1;
+        int64_t arg = argumentOf(table);
+        return arg < 0 ? std::nullopt : std::optional<int64_t>(arg);
       };
       if (auto append = dyn_cast<KvCacheAppendOp>(op)) {
         int64_t lens = argumentOf(append.getCacheSeqlens());
-        Value key = outerOf(append.getKey());
-        if (lens < 0 || !key ||
-            !cacheSizes(append.getKCache(), append.getBlockTable()))
+        std::optional<int64_t> table = tableArgument(append.getBlockTable());
+        if (lens < 0 || !table)
           continue;
         add("kind", b.getStringAttr("kv_cache_append"));
         add("lens", b.getI64IntegerAttr(lens));
-        if (Value t = append.getBlockTable())
-          add("table", b.getI64IntegerAttr(argumentOf(t)));
-        add("batch", dimAttr(key, 0));
-        add("steps", dimAttr(key, 1));
+        if (*table >= 0)
+          add("table", b.getI64IntegerAttr(*table));
+        add("batch", dimAttr(append.getKey(), 0));
+        add("steps", dimAttr(append.getKey(), 1));
+        cacheSizes(append.getKCache(), append.getBlockTable());
       } else if (auto att = dyn_cast<CacheAttentionOp>(op)) {
         int64_t lens = argumentOf(att.getCacheSeqlens());
-        Value query = outerOf(att.getQuery());
-        if (lens < 0 || !query ||
-            !cacheSizes(att.getKCache(), att.getBlockTable()))
+        std::optional<int64_t> table = tableArgument(att.getBlockTable());
+        if (lens < 0 || !table)
           continue;
         add("kind", b.getStringAttr("cache_attention"));
         add("lens", b.getI64IntegerAttr(lens));
-        if (Value t = att.getBlockTable())
-          add("table", b.getI64IntegerAttr(argumentOf(t)));
-        add("batch", dimAttr(query, 0));
+        if (*table >= 0)
+          add("table", b.getI64IntegerAttr(*table));
+        add("batch", dimAttr(att.getQuery(), 0));
+        cacheSizes(att.getKCache(), att.getBlockTable());
       } else if (auto varlen = dyn_cast<VarlenAttentionOp>(op)) {
-        Value q = outerOf(varlen.getQuery()), k = outerOf(varlen.getKey());
         int64_t cuq = argumentOf(varlen.getCuSeqlensQ());
         int64_t cuk = argumentOf(varlen.getCuSeqlensK());
-        if (!q || !k || (cuq < 0 && cuk < 0))
+        if (cuq < 0 && cuk < 0)
           continue;
+        Value q = varlen.getQuery(), k = varlen.getKey();
         add("kind", b.getStringAttr("varlen_attention"));
-        add("batch_plus_one",
-            dimAttr(outerOf(cuq >= 0 ? varlen.getCuSeqlensQ()
-                                     : varlen.getCuSeqlensK()),
-                    0));
+        add("batch_plus_one", dimAttr(varlen.getCuSeqlensQ(), 0));
         if (cuq >= 0) {
           add("cu_seqlens_q", b.getI64IntegerAttr(cuq));
           add("total_q", dimAttr(q, 0));

@@ -796,9 +796,13 @@ static void writeInputChecks(const BundleModel &m, llvm::raw_ostream &os) {
     os << "  iolite_status_t checked = check_dims(\"" << n
        << "_check_inputs\", dims);\n"
        << "  if (checked != IOLITE_SUCCESS)\n    return checked;\n";
-  os << "  if (!inputs)\n    return iolite_set_error("
-        "IOLITE_ERROR_INVALID_ARGUMENT, \""
-     << n << "_check_inputs: inputs is NULL\");\n";
+  // A model without checks reads nothing (it may have no inputs at all).
+  if (m.checks.empty())
+    os << "  (void)inputs;\n";
+  else
+    os << "  if (!inputs)\n    return iolite_set_error("
+          "IOLITE_ERROR_INVALID_ARGUMENT, \""
+       << n << "_check_inputs: inputs is NULL\");\n";
   auto needInput = [&](const BundleCheck &c, int64_t i, StringRef what) {
     os << "    if (!inputs[" << i << "])\n      return input_error(where, \""
        << "input " << i << " (" << what << ") is NULL\", 0, 0, 0, 0);\n";

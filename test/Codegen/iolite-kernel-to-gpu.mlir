@@ -494,3 +494,33 @@ func.func @symbolic_iota(%x: tensor<?x?x8xf32> {iolite.dims = ["batch", "seq", "
   }
   return %r : tensor<?xf32>
 }
+
+// -----
+
+// Projections split into heads: matmuls sharing A whose yields reshape
+// their outputs ([6, 64] -> [6, 4, 16], [6, 32] -> [6, 2, 16]) stay on the
+// matmul template; each output is stored at its element's row-major
+// position in the reshaped buffer.
+// CHECK-LABEL: func.func @qkv_heads
+// CHECK: gpu.func @qkv({{.*}}, %[[Q:.*]]: memref<6x4x16xf32>, %[[K:.*]]: memref<6x2x16xf32>) kernel
+// CHECK-SAME: iolite.template = "matmul"
+// CHECK-SAME: iolite.tile = "matmul tile {{.*}}, 2 matmuls sharing A"
+// CHECK: %[[D:.*]] = arith.remui %[[LIN:.*]], %c16_{{[0-9]+}} : index
+// CHECK-NEXT: %[[ROWS:.*]] = arith.divui %[[LIN]], %c16_{{[0-9]+}} : index
+// CHECK-NEXT: %[[H:.*]] = arith.remui %[[ROWS]], %c4_{{[0-9]+}} : index
+// CHECK-NEXT: %[[T:.*]] = arith.divui %[[ROWS]], %c4_{{[0-9]+}} : index
+// CHECK-NEXT: memref.store %{{.*}}, %[[Q]][%[[T]], %[[H]], %[[D]]] : memref<6x4x16xf32>
+// CHECK: memref.store %{{.*}}, %[[K]][%{{.*}}, %{{.*}}, %{{.*}}] : memref<6x2x16xf32>
+func.func @qkv_heads(%x: tensor<6x64xf32>, %wq: tensor<64x64xf32>, %wk: tensor<32x64xf32>)
+    -> (tensor<6x4x16xf32>, tensor<6x2x16xf32>) {
+  %r:2 = iolite.kernel "qkv"(%x, %wq, %wk)
+      : (tensor<6x64xf32>, tensor<64x64xf32>, tensor<32x64xf32>) -> (tensor<6x4x16xf32>, tensor<6x2x16xf32>) {
+  ^bb0(%a: tensor<6x64xf32>, %b: tensor<64x64xf32>, %c: tensor<32x64xf32>):
+    %q = iolite.matmul %a, %b {transpose_rhs} : tensor<6x64xf32>, tensor<64x64xf32>
+    %k = iolite.matmul %a, %c {transpose_rhs} : tensor<6x64xf32>, tensor<32x64xf32>
+    %q3 = iolite.reshape %q : tensor<6x64xf32> -> tensor<6x4x16xf32>
+    %k3 = iolite.reshape %k : tensor<6x32xf32> -> tensor<6x2x16xf32>
+    iolite.yield %q3, %k3 : tensor<6x4x16xf32>, tensor<6x2x16xf32>
+  }
+  return %r#0, %r#1 : tensor<6x4x16xf32>, tensor<6x2x16xf32>
+}

@@ -88,8 +88,9 @@ def test_emu_run_passes_and_reports(prepared, tmp_path):
     assert report["backend"] == "emu"
     assert report["prepared"]["targets"] == ["emu-sm_90a"]
     assert report["device"]["gpu"] == "emulator (emu-sm_90a)"
-    # device, the example, its dynamic model at 3 sizes, 3 harness cases.
-    assert report["summary"] == {"passed": 8, "FAILED": 0, "not run": 0}
+    # device, the example, its dynamic model at 3 sizes, generation, 3
+    # harness cases.
+    assert report["summary"] == {"passed": 9, "FAILED": 0, "not run": 0}
     s = steps(report)
     assert s["device"]["status"] == "passed"
     assert s[f"example {EXAMPLE}"]["status"] == "passed"
@@ -99,6 +100,11 @@ def test_emu_run_passes_and_reports(prepared, tmp_path):
         assert s[f"dynamic {EXAMPLE} {size}"]["status"] == "passed"
         dyn = report["examples"][f"dynamic {EXAMPLE} {size}"]
         assert dyn["ok"] and dyn["outputs"][0]["mismatches"] == 0
+    # Greedy generation from C on the device, against PyTorch's tokens.
+    assert s["generate"]["status"] == "passed"
+    gen = report["generate"]
+    assert gen["ok"] and gen["tokens"] == gen["expected"]
+    assert len(gen["tokens"]) == 3 and len(gen["tokens"][0]) == 8
     ex = report["examples"][EXAMPLE]
     assert ex["ok"] and ex["outputs"][0]["mismatches"] == 0
     assert ex["median_ms"] > 0
@@ -129,6 +135,24 @@ def test_planted_mismatch_fails(prepared, tmp_path):
     assert report["summary"]["FAILED"] == 1
     # The harness, not selected, is listed as not run.
     assert steps(report)["harness tiny"]["status"] == "not run"
+
+
+def test_generate_planted_token_fails(prepared, tmp_path):
+    # PyTorch's tokens with one changed: the step must fail, and so must a
+    # preparation without the program.
+    prep = tmp_path / "prep"
+    shutil.copytree(prepared, prep)
+    info = json.loads((prep / "prepare.json").read_text())
+    info["generate"]["tokens"][1][3] += 1
+    (prep / "prepare.json").write_text(json.dumps(info))
+    r, report, log = run(prep, tmp_path / "out", "--only=generate")
+    assert r.returncode == 1
+    assert steps(report)["generate"]["status"] == "FAILED"
+    assert "FAILED   generate: tokens" in log
+    (prep / "generate" / "generate").unlink()
+    r, report, log = run(prep, tmp_path / "out2", "--only=generate")
+    assert r.returncode == 1
+    assert steps(report)["generate"]["status"] == "FAILED"
 
 
 def test_missing_bundle_and_preparation_fail(prepared, tmp_path):

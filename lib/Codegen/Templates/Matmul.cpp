@@ -63,6 +63,10 @@ struct MatmulKernelPlan {
   Operation *norm = nullptr;
   /// Per yielded value: one matmul whose output shape it has.
   SmallVector<unsigned> yieldMatmul;
+  /// Per yielded value: the value computed at the matmul's index. A yield
+  /// that reshapes it (a projection split into heads) is stored at the
+  /// same row-major position of its own shape.
+  SmallVector<Value> yieldSource;
 };
 
 /// Decides whether the kernel is matmuls sharing their LHS (after at most one
@@ -146,6 +150,11 @@ std::optional<MatmulKernelPlan> planMatmulKernel(const KernelAnalysis &a) {
       mask |= epilogue.lookup(v);
     if (!usesPrologue && !mask)
       continue;
+    // A reshape of an epilogue value that only the yield reads: an output
+    // stored in the value's row-major order.
+    if (isa<ReshapeOp>(op) && mask &&
+        llvm::all_of(op.getUsers(), [](auto *u) { return isa<YieldOp>(u); }))
+      continue;
     if (!isPointwiseElementalOp(&op) || op.getNumResults() != 1)
       return std::nullopt;
     Value r = op.getResult(0);
@@ -165,10 +174,15 @@ std::optional<MatmulKernelPlan> planMatmulKernel(const KernelAnalysis &a) {
     }
   }
   for (Value y : kernel.getYield().getValues()) {
-    uint32_t mask = epilogue.lookup(y);
+    Value source = y;
+    if (auto reshape = y.getDefiningOp<ReshapeOp>();
+        reshape && epilogue.count(reshape.getInput()))
+      source = reshape.getInput();
+    uint32_t mask = epilogue.lookup(source);
     if (!mask)
       return std::nullopt;
     plan.yieldMatmul.push_back(llvm::countr_zero(mask));
+    plan.yieldSource.push_back(source);
   }
   return plan;
 }
@@ -1070,10 +1084,17 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
       for (auto [o, v] : llvm::enumerate(yields)) {
         if (ns[plan.yieldMatmul[o]] != bound)
           continue;
-        FailureOr<Value> x = em.emit(v, idx);
+        Value source = plan.yieldSource[o];
+        FailureOr<Value> x = em.emit(source, idx);
         if (failed(x))
           return failure();
-        ctx.storeOutput(o, *x, idx);
+        if (source == v) {
+          ctx.storeOutput(o, *x, idx);
+          continue;
+        }
+        // A reshaped output: the same row-major position in its shape.
+        Value linear = em.linearize(idx, em.getExtents(source));
+        ctx.storeOutput(o, *x, em.delinearize(linear, em.getExtents(v)));
       }
     }
     return success();

@@ -253,3 +253,8 @@ mlir::iolite::bindDims(func::FuncOp function,
       ordered[name] = values.lookup(name);
   return ordered;
 }
+
+bool mlir::iolite::isInSymbolicProbe(Operation *op) {
+  auto func = op->getParentOfType<func::FuncOp>();
+  return func && func->hasAttr(kSymbolicProbeAttrName);
+}

@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "iolite/Dialect/Iolite/IR/IoliteOps.h"
+#include "iolite/Dialect/Iolite/IR/DynamicDims.h"
 #include "iolite/Dialect/Iolite/IR/TypeInference.h"
 
 #include "mlir/Dialect/CommonFolders.h"
@@ -820,3 +821,41 @@ LogicalResult KernelOp::verify() {
 
 #define GET_OP_CLASSES
 #include "iolite/Dialect/Iolite/IR/IoliteOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Serving ops: the rules that need sizes within the bounds
+//===----------------------------------------------------------------------===//
+
+/// The positions a cache holds per sequence: L of a contiguous
+/// [B, L, Hkv, D] cache, M * P of a pool [N, P, Hkv, D] read through a
+/// [B, M] block table; kDynamic when a dim is symbolic.
+static int64_t cacheCapacity(Value cache, Value blockTable) {
+  int64_t rows = cast<ShapedType>(cache.getType()).getDimSize(1);
+  if (!blockTable || ShapedType::isDynamic(rows))
+    return rows;
+  int64_t perSeq = cast<ShapedType>(blockTable.getType()).getDimSize(1);
+  return ShapedType::isDynamic(perSeq) ? ShapedType::kDynamic : perSeq * rows;
+}
+
+// A step longer than the cache: with symbolic dims this is checked at sizes
+// within the bounds (not at the probes of the shape analyses).
+LogicalResult KvCacheAppendOp::verify() {
+  int64_t steps = cast<ShapedType>(getKey().getType()).getDimSize(1);
+  int64_t capacity = cacheCapacity(getKCache(), getBlockTable());
+  if (!ShapedType::isDynamic(steps) && !ShapedType::isDynamic(capacity) &&
+      steps > capacity && !isInSymbolicProbe(*this))
+    return emitOpError() << "appending " << steps
+                         << " tokens to a cache that holds " << capacity
+                         << " per sequence";
+  return success();
+}
+
+LogicalResult CacheAttentionOp::verify() {
+  int64_t queries = cast<ShapedType>(getQuery().getType()).getDimSize(1);
+  int64_t capacity = cacheCapacity(getKCache(), getBlockTable());
+  if (!ShapedType::isDynamic(queries) && !ShapedType::isDynamic(capacity) &&
+      queries > capacity && !isInSymbolicProbe(*this))
+    return emitOpError() << queries << " queries per sequence exceed the "
+                         << capacity << " tokens the cache holds";
+  return success();
+}

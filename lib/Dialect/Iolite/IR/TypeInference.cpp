@@ -639,10 +639,6 @@ LogicalResult mlir::iolite::inferKvCacheAppendOp(
                            capacity)) ||
       failed(expectDim(loc, vc, 3, v.getDimSize(3), "v_cache", "value dim")))
     return failure();
-  if (s != kDyn && capacity != kDyn && s > capacity)
-    return emitOptionalError(loc, "appending ", s,
-                             " tokens to a cache that holds ", capacity,
-                             " per sequence");
   results.push_back(kc);
   results.push_back(vc);
   return success();
@@ -681,9 +677,6 @@ mlir::iolite::inferCacheAttentionOp(std::optional<Location> loc, Type query,
       failed(expectGqa(loc, hq, kc.getDimSize(2))) ||
       failed(expectScale(loc, scale)))
     return failure();
-  if (sq != kDyn && capacity != kDyn && sq > capacity)
-    return emitOptionalError(loc, sq, " queries per sequence exceed the ",
-                             capacity, " tokens the cache holds");
   results.push_back(RankedTensorType::get({b, sq, hq, vc.getDimSize(3)}, et));
   return success();
 }

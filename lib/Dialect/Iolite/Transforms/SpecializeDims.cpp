@@ -272,6 +272,11 @@ mlir::iolite::specializeDims(func::FuncOp function,
              << " is outside its bounds " << bound.lo << ".." << bound.hi;
   }
 
+  // Probe sizes outside the bounds only show how dims relate; rules that
+  // need the bounds are checked at real sizes.
+  if (!checkBounds)
+    function->setAttr(kSymbolicProbeAttrName,
+                      UnitAttr::get(function.getContext()));
   DenseMap<Value, Type> oldTypes;
   Block &body = function.getBody().front();
   SmallVector<Type> argTypes;

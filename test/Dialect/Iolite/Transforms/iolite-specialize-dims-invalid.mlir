@@ -69,3 +69,18 @@ func.func @unflatten_unnamed(%x: tensor<?x?x16xf32> {iolite.dims = ["seq", "k", 
   %y = iolite.reshape %t : tensor<?x16xf32> -> tensor<?x?x16xf32>
   return %y : tensor<?x?x16xf32>
 }
+
+// -----
+
+// At a size within the bounds a step longer than its cache is refused.
+func.func @step_past_cache(%kc: tensor<2x8x2x8xf32>, %vc: tensor<2x8x2x8xf32>,
+                           %k: tensor<2x?x2x8xf32> {iolite.dims = ["", "seq", "", ""]},
+                           %lens: tensor<2xi32>)
+    -> (tensor<2x8x2x8xf32>, tensor<2x8x2x8xf32>)
+    attributes {iolite.dim_bounds = {seq = array<i64: 1, 16>}} {
+  // expected-error @below {{'iolite.kv_cache_append' op appending 12 tokens to a cache that holds 8 per sequence}}
+  %c:2 = iolite.kv_cache_append %kc, %vc, %k, %k, %lens
+      : tensor<2x8x2x8xf32>, tensor<2x8x2x8xf32>, tensor<2x?x2x8xf32>,
+        tensor<2x?x2x8xf32>, tensor<2xi32>
+  return %c#0, %c#1 : tensor<2x8x2x8xf32>, tensor<2x8x2x8xf32>
+}

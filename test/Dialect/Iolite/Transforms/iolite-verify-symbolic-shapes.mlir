@@ -51,3 +51,26 @@ func.func @adds_two_symbols(%a: tensor<?x8xf32> {iolite.dims = ["q", ""]},
   %c = iolite.add %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
   return %c : tensor<?x8xf32>
 }
+
+// -----
+
+// A step of symbolic length appended to a KV cache: a step can only be as
+// long as the cache, a rule that holds within the bounds (steps <= 16, 32
+// positions) but not at the probes, which lie far outside them. The probes
+// check how dims relate; the cache rule is checked at real sizes
+// (iolite-specialize-dims-invalid.mlir).
+// CHECK-LABEL: func.func @step_fits_cache
+func.func @step_fits_cache(%kc: tensor<2x32x2x8xf32>, %vc: tensor<2x32x2x8xf32>,
+                           %k: tensor<2x?x2x8xf32> {iolite.dims = ["", "steps", "", ""]},
+                           %q: tensor<2x?x4x8xf32> {iolite.dims = ["", "steps", "", ""]},
+                           %lens: tensor<2xi32>)
+    -> (tensor<2x?x4x8xf32>, tensor<2x32x2x8xf32>, tensor<2x32x2x8xf32>)
+    attributes {iolite.dim_bounds = {steps = array<i64: 1, 16>}} {
+  %c:2 = iolite.kv_cache_append %kc, %vc, %k, %k, %lens
+      : tensor<2x32x2x8xf32>, tensor<2x32x2x8xf32>, tensor<2x?x2x8xf32>,
+        tensor<2x?x2x8xf32>, tensor<2xi32>
+  %o = iolite.cache_attention %q, %c#0, %c#1, %lens {causal}
+      : tensor<2x?x4x8xf32>, tensor<2x32x2x8xf32>, tensor<2x32x2x8xf32>,
+        tensor<2xi32>
+  return %o, %c#0, %c#1 : tensor<2x?x4x8xf32>, tensor<2x32x2x8xf32>, tensor<2x32x2x8xf32>
+}

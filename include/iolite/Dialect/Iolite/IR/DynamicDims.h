@@ -41,6 +41,14 @@ constexpr StringLiteral kDimBoundsAttrName = "iolite.dim_bounds";
 /// Argument attribute: one string per dim, the symbol of a dynamic dim and
 /// "" for a static one.
 constexpr StringLiteral kDimNamesAttrName = "iolite.dims";
+/// Function attribute of a copy specialized at probe sizes that may lie
+/// outside the bounds (the symbolic-shape analyses): rules that hold only
+/// within the bounds, such as a step fitting its KV cache, are not checked
+/// on it.
+constexpr StringLiteral kSymbolicProbeAttrName = "iolite.symbolic_probe";
+
+/// True if `op` is in a function specialized at probe sizes.
+bool isInSymbolicProbe(Operation *op);
 
 /// The inclusive range a symbolic dim may take.
 struct DimBound {

@@ -635,6 +635,7 @@ def Iolite_KvCacheAppendOp : Iolite_InferredOp<"kv_cache_append"> {
                        Optional<RankedTensorOf<[I32]>>:$block_table);
   let results = (outs Iolite_FloatTensor:$k_cache_out,
                       Iolite_FloatTensor:$v_cache_out);
+  let hasVerifier = 1;
   let assemblyFormat = [{
     $k_cache `,` $v_cache `,` $key `,` $value `,` $cache_seqlens
     (`block_table` `(` $block_table^ `:` type($block_table) `)`)? attr-dict `:`
@@ -678,6 +679,7 @@ def Iolite_CacheAttentionOp : Iolite_InferredOp<"cache_attention"> {
                        Optional<RankedTensorOf<[I32]>>:$block_table,
                        OptionalAttr<F32Attr>:$scale, UnitAttr:$causal);
   let results = (outs Iolite_FloatTensor:$result);
+  let hasVerifier = 1;
   let assemblyFormat = [{
     $query `,` $k_cache `,` $v_cache `,` $cache_seqlens
     (`block_table` `(` $block_table^ `:` type($block_table) `)`)? attr-dict `:`
