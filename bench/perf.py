@@ -3,17 +3,18 @@
 bench/run.sh, which builds Iolite and installs the peers first.
 
     /usr/bin/python3 bench/perf.py [--quick] [--no-peers] [--no-cache]
-                                   [--only io,decode,resources,compile,dynamic,peers,harness]
+                                   [--only io,decode,varlen,resources,compile,dynamic,peers,harness]
                                    [--families attention,ssd] [--match SLUG]
 
 Sections: global-memory traffic counted by the emulator against the IO lower
 bound, fusion off and FlashAttention-2 (io_traffic.py); decode attention over
-a KV cache against its lower bound (decode_traffic.py); kernel resources and
-occupancy per target (resources.py); compile time, peak memory and the
-per-pass breakdown (compile_time.py); a roofline estimate for H100 and
-MI300X (a model, from counted bytes and FLOPs and the target descriptions);
-IREE and Triton on the same attention (peers.py); the GPU harness's plumbing
-on the emulator (gpu_harness.py).
+a KV cache against its lower bound (decode_traffic.py); prefill over a packed
+variable-length batch against the same sequences padded (varlen_traffic.py);
+kernel resources and occupancy per target (resources.py); compile time, peak
+memory and the per-pass breakdown (compile_time.py); a roofline estimate for
+H100 and MI300X (a model, from counted bytes and FLOPs and the target
+descriptions); IREE and Triton on the same attention (peers.py); the GPU
+harness's plumbing on the emulator (gpu_harness.py).
 """
 
 import argparse
@@ -33,11 +34,12 @@ import dynamic_shapes  # noqa: E402
 import io_traffic  # noqa: E402
 import report  # noqa: E402
 import resources  # noqa: E402
+import varlen_traffic  # noqa: E402
 from common import (REPO, VENV_PYTHON, WORK, build_dir, log,  # noqa: E402
                     machine_stamp)
 
-SECTIONS = ["io", "decode", "resources", "compile", "dynamic", "peers",
-            "harness"]
+SECTIONS = ["io", "decode", "varlen", "resources", "compile", "dynamic",
+            "peers", "harness"]
 
 
 def run_peers(quick):
@@ -136,6 +138,9 @@ def main():
             "decode", lambda: decode_traffic.measure(a.quick))
         results["decode_matmul"] = timed(
             "decode matmul", lambda: decode_traffic.measure_matmuls(a.quick))
+    if "varlen" in sections:
+        results["varlen"] = timed(
+            "varlen", lambda: varlen_traffic.measure(a.quick))
     if "compile" in sections:
         results["compile"], manifests = timed(
             "compile", lambda: compile_time.measure(a.quick))
@@ -163,8 +168,8 @@ def main():
               + (f", slugs containing '{a.match}'" if a.match else "")
               + ")"] + [x for x in sections if x != "io"],
              "seconds": partial["total_seconds"]}]
-        for key in ("io", "decode", "decode_matmul", "compile", "dynamic",
-                    "resources", "peers", "harness"):
+        for key in ("io", "decode", "decode_matmul", "varlen", "compile",
+                    "dynamic", "resources", "peers", "harness"):
             if key in partial:
                 results[key] = partial[key]
         if subset and "io" in partial:

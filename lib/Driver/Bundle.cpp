@@ -811,12 +811,12 @@ static void writeInputChecks(const BundleModel &m, llvm::raw_ostream &os) {
     os << "  {\n    const char *where = " << cString(c.where) << ";\n";
     if (c.kind == "varlen_attention") {
       os << "    int64_t batch = " << size(c.batchPlusOne) << " - 1;\n";
-      for (auto [input, total, which] :
-           {std::tuple(c.cuSeqlensQ, c.totalQ, "query"),
-            std::tuple(c.cuSeqlensK, c.totalK, "key")}) {
+      for (auto [input, total, which, plural] :
+           {std::tuple(c.cuSeqlensQ, c.totalQ, "query", "queries"),
+            std::tuple(c.cuSeqlensK, c.totalK, "key", "keys")}) {
         if (input < 0)
           continue;
-        needInput(c, input, std::string("cu_seqlens of the ") + which + "s");
+        needInput(c, input, std::string("cu_seqlens of the ") + plural);
         os << "    {\n      const int32_t *cu = (const int32_t *)inputs["
            << input << "];\n"
            << "      int64_t total = " << size(total) << ";\n"
@@ -825,8 +825,8 @@ static void writeInputChecks(const BundleModel &m, llvm::raw_ostream &os) {
            << " cu_seqlens start at %lld, not 0\", cu[0], 0, 0, 0);\n"
            << "      for (int64_t b = 0; b < batch; ++b)\n"
            << "        if (cu[b + 1] < cu[b] || cu[b + 1] > total)\n"
-           << "          return input_error(where, \"sequence %lld's " << which
-           << "s end at row %lld (after %lld): cu_seqlens must not decrease "
+           << "          return input_error(where, \"sequence %lld's " << plural
+           << " end at row %lld (after %lld): cu_seqlens must not decrease "
               "and stay within the %lld packed rows\", b, cu[b + 1], cu[b], "
               "total);\n"
            << "    }\n";

@@ -1,10 +1,8 @@
-// The serving op without a GPU kernel (varlen attention) has a CPU
-// reference only: compiling it for a GPU or emulated target is a diagnostic
-// at the op, a nonzero exit and no bundle, not a crash. Attention over a
-// (paged) KV cache and the KV cache append compile for every chip; conv1d,
-// the selective scan and SSD with a carried state (the decode steps of
-// Mamba-1 and Mamba-2) with the conv1d, selective-scan and SSD templates,
-// with 0 spills on every chip (docs/ssm-kernels.md).
+// Every serving op compiles for every chip: attention over a (paged) KV
+// cache, the KV cache append, attention over a packed variable-length batch,
+// and conv1d, the selective scan and SSD with a carried state (the decode
+// steps of Mamba-1 and Mamba-2) with 0 spills on every chip
+// (docs/ssm-kernels.md).
 // RUN: rm -rf %t && split-file %s %t
 // RUN: iolite-compile %t/append.mlir --target=sm_90a,gfx942,emu-sm_90a -o %t/append 2>&1 | FileCheck %s --check-prefix=APPEND
 // RUN: FileCheck %s --check-prefix=APPEND-H < %t/append/append.h
@@ -15,8 +13,10 @@
 // RUN: clang -std=c11 -Wall -Wextra -Werror -c -I %iolite_src_root/include/iolite/Runtime %t/append/append.c -o %t/append.o
 // RUN: clang -std=c11 -Wall -Wextra -Werror -c -I %iolite_src_root/include/iolite/Runtime %t/decode/decode.c -o %t/decode.o
 // RUN: FileCheck %s --check-prefix=DECODE-C < %t/decode/decode.c
-// RUN: not iolite-compile %t/varlen.mlir --target=emu-sm_90a -o %t/varlen 2>&1 | FileCheck %s --check-prefix=VARLEN
-// RUN: not ls %t/varlen
+// RUN: iolite-compile %t/varlen.mlir --target=sm_80,gfx90a,emu-sm_90a,emu-gfx942 -o %t/varlen 2>&1 | FileCheck %s --check-prefix=VARLEN
+// RUN: ls %t/varlen/manifest.json
+// RUN: clang -std=c11 -Wall -Wextra -Werror -c -I %iolite_src_root/include/iolite/Runtime %t/varlen/varlen.c -o %t/varlen.o
+// RUN: FileCheck %s --check-prefix=VARLEN-C < %t/varlen/varlen.c
 // RUN: iolite-compile %t/conv.mlir --target=sm_80,sm_90a,gfx90a,gfx942,emu-gfx942 -o %t/conv 2>&1 | FileCheck %s --check-prefix=CONV
 // RUN: ls %t/conv/manifest.json
 // RUN: iolite-compile %t/scan.mlir --target=sm_80,sm_90a,gfx90a,gfx942,emu-gfx942 -o %t/scan 2>&1 | FileCheck %s --check-prefix=SCAN
@@ -54,7 +54,21 @@
 // DECODE-C: const int32_t *table = (const int32_t *)inputs[3];
 // DECODE-C: int64_t pool = (int64_t)(8), per_seq = (int64_t)(4);
 // DECODE-C: if (page < 0 || page >= pool)
-// VARLEN: error: 'iolite.varlen_attention' op has no GPU code generation
+// VARLEN-NOT: error
+// VARLEN: varlen_k0_varlen_attention attention varlen_attention sm_80
+// VARLEN-NEXT: gfx90a
+// VARLEN-NEXT: emu-sm_90a
+// VARLEN-NEXT: emu-gfx942
+// VARLEN: wrote {{.*}} (1 kernels, 4 targets
+// The boundaries (input 2, both cu_seqlens) are checked against the 12
+// packed query and key rows.
+// VARLEN-C: iolite_status_t varlen_check_inputs(const void *const *inputs) {
+// VARLEN-C: varlen.mlir:{{[0-9]+}}:{{[0-9]+}}: 'iolite.varlen_attention'
+// VARLEN-C: int64_t batch = (int64_t)(3) - 1;
+// VARLEN-C: const int32_t *cu = (const int32_t *)inputs[2];
+// VARLEN-C: int64_t total = (int64_t)(12);
+// VARLEN-C: if (cu[0] != 0)
+// VARLEN-C: if (cu[b + 1] < cu[b] || cu[b + 1] > total)
 // CONV-NOT: error
 // CONV: conv_k0_conv1d_with_state conv1d conv1d_with_state sm_80 {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none
 // CONV-NEXT: sm_90a {{[0-9x]+}} {{[0-9x]+}} {{[0-9]+}} {{[0-9]+}}/0 none

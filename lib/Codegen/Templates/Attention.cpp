@@ -25,6 +25,11 @@
 // - Short queries (decode) split the KV range over gridDim.z blocks that
 //   write unnormalised partial outputs with their max and sum to scratch; an
 //   auxiliary combine kernel merges them and runs the epilogue.
+// - iolite.cache_attention (keys from a KV cache up to each sequence's
+//   length) and iolite.varlen_attention (a packed batch: one block per q
+//   tile, kv head and sequence, its rows and keys read from cu_seqlens, plus
+//   a slice of blocks zeroing the rows outside every sequence) are the same
+//   kernels with another addressing (AttentionOperands, Attention.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -85,6 +90,8 @@ int64_t byteWidth(Type t) {
 /// through the whole KV loop: one phase.
 void addBuffers(AttentionPlan &p, const AttentionShape &s, Type et,
                 SharedMemoryPlan &plan) {
+  if (s.packed) // The block's sequence boundaries, read once per block.
+    p.seqBuf = plan.addBuffer("sequence", 4 * 4, 0, 0);
   if (s.pageSize) {
     // The page numbers of one KV tile: keys [k0, k0 + BN) span at most
     // (BN - 1) / P + 2 pages (BN / P when P divides BN, since k0 is a
@@ -297,6 +304,19 @@ AttentionOperands AttentionOperands::get(Operation *op) {
     a.scale = att.getEffectiveScale();
     return a;
   }
+  if (auto varlen = dyn_cast<VarlenAttentionOp>(op)) {
+    a.query = varlen.getQuery();
+    a.key = varlen.getKey();
+    a.value = varlen.getValue();
+    a.result = varlen.getResult();
+    a.cuSeqlensQ = varlen.getCuSeqlensQ();
+    a.cuSeqlensK = varlen.getCuSeqlensK();
+    a.maxSeqlenQ = varlen.getMaxSeqlenQ().value_or(0);
+    a.maxSeqlenK = varlen.getMaxSeqlenK().value_or(0);
+    a.causal = varlen.getCausal();
+    a.scale = varlen.getEffectiveScale();
+    return a;
+  }
   auto cache = cast<CacheAttentionOp>(op);
   a.query = cache.getQuery();
   a.key = cache.getKCache();
@@ -318,6 +338,25 @@ AttentionShape AttentionShape::get(const AttentionOperands &att,
   ArrayRef<int64_t> q = shapeOf(att.query);
   ArrayRef<int64_t> k = shapeOf(att.key);
   ArrayRef<int64_t> v = shapeOf(att.value);
+  if (att.isVarlen()) {
+    // Packed [Tq, H, D] queries over [Tk, Hkv, D] keys: the tiles are
+    // planned for the longest sequence (at least one row and key, so that
+    // the grid is never empty).
+    auto longest = [](int64_t bound, int64_t total) {
+      return std::max<int64_t>(1, bound > 0 ? std::min(bound, total) : total);
+    };
+    AttentionShape shape{shapeOf(att.cuSeqlensQ)[0] - 1,
+                         q[1],
+                         longest(att.maxSeqlenQ, q[0]),
+                         q[2],
+                         k[1],
+                         longest(att.maxSeqlenK, k[0]),
+                         v[2]};
+    shape.packed = true;
+    shape.totalQ = q[0];
+    shape.totalK = k[0];
+    return shape;
+  }
   if (!att.isCache())
     return {q[0], q[1], q[2], q[3], k[1], k[2], v[3]};
   // [B, S, H, D] queries over a cache of [B, L, Hkv, D] or pages
@@ -421,6 +460,15 @@ mlir::iolite::attention::planAttention(const AttentionOperands &att,
       1, std::min({kMaxSplits, p.kvTiles / kMinTilesPerSplit, maxByTraffic}));
   int64_t forcedSplits = overrides.attentionSplits;
   p.partialPositions = s.sq;
+  if (att.isVarlen()) {
+    // Prefill: the q tiles of all sequences fill the chip; no split-KV.
+    p.splitKV = false;
+    p.splits = 1;
+    addBuffers(p, s, et, ctx.getSharedMemoryPlan());
+    if (failed(ctx.finalizeSharedMemory(p.describe())))
+      return failure();
+    return p;
+  }
   if ((ctx.hasDynamicExtents() || att.isCache()) && !forcedSplits) {
     // The lengths are known per launch only (for cache_attention, per
     // sequence, from cache_seqlens): each launch (sequence) applies the
@@ -525,12 +573,17 @@ FailureOr<Value> AttentionEmitter::guardedEmit(Value operand,
 }
 
 LogicalResult AttentionEmitter::setUpCoordinates() {
+  tid = ctx.threadId(gpu::Dimension::x);
+  if (att.isVarlen()) {
+    rowBase = mul(ctx.blockId(gpu::Dimension::x), c(p.bm));
+    split = c(0);
+    return setUpVarlenSequence();
+  }
   // Batch and the query and key lengths may be run-time extents; heads and
   // head dims are static.
   batchExt = ctx.getExtent(att.query, 0);
   sqExt = ctx.getExtent(att.query, att.qSeqDim());
   rowsExt = dynamic ? mul(sqExt, c(s.group())) : c(s.rows());
-  tid = ctx.threadId(gpu::Dimension::x);
   Value bh = ctx.blockId(gpu::Dimension::y);
   batchIdx = arith::DivUIOp::create(b, bh, c(s.hkv));
   kvHead = arith::RemUIOp::create(b, bh, c(s.hkv));
@@ -559,6 +612,119 @@ LogicalResult AttentionEmitter::setUpCoordinates() {
   posOffset = arith::SubIOp::create(b, n, sqExt);
   numSplits = emitSplitCount(ctx, skvExt);
   return success();
+}
+
+LogicalResult AttentionEmitter::setUpVarlenSequence() {
+  // One block per (q tile, kv head, sequence): grid (ceil(G max_seqlen_q /
+  // BM), Hkv, B + 1); the last batch slice writes the zeros of the rows
+  // outside every sequence (emitVarlenZeros).
+  kvHead = ctx.blockId(gpu::Dimension::y);
+  batchIdx = ctx.blockId(gpu::Dimension::z);
+  // The sequence's packed query and key rows. Boundaries are clamped into
+  // the packed tensors and the end to at least the start, so that bad
+  // cu_seqlens (decreasing, negative, past the totals) never address a row
+  // outside them. The causal diagonal uses the unclamped ends, as the CPU
+  // reference does: query i attends to keys j <= i + cu_k[b+1] - cu_q[b+1].
+  Value next = add(batchIdx, c(1));
+  FailureOr<SmallVector<Value>> cu = loadBoundaries({{att.cuSeqlensQ, batchIdx},
+                                                     {att.cuSeqlensQ, next},
+                                                     {att.cuSeqlensK, batchIdx},
+                                                     {att.cuSeqlensK, next}});
+  if (failed(cu))
+    return failure();
+  Value q0 = (*cu)[0], q1 = (*cu)[1], k0 = (*cu)[2], k1 = (*cu)[3];
+  auto clamp = [&](Value v, Value lo, Value hi) -> Value {
+    return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, lo), hi);
+  };
+  qStart = clamp(q0, c(0), totalQExt);
+  Value qEnd = clamp(q1, qStart, totalQExt);
+  kStart = clamp(k0, c(0), totalKExt);
+  Value kEnd = clamp(k1, kStart, totalKExt);
+  sqExt = arith::SubIOp::create(b, qEnd, qStart);
+  skvExt = arith::SubIOp::create(b, kEnd, kStart);
+  rowsExt = mul(sqExt, c(s.group()));
+  // Local query i sits at local key position i + posOffset.
+  posOffset = arith::SubIOp::create(
+      b, add(qStart, arith::SubIOp::create(b, k1, q1)), kStart);
+  numSplits = c(1);
+  return success();
+}
+
+FailureOr<SmallVector<Value>>
+AttentionEmitter::loadBoundaries(ArrayRef<std::pair<Value, Value>> reads) {
+  // Thread 0 reads them (through the element emitter: the boundaries may be
+  // computed in the kernel's prologue) into shared memory; after a barrier
+  // every thread has them. The block's global reads of cu_seqlens are then
+  // 4 bytes each, not 4 bytes per thread.
+  Type i32 = b.getI32Type();
+  Value buffer = ctx.getSharedView(p.seqBuf, MemRefType::get({4}, i32));
+  {
+    OpBuilder::InsertionGuard g(b);
+    auto first = scf::IfOp::create(
+        b, arith::CmpIOp::create(b, arith::CmpIPredicate::eq, tid, c(0)),
+        /*withElseRegion=*/false);
+    b.setInsertionPoint(first.thenBlock()->getTerminator());
+    for (auto [i, read] : llvm::enumerate(reads)) {
+      FailureOr<Value> loaded = em.emit(read.first, {read.second});
+      if (failed(loaded))
+        return failure();
+      memref::StoreOp::create(b, *loaded, buffer, ValueRange{c(i)});
+    }
+  }
+  gpu::BarrierOp::create(b);
+  SmallVector<Value> values;
+  for (size_t i = 0; i < reads.size(); ++i)
+    values.push_back(arith::IndexCastOp::create(
+        b, b.getIndexType(),
+        memref::LoadOp::create(b, buffer, ValueRange{c(i)})));
+  return values;
+}
+
+SmallVector<Value, 4> AttentionEmitter::queryIndex(Value head, Value pos,
+                                                   Value col) {
+  if (att.isVarlen())
+    pos = add(qStart, pos);
+  return att.qIndex(batchIdx, head, pos, col);
+}
+
+LogicalResult AttentionEmitter::emitVarlenZeros() {
+  // Rows outside every sequence, [0, cu_q[0]) and [cu_q[B], Tq) (clamped),
+  // get zeros, as in the CPU reference: one element per thread over the
+  // slice's qTiles x Hkv blocks.
+  int64_t hq = s.hq, dv = s.dv;
+  FailureOr<SmallVector<Value>> cu =
+      loadBoundaries({{att.cuSeqlensQ, c(0)}, {att.cuSeqlensQ, batchExt}});
+  if (failed(cu))
+    return failure();
+  auto clamp = [&](Value v, Value lo) -> Value {
+    return arith::MinSIOp::create(b, arith::MaxSIOp::create(b, v, lo),
+                                  totalQExt);
+  };
+  Value first = clamp((*cu)[0], c(0));
+  Value covered = arith::SubIOp::create(b, clamp((*cu)[1], first), first);
+  Value elements =
+      mul(arith::SubIOp::create(b, totalQExt, covered), c(hq * dv));
+  Value block = add(mul(ctx.blockId(gpu::Dimension::x), c(s.hkv)),
+                    ctx.blockId(gpu::Dimension::y));
+  Value start = add(mul(block, c(p.threads)), tid);
+  // Every thread of the slice's gridDim.x * Hkv blocks.
+  Value stride = qTilesExt.getDefiningOp<arith::ConstantOp>()
+                     ? c(p.qTiles * s.hkv * p.threads)
+                     : mul(qTilesExt, c(s.hkv * p.threads));
+  FailureOr<SmallVector<Value>> loop =
+      em.forLoop(start, elements, stride, {},
+                 [&](Value e, ValueRange) -> FailureOr<SmallVector<Value>> {
+                   Value col = arith::RemUIOp::create(b, e, c(dv));
+                   Value rest = arith::DivUIOp::create(b, e, c(dv));
+                   Value head = arith::RemUIOp::create(b, rest, c(hq));
+                   Value r = arith::DivUIOp::create(b, rest, c(hq));
+                   Value row = arith::SelectOp::create(b, lt(r, first), r,
+                                                       add(r, covered));
+                   if (failed(storeOutputAt(f(0.0), {row, head, col})))
+                     return failure();
+                   return SmallVector<Value>{};
+                 });
+  return failure(failed(loop));
 }
 
 FailureOr<RowInfo> AttentionEmitter::rowInfo(Value local, bool withSlope) {
@@ -648,7 +814,7 @@ std::pair<Value, Value> AttentionEmitter::kvRange() {
   // The trip count follows the call's key length.
   Value tBegin = c(0);
   Value tEnd =
-      dynamic || att.isCache()
+      dynamic || att.isCache() || att.isVarlen()
           ? (Value)arith::DivUIOp::create(b, add(skvExt, c(p.bn - 1)), c(p.bn))
           : c(p.kvTiles);
   if (att.causal || att.window) {
@@ -850,10 +1016,14 @@ AttentionEmitter::storeResults(function_ref<LogicalResult()> direct,
 
 LogicalResult AttentionEmitter::storeOutput(Value value, const RowInfo &row,
                                             Value col) {
+  return storeOutputAt(value, queryIndex(row.qHead, row.qPos, col));
+}
+
+LogicalResult AttentionEmitter::storeOutputAt(Value value,
+                                              ArrayRef<Value> idx) {
   em.setSource(att.result, [value](ImplicitLocOpBuilder &, ValueRange) {
     return FailureOr<Value>(value);
   });
-  SmallVector<Value> idx = att.qIndex(batchIdx, row.qHead, row.qPos, col);
   for (auto [i, y] : llvm::enumerate(ctx.getYieldedValues())) {
     FailureOr<Value> x = em.emit(y, idx);
     if (failed(x))
@@ -869,7 +1039,21 @@ LogicalResult AttentionEmitter::emit() {
   ctx.tileDescription = p.describe();
   ctx.matrixKind = p.matrix.kindName();
   ctx.matrixReason = p.matrix.reason;
-  if (dynamic) {
+  if (att.isVarlen()) {
+    // (q tiles of the longest sequence, kv heads, sequences + the slice
+    // that zeroes the rows outside every sequence). With run-time extents,
+    // the q tiles of max_seqlen_q, or of the call's Tq without it.
+    GridExtent tiles = GridExtent::constant(p.qTiles);
+    if (dynamic && !att.maxSeqlenQ)
+      tiles = GridExtent{
+          ctx.getDimExpr(att.query, 0) * DimExpr::constant(s.group()), p.bm};
+    if (dynamic)
+      ctx.setLaunch({tiles, GridExtent::constant(s.hkv),
+                     GridExtent{ctx.getDimExpr(att.cuSeqlensQ, 0), 1}},
+                    {p.threads, 1, 1});
+    else
+      ctx.setLaunch({p.qTiles, s.hkv, s.batch + 1}, {p.threads, 1, 1});
+  } else if (dynamic) {
     // One block per (batch, kv head, q tile) of the call's sizes.
     DimExpr rows =
         ctx.getDimExpr(att.query, att.qSeqDim()) * DimExpr::constant(s.group());
@@ -880,6 +1064,8 @@ LogicalResult AttentionEmitter::emit() {
   } else {
     ctx.setLaunch({p.qTiles, s.batch * s.hkv, p.splits}, {p.threads, 1, 1});
   }
+  if (att.isVarlen())
+    return emitVarlen();
   if (failed(setUpCoordinates()))
     return failure();
   if (att.isPaged())
@@ -904,6 +1090,40 @@ LogicalResult AttentionEmitter::emit() {
   return emitCombine();
 }
 
+LogicalResult AttentionEmitter::emitVarlen() {
+  // Blocks of the batch slice z = B zero the rows outside every sequence;
+  // the others compute their sequence's tile. Both conditions are uniform
+  // over the block, so the barriers inside are fine.
+  tid = ctx.threadId(gpu::Dimension::x);
+  // The packed totals, the sequences and the launch's q tiles (run-time
+  // values with symbolic dims).
+  totalQExt = ctx.getExtent(att.query, 0);
+  totalKExt = ctx.getExtent(att.key, 0);
+  batchExt = dynamic ? (Value)arith::SubIOp::create(
+                           b, ctx.getExtent(att.cuSeqlensQ, 0), c(1))
+                     : c(s.batch);
+  qTilesExt = dynamic && !att.maxSeqlenQ
+                  ? (Value)arith::CeilDivUIOp::create(
+                        b, mul(totalQExt, c(s.group())), c(p.bm))
+                  : c(p.qTiles);
+  Value zeros = arith::CmpIOp::create(b, arith::CmpIPredicate::eq,
+                                      ctx.blockId(gpu::Dimension::z), batchExt);
+  auto slice = scf::IfOp::create(b, zeros, /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard g(b);
+  b.setInsertionPoint(slice.thenBlock()->getTerminator());
+  if (failed(emitVarlenZeros()))
+    return failure();
+  b.setInsertionPoint(slice.elseBlock()->getTerminator());
+  if (failed(setUpCoordinates()))
+    return failure();
+  // A q tile past its sequence's rows (a sequence shorter than the longest)
+  // returns at once.
+  auto active = scf::IfOp::create(b, lt(rowBase, rowsExt),
+                                  /*withElseRegion=*/false);
+  b.setInsertionPoint(active.thenBlock()->getTerminator());
+  return p.inst ? emitMatrix() : emitScalar();
+}
+
 //===----------------------------------------------------------------------===//
 // The FMA path
 //===----------------------------------------------------------------------===//
@@ -923,7 +1143,7 @@ LogicalResult AttentionEmitter::loadQ() {
                          : add(mul(kvHead, c(g)),
                                arith::RemUIOp::create(b, row, c(g)));
         FailureOr<Value> q =
-            guardedEmit(att.query, att.qIndex(batchIdx, h, i, dd),
+            guardedEmit(att.query, queryIndex(h, i, dd),
                         ragged ? rowInBounds(row) : Value(), f(0.0));
         if (failed(q))
           return failure();
@@ -971,6 +1191,8 @@ LogicalResult AttentionEmitter::preparePages(Value k0) {
 }
 
 SmallVector<Value, 4> AttentionEmitter::kvIndex(Value j, Value col, Value k0) {
+  if (att.isVarlen())
+    return {add(kStart, j), kvHead, col};
   if (!att.isCache())
     return {batchIdx, kvHead, j, col};
   if (!att.isPaged())
@@ -1439,11 +1661,13 @@ class AttentionTemplate : public KernelTemplate {
 public:
   StringRef getName() const override { return "attention"; }
 
-  /// iolite.attention and iolite.cache_attention (the same kernels with
-  /// another addressing of Q, K, V and O and per-sequence key lengths).
+  /// iolite.attention, iolite.cache_attention and iolite.varlen_attention
+  /// (the same kernels with another addressing of Q, K, V and O and
+  /// per-sequence lengths).
   unsigned match(const KernelAnalysis &analysis,
                  const TargetDescription &target) const override {
-    if (!isa_and_nonnull<AttentionOp, CacheAttentionOp>(analysis.hero) ||
+    if (!isa_and_nonnull<AttentionOp, CacheAttentionOp, VarlenAttentionOp>(
+            analysis.hero) ||
         !analysis.epilogueAtHeroIndex || !target.getTuning("attention"))
       return 0;
     return 40;
@@ -1455,6 +1679,14 @@ public:
   bool supportsDynamicExtents(const KernelAnalysis &analysis) const override {
     AttentionOperands att = AttentionOperands::get(analysis.hero);
     auto type = [](Value v) { return cast<ShapedType>(v.getType()); };
+    // A packed batch: the totals and the number of sequences may be
+    // run-time extents, heads and head dims not.
+    if (att.isVarlen()) {
+      for (Value v : {att.query, att.key, att.value})
+        if (type(v).isDynamicDim(1) || type(v).isDynamicDim(2))
+          return false;
+      return true;
+    }
     if (att.isCache()) {
       if (type(att.query).isDynamicDim(2) || type(att.query).isDynamicDim(3))
         return false;

@@ -21,12 +21,15 @@ namespace iolite {
 namespace attention {
 
 /// The attention one emitter computes: an iolite.attention (query, keys,
-/// values and result [B, H, S, D]), or an iolite.cache_attention (query and
+/// values and result [B, H, S, D]), an iolite.cache_attention (query and
 /// result [B, S, H, D]; keys and values read from a contiguous [B, L, Hkv, D]
 /// cache or through a block table from a [N, P, Hkv, D] page pool, up to a
-/// per-sequence length loaded inside the kernel). One emitter serves both:
-/// only the addressing of Q, K, V and O and the source of the key length
-/// differ.
+/// per-sequence length loaded inside the kernel), or an
+/// iolite.varlen_attention (a packed batch: query and result [Tq, H, D], keys
+/// and values [Tk, Hkv, D], sequence b owning the rows between
+/// cu_seqlens[b] and cu_seqlens[b + 1], loaded inside the kernel). One
+/// emitter serves all three: only the addressing of Q, K, V and O and the
+/// source of the query and key lengths differ.
 struct AttentionOperands {
   Operation *op = nullptr;
   Value query, key, value, result;
@@ -35,21 +38,30 @@ struct AttentionOperands {
   /// iolite.cache_attention only: the i32 [B] lengths and the optional i32
   /// [B, M] block table.
   Value cacheSeqlens, blockTable;
+  /// iolite.varlen_attention only: the i32 [B + 1] sequence boundaries of
+  /// the queries and the keys, and the bounds on the lengths (0: none).
+  Value cuSeqlensQ, cuSeqlensK;
+  int64_t maxSeqlenQ = 0, maxSeqlenK = 0;
   bool causal = false;
   std::optional<uint64_t> window;
   std::optional<APFloat> softcap;
   double scale = 1.0;
 
-  /// The operands of `op`, an iolite.attention or iolite.cache_attention.
+  /// The operands of `op`, an iolite.attention, iolite.cache_attention or
+  /// iolite.varlen_attention.
   static AttentionOperands get(Operation *op);
   bool isCache() const { return static_cast<bool>(cacheSeqlens); }
   bool isPaged() const { return static_cast<bool>(blockTable); }
+  bool isVarlen() const { return static_cast<bool>(cuSeqlensQ); }
   /// The dims of the query (and result) holding positions and heads.
-  unsigned qSeqDim() const { return isCache() ? 1 : 2; }
-  unsigned qHeadDim() const { return isCache() ? 2 : 1; }
-  /// The query or result index of (batch, head, position, column).
+  unsigned qSeqDim() const { return isVarlen() ? 0 : isCache() ? 1 : 2; }
+  unsigned qHeadDim() const { return isVarlen() ? 1 : isCache() ? 2 : 1; }
+  /// The query or result index of (batch, head, position, column); for
+  /// varlen_attention `pos` is the packed row and `batch` is not used.
   SmallVector<Value, 4> qIndex(Value batch, Value head, Value pos,
                                Value col) const {
+    if (isVarlen())
+      return {pos, head, col};
     if (isCache())
       return {batch, pos, head, col};
     return {batch, head, pos, col};
@@ -57,11 +69,16 @@ struct AttentionOperands {
 };
 
 /// The sizes of one attention (for cache_attention, skv is the cache's
-/// capacity per sequence: L, or M * P for a paged cache).
+/// capacity per sequence: L, or M * P for a paged cache; for
+/// varlen_attention, sq and skv are the most queries and keys a sequence
+/// has: max_seqlen_q / max_seqlen_k, at most the packed totals).
 struct AttentionShape {
   int64_t batch, hq, sq, d, hkv, skv, dv;
   /// Tokens per page of a paged cache (0 otherwise).
   int64_t pageSize = 0;
+  /// varlen_attention: a packed batch, its query and key rows.
+  bool packed = false;
+  int64_t totalQ = 0, totalK = 0;
   /// Query heads per kv head.
   int64_t group() const { return hq / hkv; }
   /// Query rows per (batch, kv head): every (position, head-in-group) pair.
@@ -117,6 +134,8 @@ struct AttentionPlan {
   /// entries).
   unsigned pageBuf = 0;
   int64_t pagesPerTile = 0;
+  /// varlen_attention: the block's sequence boundaries (4 x i32).
+  unsigned seqBuf = 0;
 
   std::string describe() const;
 };
@@ -158,9 +177,11 @@ private:
   Value keyInBounds(Value key);
   /// Whether the last q tile or KV tile can be partial (always with
   /// run-time extents).
-  bool rowsRagged() const { return dynamic || s.rows() % p.bm != 0; }
+  bool rowsRagged() const {
+    return dynamic || att.isVarlen() || s.rows() % p.bm != 0;
+  }
   bool keysRagged() const {
-    return dynamic || att.isCache() || s.skv % p.bn != 0;
+    return dynamic || att.isCache() || att.isVarlen() || s.skv % p.bn != 0;
   }
   /// The KV tile starting at key `k0` is about to be loaded: a paged cache
   /// stages the tile's page numbers in shared memory (the block table is
@@ -181,6 +202,19 @@ private:
   // Shared by both paths.
   /// The call's extents; block and thread coordinates; the tile's first row.
   LogicalResult setUpCoordinates();
+  /// varlen_attention: the block's sequence's query and key ranges, read
+  /// from cu_seqlens and clamped into the packed tensors.
+  LogicalResult setUpVarlenSequence();
+  /// varlen_attention: `cu[idx]` for each (cu, idx) of `reads` (at most 4),
+  /// read once per block through shared memory, as index values.
+  FailureOr<SmallVector<Value>>
+  loadBoundaries(ArrayRef<std::pair<Value, Value>> reads);
+  /// varlen_attention: the blocks of the last batch slice write zeros (through
+  /// the epilogue) to the query rows outside every sequence.
+  LogicalResult emitVarlenZeros();
+  /// The query or result index of (head, position in the block's sequence,
+  /// column).
+  SmallVector<Value, 4> queryIndex(Value head, Value pos, Value col);
   /// The facts of block-local row `local` (without its ALiBi slope unless
   /// `withSlope`).
   FailureOr<RowInfo> rowInfo(Value local, bool withSlope = true);
@@ -220,8 +254,12 @@ private:
   /// Writes `value` (the normalised output element of `row`, column `col`)
   /// through the epilogue.
   LogicalResult storeOutput(Value value, const RowInfo &row, Value col);
+  /// Writes `value` through the epilogue at result index `idx`.
+  LogicalResult storeOutputAt(Value value, ArrayRef<Value> idx);
   /// The auxiliary kernel merging the partials of every split.
   LogicalResult emitCombine();
+  /// varlen_attention's kernel body: the zero slice or a sequence's tile.
+  LogicalResult emitVarlen();
 
   // The FMA path (Attention.cpp).
   LogicalResult emitScalar();
@@ -267,6 +305,10 @@ private:
   // (cache_seqlens clamped to the cache's capacity) and the offset uses the
   // unclamped length, as the CPU reference does.
   Value batchExt, sqExt, skvExt, rowsExt, posOffset;
+  // varlen_attention: the first packed query and key rows of the block's
+  // sequence; the packed totals Tq and Tk; the launch's q tiles (gridDim.x).
+  // batchExt is the number of sequences.
+  Value qStart, kStart, totalQExt, totalKExt, qTilesExt;
   // Paged caches: the page numbers of the KV tile being loaded.
   Value pageTile;
   // This launch's KV partitions.

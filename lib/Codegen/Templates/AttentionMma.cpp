@@ -70,8 +70,7 @@ FailureOr<SmallVector<Value>> AttentionEmitter::loadQFragments() {
           return failure();
         Value dd = add(coords.col(e), c(st * inst.k));
         Value ok = andOpt(row->valid, dRagged ? lt(dd, c(s.d)) : Value());
-        SmallVector<Value> idx =
-            att.qIndex(batchIdx, row->qHead, row->qPos, dd);
+        SmallVector<Value> idx = queryIndex(row->qHead, row->qPos, dd);
         auto load = [&]() { return em.emitRun(att.query, idx, width); };
         FailureOr<SmallVector<Value>> values =
             ok ? em.ifThenElse(ok, SmallVector<Type>(width, b.getF32Type()),
