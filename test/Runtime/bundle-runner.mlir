@@ -36,6 +36,13 @@
 // RUN: mkdir -p %t/bigdouble
 // RUN: echo '{"name": "m", "inputs": [{"dtype": "f32", "shape": [9223372036854775807., 3]}], "outputs": []}' > %t/bigdouble/manifest.json
 // RUN: not bundle-runner-test %t/bigdouble emu | FileCheck %s --check-prefix=BIGDOUBLE
+// An output tied to an input it cannot be (another shape, or no input).
+// RUN: mkdir -p %t/tied %t/tiednone
+// RUN: echo '{"name": "m", "inputs": [{"dtype": "f32", "shape": [2]}], "outputs": [{"dtype": "f32", "shape": [3], "tied_input": 0}]}' > %t/tied/manifest.json
+// RUN: not bundle-runner-test %t/tied emu | FileCheck %s --check-prefix=TIED
+// RUN: echo '{"name": "m", "inputs": [], "outputs": [{"dtype": "f32", "shape": [3], "tied_input": 0}]}' > %t/tiednone/manifest.json
+// RUN: not bundle-runner-test %t/tiednone emu | FileCheck %s --check-prefix=TIED
+// TIED: entry 0 of "outputs" has a "tied_input" that is not an input of its dtype and shape, or is tied twice
 
 // CHECK: bundle emu_model: 3 inputs, 2 outputs, workspace {{[0-9]+}} bytes
 // CHECK: one input: the model takes 3 inputs, got 1
