@@ -5,9 +5,10 @@
 //===----------------------------------------------------------------------===//
 //
 // Kernels whose only heavy op is an iolite.kv_cache_append. One block per
-// new token (token t of sequence b): it reads cache_seqlens[b] once, finds
-// the token's place (contiguous: row b, slot lens[b] + t; paged: slot
-// p mod P of page block_table[b, p / P]) and its threads copy the token's
+// new token (token t of sequence b): its first thread reads cache_seqlens[b]
+// and finds the token's place (contiguous: row b, slot lens[b] + t; paged:
+// slot p mod P of page block_table[b, p / P]) for the block, through shared
+// memory, and its threads copy the token's
 // Hkv x D keys and Hkv x Dv values in runs of up to the target's vector
 // width. Cheap producers of the keys and values (a cast, a rotary
 // embedding computed elementwise, ...) are evaluated on the way.
@@ -134,6 +135,13 @@ LogicalResult KvCacheAppendTemplate::emit(const KernelAnalysis &analysis,
     ctx.setLaunch({shape[1], shape[0], 1}, {threads, 1, 1});
   }
 
+  SharedMemoryPlan &plan = ctx.getSharedMemoryPlan();
+  unsigned placeBuf = plan.addBuffer("place", 3 * 4, 0, 0);
+  if (failed(ctx.finalizeSharedMemory("kv_cache_append")))
+    return failure();
+  Value shared =
+      ctx.getSharedView(placeBuf, MemRefType::get({3}, b.getI32Type()));
+
   ElementalEmitter em(b, ctx.getBindings());
   em.setBufferAlignment(target.maxVectorBytes);
   ctx.prepare(em);
@@ -150,33 +158,51 @@ LogicalResult KvCacheAppendTemplate::emit(const KernelAnalysis &analysis,
     return arith::IndexCastOp::create(b, b.getIndexType(), v);
   };
 
-  // Position p = lens[b] + t (the lengths may come from a prologue).
-  FailureOr<Value> length = em.emit(op.getCacheSeqlens(), {seq});
-  if (failed(length))
-    return failure();
-  Value pos = k.add(toIndex(*length), token);
-  Value valid = sge(pos, k.c(0));
-  Value row = seq, slot = pos;
-  Value cache = op.getKCache();
-  if (Value table = op.getBlockTable()) {
-    Value pageSize = ctx.getExtent(cache, 1);
-    Value block = arith::DivSIOp::create(b, pos, pageSize);
-    slot = arith::RemSIOp::create(b, pos, pageSize);
-    Value perSeq = ctx.getExtent(table, 1);
-    valid = k.land(valid, slt(block, perSeq));
-    // Read the entry at a clamped index (in bounds even when p is not);
-    // `valid` decides whether it is used.
-    Value clamped = arith::MinSIOp::create(
-        b, arith::MaxSIOp::create(b, block, k.c(0)), k.sub(perSeq, k.c(1)));
-    FailureOr<Value> entry = em.emit(table, {seq, clamped});
-    if (failed(entry))
+  // The token's place, found once per block by thread 0 and shared:
+  // position p = lens[b] + t (the lengths may come from a prologue), its
+  // row and slot, and whether it lies inside the cache.
+  SmallVector<Value> place;
+  {
+    OpBuilder::InsertionGuard guard(b);
+    auto first = scf::IfOp::create(b, k.eq(tid, k.c(0)), false);
+    b.setInsertionPoint(first.thenBlock()->getTerminator());
+    FailureOr<Value> length = em.emit(op.getCacheSeqlens(), {seq});
+    if (failed(length))
       return failure();
-    row = toIndex(*entry);
-    valid = k.land(valid,
-                   k.land(sge(row, k.c(0)), slt(row, ctx.getExtent(cache, 0))));
-  } else {
-    valid = k.land(valid, slt(pos, ctx.getExtent(cache, 1)));
+    Value pos = k.add(toIndex(*length), token);
+    Value valid = sge(pos, k.c(0));
+    Value row = seq, slot = pos;
+    Value cache = op.getKCache();
+    if (Value table = op.getBlockTable()) {
+      Value pageSize = ctx.getExtent(cache, 1);
+      Value block = arith::DivSIOp::create(b, pos, pageSize);
+      slot = arith::RemSIOp::create(b, pos, pageSize);
+      Value perSeq = ctx.getExtent(table, 1);
+      valid = k.land(valid, slt(block, perSeq));
+      // Read the entry at a clamped index (in bounds even when p is not);
+      // `valid` decides whether it is used.
+      Value clamped = arith::MinSIOp::create(
+          b, arith::MaxSIOp::create(b, block, k.c(0)), k.sub(perSeq, k.c(1)));
+      FailureOr<Value> entry = em.emit(table, {seq, clamped});
+      if (failed(entry))
+        return failure();
+      row = toIndex(*entry);
+      valid = k.land(
+          valid, k.land(sge(row, k.c(0)), slt(row, ctx.getExtent(cache, 0))));
+    } else {
+      valid = k.land(valid, slt(pos, ctx.getExtent(cache, 1)));
+    }
+    Value validIndex = arith::SelectOp::create(b, valid, k.c(1), k.c(0));
+    SmallVector<Value> values{row, slot, validIndex};
+    for (auto [i, v] : llvm::enumerate(values))
+      k.store(arith::IndexCastOp::create(b, b.getI32Type(), v), shared,
+              {k.c(i)});
   }
+  gpu::BarrierOp::create(b);
+  for (int64_t i = 0; i < 3; ++i)
+    place.push_back(toIndex(k.load(shared, {k.c(i)})));
+  Value row = place[0], slot = place[1];
+  Value valid = k.eq(place[2], k.c(1));
 
   auto ifOp = scf::IfOp::create(b, valid, false);
   OpBuilder::InsertionGuard guard(b);
