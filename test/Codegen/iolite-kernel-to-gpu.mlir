@@ -524,3 +524,44 @@ func.func @qkv_heads(%x: tensor<6x64xf32>, %wq: tensor<64x64xf32>, %wk: tensor<3
   }
   return %r#0, %r#1 : tensor<6x4x16xf32>, tensor<6x2x16xf32>
 }
+
+// -----
+
+// A decode-sized matmul (one row, K = 2048) whose grid of one block cannot
+// fill the chip splits its 128 K tiles over 32 blocks along z (split-K, 4
+// tiles each). Each block runs the K loop over its own range and stores its
+// f32 sums into the scratch partials; the combine kernel, one thread per
+// output, adds the 32 partials in split order and applies the epilogue (the
+// residual) at the output.
+// CHECK-LABEL: func.func @decode_splitk
+// CHECK: gpu.launch_func @iolite_kernels::@proj blocks in ({{.*}}, %c32) {{.*}} args({{.*}}, %[[SCRATCH:.*]] : memref<8192xi8>)
+// CHECK: gpu.launch_func @iolite_kernels::@proj_combine {{.*}} args({{.*}}, %[[SCRATCH]] : memref<8192xi8>)
+// CHECK: gpu.func @proj(
+// CHECK-SAME: iolite.grid = array<i64: 1, 1, 32>
+// CHECK-SAME: iolite.tile = "matmul tile 16x64x16, 2 stage(s), split-K 32"
+// CHECK: %[[Z:.*]] = gpu.block_id  z
+// CHECK: %[[SPLIT:.*]] = arith.remui %[[Z]], %c32
+// CHECK: %[[BEGIN:.*]] = arith.muli %[[SPLIT]], %c4
+// CHECK: %[[NEXT:.*]] = arith.addi %[[BEGIN]], %c4
+// CHECK: %[[END:.*]] = arith.minui %[[NEXT]], %c128
+// CHECK: scf.for %{{.*}} = %[[BEGIN]] to %[[END]]
+// CHECK: %[[PARTIALS:.*]] = memref.view %{{.*}} to memref<2048xf32>
+// CHECK: memref.store %{{.*}}, %[[PARTIALS]][%{{.*}}] : memref<2048xf32>
+// CHECK: gpu.func @proj_combine(%{{.*}}: memref<1x2048xf32>, %{{.*}}: memref<64x2048xf32>, %[[RES:.*]]: memref<1x64xf32>, %[[OUT:.*]]: memref<1x64xf32>, %{{.*}}: memref<8192xi8>) kernel
+// CHECK-SAME: iolite.template = "matmul_combine"
+// CHECK-SAME: iolite.tile = "sums 32 split-K partials per output, then the epilogue"
+// CHECK: %[[P0:.*]] = memref.load %[[VIEW:.*]][%{{.*}}] : memref<2048xf32>
+// CHECK: %[[P1:.*]] = memref.load %[[VIEW]][%{{.*}}] : memref<2048xf32>
+// CHECK: arith.addf %[[P0]], %[[P1]] : f32
+// CHECK: %[[R:.*]] = memref.load %[[RES]]
+// CHECK-NEXT: %[[O:.*]] = arith.addf %{{.*}}, %[[R]] : f32
+// CHECK-NEXT: memref.store %[[O]], %[[OUT]]
+func.func @decode_splitk(%x: tensor<1x2048xf32>, %w: tensor<64x2048xf32>, %r: tensor<1x64xf32>) -> tensor<1x64xf32> {
+  %y = iolite.kernel "proj"(%x, %w, %r) : (tensor<1x2048xf32>, tensor<64x2048xf32>, tensor<1x64xf32>) -> tensor<1x64xf32> {
+  ^bb0(%a: tensor<1x2048xf32>, %b: tensor<64x2048xf32>, %c: tensor<1x64xf32>):
+    %m = iolite.matmul %a, %b {transpose_rhs} : tensor<1x2048xf32>, tensor<64x2048xf32>
+    %o = iolite.add %m, %c : tensor<1x64xf32>, tensor<1x64xf32>
+    iolite.yield %o : tensor<1x64xf32>
+  }
+  return %y : tensor<1x64xf32>
+}

@@ -326,6 +326,27 @@ def f16_cases(m):
 %s = iolite.silu %g : tensor<33x72xf16>
 %p = iolite.mul %s, %u : tensor<33x72xf16>, tensor<33x72xf16>
 """, [("%p", (33, 72), d)], [silu(n @ wg) * (n @ wu)])
+    # Decode-sized: few rows over a long K split the K tiles over more
+    # blocks (split-K) and a combine kernel sums them before the epilogue.
+    # One row, a residual epilogue; three rows of a normalised SwiGLU with
+    # N not a multiple of the tile.
+    x, w, r = m.data((1, 2048), d), m.data((96, 2048), d, 0.03), \
+        m.data((1, 96), d)
+    m.kernel("f16_decode_splitk", "matmul", [(x, d), (w, d), (r, d)], """
+%y = iolite.matmul %i0, %i1 {transpose_rhs} : tensor<1x2048xf16>, tensor<96x2048xf16>
+%o = iolite.add %y, %i2 : tensor<1x96xf16>, tensor<1x96xf16>
+""", [("%o", (1, 96), d)], [x @ w.T + r])
+    x, g = m.data((3, 1024), d), m.data((1024,), d, 0.1, 1.0)
+    wg, wu = m.data((1024, 40), d, 0.04), m.data((1024, 40), d, 0.04)
+    n = rms_norm(x, g)
+    m.kernel("f16_decode_splitk_swiglu", "matmul",
+             [(x, d), (g, d), (wg, d), (wu, d)], """
+%n = iolite.rms_norm %i0 weight(%i1 : tensor<1024xf16>) : tensor<3x1024xf16>
+%g = iolite.matmul %n, %i2 : tensor<3x1024xf16>, tensor<1024x40xf16>
+%u = iolite.matmul %n, %i3 : tensor<3x1024xf16>, tensor<1024x40xf16>
+%s = iolite.silu %g : tensor<3x40xf16>
+%p = iolite.mul %s, %u : tensor<3x40xf16>, tensor<3x40xf16>
+""", [("%p", (3, 40), d)], [silu(n @ wg) * (n @ wu)])
     x = m.data((5, 2048), d, 2.0)
     m.kernel("f16_softmax_block", "row_reduction", [(x, d)],
              "%s = iolite.softmax %i0 : tensor<5x2048xf16>",
@@ -528,6 +549,9 @@ def test_each_case_uses_its_template(bundles):
         rows = templates_of(table)
         for case, template in model.cases:
             assert rows.get(case) == template, (case, table)
+            # Decode-sized matmuls split K and add their combine kernel.
+            if "splitk" in case and not forced:
+                assert rows.get(f"{case}_combine") == "matmul_combine", table
 
 
 @pytest.fixture(scope="module")

@@ -53,6 +53,20 @@ ArrayRef<int64_t> shapeOf(Value v) {
 
 /// The most matmuls one kernel keeps accumulators for.
 constexpr unsigned kMaxMatmuls = 8;
+/// Split-K (decode-sized matmuls): the f32 partials may add at most this
+/// share of the B operands' bytes, and each split gets at least this many
+/// K tiles.
+constexpr double kSplitKTrafficBudget = 0.05;
+constexpr int64_t kMinTilesPerSplit = 4;
+/// A problem of at most kSplitKMaxRows rows whose columns make fewer than
+/// kSplitKMaxBlocks tiles of 128 (about the multiprocessors of a GPU:
+/// 108-132 SMs, 104-304 CUs) and whose K is at least kSplitKMinK may split
+/// K. Whether a kernel splits depends on the problem only, so every target
+/// of one compile has the same kernels (the bundle launches one sequence);
+/// how many splits (one included) depends on the chip and its tile.
+constexpr int64_t kSplitKMaxRows = 16;
+constexpr int64_t kSplitKMaxBlocks = 256;
+constexpr int64_t kSplitKMinK = 512;
 
 /// How a kernel of matmuls maps onto the template.
 struct MatmulKernelPlan {
@@ -453,6 +467,35 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
     tileDesc += ", " + std::to_string(numMM) + " matmuls sharing A";
   if (plan.norm)
     tileDesc += ", " + plan.norm->getName().stripDialect().str() + " prologue";
+  // Split-K: a problem of few rows (a decode step's projections) whose
+  // grid cannot fill the chip splits its K tiles over more blocks, which
+  // write f32 partials that a second kernel sums before the epilogue. Each
+  // split adds 8 * M bytes per column (written and read) against the K * es
+  // bytes of B it spreads out, so the split count is also bounded by
+  // kSplitKTrafficBudget of B's traffic.
+  int64_t numK = (int64_t)llvm::divideCeil(k, bk);
+  int64_t splits = 1;
+  bool splitK = false;
+  if (!dynamic && !forced) {
+    int64_t es = std::max<unsigned>(1, rhsElement.getIntOrFloatBitWidth() / 8);
+    int64_t byTraffic = static_cast<int64_t>(
+        kSplitKTrafficBudget * static_cast<double>(k * es) / (8.0 * m));
+    splitK = m <= kSplitKMaxRows &&
+             batch * (int64_t)llvm::divideCeil(nMax, 128) < kSplitKMaxBlocks &&
+             k >= kSplitKMinK && byTraffic >= 2;
+    if (splitK) {
+      int64_t blocks = (int64_t)llvm::divideCeil(nMax, bn) *
+                       (int64_t)llvm::divideCeil(m, bm) * batch;
+      int64_t byChip =
+          (int64_t)llvm::divideCeil(target.multiprocessors, blocks);
+      splits =
+          std::max<int64_t>(1, std::min({byTraffic, numK / kMinTilesPerSplit,
+                                         byChip, 65535 / batch}));
+    }
+  }
+  int64_t perSplit = (int64_t)llvm::divideCeil(numK, splits);
+  if (splitK)
+    tileDesc += ", split-K " + std::to_string(splits);
   if (failed(ctx.finalizeSharedMemory(tileDesc)))
     return failure();
   ctx.templateName = "matmul";
@@ -463,8 +506,13 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
                   {threads, 1, 1});
   else
     ctx.setLaunch({(int64_t)llvm::divideCeil(nMax, bn),
-                   (int64_t)llvm::divideCeil(m, bm), batch},
+                   (int64_t)llvm::divideCeil(m, bm), batch * splits},
                   {threads, 1, 1});
+  // The partials, [splits][matmuls][batch][M][max N] f32.
+  int64_t partialElems = splits * numMM * batch * m * nMax;
+  unsigned partialsId = 0;
+  if (splitK)
+    partialsId = ctx.requestScratch("split-K partials", partialElems * 4);
 
   ImplicitLocOpBuilder &b = ctx.getBuilder();
   ElementalEmitter em(b, ctx.getBindings());
@@ -485,8 +533,15 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   Value tRow = arith::DivUIOp::create(b, tid, c(tx));
   Value m0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::y), c(bm));
   Value n0 = arith::MulIOp::create(b, ctx.blockId(gpu::Dimension::x), c(bn));
+  // Grid z: the batch, and within it the K split.
+  Value zId = ctx.blockId(gpu::Dimension::z);
+  Value splitId, batchLinear = zId;
+  if (splitK) {
+    splitId = arith::RemUIOp::create(b, zId, c(splits));
+    batchLinear = arith::DivUIOp::create(b, zId, c(splits));
+  }
   SmallVector<Value> batchIdx =
-      em.delinearize(ctx.blockId(gpu::Dimension::z), ValueRange(batchExtents));
+      em.delinearize(batchLinear, ValueRange(batchExtents));
   if (batchShape.empty())
     batchIdx.clear();
   SmallVector<Value> lhsBatch =
@@ -969,7 +1024,13 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
         });
   };
 
-  int64_t numK = (int64_t)llvm::divideCeil(k, bk);
+  // The block's K tiles: all of them, or its split's.
+  Value kBegin = c(0), kEnd = c(numK);
+  if (splitK) {
+    kBegin = arith::MulIOp::create(b, splitId, c(perSplit));
+    kEnd = arith::MinUIOp::create(
+        b, arith::AddIOp::create(b, kBegin, c(perSplit)), c(numK));
+  }
   SmallVector<Value> init(numMM * accPerMM,
                           inst ? emitZeroAccumulator(b, *inst) : zero);
   FailureOr<SmallVector<Value>> acc;
@@ -999,7 +1060,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
     // iteration ends by waiting for them; the barrier also ends the reads of
     // the stage the next iteration overwrites.
     SmallVector<Value> first;
-    if (failed(loadTiles(c(0), c(0), useAsync ? &first : nullptr)))
+    if (failed(loadTiles(kBegin, c(0), useAsync ? &first : nullptr)))
       return failure();
     if (useAsync)
       nvgpu::DeviceAsyncWaitOp::create(
@@ -1007,11 +1068,19 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
           IntegerAttr());
     gpu::BarrierOp::create(b);
     acc = em.forLoop(
-        c(0), c(numK), c(1), init,
+        kBegin, kEnd, c(1), init,
         [&](Value kt, ValueRange it) -> FailureOr<SmallVector<Value>> {
-          Value stage = arith::RemUIOp::create(b, kt, c(2));
+          // The first tile of the block's range is in stage 0.
+          Value stage = arith::RemUIOp::create(
+              b, splitK ? (Value)arith::SubIOp::create(b, kt, kBegin) : kt,
+              c(2));
           Value next = arith::AddIOp::create(b, kt, c(1));
-          auto ifOp = scf::IfOp::create(b, lt(next, numK), false);
+          auto ifOp = scf::IfOp::create(
+              b,
+              splitK ? arith::CmpIOp::create(b, arith::CmpIPredicate::ult, next,
+                                             kEnd)
+                     : lt(next, numK),
+              false);
           {
             OpBuilder::InsertionGuard g(b);
             b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
@@ -1036,7 +1105,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
         });
   } else {
     acc = em.forLoop(
-        c(0), c(numK), c(1), init,
+        kBegin, kEnd, c(1), init,
         [&](Value kt, ValueRange it) -> FailureOr<SmallVector<Value>> {
           gpu::BarrierOp::create(b);
           if (failed(loadTiles(kt, c(0), nullptr)))
@@ -1058,8 +1127,47 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   for (unsigned mi : plan.yieldMatmul)
     bounds.insert(ns[mi]);
   // Writes every output at (gm, gn) with `accAt(mi)` as matmul mi's value.
+  Value partials;
+  if (splitK)
+    partials = ctx.getScratchView(
+        partialsId, MemRefType::get({partialElems}, b.getF32Type()));
+  // Position of matmul mi's partial at (gm, gn) of split `split`.
+  auto partialIndex = [&](OpBuilder &pb, Location loc, Value split, int64_t mi,
+                          Value batchLin, Value gm, Value gn) -> Value {
+    auto cst = [&](int64_t v) {
+      return arith::ConstantIndexOp::create(pb, loc, v);
+    };
+    Value x = arith::AddIOp::create(
+        pb, loc, arith::MulIOp::create(pb, loc, split, cst(numMM)), cst(mi));
+    x = arith::AddIOp::create(
+        pb, loc, arith::MulIOp::create(pb, loc, x, cst(batch)), batchLin);
+    x = arith::AddIOp::create(pb, loc,
+                              arith::MulIOp::create(pb, loc, x, cst(m)), gm);
+    return arith::AddIOp::create(
+        pb, loc, arith::MulIOp::create(pb, loc, x, cst(nMax)), gn);
+  };
   auto storeAt = [&](Value gm, Value gn,
                      function_ref<Value(int64_t)> accAt) -> LogicalResult {
+    if (splitK) {
+      // Split-K: this split's sums go to the partials, inside M and each
+      // matmul's N; the combine kernel applies the epilogue.
+      OpBuilder::InsertionGuard g(b);
+      if (m % bm != 0) {
+        auto ifOp = scf::IfOp::create(b, ltM(gm), false);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      }
+      for (int64_t mi = 0; mi < numMM; ++mi) {
+        OpBuilder::InsertionGuard g2(b);
+        if (ns[mi] < coveredN) {
+          auto ifOp = scf::IfOp::create(b, lt(gn, ns[mi]), false);
+          b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        }
+        memref::StoreOp::create(
+            b, accAt(mi), partials,
+            partialIndex(b, b.getLoc(), splitId, mi, batchLinear, gm, gn));
+      }
+      return success();
+    }
     for (auto [mi, mm] : llvm::enumerate(plan.matmuls)) {
       Value accValue = accAt(mi);
       em.setSource(mm.getResult(),
@@ -1099,6 +1207,91 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
     }
     return success();
   };
+  // Split-K's second kernel: one thread per output position sums each
+  // matmul's partials in split order and runs the epilogue, as the
+  // unsplit kernel does at its accumulators.
+  auto emitCombine = [&]() -> LogicalResult {
+    if (!splitK)
+      return success();
+    KernelEmitContext &aux = ctx.addAuxiliaryKernel("combine");
+    int64_t total = batch * m * nMax;
+    int64_t combineThreads =
+        std::min<int64_t>(256, llvm::alignTo(total, target.warpSize));
+    aux.templateName = "matmul_combine";
+    aux.tileDescription = "sums " + std::to_string(splits) +
+                          " split-K partials per output, then the epilogue";
+    aux.setLaunch({(int64_t)llvm::divideCeil(total, combineThreads), 1, 1},
+                  {combineThreads, 1, 1});
+    ImplicitLocOpBuilder &ab = aux.getBuilder();
+    ElementalEmitter cem(ab, aux.getBindings());
+    aux.prepare(cem);
+    auto ci = [&](int64_t v) { return cem.constIndex(v); };
+    Value linear = arith::AddIOp::create(
+        ab,
+        arith::MulIOp::create(ab, aux.blockId(gpu::Dimension::x),
+                              ci(combineThreads)),
+        aux.threadId(gpu::Dimension::x));
+    auto inRange = scf::IfOp::create(
+        ab,
+        arith::CmpIOp::create(ab, arith::CmpIPredicate::ult, linear, ci(total)),
+        false);
+    OpBuilder::InsertionGuard g(ab);
+    ab.setInsertionPoint(inRange.thenBlock()->getTerminator());
+    Value gn = arith::RemUIOp::create(ab, linear, ci(nMax));
+    Value rows = arith::DivUIOp::create(ab, linear, ci(nMax));
+    Value gm = arith::RemUIOp::create(ab, rows, ci(m));
+    Value batchLin = arith::DivUIOp::create(ab, rows, ci(m));
+    Value view = aux.getScratchView(
+        partialsId, MemRefType::get({partialElems}, ab.getF32Type()));
+    for (auto [mi, mm] : llvm::enumerate(plan.matmuls)) {
+      // Columns past a narrower matmul's N read its last written column;
+      // its outputs there are not stored.
+      Value col = ns[mi] < nMax
+                      ? (Value)arith::MinUIOp::create(ab, gn, ci(ns[mi] - 1))
+                      : gn;
+      Value sum;
+      for (int64_t sp = 0; sp < splits; ++sp) {
+        Value part = memref::LoadOp::create(
+            ab, view,
+            partialIndex(ab, ab.getLoc(), ci(sp), static_cast<int64_t>(mi),
+                         batchLin, gm, col));
+        sum = sum ? (Value)arith::AddFOp::create(ab, sum, part) : part;
+      }
+      cem.setSource(mm.getResult(), [sum](ImplicitLocOpBuilder &, ValueRange) {
+        return FailureOr<Value>(sum);
+      });
+    }
+    SmallVector<Value> idx =
+        batchShape.empty()
+            ? SmallVector<Value>{}
+            : cem.delinearize(batchLin, ValueRange(batchExtents));
+    idx.append({gm, gn});
+    for (int64_t bound : bounds) {
+      OpBuilder::InsertionGuard g2(ab);
+      if (bound < nMax) {
+        auto ifOp = scf::IfOp::create(
+            ab,
+            arith::CmpIOp::create(ab, arith::CmpIPredicate::ult, gn, ci(bound)),
+            false);
+        ab.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      }
+      for (auto [o, v] : llvm::enumerate(yields)) {
+        if (ns[plan.yieldMatmul[o]] != bound)
+          continue;
+        Value source = plan.yieldSource[o];
+        FailureOr<Value> x = cem.emit(source, idx);
+        if (failed(x))
+          return failure();
+        if (source == v) {
+          aux.storeOutput(o, *x, idx);
+          continue;
+        }
+        Value flat = cem.linearize(idx, cem.getExtents(source));
+        aux.storeOutput(o, *x, cem.delinearize(flat, cem.getExtents(v)));
+      }
+    }
+    return success();
+  };
   if (inst) {
     Value lane = arith::RemUIOp::create(b, tid, c(target.warpSize));
     FragmentCoords coords(b, inst->c, lane);
@@ -1122,7 +1315,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
               })))
             return failure();
         }
-    return success();
+    return emitCombine();
   }
   for (int64_t i = 0; i < tm; ++i) {
     for (int64_t j = 0; j < tn; ++j) {
@@ -1136,7 +1329,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
         return failure();
     }
   }
-  return success();
+  return emitCombine();
 }
 
 } // namespace
