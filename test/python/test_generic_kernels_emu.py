@@ -336,6 +336,16 @@ def f16_cases(m):
 %y = iolite.matmul %i0, %i1 {transpose_rhs} : tensor<1x2048xf16>, tensor<96x2048xf16>
 %o = iolite.add %y, %i2 : tensor<1x96xf16>, tensor<1x96xf16>
 """, [("%o", (1, 96), d)], [x @ w.T + r])
+    # A batch of three 2-row problems: the split index and the batch share
+    # grid z, and the splits divide the 64 K tiles unevenly (12 wanted, 6
+    # tiles each: 11 splits, none empty).
+    x, w, r = m.data((3, 2, 2048), d), m.data((48, 2048), d, 0.04), \
+        m.data((3, 2, 48), d)
+    m.kernel("f16_decode_splitk_batched", "matmul", [(x, d), (w, d), (r, d)],
+             """
+%y = iolite.matmul %i0, %i1 {transpose_rhs} : tensor<3x2x2048xf16>, tensor<48x2048xf16>
+%o = iolite.add %y, %i2 : tensor<3x2x48xf16>, tensor<3x2x48xf16>
+""", [("%o", (3, 2, 48), d)], [x @ w.T + r])
     x, g = m.data((3, 1024), d), m.data((1024,), d, 0.1, 1.0)
     wg, wu = m.data((1024, 40), d, 0.04), m.data((1024, 40), d, 0.04)
     n = rms_norm(x, g)

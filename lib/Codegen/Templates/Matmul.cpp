@@ -493,7 +493,10 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
                                          byChip, 65535 / batch}));
     }
   }
+  // Every split gets at least one K tile (its first tile is loaded before
+  // the loop tests its range).
   int64_t perSplit = (int64_t)llvm::divideCeil(numK, splits);
+  splits = (int64_t)llvm::divideCeil(numK, perSplit);
   if (splitK)
     tileDesc += ", split-K " + std::to_string(splits);
   if (failed(ctx.finalizeSharedMemory(tileDesc)))
@@ -1261,10 +1264,13 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
         return FailureOr<Value>(sum);
       });
     }
+    // The batch extents again, in this function.
+    SmallVector<Value> combineExtents = cem.getExtents(first.getResult());
+    combineExtents.resize(rank - 2);
     SmallVector<Value> idx =
         batchShape.empty()
             ? SmallVector<Value>{}
-            : cem.delinearize(batchLin, ValueRange(batchExtents));
+            : cem.delinearize(batchLin, ValueRange(combineExtents));
     idx.append({gm, gn});
     for (int64_t bound : bounds) {
       OpBuilder::InsertionGuard g2(ab);
