@@ -1130,6 +1130,42 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
   for (unsigned mi : plan.yieldMatmul)
     bounds.insert(ns[mi]);
   // Writes every output at (gm, gn) with `accAt(mi)` as matmul mi's value.
+  // Stores every output at `idx` (its last index `gn`) through `e`, whose
+  // sources give the matmuls' values there: outputs grouped by their column
+  // bound, each guarded when the launch covers `covered` columns past it; a
+  // reshaped output at the same row-major position in its shape. The matmul
+  // kernel and split-K's combine kernel share it.
+  auto storeOutputs = [&](ElementalEmitter &e, KernelEmitContext &kc,
+                          ArrayRef<Value> idx, Value gn,
+                          int64_t covered) -> LogicalResult {
+    ImplicitLocOpBuilder &kb = kc.getBuilder();
+    for (int64_t bound : bounds) {
+      OpBuilder::InsertionGuard g(kb);
+      if (bound < covered) {
+        auto ifOp = scf::IfOp::create(
+            kb,
+            arith::CmpIOp::create(kb, arith::CmpIPredicate::ult, gn,
+                                  e.constIndex(bound)),
+            false);
+        kb.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+      }
+      for (auto [o, v] : llvm::enumerate(yields)) {
+        if (ns[plan.yieldMatmul[o]] != bound)
+          continue;
+        Value source = plan.yieldSource[o];
+        FailureOr<Value> x = e.emit(source, idx);
+        if (failed(x))
+          return failure();
+        if (source == v) {
+          kc.storeOutput(o, *x, idx);
+          continue;
+        }
+        Value linear = e.linearize(idx, e.getExtents(source));
+        kc.storeOutput(o, *x, e.delinearize(linear, e.getExtents(v)));
+      }
+    }
+    return success();
+  };
   Value partials;
   if (splitK)
     partials = ctx.getScratchView(
@@ -1185,30 +1221,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
       auto ifOp = scf::IfOp::create(b, ltM(gm), false);
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     }
-    // Outputs grouped by their column bound.
-    for (int64_t bound : bounds) {
-      OpBuilder::InsertionGuard g2(b);
-      if (bound < coveredN) {
-        auto ifOp = scf::IfOp::create(b, lt(gn, bound), false);
-        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      }
-      for (auto [o, v] : llvm::enumerate(yields)) {
-        if (ns[plan.yieldMatmul[o]] != bound)
-          continue;
-        Value source = plan.yieldSource[o];
-        FailureOr<Value> x = em.emit(source, idx);
-        if (failed(x))
-          return failure();
-        if (source == v) {
-          ctx.storeOutput(o, *x, idx);
-          continue;
-        }
-        // A reshaped output: the same row-major position in its shape.
-        Value linear = em.linearize(idx, em.getExtents(source));
-        ctx.storeOutput(o, *x, em.delinearize(linear, em.getExtents(v)));
-      }
-    }
-    return success();
+    return storeOutputs(em, ctx, idx, gn, coveredN);
   };
   // Split-K's second kernel: one thread per output position sums each
   // matmul's partials in split order and runs the epilogue, as the
@@ -1272,31 +1285,7 @@ LogicalResult MatmulTemplate::emit(const KernelAnalysis &analysis,
             ? SmallVector<Value>{}
             : cem.delinearize(batchLin, ValueRange(combineExtents));
     idx.append({gm, gn});
-    for (int64_t bound : bounds) {
-      OpBuilder::InsertionGuard g2(ab);
-      if (bound < nMax) {
-        auto ifOp = scf::IfOp::create(
-            ab,
-            arith::CmpIOp::create(ab, arith::CmpIPredicate::ult, gn, ci(bound)),
-            false);
-        ab.setInsertionPoint(ifOp.thenBlock()->getTerminator());
-      }
-      for (auto [o, v] : llvm::enumerate(yields)) {
-        if (ns[plan.yieldMatmul[o]] != bound)
-          continue;
-        Value source = plan.yieldSource[o];
-        FailureOr<Value> x = cem.emit(source, idx);
-        if (failed(x))
-          return failure();
-        if (source == v) {
-          aux.storeOutput(o, *x, idx);
-          continue;
-        }
-        Value flat = cem.linearize(idx, cem.getExtents(source));
-        aux.storeOutput(o, *x, cem.delinearize(flat, cem.getExtents(v)));
-      }
-    }
-    return success();
+    return storeOutputs(cem, aux, idx, gn, nMax);
   };
   if (inst) {
     Value lane = arith::RemUIOp::create(b, tid, c(target.warpSize));
