@@ -14,27 +14,12 @@
    LOGITS_OUT (float32 [NEW_TOKENS][batch][vocab]). */
 #include "llama_step.h"
 
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "generate_common.h"
 
 #define NUM_POOLS (LLAMA_STEP_NUM_INPUTS - 5)
-#define MAX_BATCH 16
 
 static int check(iolite_status_t s, const char *what) {
-  if (s == IOLITE_SUCCESS)
-    return 0;
-  fprintf(stderr, "generate: %s failed: %s%s\n", what, iolite_last_error(),
-          llama_step_load_error());
-  return 1;
-}
-
-static void *device_alloc(iolite_device_t device, size_t bytes) {
-  void *p = NULL;
-  if (iolite_malloc(device, bytes ? bytes : 1, &p) != IOLITE_SUCCESS)
-    return NULL;
-  return p;
+  return check_status("generate", s, what, llama_step_load_error());
 }
 
 int main(int argc, char **argv) {
@@ -47,9 +32,9 @@ int main(int argc, char **argv) {
   long new_tokens = strtol(argv[3], NULL, 10);
   const char *logits_path = argv[4];
   int batch = argc - 5;
-  if (batch > MAX_BATCH || new_tokens < 1) {
-    fprintf(stderr, "generate: 1..%d prompts and at least one new token\n",
-            MAX_BATCH);
+  if (batch > MAX_BATCH || new_tokens < 1 || new_tokens > MAX_NEW_TOKENS) {
+    fprintf(stderr, "generate: 1..%d prompts and 1..%d new tokens\n", MAX_BATCH,
+            MAX_NEW_TOKENS);
     return 2;
   }
 
@@ -61,25 +46,10 @@ int main(int argc, char **argv) {
   int64_t vocab = llama_step_output_0_shape[2];
   size_t pool_bytes = LLAMA_STEP_INPUT_5_BYTES;
 
-  int32_t prompts[MAX_BATCH][64];
-  int64_t prompt_len[MAX_BATCH], longest = 0;
-  for (int b = 0; b < batch; ++b) {
-    char *text = argv[5 + b], *end;
-    prompt_len[b] = 0;
-    for (;;) {
-      long token = strtol(text, &end, 10);
-      if (end == text || prompt_len[b] == 64) {
-        fprintf(stderr, "generate: malformed prompt '%s'\n", argv[5 + b]);
-        return 2;
-      }
-      prompts[b][prompt_len[b]++] = (int32_t)token;
-      if (*end != ',')
-        break;
-      text = end + 1;
-    }
-    if (prompt_len[b] > longest)
-      longest = prompt_len[b];
-  }
+  int32_t prompts[MAX_BATCH][MAX_PROMPT];
+  int64_t prompt_len[MAX_BATCH], longest;
+  if (parse_prompts("generate", batch, argv + 5, prompts, prompt_len, &longest))
+    return 2;
   if (per_seq > 8 || batch * per_seq > pool_pages) {
     fprintf(stderr,
             "generate: %d sequences need %lld pages, the pool has "
@@ -123,8 +93,7 @@ int main(int argc, char **argv) {
            d_logits && d_workspace;
   for (int i = 0; i < NUM_POOLS; ++i) {
     d_pools[i] = device_alloc(device, pool_bytes);
-    ok = ok && d_pools[i] &&
-         iolite_memset(device, d_pools[i], 0, pool_bytes) == IOLITE_SUCCESS;
+    ok = ok && d_pools[i];
   }
   if (!ok || check(iolite_memcpy_h2d(device, d_table, table,
                                      (size_t)(batch * per_seq) * 4),
@@ -133,10 +102,10 @@ int main(int argc, char **argv) {
 
   float *logits = malloc(step_cap * (size_t)vocab * 4);
   float *chosen = malloc((size_t)new_tokens * batch * (size_t)vocab * 4);
-  int32_t tokens[MAX_BATCH * 64], positions[MAX_BATCH * 64];
+  int32_t tokens[MAX_BATCH * MAX_PROMPT], positions[MAX_BATCH * MAX_PROMPT];
   int32_t lens[MAX_BATCH], after[MAX_BATCH], last[MAX_BATCH];
-  int32_t out[MAX_BATCH][256];
-  if (!logits || !chosen || new_tokens > 256)
+  int32_t out[MAX_BATCH][MAX_NEW_TOKENS];
+  if (!logits || !chosen)
     return 1;
 
   for (long step = 0; step < new_tokens; ++step) {
@@ -187,29 +156,14 @@ int main(int argc, char **argv) {
     for (int b = 0; b < batch; ++b) {
       int64_t row = step == 0 ? b * steps + prompt_len[b] - 1 : b;
       const float *l = logits + row * vocab;
-      int32_t best = 0;
-      for (int64_t v = 1; v < vocab; ++v)
-        if (l[v] > l[best])
-          best = (int32_t)v;
-      last[b] = best;
-      out[b][step] = best;
+      last[b] = out[b][step] = argmax(l, vocab);
       memcpy(chosen + ((size_t)step * batch + b) * vocab, l, (size_t)vocab * 4);
     }
   }
 
-  for (int b = 0; b < batch; ++b) {
-    printf("sequence %d:", b);
-    for (long i = 0; i < new_tokens; ++i)
-      printf(" %d", out[b][i]);
-    printf("\n");
-  }
-  FILE *f = fopen(logits_path, "wb");
-  if (!f || fwrite(chosen, 4, (size_t)new_tokens * batch * vocab, f) !=
-                (size_t)new_tokens * batch * vocab) {
-    fprintf(stderr, "generate: cannot write %s\n", logits_path);
+  if (write_results("generate", batch, new_tokens, out, chosen, vocab,
+                    logits_path))
     return 1;
-  }
-  fclose(f);
   llama_step_unload(model);
   iolite_device_close(device);
   return 0;

@@ -13,39 +13,12 @@
    [NEW_TOKENS][batch][vocab]). */
 #include "mamba_step.h"
 
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "generate_common.h"
 
 #define NUM_STATES (MAMBA_STEP_NUM_INPUTS - 1)
-#define MAX_BATCH 16
-#define MAX_PROMPT 64
 
 static int check(iolite_status_t s, const char *what) {
-  if (s == IOLITE_SUCCESS)
-    return 0;
-  fprintf(stderr, "generate_mamba: %s failed: %s%s\n", what,
-          iolite_last_error(), mamba_step_load_error());
-  return 1;
-}
-
-static void *device_alloc(iolite_device_t device, size_t bytes) {
-  void *p = NULL;
-  if (iolite_malloc(device, bytes ? bytes : 1, &p) != IOLITE_SUCCESS)
-    return NULL;
-  if (iolite_memset(device, p, 0, bytes ? bytes : 1) != IOLITE_SUCCESS)
-    return NULL;
-  return p;
-}
-
-/* The most likely token of a row of logits. */
-static int32_t argmax(const float *row, int64_t vocab) {
-  int32_t best = 0;
-  for (int64_t v = 1; v < vocab; ++v)
-    if (row[v] > row[best])
-      best = (int32_t)v;
-  return best;
+  return check_status("generate_mamba", s, what, mamba_step_load_error());
 }
 
 int main(int argc, char **argv) {
@@ -58,30 +31,16 @@ int main(int argc, char **argv) {
   long new_tokens = strtol(argv[3], NULL, 10);
   const char *logits_path = argv[4];
   int batch = argc - 5;
-  if (batch > MAX_BATCH || new_tokens < 1 || new_tokens > 256) {
-    fprintf(stderr, "generate_mamba: 1..%d prompts and 1..256 new tokens\n",
-            MAX_BATCH);
+  if (batch > MAX_BATCH || new_tokens < 1 || new_tokens > MAX_NEW_TOKENS) {
+    fprintf(stderr, "generate_mamba: 1..%d prompts and 1..%d new tokens\n",
+            MAX_BATCH, MAX_NEW_TOKENS);
     return 2;
   }
   int32_t prompts[MAX_BATCH][MAX_PROMPT];
-  int64_t prompt_len[MAX_BATCH], longest = 0;
-  for (int b = 0; b < batch; ++b) {
-    char *text = argv[5 + b], *end;
-    prompt_len[b] = 0;
-    for (;;) {
-      long token = strtol(text, &end, 10);
-      if (end == text || prompt_len[b] == MAX_PROMPT) {
-        fprintf(stderr, "generate_mamba: malformed prompt '%s'\n", argv[5 + b]);
-        return 2;
-      }
-      prompts[b][prompt_len[b]++] = (int32_t)token;
-      if (*end != ',')
-        break;
-      text = end + 1;
-    }
-    if (prompt_len[b] > longest)
-      longest = prompt_len[b];
-  }
+  int64_t prompt_len[MAX_BATCH], longest;
+  if (parse_prompts("generate_mamba", batch, argv + 5, prompts, prompt_len,
+                    &longest))
+    return 2;
   int64_t vocab = mamba_step_output_0_shape[2];
 
   iolite_device_t device;
@@ -128,7 +87,7 @@ int main(int argc, char **argv) {
   if (!d_tokens || !d_logits || !d_workspace || !logits || !chosen)
     return check(IOLITE_ERROR_OUT_OF_MEMORY, "allocating");
 
-  int32_t out[MAX_BATCH][256], last[MAX_BATCH];
+  int32_t out[MAX_BATCH][MAX_NEW_TOKENS], last[MAX_BATCH];
   int cur = 0;
   for (long step = 0; step < new_tokens; ++step) {
     /* Prefill: one call per prompt (batch 1), its states written into its
@@ -175,19 +134,9 @@ int main(int argc, char **argv) {
       cur = 1 - cur;
   }
 
-  for (int b = 0; b < batch; ++b) {
-    printf("sequence %d:", b);
-    for (long i = 0; i < new_tokens; ++i)
-      printf(" %d", out[b][i]);
-    printf("\n");
-  }
-  FILE *f = fopen(logits_path, "wb");
-  size_t count = (size_t)new_tokens * batch * vocab;
-  if (!f || fwrite(chosen, 4, count, f) != count) {
-    fprintf(stderr, "generate_mamba: cannot write %s\n", logits_path);
+  if (write_results("generate_mamba", batch, new_tokens, out, chosen, vocab,
+                    logits_path))
     return 1;
-  }
-  fclose(f);
   mamba_step_unload(model);
   iolite_device_close(device);
   return 0;

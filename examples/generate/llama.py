@@ -21,6 +21,8 @@ place). Rotary tables are constants indexed by `positions`.
 
 import numpy as np
 
+import common
+
 VOCAB = 128
 DIM = 64
 HEADS = 4
@@ -120,33 +122,13 @@ def reference_module(p):
 
 
 def reference_generate(p, prompts, new_tokens):
-    """Greedy decoding of each prompt on its own, recomputing the whole
-    sequence every step: (tokens [B][new_tokens], logits [new_tokens][B]
-    [VOCAB] of the rows the tokens were chosen from)."""
-    import torch
-
-    model = reference_module(p)
-    tokens = [[] for _ in prompts]
-    logits = [[None] * len(prompts) for _ in range(new_tokens)]
-    with torch.no_grad():
-        for b, prompt in enumerate(prompts):
-            seq = list(prompt)
-            for step in range(new_tokens):
-                row = model(torch.tensor(seq))[-1].numpy()
-                logits[step][b] = row
-                seq.append(int(np.argmax(row)))
-                tokens[b].append(seq[-1])
-    return tokens, np.asarray(logits, np.float32)
+    """Greedy decoding of each prompt on its own with the reference module
+    (common.reference_generate)."""
+    return common.reference_generate(reference_module(p), prompts,
+                                     new_tokens)
 
 
 # --- The Iolite step function ----------------------------------------------------
-def _constant(name, array):
-    shape = "x".join(str(d) for d in array.shape)
-    data = np.ascontiguousarray(array, dtype="<f4").tobytes().hex().upper()
-    return (f'  %{name} = iolite.constant dense<"0x{data}"> : '
-            f"tensor<{shape}xf32>")
-
-
 def step_mlir(p):
     """The step function's MLIR text (weights as constants)."""
     cos, sin = rotary_tables()
@@ -176,9 +158,9 @@ def step_mlir(p):
         f"steps = array<i64: 1, {MAX_STEPS}>}}}} {{",
     ]
     for name, value in p.items():
-        lines.append(_constant("w_" + name.replace(".", "_"), value))
-    lines.append(_constant("cos_table", cos))
-    lines.append(_constant("sin_table", sin))
+        lines.append(common.constant("w_" + name.replace(".", "_"), value))
+    lines.append(common.constant("cos_table", cos))
+    lines.append(common.constant("sin_table", sin))
     rtab = T(MAX_POSITIONS, HEAD_DIM)
     lines += [
         f"  %x0 = iolite.gather %w_embed[%tokens] {{axis = 0 : i64}}"
